@@ -1,0 +1,215 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * Build the firmware for a board: TypeScript → one Espruino-ready file.
+ *
+ *   node build.js [--board ID] [--out FILE] [--flash PORT] [--all] [--quiet]
+ *
+ * Stages (each with a source map, composed so findings name the TypeScript line):
+ *   1. esbuild bundles firmware/main.ts + hal/espruino into one script (modules flattened in
+ *      dependency order, `__BOARD__` injected, no module loader);
+ *   2. TypeScript 5.9 lowers it to ES5 with no helpers (Espruino lacks destructuring, spread,
+ *      default parameters, per-iteration `let`…);
+ *   3. terser minifies (function bodies are kept in RAM on the device: every byte counts);
+ *   4. the compatibility gate (tools/gate.js) rejects anything Espruino cannot run;
+ *   5. the size budget (README) is checked.
+ * Output: dist/firmware.js for the Espruino WiFi, dist/firmware-<board>.js for the others.
+ *
+ * --out FILE   runs the Espruino command-line tools offline (board description from
+ *              ../shared/boards, no module downloads) and writes exactly what would be sent.
+ * --flash PORT sends the same to a unit on PORT, into Storage (.bootcde) so it runs at boot.
+ */
+const fs = require('fs');
+const path = require('path');
+const { spawnSync } = require('child_process');
+
+const ROOT = __dirname;
+const BOARDS_DIR = path.join(ROOT, '..', 'shared', 'boards');
+const DEFAULT_BOARD = 'ESPRUINOWIFI';
+
+/**
+ * Bundle budgets in bytes (minified). A loaded 16 KB bundle used ~1,770 variables on the real
+ * interpreter (platform doc); the budgets keep the code well under a third of each board's
+ * variables, leaving the rest for audio buffers and runtime state.
+ */
+const BUDGETS = {
+  ESPRUINOWIFI: 40 * 1024,
+  PICO_R1_3: 32 * 1024,
+  MDBT42Q: 32 * 1024,
+  LINUX: 40 * 1024
+};
+
+function outFile(board) {
+  return path.join(ROOT, 'dist', board === DEFAULT_BOARD ? 'firmware.js' : `firmware-${board.toLowerCase()}.js`);
+}
+
+function parseArgs(argv) {
+  const o = { board: DEFAULT_BOARD, quiet: false, all: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--board') o.board = next().toUpperCase();
+    else if (a === '--out') o.out = next();
+    else if (a === '--flash') o.flash = next();
+    else if (a === '--all') o.all = true;
+    else if (a === '--quiet') o.quiet = true;
+    else if (a === '--help' || a === '-h') o.help = true;
+    else throw new Error(`unknown option ${a} (see node build.js --help)`);
+  }
+  if (!BUDGETS[o.board]) throw new Error(`unknown board ${o.board}; known: ${Object.keys(BUDGETS).join(', ')}`);
+  return o;
+}
+
+/** Stage 1-3: source → minified ES5 with a source map back to the TypeScript. */
+async function compile(board) {
+  const esbuild = require('esbuild');
+  const ts = require('typescript');
+  const { minify } = require('terser');
+  const remapping = require('@jridgewell/remapping');
+
+  const bundled = await esbuild.build({
+    entryPoints: [path.join(ROOT, 'firmware', 'main.ts')],
+    bundle: true,
+    write: false,
+    format: 'iife',
+    platform: 'neutral',
+    target: 'es2020',
+    sourcemap: 'external',
+    outfile: 'bundle.js',
+    define: { __BOARD__: JSON.stringify(board) },
+    legalComments: 'none',
+    charset: 'utf8',
+    logLevel: 'silent'
+  });
+  const esCode = bundled.outputFiles.find((f) => f.path.endsWith('.js')).text;
+  const esMap = JSON.parse(bundled.outputFiles.find((f) => f.path.endsWith('.map')).text);
+  esMap.sources = esMap.sources.map((s) => path.relative(ROOT, path.resolve(s)));
+
+  const lowered = ts.transpileModule(esCode, {
+    fileName: 'bundle.js',
+    compilerOptions: {
+      target: ts.ScriptTarget.ES5,
+      module: ts.ModuleKind.CommonJS,
+      allowJs: true,
+      noEmitHelpers: true,
+      importHelpers: false,
+      sourceMap: true,
+      removeComments: true
+    },
+    reportDiagnostics: true
+  });
+  if (lowered.diagnostics && lowered.diagnostics.length) {
+    const msg = lowered.diagnostics.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')).join('\n');
+    throw new Error(`TypeScript could not lower the bundle:\n${msg}`);
+  }
+  const loweredMap = JSON.parse(lowered.sourceMapText);
+  const composed = remapping([loweredMap, esMap], () => null);
+
+  const min = await minify(lowered.outputText, {
+    ecma: 5,
+    toplevel: true,
+    compress: { hoist_funs: false, hoist_vars: false, passes: 2, unsafe: false, keep_fargs: true },
+    mangle: { toplevel: true },
+    format: { ecma: 5, ascii_only: true, comments: false },
+    sourceMap: { content: JSON.parse(JSON.stringify(composed)) }
+  });
+  const map = typeof min.map === 'string' ? JSON.parse(min.map) : min.map;
+  return { code: min.code, map, unminified: lowered.outputText, unminifiedMap: composed };
+}
+
+/** Stage 4: the gate, on the unminified ES5 (names readable) and on what ships. */
+function gate(result, board) {
+  const { checkCode, formatFindings } = require('./tools/gate');
+  const problems = [];
+  const a = checkCode(result.unminified, { map: result.unminifiedMap });
+  if (a.length) problems.push(formatFindings(a, `${board}:es5`));
+  const b = checkCode(result.code, { map: result.map });
+  if (b.length) problems.push(formatFindings(b, `${board}:min`));
+  if (problems.length) {
+    throw new Error(`compatibility gate failed for ${board}:\n${problems.join('\n')}`);
+  }
+}
+
+function espruinoArgs(board, file) {
+  const boardJson = path.join(BOARDS_DIR, `${board}.json`);
+  if (!fs.existsSync(boardJson)) {
+    throw new Error(`no board description for ${board} at ${path.relative(ROOT, boardJson)} (the shared/ folder beside the checkout)`);
+  }
+  return [
+    require.resolve('espruino/bin/espruino-cli.js'),
+    '--board', boardJson,
+    '--config', 'MODULE_URL=',
+    '--config', 'SAVE_ON_SEND=0',
+    '--storage', `.bootcde:${file}`,
+    '-e', 'load()'
+  ];
+}
+
+/** Run the Espruino tools offline and write what they would send to `out`. */
+function writeOffline(board, file, out) {
+  const args = espruinoArgs(board, file).concat(['-n', '-q', '-o', path.resolve(out)]);
+  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', timeout: 120000 });
+  if (r.status !== 0 || !fs.existsSync(out)) {
+    throw new Error(`espruino tools failed (exit ${r.status}):\n${(r.stderr || '') + (r.stdout || '')}`.trim());
+  }
+  return fs.statSync(out).size;
+}
+
+function flash(board, file, port) {
+  const args = espruinoArgs(board, file).concat(['-p', port]);
+  const r = spawnSync(process.execPath, args, { cwd: ROOT, stdio: 'inherit', timeout: 300000 });
+  if (r.status !== 0) throw new Error(`flashing ${board} on ${port} failed (exit ${r.status})`);
+}
+
+async function buildBoard(board, o) {
+  const log = o.quiet ? () => {} : (s) => console.log(s);
+  const t0 = Date.now();
+  const result = await compile(board);
+  gate(result, board);
+  const file = outFile(board);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, result.code + '\n');
+  fs.writeFileSync(file + '.map', JSON.stringify(result.map));
+  const bytes = Buffer.byteLength(result.code);
+  const budget = BUDGETS[board];
+  const pct = ((100 * bytes) / budget).toFixed(0);
+  log(`${board.padEnd(13)} ${path.relative(ROOT, file).padEnd(30)} ${String(bytes).padStart(6)} bytes (budget ${budget}, ${pct}%) gate clean, ${Date.now() - t0} ms`);
+  if (bytes > budget) throw new Error(`${board}: bundle is ${bytes} bytes, over its budget of ${budget} (see README, Footprint)`);
+  return { board, file, bytes, budget };
+}
+
+async function main() {
+  let o;
+  try {
+    o = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error(`build: ${e.message}`);
+    process.exit(2);
+  }
+  if (o.help) {
+    console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 22).map((l) => l.replace(/^ \*\/?\s?/, '')).join('\n'));
+    return;
+  }
+  const boards = o.all ? Object.keys(BUDGETS) : [o.board];
+  for (const b of boards) {
+    const built = await buildBoard(b, o);
+    if (o.out) {
+      const out = boards.length > 1 ? o.out.replace(/(\.js)?$/, `-${b.toLowerCase()}.js`) : o.out;
+      const size = writeOffline(b, built.file, out);
+      if (!o.quiet) console.log(`${b.padEnd(13)} espruino tools (offline) wrote ${out}: ${size} bytes to send`);
+    }
+    if (o.flash) flash(b, built.file, o.flash);
+  }
+}
+
+module.exports = { compile, buildBoard, writeOffline, BUDGETS, outFile };
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(`build: ${e.message}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,81 @@
+/**
+ * Discreet indicator patterns on the LED (and, where fitted and enabled, the haptic motor).
+ * Silent by design: the buzzer is never driven from here.
+ *
+ * A pattern is a list of durations in ms, alternately on and off, starting with on; it may repeat
+ * after a pause. One pattern plays at a time; a new one replaces the old.
+ */
+import type { Clock, Indicator } from '../hal/types';
+
+export interface Pattern {
+  /** Alternating on/off durations, ms, starting with on. */
+  steps: number[];
+  /** Pause before repeating, ms; omit to play once. */
+  repeatAfterMs?: number;
+  /** Stop after this many plays (default: forever when repeating). */
+  plays?: number;
+}
+
+/** Short flash at boot. */
+export const BOOT_FLASH: Pattern = { steps: [150] };
+/** Acknowledged by the centre: three short blinks, repeated every 10 s for a minute. */
+export const ACK_BLINK: Pattern = { steps: [80, 160, 80, 160, 80], repeatAfterMs: 10000, plays: 6 };
+/** Local trigger recognised (used before reporting exists): one long glow. */
+export const TRIGGER_GLOW: Pattern = { steps: [1000] };
+
+export interface IndicatorDriver {
+  play(p: Pattern): void;
+  off(): void;
+  /** Whether a pattern is playing. */
+  busy(): boolean;
+}
+
+export function createIndicatorDriver(clock: Clock, ind: Indicator): IndicatorDriver {
+  let timer = -1;
+  let pattern: Pattern | undefined;
+  let step = 0;
+  let played = 0;
+
+  function stop(): void {
+    if (timer >= 0) clock.cancel(timer);
+    timer = -1;
+    pattern = undefined;
+    ind.led.write(false);
+  }
+
+  function tick(): void {
+    timer = -1;
+    const p = pattern;
+    if (!p) return;
+    if (step < p.steps.length) {
+      ind.led.write(step % 2 === 0);
+      const ms = p.steps[step];
+      step++;
+      timer = clock.after(ms, tick);
+      return;
+    }
+    ind.led.write(false);
+    played++;
+    const limit = p.plays === undefined ? (p.repeatAfterMs === undefined ? 1 : -1) : p.plays;
+    if (p.repeatAfterMs === undefined || (limit >= 0 && played >= limit)) {
+      pattern = undefined;
+      return;
+    }
+    step = 0;
+    timer = clock.after(p.repeatAfterMs, tick);
+  }
+
+  return {
+    play: function (p: Pattern) {
+      stop();
+      pattern = p;
+      step = 0;
+      played = 0;
+      tick();
+    },
+    off: stop,
+    busy: function () {
+      return pattern !== undefined;
+    }
+  };
+}

@@ -1,0 +1,222 @@
+/**
+ * The persistent journal: every event the unit must not lose is appended here before anything
+ * else happens to it. Format and limits: docs/journal.md.
+ *
+ * A record is one line `JSON~CRC\n` in an append-only segment file `j.<n>`. Reading skips (and
+ * counts) any line whose CRC or JSON is wrong, so a bit flip or a write cut by a power failure
+ * loses that line only, never the records around it.
+ */
+import type { Clock, Crypto, RecordStore, AppendFile } from '../hal/types';
+
+/** A journal record. `i` is unique and increasing across reboots. */
+export interface JournalRecord {
+  /** Sequence number, 1, 2, 3, … for the unit's lifetime. */
+  i: number;
+  /** Kind, e.g. `boot`, `press`, `panic`. */
+  k: string;
+  /** `Clock.now()` when written, ms since that boot. */
+  u: number;
+  /** Wall clock when written, UTC ms (as the unit believed it). */
+  t: number;
+  /** Kind-specific fields. */
+  [field: string]: unknown;
+}
+
+export interface JournalOptions {
+  /** Bytes per segment before a new one is started. */
+  segmentBytes: number;
+  /** Segments kept; the oldest is dropped past this, after `retain` has chosen what to carry. */
+  maxSegments: number;
+  /**
+   * Called with the records of a segment about to be dropped; the records it returns are copied
+   * forward (same `i`) before the segment is erased. Default: none are kept.
+   */
+  retain?: (records: JournalRecord[]) => JournalRecord[];
+}
+
+export interface Journal {
+  /** Append a record; returns it. Throws (code ENOSPC) only when storage is full even after rotation. */
+  append(kind: string, fields?: Record<string, unknown>): JournalRecord;
+  /** All readable records in order of `i`. */
+  records(): JournalRecord[];
+  /** Lines that failed their check when the journal was opened. */
+  corruptAtOpen(): number;
+  /** The next sequence number. */
+  nextIndex(): number;
+}
+
+const PREFIX = 'j.';
+
+function hex8(n: number): string {
+  let s = (n >>> 0).toString(16);
+  while (s.length < 8) s = '0' + s;
+  return s;
+}
+
+/** Keep a line 7-bit printable so it can never contain 0xFF or a newline. */
+function asciiOnly(s: string): string {
+  return s.replace(/[^\x20-\x7e]/g, '?');
+}
+
+export function encodeRecord(crypto: Crypto, rec: JournalRecord): string {
+  const body = asciiOnly(JSON.stringify(rec));
+  return body + '~' + hex8(crypto.crc32(body)) + '\n';
+}
+
+/** Parse one line (without `\n`); `undefined` when it fails its check. */
+export function decodeRecord(crypto: Crypto, line: string): JournalRecord | undefined {
+  const cut = line.lastIndexOf('~');
+  if (cut < 0 || line.length - cut !== 9) return undefined;
+  const body = line.substr(0, cut);
+  if (hex8(crypto.crc32(body)) !== line.substr(cut + 1)) return undefined;
+  let rec: unknown;
+  try {
+    rec = JSON.parse(body);
+  } catch (e) {
+    return undefined;
+  }
+  if (typeof rec !== 'object' || rec === null) return undefined;
+  const r = rec as JournalRecord;
+  if (typeof r.i !== 'number' || typeof r.k !== 'string') return undefined;
+  return r;
+}
+
+function segmentNumbers(store: RecordStore): number[] {
+  const names = store.list(PREFIX);
+  const nums: number[] = [];
+  for (let i = 0; i < names.length; i++) {
+    const n = parseInt(names[i].substr(PREFIX.length), 10);
+    if (n >= 0 && PREFIX + n === names[i]) nums.push(n);
+  }
+  nums.sort(function (a, b) {
+    return a - b;
+  });
+  return nums;
+}
+
+interface Segment {
+  n: number;
+  file: AppendFile;
+  records: JournalRecord[];
+}
+
+export function createJournal(
+  store: RecordStore,
+  clock: Clock,
+  crypto: Crypto,
+  options: JournalOptions
+): Journal {
+  const segments: Segment[] = [];
+  let corrupt = 0;
+  let next = 1;
+  /** A cut write left the current segment without a final newline: start the next append afresh. */
+  let needsNewline = false;
+
+  function load(n: number): Segment {
+    const file = store.appendFile(PREFIX + n);
+    const text = file.read();
+    const lines = text.split('\n');
+    const records: JournalRecord[] = [];
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i];
+      if (line === '') continue;
+      const rec = decodeRecord(crypto, line);
+      if (rec) records.push(rec);
+      else corrupt++;
+    }
+    needsNewline = text.length > 0 && text.charAt(text.length - 1) !== '\n';
+    return { n: n, file: file, records: records };
+  }
+
+  const found = segmentNumbers(store);
+  for (let i = 0; i < found.length; i++) segments.push(load(found[i]));
+  for (let s = 0; s < segments.length; s++) {
+    const recs = segments[s].records;
+    for (let r = 0; r < recs.length; r++) if (recs[r].i >= next) next = recs[r].i + 1;
+  }
+
+  function current(): Segment {
+    if (segments.length === 0) {
+      segments.push({ n: 0, file: store.appendFile(PREFIX + 0), records: [] });
+      needsNewline = false;
+    }
+    return segments[segments.length - 1];
+  }
+
+  function write(seg: Segment, rec: JournalRecord): void {
+    const line = encodeRecord(crypto, rec);
+    seg.file.append(needsNewline ? '\n' + line : line);
+    needsNewline = false;
+    seg.records.push(rec);
+  }
+
+  function dropOldest(): boolean {
+    if (segments.length < 2) return false;
+    const old = segments[0];
+    const keep = options.retain ? options.retain(old.records) : [];
+    const cur = segments[segments.length - 1];
+    for (let i = 0; i < keep.length; i++) write(cur, keep[i]);
+    old.file.erase();
+    segments.shift();
+    return true;
+  }
+
+  function rotate(): void {
+    const n = current().n + 1;
+    segments.push({ n: n, file: store.appendFile(PREFIX + n), records: [] });
+    needsNewline = false;
+    while (segments.length > options.maxSegments && dropOldest()) {
+      // dropOldest carries the retained records into the new segment
+    }
+  }
+
+  function append(kind: string, fields?: Record<string, unknown>): JournalRecord {
+    const rec: JournalRecord = { i: next, k: kind, u: Math.round(clock.now()), t: Math.round(clock.wall()) };
+    if (fields) {
+      const keys = Object.keys(fields);
+      for (let i = 0; i < keys.length; i++) {
+        if (keys[i] !== 'i' && keys[i] !== 'k' && keys[i] !== 'u' && keys[i] !== 't') rec[keys[i]] = fields[keys[i]];
+      }
+    }
+    if (current().file.size() >= options.segmentBytes) rotate();
+    try {
+      write(current(), rec);
+    } catch (e) {
+      // Full: make room by dropping the oldest segment (carrying what must stay), then try once more.
+      if (!dropOldest()) throw e;
+      write(current(), rec);
+    }
+    next++;
+    return rec;
+  }
+
+  function records(): JournalRecord[] {
+    const seen: Record<string, boolean> = {};
+    const out: JournalRecord[] = [];
+    for (let s = 0; s < segments.length; s++) {
+      const recs = segments[s].records;
+      for (let r = 0; r < recs.length; r++) {
+        const key = String(recs[r].i);
+        if (!seen[key]) {
+          seen[key] = true;
+          out.push(recs[r]);
+        }
+      }
+    }
+    out.sort(function (a, b) {
+      return a.i - b.i;
+    });
+    return out;
+  }
+
+  return {
+    append: append,
+    records: records,
+    corruptAtOpen: function () {
+      return corrupt;
+    },
+    nextIndex: function () {
+      return next;
+    }
+  };
+}

@@ -1,0 +1,107 @@
+/**
+ * Board profiles: which pin does what, and which bearers and storage a board has. The build picks
+ * one with `__BOARD__`; the rest of hal/espruino reads only the profile.
+ *
+ * Pin choices for the Espruino WiFi follow its pinout: the on-board button BTN1 (A0) is the panic
+ * button on a bare board; the production unit wires an external button to B3. The cellular modem
+ * sits on Serial2 (A2 TX, A3 RX) with its power key on B4.
+ */
+
+export interface BoardProfile {
+  id: string;
+  /** Panic button input and its active level (`true`: pressed reads high). */
+  button: string;
+  buttonActiveHigh: boolean;
+  /** Button debounce in ms, applied natively by setWatch. */
+  debounceMs: number;
+  led: string;
+  haptic?: string;
+  buzzer?: string;
+  /** Microphone ADC pin (Waveform input). */
+  mic?: string;
+  /** Mains-present input (high = mains). */
+  mains?: string;
+  /** Battery ADC pin and the divider ratio (volts at the battery per volt at the pin, × 3.3 V full scale). */
+  battery?: string;
+  batteryScale: number;
+  /** Tamper switch (high = case open). */
+  tamper?: string;
+  /** Wi-Fi built in (the Espruino WiFi's ESP8266). */
+  wifi: boolean;
+  /** Cellular modem on a UART driven by AT commands. */
+  cellular?: { serial: 'Serial2'; tx: string; rx: string; powerKey: string; baud: number };
+  /** Audio spool: a microSD card through `fs`, or a bounded area of internal Storage. */
+  spool: 'sd' | 'storage';
+  /** Espruino built for Linux: net sockets for both paths, console keys for inputs. */
+  linux: boolean;
+}
+
+export const BOARDS: { [id: string]: BoardProfile } = {
+  ESPRUINOWIFI: {
+    id: 'ESPRUINOWIFI',
+    button: 'B3',
+    buttonActiveHigh: false,
+    debounceMs: 25,
+    led: 'B2',
+    haptic: 'B10',
+    mic: 'A5',
+    mains: 'A6',
+    battery: 'A7',
+    batteryScale: 2,
+    tamper: 'B13',
+    wifi: true,
+    cellular: { serial: 'Serial2', tx: 'A2', rx: 'A3', powerKey: 'B4', baud: 115200 },
+    spool: 'sd',
+    linux: false
+  },
+  PICO_R1_3: {
+    id: 'PICO_R1_3',
+    button: 'B12',
+    buttonActiveHigh: true,
+    debounceMs: 25,
+    led: 'B2',
+    mic: 'A5',
+    mains: 'A6',
+    battery: 'A7',
+    batteryScale: 2,
+    tamper: 'B13',
+    wifi: false,
+    cellular: { serial: 'Serial2', tx: 'A2', rx: 'A3', powerKey: 'B4', baud: 115200 },
+    spool: 'storage',
+    linux: false
+  },
+  MDBT42Q: {
+    id: 'MDBT42Q',
+    button: 'D0',
+    buttonActiveHigh: false,
+    debounceMs: 25,
+    led: 'D1',
+    mic: 'D31',
+    mains: 'D2',
+    battery: 'D30',
+    batteryScale: 2,
+    tamper: 'D3',
+    wifi: false,
+    cellular: undefined,
+    spool: 'storage',
+    linux: false
+  },
+  LINUX: {
+    id: 'LINUX',
+    button: '',
+    buttonActiveHigh: true,
+    debounceMs: 0,
+    led: '',
+    batteryScale: 1,
+    wifi: true,
+    cellular: undefined,
+    spool: 'storage',
+    linux: true
+  }
+};
+
+export function boardProfile(id: string): BoardProfile {
+  const p = BOARDS[id];
+  if (!p) throw new Error('unknown board ' + id);
+  return p;
+}

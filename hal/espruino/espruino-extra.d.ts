@@ -1,0 +1,131 @@
+/**
+ * What `@types/espruino` (1.95) lacks and this HAL uses, declared as measured on Espruino 2v29
+ * (../shared/docs/espruino-platform.md). Added here:
+ * - timers: `setTimeout`, `setInterval`, `clearInterval` (the package declares only `clearTimeout`);
+ * - `console.log`, `quit()` (Linux build), `process.memory()`;
+ * - `E.CRC32`, `E.toString(data)`, `E.reboot`, `E.connectSDCard`, `E.getConsole`, `E.setConsole`, `E.reboot`, `E.enableWatchdog` with
+ *   the automatic-kick flag;
+ * - `Waveform` as a constructor (the package declares only its instance interface);
+ * - `Pin` as a constructor from a pin name;
+ * - the built-in modules the HAL loads with `global.require`: Storage, crypto, net, dgram, fs, AT;
+ * - `__BOARD__`, the board id the build injects.
+ */
+
+declare const __BOARD__: string;
+
+declare function setTimeout(fn: () => void, ms: number): number;
+declare function setInterval(fn: () => void, ms: number): number;
+declare function clearInterval(id: number): void;
+declare function quit(): void;
+
+declare const console: { log(...args: unknown[]): void };
+
+declare const process: {
+  memory(gc?: boolean): { free: number; usage: number; total: number; blocksize: number };
+  env: { VERSION: string; BOARD: string };
+};
+
+declare namespace E {
+  function CRC32(data: string | ArrayBuffer | Uint8Array): number;
+  function connectSDCard(spi?: unknown, csPin?: Pin): void;
+  function getConsole(): string;
+  function setConsole(device: unknown, options?: { force?: boolean }): void;
+  function enableWatchdog(timeout: number, isAuto?: boolean): void;
+  function toString(...args: unknown[]): string | undefined;
+  function reboot(): void;
+}
+
+interface EspruinoWaveform {
+  buffer: Uint8Array;
+  buffer2: Uint8Array;
+  startInput(pin: Pin, freq: number, options: { repeat: boolean; time?: number }): void;
+  stop(): void;
+  on(event: 'buffer', cb: (buf: Uint8Array) => void): void;
+}
+declare const Waveform: {
+  new (samples: number, options: { doubleBuffer: boolean; bits: 8 | 16 }): EspruinoWaveform;
+};
+
+declare const Pin: { new (name: string): Pin };
+
+interface EspruinoStorageFile {
+  read(len: number): string | undefined;
+  write(data: string): void;
+  erase(): void;
+  getLength(): number;
+}
+interface EspruinoStorage {
+  read(name: string, offset?: number, length?: number): string | undefined;
+  write(name: string, data: string, offset?: number, size?: number): boolean;
+  erase(name: string): void;
+  list(regex?: RegExp | string, filter?: { sf: boolean }): string[];
+  getFree(): number;
+  open(name: string, mode: 'r' | 'w' | 'a'): EspruinoStorageFile;
+  compact(): void;
+}
+
+interface EspruinoSocket {
+  write(data: string): void;
+  end(): void;
+  on(event: 'data', cb: (data: string) => void): void;
+  on(event: 'close' | 'end' | 'connect', cb: () => void): void;
+  on(event: 'error', cb: (e: { code?: number; message?: string }) => void): void;
+}
+interface EspruinoNet {
+  connect(options: { host: string; port: number }, cb: () => void): EspruinoSocket;
+}
+interface EspruinoDgramSocket {
+  send(data: string, offset: number, length: number, port: number, host: string): void;
+  close(): void;
+  on(event: 'message', cb: (msg: string, info: unknown) => void): void;
+  on(event: 'close', cb: () => void): void;
+  on(event: 'error', cb: (e: unknown) => void): void;
+}
+interface EspruinoDgram {
+  createSocket(type: 'udp4'): EspruinoDgramSocket;
+}
+interface EspruinoCryptoModule {
+  SHA256(data: string | ArrayBuffer | Uint8Array): ArrayBuffer;
+  AES?: {
+    encrypt(data: ArrayBuffer | string, key: ArrayBuffer, options: { iv: ArrayBuffer; mode: 'CBC' }): ArrayBuffer | undefined;
+    decrypt(data: ArrayBuffer | string, key: ArrayBuffer, options: { iv: ArrayBuffer; mode: 'CBC' }): ArrayBuffer | undefined;
+  };
+}
+interface EspruinoFs {
+  writeFileSync(path: string, data: string | Uint8Array): boolean;
+  readFileSync(path: string): string | undefined;
+  unlinkSync(path: string): boolean;
+  readdirSync(path?: string): string[] | undefined;
+  statSync(path: string): { size: number } | undefined;
+  mkdirSync(path: string): boolean;
+}
+interface EspruinoAT {
+  cmd(command: string, timeoutMs: number, cb: (line: string | undefined) => unknown): void;
+  write(data: string): void;
+  register(key: string, cb: (line: string) => string | undefined): void;
+  registerLine(key: string, cb: (line: string) => void): void;
+  unregister(key: string): void;
+  unregisterLine(key: string): void;
+  isBusy(): boolean;
+}
+interface EspruinoATModule {
+  connect(serial: unknown): EspruinoAT;
+}
+interface EspruinoWifiModule {
+  connect(ssid: string, options: { password: string }, cb: (err?: string) => void): void;
+  disconnect(cb?: () => void): void;
+  on(event: 'disconnected' | 'connected', cb: (details?: unknown) => void): void;
+  getDetails(cb: (details: { rssi?: number; status?: string }) => void): void;
+  getIP(cb: (err: unknown, ip: { ip?: string }) => void): void;
+}
+
+/** Espruino's root scope object; `global.require` loads built-in modules (see hal/espruino/index.ts). */
+declare const global: {
+  require(name: 'Storage'): EspruinoStorage;
+  require(name: 'crypto'): EspruinoCryptoModule;
+  require(name: 'net'): EspruinoNet;
+  require(name: 'dgram'): EspruinoDgram;
+  require(name: 'fs'): EspruinoFs;
+  require(name: 'AT'): EspruinoATModule;
+  require(name: 'Wifi'): EspruinoWifiModule;
+};

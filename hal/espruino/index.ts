@@ -1,0 +1,209 @@
+/**
+ * `createEspruinoHal(boardId, settings)`: the HAL contract on an Espruino board. Everything here is
+ * a thin mapping to one or two device calls; behaviour lives in firmware/.
+ */
+import type { Clock, Hal, LogLevel, Microphone, MicrophoneOptions, ResetCause, Spool, TimerId } from '../types';
+import { boardProfile, BoardProfile } from './boards';
+import { createEspruinoCrypto } from './crypto';
+import { createEspruinoRecords, createSdSpool, createStorageSpool } from './storage';
+import { createWifiLink, createLinuxLink, LinkCore } from './links';
+import { createCellularLink } from './cellular';
+import { createPinButton, createPinOutput, createPinPower, createPinTamper } from './inputs';
+import { createLinuxConsole } from './linux';
+
+export interface DeviceSettings {
+  wifi?: { ssid: string; password: string };
+  apn?: string;
+  /** Bytes of the SD card the spool may use. */
+  spoolBytes?: number;
+}
+
+export function createDeviceClock(): Clock {
+  const boot = getTime() * 1000;
+  let wallOffset = 0;
+  return {
+    now: function () {
+      return getTime() * 1000 - boot;
+    },
+    wall: function () {
+      return Math.round(getTime() * 1000 + wallOffset);
+    },
+    setWall: function (utcMs: number) {
+      // setTime() would move getTime() and so every timer's idea of "now": keep an offset instead.
+      wallOffset = utcMs - getTime() * 1000;
+    },
+    after: function (ms: number, fn: () => void): TimerId {
+      return setTimeout(fn, ms < 0 ? 0 : ms);
+    },
+    every: function (ms: number, fn: () => void): TimerId {
+      return setInterval(fn, ms);
+    },
+    cancel: function (id: TimerId) {
+      try {
+        clearTimeout(id);
+      } catch (e) {
+        // already fired or cancelled: Espruino throws for unknown ids, the contract ignores them
+      }
+    }
+  };
+}
+
+/** Waveform double-buffered capture; overruns are inferred from the block timing. */
+function createWaveformMic(clock: Clock, pinName: string): Microphone {
+  let w: EspruinoWaveform | undefined;
+  return {
+    start: function (o: MicrophoneOptions) {
+      if (w) throw new Error('microphone already running');
+      const period = (o.blockSize * 1000) / o.rate;
+      let last = -1;
+      w = new Waveform(o.blockSize, { doubleBuffer: true, bits: 8 });
+      w.on('buffer', function (buf: Uint8Array) {
+        const t = clock.now();
+        let overrun = 0;
+        if (last >= 0 && t - last > period * 1.5) overrun = Math.round((t - last) / period) - 1;
+        last = t;
+        o.onBlock(buf, overrun);
+      });
+      w.startInput(new Pin(pinName), o.rate, { repeat: true });
+    },
+    stop: function () {
+      if (w) w.stop();
+      w = undefined;
+    },
+    running: function () {
+      return w !== undefined;
+    }
+  };
+}
+
+/** No ADC (Linux build): silence blocks at the configured rate, filled natively. */
+function createSilentMic(clock: Clock): Microphone {
+  let timer = -1;
+  return {
+    start: function (o: MicrophoneOptions) {
+      if (timer >= 0) throw new Error('microphone already running');
+      const a = new Uint8Array(o.blockSize);
+      a.fill(128);
+      timer = clock.every((o.blockSize * 1000) / o.rate, function () {
+        o.onBlock(a, 0);
+      });
+    },
+    stop: function () {
+      if (timer >= 0) clock.cancel(timer);
+      timer = -1;
+    },
+    running: function () {
+      return timer >= 0;
+    }
+  };
+}
+
+/** STM32 reset flags (RCC_CSR), read once and cleared so the next boot reads fresh ones. */
+function stm32ResetCause(): ResetCause {
+  const CSR = 0x40023874;
+  const csr = peek32(CSR, 1) as number;
+  poke32(CSR, csr | (1 << 24));
+  if (csr & ((1 << 29) | (1 << 30))) return 'watchdog';
+  if (csr & (1 << 28)) return 'software';
+  if (csr & ((1 << 27) | (1 << 25))) return 'power';
+  return 'unknown';
+}
+
+export function createEspruinoHal(boardId: string, settings: DeviceSettings): Hal {
+  const board: BoardProfile = boardProfile(boardId);
+  const clock = createDeviceClock();
+  const cause: ResetCause = board.linux ? 'power' : board.id === 'MDBT42Q' ? 'unknown' : stm32ResetCause();
+  const records = createEspruinoRecords();
+  const spool: Spool = board.spool === 'sd' ? createSdSpool(settings.spoolBytes || 512 * 1024 * 1024) : createStorageSpool(board.linux ? 128 * 1024 : 8 * 1024);
+
+  const log = {
+    write: function (level: LogLevel, message: string) {
+      console.log(level + ' ' + message);
+    }
+  };
+
+  let hal: Hal;
+  if (board.linux) {
+    const wifi: LinkCore = createLinuxLink(clock, 'wifi');
+    const cell: LinkCore = createLinuxLink(clock, 'cellular');
+    const con = createLinuxConsole(clock, { wifi: wifi, cellular: cell });
+    hal = {
+      clock: clock,
+      button: con.button,
+      indicator: { led: con.led },
+      microphone: createSilentMic(clock),
+      power: con.power,
+      tamper: con.tamper,
+      storage: { records: records, spool: spool },
+      links: { wifi: wifi.link, cellular: cell.link },
+      crypto: createEspruinoCrypto(),
+      watchdog: { enable: function () {}, kick: function () {} },
+      log: log,
+      system: {
+        board: board.id,
+        resetCause: function () {
+          return cause;
+        },
+        restart: function () {
+          quit();
+        },
+        memory: function () {
+          const m = process.memory(false);
+          return { free: m.free, total: m.total };
+        }
+      }
+    };
+    return hal;
+  }
+
+  hal = {
+    clock: clock,
+    button: createPinButton(board.button, board.buttonActiveHigh, board.debounceMs, clock.now),
+    indicator: {
+      led: createPinOutput(board.led),
+      haptic: board.haptic ? createPinOutput(board.haptic) : undefined,
+      buzzer: board.buzzer ? createPinOutput(board.buzzer) : undefined
+    },
+    microphone: board.mic ? createWaveformMic(clock, board.mic) : createSilentMic(clock),
+    power: createPinPower(board.mains, board.battery, board.batteryScale),
+    tamper: createPinTamper(board.tamper),
+    storage: { records: records, spool: spool },
+    links: {
+      wifi: board.wifi ? createWifiLink(clock, settings.wifi) : undefined,
+      cellular: board.cellular
+        ? createCellularLink(clock, {
+            serial: board.cellular.serial,
+            tx: board.cellular.tx,
+            rx: board.cellular.rx,
+            powerKey: board.cellular.powerKey,
+            baud: board.cellular.baud,
+            apn: settings.apn || 'internet'
+          })
+        : undefined
+    },
+    crypto: createEspruinoCrypto(),
+    watchdog: {
+      enable: function (s: number) {
+        E.enableWatchdog(s, false);
+      },
+      kick: function () {
+        E.kickWatchdog();
+      }
+    },
+    log: log,
+    system: {
+      board: board.id,
+      resetCause: function () {
+        return cause;
+      },
+      restart: function () {
+        E.reboot();
+      },
+      memory: function () {
+        const m = process.memory(false);
+        return { free: m.free, total: m.total };
+      }
+    }
+  };
+  return hal;
+}

@@ -1,0 +1,202 @@
+/**
+ * Network paths on the device.
+ * - Sockets: TCP through `net`, UDP through `dgram` (the Espruino WiFi's ESP8266 and the Linux build).
+ * - Wi-Fi: association through the `Wifi` module, reconnecting with backoff.
+ * - Linux: sockets with no bearer to manage (always up).
+ * The cellular modem is in ./cellular.ts.
+ */
+import type { Clock, Connection, ConnectionHandlers, Link, LinkStatus, PathName, Transport } from '../types';
+
+export interface Target {
+  host: string;
+  port: number;
+  transport: Transport;
+  timeoutMs: number;
+}
+
+/** Open a TCP or UDP connection with the built-in socket modules. */
+export function socketConnect(clock: Clock, target: Target, h: ConnectionHandlers): Connection {
+  let closed = false;
+  let opened = false;
+  let timer = -1;
+  let sock: EspruinoSocket | undefined;
+  let udp: EspruinoDgramSocket | undefined;
+
+  function finish(err?: string): void {
+    if (closed) return;
+    closed = true;
+    if (timer >= 0) clock.cancel(timer);
+    try {
+      if (sock) sock.end();
+      if (udp) udp.close();
+    } catch (e) {
+      // the socket is already gone
+    }
+    h.onClose(err);
+  }
+
+  timer = clock.after(target.timeoutMs, function () {
+    timer = -1;
+    if (!opened) finish('connect timeout');
+  });
+
+  try {
+    if (target.transport === 'tcp') {
+      sock = global.require('net').connect({ host: target.host, port: target.port }, function () {
+        if (closed) return;
+        opened = true;
+        if (timer >= 0) clock.cancel(timer);
+        timer = -1;
+        h.onOpen();
+      });
+      sock.on('data', function (d: string) {
+        if (!closed) h.onData(d);
+      });
+      sock.on('close', function () {
+        finish(opened ? undefined : 'connection refused');
+      });
+      sock.on('error', function (e: { message?: string }) {
+        finish((e && e.message) || 'socket error');
+      });
+    } else {
+      udp = global.require('dgram').createSocket('udp4');
+      udp.on('message', function (msg: string) {
+        if (!closed) h.onData(msg);
+      });
+      udp.on('error', function () {
+        finish('udp error');
+      });
+      clock.after(0, function () {
+        if (closed) return;
+        opened = true;
+        if (timer >= 0) clock.cancel(timer);
+        timer = -1;
+        h.onOpen();
+      });
+    }
+  } catch (e) {
+    clock.after(0, function () {
+      finish('connect failed');
+    });
+  }
+
+  return {
+    write: function (data: string) {
+      if (closed || !opened) return false;
+      if (sock) sock.write(data);
+      else if (udp) udp.send(data, 0, data.length, target.port, target.host);
+      return true;
+    },
+    close: function () {
+      finish();
+    }
+  };
+}
+
+/** Map RSSI (dBm) to 0..100. */
+export function rssiToPercent(dbm: number): number {
+  const p = Math.round(((dbm + 113) * 100) / 62);
+  return p < 0 ? 0 : p > 100 ? 100 : p;
+}
+
+/** A link whose status the driver sets; shared by every bearer. */
+export interface LinkCore {
+  link: Link;
+  setStatus(up: boolean, rssiDbm?: number): void;
+}
+
+export function createLinkCore(
+  clock: Clock,
+  path: PathName,
+  connect: (target: Target, h: ConnectionHandlers) => Connection
+): LinkCore {
+  let status: LinkStatus = { up: false, signal: -1 };
+  let cb: ((s: LinkStatus) => void) | undefined;
+  return {
+    link: {
+      path: path,
+      status: function () {
+        return status;
+      },
+      onStatus: function (fn) {
+        cb = fn;
+      },
+      connect: function (target, h) {
+        if (!status.up) {
+          // Fail on the next turn of the loop, as a real socket would; `close` first ends it at once.
+          let done = false;
+          const end = function (err?: string) {
+            if (done) return;
+            done = true;
+            h.onClose(err);
+          };
+          clock.after(0, function () {
+            end(path + ' down');
+          });
+          return {
+            write: function () {
+              return false;
+            },
+            close: function () {
+              end();
+            }
+          };
+        }
+        return connect(target, h);
+      }
+    },
+    setStatus: function (up: boolean, rssiDbm?: number) {
+      const next: LinkStatus = up
+        ? { up: true, signal: rssiDbm === undefined ? -1 : rssiToPercent(rssiDbm), rssiDbm: rssiDbm }
+        : { up: false, signal: -1 };
+      const changed = next.up !== status.up || next.signal !== status.signal;
+      status = next;
+      if (changed && cb) cb(status);
+    }
+  };
+}
+
+/** Wi-Fi on the Espruino WiFi board. Without credentials the path stays down. */
+export function createWifiLink(clock: Clock, creds: { ssid: string; password: string } | undefined): Link {
+  const core = createLinkCore(clock, 'wifi', function (t, h) {
+    return socketConnect(clock, t, h);
+  });
+  if (!creds || !creds.ssid) return core.link;
+  const wifi = global.require('Wifi');
+  let backoff = 5000;
+
+  function poll(): void {
+    wifi.getDetails(function (d) {
+      if (d && typeof d.rssi === 'number') core.setStatus(true, d.rssi);
+    });
+  }
+  function join(): void {
+    wifi.connect(creds!.ssid, { password: creds!.password }, function (err) {
+      if (err) {
+        core.setStatus(false);
+        clock.after(backoff, join);
+        backoff = Math.min(backoff * 2, 60000);
+        return;
+      }
+      backoff = 5000;
+      core.setStatus(true);
+      poll();
+    });
+  }
+  wifi.on('disconnected', function () {
+    core.setStatus(false);
+    clock.after(backoff, join);
+  });
+  clock.every(30000, poll);
+  join();
+  return core.link;
+}
+
+/** Sockets on the Linux build: no bearer, always up (the console can take a path down for tests). */
+export function createLinuxLink(clock: Clock, path: PathName): LinkCore {
+  const core = createLinkCore(clock, path, function (t, h) {
+    return socketConnect(clock, t, h);
+  });
+  core.setStatus(true, -60);
+  return core;
+}

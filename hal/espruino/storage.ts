@@ -1,0 +1,175 @@
+/**
+ * Persistent storage on the device.
+ * - Records: Espruino `Storage` in internal flash (names ≤ 28 characters; never rewritten in place).
+ * - Append files: `Storage.open(name, 'a')` (StorageFile: text, no 0xFF, names ≤ 27 characters).
+ * - Spool: a microSD card through `fs` (`E.connectSDCard`) on boards that have one, else a bounded
+ *   area of internal Storage (names prefixed `sp.`), so the contract holds on every board.
+ */
+import type { AppendFile, RecordStore, Spool } from '../types';
+
+function fail(code: string, message: string): Error {
+  const e = new Error(message);
+  (e as Error & { code: string }).code = code;
+  return e;
+}
+
+export function createEspruinoRecords(): RecordStore {
+  const S = global.require('Storage');
+
+  function checkName(name: string, max: number): void {
+    if (name.length < 1 || name.length > max) throw fail('ENAME', 'storage name "' + name + '" must be 1-' + max + ' characters');
+  }
+
+  return {
+    maxName: 28,
+    read: function (name) {
+      const s = S.read(name);
+      return s === undefined ? undefined : s;
+    },
+    write: function (name, data) {
+      checkName(name, 28);
+      if (S.getFree() < data.length + 64 + 4096) S.compact();
+      if (!S.write(name, data)) throw fail('ENOSPC', 'storage full writing "' + name + '"');
+    },
+    erase: function (name) {
+      S.erase(name);
+    },
+    list: function (prefix) {
+      const all = S.list(undefined, { sf: false }).concat(S.list(undefined, { sf: true }));
+      const out: string[] = [];
+      for (let i = 0; i < all.length; i++) {
+        if (all[i].indexOf(prefix) === 0 && out.indexOf(all[i]) < 0) out.push(all[i]);
+      }
+      out.sort();
+      return out;
+    },
+    free: function () {
+      return S.getFree();
+    },
+    appendFile: function (name): AppendFile {
+      checkName(name, 27);
+      let size = -1;
+      function length(): number {
+        if (size < 0) size = S.open(name, 'r').getLength();
+        return size;
+      }
+      return {
+        append: function (data) {
+          if (data.indexOf('\xff') >= 0) throw fail('EDATA', 'append files cannot hold byte 0xFF');
+          if (S.getFree() < data.length + 4096 + 64) throw fail('ENOSPC', 'storage full appending to "' + name + '"');
+          S.open(name, 'a').write(data);
+          size = length() + data.length;
+        },
+        read: function () {
+          const f = S.open(name, 'r');
+          let out = '';
+          let part = f.read(1024);
+          while (part !== undefined && part.length > 0) {
+            out += part;
+            part = f.read(1024);
+          }
+          return out;
+        },
+        size: length,
+        erase: function () {
+          S.open(name, 'r').erase();
+          size = 0;
+        }
+      };
+    }
+  };
+}
+
+/** Spool on a microSD card (FAT, 8.3 names) in the folder `AUDIO`. */
+export function createSdSpool(capacityBytes: number): Spool {
+  E.connectSDCard();
+  const fs = global.require('fs');
+  const DIR = 'AUDIO';
+  if (!fs.readdirSync(DIR)) fs.mkdirSync(DIR);
+  let used = -1;
+
+  function names(): string[] {
+    const all = fs.readdirSync(DIR) || [];
+    const out: string[] = [];
+    for (let i = 0; i < all.length; i++) if (all[i] !== '.' && all[i] !== '..') out.push(all[i]);
+    out.sort();
+    return out;
+  }
+  function sizeOf(name: string): number {
+    const st = fs.statSync(DIR + '/' + name);
+    return st ? st.size : 0;
+  }
+  function usedBytes(): number {
+    if (used < 0) {
+      used = 0;
+      const n = names();
+      for (let i = 0; i < n.length; i++) used += sizeOf(n[i]);
+    }
+    return used;
+  }
+
+  return {
+    capacity: function () {
+      return capacityBytes;
+    },
+    used: usedBytes,
+    write: function (name, data) {
+      const old = sizeOf(name);
+      if (usedBytes() - old + data.length > capacityBytes) throw fail('ENOSPC', 'spool full writing ' + name);
+      if (!fs.writeFileSync(DIR + '/' + name, data)) throw fail('EIO', 'SD write failed for ' + name);
+      used = usedBytes() - old + data.length;
+    },
+    read: function (name) {
+      const s = fs.readFileSync(DIR + '/' + name);
+      if (s === undefined) return undefined;
+      return new Uint8Array(E.toArrayBuffer(s));
+    },
+    erase: function (name) {
+      const old = sizeOf(name);
+      fs.unlinkSync(DIR + '/' + name);
+      used = usedBytes() - old;
+    },
+    list: names
+  };
+}
+
+/** Spool in internal Storage, bounded to `capacityBytes` (boards without an SD card). */
+export function createStorageSpool(capacityBytes: number): Spool {
+  const S = global.require('Storage');
+  const P = 'sp.';
+  function names(): string[] {
+    const all = S.list(undefined, { sf: false });
+    const out: string[] = [];
+    for (let i = 0; i < all.length; i++) if (all[i].indexOf(P) === 0) out.push(all[i].substr(P.length));
+    out.sort();
+    return out;
+  }
+  function sizeOf(name: string): number {
+    const s = S.read(P + name);
+    return s === undefined ? 0 : s.length;
+  }
+  function usedBytes(): number {
+    const n = names();
+    let u = 0;
+    for (let i = 0; i < n.length; i++) u += sizeOf(n[i]);
+    return u;
+  }
+  return {
+    capacity: function () {
+      return capacityBytes;
+    },
+    used: usedBytes,
+    write: function (name, data) {
+      if (usedBytes() - sizeOf(name) + data.length > capacityBytes) throw fail('ENOSPC', 'spool full writing ' + name);
+      if (!S.write(P + name, E.toString(data) as string)) throw fail('ENOSPC', 'storage full writing ' + name);
+    },
+    read: function (name) {
+      const s = S.read(P + name);
+      return s === undefined ? undefined : new Uint8Array(E.toArrayBuffer(s));
+    },
+    erase: function (name) {
+      S.erase(P + name);
+    },
+    list: names
+  };
+}

@@ -1,0 +1,423 @@
+/**
+ * `createSimHal()`: the HAL contract in Node, plus the simulated world around the unit and the
+ * handles a test (or the simulator page) drives.
+ *
+ * State is kept apart from the HAL objects: the *world* (flash, spool, the room's sound, the state
+ * of each network path, mains, battery, tamper, the button's physical level) outlives any one boot;
+ * the *HAL* is re-created at each boot. `powerCut()` drops the HAL — timers, sockets, capture,
+ * anything not yet written to flash — and boots a new one from what storage holds.
+ */
+import type {
+  Button,
+  Hal,
+  LogLevel,
+  Output,
+  Power,
+  ResetCause,
+  Spool,
+  Tamper,
+  Watchdog
+} from '../hal/types';
+import { createSimClock, SimClock } from './clock';
+import { SimFlash, createSimRecordStore } from './flash';
+import { SimPath, createSimLink } from './links';
+import { SimSound, createSimMicrophone } from './mic';
+import { createSimCrypto } from './crypto';
+
+/** A physical two-state input with listeners (button contact, mains sense, tamper switch). */
+class SimInput {
+  private listeners = new Set<(level: boolean) => void>();
+  constructor(public level: boolean) {}
+  set(level: boolean): void {
+    if (level === this.level) return;
+    this.level = level;
+    for (const fn of [...this.listeners]) fn(level);
+  }
+  subscribe(fn: (level: boolean) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+}
+
+/** Bounded blob store standing in for the microSD spool. Survives reboots. */
+export class SimSpoolMedia {
+  readonly blobs = new Map<string, Uint8Array>();
+  constructor(public capacity = 4 * 1024 * 1024) {}
+  used(): number {
+    let n = 0;
+    for (const b of this.blobs.values()) n += b.length;
+    return n;
+  }
+}
+
+function spoolName(name: string): void {
+  if (!/^[A-Za-z0-9_-]{1,8}(\.[A-Za-z0-9]{1,3})?$/.test(name)) {
+    throw Object.assign(new Error(`spool name "${name}" is not 8.3`), { code: 'ENAME' });
+  }
+}
+
+function createSimSpool(media: SimSpoolMedia): Spool {
+  return {
+    capacity: () => media.capacity,
+    used: () => media.used(),
+    write(name, data) {
+      spoolName(name);
+      const old = media.blobs.get(name);
+      if (media.used() - (old ? old.length : 0) + data.length > media.capacity) {
+        throw Object.assign(new Error(`spool full writing ${name}`), { code: 'ENOSPC' });
+      }
+      media.blobs.set(name, data.slice());
+    },
+    read: (name) => {
+      const b = media.blobs.get(name);
+      return b ? b.slice() : undefined;
+    },
+    erase: (name) => void media.blobs.delete(name),
+    list: () => [...media.blobs.keys()].sort()
+  };
+}
+
+/** A recording output: every level change with its HAL time. */
+export class SimOutput {
+  level = false;
+  history: { at: number; on: boolean }[] = [];
+}
+
+export interface SimHalOptions {
+  /** Internal flash to boot from (default: a fresh 64 KB one). */
+  flash?: SimFlash;
+  /** Spool capacity in bytes (default 4 MiB). */
+  spoolBytes?: number;
+  /** Button debounce, ms, as the board's setWatch would apply it (default 25). */
+  debounceMs?: number;
+  /** Debounce for mains and tamper inputs, ms (default 50). */
+  inputDebounceMs?: number;
+  /** Unit wall clock offset from the host's, ms (a drifted clock). */
+  wallOffsetMs?: number;
+  /** Which paths the unit has (default both). */
+  paths?: ('wifi' | 'cellular')[];
+  /** Fit a buzzer / haptic motor (default: haptic only, no buzzer). */
+  buzzer?: boolean;
+  haptic?: boolean;
+  /** Echo the unit's log to the console with this prefix. */
+  echoLog?: string;
+}
+
+export interface LogLine {
+  at: number;
+  level: LogLevel;
+  message: string;
+}
+
+/** The world and its handles. */
+export interface SimWorld {
+  flash: SimFlash;
+  spool: SimSpoolMedia;
+  sound: SimSound;
+  paths: { wifi?: SimPath; cellular?: SimPath };
+  led: SimOutput;
+  buzzer: SimOutput;
+  haptic: SimOutput;
+  log: LogLine[];
+  /** How many times the unit has booted in this world, and why each time. */
+  boots: ResetCause[];
+  button: {
+    /** Press and hold for `ms`, then release (a clean contact). */
+    press(ms: number): void;
+    down(): void;
+    up(): void;
+    /** Contact chatter: `n` raw toggles `everyMs` apart, ending at `finalLevel`. */
+    bounce(n: number, everyMs: number, finalLevel: boolean): void;
+    isDown(): boolean;
+  };
+  mic: {
+    feed(samples: Uint8Array): void;
+    source(gen: (n: number) => number): void;
+    /** Make the firmware miss `blocks` buffers at the next delivery (an overrun). */
+    overrun(blocks: number): void;
+    level(): number;
+  };
+  power: {
+    unplug(): void;
+    plug(): void;
+    /** Battery terminal voltage, V. */
+    setBattery(volts: number): void;
+    /** Drain from the current voltage down to `volts` over `ms` (linear). */
+    drain(volts: number, ms: number): void;
+    mains(): boolean;
+    battery(): number;
+  };
+  tamper: { open(): void; close(): void; isOpen(): boolean };
+  memory: { free: number; total: number };
+}
+
+export interface SimHal {
+  /** The current boot's HAL (a new object after `powerCut`/`restart`). */
+  readonly hal: Hal;
+  readonly world: SimWorld;
+  readonly clock: SimClock;
+  /**
+   * Cut power: everything in RAM is gone (timers, sockets, capture, the firmware's state); flash and
+   * spool keep what was written. Then power returns: a fresh HAL boots and `onBoot` handlers run.
+   */
+  powerCut(): Hal;
+  /** Register a handler run at each re-boot with the new HAL (e.g. to start the firmware again). */
+  onBoot(fn: (hal: Hal) => void): void;
+  /** Shut the unit down for good (end of a test): no reboot follows. */
+  shutdown(): void;
+}
+
+export function createSimHal(options: SimHalOptions = {}): SimHal {
+  const debounceMs = options.debounceMs ?? 25;
+  const inputDebounceMs = options.inputDebounceMs ?? 50;
+  const pathNames = options.paths ?? ['wifi', 'cellular'];
+
+  const buttonIn = new SimInput(false);
+  const mainsIn = new SimInput(true);
+  const tamperIn = new SimInput(false);
+  let batteryV = 4.1;
+  let drainTimer: NodeJS.Timeout | undefined;
+  const sound = new SimSound();
+  const logLines: LogLine[] = [];
+
+  const paths: SimWorld['paths'] = {};
+  for (const p of pathNames) paths[p] = new SimPath(p);
+
+  const world: SimWorld = {
+    flash: options.flash ?? new SimFlash(),
+    spool: new SimSpoolMedia(options.spoolBytes),
+    sound,
+    paths,
+    led: new SimOutput(),
+    buzzer: new SimOutput(),
+    haptic: new SimOutput(),
+    log: logLines,
+    boots: [],
+    button: {
+      press(ms) {
+        buttonIn.set(true);
+        setTimeout(() => buttonIn.set(false), ms);
+      },
+      down: () => buttonIn.set(true),
+      up: () => buttonIn.set(false),
+      bounce(n, everyMs, finalLevel) {
+        let level = !finalLevel;
+        for (let i = 0; i < n; i++) {
+          setTimeout(() => {
+            level = !level;
+            buttonIn.set(level);
+          }, i * everyMs);
+        }
+        setTimeout(() => buttonIn.set(finalLevel), n * everyMs);
+      },
+      isDown: () => buttonIn.level
+    },
+    mic: {
+      feed: (s) => sound.feed(s),
+      source: (g) => sound.source(g),
+      overrun: (b) => {
+        sound.pendingOverrun += b;
+      },
+      level: () => sound.lastLevel
+    },
+    power: {
+      unplug: () => mainsIn.set(false),
+      plug: () => mainsIn.set(true),
+      setBattery(v) {
+        if (drainTimer) clearInterval(drainTimer);
+        batteryV = v;
+      },
+      drain(v, ms) {
+        if (drainTimer) clearInterval(drainTimer);
+        const from = batteryV;
+        const start = Date.now();
+        drainTimer = setInterval(() => {
+          const f = Math.min(1, (Date.now() - start) / ms);
+          batteryV = from + (v - from) * f;
+          if (f >= 1 && drainTimer) clearInterval(drainTimer);
+        }, Math.max(1000, ms / 100));
+      },
+      mains: () => mainsIn.level,
+      battery: () => batteryV
+    },
+    tamper: { open: () => tamperIn.set(true), close: () => tamperIn.set(false), isOpen: () => tamperIn.level },
+    memory: { free: 6000, total: 8190 }
+  };
+
+  const bootHandlers: ((hal: Hal) => void)[] = [];
+  let current: { hal: Hal; clock: SimClock; dispose(): void } | undefined;
+  let dead = false;
+
+  /** A debounced watch on a SimInput, like setWatch with `debounce`. */
+  function watch(clock: SimClock, input: SimInput, ms: number, cb: () => ((level: boolean, at: number) => void) | undefined) {
+    let reported = input.level;
+    let timer = -1;
+    const unsubscribe = input.subscribe(() => {
+      clock.cancel(timer);
+      timer = clock.after(ms, () => {
+        timer = -1;
+        if (input.level === reported) return;
+        reported = input.level;
+        const fn = cb();
+        if (fn) fn(reported, clock.now());
+      });
+    });
+    return {
+      level: () => reported,
+      close: () => {
+        clock.cancel(timer);
+        unsubscribe();
+      }
+    };
+  }
+
+  function output(rec: SimOutput, clock: SimClock): Output {
+    return {
+      write(on) {
+        if (on === rec.level) return;
+        rec.level = on;
+        rec.history.push({ at: clock.now(), on });
+      },
+      read: () => rec.level
+    };
+  }
+
+  function boot(cause: ResetCause): Hal {
+    const clock = createSimClock({ wallOffsetMs: options.wallOffsetMs });
+    world.boots.push(cause);
+    world.led.level = false;
+    world.buzzer.level = false;
+    world.haptic.level = false;
+
+    let buttonCb: ((pressed: boolean, at: number) => void) | undefined;
+    const buttonWatch = watch(clock, buttonIn, debounceMs, () => buttonCb);
+    const button: Button = {
+      isPressed: () => buttonWatch.level(),
+      onEdge(cb) {
+        buttonCb = cb;
+      },
+      close() {
+        buttonCb = undefined;
+      }
+    };
+
+    let mainsCb: ((present: boolean) => void) | undefined;
+    const mainsWatch = watch(clock, mainsIn, inputDebounceMs, () => mainsCb);
+    const power: Power = {
+      mainsPresent: () => mainsWatch.level(),
+      batteryVolts: () => Math.round(batteryV * 1000) / 1000,
+      onMainsChange(cb) {
+        mainsCb = cb;
+      }
+    };
+
+    let tamperCb: ((open: boolean) => void) | undefined;
+    const tamperWatch = watch(clock, tamperIn, inputDebounceMs, () => tamperCb);
+    const tamper: Tamper = {
+      isOpen: () => tamperWatch.level(),
+      onChange(cb) {
+        tamperCb = cb;
+      }
+    };
+
+    const links: Hal['links'] = {};
+    const simLinks: { dispose(): void }[] = [];
+    for (const p of pathNames) {
+      const l = createSimLink(paths[p]!, clock);
+      links[p] = l;
+      simLinks.push(l);
+    }
+
+    const mic = createSimMicrophone(clock, sound);
+
+    let wdTimer = -1;
+    let wdMs = 0;
+    const watchdog: Watchdog = {
+      enable(s) {
+        wdMs = s * 1000;
+        watchdog.kick();
+      },
+      kick() {
+        if (wdMs <= 0) return;
+        clock.cancel(wdTimer);
+        wdTimer = clock.after(wdMs, () => restart('watchdog'));
+      }
+    };
+
+    const hal: Hal = {
+      clock,
+      button,
+      indicator: {
+        led: output(world.led, clock),
+        buzzer: options.buzzer ? output(world.buzzer, clock) : undefined,
+        haptic: options.haptic === false ? undefined : output(world.haptic, clock)
+      },
+      microphone: mic,
+      power,
+      tamper,
+      storage: { records: createSimRecordStore(world.flash), spool: createSimSpool(world.spool) },
+      links,
+      crypto: createSimCrypto(),
+      watchdog,
+      log: {
+        write(level, message) {
+          logLines.push({ at: clock.now(), level, message });
+          if (logLines.length > 5000) logLines.splice(0, 1000);
+          if (options.echoLog !== undefined) console.log(`${options.echoLog}${level.padEnd(5)} ${message}`);
+        }
+      },
+      system: {
+        board: 'SIM',
+        resetCause: () => cause,
+        restart: () => {
+          // The device restarts after the current callback returns; so does the sim.
+          Promise.resolve().then(() => restart('software'));
+        },
+        memory: () => ({ free: world.memory.free, total: world.memory.total })
+      }
+    };
+
+    current = {
+      hal,
+      clock,
+      dispose() {
+        clock.shutdown();
+        mic.dispose();
+        buttonWatch.close();
+        mainsWatch.close();
+        tamperWatch.close();
+        for (const l of simLinks) l.dispose();
+      }
+    };
+    return hal;
+  }
+
+  function restart(cause: ResetCause): Hal {
+    if (dead) throw new Error('the simulated unit was shut down');
+    if (current) current.dispose();
+    const hal = boot(cause);
+    for (const fn of bootHandlers) fn(hal);
+    return hal;
+  }
+
+  boot('power');
+
+  return {
+    get hal() {
+      return current!.hal;
+    },
+    get clock() {
+      return current!.clock;
+    },
+    world,
+    powerCut: () => restart('power'),
+    onBoot(fn) {
+      bootHandlers.push(fn);
+    },
+    shutdown() {
+      dead = true;
+      if (drainTimer) clearInterval(drainTimer);
+      if (current) current.dispose();
+    }
+  };
+}

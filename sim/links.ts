@@ -1,0 +1,163 @@
+/**
+ * Simulated network paths on real sockets: TCP (`net`) and UDP (`dgram`). A link can be cut and
+ * restored, and its signal changed, from a test or the simulator page. A cut closes every open
+ * connection and refuses new ones, as a lost Wi-Fi association or cellular registration would.
+ */
+import * as net from 'node:net';
+import * as dgram from 'node:dgram';
+import type { Clock, Connection, ConnectionHandlers, Link, LinkStatus, PathName, Transport } from '../hal/types';
+
+/** Environment state of one path: survives reboots of the unit. */
+export class SimPath {
+  up = true;
+  signal = 70;
+  /** Extra one-way delay on everything the unit sends, ms (a slow bearer). */
+  latencyMs = 0;
+  /** Bytes the unit has sent and received over this path (for cost figures). */
+  bytesOut = 0;
+  bytesIn = 0;
+  private listeners = new Set<() => void>();
+
+  constructor(readonly name: PathName) {}
+
+  /** Take the path down: open connections drop, new ones fail. */
+  cut(): void {
+    if (!this.up) return;
+    this.up = false;
+    this.emit();
+  }
+
+  restore(): void {
+    if (this.up) return;
+    this.up = true;
+    this.emit();
+  }
+
+  setSignal(percent: number): void {
+    this.signal = Math.max(0, Math.min(100, Math.round(percent)));
+    this.emit();
+  }
+
+  /** @internal the HAL side subscribes to changes. */
+  subscribe(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private emit(): void {
+    for (const fn of [...this.listeners]) fn();
+  }
+}
+
+/** Map a 0..100 quality to a plausible RSSI in dBm (-113 .. -51, the 3GPP CSQ range). */
+export function percentToDbm(p: number): number {
+  return Math.round(-113 + (62 * p) / 100);
+}
+
+interface Open {
+  kill(reason: string): void;
+}
+
+/** The HAL Link for one boot, over a SimPath. `dispose()` drops everything (power cut). */
+export function createSimLink(path: SimPath, clock: Clock): Link & { dispose(): void } {
+  const open = new Set<Open>();
+  let disposed = false;
+  let statusCb: ((s: LinkStatus) => void) | undefined;
+  const status = (): LinkStatus =>
+    path.up ? { up: true, signal: path.signal, rssiDbm: percentToDbm(path.signal) } : { up: false, signal: -1 };
+  const unsubscribe = path.subscribe(() => {
+    if (!path.up) for (const o of [...open]) o.kill('link down');
+    if (statusCb) statusCb(status());
+  });
+
+  function connect(
+    target: { host: string; port: number; transport: Transport; timeoutMs: number },
+    h: ConnectionHandlers
+  ): Connection {
+    let closed = false;
+    let opened = false;
+    let timer = 0;
+    const finish = (err?: string) => {
+      if (closed) return;
+      closed = true;
+      clock.cancel(timer);
+      open.delete(entry);
+      teardown();
+      if (!disposed) h.onClose(err);
+    };
+    let teardown: () => void = () => {};
+    let send: (data: Buffer) => void = () => {};
+    const entry: Open = { kill: (reason) => finish(reason) };
+
+    if (!path.up || disposed) {
+      Promise.resolve().then(() => !disposed && h.onClose('link down'));
+      return { write: () => false, close: () => {} };
+    }
+    open.add(entry);
+    timer = clock.after(target.timeoutMs, () => {
+      if (!opened) finish('connect timeout');
+    });
+    const onOpen = () => {
+      if (closed) return;
+      opened = true;
+      clock.cancel(timer);
+      h.onOpen();
+    };
+    const onData = (buf: Buffer) => {
+      if (closed) return;
+      path.bytesIn += buf.length;
+      h.onData(buf.toString('latin1'));
+    };
+
+    if (target.transport === 'tcp') {
+      const sock = net.connect({ host: target.host, port: target.port });
+      sock.setNoDelay(true);
+      sock.on('connect', onOpen);
+      sock.on('data', onData);
+      sock.on('error', (e) => finish(e.message));
+      sock.on('close', () => finish(opened ? undefined : 'connection refused'));
+      teardown = () => sock.destroy();
+      send = (b) => sock.write(b);
+    } else {
+      const sock = dgram.createSocket('udp4');
+      sock.on('message', onData);
+      sock.on('error', (e) => finish(e.message));
+      sock.connect(target.port, target.host, onOpen);
+      teardown = () => {
+        try {
+          sock.close();
+        } catch {
+          // already closed
+        }
+      };
+      send = (b) => sock.send(b);
+    }
+
+    return {
+      write(data: string): boolean {
+        if (closed || !opened) return false;
+        const buf = Buffer.from(data, 'latin1');
+        path.bytesOut += buf.length;
+        if (path.latencyMs > 0) setTimeout(() => !closed && send(buf), path.latencyMs);
+        else send(buf);
+        return true;
+      },
+      close: () => finish()
+    };
+  }
+
+  return {
+    path: path.name,
+    status,
+    onStatus(cb) {
+      statusCb = cb;
+    },
+    connect,
+    dispose() {
+      disposed = true;
+      unsubscribe();
+      statusCb = undefined;
+      for (const o of [...open]) o.kill('power cut');
+    }
+  };
+}

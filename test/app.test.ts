@@ -1,0 +1,186 @@
+import { strict as assert } from 'node:assert';
+import * as sinon from 'sinon';
+import { createSimUnit, SimUnit } from '../sim/unit';
+import { simDefaultConfig } from '../sim/default-config';
+import { SimFlash } from '../sim/flash';
+import { CONFIG_RECORD } from '../firmware/app';
+import type { Config } from '../firmware/config';
+
+describe('unit on the sim HAL: boot, hold-to-trigger, journal, indicator', () => {
+  let clock: sinon.SinonFakeTimers;
+  let unit: SimUnit | undefined;
+  beforeEach(() => {
+    clock = sinon.useFakeTimers({ now: Date.UTC(2026, 10, 23, 12, 0, 0), toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+  });
+  afterEach(() => {
+    unit?.shutdown();
+    unit = undefined;
+    clock.restore();
+  });
+  const kinds = (u: SimUnit) => u.app.journal.records().map((r) => r.k);
+  const boot = (config: Config = simDefaultConfig(), flash?: SimFlash) => (unit = createSimUnit(config, { flash }));
+
+  it('writes a boot record with firmware, board, reset cause and unit id', () => {
+    const u = boot();
+    const [rec] = u.app.journal.records();
+    assert.equal(rec.k, 'boot');
+    assert.equal(rec.cause, 'power');
+    assert.equal(rec.board, 'SIM');
+    assert.equal(rec.unit, 'SIM-0001');
+    assert.equal(rec.t, Date.UTC(2026, 10, 23, 12, 0, 0));
+  });
+
+  it('a press held for the hold time is journalled as panic and shown on the indicator', () => {
+    const u = boot();
+    clock.tick(500); // boot flash over
+    u.sim.world.button.press(2000);
+    clock.tick(1400);
+    assert.deepEqual(kinds(u), ['boot'], 'not yet: held 1.4 s of 1.5 s');
+    assert.equal(u.sim.world.led.level, false);
+    clock.tick(200);
+    assert.deepEqual(kinds(u), ['boot', 'panic']);
+    assert.equal(u.sim.world.led.level, true);
+    assert.equal(u.app.status().mode, 'alarm');
+    const panic = u.app.journal.records()[1];
+    assert.equal(panic.held, 1500);
+  });
+
+  it('a short tap and contact bounce raise nothing', () => {
+    const u = boot();
+    u.sim.world.button.press(300);
+    clock.tick(1000);
+    u.sim.world.button.bounce(12, 3, false); // chatter that settles released
+    clock.tick(3000);
+    u.sim.world.button.press(1400);
+    clock.tick(3000);
+    assert.deepEqual(kinds(u), ['boot']);
+    assert.equal(u.app.status().triggers, 0);
+  });
+
+  it('bounce on the way into a long hold still triggers exactly once', () => {
+    const u = boot();
+    u.sim.world.button.bounce(8, 2, true);
+    clock.tick(5000);
+    u.sim.world.button.up();
+    clock.tick(100);
+    assert.deepEqual(kinds(u), ['boot', 'panic']);
+  });
+
+  it('holding on and on triggers once; a second hold triggers again', () => {
+    const u = boot();
+    u.sim.world.button.press(10_000);
+    clock.tick(12_000);
+    u.sim.world.button.press(2000);
+    clock.tick(3000);
+    assert.deepEqual(kinds(u), ['boot', 'panic', 'panic']);
+  });
+
+  it('hold time 0 triggers on the press itself', () => {
+    const c = simDefaultConfig();
+    c.holdMs = 0;
+    const u = boot(c);
+    u.sim.world.button.press(60);
+    clock.tick(40); // debounce (25 ms) passed, still held
+    assert.deepEqual(kinds(u), ['boot', 'panic']);
+  });
+
+  it('the journal survives a power cut; the next boot continues it', () => {
+    const u = boot();
+    u.sim.world.button.press(2000);
+    clock.tick(2500);
+    const app2 = u.powerCut();
+    assert.deepEqual(app2.journal.records().map((r) => [r.i, r.k, r.cause]), [
+      [1, 'boot', 'power'],
+      [2, 'panic', undefined],
+      [3, 'boot', 'power']
+    ]);
+  });
+
+  it('a power cut in the middle of a hold loses the unfinished press, not the unit', () => {
+    const u = boot();
+    u.sim.world.button.down();
+    clock.tick(1000);
+    u.powerCut();
+    u.sim.world.button.up();
+    clock.tick(5000);
+    assert.deepEqual(kinds(u), ['boot', 'boot']);
+    u.sim.world.button.press(2000);
+    clock.tick(2500);
+    assert.deepEqual(kinds(u), ['boot', 'boot', 'panic']);
+  });
+
+  it('a corrupt journal record is reported at boot and the unit carries on', () => {
+    const flash = new SimFlash();
+    const u = boot(simDefaultConfig(), flash);
+    u.sim.world.button.press(2000);
+    clock.tick(2500);
+    flash.flipByte('j.0', 5, 0x04);
+    const app2 = u.powerCut();
+    const recs = app2.journal.records();
+    assert.deepEqual(recs.map((r) => r.k), ['panic', 'boot', 'jrn-bad']);
+    assert.equal(recs[2].lines, 1);
+    u.sim.world.button.press(2000);
+    clock.tick(2500);
+    assert.equal(app2.journal.records().pop()!.k, 'panic');
+  });
+
+  it('an invalid config is refused with the field named, and the stored valid one is kept', () => {
+    const flash = new SimFlash();
+    const stored = simDefaultConfig();
+    stored.unitId = 'STORED-7';
+    stored.holdMs = 1000;
+    flash.write(CONFIG_RECORD, JSON.stringify(stored));
+    const bad: any = simDefaultConfig();
+    bad.holdMs = 9000;
+    const u = boot(bad, flash);
+    assert.equal(u.app.config().unitId, 'STORED-7');
+    const rec = u.app.journal.records().find((r) => r.k === 'cfg-bad')!;
+    assert.match(String(rec.why), /holdMs must be from 0 to 5000 ms/);
+    assert.ok(u.sim.world.log.some((l) => l.level === 'error' && /config refused: holdMs/.test(l.message)));
+    u.sim.world.button.press(1200);
+    clock.tick(2000);
+    assert.equal(u.app.status().triggers, 1, 'the stored 1 s hold time is in force');
+  });
+
+  it('with no usable config at all it runs on factory defaults and still records presses', () => {
+    const flash = new SimFlash();
+    flash.write(CONFIG_RECORD, '{not json');
+    unit = createSimUnit(undefined, { flash });
+    assert.equal(unit.app.config().unitId, 'UNCOMMISSIONED');
+    unit.sim.world.button.press(2000);
+    clock.tick(2500);
+    assert.equal(unit.app.status().triggers, 1);
+  });
+
+  it('keeps the watchdog fed while healthy, and a stalled unit is reset by it', () => {
+    const u = boot();
+    clock.tick(60_000);
+    assert.deepEqual(u.sim.world.boots, ['power'], 'no reset while the firmware kicks');
+    u.app.stop(); // the main loop stops kicking
+    clock.tick(25_000);
+    assert.deepEqual(u.sim.world.boots, ['power', 'watchdog']);
+    assert.equal(u.app.journal.records().pop()!.cause, 'watchdog');
+  });
+
+  it('an exception in a handler is caught, counted and logged; the unit keeps working', () => {
+    const u = boot();
+    const orig = u.sim.hal.indicator.led.write;
+    let thrown = false;
+    u.sim.hal.indicator.led.write = (on: boolean) => {
+      if (on && !thrown) {
+        thrown = true;
+        throw new Error('LED driver fault');
+      }
+      orig(on);
+    };
+    clock.tick(500);
+    u.sim.world.button.press(2000);
+    clock.tick(2500);
+    assert.equal(u.app.status().faults, 1);
+    assert.ok(u.sim.world.log.some((l) => /fault in trigger: LED driver fault/.test(l.message)));
+    assert.deepEqual(kinds(u), ['boot', 'panic'], 'the panic was journalled before the fault');
+    u.sim.world.button.press(2000);
+    clock.tick(2500);
+    assert.equal(u.app.status().triggers, 2);
+  });
+});

@@ -1,0 +1,93 @@
+import { strict as assert } from 'node:assert';
+import * as nodeCrypto from 'node:crypto';
+import * as fc from 'fast-check';
+import { aesCbcEncrypt, aesCbcDecrypt, expandKey, encryptBlock } from '../hal/espruino/aes';
+import { createEspruinoCrypto } from '../hal/espruino/crypto';
+import { createSimCrypto } from '../sim/crypto';
+
+const hex = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
+
+describe('AES fallback (hal/espruino/aes.ts)', () => {
+  it('matches the FIPS-197 appendix C vectors for 128, 192 and 256-bit keys', () => {
+    const pt = '00112233445566778899aabbccddeeff';
+    const cases: [string, string][] = [
+      ['000102030405060708090a0b0c0d0e0f', '69c4e0d86a7b0430d8cdb78070b4c55a'],
+      ['000102030405060708090a0b0c0d0e0f1011121314151617', 'dda97ca4864cdfe06eaf70a0ec0d7191'],
+      ['000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', '8ea2b7ca516745bfeafc49904b496089']
+    ];
+    for (const [key, ct] of cases) {
+      const block = hex(pt);
+      encryptBlock(expandKey(hex(key)), block);
+      assert.equal(Buffer.from(block).toString('hex'), ct);
+    }
+  });
+
+  it('agrees with Node crypto for random keys, IVs and messages (both ways)', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(16, 24, 32),
+        fc.integer({ min: 1, max: 8 }),
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        (keyLen, blocks, seed) => {
+          const key = nodeCrypto.createHash('sha256').update(seed).digest().subarray(0, keyLen);
+          const iv = nodeCrypto.createHash('md5').update(seed).digest();
+          const data = nodeCrypto.randomBytes(16 * blocks);
+          const c = nodeCrypto.createCipheriv(`aes-${keyLen * 8}-cbc`, key, iv);
+          c.setAutoPadding(false);
+          const ref = Buffer.concat([c.update(data), c.final()]);
+          const mine = aesCbcEncrypt(key, iv, data);
+          assert.deepEqual(Buffer.from(mine), ref);
+          assert.deepEqual(Buffer.from(aesCbcDecrypt(key, iv, mine)), data);
+        }
+      ),
+      { numRuns: 60 }
+    );
+  });
+
+  it('refuses wrong key, IV and data lengths', () => {
+    assert.throws(() => aesCbcEncrypt(new Uint8Array(15), new Uint8Array(16), new Uint8Array(16)), /16, 24 or 32/);
+    assert.throws(() => aesCbcEncrypt(new Uint8Array(16), new Uint8Array(8), new Uint8Array(16)), /IV/);
+    assert.throws(() => aesCbcEncrypt(new Uint8Array(16), new Uint8Array(16), new Uint8Array(17)), /multiple of 16/);
+  });
+});
+
+describe('device crypto (hal/espruino/crypto.ts) on an emulated Espruino crypto module', () => {
+  // The device's `crypto` module as measured on the Linux build: SHA256 returns an ArrayBuffer,
+  // AES absent on the Espruino WiFi; E.CRC32 and E.hwRand native.
+  const g = globalThis as any;
+  let saved: { require: unknown; E: unknown };
+  before(() => {
+    saved = { require: g.require, E: g.E };
+    g.require = (name: string) => {
+      if (name !== 'crypto') throw new Error(`unexpected module ${name}`);
+      return { SHA256: (d: string | Uint8Array) => new Uint8Array(nodeCrypto.createHash('sha256').update(typeof d === 'string' ? Buffer.from(d, 'latin1') : d).digest()).buffer };
+    };
+    g.E = { CRC32: (s: string) => createSimCrypto().crc32(s), hwRand: () => nodeCrypto.randomBytes(4).readInt32LE(0) };
+  });
+  after(() => {
+    g.require = saved.require;
+    g.E = saved.E;
+  });
+
+  it('HMAC-SHA-256 matches RFC 4231 test case 2 and Node for long keys', () => {
+    const c = createEspruinoCrypto();
+    const mac = c.hmacSha256(new Uint8Array(Buffer.from('Jefe')), 'what do ya want for nothing?');
+    assert.equal(Buffer.from(mac).toString('hex'), '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843');
+    const longKey = nodeCrypto.randomBytes(131);
+    const msg = nodeCrypto.randomBytes(300);
+    assert.equal(
+      Buffer.from(c.hmacSha256(longKey, msg)).toString('hex'),
+      nodeCrypto.createHmac('sha256', longKey).update(msg).digest('hex')
+    );
+  });
+
+  it('falls back to the JavaScript AES when the board has none, and random bytes have the length asked', () => {
+    const c = createEspruinoCrypto();
+    const key = nodeCrypto.randomBytes(32);
+    const iv = nodeCrypto.randomBytes(16);
+    const data = nodeCrypto.randomBytes(48);
+    assert.deepEqual(Buffer.from(c.aesCbcEncrypt(key, iv, data)), Buffer.from(createSimCrypto().aesCbcEncrypt(key, iv, data)));
+    assert.equal(c.randomBytes(7).length, 7);
+    assert.equal(c.crc32('123456789'), 0xcbf43926);
+  });
+});
