@@ -81,6 +81,8 @@ async function compile(board) {
     outfile: 'bundle.js',
     define: { __BOARD__: JSON.stringify(board) },
     legalComments: 'none',
+    minifySyntax: true,
+    treeShaking: true,
     charset: 'utf8',
     logLevel: 'silent'
   });
@@ -111,7 +113,9 @@ async function compile(board) {
   const min = await minify(lowered.outputText, {
     ecma: 5,
     toplevel: true,
-    compress: { hoist_funs: false, hoist_vars: false, passes: 2, unsafe: false, keep_fargs: true },
+    // inline: 2 — inlining a function that declares variables (level 3) moves its `var`s after their
+    // first use, which Espruino (no hoisting) cannot run; the gate catches it if it ever happens.
+    compress: { hoist_funs: false, hoist_vars: false, inline: 2, passes: 2, unsafe: false, keep_fargs: true },
     mangle: { toplevel: true },
     format: { ecma: 5, ascii_only: true, comments: false },
     sourceMap: { content: JSON.parse(JSON.stringify(composed)) }

@@ -19,7 +19,7 @@ function deviceSettings(): DeviceSettings {
 
 function start(): void {
   try {
-    createApp(createEspruinoHal(__BOARD__, deviceSettings()));
+    createApp(createEspruinoHal(deviceSettings()));
   } catch (e) {
     // Nothing must stop the unit for good: report, and try the whole boot again shortly.
     console.log('error boot failed: ' + ((e && (e as Error).message) || String(e)));

@@ -36,72 +36,74 @@ export interface BoardProfile {
   linux: boolean;
 }
 
-export const BOARDS: { [id: string]: BoardProfile } = {
-  ESPRUINOWIFI: {
-    id: 'ESPRUINOWIFI',
-    button: 'B3',
-    buttonActiveHigh: false,
-    debounceMs: 25,
-    led: 'B2',
-    haptic: 'B10',
-    mic: 'A5',
-    mains: 'A6',
-    battery: 'A7',
-    batteryScale: 2,
-    tamper: 'B13',
-    wifi: true,
-    cellular: { serial: 'Serial2', tx: 'A2', rx: 'A3', powerKey: 'B4', baud: 115200 },
-    spool: 'sd',
-    linux: false
-  },
-  PICO_R1_3: {
-    id: 'PICO_R1_3',
-    button: 'B12',
-    buttonActiveHigh: true,
-    debounceMs: 25,
-    led: 'B2',
-    mic: 'A5',
-    mains: 'A6',
-    battery: 'A7',
-    batteryScale: 2,
-    tamper: 'B13',
-    wifi: false,
-    cellular: { serial: 'Serial2', tx: 'A2', rx: 'A3', powerKey: 'B4', baud: 115200 },
-    spool: 'storage',
-    linux: false
-  },
-  MDBT42Q: {
-    id: 'MDBT42Q',
-    button: 'D0',
-    buttonActiveHigh: false,
-    debounceMs: 25,
-    led: 'D1',
-    mic: 'D31',
-    mains: 'D2',
-    battery: 'D30',
-    batteryScale: 2,
-    tamper: 'D3',
-    wifi: false,
-    cellular: undefined,
-    spool: 'storage',
-    linux: false
-  },
-  LINUX: {
-    id: 'LINUX',
-    button: '',
-    buttonActiveHigh: true,
-    debounceMs: 0,
-    led: '',
-    batteryScale: 1,
-    wifi: true,
-    cellular: undefined,
-    spool: 'storage',
-    linux: true
+/**
+ * The profile of the board being built. Written as `__BOARD__` comparisons (not a table) so the
+ * build folds them and drops the other boards' drivers from the bundle.
+ */
+export function boardProfile(): BoardProfile {
+  if (__BOARD__ === 'ESPRUINOWIFI') {
+    return {
+      id: 'ESPRUINOWIFI',
+      button: 'B3',
+      buttonActiveHigh: false,
+      debounceMs: 25,
+      led: 'B2',
+      haptic: 'B10',
+      mic: 'A5',
+      mains: 'A6',
+      battery: 'A7',
+      batteryScale: 2,
+      tamper: 'B13',
+      wifi: true,
+      cellular: { serial: 'Serial2', tx: 'A2', rx: 'A3', powerKey: 'B4', baud: 115200 },
+      spool: 'sd',
+      linux: false
+    };
   }
-};
-
-export function boardProfile(id: string): BoardProfile {
-  const p = BOARDS[id];
-  if (!p) throw new Error('unknown board ' + id);
-  return p;
+  if (__BOARD__ === 'PICO_R1_3') {
+    return {
+      id: 'PICO_R1_3',
+      button: 'B12',
+      buttonActiveHigh: true,
+      debounceMs: 25,
+      led: 'B2',
+      mic: 'A5',
+      mains: 'A6',
+      battery: 'A7',
+      batteryScale: 2,
+      tamper: 'B13',
+      wifi: false,
+      cellular: { serial: 'Serial2', tx: 'A2', rx: 'A3', powerKey: 'B4', baud: 115200 },
+      spool: 'storage',
+      linux: false
+    };
+  }
+  if (__BOARD__ === 'MDBT42Q') {
+    return {
+      id: 'MDBT42Q',
+      button: 'D0',
+      buttonActiveHigh: false,
+      debounceMs: 25,
+      led: 'D1',
+      mic: 'D31',
+      mains: 'D2',
+      battery: 'D30',
+      batteryScale: 2,
+      tamper: 'D3',
+      wifi: false,
+      spool: 'storage',
+      linux: false
+    };
+  }
+  if (__BOARD__ === 'LINUX') {
+    return { id: 'LINUX', button: '', buttonActiveHigh: true, debounceMs: 0, led: '', batteryScale: 1, wifi: true, spool: 'storage', linux: true };
+  }
+  throw new Error('unknown board ' + __BOARD__);
 }
+
+/** Compile-time facts about the board being built (folded by the build). */
+export const IS_LINUX = __BOARD__ === 'LINUX';
+export const HAS_WIFI = __BOARD__ === 'ESPRUINOWIFI';
+export const HAS_CELLULAR = __BOARD__ === 'ESPRUINOWIFI' || __BOARD__ === 'PICO_R1_3';
+export const HAS_SD = __BOARD__ === 'ESPRUINOWIFI';
+export const IS_STM32 = __BOARD__ === 'ESPRUINOWIFI' || __BOARD__ === 'PICO_R1_3';

@@ -3,7 +3,7 @@
  * a thin mapping to one or two device calls; behaviour lives in firmware/.
  */
 import type { Clock, Hal, LogLevel, Microphone, MicrophoneOptions, ResetCause, Spool, TimerId } from '../types';
-import { boardProfile, BoardProfile } from './boards';
+import { boardProfile, BoardProfile, IS_LINUX, HAS_WIFI, HAS_CELLULAR, HAS_SD, IS_STM32 } from './boards';
 import { createEspruinoCrypto } from './crypto';
 import { createEspruinoRecords, createSdSpool, createStorageSpool } from './storage';
 import { createWifiLink, createLinuxLink, LinkCore } from './links';
@@ -109,12 +109,12 @@ function stm32ResetCause(): ResetCause {
   return 'unknown';
 }
 
-export function createEspruinoHal(boardId: string, settings: DeviceSettings): Hal {
-  const board: BoardProfile = boardProfile(boardId);
+export function createEspruinoHal(settings: DeviceSettings): Hal {
+  const board: BoardProfile = boardProfile();
   const clock = createDeviceClock();
-  const cause: ResetCause = board.linux ? 'power' : board.id === 'MDBT42Q' ? 'unknown' : stm32ResetCause();
+  const cause: ResetCause = IS_STM32 ? stm32ResetCause() : IS_LINUX ? 'power' : 'unknown';
   const records = createEspruinoRecords();
-  const spool: Spool = board.spool === 'sd' ? createSdSpool(settings.spoolBytes || 512 * 1024 * 1024) : createStorageSpool(board.linux ? 128 * 1024 : 8 * 1024);
+  const spool: Spool = HAS_SD ? createSdSpool(settings.spoolBytes || 512 * 1024 * 1024) : createStorageSpool(IS_LINUX ? 128 * 1024 : 8 * 1024);
 
   const log = {
     write: function (level: LogLevel, message: string) {
@@ -123,7 +123,7 @@ export function createEspruinoHal(boardId: string, settings: DeviceSettings): Ha
   };
 
   let hal: Hal;
-  if (board.linux) {
+  if (IS_LINUX) {
     const wifi: LinkCore = createLinuxLink(clock, 'wifi');
     const cell: LinkCore = createLinuxLink(clock, 'cellular');
     const con = createLinuxConsole(clock, { wifi: wifi, cellular: cell });
@@ -164,13 +164,13 @@ export function createEspruinoHal(boardId: string, settings: DeviceSettings): Ha
       haptic: board.haptic ? createPinOutput(board.haptic) : undefined,
       buzzer: board.buzzer ? createPinOutput(board.buzzer) : undefined
     },
-    microphone: board.mic ? createWaveformMic(clock, board.mic) : createSilentMic(clock),
+    microphone: board.mic && !IS_LINUX ? createWaveformMic(clock, board.mic) : createSilentMic(clock),
     power: createPinPower(board.mains, board.battery, board.batteryScale),
     tamper: createPinTamper(board.tamper),
     storage: { records: records, spool: spool },
     links: {
-      wifi: board.wifi ? createWifiLink(clock, settings.wifi) : undefined,
-      cellular: board.cellular
+      wifi: HAS_WIFI ? createWifiLink(clock, settings.wifi) : undefined,
+      cellular: HAS_CELLULAR && board.cellular
         ? createCellularLink(clock, {
             serial: board.cellular.serial,
             tx: board.cellular.tx,

@@ -1,0 +1,152 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vm from 'node:vm';
+import * as zlib from 'node:zlib';
+import { spawnSync } from 'node:child_process';
+import * as sinon from 'sinon';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const build = require('../build.js') as {
+  buildBoard(board: string, o: { quiet: boolean }): Promise<{ file: string; bytes: number; budget: number }>;
+  BUDGETS: Record<string, number>;
+};
+const ROOT = path.join(__dirname, '..');
+const SHARED_BOARDS = path.join(ROOT, '..', 'shared', 'boards');
+
+describe('build.js: Espruino-ready bundles', function () {
+  this.timeout(120_000);
+
+  for (const board of Object.keys(build.BUDGETS)) {
+    it(`${board}: bundles, lowers to ES5, passes the gate and fits its budget`, async () => {
+      const r = await build.buildBoard(board, { quiet: true });
+      assert.ok(fs.existsSync(r.file));
+      assert.ok(r.bytes > 1000 && r.bytes <= r.budget, `${r.bytes} bytes, budget ${r.budget}`);
+    });
+  }
+
+  it('fails a bundle over its size budget, saying so', async () => {
+    const saved = build.BUDGETS.LINUX;
+    build.BUDGETS.LINUX = 1000;
+    try {
+      await assert.rejects(build.buildBoard('LINUX', { quiet: true }), /over its budget of 1000/);
+    } finally {
+      build.BUDGETS.LINUX = saved;
+    }
+  });
+
+  it('the CLI refuses an unknown board and option with a clear message', () => {
+    const r = spawnSync(process.execPath, ['build.js', '--board', 'NOPE'], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /unknown board NOPE; known: ESPRUINOWIFI/);
+  });
+
+  const boards = fs.existsSync(SHARED_BOARDS) ? fs.readdirSync(SHARED_BOARDS).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)) : [];
+  for (const board of boards) {
+    it(`--out for ${board}: the Espruino tools write offline exactly the code that would be sent`, () => {
+      const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fw-out-')), 'upload.js');
+      const r = spawnSync(process.execPath, ['build.js', '--board', board, '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 90_000 });
+      assert.equal(r.status, 0, r.stderr + r.stdout);
+      const sent = fs.readFileSync(out, 'utf8');
+      // The upload writes the bundle into Storage as .bootcde in chunks, then starts it.
+      const chunks = [...sent.matchAll(/require\("Storage"\)\.write\("\.bootcde",atob\("([A-Za-z0-9+/=]+)"\)/g)].map((m) => Buffer.from(m[1], 'base64'));
+      assert.ok(chunks.length > 0, 'no .bootcde writes in the output');
+      const file = board === 'ESPRUINOWIFI' ? 'firmware.js' : `firmware-${board.toLowerCase()}.js`;
+      assert.equal(Buffer.concat(chunks).toString('utf8'), fs.readFileSync(path.join(ROOT, 'dist', file), 'utf8'));
+      assert.match(sent, /\nload\(\)\s*$/);
+    });
+  }
+  if (boards.length === 0) it.skip('--out (no ../shared/boards beside the checkout)');
+});
+
+/**
+ * A minimal Espruino in a Node vm context: enough of the interpreter's API for the LINUX bundle
+ * (Storage with StorageFiles, timers on sinon's fake clock, console keys). It runs the shipped,
+ * minified file, so wiring mistakes in the bundle show up here in CI without the real binary.
+ */
+function fakeEspruino(clock: sinon.SinonFakeTimers) {
+  const files = new Map<string, string>();
+  const out: string[] = [];
+  let keys: ((d: string) => void) | undefined;
+  const storage = {
+    read: (n: string) => files.get(n),
+    write: (n: string, d: string) => (files.set(n, d), true),
+    erase: (n: string) => files.delete(n),
+    list: () => [...files.keys()],
+    getFree: () => 200_000 - [...files.values()].reduce((a, b) => a + b.length, 0),
+    compact: () => {},
+    open: (n: string, mode: string) => {
+      let pos = 0;
+      return {
+        read: (len: number) => {
+          const s = (files.get(n) ?? '').slice(pos, pos + len);
+          pos += s.length;
+          return s.length ? s : undefined;
+        },
+        write: (d: string) => {
+          if (mode === 'r') throw new Error('read-only');
+          files.set(n, (files.get(n) ?? '') + d);
+        },
+        erase: () => files.delete(n),
+        getLength: () => (files.get(n) ?? '').length
+      };
+    }
+  };
+  const modules: Record<string, unknown> = {
+    Storage: storage,
+    crypto: { SHA256: () => new ArrayBuffer(32) }
+  };
+  const ctx: Record<string, unknown> = {
+    getTime: () => Date.now() / 1000,
+    setTimeout: (fn: () => void, ms: number) => clock.setTimeout(fn, ms),
+    setInterval: (fn: () => void, ms: number) => clock.setInterval(fn, ms),
+    clearTimeout: (id: number) => clock.clearTimeout(id as any),
+    clearInterval: (id: number) => clock.clearInterval(id as any),
+    console: { log: (...a: unknown[]) => out.push(a.join(' ')) },
+    E: {
+      CRC32: (s: string) => zlib.crc32(Buffer.from(s, 'latin1')),
+      hwRand: () => 42,
+      setConsole: () => {},
+      toArrayBuffer: (s: string) => new Uint8Array(Buffer.from(s, 'latin1')).buffer,
+      toString: (a: Uint8Array) => Buffer.from(a).toString('latin1')
+    },
+    LoopbackA: {},
+    LoopbackB: { on: () => {} },
+    USB: { on: (_e: string, fn: (d: string) => void) => (keys = fn), write: () => {} },
+    process: { memory: () => ({ free: 4000, total: 5000 }) },
+    quit: () => {},
+    Date,
+    JSON,
+    Math
+  };
+  ctx.global = ctx;
+  ctx.require = (name: string) => {
+    if (!(name in modules)) throw new Error(`module ${name} not in the fake`);
+    return modules[name];
+  };
+  return { ctx: vm.createContext(ctx), files, out, key: (k: string) => keys && keys(k) };
+}
+
+describe('the shipped LINUX bundle, run on a minimal Espruino API in Node', () => {
+  it('boots, journals, and raises a panic on a held press from the console', async () => {
+    await build.buildBoard('LINUX', { quiet: true });
+    const clock = sinon.useFakeTimers({ now: Date.UTC(2026, 10, 23), toFake: ['Date'] });
+    try {
+      const esp = fakeEspruino(clock);
+      vm.runInContext(fs.readFileSync(path.join(ROOT, 'dist', 'firmware-linux.js'), 'utf8'), esp.ctx);
+      assert.ok(esp.out.some((l) => /^info boot \S+ unit UNCOMMISSIONED on LINUX$/.test(l)), esp.out.join('\n'));
+      clock.tick(500);
+      esp.key('p');
+      clock.tick(1400);
+      assert.ok(!esp.out.some((l) => l.includes('panic')));
+      clock.tick(200);
+      esp.key('r');
+      assert.ok(esp.out.some((l) => /^info panic: button held 1500 ms$/.test(l)), esp.out.join('\n'));
+      const journal = esp.files.get('j.0') ?? '';
+      assert.deepEqual(journal.trim().split('\n').map((l) => JSON.parse(l.slice(0, l.lastIndexOf('~'))).k), ['boot', 'panic']);
+    } finally {
+      clock.restore();
+    }
+  });
+});

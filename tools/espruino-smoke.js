@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * `npm run test:espruino`: the firmware on the real Espruino interpreter built for Linux.
+ *
+ * Needs ESPRUINO_BIN (the interpreter binary); reports itself skipped without it. Builds the LINUX
+ * bundle, stores it as `.bootcde` in a fresh flash file (as the Espruino tools do on a board),
+ * boots the interpreter, holds the panic button through the console (`p` … `r`), and checks:
+ * the unit boots, the held press is recognised and shown on the indicator, and the journal in the
+ * interpreter's flash holds a boot and a panic record with valid CRCs.
+ */
+const { spawn, spawnSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const zlib = require('zlib');
+
+const ROOT = path.join(__dirname, '..');
+const results = [];
+const check = (name, ok, detail) => {
+  results.push({ name, ok });
+  console.log(`  ${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ` (${detail})` : ''}`);
+};
+const finish = () => {
+  const passed = results.filter((r) => r.ok).length;
+  console.log(`${passed} passed, ${results.length - passed} failed`);
+  process.exit(results.length === passed ? 0 : 1);
+};
+
+const bin = process.env.ESPRUINO_BIN;
+if (!bin) {
+  console.log('test:espruino skipped: set ESPRUINO_BIN to an Espruino interpreter built for Linux');
+  console.log('0 passed, 0 failed, 1 skipped');
+  process.exit(0);
+}
+if (!fs.existsSync(bin)) {
+  console.error(`ESPRUINO_BIN names ${bin}, which does not exist`);
+  process.exit(2);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Run the interpreter in `dir` with stdin held open; resolves with a small controller. */
+function interpreter(dir, args) {
+  const child = spawn(bin, args, { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d.toString('latin1')));
+  child.stderr.on('data', (d) => (out += d.toString('latin1')));
+  const exited = new Promise((r) => child.on('exit', r));
+  return {
+    output: () => out,
+    key: (k) => child.stdin.write(k),
+    async waitFor(re, ms) {
+      const end = Date.now() + ms;
+      while (!re.test(out)) {
+        if (Date.now() > end) return false;
+        await sleep(20);
+      }
+      return true;
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(2000)]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  };
+}
+
+async function main() {
+  const build = spawnSync(process.execPath, [path.join(ROOT, 'build.js'), '--board', 'LINUX', '--quiet'], { encoding: 'utf8' });
+  check('LINUX bundle builds and passes the gate', build.status === 0, (build.stderr || '').trim().split('\n')[0]);
+  if (build.status !== 0) return finish();
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'espruino-smoke-'));
+  fs.copyFileSync(path.join(ROOT, 'dist', 'firmware-linux.js'), path.join(dir, 'fw.js'));
+
+  const store = interpreter(dir, ['-e', 'var S=require("Storage");S.write(".bootcde",require("fs").readFileSync("fw.js"));print("STORED "+S.read(".bootcde").length);quit();']);
+  const stored = await store.waitFor(/STORED \d+/, 10000);
+  await store.stop();
+  check('bundle stored as .bootcde in the interpreter flash', stored, (store.output().match(/STORED \d+/) || [''])[0]);
+  if (!stored) return finish();
+
+  const unit = interpreter(dir, []);
+  const booted = await unit.waitFor(/info boot \S+ unit \S+ on LINUX/, 10000);
+  check('unit boots from flash', booted);
+  await sleep(500);
+  const t0 = Date.now();
+  unit.key('p');
+  const panic = await unit.waitFor(/info panic: button held \d+ ms/, 5000);
+  const heldFor = Date.now() - t0;
+  unit.key('r');
+  check('a held press raises the panic', panic, `recognised after ${heldFor} ms`);
+  check('the indicator shows it', /panic[^]*LED 1/.test(unit.output()));
+  const uncaught = /Uncaught|OUT OF MEMORY|ReferenceError|SyntaxError/.test(unit.output());
+  check('no uncaught error or memory error on the interpreter', !uncaught);
+  await sleep(300);
+  await unit.stop();
+
+  const flash = fs.readFileSync(path.join(dir, 'espruino.flash')).toString('latin1');
+  const lines = flash.match(/\{"i":\d+[^\n\xff]*~[0-9a-f]{8}/g) || [];
+  const good = lines.filter((l) => {
+    const cut = l.lastIndexOf('~');
+    return (zlib.crc32(Buffer.from(l.slice(0, cut), 'latin1')) >>> 0).toString(16).padStart(8, '0') === l.slice(cut + 1);
+  });
+  const kinds = good.map((l) => JSON.parse(l.slice(0, l.lastIndexOf('~'))).k);
+  check('journal in flash has boot and panic records with valid CRCs', kinds.includes('boot') && kinds.includes('panic'), kinds.join(','));
+  if (results.some((r) => !r.ok)) console.log(`--- interpreter output ---\n${unit.output()}`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  finish();
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
