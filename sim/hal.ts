@@ -23,6 +23,8 @@ import { SimFlash, createSimRecordStore } from './flash';
 import { SimPath, createSimLink } from './links';
 import { SimSound, createSimMicrophone } from './mic';
 import { createSimCrypto } from './crypto';
+import { parseWav } from './wav';
+import * as fs from 'node:fs';
 
 /** A physical two-state input with listeners (button contact, mains sense, tamper switch). */
 class SimInput {
@@ -132,6 +134,8 @@ export interface SimWorld {
   };
   mic: {
     feed(samples: Uint8Array): void;
+    /** Queue a WAV file's samples (PCM mono, 8 or 16-bit); returns its sample rate. */
+    wav(file: string): number;
     source(gen: (n: number) => number): void;
     /** Make the firmware miss `blocks` buffers at the next delivery (an overrun). */
     overrun(blocks: number): void;
@@ -214,6 +218,11 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
     },
     mic: {
       feed: (s) => sound.feed(s),
+      wav(file) {
+        const w = parseWav(fs.readFileSync(file));
+        sound.feed(w.samples);
+        return w.rate;
+      },
       source: (g) => sound.source(g),
       overrun: (b) => {
         sound.pendingOverrun += b;
