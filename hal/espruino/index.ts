@@ -101,7 +101,8 @@ function createSilentMic(clock: Clock): Microphone {
 /** STM32 reset flags (RCC_CSR), read once and cleared so the next boot reads fresh ones. */
 function stm32ResetCause(): ResetCause {
   const CSR = 0x40023874;
-  const csr = peek32(CSR, 1) as number;
+  // peek32 with a count returns an array; without one, the word itself.
+  const csr = (peek32 as unknown as (addr: number) => number)(CSR);
   poke32(CSR, csr | (1 << 24));
   if (csr & ((1 << 29) | (1 << 30))) return 'watchdog';
   if (csr & (1 << 28)) return 'software';
@@ -121,42 +122,44 @@ export function createEspruinoHal(settings: DeviceSettings): Hal {
       console.log(level + ' ' + message);
     }
   };
+  const system = {
+    board: board.id,
+    resetCause: function () {
+      return cause;
+    },
+    restart: function () {
+      if (IS_LINUX) quit();
+      else E.reboot();
+    },
+    memory: function () {
+      const m = process.memory(false);
+      return { free: m.free, total: m.total };
+    }
+  };
+  const storage = { records: records, spool: spool };
 
-  let hal: Hal;
   if (IS_LINUX) {
     const wifi: LinkCore = createLinuxLink(clock, 'wifi');
     const cell: LinkCore = createLinuxLink(clock, 'cellular');
     const con = createLinuxConsole(clock, { wifi: wifi, cellular: cell });
-    hal = {
+    return {
       clock: clock,
       button: con.button,
       indicator: { led: con.led },
       microphone: createSilentMic(clock),
       power: con.power,
       tamper: con.tamper,
-      storage: { records: records, spool: spool },
+      storage: storage,
       links: { wifi: wifi.link, cellular: cell.link },
       crypto: createEspruinoCrypto(),
+      // The Linux build has no watchdog (E.enableWatchdog is an empty function there).
       watchdog: { enable: function () {}, kick: function () {} },
       log: log,
-      system: {
-        board: board.id,
-        resetCause: function () {
-          return cause;
-        },
-        restart: function () {
-          quit();
-        },
-        memory: function () {
-          const m = process.memory(false);
-          return { free: m.free, total: m.total };
-        }
-      }
+      system: system
     };
-    return hal;
   }
 
-  hal = {
+  return {
     clock: clock,
     button: createPinButton(board.button, board.buttonActiveHigh, board.debounceMs, clock.now),
     indicator: {
@@ -164,22 +167,23 @@ export function createEspruinoHal(settings: DeviceSettings): Hal {
       haptic: board.haptic ? createPinOutput(board.haptic) : undefined,
       buzzer: board.buzzer ? createPinOutput(board.buzzer) : undefined
     },
-    microphone: board.mic && !IS_LINUX ? createWaveformMic(clock, board.mic) : createSilentMic(clock),
+    microphone: board.mic ? createWaveformMic(clock, board.mic) : createSilentMic(clock),
     power: createPinPower(board.mains, board.battery, board.batteryScale),
     tamper: createPinTamper(board.tamper),
-    storage: { records: records, spool: spool },
+    storage: storage,
     links: {
       wifi: HAS_WIFI ? createWifiLink(clock, settings.wifi) : undefined,
-      cellular: HAS_CELLULAR && board.cellular
-        ? createCellularLink(clock, {
-            serial: board.cellular.serial,
-            tx: board.cellular.tx,
-            rx: board.cellular.rx,
-            powerKey: board.cellular.powerKey,
-            baud: board.cellular.baud,
-            apn: settings.apn || 'internet'
-          })
-        : undefined
+      cellular:
+        HAS_CELLULAR && board.cellular
+          ? createCellularLink(clock, {
+              serial: board.cellular.serial,
+              tx: board.cellular.tx,
+              rx: board.cellular.rx,
+              powerKey: board.cellular.powerKey,
+              baud: board.cellular.baud,
+              apn: settings.apn || 'internet'
+            })
+          : undefined
     },
     crypto: createEspruinoCrypto(),
     watchdog: {
@@ -191,19 +195,6 @@ export function createEspruinoHal(settings: DeviceSettings): Hal {
       }
     },
     log: log,
-    system: {
-      board: board.id,
-      resetCause: function () {
-        return cause;
-      },
-      restart: function () {
-        E.reboot();
-      },
-      memory: function () {
-        const m = process.memory(false);
-        return { free: m.free, total: m.total };
-      }
-    }
+    system: system
   };
-  return hal;
 }
