@@ -145,7 +145,13 @@ export function createJournal(
 
   function write(seg: Segment, rec: JournalRecord): void {
     const line = encodeRecord(crypto, rec);
-    seg.file.append(needsNewline ? '\n' + line : line);
+    try {
+      seg.file.append(needsNewline ? '\n' + line : line);
+    } catch (e) {
+      // A failed append may have left part of the line in flash: start the next one afresh.
+      needsNewline = true;
+      throw e;
+    }
     needsNewline = false;
     seg.records.push(rec);
   }

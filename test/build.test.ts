@@ -75,6 +75,7 @@ function fakeEspruino(clock: sinon.SinonFakeTimers) {
     erase: (n: string) => files.delete(n),
     list: () => [...files.keys()],
     getFree: () => 200_000 - [...files.values()].reduce((a, b) => a + b.length, 0),
+    getStats: () => ({ freeBytes: 200_000 - [...files.values()].reduce((a, b) => a + b.length, 0), trashBytes: 0, fileBytes: 0, fileCount: files.size, trashCount: 0 }),
     compact: () => {},
     open: (n: string, mode: string) => {
       let pos = 0;

@@ -55,18 +55,24 @@ describe('device crypto (hal/espruino/crypto.ts) on an emulated Espruino crypto 
   // The device's `crypto` module as measured on the Linux build: SHA256 returns an ArrayBuffer,
   // AES absent on the Espruino WiFi; E.CRC32 and E.hwRand native.
   const g = globalThis as any;
-  let saved: { require: unknown; E: unknown };
+  let saved: { require: unknown; E: unknown; getTime: unknown };
   before(() => {
-    saved = { require: g.require, E: g.E };
+    saved = { require: g.require, E: g.E, getTime: g.getTime };
     g.require = (name: string) => {
       if (name !== 'crypto') throw new Error(`unexpected module ${name}`);
       return { SHA256: (d: string | Uint8Array) => new Uint8Array(nodeCrypto.createHash('sha256').update(typeof d === 'string' ? Buffer.from(d, 'latin1') : d).digest()).buffer };
     };
-    g.E = { CRC32: (s: string) => createSimCrypto().crc32(s), hwRand: () => nodeCrypto.randomBytes(4).readInt32LE(0) };
+    g.E = {
+      CRC32: (s: string) => createSimCrypto().crc32(s),
+      hwRand: () => 7, // as unseeded as the Linux build's: randomBytes must still not repeat
+      toString: (a: Uint8Array) => Buffer.from(a).toString('latin1')
+    };
+    g.getTime = () => Date.now() / 1000;
   });
   after(() => {
     g.require = saved.require;
     g.E = saved.E;
+    g.getTime = saved.getTime;
   });
 
   it('HMAC-SHA-256 matches RFC 4231 test case 2 and Node for long keys', () => {
@@ -88,6 +94,10 @@ describe('device crypto (hal/espruino/crypto.ts) on an emulated Espruino crypto 
     const data = nodeCrypto.randomBytes(48);
     assert.deepEqual(Buffer.from(c.aesCbcEncrypt(key, iv, data)), Buffer.from(createSimCrypto().aesCbcEncrypt(key, iv, data)));
     assert.equal(c.randomBytes(7).length, 7);
+    const a = Buffer.from(c.randomBytes(48));
+    const b = Buffer.from(c.randomBytes(48));
+    assert.notDeepEqual(a, b, 'a constant hardware source still gives fresh bytes');
+    assert.equal(a.length, 48);
     assert.equal(c.crc32('123456789'), 0xcbf43926);
   });
 });

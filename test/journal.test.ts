@@ -91,6 +91,37 @@ describe('journal', () => {
     assert.equal(j3.corruptAtOpen(), 1);
   });
 
+  it('an append that fails part-way (full flash) costs only that record', () => {
+    const flash = new SimFlash();
+    const store = createSimRecordStore(flash);
+    let failNext = false;
+    const flaky = {
+      ...store,
+      appendFile(name: string) {
+        const f = store.appendFile(name);
+        return {
+          ...f,
+          append(data: string) {
+            if (failNext) {
+              failNext = false;
+              f.append(data.slice(0, 12)); // part of the line reached flash
+              throw Object.assign(new Error('storage full'), { code: 'ENOSPC' });
+            }
+            f.append(data);
+          }
+        };
+      }
+    };
+    const j = createJournal(flaky, fakeClock(), crypto, { segmentBytes: 4096, maxSegments: 4 });
+    j.append('a');
+    failNext = true;
+    assert.throws(() => j.append('lost'), /storage full/);
+    j.append('b');
+    const reopened = open(flash);
+    assert.deepEqual(reopened.records().map((r) => r.k), ['a', 'b']);
+    assert.equal(reopened.corruptAtOpen(), 1);
+  });
+
   it('rotates segments and drops the oldest, carrying what `retain` keeps', () => {
     const flash = new SimFlash();
     const retain = (recs: JournalRecord[]) => recs.filter((r) => r.k === 'alarm');

@@ -1,12 +1,17 @@
 /**
  * The cellular path: a SIM800-family modem on a UART, driven with Espruino's built-in `AT` module.
  *
- * Bring-up: power key pulse → `AT` → `ATE0` → `AT+CPIN?` (READY) → `AT+CREG?` until registered
- * (home or roaming) → `AT+CIPMUX=1` → `AT+CSTT="<apn>"` → `AT+CIICR` → `AT+CIFSR` (an IP): the path is up.
- * Connections use multi-connection mode (up to 5 at once): `AT+CIPSTART=<n>,"TCP"|"UDP",host,port`,
- * `AT+CIPSEND=<n>,<len>` then the bytes, incoming data as `+RECEIVE,<n>,<len>:` followed by the bytes.
- * Signal (`AT+CSQ`) and registration are polled every 30 s; a failure takes the path down and starts
- * bring-up again. Modem power-cycling on repeated faults is issue #6 (with an AT emulator in sim/).
+ * Bring-up: `AT` (if the modem does not answer, pulse its power key and wait) → `ATE0` →
+ * `AT+CPIN?` (READY) → `AT+CREG?` (registered, home or roaming) → `AT+CIPSHUT` → `AT+CIPMUX=1` →
+ * `AT+CSTT="<apn>"` → `AT+CIICR` (up to 85 s) → `AT+CIFSR` (an IP): the path is up.
+ * Connections use multi-connection mode (up to 5): `AT+CIPSTART=<n>,"TCP"|"UDP",host,port` then the
+ * line `<n>, CONNECT OK`; sending is `AT+CIPSEND=<n>,<len>`, the `> ` prompt, the bytes, then
+ * `<n>, SEND OK`; incoming data is `+RECEIVE,<n>,<len>:\r\n` followed by the bytes; `<n>, CLOSED`
+ * ends a connection. Signal (`AT+CSQ`) is polled every 30 s; a failure takes the path down and starts
+ * bring-up again. Power-cycling a modem that stops answering is issue #6 (with an AT emulator in sim/).
+ *
+ * AT module semantics (read from its source): a `cmd` callback gets each line no `registerLine`
+ * key claims, and `undefined` on timeout; returning itself keeps the command open for more lines.
  */
 import type { Clock, Connection, ConnectionHandlers, Link } from '../types';
 import { createLinkCore, Target } from './links';
@@ -32,12 +37,49 @@ interface Slot {
   closed: boolean;
 }
 
+interface Step {
+  c: string;
+  t: number;
+  /** The line that ends the command successfully. */
+  end: RegExp;
+  /** A line that must have been seen for the step to count as passed. */
+  need?: RegExp;
+}
+
+const SLOTS = 5;
+
 export function createCellularLink(clock: Clock, o: CellularOptions): Link {
   const serial = Serial2;
   serial.setup(o.baud, { tx: new Pin(o.tx), rx: new Pin(o.rx) });
   const at = global.require('AT').connect(serial);
-  const slots: (Slot | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
+  const slots: (Slot | undefined)[] = [];
+  for (let i = 0; i < SLOTS; i++) slots.push(undefined);
+  const sends: string[] = [];
   let up = false;
+  let retry = -1;
+
+  /** Run one command; `done(ok, lines)` once its final line (or an error, or the timeout) arrives. */
+  function command(cmd: string, timeoutMs: number, end: RegExp, done: (ok: boolean, lines: string[]) => void): void {
+    const lines: string[] = [];
+    const handler: AtLineHandler = function (line?: string) {
+      if (line === undefined) {
+        done(false, lines);
+        return undefined;
+      }
+      if (line === cmd) return handler; // echo before ATE0
+      lines.push(line);
+      if (/^(ERROR|\+CME ERROR|\+CMS ERROR)/.test(line)) {
+        done(false, lines);
+        return undefined;
+      }
+      if (end.test(line)) {
+        done(true, lines);
+        return undefined;
+      }
+      return handler;
+    };
+    at.cmd(cmd + '\r\n', timeoutMs, handler);
+  }
 
   function closeSlot(n: number, err?: string): void {
     const s = slots[n];
@@ -47,115 +89,145 @@ export function createCellularLink(clock: Clock, o: CellularOptions): Link {
     s.h.onClose(err);
   }
 
-  function down(): void {
-    up = false;
-    core.setStatus(false);
-    for (let i = 0; i < slots.length; i++) closeSlot(i, 'cellular down');
-    clock.after(10000, bringUp);
+  function scheduleBringUp(ms: number): void {
+    if (retry >= 0) return;
+    retry = clock.after(ms, function () {
+      retry = -1;
+      bringUp();
+    });
   }
 
-  function step(cmds: string[], expect: RegExp[], i: number, done: () => void): void {
-    if (i >= cmds.length) {
+  function down(): void {
+    if (up) core.setStatus(false);
+    up = false;
+    for (let i = 0; i < SLOTS; i++) closeSlot(i, 'cellular down');
+    scheduleBringUp(10000);
+  }
+
+  function run(steps: Step[], i: number, done: () => void): void {
+    if (i >= steps.length) {
       done();
       return;
     }
-    at.cmd(cmds[i] + '\r\n', 10000, function (line) {
-      if (line === undefined || !expect[i].test(line)) {
-        down();
-        return undefined;
-      }
-      step(cmds, expect, i + 1, done);
-      return undefined;
+    const s = steps[i];
+    command(s.c, s.t, s.end, function (ok, lines) {
+      if (ok && s.need && !s.need.test(lines.join('\n'))) ok = false;
+      if (ok) run(steps, i + 1, done);
+      else down();
     });
   }
 
   function bringUp(): void {
     if (up) return;
-    const cmds = ['AT', 'ATE0', 'AT+CPIN?', 'AT+CREG?', 'AT+CIPSHUT', 'AT+CIPMUX=1', 'AT+CSTT="' + o.apn + '"', 'AT+CIICR', 'AT+CIFSR'];
-    const ok = /OK/;
-    const expect = [ok, ok, /READY/, /\+CREG: \d,[15]/, /SHUT OK/, ok, ok, ok, /\d+\.\d+\.\d+\.\d+/];
-    step(cmds, expect, 0, function () {
-      up = true;
-      core.setStatus(true);
-      poll();
-    });
+    const OK = /^OK$/;
+    run(
+      [
+        { c: 'ATE0', t: 2000, end: OK },
+        { c: 'AT+CPIN?', t: 5000, end: OK, need: /\+CPIN: READY/ },
+        { c: 'AT+CREG?', t: 5000, end: OK, need: /\+CREG: \d,[15]/ },
+        { c: 'AT+CIPSHUT', t: 65000, end: /SHUT OK/ },
+        { c: 'AT+CIPMUX=1', t: 2000, end: OK },
+        { c: 'AT+CSTT="' + o.apn + '"', t: 5000, end: OK },
+        { c: 'AT+CIICR', t: 85000, end: OK },
+        { c: 'AT+CIFSR', t: 5000, end: /^\d+\.\d+\.\d+\.\d+$/ }
+      ],
+      0,
+      function () {
+        up = true;
+        core.setStatus(true);
+        poll();
+      }
+    );
   }
 
   function poll(): void {
     if (!up) return;
-    at.cmd('AT+CSQ\r\n', 5000, function (line) {
-      const m = line ? /\+CSQ: (\d+)/.exec(line) : null;
-      if (!m) {
-        down();
-        return undefined;
-      }
-      core.setStatus(true, csqToDbm(parseInt(m[1], 10)));
-      return undefined;
+    command('AT+CSQ', 5000, /^OK$/, function (ok, lines) {
+      const m = /\+CSQ: (\d+)/.exec(lines.join('\n'));
+      if (!ok || !m) down();
+      else core.setStatus(true, csqToDbm(parseInt(m[1], 10)));
     });
   }
 
-  at.register('+RECEIVE', function (buf: string) {
-    const m = /^\+RECEIVE,(\d),(\d+):\r\n/.exec(buf);
-    if (!m) return buf.indexOf('\n') < 0 ? undefined : buf.substr(buf.indexOf('\n') + 1);
-    const n = parseInt(m[1], 10);
-    const len = parseInt(m[2], 10);
-    const start = m[0].length;
-    if (buf.length < start + len) return undefined;
+  /** `<n>, CONNECT OK|CONNECT FAIL|ALREADY CONNECT|CLOSED` lines, claimed before any command sees them. */
+  function slotLine(line: string): void {
+    const n = parseInt(line.charAt(0), 10);
     const s = slots[n];
+    if (!s) return;
+    if (line.indexOf('CONNECT OK') > 0 || line.indexOf('ALREADY CONNECT') > 0) {
+      if (!s.open) {
+        s.open = true;
+        s.h.onOpen();
+      }
+    } else {
+      closeSlot(n, line.indexOf('CLOSED') > 0 ? undefined : 'connect failed');
+    }
+  }
+  for (let i = 0; i < SLOTS; i++) {
+    at.registerLine(i + ', CONNECT', slotLine);
+    at.registerLine(i + ', ALREADY', slotLine);
+    at.registerLine(i + ', CLOSED', slotLine);
+  }
+
+  // The send prompt has no line end: take it from the raw stream and write the queued bytes.
+  at.register('>', function (buf: string) {
+    const data = sends.shift();
+    if (data !== undefined) at.write(data);
+    return buf.substr(buf.charAt(1) === ' ' ? 2 : 1);
+  });
+
+  at.register('+RECEIVE', function (buf: string) {
+    const m = /^\+RECEIVE,(\d),(\d+):\r?\n/.exec(buf);
+    if (!m) return buf.indexOf('\n') < 0 ? buf : buf.substr(buf.indexOf('\n') + 1);
+    const start = m[0].length;
+    const len = parseInt(m[2], 10);
+    if (buf.length < start + len) return buf; // wait for the rest
+    const s = slots[parseInt(m[1], 10)];
     if (s && !s.closed) s.h.onData(buf.substr(start, len));
     return buf.substr(start + len);
   });
-  at.registerLine('0, CLOSED', function () { closeSlot(0); });
-  at.registerLine('1, CLOSED', function () { closeSlot(1); });
-  at.registerLine('2, CLOSED', function () { closeSlot(2); });
-  at.registerLine('3, CLOSED', function () { closeSlot(3); });
-  at.registerLine('4, CLOSED', function () { closeSlot(4); });
 
   function connect(t: Target, h: ConnectionHandlers): Connection {
     let n = -1;
-    for (let i = 0; i < slots.length; i++) {
-      if (!slots[i]) {
-        n = i;
-        break;
-      }
-    }
-    const slot: Slot = { h: h, open: false, closed: false };
+    for (let i = 0; i < SLOTS && n < 0; i++) if (!slots[i]) n = i;
     if (n < 0) {
       clock.after(0, function () {
         h.onClose('no free modem socket');
       });
-      return { write: function () { return false; }, close: function () {} };
+      return {
+        write: function () {
+          return false;
+        },
+        close: function () {}
+      };
     }
+    const slot: Slot = { h: h, open: false, closed: false };
     slots[n] = slot;
-    const cmd = 'AT+CIPSTART=' + n + ',"' + (t.transport === 'tcp' ? 'TCP' : 'UDP') + '","' + t.host + '",' + t.port + '\r\n';
-    at.cmd(cmd, t.timeoutMs, function (line) {
-      if (line === undefined) {
+    const timer = clock.after(t.timeoutMs, function () {
+      if (!slot.open && !slot.closed) {
+        at.cmd('AT+CIPCLOSE=' + n + ',1\r\n', 2000, function () {
+          return undefined;
+        });
         closeSlot(n, 'connect timeout');
-        return undefined;
       }
-      if (line === 'OK') return at.cmd as unknown as undefined; // wait for the CONNECT line
-      if (line.indexOf('CONNECT OK') >= 0 || line.indexOf('ALREADY CONNECT') >= 0) {
-        slot.open = true;
-        h.onOpen();
-      } else {
-        closeSlot(n, 'connect failed: ' + line);
+    });
+    command('AT+CIPSTART=' + n + ',"' + (t.transport === 'tcp' ? 'TCP' : 'UDP') + '","' + t.host + '",' + t.port, 5000, /^OK$/, function (ok) {
+      if (!ok) {
+        clock.cancel(timer);
+        closeSlot(n, 'connect failed');
       }
-      return undefined;
     });
     return {
       write: function (data: string) {
         if (!slot.open || slot.closed) return false;
-        at.cmd('AT+CIPSEND=' + n + ',' + data.length + '\r\n', 5000, function (line) {
-          if (line === '>' || (line && line.indexOf('>') === 0)) {
-            at.write(data);
-            return undefined;
-          }
-          if (line === undefined || line.indexOf('ERROR') >= 0) closeSlot(n, 'send failed');
-          return undefined;
+        sends.push(data);
+        command('AT+CIPSEND=' + n + ',' + data.length, 10000, /^\d, SEND (OK|FAIL)$/, function (ok, lines) {
+          if (!ok || lines.join('\n').indexOf('SEND FAIL') >= 0) closeSlot(n, 'send failed');
         });
         return true;
       },
       close: function () {
+        clock.cancel(timer);
         if (slot.closed) return;
         at.cmd('AT+CIPCLOSE=' + n + '\r\n', 2000, function () {
           return undefined;
@@ -167,12 +239,18 @@ export function createCellularLink(clock: Clock, o: CellularOptions): Link {
 
   const core = createLinkCore(clock, 'cellular', connect);
   clock.every(30000, poll);
-  // Power key: hold low for 1.2 s to switch the modem on, then give it 3 s to start.
-  const key = new Pin(o.powerKey);
-  digitalWrite(key, 0);
-  clock.after(1200, function () {
-    digitalWrite(key, 1);
-    clock.after(3000, bringUp);
+  // A modem already on (after a reset of the board alone) answers AT: pulsing its key would turn it off.
+  command('AT', 2000, /^OK$/, function (ok) {
+    if (ok) {
+      bringUp();
+      return;
+    }
+    const key = new Pin(o.powerKey);
+    digitalWrite(key, 0);
+    clock.after(1200, function () {
+      digitalWrite(key, 1);
+      scheduleBringUp(4000);
+    });
   });
   return core.link;
 }

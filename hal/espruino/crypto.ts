@@ -16,6 +16,8 @@ function toBytes(data: string | Uint8Array): Uint8Array {
 export function createEspruinoCrypto(): Crypto {
   const c = global.require('crypto');
   const nativeAes = c.AES;
+  let pool: Uint8Array = new Uint8Array(32);
+  let counter = 0;
 
   function sha256(data: string | Uint8Array): Uint8Array {
     return new Uint8Array(c.SHA256(data));
@@ -37,9 +39,10 @@ export function createEspruinoCrypto(): Crypto {
   }
 
   function aes(enc: boolean, key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
+    // Typed arrays go in as they are: on Espruino `slice()` of one returns a plain Array.
     if (nativeAes && data.length % 16 === 0 && iv.length === 16) {
-      const opts = { iv: iv.slice().buffer, mode: 'CBC' as const };
-      const r = enc ? nativeAes.encrypt(data.slice().buffer, key.slice().buffer, opts) : nativeAes.decrypt(data.slice().buffer, key.slice().buffer, opts);
+      const opts = { iv: iv, mode: 'CBC' as const };
+      const r = enc ? nativeAes.encrypt(data, key, opts) : nativeAes.decrypt(data, key, opts);
       if (r) return new Uint8Array(r);
     }
     return enc ? aesCbcEncrypt(key, iv, data) : aesCbcDecrypt(key, iv, data);
@@ -55,10 +58,13 @@ export function createEspruinoCrypto(): Crypto {
       return aes(false, key, iv, data);
     },
     randomBytes: function (n) {
+      // E.hwRand is ADC noise on STM32 (31 bits) and an unseeded rand() on Linux: stir it, the
+      // time and a counter into a SHA-256 pool rather than use it raw.
       const out = new Uint8Array(n);
-      for (let i = 0; i < n; i += 4) {
-        const r = E.hwRand();
-        for (let j = 0; j < 4 && i + j < n; j++) out[i + j] = (r >> (8 * j)) & 255;
+      for (let i = 0; i < n; i += 32) {
+        counter++;
+        pool = sha256((E.toString(pool) || '') + E.hwRand() + ',' + E.hwRand() + ',' + getTime() + ',' + counter);
+        out.set(pool.subarray(0, Math.min(32, n - i)), i);
       }
       return out;
     },

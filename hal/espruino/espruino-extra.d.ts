@@ -60,6 +60,7 @@ interface EspruinoStorage {
   erase(name: string): void;
   list(regex?: RegExp | string, filter?: { sf: boolean }): string[];
   getFree(): number;
+  getStats(): { fileBytes: number; fileCount: number; trashBytes: number; trashCount: number; freeBytes: number };
   open(name: string, mode: 'r' | 'w' | 'a'): EspruinoStorageFile;
   compact(): void;
 }
@@ -99,10 +100,17 @@ interface EspruinoFs {
   statSync(path: string): { size: number } | undefined;
   mkdirSync(path: string): boolean;
 }
+/**
+ * Espruino's AT module: `cmd` calls `cb(line)` for each line no `registerLine` key claims (and
+ * `cb()` on timeout); returning a function keeps receiving lines with it, a falsy value ends the
+ * command. `register(key, fn)` gets the raw buffer starting with `key` and returns what is left of
+ * it (the same string to wait for more).
+ */
+type AtLineHandler = (line?: string) => AtLineHandler | undefined | void;
 interface EspruinoAT {
-  cmd(command: string, timeoutMs: number, cb: (line: string | undefined) => unknown): void;
+  cmd(command: string, timeoutMs: number, cb: AtLineHandler): void;
   write(data: string): void;
-  register(key: string, cb: (line: string) => string | undefined): void;
+  register(key: string, cb: (buffer: string) => string): void;
   registerLine(key: string, cb: (line: string) => void): void;
   unregister(key: string): void;
   unregisterLine(key: string): void;
@@ -112,10 +120,11 @@ interface EspruinoATModule {
   connect(serial: unknown): EspruinoAT;
 }
 interface EspruinoWifiModule {
+  /** The ESP8266's AT interface (the Espruino WiFi's Wifi module has no getDetails). */
+  at?: EspruinoAT;
   connect(ssid: string, options: { password: string }, cb: (err?: string) => void): void;
   disconnect(cb?: () => void): void;
   on(event: 'disconnected' | 'connected', cb: (details?: unknown) => void): void;
-  getDetails(cb: (details: { rssi?: number; status?: string }) => void): void;
   getIP(cb: (err: unknown, ip: { ip?: string }) => void): void;
 }
 

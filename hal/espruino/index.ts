@@ -21,6 +21,10 @@ export interface DeviceSettings {
 export function createDeviceClock(): Clock {
   const boot = getTime() * 1000;
   let wallOffset = 0;
+  // Espruino reuses timer ids (a new timer gets the last id + 1), so cancelling a fired timer's id
+  // could stop another one. The clock hands out its own ids and keeps the live ones here.
+  const live: { [id: string]: number } = {};
+  let nextId = 1;
   return {
     now: function () {
       return getTime() * 1000 - boot;
@@ -33,17 +37,23 @@ export function createDeviceClock(): Clock {
       wallOffset = utcMs - getTime() * 1000;
     },
     after: function (ms: number, fn: () => void): TimerId {
-      return setTimeout(fn, ms < 0 ? 0 : ms);
+      const id = nextId++;
+      live[id] = setTimeout(function () {
+        delete live[id];
+        fn();
+      }, ms < 0 ? 0 : ms);
+      return id;
     },
     every: function (ms: number, fn: () => void): TimerId {
-      return setInterval(fn, ms);
+      const id = nextId++;
+      live[id] = setInterval(fn, ms);
+      return id;
     },
     cancel: function (id: TimerId) {
-      try {
-        clearTimeout(id);
-      } catch (e) {
-        // already fired or cancelled: Espruino throws for unknown ids, the contract ignores them
-      }
+      const real = live[id];
+      if (real === undefined) return;
+      delete live[id];
+      clearTimeout(real);
     }
   };
 }

@@ -156,7 +156,11 @@ export function createLinkCore(
   };
 }
 
-/** Wi-Fi on the Espruino WiFi board. Without credentials the path stays down. */
+/**
+ * Wi-Fi on the Espruino WiFi board (an ESP8266 behind the `Wifi` module). Without credentials the
+ * path stays down. One rejoin timer at a time, backing off 5 s → 60 s. Signal comes from the
+ * ESP8266's `AT+CWJAP?` (the module has no getDetails), which also notices a silent disconnect.
+ */
 export function createWifiLink(clock: Clock, creds: { ssid: string; password: string } | undefined): Link {
   const core = createLinkCore(clock, 'wifi', function (t, h) {
     return socketConnect(clock, t, h);
@@ -164,29 +168,47 @@ export function createWifiLink(clock: Clock, creds: { ssid: string; password: st
   if (!creds || !creds.ssid) return core.link;
   const wifi = global.require('Wifi');
   let backoff = 5000;
+  let retry = -1;
+  let joined = false;
 
-  function poll(): void {
-    wifi.getDetails(function (d) {
-      if (d && typeof d.rssi === 'number') core.setStatus(true, d.rssi);
+  function scheduleJoin(): void {
+    if (retry >= 0) return;
+    retry = clock.after(backoff, function () {
+      retry = -1;
+      join();
     });
+    backoff = Math.min(backoff * 2, 60000);
+  }
+  function lost(): void {
+    joined = false;
+    core.setStatus(false);
+    scheduleJoin();
+  }
+  function poll(): void {
+    const at = wifi.at;
+    if (!joined || !at) return;
+    const handler: AtLineHandler = function (line?: string) {
+      if (line === undefined || line === 'OK' || line === 'ERROR') return undefined;
+      const m = /^\+CWJAP:"[^"]*","[^"]*",\d+,(-?\d+)/.exec(line);
+      if (m) core.setStatus(true, parseInt(m[1], 10));
+      else if (line.indexOf('No AP') === 0) lost();
+      return handler;
+    };
+    at.cmd('AT+CWJAP?\r\n', 2000, handler);
   }
   function join(): void {
     wifi.connect(creds!.ssid, { password: creds!.password }, function (err) {
       if (err) {
-        core.setStatus(false);
-        clock.after(backoff, join);
-        backoff = Math.min(backoff * 2, 60000);
+        lost();
         return;
       }
+      joined = true;
       backoff = 5000;
       core.setStatus(true);
       poll();
     });
   }
-  wifi.on('disconnected', function () {
-    core.setStatus(false);
-    clock.after(backoff, join);
-  });
+  wifi.on('disconnected', lost);
   clock.every(30000, poll);
   join();
   return core.link;

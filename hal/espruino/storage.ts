@@ -13,6 +13,12 @@ function fail(code: string, message: string): Error {
   return e;
 }
 
+/**
+ * StorageFile chunks hold a flash page less a 32-byte header (992 bytes on the Linux build, 4064 on
+ * the STM32 boards); a write longer than a fresh chunk throws part-way. Appends go in pieces this big.
+ */
+const APPEND_PIECE = 512;
+
 export function createEspruinoRecords(): RecordStore {
   const S = global.require('Storage');
 
@@ -28,8 +34,13 @@ export function createEspruinoRecords(): RecordStore {
     },
     write: function (name, data) {
       checkName(name, 28);
-      if (S.getFree() < data.length + 64 + 4096) S.compact();
-      if (!S.write(name, data)) throw fail('ENOSPC', 'storage full writing "' + name + '"');
+      if (data.length === 0) throw fail('EDATA', 'storage cannot hold an empty record "' + name + '"');
+      try {
+        // Storage.write compacts by itself when it needs room, and throws (never returns false) when full.
+        S.write(name, data);
+      } catch (e) {
+        throw fail('ENOSPC', 'storage full writing "' + name + '"');
+      }
     },
     erase: function (name) {
       S.erase(name);
@@ -56,9 +67,18 @@ export function createEspruinoRecords(): RecordStore {
       return {
         append: function (data) {
           if (data.indexOf('\xff') >= 0) throw fail('EDATA', 'append files cannot hold byte 0xFF');
-          if (S.getFree() < data.length + 4096 + 64) throw fail('ENOSPC', 'storage full appending to "' + name + '"');
-          S.open(name, 'a').write(data);
-          size = length() + data.length;
+          const st = S.getStats();
+          // getFree() leaves out erased-but-not-compacted space, which a new chunk can reuse.
+          if (st.freeBytes + st.trashBytes < data.length + 64) throw fail('ENOSPC', 'storage full appending to "' + name + '"');
+          const before = length();
+          const f = S.open(name, 'a');
+          try {
+            for (let i = 0; i < data.length; i += APPEND_PIECE) f.write(data.substr(i, APPEND_PIECE));
+          } catch (e) {
+            size = -1;
+            throw fail('ENOSPC', 'storage full appending to "' + name + '"');
+          }
+          size = before + data.length;
         },
         read: function () {
           const f = S.open(name, 'r');
@@ -160,12 +180,22 @@ export function createStorageSpool(capacityBytes: number): Spool {
     },
     used: usedBytes,
     write: function (name, data) {
+      if (name.length < 1 || name.length > 25) throw fail('ENAME', 'spool name "' + name + '" must be 1-25 characters');
+      if (data.length === 0) throw fail('EDATA', 'spool cannot hold an empty blob ' + name);
       if (usedBytes() - sizeOf(name) + data.length > capacityBytes) throw fail('ENOSPC', 'spool full writing ' + name);
-      if (!S.write(P + name, E.toString(data) as string)) throw fail('ENOSPC', 'storage full writing ' + name);
+      try {
+        S.write(P + name, E.toString(data) as string);
+      } catch (e) {
+        throw fail('ENOSPC', 'storage full writing ' + name);
+      }
     },
     read: function (name) {
       const s = S.read(P + name);
-      return s === undefined ? undefined : new Uint8Array(E.toArrayBuffer(s));
+      if (s === undefined) return undefined;
+      // Storage.read gives a view onto flash: copy it so the caller owns writable bytes.
+      const out = new Uint8Array(s.length);
+      out.set(new Uint8Array(E.toArrayBuffer(s)));
+      return out;
     },
     erase: function (name) {
       S.erase(P + name);

@@ -6,4 +6,6 @@
 declare namespace E {
   function CRC32(data: string | ArrayBuffer | Uint8Array): number;
   function hwRand(): number;
+  function toString(data: Uint8Array): string;
 }
+declare function getTime(): number;
