@@ -82,6 +82,12 @@ describe('compatibility gate (tools/gate.js)', () => {
     assert.deepEqual([f.line, f.source?.file, f.source?.line], [2, 'src/app.ts', 42]);
   });
 
+  it('reports a rest parameter once, in declarations and expressions alike', () => {
+    assert.deepEqual(rules('var f = function (...r) { return r; };'), ['rest']);
+    assert.deepEqual(rules('var g = (...r) => r;'), ['rest']);
+    assert.deepEqual(rules('var [a, ...b] = [1, 2];').filter((r) => r === 'rest'), ['rest']);
+  });
+
   it('reports code that does not parse', () => {
     assert.deepEqual(rules('var = ;'), ['syntax']);
   });

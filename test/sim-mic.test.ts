@@ -1,20 +1,18 @@
 import { strict as assert } from 'node:assert';
-import * as sinon from 'sinon';
+import { useFakeTime } from './support/fake-time';
 import { createSimHal } from '../sim/hal';
 import { generators } from '../sim/mic';
 import { encodeWav, parseWav } from '../sim/wav';
 
 describe('sim microphone', () => {
-  let clock: sinon.SinonFakeTimers;
-  beforeEach(() => (clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] })));
-  afterEach(() => clock.restore());
+  const time = useFakeTime();
 
   it('delivers fixed-size blocks at the configured rate, fed samples first, gap-free', () => {
     const sim = createSimHal();
     const got: number[] = [];
     sim.world.mic.source(generators.counter());
     sim.hal.microphone.start({ rate: 8000, blockSize: 256, onBlock: (b) => got.push(...b) });
-    clock.tick(1000);
+    time.clock.tick(1000);
     assert.equal(got.length, 8000 - (8000 % 256), '31 blocks of 256 in one second at 8 kHz');
     for (let i = 0; i < got.length; i++) assert.equal(got[i], i & 255);
     sim.shutdown();
@@ -26,7 +24,7 @@ describe('sim microphone', () => {
     sim.world.mic.feed(wav.samples);
     const blocks: Uint8Array[] = [];
     sim.hal.microphone.start({ rate: 8000, blockSize: 16, onBlock: (b) => blocks.push(b.slice()) });
-    clock.tick(2);
+    time.clock.tick(2);
     assert.deepEqual([...blocks[0].subarray(0, 7)], [1, 2, 3, 4, 5, 128, 128]);
     sim.shutdown();
   });
@@ -35,9 +33,9 @@ describe('sim microphone', () => {
     const sim = createSimHal();
     const overruns: number[] = [];
     sim.hal.microphone.start({ rate: 8000, blockSize: 80, onBlock: (_b, o) => overruns.push(o) });
-    clock.tick(10);
+    time.clock.tick(10);
     sim.world.mic.overrun(2);
-    clock.tick(20);
+    time.clock.tick(20);
     assert.deepEqual(overruns, [0, 2, 0]);
     sim.shutdown();
   });

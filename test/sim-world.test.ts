@@ -2,26 +2,24 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as sinon from 'sinon';
+import { useFakeTime } from './support/fake-time';
 import { createSimHal } from '../sim/hal';
 import { encodeWav } from '../sim/wav';
 
 describe('sim world handles: mains, battery, tamper, button, power cut', () => {
-  let clock: sinon.SinonFakeTimers;
-  beforeEach(() => (clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] })));
-  afterEach(() => clock.restore());
+  const time = useFakeTime();
 
   it('unplugging mains reaches the HAL after its debounce; a flap shorter than that does not', () => {
     const sim = createSimHal();
     const seen: boolean[] = [];
     sim.hal.power.onMainsChange((p) => seen.push(p));
     sim.world.power.unplug();
-    clock.tick(20);
+    time.clock.tick(20);
     sim.world.power.plug(); // 20 ms flap
-    clock.tick(200);
+    time.clock.tick(200);
     assert.deepEqual(seen, []);
     sim.world.power.unplug();
-    clock.tick(60);
+    time.clock.tick(60);
     assert.deepEqual(seen, [false]);
     assert.equal(sim.hal.power.mainsPresent(), false);
     sim.shutdown();
@@ -31,9 +29,9 @@ describe('sim world handles: mains, battery, tamper, button, power cut', () => {
     const sim = createSimHal();
     assert.equal(sim.hal.power.batteryVolts(), 4.1);
     sim.world.power.drain(3.3, 60_000);
-    clock.tick(30_000);
+    time.clock.tick(30_000);
     assert.ok(Math.abs(sim.hal.power.batteryVolts() - 3.7) < 0.02, String(sim.hal.power.batteryVolts()));
-    clock.tick(40_000);
+    time.clock.tick(40_000);
     assert.equal(sim.hal.power.batteryVolts(), 3.3);
     sim.shutdown();
   });
@@ -43,9 +41,9 @@ describe('sim world handles: mains, battery, tamper, button, power cut', () => {
     const seen: boolean[] = [];
     sim.hal.tamper.onChange((o) => seen.push(o));
     sim.world.tamper.open();
-    clock.tick(100);
+    time.clock.tick(100);
     sim.world.tamper.close();
-    clock.tick(100);
+    time.clock.tick(100);
     assert.deepEqual(seen, [true, false]);
     sim.shutdown();
   });
@@ -55,7 +53,7 @@ describe('sim world handles: mains, battery, tamper, button, power cut', () => {
     const edges: [boolean, number][] = [];
     sim.hal.button.onEdge((p, at) => edges.push([p, at]));
     sim.world.button.press(1000);
-    clock.tick(2000);
+    time.clock.tick(2000);
     assert.deepEqual(edges, [
       [true, 25],
       [false, 1025]
@@ -78,7 +76,7 @@ describe('sim world handles: mains, battery, tamper, button, power cut', () => {
     assert.equal(fresh.system.resetCause(), 'power');
     assert.equal(fresh.links.wifi!.status().up, false, 'the path is still cut: the world outlives the boot');
     sim.world.button.press(100);
-    clock.tick(2000);
+    time.clock.tick(2000);
     assert.equal(fired, false, 'timers of the old boot are gone');
     assert.deepEqual(seen, [], 'the old boot hears nothing');
     assert.deepEqual(sim.world.boots, ['power', 'power']);
@@ -92,7 +90,7 @@ describe('sim world handles: mains, battery, tamper, button, power cut', () => {
     assert.equal(sim.world.mic.wav(file), 8000);
     const got: number[] = [];
     sim.hal.microphone.start({ rate: 8000, blockSize: 16, onBlock: (b) => got.push(...b.subarray(0, 4)) });
-    clock.tick(2);
+    time.clock.tick(2);
     assert.deepEqual(got, [10, 20, 30, 128]);
     sim.shutdown();
   });

@@ -142,9 +142,12 @@ function checkConstructs(ast, scopeManager, add) {
       case 'SpreadElement':
         add(node, 'spread', 'spread syntax (SyntaxError on Espruino)');
         break;
-      case 'RestElement':
-        if (parents.get(node) && parents.get(node).type !== 'FunctionDeclaration') add(node, 'rest', 'rest element (fails on Espruino)');
+      case 'RestElement': {
+        const parent = parents.get(node);
+        const isParam = parent && /Function/.test(parent.type) && parent.params.includes(node);
+        if (!isParam) add(node, 'rest', 'rest element (fails on Espruino)');
         break;
+      }
       case 'ChainExpression':
         add(node, 'optional-chain', "optional chaining '?.' (SyntaxError on Espruino)");
         break;

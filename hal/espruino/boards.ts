@@ -41,40 +41,25 @@ export interface BoardProfile {
  * build folds them and drops the other boards' drivers from the bundle.
  */
 export function boardProfile(): BoardProfile {
-  if (__BOARD__ === 'ESPRUINOWIFI') {
+  if (__BOARD__ === 'ESPRUINOWIFI' || __BOARD__ === 'PICO_R1_3') {
+    // Both STM32 boards: the same header pins, the modem on Serial2. The WiFi adds its ESP8266,
+    // an SD card and a haptic motor; the production unit's button is active-low on B3 there.
+    const wifiBoard = __BOARD__ === 'ESPRUINOWIFI';
     return {
-      id: 'ESPRUINOWIFI',
-      button: 'B3',
-      buttonActiveHigh: false,
+      id: __BOARD__,
+      button: wifiBoard ? 'B3' : 'B12',
+      buttonActiveHigh: !wifiBoard,
       debounceMs: 25,
       led: 'B2',
-      haptic: 'B10',
+      haptic: wifiBoard ? 'B10' : undefined,
       mic: 'A5',
       mains: 'A6',
       battery: 'A7',
       batteryScale: 2,
       tamper: 'B13',
-      wifi: true,
+      wifi: wifiBoard,
       cellular: { serial: 'Serial2', tx: 'A2', rx: 'A3', powerKey: 'B4', baud: 115200 },
-      spool: 'sd',
-      linux: false
-    };
-  }
-  if (__BOARD__ === 'PICO_R1_3') {
-    return {
-      id: 'PICO_R1_3',
-      button: 'B12',
-      buttonActiveHigh: true,
-      debounceMs: 25,
-      led: 'B2',
-      mic: 'A5',
-      mains: 'A6',
-      battery: 'A7',
-      batteryScale: 2,
-      tamper: 'B13',
-      wifi: false,
-      cellular: { serial: 'Serial2', tx: 'A2', rx: 'A3', powerKey: 'B4', baud: 115200 },
-      spool: 'storage',
+      spool: wifiBoard ? 'sd' : 'storage',
       linux: false
     };
   }

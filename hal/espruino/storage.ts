@@ -19,6 +19,20 @@ function fail(code: string, message: string): Error {
  */
 const APPEND_PIECE = 512;
 
+/** Sum of `sizeOf` over `names`. */
+function totalSize(names: string[], sizeOf: (name: string) => number): number {
+  let n = 0;
+  for (let i = 0; i < names.length; i++) n += sizeOf(names[i]);
+  return n;
+}
+
+/** A byte string as a Uint8Array the caller owns (Storage.read strings are read-only views onto flash). */
+function ownedBytes(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  out.set(new Uint8Array(E.toArrayBuffer(s)));
+  return out;
+}
+
 export function createEspruinoRecords(): RecordStore {
   const S = global.require('Storage');
 
@@ -120,11 +134,7 @@ export function createSdSpool(capacityBytes: number): Spool {
     return st ? st.size : 0;
   }
   function usedBytes(): number {
-    if (used < 0) {
-      used = 0;
-      const n = names();
-      for (let i = 0; i < n.length; i++) used += sizeOf(n[i]);
-    }
+    if (used < 0) used = totalSize(names(), sizeOf);
     return used;
   }
 
@@ -141,8 +151,7 @@ export function createSdSpool(capacityBytes: number): Spool {
     },
     read: function (name) {
       const s = fs.readFileSync(DIR + '/' + name);
-      if (s === undefined) return undefined;
-      return new Uint8Array(E.toArrayBuffer(s));
+      return s === undefined ? undefined : ownedBytes(s);
     },
     erase: function (name) {
       const old = sizeOf(name);
@@ -169,10 +178,7 @@ export function createStorageSpool(capacityBytes: number): Spool {
     return s === undefined ? 0 : s.length;
   }
   function usedBytes(): number {
-    const n = names();
-    let u = 0;
-    for (let i = 0; i < n.length; i++) u += sizeOf(n[i]);
-    return u;
+    return totalSize(names(), sizeOf);
   }
   return {
     capacity: function () {
@@ -191,11 +197,7 @@ export function createStorageSpool(capacityBytes: number): Spool {
     },
     read: function (name) {
       const s = S.read(P + name);
-      if (s === undefined) return undefined;
-      // Storage.read gives a view onto flash: copy it so the caller owns writable bytes.
-      const out = new Uint8Array(s.length);
-      out.set(new Uint8Array(E.toArrayBuffer(s)));
-      return out;
+      return s === undefined ? undefined : ownedBytes(s);
     },
     erase: function (name) {
       S.erase(P + name);
