@@ -33,10 +33,10 @@ const DEFAULT_BOARD = 'ESPRUINOWIFI';
  * variables, leaving the rest for audio buffers and runtime state.
  */
 const BUDGETS = {
-  ESPRUINOWIFI: 40 * 1024,
-  PICO_R1_3: 32 * 1024,
-  MDBT42Q: 32 * 1024,
-  LINUX: 40 * 1024
+  ESPRUINOWIFI: 44 * 1024,
+  PICO_R1_3: 40 * 1024,
+  MDBT42Q: 36 * 1024,
+  LINUX: 44 * 1024
 };
 
 function outFile(board) {
@@ -115,7 +115,7 @@ async function compile(board) {
     toplevel: true,
     // inline: 2 — inlining a function that declares variables (level 3) moves its `var`s after their
     // first use, which Espruino (no hoisting) cannot run; the gate catches it if it ever happens.
-    compress: { hoist_funs: false, hoist_vars: false, inline: 2, passes: 2, unsafe: false, keep_fargs: true },
+    compress: { hoist_funs: false, hoist_vars: false, inline: 1, passes: 2, unsafe: false, keep_fargs: true },
     mangle: { toplevel: true },
     format: { ecma: 5, ascii_only: true, comments: false },
     sourceMap: { content: JSON.parse(JSON.stringify(composed)) }

@@ -3,15 +3,20 @@
  * (firmware/main.ts) or the Node simulator (sim/, test/).
  *
  * Boot order matters and is the same on every boot: guard → config → journal (+ boot record) →
- * indicator → button → watchdog. The journal is open before the button is watched, so a press in
- * the first moments after power-up is never lost.
+ * reporter (reads the journal, resumes undelivered events, reports the reset) → indicator → alarm
+ * (resumed if the journal shows one active) → button → supervised inputs → watchdog. Everything
+ * that can hold an event exists before the first input is watched.
  */
 import type { Hal } from '../hal/types';
 import { Config, defaultConfig, validateConfig, describeProblems } from './config';
-import { createJournal, Journal } from './journal';
+import { createJournal, Journal, JournalRecord } from './journal';
 import { createPressRunner, PressRunner } from './press';
-import { createIndicatorDriver, IndicatorDriver, BOOT_FLASH, TRIGGER_GLOW } from './indicator';
+import { createIndicatorDriver, IndicatorDriver, BOOT_FLASH, ACK_BLINK, GESTURE_BLINK } from './indicator';
 import { createGuard } from './guard';
+import { createReporter, Reporter, RouteStatus } from './reporter';
+import { createAlarmRunner, AlarmRunner, AlarmState } from './alarm';
+import { createInputMonitor, InputMonitor } from './monitors';
+import { CID } from './events';
 import { FIRMWARE_VERSION } from './version';
 
 /** Record name of the stored config in internal flash. */
@@ -21,13 +26,29 @@ export const CONFIG_RECORD = 'cfg.json';
 export const JOURNAL_SEGMENT_BYTES = 4096;
 export const JOURNAL_SEGMENTS = 4;
 
+/** How often the battery is measured, ms. */
+const BATTERY_POLL_MS = 60000;
+/** A low battery must persist over this many readings before it is reported. */
+const BATTERY_SETTLE_MS = 3 * BATTERY_POLL_MS;
+/** Hysteresis above the low threshold before a battery restore, V. */
+const BATTERY_HYST_V = 0.2;
+
 export interface AppStatus {
-  /** `alarm` once a qualifying press has been recognised this boot. */
+  /** `alarm` while an alarm is active (it restores after `alarmS`). */
   mode: 'idle' | 'alarm';
+  /** A cancel or duress gesture was made during the active alarm. */
+  cancelled: boolean;
   /** Qualifying presses recognised since boot. */
   triggers: number;
   /** Exceptions caught at callback boundaries since boot. */
   faults: number;
+  /** Events journalled but not yet acknowledged. */
+  pending: number;
+  /** Frames waiting for a receiver's reply. */
+  inflight: number;
+  routes: RouteStatus[];
+  /** Reporting without encryption (lab only). */
+  insecure: boolean;
 }
 
 export interface App {
@@ -51,6 +72,16 @@ export function readStoredConfig(hal: Hal): Config | undefined {
   return validateConfig(parsed).length === 0 ? (parsed as Config) : undefined;
 }
 
+/** Was an alarm still active when the unit last stopped? (a panic without its restore) */
+function alarmInJournal(records: JournalRecord[], panicCode: number): boolean {
+  let active = false;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    if (r.k === 'ev' && r.c === panicCode) active = r.q === 1;
+  }
+  return active;
+}
+
 export function createApp(hal: Hal, given?: Config): App {
   const log = hal.log;
   const clock = hal.clock;
@@ -69,11 +100,20 @@ export function createApp(hal: Hal, given?: Config): App {
   if (config === undefined) config = defaultConfig();
   const cfg: Config = config;
 
+  let reporter: Reporter | undefined;
   const journal = createJournal(hal.storage.records, clock, hal.crypto, {
     segmentBytes: JOURNAL_SEGMENT_BYTES,
-    maxSegments: JOURNAL_SEGMENTS
+    maxSegments: JOURNAL_SEGMENTS,
+    retain: function (records: JournalRecord[]) {
+      if (reporter) return reporter.retain(records);
+      // Before the reporter has read the journal: keep every event and reservation.
+      const keep: JournalRecord[] = [];
+      for (let i = 0; i < records.length; i++) if (records[i].k === 'ev' || records[i].k === 'sq') keep.push(records[i]);
+      return keep;
+    }
   });
   const corrupt = journal.corruptAtOpen();
+  const history = journal.records();
   journal.append('boot', {
     fw: FIRMWARE_VERSION,
     board: hal.system.board,
@@ -90,18 +130,71 @@ export function createApp(hal: Hal, given?: Config): App {
   const indicator: IndicatorDriver = createIndicatorDriver(clock, hal.indicator);
   if (cfg.indicator.bootFlash) indicator.play(BOOT_FLASH);
 
-  let mode: 'idle' | 'alarm' = 'idle';
   let triggers = 0;
+  let alarm: AlarmRunner | undefined;
+  const rep: Reporter = createReporter({
+    clock: clock,
+    crypto: hal.crypto,
+    log: log,
+    journal: journal,
+    links: hal.links,
+    config: cfg,
+    onDelivered: guard.wrap('delivered', function (rec: JournalRecord) {
+      if (alarm) alarm.dispatch({ type: 'delivered', code: rec.c as number, qualifier: rec.q as number });
+    })
+  });
+  reporter = rep;
+  let insecure = false;
+  for (let i = 0; i < cfg.report.receivers.length; i++) if (!cfg.report.receivers[i].key) insecure = true;
+  if (insecure) journal.append('insecure', {});
+  rep.report(CID.RESET, 1, 0);
+
+  const report = guard.wrap('report', function (code: number, qualifier: number, zone: number) {
+    rep.report(code, qualifier, zone);
+  });
+
+  const resumed: AlarmState | undefined = alarmInJournal(history, cfg.report.panicCode)
+    ? { mode: 'alarm', cancelled: false, taps: 0 }
+    : undefined;
+  if (resumed) log.write('warn', 'alarm still active from before the restart: resumed');
+  const alarmRunner = createAlarmRunner(
+    clock,
+    {
+      panicCode: cfg.report.panicCode,
+      cancelTaps: cfg.gestures.cancelTaps,
+      duressTaps: cfg.gestures.duressTaps,
+      tapGapMs: cfg.gestures.tapGapMs,
+      alarmMs: cfg.alarmS * 1000,
+      confirm: cfg.indicator.confirm !== 'off'
+    },
+    {
+      report: report,
+      indicate: function (pattern: string) {
+        if (pattern === 'confirm') indicator.play(ACK_BLINK);
+        else if (pattern === 'gesture') indicator.play(GESTURE_BLINK);
+        else indicator.off();
+      },
+      began: function () {
+        log.write('info', 'alarm raised');
+      },
+      ended: function () {
+        log.write('info', 'alarm ended (restore sent)');
+      }
+    },
+    resumed
+  );
+  alarm = alarmRunner;
 
   const press: PressRunner = createPressRunner(
     clock,
     cfg.holdMs,
     guard.wrap('trigger', function (heldMs: number) {
       triggers++;
-      mode = 'alarm';
-      journal.append('panic', { held: Math.round(heldMs) });
       log.write('info', 'panic: button held ' + Math.round(heldMs) + ' ms');
-      indicator.play(TRIGGER_GLOW);
+      alarmRunner.dispatch({ type: 'trigger' });
+    }),
+    guard.wrap('tap', function () {
+      alarmRunner.dispatch({ type: 'tap' });
     })
   );
   hal.button.onEdge(
@@ -109,6 +202,38 @@ export function createApp(hal: Hal, given?: Config): App {
       press.edge(pressed, atMs);
     })
   );
+
+  const inp = cfg.inputs;
+  const monitors: InputMonitor[] = [];
+  function monitor(code: number, settleMs: number): InputMonitor {
+    const m = createInputMonitor(clock, settleMs, inp.perHour, function (active: boolean) {
+      report(code, active ? 1 : 3, 0);
+    });
+    monitors.push(m);
+    return m;
+  }
+  const mains = monitor(CID.MAINS, inp.mainsDelayS * 1000);
+  const tamper = monitor(CID.TAMPER, inp.tamperMs);
+  const battery = monitor(CID.BATTERY, BATTERY_SETTLE_MS);
+  hal.power.onMainsChange(
+    guard.wrap('mains', function (present: boolean) {
+      mains.set(!present);
+    })
+  );
+  hal.tamper.onChange(
+    guard.wrap('tamper', function (open: boolean) {
+      tamper.set(open);
+    })
+  );
+  const checkBattery = guard.wrap('battery', function () {
+    const v = hal.power.batteryVolts();
+    if (v < inp.lowBatteryV) battery.set(true);
+    else if (v >= inp.lowBatteryV + BATTERY_HYST_V) battery.set(false);
+  });
+  mains.set(!hal.power.mainsPresent());
+  tamper.set(hal.tamper.isOpen());
+  checkBattery();
+  const batteryTimer = clock.every(BATTERY_POLL_MS, checkBattery);
 
   hal.watchdog.enable(cfg.watchdogS);
   const kickTimer = clock.every(
@@ -123,15 +248,28 @@ export function createApp(hal: Hal, given?: Config): App {
       return cfg;
     },
     status: function () {
-      return { mode: mode, triggers: triggers, faults: guard.count() };
+      const a = alarmRunner.state();
+      return {
+        mode: a.mode,
+        cancelled: a.cancelled,
+        triggers: triggers,
+        faults: guard.count(),
+        pending: rep.pending(),
+        inflight: rep.inflight(),
+        routes: rep.routes(),
+        insecure: insecure
+      };
     },
     journal: journal,
     stop: function () {
       clock.cancel(kickTimer);
+      clock.cancel(batteryTimer);
+      for (let i = 0; i < monitors.length; i++) monitors[i].stop();
       press.stop();
+      alarmRunner.stop();
+      rep.stop();
       indicator.off();
       hal.button.close();
     }
   };
 }
-

@@ -4,13 +4,95 @@
  *
  * Validation never throws: it returns one problem per bad field, naming the field and why, so an
  * installer sees every mistake at once and the unit keeps its previous valid config.
+ *
+ * Regexes here avoid `?` and `{n,m}`: Espruino's engine never matches them (docs/espruino-notes.md).
  */
 
 export interface IndicatorConfig {
-  /** Pattern shown once the alarm is acknowledged: `blink` (three short blinks, repeated) or `off`. */
+  /** Pattern shown once the centre has acknowledged an alarm: `blink` or `off`. */
   confirm: 'blink' | 'off';
   /** Brief LED flash at boot so an installer sees the unit start. */
   bootFlash: boolean;
+}
+
+/** One monitoring-centre receiver reached over one path. */
+export interface ReceiverConfig {
+  /** Bearer: `wifi` or `cellular`. */
+  path: 'wifi' | 'cellular';
+  /** Receiver host name or IPv4 address. */
+  host: string;
+  port: number;
+  transport: 'tcp' | 'udp';
+  /** Account at this receiver (3–16 hex digits); default: the unit's `account`. */
+  account?: string;
+  /** DC-09 receiver number `R` (1–6 hex digits); omitted from frames when absent. */
+  receiver?: string;
+  /** DC-09 line prefix `L` (1–6 hex digits). */
+  line: string;
+  /**
+   * AES key: 32/48/64 hex digits (binary key) or a 16/24/32-character string (its ASCII bytes).
+   * Never logged. Absent only with `report.labUnencrypted`.
+   */
+  key?: string;
+  /** How to read `key` when it could be either (a 32-character hex string): default `hex`. */
+  keyFormat?: 'hex' | 'ascii';
+}
+
+export interface ReportConfig {
+  /** Data format: `cid` (ADM-CID, Contact ID) or `sia` (SIA-DCS). */
+  format: 'cid' | 'sia';
+  /** `[primary, secondary]`; empty on an uncommissioned unit (events are journalled, not sent). */
+  receivers: ReceiverConfig[];
+  /** Lab only: allow receivers without a key. The unit then warns at every boot and connection. */
+  labUnencrypted: boolean;
+  /** Wait for a reply to one frame, ms (1000–30000). */
+  ackTimeoutMs: number;
+  /** An alarm with no ACK on the primary after this long also goes to the secondary, ms (500–9000). */
+  failoverMs: number;
+  /** Other events go to the secondary after this long without an ACK, ms (1000–3600000). */
+  slowFailoverMs: number;
+  /** Longest pause between retries of one event on one path, ms (1000–600000). */
+  retryMaxMs: number;
+  /** Contact ID code for a panic: 120 (panic) or 122 (silent panic). */
+  panicCode: number;
+}
+
+export interface SupervisionConfig {
+  /** NULL link test interval on the primary path, s (10–90000). */
+  primaryS: number;
+  /** NULL link test interval on the secondary path, s (10–90000). */
+  secondaryS: number;
+  /** Secondary interval while the primary path is failed, s (10–90000). */
+  degradedS: number;
+  /** Failed link tests in a row before a path is reported failed (1–10). */
+  failAfter: number;
+  /** Periodic test report (602) interval, hours (0 = off, 1–168). */
+  testReportH: number;
+}
+
+export interface GestureConfig {
+  /** Taps (short presses) that cancel an active alarm (406); 0 = no cancel gesture. 2–9. */
+  cancelTaps: number;
+  /** Taps that send duress (121) while looking exactly like a cancel; 0 = none. 2–9. */
+  duressTaps: number;
+  /** A tap sequence ends this long after the last release, ms (300–5000). */
+  tapGapMs: number;
+}
+
+export interface InputsConfig {
+  /** Mains must stay lost (or back) this long before it is reported, s (0–3600). */
+  mainsDelayS: number;
+  /** Battery below this is low, V (2–20); it must rise 0.2 V above it to restore. */
+  lowBatteryV: number;
+  /** Tamper must stay open (or closed) this long before it is reported, ms (0–9000). */
+  tamperMs: number;
+  /** At most this many reports per input per hour; later changes wait for the hour (1–20). */
+  perHour: number;
+}
+
+export interface NetworkConfig {
+  wifi?: { ssid: string; password: string };
+  apn?: string;
 }
 
 export interface Config {
@@ -22,16 +104,24 @@ export interface Config {
   account: string;
   /** How long the button must be held to raise an alarm, ms; 0 means on press. 0–5000. */
   holdMs: number;
+  /** How long an alarm stays active before its restore is sent, s (60–86400). */
+  alarmS: number;
   indicator: IndicatorConfig;
   /** Hardware watchdog timeout, s (5–60); the firmware kicks it while healthy. */
   watchdogS: number;
+  report: ReportConfig;
+  supervision: SupervisionConfig;
+  gestures: GestureConfig;
+  inputs: InputsConfig;
+  network?: NetworkConfig;
 }
 
-export const CONFIG_VERSION = 1;
+export const CONFIG_VERSION = 2;
 
 /**
- * Factory defaults: a unit that is not yet commissioned still records presses and shows them.
- * `unitId` and `account` are placeholders an installer must replace.
+ * Factory defaults: a unit that is not yet commissioned still records presses and shows them, and
+ * journals its events for delivery once receivers are configured. `unitId` and `account` are
+ * placeholders an installer must replace. Timings follow EN 50136-1 DP4 and EN 50131-1.
  */
 export function defaultConfig(): Config {
   return {
@@ -39,8 +129,22 @@ export function defaultConfig(): Config {
     unitId: 'UNCOMMISSIONED',
     account: '0000',
     holdMs: 1500,
+    alarmS: 1800,
     indicator: { confirm: 'blink', bootFlash: true },
-    watchdogS: 20
+    watchdogS: 20,
+    report: {
+      format: 'cid',
+      receivers: [],
+      labUnencrypted: false,
+      ackTimeoutMs: 5000,
+      failoverMs: 3000,
+      slowFailoverMs: 60000,
+      retryMaxMs: 30000,
+      panicCode: 120
+    },
+    supervision: { primaryS: 90, secondaryS: 18000, degradedS: 90, failAfter: 2, testReportH: 24 },
+    gestures: { cancelTaps: 3, duressTaps: 0, tapGapMs: 1500 },
+    inputs: { mainsDelayS: 60, lowBatteryV: 3.6, tamperMs: 1000, perHour: 3 }
   };
 }
 
@@ -50,60 +154,177 @@ export interface ConfigProblem {
   reason: string;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
+type Obj = { [k: string]: unknown };
+
+function isObject(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !(v instanceof Array);
 }
 
-function checkInt(
-  problems: ConfigProblem[],
-  field: string,
-  v: unknown,
-  min: number,
-  max: number,
-  unit: string
-): void {
-  if (typeof v !== 'number' || v !== v || Math.floor(v) !== v) {
-    problems.push({ field: field, reason: 'must be a whole number of ' + unit });
-  } else if (v < min || v > max) {
-    problems.push({ field: field, reason: 'must be from ' + min + ' to ' + max + ' ' + unit + ', got ' + v });
+const HEX = /^[0-9A-Fa-f]+$/;
+
+function isHex(v: unknown, min: number, max: number): boolean {
+  return typeof v === 'string' && v.length >= min && v.length <= max && HEX.test(v);
+}
+
+/**
+ * The key's bytes as a byte string, or a reason it is unusable. Hex when `format` says so or when
+ * it is 32/48/64 hex digits; otherwise the ASCII bytes of a 16/24/32-character string.
+ */
+export function keyBytes(key: unknown, format?: unknown): string | { error: string } {
+  if (typeof key !== 'string') return { error: 'must be a string' };
+  const n = key.length;
+  const hexLen = n === 32 || n === 48 || n === 64;
+  if (format === 'hex' || (format === undefined && hexLen && HEX.test(key))) {
+    if (!hexLen || !HEX.test(key)) return { error: 'must be 32, 48 or 64 hexadecimal digits' };
+    let out = '';
+    for (let i = 0; i < n; i += 2) out += String.fromCharCode(parseInt(key.substr(i, 2), 16));
+    return out;
+  }
+  if (format !== undefined && format !== 'ascii') return { error: 'keyFormat must be "hex" or "ascii"' };
+  if (n !== 16 && n !== 24 && n !== 32) {
+    return { error: 'must be 32/48/64 hexadecimal digits or a 16/24/32-character string' };
+  }
+  for (let i = 0; i < n; i++) {
+    const c = key.charCodeAt(i);
+    if (c < 32 || c > 126) return { error: 'must be printable ASCII' };
+  }
+  return key;
+}
+
+/**
+ * Numeric settings as `path min max unit`, one per comma (kept as one string: on the device a
+ * table of objects would cost far more memory than it saves code).
+ */
+const RANGES =
+  'holdMs 0 5000 ms,alarmS 60 86400 s,watchdogS 5 60 s,' +
+  'report.ackTimeoutMs 1000 30000 ms,report.failoverMs 500 9000 ms,report.slowFailoverMs 1000 3600000 ms,' +
+  'report.retryMaxMs 1000 600000 ms,supervision.primaryS 10 90000 s,supervision.secondaryS 10 90000 s,' +
+  'supervision.degradedS 10 90000 s,supervision.failAfter 1 10 tests,supervision.testReportH 0 168 h,' +
+  'gestures.cancelTaps 0 9 taps,gestures.duressTaps 0 9 taps,gestures.tapGapMs 300 5000 ms,' +
+  'inputs.mainsDelayS 0 3600 s,inputs.tamperMs 0 9000 ms,inputs.perHour 1 20 reports';
+
+function isNumber(v: unknown): v is number {
+  return typeof v === 'number' && v === v;
+}
+
+/** Compare a candidate's keys with the defaults': unknown keys and missing sections are problems. */
+function checkKeys(problems: ConfigProblem[], c: Obj, model: Obj, prefix: string): void {
+  const keys = Object.keys(c);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    const m = model[k];
+    if (m === undefined && !(prefix === '' && k === 'network')) {
+      problems.push({ field: prefix + k, reason: 'is not a known setting' });
+    } else if (isObject(m) && !isObject(c[k])) {
+      problems.push({ field: prefix + k, reason: 'must be an object' });
+    } else if (isObject(m)) {
+      checkKeys(problems, c[k] as Obj, m, prefix + k + '.');
+    }
+  }
+  const want = Object.keys(model);
+  for (let i = 0; i < want.length; i++) {
+    if (isObject(model[want[i]]) && c[want[i]] === undefined) problems.push({ field: prefix + want[i], reason: 'must be an object' });
   }
 }
 
-function checkPattern(problems: ConfigProblem[], field: string, v: unknown, re: RegExp, what: string): void {
-  if (typeof v !== 'string' || !re.test(v)) {
-    problems.push({ field: field, reason: 'must be ' + what });
+function get(c: Obj, path: string): unknown {
+  const parts = path.split('.');
+  let v: unknown = c;
+  for (let i = 0; i < parts.length && isObject(v); i++) v = (v as Obj)[parts[i]];
+  return parts.length > 1 && !isObject(c[parts[0]]) ? undefined : v;
+}
+
+function checkReceiver(problems: ConfigProblem[], r: unknown, at: string, lab: boolean): void {
+  function bad(f: string, reason: string): void {
+    problems.push({ field: at + '.' + f, reason: reason });
+  }
+  if (!isObject(r)) {
+    problems.push({ field: at, reason: 'must be an object' });
+    return;
+  }
+  if (r.path !== 'wifi' && r.path !== 'cellular') bad('path', 'must be "wifi" or "cellular"');
+  if (typeof r.host !== 'string' || r.host.length > 63 || !/^[A-Za-z0-9.-]+$/.test(r.host)) bad('host', 'must be a host name or IPv4 address');
+  if (!isNumber(r.port) || Math.floor(r.port) !== r.port || r.port < 1 || r.port > 65535) bad('port', 'must be 1-65535');
+  if (r.transport !== 'tcp' && r.transport !== 'udp') bad('transport', 'must be "tcp" or "udp"');
+  if (r.account !== undefined && !isHex(r.account, 3, 16)) bad('account', 'must be 3-16 hexadecimal digits');
+  if (r.receiver !== undefined && !isHex(r.receiver, 1, 6)) bad('receiver', 'must be 1-6 hexadecimal digits');
+  if (!isHex(r.line, 1, 6)) bad('line', 'must be 1-6 hexadecimal digits');
+  if (r.key === undefined) {
+    if (!lab) bad('key', 'is required (encryption is on unless report.labUnencrypted is set for a lab)');
+  } else {
+    const kb = keyBytes(r.key, r.keyFormat);
+    if (typeof kb !== 'string') bad('key', kb.error);
+  }
+  const keys = Object.keys(r);
+  for (let i = 0; i < keys.length; i++) {
+    if ('path host port transport account receiver line key keyFormat'.split(' ').indexOf(keys[i]) < 0) bad(keys[i], 'is not a known setting');
   }
 }
 
 /** Check every field of a candidate config. An empty list means it is valid. */
 export function validateConfig(c: unknown): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
+  function bad(field: string, reason: string): void {
+    problems.push({ field: field, reason: reason });
+  }
   if (!isObject(c)) {
-    problems.push({ field: '(config)', reason: 'must be a JSON object' });
+    bad('(config)', 'must be a JSON object');
     return problems;
   }
-  if (c.version !== CONFIG_VERSION) {
-    problems.push({ field: 'version', reason: 'must be ' + CONFIG_VERSION });
+  if (c.version !== CONFIG_VERSION) bad('version', 'must be ' + CONFIG_VERSION);
+  checkKeys(problems, c, defaultConfig() as unknown as Obj, '');
+  if (typeof c.unitId !== 'string' || c.unitId.length > 24 || !/^[A-Za-z0-9-]+$/.test(c.unitId)) {
+    bad('unitId', 'must be 1-24 letters, digits or "-"');
   }
-  checkPattern(problems, 'unitId', c.unitId, /^[A-Za-z0-9-]{1,24}$/, '1-24 letters, digits or "-"');
-  checkPattern(problems, 'account', c.account, /^[0-9A-Fa-f]{3,16}$/, '3-16 hexadecimal digits');
-  checkInt(problems, 'holdMs', c.holdMs, 0, 5000, 'ms');
-  checkInt(problems, 'watchdogS', c.watchdogS, 5, 60, 's');
-  const ind = c.indicator;
-  if (!isObject(ind)) {
-    problems.push({ field: 'indicator', reason: 'must be an object' });
-  } else {
-    if (ind.confirm !== 'blink' && ind.confirm !== 'off') {
-      problems.push({ field: 'indicator.confirm', reason: 'must be "blink" or "off"' });
-    }
-    if (typeof ind.bootFlash !== 'boolean') {
-      problems.push({ field: 'indicator.bootFlash', reason: 'must be true or false' });
+  if (!isHex(c.account, 3, 16)) bad('account', 'must be 3-16 hexadecimal digits');
+
+  const ranges = RANGES.split(',');
+  for (let i = 0; i < ranges.length; i++) {
+    const f = ranges[i].split(' ');
+    const v = get(c, f[0]);
+    const min = Number(f[1]);
+    const max = Number(f[2]);
+    if (!isNumber(v) || Math.floor(v) !== v) bad(f[0], 'must be a whole number of ' + f[3]);
+    else if (v < min || v > max) bad(f[0], 'must be from ' + min + ' to ' + max + ' ' + f[3] + ', got ' + v);
+  }
+  const lowV = get(c, 'inputs.lowBatteryV');
+  if (!isNumber(lowV) || lowV < 2 || lowV > 20) bad('inputs.lowBatteryV', 'must be a number from 2 to 20 V');
+
+  const ind = c.indicator as Obj;
+  if (isObject(ind)) {
+    if (ind.confirm !== 'blink' && ind.confirm !== 'off') bad('indicator.confirm', 'must be "blink" or "off"');
+    if (typeof ind.bootFlash !== 'boolean') bad('indicator.bootFlash', 'must be true or false');
+  }
+
+  const rep = c.report as Obj;
+  if (isObject(rep)) {
+    if (rep.format !== 'cid' && rep.format !== 'sia') bad('report.format', 'must be "cid" or "sia"');
+    if (typeof rep.labUnencrypted !== 'boolean') bad('report.labUnencrypted', 'must be true or false');
+    if (rep.panicCode !== 120 && rep.panicCode !== 122) bad('report.panicCode', 'must be 120 or 122');
+    const rs = rep.receivers;
+    if (!(rs instanceof Array) || rs.length > 2) {
+      bad('report.receivers', 'must be a list of at most 2 receivers (primary, secondary)');
+    } else {
+      for (let i = 0; i < rs.length; i++) checkReceiver(problems, rs[i], 'report.receivers[' + i + ']', rep.labUnencrypted === true);
     }
   }
-  const known = ['version', 'unitId', 'account', 'holdMs', 'indicator', 'watchdogS'];
-  const keys = Object.keys(c);
-  for (let i = 0; i < keys.length; i++) {
-    if (known.indexOf(keys[i]) < 0) problems.push({ field: keys[i], reason: 'is not a known setting' });
+
+  const g = c.gestures as Obj;
+  if (isObject(g)) {
+    if (g.cancelTaps === 1) bad('gestures.cancelTaps', 'must be 0 (off) or 2-9 taps');
+    if (g.duressTaps === 1) bad('gestures.duressTaps', 'must be 0 (off) or 2-9 taps');
+    if (g.duressTaps !== 0 && g.duressTaps === g.cancelTaps) bad('gestures.duressTaps', 'must differ from cancelTaps');
+    if ((g.cancelTaps !== 0 || g.duressTaps !== 0) && c.holdMs === 0) {
+      bad('gestures', 'need holdMs above 0 (with 0 every press is an alarm, so there are no taps)');
+    }
+  }
+
+  const net = c.network;
+  if (net !== undefined) {
+    const w = isObject(net) ? net.wifi : undefined;
+    if (!isObject(net) || (w !== undefined && (!isObject(w) || typeof w.ssid !== 'string' || typeof w.password !== 'string')) || (net.apn !== undefined && typeof net.apn !== 'string')) {
+      bad('network', 'must be {"wifi": {"ssid": "...", "password": "..."}, "apn": "..."}');
+    }
   }
   return problems;
 }

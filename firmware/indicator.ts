@@ -20,8 +20,8 @@ export interface Pattern {
 export const BOOT_FLASH: Pattern = { steps: [150] };
 /** Acknowledged by the centre: three short blinks, repeated every 10 s for a minute. */
 export const ACK_BLINK: Pattern = { steps: [80, 160, 80, 160, 80], repeatAfterMs: 10000, plays: 6 };
-/** Local trigger recognised (used before reporting exists): one long glow. */
-export const TRIGGER_GLOW: Pattern = { steps: [1000] };
+/** A cancel or duress gesture acknowledged by the centre: one short blink (the same for both). */
+export const GESTURE_BLINK: Pattern = { steps: [80] };
 
 export interface IndicatorDriver {
   play(p: Pattern): void;

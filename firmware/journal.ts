@@ -97,7 +97,6 @@ function segmentNumbers(store: RecordStore): number[] {
 interface Segment {
   n: number;
   file: AppendFile;
-  records: JournalRecord[];
 }
 
 export function createJournal(
@@ -112,32 +111,37 @@ export function createJournal(
   /** A cut write left the current segment without a final newline: start the next append afresh. */
   let needsNewline = false;
 
-  function load(n: number): Segment {
-    const file = store.appendFile(PREFIX + n);
-    const text = file.read();
+  /** Parse a segment from flash; records are not kept in RAM (a 16 KB journal would not fit). */
+  function parse(seg: Segment, onBad?: () => void): JournalRecord[] {
+    const text = seg.file.read();
     const lines = text.split('\n');
-    const records: JournalRecord[] = [];
+    const out: JournalRecord[] = [];
     for (let i = 0; i < lines.length; i++) {
-      const line = lines[i];
-      if (line === '') continue;
-      const rec = decodeRecord(crypto, line);
-      if (rec) records.push(rec);
-      else corrupt++;
+      if (lines[i] === '') continue;
+      const rec = decodeRecord(crypto, lines[i]);
+      if (rec) out.push(rec);
+      else if (onBad) onBad();
     }
-    needsNewline = text.length > 0 && text.charAt(text.length - 1) !== '\n';
-    return { n: n, file: file, records: records };
+    return out;
   }
 
   const found = segmentNumbers(store);
-  for (let i = 0; i < found.length; i++) segments.push(load(found[i]));
-  for (let s = 0; s < segments.length; s++) {
-    const recs = segments[s].records;
+  for (let i = 0; i < found.length; i++) {
+    const seg: Segment = { n: found[i], file: store.appendFile(PREFIX + found[i]) };
+    segments.push(seg);
+    const recs = parse(seg, function () {
+      corrupt++;
+    });
     for (let r = 0; r < recs.length; r++) if (recs[r].i >= next) next = recs[r].i + 1;
+  }
+  if (segments.length > 0) {
+    const tail = segments[segments.length - 1].file.read();
+    needsNewline = tail.length > 0 && tail.charAt(tail.length - 1) !== '\n';
   }
 
   function current(): Segment {
     if (segments.length === 0) {
-      segments.push({ n: 0, file: store.appendFile(PREFIX + 0), records: [] });
+      segments.push({ n: 0, file: store.appendFile(PREFIX + 0) });
       needsNewline = false;
     }
     return segments[segments.length - 1];
@@ -153,13 +157,12 @@ export function createJournal(
       throw e;
     }
     needsNewline = false;
-    seg.records.push(rec);
   }
 
   function dropOldest(): boolean {
     if (segments.length < 2) return false;
     const old = segments[0];
-    const keep = options.retain ? options.retain(old.records) : [];
+    const keep = options.retain ? options.retain(parse(old)) : [];
     const cur = segments[segments.length - 1];
     for (let i = 0; i < keep.length; i++) write(cur, keep[i]);
     old.file.erase();
@@ -169,7 +172,7 @@ export function createJournal(
 
   function rotate(): void {
     const n = current().n + 1;
-    segments.push({ n: n, file: store.appendFile(PREFIX + n), records: [] });
+    segments.push({ n: n, file: store.appendFile(PREFIX + n) });
     needsNewline = false;
     while (segments.length > options.maxSegments && dropOldest()) {
       // dropOldest carries the retained records into the new segment
@@ -200,7 +203,7 @@ export function createJournal(
     const seen: Record<string, boolean> = {};
     const out: JournalRecord[] = [];
     for (let s = 0; s < segments.length; s++) {
-      const recs = segments[s].records;
+      const recs = parse(segments[s]);
       for (let r = 0; r < recs.length; r++) {
         const key = String(recs[r].i);
         if (!seen[key]) {

@@ -4,7 +4,7 @@
  * effects with the HAL clock.
  *
  * The HAL already debounces edges; this machine only decides whether a press was held long enough.
- * A hold time of 0 triggers on the press edge itself.
+ * A hold time of 0 triggers on the press edge itself. A press released early is a tap (gestures).
  */
 import type { Clock } from '../hal/types';
 
@@ -23,7 +23,8 @@ export type PressEvent =
 export type PressEffect =
   | { type: 'arm'; ms: number }
   | { type: 'disarm' }
-  | { type: 'trigger'; heldMs: number };
+  | { type: 'trigger'; heldMs: number }
+  | { type: 'tap' };
 
 export interface PressResult {
   state: PressState;
@@ -45,7 +46,7 @@ export function pressStep(state: PressState, ev: PressEvent, holdMs: number): Pr
       }
       return { state: { phase: 'holding', downAt: ev.at }, effects: [{ type: 'arm', ms: left }] };
     }
-    if (state.phase === 'holding') return { state: PRESS_IDLE, effects: [{ type: 'disarm' }] };
+    if (state.phase === 'holding') return { state: PRESS_IDLE, effects: [{ type: 'disarm' }, { type: 'tap' }] };
     return { state: PRESS_IDLE, effects: [] };
   }
   if (state.phase === 'holding') {
@@ -64,8 +65,16 @@ export interface PressRunner {
   stop(): void;
 }
 
-/** Runs `pressStep` on HAL time; `onTrigger` is called once per qualifying hold. */
-export function createPressRunner(clock: Clock, holdMs: number, onTrigger: (heldMs: number) => void): PressRunner {
+/**
+ * Runs `pressStep` on HAL time; `onTrigger` is called once per qualifying hold, `onTap` once per
+ * press released before the hold time.
+ */
+export function createPressRunner(
+  clock: Clock,
+  holdMs: number,
+  onTrigger: (heldMs: number) => void,
+  onTap?: () => void
+): PressRunner {
   let state = PRESS_IDLE;
   let timer = -1;
 
@@ -83,6 +92,8 @@ export function createPressRunner(clock: Clock, holdMs: number, onTrigger: (held
       } else if (fx.type === 'disarm') {
         if (timer >= 0) clock.cancel(timer);
         timer = -1;
+      } else if (fx.type === 'tap') {
+        if (onTap) onTap();
       } else {
         onTrigger(fx.heldMs);
       }

@@ -1,10 +1,53 @@
-/** The embedded default configuration of the simulated unit (`npm start`). Lab values, no secrets. */
-import type { Config } from '../firmware/config';
+/**
+ * The embedded default configuration of the simulated unit (`npm start`): account 1234 reporting
+ * ADM-CID to a primary receiver over Wi-Fi (TCP) and a secondary over cellular (UDP), both
+ * encrypted with lab keys that exist only in this simulator.
+ */
+import type { Config, ReceiverConfig } from '../firmware/config';
 import { defaultConfig } from '../firmware/config';
 
-export function simDefaultConfig(): Config {
+/** Lab-only keys shared by the simulated unit and the simulated centre (not secrets). */
+export const SIM_KEYS = {
+  primary: '000102030405060708090A0B0C0D0E0F',
+  secondary: 'lab-only-key-24-chars-ok'
+};
+
+export interface SimReceiverPorts {
+  primary: { host?: string; port: number; transport?: 'tcp' | 'udp' };
+  secondary?: { host?: string; port: number; transport?: 'tcp' | 'udp' };
+}
+
+export function simReceivers(ports: SimReceiverPorts): ReceiverConfig[] {
+  const out: ReceiverConfig[] = [
+    {
+      path: 'wifi',
+      host: ports.primary.host ?? '127.0.0.1',
+      port: ports.primary.port,
+      transport: ports.primary.transport ?? 'tcp',
+      line: '1',
+      receiver: '1',
+      key: SIM_KEYS.primary
+    }
+  ];
+  if (ports.secondary) {
+    out.push({
+      path: 'cellular',
+      host: ports.secondary.host ?? '127.0.0.1',
+      port: ports.secondary.port,
+      transport: ports.secondary.transport ?? 'udp',
+      line: '2',
+      receiver: '2',
+      key: SIM_KEYS.secondary,
+      keyFormat: 'ascii'
+    });
+  }
+  return out;
+}
+
+export function simDefaultConfig(ports?: SimReceiverPorts): Config {
   const c = defaultConfig();
   c.unitId = 'SIM-0001';
   c.account = '1234';
+  if (ports) c.report.receivers = simReceivers(ports);
   return c;
 }

@@ -17,6 +17,7 @@ export class SimPath {
   bytesOut = 0;
   bytesIn = 0;
   private listeners = new Set<() => void>();
+  private taps = new Set<(dir: 'out' | 'in', data: string) => void>();
 
   constructor(readonly name: PathName) {}
 
@@ -36,6 +37,17 @@ export class SimPath {
   setSignal(percent: number): void {
     this.signal = Math.max(0, Math.min(100, Math.round(percent)));
     this.emit();
+  }
+
+  /** Watch the bytes crossing this path (`out` = sent by the unit); returns an unsubscribe. */
+  tap(fn: (dir: 'out' | 'in', data: string) => void): () => void {
+    this.taps.add(fn);
+    return () => this.taps.delete(fn);
+  }
+
+  /** @internal the HAL side reports traffic. */
+  traffic(dir: 'out' | 'in', data: string): void {
+    for (const fn of this.taps) fn(dir, data);
   }
 
   /** @internal the HAL side subscribes to changes. */
@@ -106,7 +118,9 @@ export function createSimLink(path: SimPath, clock: Clock): Link & { dispose(): 
     const onData = (buf: Buffer) => {
       if (closed) return;
       path.bytesIn += buf.length;
-      h.onData(buf.toString('latin1'));
+      const text = buf.toString('latin1');
+      path.traffic('in', text);
+      h.onData(text);
     };
 
     if (target.transport === 'tcp') {
@@ -138,6 +152,7 @@ export function createSimLink(path: SimPath, clock: Clock): Link & { dispose(): 
         if (closed || !opened) return false;
         const buf = Buffer.from(data, 'latin1');
         path.bytesOut += buf.length;
+        path.traffic('out', data);
         if (path.latencyMs > 0) setTimeout(() => !closed && send(buf), path.latencyMs);
         else send(buf);
         return true;

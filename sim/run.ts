@@ -1,60 +1,173 @@
 /**
- * `npm start`: the simulated unit on its embedded default configuration, a scripted scenario, and a
- * readable log of what the unit did. Options:
- *   --hold MS     how long the scripted press is held (default 2000)
- *   --tap MS      also a short tap first, which must do nothing (default 300)
- *   --seconds S   how long to run (default 8)
+ * `npm start`: the simulated unit on its embedded default configuration, reporting to a simulated
+ * monitoring centre (a primary receiver on TCP over Wi-Fi, a secondary on UDP over cellular), a
+ * scripted scenario, and a readable log of what crossed the links.
+ *
+ * Options:
+ *   --hold MS        how long the scripted press is held (default 2000)
+ *   --tap MS         a short tap first, which must do nothing (default 300)
+ *   --seconds S      how long to run (default 14)
+ *   --sia            report SIA-DCS instead of ADM-CID
+ *   --receiver URL   use an external primary receiver instead, e.g. tcp://192.0.2.10:5000
+ *   --account A  --key K  [--key-format hex|ascii]  [--line L]  [--rcvr R]   for that receiver
+ *   --receiver2 URL  --account2 A  --key2 K  [--key-format2 …] [--line2 L] [--rcvr2 R]  secondary
+ *   --plain          lab only: no keys, unencrypted frames (the unit warns loudly)
  */
 import { createSimUnit } from './unit';
-import { simDefaultConfig } from './default-config';
+import { simDefaultConfig, SIM_KEYS } from './default-config';
+import { createSimCentre, SimCentre, CentreEvent } from './centre';
+import type { ReceiverConfig } from '../firmware/config';
+import { validateConfig, describeProblems } from '../firmware/config';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isFinite(v) || v < 0) {
-    console.error(`--${name} needs a number`);
-    process.exit(2);
-  }
+const argv = process.argv.slice(2);
+function opt(name: string): string | undefined {
+  const i = argv.indexOf(`--${name}`);
+  if (i < 0) return undefined;
+  const v = argv[i + 1];
+  if (v === undefined || v.startsWith('--')) fail(`--${name} needs a value`);
   return v;
 }
+function num(name: string, fallback: number): number {
+  const s = opt(name);
+  if (s === undefined) return fallback;
+  const v = Number(s);
+  if (!Number.isFinite(v) || v < 0) fail(`--${name} needs a number`);
+  return v;
+}
+function fail(msg: string): never {
+  console.error(`error: ${msg}`);
+  process.exit(2);
+}
 
-const hold = arg('hold', 2000);
-const tap = arg('tap', 300);
-const seconds = arg('seconds', 8);
-const t0 = Date.now();
-const stamp = () => `+${((Date.now() - t0) / 1000).toFixed(3)}s`;
+function external(suffix: string, path: 'wifi' | 'cellular'): ReceiverConfig | undefined {
+  const url = opt(`receiver${suffix}`);
+  if (url === undefined) return undefined;
+  const m = /^(tcp|udp):\/\/([A-Za-z0-9.-]+):(\d+)$/.exec(url);
+  if (!m) fail(`--receiver${suffix} must look like tcp://HOST:PORT or udp://HOST:PORT`);
+  const r: ReceiverConfig = { path, host: m[2], port: Number(m[3]), transport: m[1] as 'tcp' | 'udp', line: opt(`line${suffix}`) ?? '0' };
+  const acct = opt(`account${suffix}`);
+  if (acct) r.account = acct;
+  const rcvr = opt(`rcvr${suffix}`);
+  if (rcvr) r.receiver = rcvr;
+  const key = opt(`key${suffix}`);
+  if (key) r.key = key;
+  const fmt = opt(`key-format${suffix}`);
+  if (fmt) r.keyFormat = fmt as 'hex' | 'ascii';
+  return r;
+}
 
-const config = simDefaultConfig();
-console.log(`simulated unit ${config.unitId} (account ${config.account}), hold time ${config.holdMs} ms`);
-const unit = createSimUnit(config, { echoLog: '' });
-const { world } = unit.sim;
+const CID_NAMES: Record<string, string> = {
+  '120': 'panic', '121': 'duress', '122': 'silent panic', '137': 'tamper', '301': 'mains loss', '302': 'low battery',
+  '305': 'system reset', '350': 'communication trouble', '354': 'failure to communicate', '406': 'cancel',
+  '601': 'manual test', '602': 'periodic test'
+};
 
-let ledWas = false;
-const ledPoll = setInterval(() => {
-  if (world.led.level !== ledWas) {
-    ledWas = world.led.level;
-    console.log(`${stamp()} indicator ${ledWas ? 'ON' : 'off'}`);
+function describe(e: CentreEvent): string {
+  if (e.id === 'NULL') return 'link test (NULL)';
+  const what = e.cid
+    ? `${e.cid.qualifier === 3 ? 'restore of ' : ''}${CID_NAMES[e.cid.code] ?? e.cid.code} (CID ${e.cid.qualifier} ${e.cid.code}, zone ${e.cid.zone})`
+    : `SIA ${e.sia?.code} zone ${e.sia?.zone}`;
+  return `${what}${e.xdata.length ? ' ' + e.xdata.map((x) => `[${x}]`).join('') : ''}${e.duplicate ? ' (duplicate)' : ''}`;
+}
+
+/** A frame as it crossed the link: envelope readable, encrypted payload only counted. */
+function showFrame(f: string): string {
+  const t = f.replace(/^\n/, '').replace(/\r$/, '');
+  const open = t.indexOf('[');
+  if (t.includes('"*') && open > 0) return `${t.slice(0, open + 1)}<${t.length - open - 1} hex chars encrypted>`;
+  return t;
+}
+
+async function main(): Promise<void> {
+  const hold = num('hold', 2000);
+  const tap = num('tap', 300);
+  const seconds = num('seconds', 14);
+  const t0 = Date.now();
+  const stamp = () => `+${((Date.now() - t0) / 1000).toFixed(3)}s`.padEnd(9);
+
+  const centres: SimCentre[] = [];
+  const config = simDefaultConfig();
+  const primary = external('', 'wifi');
+  const secondary = external('2', 'cellular');
+  if (primary) {
+    config.report.receivers = secondary ? [primary, secondary] : [primary];
+  } else {
+    for (const [name, key, fmt] of [
+      ['primary', SIM_KEYS.primary, 'hex'],
+      ['secondary', SIM_KEYS.secondary, 'ascii']
+    ] as const) {
+      const c = await createSimCentre({ accounts: [{ account: config.account, key, keyFormat: fmt }] });
+      c.onEvent((e) => console.log(`${stamp()} centre (${name}) <- ${describe(e)} -> ${e.reply}`));
+      centres.push(c);
+    }
+    config.report.receivers = simDefaultConfig({
+      primary: { port: centres[0].tcpPort, transport: 'tcp' },
+      secondary: { port: centres[1].udpPort, transport: 'udp' }
+    }).report.receivers;
   }
-}, 10);
-
-setTimeout(() => {
-  console.log(`${stamp()} script: short tap of ${tap} ms (must not raise an alarm)`);
-  world.button.press(tap);
-}, 500);
-setTimeout(() => {
-  console.log(`${stamp()} script: press and hold for ${hold} ms`);
-  world.button.press(hold);
-}, 1500);
-setTimeout(() => {
-  clearInterval(ledPoll);
-  const recs = unit.app.journal.records();
-  console.log(`${stamp()} journal (${recs.length} records):`);
-  for (const r of recs) {
-    const { i, k, u, t, ...rest } = r;
-    console.log(`  #${i} ${k.padEnd(6)} at ${new Date(t).toISOString()} (uptime ${u} ms) ${JSON.stringify(rest)}`);
+  if (argv.includes('--sia')) config.report.format = 'sia';
+  if (argv.includes('--plain')) {
+    config.report.labUnencrypted = true;
+    for (const r of config.report.receivers) delete r.key;
+    for (const c of centres) await c.close();
+    if (centres.length) fail('--plain needs external receivers (the simulated centre runs encrypted accounts)');
   }
-  const s = unit.app.status();
-  console.log(`status: mode=${s.mode} triggers=${s.triggers} faults=${s.faults}`);
-  unit.shutdown();
-}, seconds * 1000);
+  const problems = validateConfig(config);
+  if (problems.length) fail(`configuration refused: ${describeProblems(problems)}`);
+
+  console.log(`simulated unit ${config.unitId}, account ${config.account}, hold time ${config.holdMs} ms, format ${config.report.format === 'sia' ? 'SIA-DCS' : 'ADM-CID'}`);
+  for (const [i, r] of config.report.receivers.entries()) {
+    console.log(`  ${i === 0 ? 'primary  ' : 'secondary'} ${r.transport}://${r.host}:${r.port} over ${r.path}, ${r.key ? 'AES-' + (r.keyFormat === 'ascii' ? r.key.length * 8 : r.key.length * 4) : 'UNENCRYPTED'}`);
+  }
+
+  const unit = createSimUnit(config, { echoLog: '' });
+  const { world } = unit.sim;
+  for (const p of [world.paths.wifi, world.paths.cellular]) {
+    p.tap((dir, data) => {
+      for (const f of data.split('\r').filter((x) => x.includes('"'))) {
+        console.log(`${stamp()} ${p.name.padEnd(8)} ${dir === 'out' ? 'unit ->' : 'unit <-'} ${showFrame(f)}`);
+      }
+    });
+  }
+
+  let ledWas = false;
+  const ledPoll = setInterval(() => {
+    if (world.led.level !== ledWas) {
+      ledWas = world.led.level;
+      console.log(`${stamp()} indicator ${ledWas ? 'ON' : 'off'}`);
+    }
+  }, 10);
+
+  const at = (s: number, what: string, fn: () => void) =>
+    setTimeout(() => {
+      console.log(`${stamp()} script: ${what}`);
+      fn();
+    }, s * 1000);
+  at(0.5, `short tap of ${tap} ms (must not raise an alarm)`, () => world.button.press(tap));
+  at(1.5, `press and hold for ${hold} ms`, () => world.button.press(hold));
+  at(6, 'Wi-Fi goes down (primary path cut)', () => world.paths.wifi.cut());
+  at(7, `press and hold again for ${hold} ms: reported again, over the secondary`, () => world.button.press(hold));
+  at(11, 'Wi-Fi back', () => world.paths.wifi.restore());
+
+  setTimeout(async () => {
+    clearInterval(ledPoll);
+    const recs = unit.app.journal.records();
+    console.log(`${stamp()} journal (${recs.length} records):`);
+    for (const r of recs) {
+      const { i, k, u, t, ...rest } = r;
+      console.log(`  #${String(i).padEnd(3)} ${k.padEnd(8)} ${new Date(t).toISOString()} ${JSON.stringify(rest)}`);
+    }
+    const s = unit.app.status();
+    console.log(`status: mode=${s.mode} triggers=${s.triggers} pending=${s.pending} faults=${s.faults} routes=${s.routes.map((r) => `${r.path}:${r.ok ? 'ok' : 'FAILED'}`).join(',')}`);
+    for (const [i, c] of centres.entries()) {
+      console.log(`centre ${i === 0 ? 'primary' : 'secondary'}: ${c.alarms().length} events acknowledged, ${c.events().filter((e) => e.id === 'NULL').length} link tests, ${c.rejected().length} rejected`);
+    }
+    unit.shutdown();
+    for (const c of centres) await c.close();
+  }, seconds * 1000);
+}
+
+main().catch((e) => {
+  console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});

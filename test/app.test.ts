@@ -6,7 +6,7 @@ import { SimFlash } from '../sim/flash';
 import { CONFIG_RECORD } from '../firmware/app';
 import type { Config } from '../firmware/config';
 
-describe('unit on the sim HAL: boot, hold-to-trigger, journal, indicator', () => {
+describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, indicator', () => {
   let clock: sinon.SinonFakeTimers;
   let unit: SimUnit | undefined;
   beforeEach(() => {
@@ -17,7 +17,12 @@ describe('unit on the sim HAL: boot, hold-to-trigger, journal, indicator', () =>
     unit = undefined;
     clock.restore();
   });
-  const kinds = (u: SimUnit) => u.app.journal.records().map((r) => r.k);
+  /** Journal kinds, events by code (`ev305`), panics as `panic`; sequence reservations left out. */
+  const kinds = (u: SimUnit) =>
+    u.app.journal
+      .records()
+      .filter((r) => r.k !== 'sq')
+      .map((r) => (r.k === 'ev' ? (r.c === 120 && r.q === 1 ? 'panic' : `ev${r.c}`) : r.k));
   const boot = (config: Config = simDefaultConfig(), flash?: SimFlash) => (unit = createSimUnit(config, { flash }));
 
   it('writes a boot record with firmware, board, reset cause and unit id', () => {
@@ -30,19 +35,21 @@ describe('unit on the sim HAL: boot, hold-to-trigger, journal, indicator', () =>
     assert.equal(rec.t, Date.UTC(2026, 10, 23, 12, 0, 0));
   });
 
-  it('a press held for the hold time is journalled as panic and shown on the indicator', () => {
+  it('a press held for the hold time is journalled as a panic event, silently', () => {
     const u = boot();
     clock.tick(500); // boot flash over
+    const ledChanges = u.sim.world.led.history.length;
     u.sim.world.button.press(2000);
     clock.tick(1400);
-    assert.deepEqual(kinds(u), ['boot'], 'not yet: held 1.4 s of 1.5 s');
-    assert.equal(u.sim.world.led.level, false);
+    assert.deepEqual(kinds(u), ['boot', 'ev305'], 'not yet: held 1.4 s of 1.5 s');
     clock.tick(200);
-    assert.deepEqual(kinds(u), ['boot', 'panic']);
-    assert.equal(u.sim.world.led.level, true);
+    assert.deepEqual(kinds(u), ['boot', 'ev305', 'panic']);
     assert.equal(u.app.status().mode, 'alarm');
-    const panic = u.app.journal.records()[1];
-    assert.equal(panic.held, 1500);
+    assert.equal(u.app.status().pending, 2, 'no receiver configured: both wait in the journal');
+    assert.equal(u.sim.world.led.history.length, ledChanges, 'no light until a centre acknowledges');
+    assert.equal(u.sim.world.buzzer.history.length, 0);
+    const panic = u.app.journal.records().pop()!;
+    assert.deepEqual([panic.c, panic.q, panic.z], [120, 1, 1]);
   });
 
   it('a short tap and contact bounce raise nothing', () => {
@@ -53,7 +60,7 @@ describe('unit on the sim HAL: boot, hold-to-trigger, journal, indicator', () =>
     clock.tick(3000);
     u.sim.world.button.press(1400);
     clock.tick(3000);
-    assert.deepEqual(kinds(u), ['boot']);
+    assert.deepEqual(kinds(u), ['boot', 'ev305']);
     assert.equal(u.app.status().triggers, 0);
   });
 
@@ -63,7 +70,7 @@ describe('unit on the sim HAL: boot, hold-to-trigger, journal, indicator', () =>
     clock.tick(5000);
     u.sim.world.button.up();
     clock.tick(100);
-    assert.deepEqual(kinds(u), ['boot', 'panic']);
+    assert.deepEqual(kinds(u), ['boot', 'ev305', 'panic']);
   });
 
   it('holding on and on triggers once; a second hold triggers again', () => {
@@ -72,16 +79,17 @@ describe('unit on the sim HAL: boot, hold-to-trigger, journal, indicator', () =>
     clock.tick(12_000);
     u.sim.world.button.press(2000);
     clock.tick(3000);
-    assert.deepEqual(kinds(u), ['boot', 'panic', 'panic']);
+    assert.deepEqual(kinds(u), ['boot', 'ev305', 'panic', 'panic']);
   });
 
   it('hold time 0 triggers on the press itself', () => {
     const c = simDefaultConfig();
     c.holdMs = 0;
+    c.gestures.cancelTaps = 0; // no taps exist when every press is an alarm
     const u = boot(c);
     u.sim.world.button.press(60);
     clock.tick(40); // debounce (25 ms) passed, still held
-    assert.deepEqual(kinds(u), ['boot', 'panic']);
+    assert.deepEqual(kinds(u), ['boot', 'ev305', 'panic']);
   });
 
   it('the journal survives a power cut; the next boot continues it', () => {
@@ -89,11 +97,17 @@ describe('unit on the sim HAL: boot, hold-to-trigger, journal, indicator', () =>
     u.sim.world.button.press(2000);
     clock.tick(2500);
     const app2 = u.powerCut();
-    assert.deepEqual(app2.journal.records().map((r) => [r.i, r.k, r.cause]), [
+    assert.deepEqual(app2.journal.records().map((r) => [r.i, r.k, r.c ?? r.cause]), [
       [1, 'boot', 'power'],
-      [2, 'panic', undefined],
-      [3, 'boot', 'power']
+      [2, 'sq', undefined],
+      [3, 'ev', 305],
+      [4, 'ev', 120],
+      [5, 'boot', 'power'],
+      [6, 'sq', undefined],
+      [7, 'ev', 305]
     ]);
+    assert.equal(app2.status().pending, 3, 'the undelivered events of the first boot are still owed');
+    assert.equal(app2.status().mode, 'alarm', 'the alarm was active at the cut: resumed');
   });
 
   it('a power cut in the middle of a hold loses the unfinished press, not the unit', () => {
@@ -103,10 +117,10 @@ describe('unit on the sim HAL: boot, hold-to-trigger, journal, indicator', () =>
     u.powerCut();
     u.sim.world.button.up();
     clock.tick(5000);
-    assert.deepEqual(kinds(u), ['boot', 'boot']);
+    assert.deepEqual(kinds(u), ['boot', 'ev305', 'boot', 'ev305']);
     u.sim.world.button.press(2000);
     clock.tick(2500);
-    assert.deepEqual(kinds(u), ['boot', 'boot', 'panic']);
+    assert.deepEqual(kinds(u), ['boot', 'ev305', 'boot', 'ev305', 'panic']);
   });
 
   it('a corrupt journal record is reported at boot and the unit carries on', () => {
@@ -114,14 +128,13 @@ describe('unit on the sim HAL: boot, hold-to-trigger, journal, indicator', () =>
     const u = boot(simDefaultConfig(), flash);
     u.sim.world.button.press(2000);
     clock.tick(2500);
-    flash.flipByte('j.0', 5, 0x04);
+    flash.flipByte('j.0', 5, 0x04); // inside the first line: the boot record
     const app2 = u.powerCut();
-    const recs = app2.journal.records();
-    assert.deepEqual(recs.map((r) => r.k), ['panic', 'boot', 'jrn-bad']);
-    assert.equal(recs[2].lines, 1);
+    assert.deepEqual(kinds(u), ['ev305', 'panic', 'boot', 'jrn-bad', 'ev305']);
+    assert.equal(app2.journal.records().find((r) => r.k === 'jrn-bad')!.lines, 1);
     u.sim.world.button.press(2000);
     clock.tick(2500);
-    assert.equal(app2.journal.records().pop()!.k, 'panic');
+    assert.equal(kinds(u).pop(), 'panic');
   });
 
   it('an invalid config is refused with the field named, and the stored valid one is kept', () => {
@@ -159,28 +172,20 @@ describe('unit on the sim HAL: boot, hold-to-trigger, journal, indicator', () =>
     u.app.stop(); // the main loop stops kicking
     clock.tick(25_000);
     assert.deepEqual(u.sim.world.boots, ['power', 'watchdog']);
-    assert.equal(u.app.journal.records().pop()!.cause, 'watchdog');
+    assert.equal(u.app.journal.records().filter((r) => r.k === 'boot').pop()!.cause, 'watchdog');
   });
 
   it('an exception in a handler is caught, counted and logged; the unit keeps working', () => {
     const u = boot();
-    const orig = u.sim.hal.indicator.led.write;
-    let thrown = false;
-    u.sim.hal.indicator.led.write = (on: boolean) => {
-      if (on && !thrown) {
-        thrown = true;
-        throw new Error('LED driver fault');
-      }
-      orig(on);
+    u.sim.hal.power.batteryVolts = () => {
+      throw new Error('ADC fault');
     };
-    clock.tick(500);
-    u.sim.world.button.press(2000);
-    clock.tick(2500);
+    clock.tick(60_000); // the battery check runs once a minute
     assert.equal(u.app.status().faults, 1);
-    assert.ok(u.sim.world.log.some((l) => /fault in trigger: LED driver fault/.test(l.message)));
-    assert.deepEqual(kinds(u), ['boot', 'panic'], 'the panic was journalled before the fault');
+    assert.ok(u.sim.world.log.some((l) => /fault in battery: ADC fault/.test(l.message)));
     u.sim.world.button.press(2000);
     clock.tick(2500);
-    assert.equal(u.app.status().triggers, 2);
+    assert.deepEqual(kinds(u), ['boot', 'ev305', 'panic']);
+    assert.equal(u.app.status().triggers, 1);
   });
 });

@@ -20,7 +20,7 @@ describe('config validation', () => {
     ['indicator pattern unknown', (c) => (c.indicator.confirm = 'flash'), 'indicator.confirm', /"blink" or "off"/],
     ['boot flash not boolean', (c) => (c.indicator.bootFlash = 1), 'indicator.bootFlash', /true or false/],
     ['unknown setting', (c) => (c.holdTime = 1500), 'holdTime', /not a known setting/],
-    ['wrong version', (c) => (c.version = 99), 'version', /must be 1/]
+    ['wrong version', (c) => (c.version = 99), 'version', /must be 2/]
   ];
   for (const [name, mutate, field, reason] of bad) {
     it(`names the field: ${name}`, () => {

@@ -44,6 +44,10 @@ describe('compatibility gate (tools/gate.js)', () => {
     ['array hole', 'var a = [1, , 3];', 'array-hole'],
     ['regex lookahead', 'var r = /a(?=b)/;', 'regex'],
     ['regex named group', 'var r = /(?<x>a)/;', 'regex'],
+    ['regex optional', 'var r = /a\\r?\\n/;', 'regex'],
+    ['regex lazy', 'var r = /a+?b/;', 'regex'],
+    ['regex counted', 'var r = /^[0-9]{3,16}$/;', 'regex'],
+    ['regex non-capturing', 'var r = /(?:ab)c/;', 'regex'],
     ['TypeScript helper', 'var a = __spreadArray([], [1], false);', 'ts-helper'],
     ['call before definition', 'main(); function main() {}', 'hoisting'],
     ['variable before definition', 'var x = y + 1; var y = 2;', 'hoisting'],
@@ -68,6 +72,7 @@ describe('compatibility gate (tools/gate.js)', () => {
     ['typed arrays and E natives', 'var a = new Uint8Array(4); a.set([1], 0); a.subarray(1); E.sum(a);'],
     ['string methods Espruino has', '"abc".padStart(5).startsWith(" ") && "a,b".split(/,/).length;'],
     ['[].slice.call', 'var r = [].slice.call(new Uint8Array(3), 1);'],
+    ['regex with literal ? and { in class or escaped', 'var r = /^[0-9?{]+\\?\\{x*$/;'],
     ['a Map that is a local name', 'function f(Map) { return new Map(); }']
   ];
   for (const [name, code] of mustPass) {

@@ -13,7 +13,7 @@ describe('press state machine (pure)', () => {
     ['late edge arms only the rest', PRESS_IDLE, down(100, 400), 1500, holding(100), ['arm:1200']],
     ['edge seen after the hold time triggers at once', PRESS_IDLE, down(100, 1700), 1500, fired(100), ['trigger:1600']],
     ['hold 0 triggers on press', PRESS_IDLE, down(100), 0, fired(100), ['trigger:0']],
-    ['release before the time disarms', holding(100), up(900), 1500, PRESS_IDLE, ['disarm']],
+    ['release before the time disarms and is a tap', holding(100), up(900), 1500, PRESS_IDLE, ['disarm', 'tap']],
     ['timer while holding triggers', holding(100), timer(1600), 1500, fired(100), ['trigger:1500']],
     ['release after trigger returns to idle quietly', fired(100), up(3000), 1500, PRESS_IDLE, []],
     ['stale timer in idle does nothing', PRESS_IDLE, timer(5000), 1500, PRESS_IDLE, []],

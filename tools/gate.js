@@ -193,6 +193,8 @@ function checkConstructs(ast, scopeManager, add) {
           const p = node.regex.pattern;
           if (/\(\?[=!]|\(\?<[=!]/.test(p)) add(node, 'regex', 'regex lookahead/lookbehind (returns null on Espruino)');
           if (/\(\?<[A-Za-z]/.test(p)) add(node, 'regex', 'regex named group (SyntaxError on Espruino)');
+          const q = regexQuantifierProblem(p);
+          if (q) add(node, 'regex', q);
           if (/[suy]/.test(node.regex.flags)) add(node, 'regex', `regex flag(s) '${node.regex.flags}' (only g, i, m on Espruino)`);
         }
         break;
@@ -368,6 +370,30 @@ function findVar(scope, name) {
     const v = s.set.get(name);
     if (v) return v;
     for (const c of s.childScopes) if (c.type !== 'function') stack.push(c);
+  }
+  return undefined;
+}
+
+/**
+ * Espruino's regex engine (measured on 2v29) returns null for any pattern using `?` (optional or
+ * lazy), `(?:…)` or a counted quantifier `{n}`/`{n,m}`; `*`, `+`, classes and alternation work.
+ */
+function regexQuantifierProblem(p) {
+  let inClass = false;
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i];
+    if (c === '\\') {
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      continue;
+    }
+    if (c === '[') inClass = true;
+    else if (c === '?' && p[i - 1] !== '(') return 'regex `?` quantifier (never matches on Espruino): use `*`, `+` or code';
+    else if (c === '?' && p[i + 1] === ':') return 'regex non-capturing group `(?:` (never matches on Espruino)';
+    else if (c === '{' && /^\{\d+(,\d*)?\}/.test(p.slice(i))) return 'regex counted quantifier `{n,m}` (never matches on Espruino): check lengths in code';
   }
   return undefined;
 }

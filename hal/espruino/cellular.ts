@@ -177,7 +177,7 @@ export function createCellularLink(clock: Clock, o: CellularOptions): Link {
   });
 
   at.register('+RECEIVE', function (buf: string) {
-    const m = /^\+RECEIVE,(\d),(\d+):\r?\n/.exec(buf);
+    const m = /^\+RECEIVE,(\d),(\d+):\r*\n/.exec(buf);
     if (!m) return buf.indexOf('\n') < 0 ? buf : buf.substr(buf.indexOf('\n') + 1);
     const start = m[0].length;
     const len = parseInt(m[2], 10);

@@ -189,7 +189,7 @@ export function createWifiLink(clock: Clock, creds: { ssid: string; password: st
     if (!joined || !at) return;
     const handler: AtLineHandler = function (line?: string) {
       if (line === undefined || line === 'OK' || line === 'ERROR') return undefined;
-      const m = /^\+CWJAP:"[^"]*","[^"]*",\d+,(-?\d+)/.exec(line);
+      const m = /^\+CWJAP:"[^"]*","[^"]*",\d+,([-0-9]+)/.exec(line);
       if (m) core.setStatus(true, parseInt(m[1], 10));
       else if (line.indexOf('No AP') === 0) lost();
       return handler;

@@ -1,0 +1,323 @@
+/**
+ * SIA DC-09 framing: encoder for the unit's messages and decoder for the receiver's replies, as
+ * ../shared/docs/alarm-reporting.md (and docs/reporting.md) describe them.
+ *
+ *   <LF><crc><0LLL>"<id>"<seq>[R<rcvr>]L<pref>#<acct>[<data>][<xdata>…]_HH:MM:SS,MM-DD-YYYY<CR>
+ *
+ * Frames are byte strings. Parsing is hand-written (no regex): Espruino's regex engine does not
+ * support `?` or `{n}` quantifiers. Nothing here throws on bad input: decoders return `undefined`
+ * or a reason.
+ */
+import type { Crypto } from '../hal/types';
+
+/** Who a frame is for: account, line prefix, optional receiver number, optional AES key. */
+export interface Dc09Target {
+  account: string;
+  line: string;
+  receiver?: string;
+  /** AES key as a byte string (16/24/32 bytes); absent = plain frames. */
+  key?: string;
+}
+
+export interface Dc09Message {
+  /** `SIA-DCS`, `ADM-CID` or `NULL`. */
+  id: string;
+  /** 1…9999. */
+  seq: number;
+  /** Data block content without brackets, e.g. `#1234|1120 01 001`; '' for NULL. */
+  data: string;
+  /** Extended data blocks, each with its brackets, e.g. `[V12AB]`. */
+  xdata: string;
+  /** Message time, UTC ms; required when encrypted. */
+  time: number;
+}
+
+export interface Dc09Reply {
+  /** `ACK`, `NAK`, `DUH` (or anything else the frame names). */
+  type: string;
+  encrypted: boolean;
+  seq: string;
+  receiver?: string;
+  line: string;
+  account: string;
+  /** Timestamp carried by the reply (UTC ms), if any. */
+  time?: number;
+}
+
+/** CRC-16/ARC (poly 0x8005 reflected, init 0): `123456789` → 0xBB3D. */
+export function crc16(s: string): number {
+  let crc = 0;
+  for (let i = 0; i < s.length; i++) {
+    crc ^= s.charCodeAt(i) & 0xff;
+    for (let b = 0; b < 8; b++) crc = crc & 1 ? (crc >>> 1) ^ 0xa001 : crc >>> 1;
+  }
+  return crc;
+}
+
+function hexN(n: number, width: number): string {
+  let s = n.toString(16).toUpperCase();
+  while (s.length < width) s = '0' + s;
+  return s;
+}
+
+function dec(n: number, width: number): string {
+  let s = String(n);
+  while (s.length < width) s = '0' + s;
+  return s;
+}
+
+/** Wrap a body (from the first `"` to before CR) with LF, CRC, length and CR. */
+export function wrapFrame(body: string): string {
+  return '\n' + hexN(crc16(body), 4) + '0' + hexN(body.length, 3) + body + '\r';
+}
+
+/** Days since 1970-01-01 → [year, month 1-12, day 1-31] (proleptic Gregorian). */
+function civil(days: number): number[] {
+  const z = days + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  return [yoe + era * 400 + (m <= 2 ? 1 : 0), m, d];
+}
+
+function daysFromCivil(y: number, m: number, d: number): number {
+  y -= m <= 2 ? 1 : 0;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (m > 2 ? m - 3 : m + 9) + 2) / 5) + d - 1;
+  return era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468;
+}
+
+/** UTC ms → `HH:MM:SS,MM-DD-YYYY` (DC-09 timestamp without the leading `_`). */
+export function formatTime(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  const days = Math.floor(s / 86400);
+  const sod = s - days * 86400;
+  const c = civil(days);
+  return (
+    dec(Math.floor(sod / 3600), 2) + ':' + dec(Math.floor(sod / 60) % 60, 2) + ':' + dec(sod % 60, 2) +
+    ',' + dec(c[1], 2) + '-' + dec(c[2], 2) + '-' + dec(c[0], 4)
+  );
+}
+
+function digits(s: string, from: number, n: number): number {
+  let v = 0;
+  for (let i = from; i < from + n; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (!(c >= 0 && c <= 9)) return -1;
+    v = v * 10 + c;
+  }
+  return v;
+}
+
+/** `HH:MM:SS,MM-DD-YYYY` → UTC ms; `undefined` when malformed or out of range. */
+export function parseTime(t: string): number | undefined {
+  if (t.length !== 19 || t.charAt(2) !== ':' || t.charAt(5) !== ':' || t.charAt(8) !== ',' || t.charAt(11) !== '-' || t.charAt(14) !== '-') {
+    return undefined;
+  }
+  const hh = digits(t, 0, 2);
+  const mi = digits(t, 3, 2);
+  const ss = digits(t, 6, 2);
+  const mo = digits(t, 9, 2);
+  const dd = digits(t, 12, 2);
+  const yy = digits(t, 15, 4);
+  if (hh < 0 || hh > 23 || mi < 0 || mi > 59 || ss < 0 || ss > 59 || mo < 1 || mo > 12 || dd < 1 || dd > 31 || yy < 1970) {
+    return undefined;
+  }
+  return ((daysFromCivil(yy, mo, dd) * 24 + hh) * 60 + mi) * 60000 + ss * 1000;
+}
+
+const HEXCHARS = '0123456789ABCDEF';
+
+export function toHex(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += HEXCHARS.charAt(b[i] >> 4) + HEXCHARS.charAt(b[i] & 15);
+  return s;
+}
+
+/** Hex text → bytes; `undefined` unless it is an even count of hex digits. */
+export function fromHex(s: string): Uint8Array | undefined {
+  if (s.length % 2) return undefined;
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) {
+    const hi = HEXCHARS.indexOf(s.charAt(2 * i).toUpperCase());
+    const lo = HEXCHARS.indexOf(s.charAt(2 * i + 1).toUpperCase());
+    if (hi < 0 || lo < 0) return undefined;
+    out[i] = hi * 16 + lo;
+  }
+  return out;
+}
+
+function bytesOf(s: string): Uint8Array {
+  const b = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+  return b;
+}
+
+function stringOf(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
+  return s;
+}
+
+const PAD_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const ZERO_IV = new Uint8Array(16);
+
+/** Encrypt `text` (pad prepended so it fills whole blocks) and give upper-case hex. */
+function seal(crypto: Crypto, key: string, text: string, sep: string): string {
+  const n = 16 - ((text.length + sep.length) % 16);
+  const rnd = crypto.randomBytes(n);
+  let pad = '';
+  for (let i = 0; i < n; i++) pad += PAD_CHARS.charAt(rnd[i] % PAD_CHARS.length);
+  return toHex(crypto.aesCbcEncrypt(bytesOf(key), ZERO_IV, bytesOf(pad + sep + text)));
+}
+
+/** Decrypt upper-case hex; `undefined` when it is not whole blocks of hex. */
+function unseal(crypto: Crypto, key: string, hex: string): string | undefined {
+  const b = fromHex(hex);
+  if (!b || b.length === 0 || b.length % 16) return undefined;
+  return stringOf(crypto.aesCbcDecrypt(bytesOf(key), ZERO_IV, b));
+}
+
+function header(id: string, seq: string, t: Dc09Target): string {
+  return '"' + id + '"' + seq + (t.receiver ? 'R' + t.receiver : '') + 'L' + t.line + '#' + t.account + '[';
+}
+
+/** Encode one message as a complete frame (encrypted when the target has a key). */
+export function encodeMessage(crypto: Crypto, t: Dc09Target, m: Dc09Message): string {
+  const seq = dec(m.seq, 4);
+  const ts = '_' + formatTime(m.time);
+  const isNull = m.id === 'NULL';
+  if (!t.key) return wrapFrame(header(m.id, seq, t) + (isNull ? '' : m.data) + ']' + m.xdata + ts);
+  const body = isNull ? ']' + ts : m.data + ']' + m.xdata + ts;
+  return wrapFrame(header('*' + m.id, seq, t) + seal(crypto, t.key, body, isNull ? '' : '|'));
+}
+
+/** Encode a reply frame (the simulated centre's tests and the bench use it). */
+export function encodeReply(crypto: Crypto, type: string, seq: string, t: Dc09Target, time?: number): string {
+  const ts = time === undefined ? '' : '_' + formatTime(time);
+  if (t.key && type === 'ACK') return wrapFrame(header('*ACK', seq, t) + seal(crypto, t.key, ']' + ts, ''));
+  return wrapFrame(header(type, seq, t) + ']' + ts);
+}
+
+function isHexChar(c: string): boolean {
+  return c !== '' && HEXCHARS.indexOf(c.toUpperCase()) >= 0;
+}
+
+/** Read a run of hex digits starting at `i`; returns [text, next index]. */
+function hexRun(s: string, i: number, max: number): string {
+  let j = i;
+  while (j < s.length && j - i < max && isHexChar(s.charAt(j))) j++;
+  return s.substring(i, j);
+}
+
+/**
+ * Check a frame's envelope: LF, CRC, length, CR. Returns the body (first `"` to before CR) or a
+ * reason it is rejected.
+ */
+export function openFrame(frame: string): string | { error: string } {
+  if (frame.charAt(0) !== '\n' || frame.charAt(frame.length - 1) !== '\r' || frame.length < 10) {
+    return { error: 'not a frame' };
+  }
+  const crcText = frame.substr(1, 4);
+  const lenText = frame.substr(5, 4);
+  const body = frame.substring(9, frame.length - 1);
+  if (hexRun(crcText, 0, 4).length !== 4 || hexRun(lenText, 0, 4).length !== 4 || lenText.charAt(0) !== '0') {
+    return { error: 'bad header' };
+  }
+  if (parseInt(lenText, 16) !== body.length) return { error: 'bad length' };
+  if (parseInt(crcText, 16) !== crc16(body)) return { error: 'bad CRC' };
+  return body;
+}
+
+/**
+ * Decode a reply frame. With `key`, an encrypted (`*ACK`) reply is decrypted and its timestamp
+ * read. Returns the reply or a reason it is rejected; never throws.
+ */
+export function decodeReply(crypto: Crypto, frame: string, key?: string): Dc09Reply | { error: string } {
+  const body = openFrame(frame);
+  if (typeof body !== 'string') return body;
+  if (body.charAt(0) !== '"') return { error: 'no id' };
+  const q = body.indexOf('"', 1);
+  if (q < 0) return { error: 'no id' };
+  let id = body.substring(1, q);
+  const encrypted = id.charAt(0) === '*';
+  if (encrypted) id = id.substr(1);
+  let i = q + 1;
+  const seq = body.substr(i, 4);
+  if (digits(seq, 0, 4) < 0 || seq.length !== 4) return { error: 'bad sequence number' };
+  i += 4;
+  let receiver: string | undefined;
+  if (body.charAt(i) === 'R') {
+    receiver = hexRun(body, i + 1, 6);
+    if (!receiver) return { error: 'bad receiver number' };
+    i += 1 + receiver.length;
+  }
+  if (body.charAt(i) !== 'L') return { error: 'no line prefix' };
+  const line = hexRun(body, i + 1, 6);
+  if (!line) return { error: 'bad line prefix' };
+  i += 1 + line.length;
+  let account = '';
+  const mark = body.charAt(i);
+  if (mark === '#' || mark === 'A') {
+    account = hexRun(body, i + 1, 16);
+    i += 1 + account.length;
+  }
+  if (body.charAt(i) !== '[') return { error: 'no data block' };
+  let rest = body.substr(i + 1);
+  if (encrypted) {
+    if (!key) return { error: 'encrypted reply but no key' };
+    const plain = unseal(crypto, key, rest);
+    if (plain === undefined) return { error: 'undecryptable' };
+    const end = plain.indexOf(']');
+    if (end < 0) return { error: 'undecryptable' };
+    rest = plain.substr(end);
+  }
+  if (rest.charAt(0) !== ']') return { error: 'unexpected data in reply' };
+  let time: number | undefined;
+  if (rest.length > 1) {
+    if (rest.charAt(1) !== '_') return { error: 'bad timestamp' };
+    time = parseTime(rest.substr(2));
+    if (time === undefined) return { error: 'bad timestamp' };
+  }
+  return { type: id, encrypted: encrypted, seq: seq, receiver: receiver, line: line, account: account, time: time };
+}
+
+/**
+ * Split a TCP byte stream into frames (LF … CR). Bytes before an LF are dropped; a frame longer
+ * than `max` is dropped (a receiver reply is well under 200 bytes).
+ */
+export function createFrameSplitter(max: number) {
+  let buf = '';
+  return {
+    push: function (data: string, onFrame: (frame: string) => void): void {
+      buf += data;
+      for (;;) {
+        const end = buf.indexOf('\r');
+        if (end < 0) {
+          const start = buf.lastIndexOf('\n');
+          buf = start < 0 || buf.length - start > max ? '' : buf.substr(start);
+          return;
+        }
+        const start = buf.lastIndexOf('\n', end);
+        const frame = start < 0 ? '' : buf.substring(start, end + 1);
+        buf = buf.substr(end + 1);
+        if (frame !== '' && frame.length <= max) onFrame(frame);
+      }
+    }
+  };
+}
+
+/** Message data block for ADM-CID: `#acct|QCCC PP ZZZ`. */
+export function cidData(account: string, qualifier: number, code: number, partition: number, zone: number): string {
+  return '#' + account + '|' + qualifier + dec(code, 3) + ' ' + dec(partition, 2) + ' ' + dec(zone, 3);
+}
+
+/** Message data block for SIA-DCS: `#acct|Nri<area>/<code><zone>`. */
+export function siaData(account: string, code: string, area: number, zone: number): string {
+  return '#' + account + '|Nri' + area + '/' + code + dec(zone, 3);
+}
