@@ -122,7 +122,8 @@ async function main(): Promise<void> {
 
   const unit = createSimUnit(config, { echoLog: '' });
   const { world } = unit.sim;
-  for (const p of [world.paths.wifi, world.paths.cellular]) {
+  const wifi = world.paths.wifi!;
+  for (const p of [wifi, world.paths.cellular!]) {
     p.tap((dir, data) => {
       for (const f of data.split('\r').filter((x) => x.includes('"'))) {
         console.log(`${stamp()} ${p.name.padEnd(8)} ${dir === 'out' ? 'unit ->' : 'unit <-'} ${showFrame(f)}`);
@@ -145,9 +146,9 @@ async function main(): Promise<void> {
     }, s * 1000);
   at(0.5, `short tap of ${tap} ms (must not raise an alarm)`, () => world.button.press(tap));
   at(1.5, `press and hold for ${hold} ms`, () => world.button.press(hold));
-  at(6, 'Wi-Fi goes down (primary path cut)', () => world.paths.wifi.cut());
+  at(6, 'Wi-Fi goes down (primary path cut)', () => wifi.cut());
   at(7, `press and hold again for ${hold} ms: reported again, over the secondary`, () => world.button.press(hold));
-  at(11, 'Wi-Fi back', () => world.paths.wifi.restore());
+  at(11, 'Wi-Fi back', () => wifi.restore());
 
   setTimeout(async () => {
     clearInterval(ledPoll);
