@@ -61,8 +61,6 @@ interface Pending {
   tries: Try[];
   /** Loaded from the journal at boot (an earlier boot's event). */
   old: boolean;
-  /** `[H…]` block fixed at first send (events sent late carry their own time). */
-  h?: string;
 }
 
 interface Route {
@@ -76,13 +74,13 @@ interface Route {
   lastOk: number;
   retryAt: number;
   naks: number;
+  /** A NAK'd link test is resent with its own number. */
+  again: number;
 }
 
 /** Sequence numbers are reserved in blocks in the journal, so a reboot never reuses one. */
 const SEQ_BLOCK = 50;
 const MAX_NAKS = 3;
-/** A late event carries its own time (`[H…]`) when first sent this long after it happened. */
-const LATE_MS = 10000;
 
 function nextSeq(n: number): number {
   return n >= 9999 ? 1 : n + 1;
@@ -156,6 +154,7 @@ export function createReporter(d: ReporterDeps): Reporter {
       lastOk: -1,
       retryAt: 0,
       naks: 0,
+      again: 0,
       ch: createChannel({
         link: link,
         host: rc.host,
@@ -247,18 +246,17 @@ export function createReporter(d: ReporterDeps): Reporter {
     const c = rec.c as number;
     const q = rec.q as number;
     const z = rec.z as number;
-    if (p.h === undefined) {
-      // An event from an earlier boot, or sent late, carries the time it happened.
-      const late = p.old || clock.now() - p.at > LATE_MS;
-      p.h = late && (rec.t as number) > 0 ? '[H' + formatTime(rec.t as number) + ']' : '';
-    }
+    // The time the event happened, in every frame: this boot's events on the (possibly since
+    // corrected) clock, earlier boots' events as journalled. Constant across resends.
+    const at = p.old ? (rec.t as number) : clock.wall() - (clock.now() - (rec.u as number));
+    const h = at > 0 ? '[H' + formatTime(at) + ']' : '';
     const acct = r.target.account;
     const data = rep.format === 'sia' ? siaData(acct, siaCode(c, q), 1, z) : cidData(acct, q, c, 1, z);
     return encodeMessage(d.crypto, r.target, {
       id: rep.format === 'sia' ? 'SIA-DCS' : 'ADM-CID',
       seq: rec.n as number,
       data: data,
-      xdata: (rec.x ? '[' + rec.x + ']' : '') + p.h,
+      xdata: (rec.x ? '[' + rec.x + ']' : '') + h,
       time: clock.wall()
     });
   }
@@ -311,7 +309,8 @@ export function createReporter(d: ReporterDeps): Reporter {
   }
 
   function sendNull(r: Route): void {
-    const s = takeSeq();
+    const s = r.again || takeSeq();
+    r.again = 0;
     const digits = ('000' + s).slice(-4);
     const frame = encodeMessage(d.crypto, r.target, { id: 'NULL', seq: s, data: '', xdata: '', time: clock.wall() });
     r.ch.send(frame, digits, function (res: ChannelResult) {
@@ -326,6 +325,7 @@ export function createReporter(d: ReporterDeps): Reporter {
           nakTime(res);
           routeAnswered(r);
           r.lastOk = -1;
+          r.again = s;
         } else {
           r.naks = 0;
           routeAnswered(r);
