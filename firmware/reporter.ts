@@ -206,10 +206,11 @@ export function createReporter(d: ReporterDeps): Reporter {
     return (routes[0].failed ? sup.degradedS : sup.secondaryS) * 1000;
   }
 
-  function routeAnswered(r: Route): void {
+  /** A valid answer to a frame sent at `sentAt`: the supervision interval runs from the send. */
+  function routeAnswered(r: Route, sentAt: number): void {
     r.fails = 0;
     r.retryAt = 0;
-    r.lastOk = clock.now();
+    r.lastOk = sentAt;
     if (r.failed) {
       r.failed = false;
       log.write('info', r.name + ' path restored');
@@ -271,24 +272,25 @@ export function createReporter(d: ReporterDeps): Reporter {
   function sendEvent(r: Route, p: Pending): void {
     const n = p.rec.n as number;
     const s = ('000' + n).slice(-4);
+    const sentAt = clock.now();
     r.ch.send(frameFor(p, r), s, function (res: ChannelResult) {
       if (stopped) return;
       const t = p.tries[r.index];
       if (pending.indexOf(p) < 0) {
         // Already settled on the other route.
-        if (res.kind === 'ack') routeAnswered(r);
+        if (res.kind === 'ack') routeAnswered(r, sentAt);
       } else if (res.kind === 'ack') {
-        routeAnswered(r);
+        routeAnswered(r, sentAt);
         log.write('info', 'event ' + s + ' (' + p.rec.c + ') acknowledged via ' + r.name);
         settled(p, 'ok', r);
         d.onDelivered(p.rec);
       } else if (res.kind === 'nak' && t.naks < MAX_NAKS) {
         t.naks++;
-        routeAnswered(r);
+        routeAnswered(r, sentAt);
         nakTime(res);
         t.next = 0;
       } else if (res.kind === 'duh') {
-        routeAnswered(r);
+        routeAnswered(r, sentAt);
         t.duh = true;
         log.write('error', 'event ' + s + ' refused (DUH) by ' + r.name);
         journal.append('duh', { r: p.rec.i, p: r.index });
@@ -311,6 +313,7 @@ export function createReporter(d: ReporterDeps): Reporter {
   function sendNull(r: Route): void {
     const s = r.again || takeSeq();
     r.again = 0;
+    const sentAt = clock.now();
     const digits = ('000' + s).slice(-4);
     const frame = encodeMessage(d.crypto, r.target, { id: 'NULL', seq: s, data: '', xdata: '', time: clock.wall() });
     r.ch.send(frame, digits, function (res: ChannelResult) {
@@ -323,12 +326,12 @@ export function createReporter(d: ReporterDeps): Reporter {
         if (res.kind === 'nak' && r.naks < MAX_NAKS) {
           r.naks++;
           nakTime(res);
-          routeAnswered(r);
+          routeAnswered(r, sentAt);
           r.lastOk = -1;
           r.again = s;
         } else {
           r.naks = 0;
-          routeAnswered(r);
+          routeAnswered(r, sentAt);
         }
       }
       pump();

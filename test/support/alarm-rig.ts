@@ -38,12 +38,11 @@ export async function createRig(clock: () => sinon.SinonFakeTimers, tweak?: (c: 
   if (tweak) tweak(config);
 
   async function io(rig: Rig): Promise<void> {
-    for (let i = 0; i < 400; i++) {
+    if (!rig.unit || rig.unit.app.status().inflight === 0) {
       await immediate();
-      if (!rig.unit || rig.unit.app.status().inflight === 0) {
-        if (i >= 2) return;
-      }
+      return;
     }
+    for (let i = 0; i < 400 && rig.unit.app.status().inflight > 0; i++) await immediate();
   }
 
   const rig: Rig = {
