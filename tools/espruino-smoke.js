@@ -5,9 +5,11 @@
  *
  * Needs ESPRUINO_BIN (the interpreter binary); reports itself skipped without it. Builds the LINUX
  * bundle, stores it as `.bootcde` in a fresh flash file (as the Espruino tools do on a board),
- * boots the interpreter, holds the panic button through the console (`p` … `r`), and checks:
- * the unit boots, the held press is recognised and shown on the indicator, and the journal in the
- * interpreter's flash holds a boot and a panic record with valid CRCs.
+ * with a config pointing at the simulated DC-09 centre on 127.0.0.1, boots the interpreter, holds
+ * the panic button through the console (`p` … `r`), and checks: the unit boots, its encrypted
+ * reset report and the held press reach the centre and are acknowledged, the acknowledgement is
+ * shown on the indicator, and the journal in the interpreter's flash holds the events with valid
+ * CRCs and their delivery records. Run through tsx (it loads sim/centre.ts).
  */
 const { spawn, spawnSync } = require('child_process');
 const fs = require('fs');
@@ -16,6 +18,8 @@ const path = require('path');
 const zlib = require('zlib');
 
 const ROOT = path.join(__dirname, '..');
+const { createSimCentre } = require('../sim/centre');
+const { simDefaultConfig, SIM_KEYS } = require('../sim/default-config');
 const results = [];
 const check = (name, ok, detail) => {
   results.push({ name, ok });
@@ -73,8 +77,11 @@ async function main() {
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'espruino-smoke-'));
   fs.copyFileSync(path.join(ROOT, 'dist', 'firmware-linux.js'), path.join(dir, 'fw.js'));
+  const centre = await createSimCentre({ accounts: [{ account: '1234', key: SIM_KEYS.primary, keyFormat: 'hex' }] });
+  const cfg = simDefaultConfig({ primary: { port: centre.tcpPort, transport: 'tcp' } });
+  fs.writeFileSync(path.join(dir, 'cfg.json'), JSON.stringify(cfg));
 
-  const store = interpreter(dir, ['-e', 'var S=require("Storage");S.write(".bootcde",require("fs").readFileSync("fw.js"));print("STORED "+S.read(".bootcde").length);quit();']);
+  const store = interpreter(dir, ['-e', 'var S=require("Storage"),F=require("fs");S.write(".bootcde",F.readFileSync("fw.js"));S.write("cfg.json",F.readFileSync("cfg.json"));print("STORED "+S.read(".bootcde").length);quit();']);
   const stored = await store.waitFor(/STORED \d+/, 10000);
   await store.stop();
   check('bundle stored as .bootcde in the interpreter flash', stored, (store.output().match(/STORED \d+/) || [''])[0]);
@@ -83,6 +90,8 @@ async function main() {
   const unit = interpreter(dir, []);
   const booted = await unit.waitFor(/info boot \S+ unit \S+ on LINUX/, 10000);
   check('unit boots from flash', booted);
+  const reset = await unit.waitFor(/event \d+ \(305\) acknowledged via primary/, 10000);
+  check('its encrypted reset report (1 305) is acknowledged by the centre', reset && centre.alarms().some((e) => e.encrypted && e.cid && e.cid.code === '305'));
   await sleep(500);
   const t0 = Date.now();
   unit.key('p');
@@ -90,7 +99,11 @@ async function main() {
   const heldFor = Date.now() - t0;
   unit.key('r');
   check('a held press raises the panic', panic, `recognised after ${heldFor} ms`);
-  check('the indicator shows it', /panic[^]*LED 1/.test(unit.output()));
+  const acked = await unit.waitFor(/event \d+ \(120\) acknowledged via primary/, 10000);
+  const at = centre.alarms().find((e) => e.cid && e.cid.code === '120' && e.cid.qualifier === 1);
+  check('the panic (1 120 001) reaches the centre and is acknowledged', acked && !!at && at.cid.zone === '001', at ? `at the centre ${at.at - t0} ms after the button went down, hold time 1500 ms` : '');
+  await sleep(300);
+  check('the indicator confirms the acknowledgement', /120\) acknowledged[^]*LED 1/.test(unit.output()));
   const uncaught = /Uncaught|OUT OF MEMORY|ReferenceError|SyntaxError/.test(unit.output());
   check('no uncaught error or memory error on the interpreter', !uncaught);
   await sleep(300);
@@ -103,8 +116,11 @@ async function main() {
     return (zlib.crc32(Buffer.from(l.slice(0, cut), 'latin1')) >>> 0).toString(16).padStart(8, '0') === l.slice(cut + 1);
   });
   const kinds = good.map((l) => JSON.parse(l.slice(0, l.lastIndexOf('~'))).k);
-  check('journal in flash has boot and panic records with valid CRCs', kinds.includes('boot') && kinds.includes('panic'), kinds.join(','));
+  const recs = good.map((l) => JSON.parse(l.slice(0, l.lastIndexOf('~'))));
+  const ev = recs.find((r) => r.k === 'ev' && r.c === 120);
+  check('journal in flash: boot, the panic event and its delivery, all with valid CRCs', kinds.includes('boot') && !!ev && recs.some((r) => r.k === 'ok' && r.r === ev.i), kinds.join(','));
   if (results.some((r) => !r.ok)) console.log(`--- interpreter output ---\n${unit.output()}`);
+  await centre.close();
   fs.rmSync(dir, { recursive: true, force: true });
   finish();
 }
