@@ -280,9 +280,10 @@ export function createReporter(d: ReporterDeps): Reporter {
         // Already settled on the other route.
         if (res.kind === 'ack') routeAnswered(r, sentAt);
       } else if (res.kind === 'ack') {
-        routeAnswered(r, sentAt);
-        log.write('info', 'event ' + s + ' (' + p.rec.c + ') acknowledged via ' + r.name);
+        // Settle before anything else can report (and pump) from here: it must not be sent again.
         settled(p, 'ok', r);
+        log.write('info', 'event ' + s + ' (' + p.rec.c + ') acknowledged via ' + r.name);
+        routeAnswered(r, sentAt);
         d.onDelivered(p.rec);
       } else if (res.kind === 'nak' && t.naks < MAX_NAKS) {
         t.naks++;
