@@ -113,7 +113,8 @@ export function createApp(hal: Hal, given?: Config): App {
     }
   });
   const corrupt = journal.corruptAtOpen();
-  const history = journal.records();
+  // Read once for the reporter and the alarm; released after boot (closures keep their scope).
+  let history: JournalRecord[] = journal.records();
   journal.append('boot', {
     fw: FIRMWARE_VERSION,
     board: hal.system.board,
@@ -137,6 +138,7 @@ export function createApp(hal: Hal, given?: Config): App {
     crypto: hal.crypto,
     log: log,
     journal: journal,
+    history: history,
     links: hal.links,
     config: cfg,
     onDelivered: guard.wrap('delivered', function (rec: JournalRecord) {
@@ -156,6 +158,7 @@ export function createApp(hal: Hal, given?: Config): App {
   const resumed: AlarmState | undefined = alarmInJournal(history, cfg.report.panicCode)
     ? { mode: 'alarm', cancelled: false, taps: 0 }
     : undefined;
+  history = [];
   if (resumed) log.write('warn', 'alarm still active from before the restart: resumed');
   const alarmRunner = createAlarmRunner(
     clock,

@@ -20,6 +20,8 @@ export interface ReporterDeps {
   crypto: Crypto;
   log: LogSink;
   journal: Journal;
+  /** The journal's records as read at boot (the app reads them once for everyone). */
+  history: JournalRecord[];
   links: { wifi?: Link; cellular?: Link };
   config: Config;
   /** An event was acknowledged (once per event). */
@@ -109,8 +111,9 @@ export function createReporter(d: ReporterDeps): Reporter {
   let seq = 1;
   let left = 0;
   let reservedTo = 0;
-  const done: { [i: string]: boolean } = {};
-  const all = journal.records();
+  // Espruino closures keep their whole scope alive: both are emptied once boot has used them.
+  let done: { [i: string]: boolean } = {};
+  let all = d.history;
   for (let j = 0; j < all.length; j++) {
     const r = all[j];
     if (r.k === 'sq') {
@@ -399,6 +402,8 @@ export function createReporter(d: ReporterDeps): Reporter {
   for (let j = 0; j < all.length; j++) {
     if (all[j].k === 'ev' && !done[String(all[j].i)]) addPending(all[j], true);
   }
+  all = [];
+  done = {};
   if (sup.testReportH > 0) {
     testTimer = clock.every(sup.testReportH * 3600000, function () {
       report(CID.PERIODIC_TEST, 1, 0);
