@@ -33,10 +33,10 @@ const DEFAULT_BOARD = 'ESPRUINOWIFI';
  * variables, leaving the rest for audio buffers and runtime state.
  */
 const BUDGETS = {
-  ESPRUINOWIFI: 44 * 1024,
-  PICO_R1_3: 40 * 1024,
-  MDBT42Q: 36 * 1024,
-  LINUX: 44 * 1024
+  ESPRUINOWIFI: 54 * 1024,
+  PICO_R1_3: 50 * 1024,
+  MDBT42Q: 46 * 1024,
+  LINUX: 54 * 1024
 };
 
 function outFile(board) {

@@ -17,6 +17,8 @@ import { createReporter, Reporter, RouteStatus } from './reporter';
 import { createAlarmRunner, AlarmRunner, AlarmState } from './alarm';
 import { createInputMonitor, InputMonitor } from './monitors';
 import { CID } from './events';
+import { createRecorder, Recorder } from './recorder';
+import { createUploader, Uploader } from './uploader';
 import { FIRMWARE_VERSION } from './version';
 
 /** Record name of the stored config in internal flash. */
@@ -49,12 +51,19 @@ export interface AppStatus {
   routes: RouteStatus[];
   /** Reporting without encryption (lab only). */
   insecure: boolean;
+  /** Id of the recording in progress, '' when none. */
+  recording: string;
+  /** Recordings on the spool not yet fully uploaded. */
+  stored: number;
 }
 
 export interface App {
   config(): Config;
   status(): AppStatus;
   journal: Journal;
+  recorder: Recorder;
+  /** Absent until an evidence server is configured. */
+  uploader?: Uploader;
   /** Stop every timer and watch (tests and a clean restart use it). */
   stop(): void;
 }
@@ -69,7 +78,7 @@ export function readStoredConfig(hal: Hal): Config | undefined {
   } catch (e) {
     return undefined;
   }
-  return validateConfig(parsed).length === 0 ? (parsed as Config) : undefined;
+  return validateConfig(parsed, hal.system.audioBytes).length === 0 ? (parsed as Config) : undefined;
 }
 
 /** Was an alarm still active when the unit last stopped? (a panic without its restore) */
@@ -92,7 +101,7 @@ export function createApp(hal: Hal, given?: Config): App {
   let rejected = '';
   let config: Config | undefined;
   if (given !== undefined) {
-    const problems = validateConfig(given);
+    const problems = validateConfig(given, hal.system.audioBytes);
     if (problems.length === 0) config = given;
     else rejected = describeProblems(problems);
   }
@@ -151,9 +160,44 @@ export function createApp(hal: Hal, given?: Config): App {
   if (insecure) journal.append('insecure', {});
   rep.report(CID.RESET, 1, 0);
 
+  let recorder: Recorder | undefined;
   const report = guard.wrap('report', function (code: number, qualifier: number, zone: number) {
-    rep.report(code, qualifier, zone);
+    // A panic or duress during a recording names it, so the operator can find the audio.
+    const ref = recorder && qualifier === 1 && (code === cfg.report.panicCode || code === CID.DURESS) ? recorder.ref() : '';
+    rep.report(code, qualifier, zone, ref ? 'V' + ref : undefined);
   });
+
+  const rec: Recorder = createRecorder({
+    clock: clock,
+    crypto: hal.crypto,
+    spool: hal.storage.spool,
+    records: hal.storage.records,
+    microphone: hal.microphone,
+    log: log,
+    unit: cfg.unitId,
+    audio: cfg.audio,
+    audioBytes: hal.system.audioBytes,
+    report: report
+  });
+  recorder = rec;
+  let uploader: Uploader | undefined;
+  if (cfg.evidence) {
+    uploader = createUploader({
+      clock: clock,
+      crypto: hal.crypto,
+      spool: hal.storage.spool,
+      links: hal.links,
+      log: log,
+      unit: cfg.unitId,
+      evidence: cfg.evidence,
+      recorder: rec,
+      busy: function () {
+        return rep.inflight() > 0;
+      }
+    });
+  } else if (rec.states().length > 0) {
+    log.write('warn', 'recordings are waiting on the spool: no evidence server is configured');
+  }
 
   const resumed: AlarmState | undefined = alarmInJournal(history, cfg.report.panicCode)
     ? { mode: 'alarm', cancelled: false, taps: 0 }
@@ -194,7 +238,12 @@ export function createApp(hal: Hal, given?: Config): App {
     guard.wrap('trigger', function (heldMs: number) {
       triggers++;
       log.write('info', 'panic: button held ' + Math.round(heldMs) + ' ms');
-      alarmRunner.dispatch({ type: 'trigger' });
+      // Recording first, so the panic report carries its reference.
+      try {
+        rec.begin(heldMs);
+      } finally {
+        alarmRunner.dispatch({ type: 'trigger' });
+      }
     }),
     guard.wrap('tap', function () {
       alarmRunner.dispatch({ type: 'tap' });
@@ -260,11 +309,17 @@ export function createApp(hal: Hal, given?: Config): App {
         pending: rep.pending(),
         inflight: rep.inflight(),
         routes: rep.routes(),
-        insecure: insecure
+        insecure: insecure,
+        recording: rec.status().recording || '',
+        stored: rec.states().length
       };
     },
     journal: journal,
+    recorder: rec,
+    uploader: uploader,
     stop: function () {
+      if (uploader) uploader.stop();
+      rec.stop();
       clock.cancel(kickTimer);
       clock.cancel(batteryTimer);
       for (let i = 0; i < monitors.length; i++) monitors[i].stop();

@@ -90,6 +90,31 @@ export interface InputsConfig {
   perHour: number;
 }
 
+/** Audio capture (docs/evidence.md). */
+export interface AudioConfig {
+  /** Sample rate, Hz (4000–16000); 8-bit mono. */
+  rate: number;
+  /** Audio kept from before the alarm is recognised, ms (0–10000). */
+  preMs: number;
+  /** Chunk duration, ms (250–4000): the unit of hashing, spooling and upload. */
+  chunkMs: number;
+  /** Longest recording, s (60–14400). */
+  maxS: number;
+}
+
+/** The evidence server the recordings go to, over HTTPS (set at commissioning). */
+export interface EvidenceConfig {
+  /** Server host name or IPv4 address. */
+  host: string;
+  port: number;
+  /** The server's certificate, PEM: pinned, the only one the unit accepts. */
+  cert: string;
+  /** Per-unit evidence key (64 hex digits = 32 bytes) signing manifests. Never logged. */
+  key: string;
+  /** Chunks per upload request (1–8). */
+  batch: number;
+}
+
 export interface NetworkConfig {
   wifi?: { ssid: string; password: string };
   apn?: string;
@@ -113,10 +138,13 @@ export interface Config {
   supervision: SupervisionConfig;
   gestures: GestureConfig;
   inputs: InputsConfig;
+  audio: AudioConfig;
+  /** Absent until commissioned: recordings then stay on the spool until it is set. */
+  evidence?: EvidenceConfig;
   network?: NetworkConfig;
 }
 
-export const CONFIG_VERSION = 2;
+export const CONFIG_VERSION = 3;
 
 /**
  * Factory defaults: a unit that is not yet commissioned still records presses and shows them, and
@@ -144,7 +172,8 @@ export function defaultConfig(): Config {
     },
     supervision: { primaryS: 90, secondaryS: 18000, degradedS: 90, failAfter: 2, testReportH: 24 },
     gestures: { cancelTaps: 3, duressTaps: 0, tapGapMs: 1500 },
-    inputs: { mainsDelayS: 60, lowBatteryV: 3.6, tamperMs: 1000, perHour: 3 }
+    inputs: { mainsDelayS: 60, lowBatteryV: 3.6, tamperMs: 1000, perHour: 3 },
+    audio: { rate: 8000, preMs: 4000, chunkMs: 500, maxS: 1800 }
   };
 }
 
@@ -201,7 +230,15 @@ const RANGES =
   'report.retryMaxMs 1000 600000 ms,supervision.primaryS 10 90000 s,supervision.secondaryS 10 90000 s,' +
   'supervision.degradedS 10 90000 s,supervision.failAfter 1 10 tests,supervision.testReportH 0 168 h,' +
   'gestures.cancelTaps 0 9 taps,gestures.duressTaps 0 9 taps,gestures.tapGapMs 300 5000 ms,' +
-  'inputs.mainsDelayS 0 3600 s,inputs.tamperMs 0 9000 ms,inputs.perHour 1 20 reports';
+  'inputs.mainsDelayS 0 3600 s,inputs.tamperMs 0 9000 ms,inputs.perHour 1 20 reports,' +
+  'audio.rate 4000 16000 Hz,audio.preMs 0 10000 ms,audio.chunkMs 250 4000 ms,audio.maxS 60 14400 s';
+
+/** Samples per chunk, and the ring's slots (pre-trigger + one filling + one slack). */
+export function audioRing(a: AudioConfig): { chunk: number; slots: number; bytes: number } {
+  const chunk = (a.rate * a.chunkMs) / 1000;
+  const slots = Math.ceil(a.preMs / a.chunkMs) + 2;
+  return { chunk: chunk, slots: slots, bytes: chunk * slots };
+}
 
 function isNumber(v: unknown): v is number {
   return typeof v === 'number' && v === v;
@@ -213,7 +250,7 @@ function checkKeys(problems: ConfigProblem[], c: Obj, model: Obj, prefix: string
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i];
     const m = model[k];
-    if (m === undefined && !(prefix === '' && k === 'network')) {
+    if (m === undefined && !(prefix === '' && (k === 'network' || k === 'evidence'))) {
       problems.push({ field: prefix + k, reason: 'is not a known setting' });
     } else if (isObject(m) && !isObject(c[k])) {
       problems.push({ field: prefix + k, reason: 'must be an object' });
@@ -261,8 +298,11 @@ function checkReceiver(problems: ConfigProblem[], r: unknown, at: string, lab: b
   }
 }
 
-/** Check every field of a candidate config. An empty list means it is valid. */
-export function validateConfig(c: unknown): ConfigProblem[] {
+/**
+ * Check every field of a candidate config. An empty list means it is valid. `audioBytes` is the
+ * board's RAM budget for the audio ring (the HAL's `system.audioBytes`); omitted: not checked.
+ */
+export function validateConfig(c: unknown, audioBytes?: number): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   function bad(field: string, reason: string): void {
     problems.push({ field: field, reason: reason });
@@ -316,6 +356,33 @@ export function validateConfig(c: unknown): ConfigProblem[] {
     if (g.duressTaps !== 0 && g.duressTaps === g.cancelTaps) bad('gestures.duressTaps', 'must differ from cancelTaps');
     if ((g.cancelTaps !== 0 || g.duressTaps !== 0) && c.holdMs === 0) {
       bad('gestures', 'need holdMs above 0 (with 0 every press is an alarm, so there are no taps)');
+    }
+  }
+
+  const a = c.audio as Obj;
+  if (isObject(a) && isNumber(a.rate) && isNumber(a.chunkMs) && isNumber(a.preMs)) {
+    const ring = audioRing(a as unknown as AudioConfig);
+    if (ring.chunk % 4 !== 0) bad('audio.chunkMs', 'must make a whole number of samples divisible by 4 at ' + a.rate + ' Hz');
+    else if (audioBytes !== undefined && ring.bytes > audioBytes) {
+      bad('audio', 'needs a ' + ring.bytes + '-byte ring (' + ring.slots + ' chunks), more than the ' + audioBytes + ' bytes this board has beside the firmware: lower rate or preMs');
+    }
+  }
+
+  const ev = c.evidence;
+  if (ev !== undefined) {
+    if (!isObject(ev)) bad('evidence', 'must be an object');
+    else {
+      if (typeof ev.host !== 'string' || ev.host.length > 63 || !/^[A-Za-z0-9.-]+$/.test(ev.host)) bad('evidence.host', 'must be a host name or IPv4 address');
+      if (!isNumber(ev.port) || Math.floor(ev.port) !== ev.port || ev.port < 1 || ev.port > 65535) bad('evidence.port', 'must be 1-65535');
+      if (typeof ev.cert !== 'string' || ev.cert.indexOf('-----BEGIN CERTIFICATE-----') < 0 || ev.cert.length > 4096) {
+        bad('evidence.cert', 'must be the server certificate in PEM (at most 4096 characters)');
+      }
+      if (!isHex(ev.key, 64, 64)) bad('evidence.key', 'must be 64 hexadecimal digits (32 bytes)');
+      if (!isNumber(ev.batch) || Math.floor(ev.batch) !== ev.batch || ev.batch < 1 || ev.batch > 8) bad('evidence.batch', 'must be 1-8 chunks');
+      const keys = Object.keys(ev);
+      for (let i = 0; i < keys.length; i++) {
+        if ('host port cert key batch'.split(' ').indexOf(keys[i]) < 0) bad('evidence.' + keys[i], 'is not a known setting');
+      }
     }
   }
 

@@ -165,10 +165,15 @@ export interface Spool {
   capacity(): number;
   /** Bytes in use. */
   used(): number;
-  /** Store a blob under a new or existing name (replaces it). */
-  write(name: string, data: Uint8Array): void;
+  /**
+   * Store a blob (bytes, or a byte string) under a new or existing name (replaces it). Throws with
+   * code `ENOSPC` (full: nothing written), `EBUSY` (the card is busy: try again later), `EIO`.
+   */
+  write(name: string, data: Uint8Array | string): void;
   /** Read a blob back; `undefined` when absent. */
   read(name: string): Uint8Array | undefined;
+  /** Read a blob back as a byte string; `undefined` when absent. */
+  readText(name: string): string | undefined;
   /** Remove a blob; absent names are ignored. */
   erase(name: string): void;
   /** Names present, sorted. */
@@ -217,6 +222,36 @@ export interface LinkStatus {
   rssiDbm?: number;
 }
 
+/** An HTTPS request (TLS with the server's certificate pinned). */
+export interface HttpRequest {
+  host: string;
+  port: number;
+  method: 'POST' | 'GET';
+  path: string;
+  headers?: { [name: string]: string };
+  /**
+   * Body parts, sent in order (byte strings or bytes). Given as parts so the device can write a
+   * large body piece by piece without joining it in RAM.
+   */
+  body: (string | Uint8Array)[];
+  /**
+   * The server's certificate, PEM. The connection is refused unless the server presents exactly
+   * this certificate (pinning): no other CA is trusted.
+   */
+  cert: string;
+  /** Bound on the whole exchange, ms. */
+  timeoutMs: number;
+}
+
+/** Outcome of an `HttpRequest`. */
+export interface HttpResponse {
+  /** HTTP status; 0 when no response arrived (`error` says why). */
+  status: number;
+  /** Response body as a byte string ('' on failure). */
+  body: string;
+  error?: string;
+}
+
 /** One network path (Wi-Fi or the cellular modem). */
 export interface Link {
   readonly path: PathName;
@@ -232,6 +267,11 @@ export interface Link {
     target: { host: string; port: number; transport: Transport; timeoutMs: number },
     handlers: ConnectionHandlers
   ): Connection;
+  /**
+   * One HTTPS exchange over this path. Never throws for network reasons; `done` is called exactly
+   * once (status 0 and `error` on failure, including the path going down mid-request).
+   */
+  request(req: HttpRequest, done: (res: HttpResponse) => void): void;
 }
 
 /** Cryptographic primitives. Byte strings in, byte strings out. Keys never leave these calls. */
@@ -288,6 +328,11 @@ export interface System {
   restart(): void;
   /** Interpreter memory in blocks (Espruino "variables"). */
   memory(): { free: number; total: number };
+  /**
+   * Bytes of RAM the audio ring may take beside the rest of the firmware on this board (a fixed
+   * budget per board; see docs/evidence.md). The config check refuses a bigger ring.
+   */
+  readonly audioBytes: number;
 }
 
 /** The whole contract, handed to `createApp`. */

@@ -44,6 +44,11 @@ class SimInput {
 /** Bounded blob store standing in for the microSD spool. Survives reboots. */
 export class SimSpoolMedia {
   readonly blobs = new Map<string, Uint8Array>();
+  /** A slow or stalled card: while set, every write fails with `EBUSY` (nothing written). */
+  stalled = false;
+  /** Writes that succeeded, and those refused while stalled (for tests). */
+  writes = 0;
+  busyRefusals = 0;
   constructor(public capacity = 4 * 1024 * 1024) {}
   used(): number {
     let n = 0;
@@ -64,15 +69,24 @@ function createSimSpool(media: SimSpoolMedia): Spool {
     used: () => media.used(),
     write(name, data) {
       spoolName(name);
+      if (media.stalled) {
+        media.busyRefusals++;
+        throw Object.assign(new Error(`spool busy writing ${name}`), { code: 'EBUSY' });
+      }
       const old = media.blobs.get(name);
       if (media.used() - (old ? old.length : 0) + data.length > media.capacity) {
         throw Object.assign(new Error(`spool full writing ${name}`), { code: 'ENOSPC' });
       }
-      media.blobs.set(name, data.slice());
+      media.blobs.set(name, typeof data === 'string' ? Uint8Array.from(Buffer.from(data, 'latin1')) : data.slice());
+      media.writes++;
     },
     read: (name) => {
       const b = media.blobs.get(name);
       return b ? b.slice() : undefined;
+    },
+    readText: (name) => {
+      const b = media.blobs.get(name);
+      return b ? Buffer.from(b).toString('latin1') : undefined;
     },
     erase: (name) => void media.blobs.delete(name),
     list: () => [...media.blobs.keys()].sort()
@@ -90,6 +104,8 @@ export interface SimHalOptions {
   flash?: SimFlash;
   /** Spool capacity in bytes (default 4 MiB). */
   spoolBytes?: number;
+  /** RAM budget for the audio ring, bytes (default 64 KiB). */
+  audioBytes?: number;
   /** Button debounce, ms, as the board's setWatch would apply it (default 25). */
   debounceMs?: number;
   /** Debounce for mains and tamper inputs, ms (default 50). */
@@ -382,7 +398,8 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
           // The device restarts after the current callback returns; so does the sim.
           Promise.resolve().then(() => restart('software'));
         },
-        memory: () => ({ free: world.memory.free, total: world.memory.total })
+        memory: () => ({ free: world.memory.free, total: world.memory.total }),
+        audioBytes: options.audioBytes ?? 65536
       }
     };
 

@@ -40,6 +40,18 @@ export class SimSound {
   produced = 0;
   /** Peak-to-peak of the last block delivered, for a level meter. */
   lastLevel = 0;
+  /** Host time (ms) up to which the room has been heard; the room goes on while nobody listens. */
+  heardUntil = -1;
+
+  /**
+   * The room does not pause while the unit is off: skip what was said between the last capture and
+   * `nowMs` at `rate` (called when a capture starts).
+   */
+  resume(nowMs: number, rate: number): void {
+    if (this.heardUntil < 0) return;
+    const n = Math.max(0, Math.round(((nowMs - this.heardUntil) * rate) / 1000));
+    if (n > 0) this.fill(new Uint8Array(n));
+  }
 
   /** Queue exact samples to be heard next (e.g. a WAV file's). */
   feed(samples: Uint8Array): void {
@@ -101,6 +113,7 @@ export function createSimMicrophone(clock: Clock, sound: SimSound): Microphone &
       if (!(o.rate >= 1000 && o.rate <= 48000)) throw new Error(`microphone rate ${o.rate} Hz outside 1000-48000`);
       if (!(o.blockSize >= 16 && o.blockSize <= 16384)) throw new Error(`block size ${o.blockSize} outside 16-16384`);
       opts = o;
+      sound.resume(Date.now(), o.rate);
       buffers[0] = new Uint8Array(o.blockSize);
       buffers[1] = new Uint8Array(o.blockSize);
       const period = (o.blockSize * 1000) / o.rate;
@@ -115,6 +128,7 @@ export function createSimMicrophone(clock: Clock, sound: SimSound): Microphone &
         const b = buffers[which];
         which ^= 1;
         sound.fill(b);
+        sound.heardUntil = Date.now();
         opts.onBlock(b, overrun);
       });
     },

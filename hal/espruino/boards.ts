@@ -32,6 +32,8 @@ export interface BoardProfile {
   cellular?: { serial: 'Serial2'; tx: string; rx: string; powerKey: string; baud: number };
   /** Audio spool: a microSD card through `fs`, or a bounded area of internal Storage. */
   spool: 'sd' | 'storage';
+  /** RAM the audio ring may take beside the firmware, bytes (docs/evidence.md). */
+  audioBytes: number;
   /** Espruino built for Linux: net sockets for both paths, console keys for inputs. */
   linux: boolean;
 }
@@ -60,6 +62,7 @@ export function boardProfile(): BoardProfile {
       wifi: wifiBoard,
       cellular: { serial: 'Serial2', tx: 'A2', rx: 'A3', powerKey: 'B4', baud: 115200 },
       spool: wifiBoard ? 'sd' : 'storage',
+      audioBytes: wifiBoard ? 48000 : 16000,
       linux: false
     };
   }
@@ -77,11 +80,12 @@ export function boardProfile(): BoardProfile {
       tamper: 'D3',
       wifi: false,
       spool: 'storage',
+      audioBytes: 8000,
       linux: false
     };
   }
   if (__BOARD__ === 'LINUX') {
-    return { id: 'LINUX', button: '', buttonActiveHigh: true, debounceMs: 0, led: '', batteryScale: 1, wifi: true, spool: 'storage', linux: true };
+    return { id: 'LINUX', button: '', buttonActiveHigh: true, debounceMs: 0, led: '', batteryScale: 1, wifi: true, spool: 'storage', audioBytes: 48000, linux: true };
   }
   throw new Error('unknown board ' + __BOARD__);
 }

@@ -92,6 +92,30 @@ interface EspruinoCryptoModule {
     decrypt(data: ArrayBuffer | string, key: ArrayBuffer, options: { iv: ArrayBuffer; mode: 'CBC' }): ArrayBuffer | undefined;
   };
 }
+interface EspruinoHttpResponse {
+  statusCode: string | number;
+  on(event: 'data', cb: (data: string) => void): void;
+  on(event: 'close', cb: () => void): void;
+}
+interface EspruinoHttpRequest {
+  write(data: string): void;
+  end(): void;
+  on(event: 'error', cb: (e: { message?: string }) => void): void;
+}
+interface EspruinoHttp {
+  request(
+    options: {
+      host: string;
+      port: number;
+      path: string;
+      method: string;
+      protocol: string;
+      headers: { [name: string]: string };
+      ca: string;
+    },
+    cb: (res: EspruinoHttpResponse) => void
+  ): EspruinoHttpRequest;
+}
 interface EspruinoFs {
   writeFileSync(path: string, data: string | Uint8Array): boolean;
   readFileSync(path: string): string | undefined;
@@ -137,4 +161,5 @@ declare const global: {
   require(name: 'fs'): EspruinoFs;
   require(name: 'AT'): EspruinoATModule;
   require(name: 'Wifi'): EspruinoWifiModule;
+  require(name: 'http'): EspruinoHttp;
 };

@@ -144,7 +144,8 @@ export function createEspruinoHal(settings: DeviceSettings): Hal {
     memory: function () {
       const m = process.memory(false);
       return { free: m.free, total: m.total };
-    }
+    },
+    audioBytes: board.audioBytes
   };
   const storage = { records: records, spool: spool };
 

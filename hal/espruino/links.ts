@@ -5,7 +5,17 @@
  * - Linux: sockets with no bearer to manage (always up).
  * The cellular modem is in ./cellular.ts.
  */
-import type { Clock, Connection, ConnectionHandlers, Link, LinkStatus, PathName, Transport } from '../types';
+import type {
+  Clock,
+  Connection,
+  ConnectionHandlers,
+  HttpRequest,
+  HttpResponse,
+  Link,
+  LinkStatus,
+  PathName,
+  Transport
+} from '../types';
 
 export interface Target {
   host: string;
@@ -99,6 +109,63 @@ export function rssiToPercent(dbm: number): number {
   return p < 0 ? 0 : p > 100 ? 100 : p;
 }
 
+/**
+ * HTTPS through Espruino's `http` module over the active network (the ESP8266 on the Espruino WiFi,
+ * sockets on Linux). `ca` is the pinned server certificate: mbedTLS accepts no other chain.
+ */
+export function httpsRequest(clock: Clock, req: HttpRequest, done: (res: HttpResponse) => void): void {
+  let finished = false;
+  let timer = -1;
+  let r: EspruinoHttpRequest | undefined;
+  function finish(status: number, body: string, error?: string): void {
+    if (finished) return;
+    finished = true;
+    if (timer >= 0) clock.cancel(timer);
+    done({ status: status, body: body, error: error });
+  }
+  timer = clock.after(req.timeoutMs, function () {
+    timer = -1;
+    try {
+      if (r) r.end();
+    } catch (e) {
+      // already ended
+    }
+    finish(0, '', 'timeout');
+  });
+  let length = 0;
+  for (let i = 0; i < req.body.length; i++) length += req.body[i].length;
+  const headers: { [name: string]: string } = {};
+  const given = req.headers || {};
+  for (const k in given) headers[k] = given[k];
+  headers['Content-Length'] = String(length);
+  try {
+    r = global.require('http').request(
+      { host: req.host, port: req.port, path: req.path, method: req.method, protocol: 'https:', headers: headers, ca: req.cert },
+      function (res: EspruinoHttpResponse) {
+        let body = '';
+        res.on('data', function (d: string) {
+          body += d;
+        });
+        res.on('close', function () {
+          finish(parseInt(String(res.statusCode), 10) || 0, body);
+        });
+      }
+    );
+    r.on('error', function (e: { message?: string }) {
+      finish(0, '', (e && e.message) || 'https failed');
+    });
+    for (let i = 0; i < req.body.length; i++) {
+      const part = req.body[i];
+      r.write(typeof part === 'string' ? part : (E.toString(part) as string));
+    }
+    r.end();
+  } catch (e) {
+    clock.after(0, function () {
+      finish(0, '', 'https unavailable');
+    });
+  }
+}
+
 /** A link whose status the driver sets; shared by every bearer. */
 export interface LinkCore {
   link: Link;
@@ -108,7 +175,8 @@ export interface LinkCore {
 export function createLinkCore(
   clock: Clock,
   path: PathName,
-  connect: (target: Target, h: ConnectionHandlers) => Connection
+  connect: (target: Target, h: ConnectionHandlers) => Connection,
+  request?: (req: HttpRequest, done: (res: HttpResponse) => void) => void
 ): LinkCore {
   let status: LinkStatus = { up: false, signal: -1 };
   let cb: ((s: LinkStatus) => void) | undefined;
@@ -143,6 +211,15 @@ export function createLinkCore(
           };
         }
         return connect(target, h);
+      },
+      request: function (req, done) {
+        if (status.up && request) {
+          request(req, done);
+          return;
+        }
+        clock.after(0, function () {
+          done({ status: 0, body: '', error: status.up ? 'no https on the ' + path + ' path' : path + ' down' });
+        });
       }
     },
     setStatus: function (up: boolean, rssiDbm?: number) {
@@ -162,9 +239,16 @@ export function createLinkCore(
  * ESP8266's `AT+CWJAP?` (the module has no getDetails), which also notices a silent disconnect.
  */
 export function createWifiLink(clock: Clock, creds: { ssid: string; password: string } | undefined): Link {
-  const core = createLinkCore(clock, 'wifi', function (t, h) {
-    return socketConnect(clock, t, h);
-  });
+  const core = createLinkCore(
+    clock,
+    'wifi',
+    function (t, h) {
+      return socketConnect(clock, t, h);
+    },
+    function (req, done) {
+      httpsRequest(clock, req, done);
+    }
+  );
   if (!creds || !creds.ssid) return core.link;
   const wifi = global.require('Wifi');
   let backoff = 5000;
@@ -216,9 +300,16 @@ export function createWifiLink(clock: Clock, creds: { ssid: string; password: st
 
 /** Sockets on the Linux build: no bearer, always up (the console can take a path down for tests). */
 export function createLinuxLink(clock: Clock, path: PathName): LinkCore {
-  const core = createLinkCore(clock, path, function (t, h) {
-    return socketConnect(clock, t, h);
-  });
+  const core = createLinkCore(
+    clock,
+    path,
+    function (t, h) {
+      return socketConnect(clock, t, h);
+    },
+    function (req, done) {
+      httpsRequest(clock, req, done);
+    }
+  );
   core.setStatus(true, -60);
   return core;
 }

@@ -146,12 +146,16 @@ export function createSdSpool(capacityBytes: number): Spool {
     write: function (name, data) {
       const old = sizeOf(name);
       if (usedBytes() - old + data.length > capacityBytes) throw fail('ENOSPC', 'spool full writing ' + name);
-      if (!fs.writeFileSync(DIR + '/' + name, data)) throw fail('EIO', 'SD write failed for ' + name);
+      const text = typeof data === 'string' ? data : (E.toString(data) as string);
+      if (!fs.writeFileSync(DIR + '/' + name, text)) throw fail('EIO', 'SD write failed for ' + name);
       used = usedBytes() - old + data.length;
     },
     read: function (name) {
       const s = fs.readFileSync(DIR + '/' + name);
       return s === undefined ? undefined : ownedBytes(s);
+    },
+    readText: function (name) {
+      return fs.readFileSync(DIR + '/' + name);
     },
     erase: function (name) {
       const old = sizeOf(name);
@@ -190,7 +194,7 @@ export function createStorageSpool(capacityBytes: number): Spool {
       if (data.length === 0) throw fail('EDATA', 'spool cannot hold an empty blob ' + name);
       if (usedBytes() - sizeOf(name) + data.length > capacityBytes) throw fail('ENOSPC', 'spool full writing ' + name);
       try {
-        S.write(P + name, E.toString(data) as string);
+        S.write(P + name, typeof data === 'string' ? data : (E.toString(data) as string));
       } catch (e) {
         throw fail('ENOSPC', 'storage full writing ' + name);
       }
@@ -198,6 +202,9 @@ export function createStorageSpool(capacityBytes: number): Spool {
     read: function (name) {
       const s = S.read(P + name);
       return s === undefined ? undefined : ownedBytes(s);
+    },
+    readText: function (name) {
+      return S.read(P + name);
     },
     erase: function (name) {
       S.erase(P + name);

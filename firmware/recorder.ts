@@ -1,0 +1,475 @@
+/**
+ * Audio evidence capture (docs/evidence.md): the microphone runs all the time into a ring of
+ * chunk-sized slots allocated once; an alarm turns the pre-trigger slots and everything after them
+ * into one recording, chunk by chunk hashed, chained and written to the spool.
+ *
+ * Device rules kept here: no allocation and no per-sample JavaScript per block (blocks move with
+ * `set`; a chunk is hashed natively from a `subarray` of its slot); one slot written per block so
+ * a backlog never stalls the loop; nothing on the spool is ever overwritten to make room.
+ */
+import type { Clock, Crypto, LogSink, Microphone, RecordStore, Spool } from '../hal/types';
+import type { AudioConfig } from './config';
+import { audioRing } from './config';
+import { toHex } from './dc09';
+
+/** A recording's persistent state (`RRRRA.REC` / `RRRRB.REC`). */
+export interface RecState {
+  /** Write counter: the higher valid copy wins. */
+  q: number;
+  r: string;
+  rate: number;
+  /** Samples per (full) chunk. */
+  cs: number;
+  /** Sample index of the press within the recording. */
+  trig: number;
+  /** Wall time of sample 0, UTC ms. */
+  start: number;
+  /** Chunks written. */
+  n: number;
+  /** Next sample index (the extent so far). */
+  ns: number;
+  /** Chain head (`c` of chunk n-1). */
+  hd: string;
+  /** First chunk the server has not confirmed. */
+  up: number;
+  gaps: { i: number; s: number; why: string }[];
+  /** '' while recording; 'stop' | 'max' once ended. */
+  end: string;
+  /** The server confirmed the final manifest and every chunk. */
+  fin: boolean;
+}
+
+export interface RecorderStatus {
+  /** Id of the recording in progress. */
+  recording?: string;
+  /** Recordings on the spool not yet fully uploaded. */
+  stored: number;
+  /** Blocks dropped because the ring was full (a stalled card), since boot. */
+  droppedBlocks: number;
+  /** Microphone overruns (blocks), since boot. */
+  overruns: number;
+}
+
+export interface Recorder {
+  /**
+   * Start a recording (or keep the one running). `heldMs`: how long ago the press began, so the
+   * manifest marks it. Returns the reference carried in DC-09 (`<unit>-<rid>`).
+   */
+  begin(heldMs: number): string;
+  /** The running recording's reference, or '' when idle. */
+  ref(): string;
+  /** End the running recording (`stop` = authenticated stop from the centre). */
+  end(reason: string): void;
+  /** Recordings on the spool, oldest first (shared with the uploader). */
+  states(): RecState[];
+  /** Persist a state the uploader changed; drop it once finished (files erased). */
+  save(st: RecState): void;
+  /** Called whenever there is something new to upload. */
+  onWork(fn: () => void): void;
+  status(): RecorderStatus;
+  stop(): void;
+}
+
+export interface RecorderDeps {
+  clock: Clock;
+  crypto: Crypto;
+  spool: Spool;
+  records: RecordStore;
+  microphone: Microphone;
+  log: LogSink;
+  unit: string;
+  audio: AudioConfig;
+  /** The board's RAM budget for the ring, bytes. */
+  audioBytes: number;
+  /** Trouble reports (full storage: 300 zone 7). */
+  report: (code: number, qualifier: number, zone: number) => void;
+}
+
+const ZERO = '0000000000000000000000000000000000000000000000000000000000000000';
+/** Internal-flash record holding the last recording id used. */
+const RID_RECORD = 'rec.id';
+/** Trouble code and zone for a full audio store (docs/evidence.md). */
+const STORE_TROUBLE = 300;
+const STORE_ZONE = 7;
+
+function hex4(n: number): string {
+  return ('000' + n.toString(16)).slice(-4);
+}
+
+/** Lowercase hex, as docs/evidence.md writes every hash. */
+export function hexOf(b: Uint8Array): string {
+  return toHex(b).toLowerCase();
+}
+
+/** Spool names of chunk `i` of recording `r`. */
+export function chunkName(r: string, i: number): string {
+  return r + hex4(i);
+}
+
+/** The chain value of a chunk record (docs/evidence.md). */
+export function chainOf(crypto: Crypto, p: string, r: string, i: number, s: number, n: number, t: number, w: number, h: string): string {
+  return hexOf(crypto.sha256(p + ':' + r + ':' + i + ':' + s + ':' + n + ':' + t + ':' + w + ':' + h));
+}
+
+function errCode(e: unknown): string {
+  return e && typeof e === 'object' && typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : 'EIO';
+}
+
+/** Read a recording's state: the valid copy with the higher counter. */
+function readState(spool: Spool, r: string): RecState | undefined {
+  let best: RecState | undefined;
+  const ab = ['A', 'B'];
+  for (let k = 0; k < 2; k++) {
+    const text = spool.readText(r + ab[k] + '.REC');
+    if (text === undefined) continue;
+    let st: RecState | undefined;
+    try {
+      st = JSON.parse(text) as RecState;
+    } catch (e) {
+      st = undefined;
+    }
+    if (st && st.r === r && typeof st.n === 'number' && (!best || st.q > best.q)) best = st;
+  }
+  return best;
+}
+
+/** Write the state to the copy the last write did not use. */
+function writeState(spool: Spool, st: RecState): void {
+  st.q++;
+  spool.write(st.r + (st.q % 2 ? 'A' : 'B') + '.REC', JSON.stringify(st));
+}
+
+export function createRecorder(d: RecorderDeps): Recorder {
+  const clock = d.clock;
+  const spool = d.spool;
+  const a = d.audio;
+  const ring0 = audioRing(a);
+  const cs = ring0.chunk;
+  const bs = cs / 4;
+  const pre = ring0.slots - 2;
+  let slots = ring0.slots;
+  if (slots * cs > d.audioBytes) {
+    slots = Math.max(2, Math.floor(d.audioBytes / cs));
+    d.log.write('warn', 'audio ring cut to ' + slots + ' chunks to fit ' + d.audioBytes + ' bytes: less pre-trigger audio');
+  }
+  const keep = Math.min(pre, slots - 2 < 0 ? 0 : slots - 2);
+  const blockMs = (bs * 1000) / a.rate;
+
+  // The ring: audio and, per slot, where its first sample sits in time and in the sample count.
+  const ring = new Uint8Array(slots * cs);
+  const sS = new Float64Array(slots);
+  const sT = new Float64Array(slots);
+  const sW = new Float64Array(slots);
+  const sN = new Uint32Array(slots);
+  /** Why samples were lost just before the slot (0 none, 1 mic, 2 spool). */
+  const sWhy = new Uint8Array(slots);
+  const WHY = ['', 'mic', 'spool', 'boot', 'full'];
+  let head = 0;
+  /** Full slots waiting (oldest at `head`); the filling slot is at head + count. */
+  let count = 0;
+  /** Samples since boot (including lost ones). */
+  let live = 0;
+  let lostWhy = 0;
+  let dropped = 0;
+  let overruns = 0;
+
+  let states: RecState[] = [];
+  let cur: RecState | undefined;
+  /** Live sample index of the current recording's sample 0; NaN until fixed after a resume. */
+  let base = 0;
+  /** Full slots still to write after `end` before the recording is closed. */
+  let flushing = -1;
+  let endWhy = '';
+  let maxTimer = -1;
+  let full = false;
+  /** A dropped chunk's reason, for the gap the next written chunk declares. */
+  let pendingWhy = '';
+  let work: () => void = function () {};
+
+  /** A chunk written just before a power cut, before its state was saved: take it in. */
+  function adoptWritten(st: RecState): void {
+    for (;;) {
+      const name = chunkName(st.r, st.n);
+      const text = spool.readText(name + '.CHK');
+      const pcm = spool.read(name + '.PCM');
+      if (text === undefined || pcm === undefined) return;
+      let c: { i: number; s: number; n: number; h: string; p: string; c: string } | undefined;
+      try {
+        c = JSON.parse(text);
+      } catch (e) {
+        c = undefined;
+      }
+      if (!c || c.i !== st.n || c.p !== st.hd || c.n !== pcm.length || hexOf(d.crypto.sha256(pcm)) !== c.h) return;
+      if (c.s > st.ns) st.gaps.push({ i: st.n, s: c.s - st.ns, why: 'boot' });
+      st.n++;
+      st.ns = c.s + c.n;
+      st.hd = c.c;
+    }
+  }
+
+  function persist(st: RecState): void {
+    try {
+      writeState(spool, st);
+    } catch (e) {
+      d.log.write('error', 'recording ' + st.r + ' state not saved: ' + errCode(e));
+    }
+  }
+
+  function trouble(on: boolean): void {
+    if (on === full) return;
+    full = on;
+    d.report(STORE_TROUBLE, on ? 1 : 3, STORE_ZONE);
+    d.log.write(on ? 'error' : 'info', on ? 'audio store full: chunks are being lost' : 'audio store writable again');
+  }
+
+  /** A slot just filled (or closed early): queue it; when idle keep only the pre-trigger ones. */
+  function completed(): void {
+    count++;
+    while (!cur && count > keep) {
+      head = (head + 1) % slots;
+      count--;
+    }
+    if (count < slots) sN[(head + count) % slots] = 0;
+  }
+
+  /** Close the filling slot early (a gap follows it). */
+  function closeFilling(): void {
+    if (count < slots && sN[(head + count) % slots] > 0) completed();
+  }
+
+  /** Write the oldest full slot to the spool (at most one per call). */
+  function pump(): void {
+    if (!cur || count === 0) return;
+    const st = cur;
+    const slot = head;
+    const n = sN[slot];
+    if (base !== base) {
+      // First chunk after a resume: the gap since the last written sample, from the wall clock.
+      const expected = st.start + (st.ns * 1000) / st.rate;
+      // A restart always loses audio: declare at least one sample even if the clock cannot tell.
+      const est = Math.max(1, Math.round(((sW[slot] - expected) * st.rate) / 1000));
+      base = sS[slot] - (st.ns + est);
+      pendingWhy = 'boot';
+    }
+    const s = sS[slot] - base;
+    const audio = ring.subarray(slot * cs, slot * cs + n);
+    const h = hexOf(d.crypto.sha256(audio));
+    const t = Math.round(sT[slot]);
+    const w = Math.round(sW[slot]);
+    const c = chainOf(d.crypto, st.hd, st.r, st.n, s, n, t, w, h);
+    const name = chunkName(st.r, st.n);
+    try {
+      spool.write(name + '.PCM', audio);
+      spool.write(name + '.CHK', JSON.stringify({ r: st.r, i: st.n, s: s, n: n, t: t, w: w, h: h, p: st.hd, c: c }));
+    } catch (e) {
+      const code = errCode(e);
+      if (code === 'EBUSY') return; // the card is busy: the slot waits in the ring
+      try {
+        spool.erase(name + '.PCM');
+      } catch (e2) {
+        // nothing to undo
+      }
+      d.log.write('error', 'chunk ' + name + ' lost: ' + code);
+      pendingWhy = code === 'ENOSPC' ? 'full' : 'spool';
+      trouble(true);
+      release();
+      return;
+    }
+    if (s > st.ns) {
+      const why = pendingWhy || WHY[sWhy[slot]] || 'mic';
+      st.gaps.push({ i: st.n, s: s - st.ns, why: why });
+    }
+    pendingWhy = '';
+    st.n++;
+    st.ns = s + n;
+    st.hd = c;
+    release();
+    if (flushing === 0) close();
+    persist(st);
+    trouble(false);
+    work();
+  }
+
+  function release(): void {
+    const wasFull = count >= slots;
+    head = (head + 1) % slots;
+    count--;
+    // The ring had no filling slot: the one just freed becomes it.
+    if (wasFull) sN[(head + count) % slots] = 0;
+    if (flushing > 0) flushing--;
+    if (flushing === 0) close();
+  }
+
+  function close(): void {
+    if (!cur) return;
+    cur.end = endWhy;
+    persist(cur);
+    d.log.write('info', 'recording ' + cur.r + ' ended (' + endWhy + '): ' + cur.n + ' chunks');
+    cur = undefined;
+    flushing = -1;
+    while (count > keep) {
+      head = (head + 1) % slots;
+      count--;
+    }
+    work();
+  }
+
+  function onBlock(block: Uint8Array, overrun: number): void {
+    const now = clock.now();
+    if (overrun > 0) {
+      overruns += overrun;
+      live += overrun * bs;
+      lostWhy = 1;
+      closeFilling();
+    }
+    if (count >= slots) {
+      // No free slot: the card has stalled longer than the slack. Drop, never overwrite.
+      dropped++;
+      live += bs;
+      lostWhy = 2;
+      pump();
+      return;
+    }
+    const f = (head + count) % slots;
+    const at = sN[f];
+    if (at === 0) {
+      sS[f] = live;
+      sT[f] = now - blockMs;
+      sW[f] = clock.wall() - blockMs;
+      sWhy[f] = lostWhy;
+      lostWhy = 0;
+    }
+    ring.set(block, f * cs + at);
+    sN[f] = at + bs;
+    live += bs;
+    if (at + bs >= cs) completed();
+    pump();
+  }
+
+  function end(reason: string): void {
+    if (!cur || flushing >= 0) return;
+    if (maxTimer >= 0) clock.cancel(maxTimer);
+    maxTimer = -1;
+    endWhy = reason;
+    closeFilling();
+    flushing = count;
+    if (flushing === 0) close();
+  }
+
+  // Recordings left on the spool by earlier boots (after every function above is defined:
+  // Espruino does not hoist function declarations).
+  let lastId = parseInt(d.records.read(RID_RECORD) || '0', 10) || 0;
+  const names = spool.list();
+  for (let i = 0; i < names.length; i++) {
+    const nm = names[i];
+    if (nm.length !== 9 || nm.substr(5) !== '.REC' || (nm.charAt(4) !== 'A' && nm.charAt(4) !== 'B')) continue;
+    const r = nm.substr(0, 4);
+    let known = false;
+    for (let k = 0; k < states.length; k++) if (states[k].r === r) known = true;
+    const found = known ? undefined : readState(spool, r);
+    if (!found) continue;
+    const id = parseInt(r, 16);
+    if (id > lastId && id < 0x10000) lastId = id;
+    adoptWritten(found);
+    states.push(found);
+  }
+  // Resume the newest unfinished recording if it is within its maximum; end the others.
+  let newest = -1;
+  for (let i = 0; i < states.length; i++) if (states[i].end === '') newest = i;
+  for (let i = 0; i < states.length; i++) {
+    const st = states[i];
+    if (st.end !== '') continue;
+    if (i === newest && clock.wall() - st.start < a.maxS * 1000 && st.rate === a.rate && st.cs === cs) {
+      cur = st;
+      base = NaN;
+      d.log.write('warn', 'recording ' + st.r + ' resumed after a restart');
+      maxTimer = clock.after(Math.max(0, a.maxS * 1000 - (clock.wall() - st.start)), function () {
+        end('max');
+      });
+    } else {
+      st.end = 'max';
+      persist(st);
+    }
+  }
+
+  d.microphone.start({ rate: a.rate, blockSize: bs, onBlock: onBlock });
+
+  return {
+    begin: function (heldMs: number): string {
+      if (cur && flushing >= 0) {
+        // A new alarm while the last one's audio is being flushed: keep recording.
+        flushing = -1;
+        maxTimer = clock.after(a.maxS * 1000, function () {
+          end('max');
+        });
+      }
+      if (cur) return d.unit + '-' + cur.r;
+      lastId = lastId >= 0xffff ? 1 : lastId + 1;
+      const r = hex4(lastId);
+      try {
+        d.records.write(RID_RECORD, String(lastId));
+      } catch (e) {
+        d.log.write('error', 'recording id not saved: ' + errCode(e));
+      }
+      const first = count > 0 ? head : (head + count) % slots;
+      base = sN[first] > 0 || count > 0 ? sS[first] : live;
+      const trig = Math.max(0, live - base - Math.round((heldMs * a.rate) / 1000));
+      const st: RecState = {
+        q: 0,
+        r: r,
+        rate: a.rate,
+        cs: cs,
+        trig: trig,
+        start: sN[first] > 0 || count > 0 ? Math.round(sW[first]) : clock.wall(),
+        n: 0,
+        ns: 0,
+        hd: ZERO,
+        up: 0,
+        gaps: [],
+        end: '',
+        fin: false
+      };
+      cur = st;
+      states.push(st);
+      persist(st);
+      maxTimer = clock.after(a.maxS * 1000, function () {
+        end('max');
+      });
+      d.log.write('info', 'recording ' + r + ' started, ' + Math.round(((live - base) * 1000) / a.rate) + ' ms before the alarm');
+      // Put the pre-trigger audio on the spool now: after this a power cut loses at most the
+      // chunk being filled.
+      for (let k = count; k > 0 && cur; k--) {
+        const before = count;
+        pump();
+        if (count === before) break;
+      }
+      return d.unit + '-' + r;
+    },
+    ref: function () {
+      return cur && flushing < 0 ? d.unit + '-' + cur.r : '';
+    },
+    end: end,
+    states: function () {
+      return states;
+    },
+    save: function (st: RecState) {
+      if (st.fin) {
+        spool.erase(st.r + 'A.REC');
+        spool.erase(st.r + 'B.REC');
+        const keepList: RecState[] = [];
+        for (let i = 0; i < states.length; i++) if (states[i] !== st) keepList.push(states[i]);
+        states = keepList;
+      } else persist(st);
+    },
+    onWork: function (fn: () => void) {
+      work = fn;
+    },
+    status: function () {
+      return { recording: cur ? cur.r : undefined, stored: states.length, droppedBlocks: dropped, overruns: overruns };
+    },
+    stop: function () {
+      d.microphone.stop();
+      if (maxTimer >= 0) clock.cancel(maxTimer);
+    }
+  };
+}

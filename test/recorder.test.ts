@@ -1,0 +1,211 @@
+import { strict as assert } from 'node:assert';
+import { createSimUnit, SimUnit } from '../sim/unit';
+import { simDefaultConfig } from '../sim/default-config';
+import { generators } from '../sim/mic';
+import type { Config } from '../firmware/config';
+import type { SimHalOptions } from '../sim/hal';
+import { useFakeTime } from './support/fake-time';
+import { readSpoolRecording, checkSpoolRecording, counterBreaks, readState } from './support/spool-reader';
+
+const START = Date.UTC(2026, 10, 23, 12, 0, 0);
+const RATE = 8000;
+const CHUNK = 4000;
+
+describe('audio capture: ring, chunks, chain and spool (sim microphone, no server)', () => {
+  const t = useFakeTime(START);
+  let unit: SimUnit | undefined;
+  afterEach(() => {
+    unit?.shutdown();
+    unit = undefined;
+  });
+
+  function boot(tweak?: (c: Config) => void, options: SimHalOptions = {}): SimUnit {
+    const c = simDefaultConfig();
+    if (tweak) tweak(c);
+    unit = createSimUnit(c, options);
+    unit.sim.world.mic.source(generators.counter());
+    return unit;
+  }
+  /** Hold the button long enough to trigger; returns fake ms when the press began. */
+  function hold(u: SimUnit): number {
+    const at = Date.now();
+    u.sim.world.button.press(2000);
+    t.clock.tick(2100);
+    return at;
+  }
+
+  it('a counter pattern comes out bit-exact across the trigger seam, with 4 s before the alarm', () => {
+    const u = boot();
+    t.clock.tick(10_000);
+    const pressAt = hold(u);
+    t.clock.tick(20_000);
+    const rid = u.app.status().recording;
+    assert.equal(rid, '0001');
+    const rec = readSpoolRecording(u.sim.world.spool, rid);
+    assert.deepEqual(checkSpoolRecording(rec), []);
+    assert.deepEqual(counterBreaks(rec), [], 'every sample in order, none lost or doubled');
+    assert.deepEqual(rec.state.gaps, []);
+    assert.ok(rec.chunks.length >= 48, `${rec.chunks.length} chunks of 0.5 s`);
+    assert.ok(rec.chunks.every((c) => c.rec.n === CHUNK));
+    // The trigger was recognised 1.5 s into the press; the ring held at least 4 s before that.
+    const recognisedAt = pressAt + 1500 + 25;
+    assert.ok(rec.chunks[0].rec.w <= recognisedAt - 4000, `audio from ${recognisedAt - rec.chunks[0].rec.w} ms before the alarm`);
+    const pressSample = rec.state.trig;
+    const pressWall = rec.state.start + (pressSample * 1000) / RATE;
+    assert.ok(Math.abs(pressWall - pressAt) <= 150, `press marked ${pressWall - pressAt} ms from when it began`);
+    // Unit time and centre-corrected time advance with the samples.
+    for (let i = 1; i < rec.chunks.length; i++) {
+      assert.equal(rec.chunks[i].rec.w - rec.chunks[i - 1].rec.w, 500);
+      assert.equal(rec.chunks[i].rec.t - rec.chunks[i - 1].rec.t, 500);
+    }
+  });
+
+  it('the panic report names the recording in DC-09 extended data', () => {
+    const u = boot();
+    t.clock.tick(5000);
+    hold(u);
+    const panic = u.app.journal.records().find((r) => r.k === 'ev' && r.c === 120 && r.q === 1);
+    assert.equal(panic?.x, 'VSIM-0001-0001');
+  });
+
+  it('a card that stalls shorter than the ring loses nothing; a longer stall is a declared gap, never an overwrite', () => {
+    const u = boot();
+    t.clock.tick(6000);
+    hold(u);
+    t.clock.tick(3000);
+    const media = u.sim.world.spool;
+    media.stalled = true;
+    t.clock.tick(3000); // 3 s: the ring has 9 free slots of 0.5 s
+    media.stalled = false;
+    t.clock.tick(2000);
+    assert.ok(media.busyRefusals > 0, 'the card did refuse writes');
+    let rec = readSpoolRecording(media, '0001');
+    assert.deepEqual(rec.state.gaps, [], 'a 3 s stall is absorbed by the ring');
+    assert.deepEqual(counterBreaks(rec), []);
+    const before = rec.chunks.map((c) => c.rec.h);
+
+    media.stalled = true;
+    t.clock.tick(8000);
+    media.stalled = false;
+    t.clock.tick(3000);
+    rec = readSpoolRecording(media, '0001');
+    assert.deepEqual(checkSpoolRecording(rec), []);
+    assert.deepEqual(counterBreaks(rec), [], 'the declared gap is exactly the audio dropped');
+    assert.equal(rec.state.gaps.length, 1);
+    assert.equal(rec.state.gaps[0].why, 'spool');
+    assert.ok(rec.state.gaps[0].s > 0 && rec.state.gaps[0].s <= 8000 * RATE / 1000);
+    assert.deepEqual(rec.chunks.slice(0, before.length).map((c) => c.rec.h), before, 'chunks already written untouched');
+    assert.ok(u.app.recorder.status().droppedBlocks > 0);
+  });
+
+  it('a microphone overrun closes the chunk and declares the missing blocks', () => {
+    const u = boot();
+    t.clock.tick(5000);
+    hold(u);
+    t.clock.tick(1200);
+    u.sim.world.mic.overrun(2);
+    t.clock.tick(3000);
+    const rec = readSpoolRecording(u.sim.world.spool, '0001');
+    assert.deepEqual(checkSpoolRecording(rec), []);
+    assert.deepEqual(rec.state.gaps.map((g) => [g.s, g.why]), [[2 * 1000, 'mic']]);
+    assert.deepEqual(counterBreaks(rec), []);
+    assert.ok(rec.chunks.some((c) => c.rec.n < CHUNK), 'the chunk before the gap is short');
+  });
+
+  it('power cuts at random moments each lose at most the chunk being filled, declared, and the recording resumes', () => {
+    const u = boot();
+    t.clock.tick(5000);
+    hold(u);
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const cuts = 12;
+    for (let k = 0; k < cuts; k++) {
+      t.clock.tick(1000 + Math.floor(rnd() * 4000));
+      u.powerCut();
+    }
+    t.clock.tick(3000);
+    assert.equal(u.app.status().recording, '0001', 'the same recording, resumed after every cut');
+    const rec = readSpoolRecording(u.sim.world.spool, '0001');
+    assert.deepEqual(checkSpoolRecording(rec), []);
+    const boots = rec.state.gaps.filter((g) => g.why === 'boot');
+    assert.equal(boots.length, cuts, 'every restart is declared');
+    for (const g of boots) assert.ok(g.s <= CHUNK + 1000, `a restart lost ${g.s} samples: at most the chunk being filled`);
+    assert.deepEqual(counterBreaks(rec), [], 'the gaps declared from the clock are exactly the audio lost');
+    assert.ok(rec.chunks.length > 60);
+  });
+
+  it('torn writes at a power cut: a half-written state copy, an audio file without its record, a record without its state', () => {
+    const u = boot();
+    t.clock.tick(5000);
+    hold(u);
+    t.clock.tick(4000);
+    const media = u.sim.world.spool;
+    // 1. The newest state copy torn mid-write: the other copy is used.
+    let st = readState(media, '0001')!;
+    const newest = `0001${st.q % 2 ? 'A' : 'B'}.REC`;
+    media.blobs.set(newest, media.blobs.get(newest)!.slice(0, 20));
+    u.powerCut();
+    t.clock.tick(3000);
+    assert.equal(u.app.status().recording, '0001');
+    // 2. Audio written, its record not: that chunk is discarded and its index reused.
+    st = readState(media, '0001')!;
+    const orphan = `0001${st.n.toString(16).padStart(4, '0')}.PCM`;
+    media.blobs.set(orphan, new Uint8Array(CHUNK).fill(7));
+    u.powerCut();
+    t.clock.tick(3000);
+    // 3. Record written, state not yet updated: the chunk is adopted.
+    st = readState(media, '0001')!;
+    const stale = `0001${st.q % 2 ? 'A' : 'B'}.REC`;
+    const older = `0001${st.q % 2 ? 'B' : 'A'}.REC`;
+    media.blobs.delete(stale);
+    const rolledBack = readState(media, '0001')!;
+    assert.ok(rolledBack.n < st.n, 'the older copy knows fewer chunks');
+    assert.ok(media.blobs.has(older));
+    u.powerCut();
+    t.clock.tick(3000);
+    const rec = readSpoolRecording(media, '0001');
+    assert.deepEqual(checkSpoolRecording(rec), [], 'chain and continuity intact');
+    assert.ok(rec.chunks.every((c) => !c.audio.every((v) => v === 7)), 'the orphan audio is gone');
+  });
+
+  it('a full card: trouble 300 zone 7, chunks declared lost, nothing overwritten; restore once space returns', () => {
+    const u = boot(undefined, { spoolBytes: 60_000 });
+    t.clock.tick(5000);
+    hold(u);
+    t.clock.tick(10_000);
+    const media = u.sim.world.spool;
+    assert.ok(media.used() <= 60_000);
+    const evs = () => u.app.journal.records().filter((r) => r.k === 'ev' && r.c === 300).map((r) => [r.q, r.z]);
+    assert.deepEqual(evs(), [[1, 7]]);
+    const rec = readSpoolRecording(media, '0001');
+    assert.deepEqual(checkSpoolRecording(rec), [], 'everything written is intact');
+    const kept = rec.chunks.map((c) => c.rec.h);
+    // The server took the first chunks: their files go, and recording carries on.
+    for (const c of rec.chunks.slice(0, 4)) {
+      const name = `0001${c.rec.i.toString(16).padStart(4, '0')}`;
+      media.blobs.delete(name + '.PCM');
+      media.blobs.delete(name + '.CHK');
+    }
+    t.clock.tick(1500);
+    assert.deepEqual(evs(), [[1, 7], [3, 7]]);
+    const after = readSpoolRecording(media, '0001');
+    assert.deepEqual(after.chunks.slice(0, kept.length - 4).map((c) => c.rec.h), kept.slice(4));
+    const full = after.state.gaps.filter((g) => g.why === 'full');
+    assert.equal(full.length, 1, 'the lost stretch is one declared gap');
+    assert.ok(full[0].s >= 5000 * RATE / 1000, `${full[0].s} samples lost while full`);
+  });
+
+  it('ends at the configured maximum; the next alarm starts a new recording', () => {
+    const u = boot((c) => (c.audio.maxS = 60));
+    t.clock.tick(5000);
+    hold(u);
+    t.clock.tick(61_000);
+    assert.equal(u.app.status().recording, '');
+    const st = readState(u.sim.world.spool, '0001')!;
+    assert.equal(st.end, 'max');
+    const seconds = st.ns / RATE;
+    assert.ok(seconds >= 60 && seconds <= 66, `${seconds} s recorded`);
+    hold(u);
+    assert.equal(u.app.status().recording, '0002');
+  });
+});
