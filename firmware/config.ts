@@ -233,10 +233,14 @@ const RANGES =
   'inputs.mainsDelayS 0 3600 s,inputs.tamperMs 0 9000 ms,inputs.perHour 1 20 reports,' +
   'audio.rate 4000 16000 Hz,audio.preMs 0 10000 ms,audio.chunkMs 250 4000 ms,audio.maxS 60 14400 s';
 
-/** Samples per chunk, and the ring's slots (pre-trigger + one filling + one slack). */
+/**
+ * Samples per chunk, and the ring's slots: the pre-trigger chunks plus the one filling. No slack
+ * slot is needed: at a trigger the pre-trigger chunks go to the spool at once, and the slots they
+ * free then absorb a slow card (docs/evidence.md).
+ */
 export function audioRing(a: AudioConfig): { chunk: number; slots: number; bytes: number } {
   const chunk = (a.rate * a.chunkMs) / 1000;
-  const slots = Math.ceil(a.preMs / a.chunkMs) + 2;
+  const slots = Math.ceil(a.preMs / a.chunkMs) + 1;
   return { chunk: chunk, slots: slots, bytes: chunk * slots };
 }
 

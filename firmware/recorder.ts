@@ -146,13 +146,13 @@ export function createRecorder(d: RecorderDeps): Recorder {
   const ring0 = audioRing(a);
   const cs = ring0.chunk;
   const bs = cs / 4;
-  const pre = ring0.slots - 2;
   let slots = ring0.slots;
   if (slots * cs > d.audioBytes) {
     slots = Math.max(2, Math.floor(d.audioBytes / cs));
     d.log.write('warn', 'audio ring cut to ' + slots + ' chunks to fit ' + d.audioBytes + ' bytes: less pre-trigger audio');
   }
-  const keep = Math.min(pre, slots - 2 < 0 ? 0 : slots - 2);
+  /** Full slots kept while idle: the pre-trigger audio (one slot is always the filling one). */
+  const keep = slots - 1;
   const blockMs = (bs * 1000) / a.rate;
 
   // The ring: audio and, per slot, where its first sample sits in time and in the sample count.

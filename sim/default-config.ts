@@ -9,7 +9,9 @@ import { defaultConfig } from '../firmware/config';
 /** Lab-only keys shared by the simulated unit and the simulated centre (not secrets). */
 export const SIM_KEYS = {
   primary: '000102030405060708090A0B0C0D0E0F',
-  secondary: 'lab-only-key-24-chars-ok'
+  secondary: 'lab-only-key-24-chars-ok',
+  /** Evidence key signing the simulated unit's manifests (lab only). */
+  evidence: '6c61622d6f6e6c792d65766964656e63652d6b65792d33322d62797465732121'
 };
 
 export interface SimReceiverPorts {
@@ -44,10 +46,17 @@ export function simReceivers(ports: SimReceiverPorts): ReceiverConfig[] {
   return out;
 }
 
-export function simDefaultConfig(ports?: SimReceiverPorts): Config {
+/** The simulated evidence server: its port and (generated, pinned) certificate. */
+export interface SimEvidenceServer {
+  port: number;
+  cert: string;
+}
+
+export function simDefaultConfig(ports?: SimReceiverPorts, evidence?: SimEvidenceServer): Config {
   const c = defaultConfig();
   c.unitId = 'SIM-0001';
   c.account = '1234';
   if (ports) c.report.receivers = simReceivers(ports);
+  if (evidence) c.evidence = { host: '127.0.0.1', port: evidence.port, cert: evidence.cert, key: SIM_KEYS.evidence, batch: 2 };
   return c;
 }

@@ -1,12 +1,16 @@
 /**
  * `npm start`: the simulated unit on its embedded default configuration, reporting to a simulated
  * monitoring centre (a primary receiver on TCP over Wi-Fi, a secondary on UDP over cellular), a
- * scripted scenario, and a readable log of what crossed the links.
+ * simulated evidence server (HTTPS on 127.0.0.1 with a certificate generated at start and pinned in
+ * the unit's config), a scripted scenario, and a readable log of what crossed the links. The
+ * recording the first alarm starts is uploaded as it is made, stopped by the centre, and checked
+ * with the independent verifier at the end.
  *
  * Options:
  *   --hold MS        how long the scripted press is held (default 2000)
  *   --tap MS         a short tap first, which must do nothing (default 300)
- *   --seconds S      how long to run (default 14)
+ *   --seconds S      how long to run (default 18)
+ *   --evidence DIR   where the evidence server keeps recordings (default: a new temporary folder)
  *   --sia            report SIA-DCS instead of ADM-CID
  *   --receiver URL   use an external primary receiver instead, e.g. tcp://192.0.2.10:5000
  *   --account A  --key K  [--key-format hex|ascii]  [--line L]  [--rcvr R]   for that receiver
@@ -14,10 +18,17 @@
  *   --plain          lab only: no keys, unencrypted frames (the unit warns loudly)
  */
 import { createSimUnit } from './unit';
+import { generators } from './mic';
 import { simDefaultConfig, SIM_KEYS } from './default-config';
 import { createSimCentre, SimCentre, CentreEvent } from './centre';
 import type { ReceiverConfig } from '../firmware/config';
 import { validateConfig, describeProblems } from '../firmware/config';
+import { makeTestCertificate } from './tls';
+import { startEvidenceServer } from './evidence-server';
+import { verifyRecordingDir, formatReport } from '../tools/evidence-verify';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 const argv = process.argv.slice(2);
 function opt(name: string): string | undefined {
@@ -81,7 +92,7 @@ function showFrame(f: string): string {
 async function main(): Promise<void> {
   const hold = num('hold', 2000);
   const tap = num('tap', 300);
-  const seconds = num('seconds', 14);
+  const seconds = num('seconds', 18);
   const t0 = Date.now();
   const stamp = () => `+${((Date.now() - t0) / 1000).toFixed(3)}s`.padEnd(9);
 
@@ -112,6 +123,12 @@ async function main(): Promise<void> {
     for (const c of centres) await c.close();
     if (centres.length) fail('--plain needs external receivers (the simulated centre runs encrypted accounts)');
   }
+  const evidenceDir = opt('evidence') ?? fs.mkdtempSync(path.join(os.tmpdir(), 'panic-alarm-evidence-'));
+  fs.mkdirSync(evidenceDir, { recursive: true });
+  const tls = await makeTestCertificate();
+  const evidence = await startEvidenceServer({ root: evidenceDir, cert: tls.cert, key: tls.key, keys: { [config.unitId]: SIM_KEYS.evidence } });
+  evidence.onUpload((u, rid, have) => console.log(`${stamp()} evidence server <- recording ${u}-${rid}: ${have} chunks held, chain checked`));
+  config.evidence = simDefaultConfig(undefined, { port: evidence.port, cert: tls.cert }).evidence;
   const problems = validateConfig(config);
   if (problems.length) fail(`configuration refused: ${describeProblems(problems)}`);
 
@@ -120,8 +137,11 @@ async function main(): Promise<void> {
     console.log(`  ${i === 0 ? 'primary  ' : 'secondary'} ${r.transport}://${r.host}:${r.port} over ${r.path}, ${r.key ? 'AES-' + (r.keyFormat === 'ascii' ? r.key.length * 8 : r.key.length * 4) : 'UNENCRYPTED'}`);
   }
 
+  console.log(`  evidence  https://127.0.0.1:${evidence.port} (certificate pinned), recordings kept in ${evidenceDir}`);
+
   const unit = createSimUnit(config, { echoLog: '' });
   const { world } = unit.sim;
+  world.mic.source(generators.tone(440, config.audio.rate));
   const wifi = world.paths.wifi!;
   for (const p of [wifi, world.paths.cellular!]) {
     p.tap((dir, data) => {
@@ -149,6 +169,9 @@ async function main(): Promise<void> {
   at(6, 'Wi-Fi goes down (primary path cut)', () => wifi.cut());
   at(7, `press and hold again for ${hold} ms: reported again, over the secondary`, () => world.button.press(hold));
   at(11, 'Wi-Fi back', () => wifi.restore());
+  at(13, 'the centre\'s operator stops the recording (authenticated command in the next upload reply)', () =>
+    evidence.requestStop(config.unitId, unit.app.recorder.states()[0]?.r ?? '0001')
+  );
 
   setTimeout(async () => {
     clearInterval(ledPoll);
@@ -163,8 +186,17 @@ async function main(): Promise<void> {
     for (const [i, c] of centres.entries()) {
       console.log(`centre ${i === 0 ? 'primary' : 'secondary'}: ${c.alarms().length} events acknowledged, ${c.events().filter((e) => e.id === 'NULL').length} link tests, ${c.rejected().length} rejected`);
     }
+    const rs = unit.app.recorder.status();
+    console.log(`recorder: ${rs.recording ? 'recording ' + rs.recording : 'idle'}, ${rs.stored} recording(s) not yet fully uploaded, ${rs.droppedBlocks} blocks dropped, ${rs.overruns} overruns`);
     unit.shutdown();
     for (const c of centres) await c.close();
+    await evidence.close();
+    for (const rec of evidence.recordings()) {
+      console.log(formatReport(verifyRecordingDir(rec.dir, SIM_KEYS.evidence)));
+    }
+    const keysFile = path.join(evidenceDir, 'keys.json');
+    fs.writeFileSync(keysFile, JSON.stringify({ [config.unitId]: SIM_KEYS.evidence }));
+    console.log(`check it yourself: npm run evidence:verify -- ${evidenceDir} --keys ${keysFile}`);
   }, seconds * 1000);
 }
 

@@ -75,7 +75,7 @@ describe('audio capture: ring, chunks, chain and spool (sim microphone, no serve
     t.clock.tick(3000);
     const media = u.sim.world.spool;
     media.stalled = true;
-    t.clock.tick(3000); // 3 s: the ring has 9 free slots of 0.5 s
+    t.clock.tick(3000); // 3 s: once the pre-trigger audio is written, 8 slots of 0.5 s are free
     media.stalled = false;
     t.clock.tick(2000);
     assert.ok(media.busyRefusals > 0, 'the card did refuse writes');

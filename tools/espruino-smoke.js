@@ -79,9 +79,18 @@ async function main() {
   fs.copyFileSync(path.join(ROOT, 'dist', 'firmware-linux.js'), path.join(dir, 'fw.js'));
   const centre = await createSimCentre({ accounts: [{ account: '1234', key: SIM_KEYS.primary, keyFormat: 'hex' }] });
   const cfg = simDefaultConfig({ primary: { port: centre.tcpPort, transport: 'tcp' } });
+  // The LINUX board's audio budget (8,000 B of a 5,000-variable heap): 1 s of pre-trigger at 4 kHz.
+  cfg.audio.rate = 4000;
+  cfg.audio.preMs = 1000;
   fs.writeFileSync(path.join(dir, 'cfg.json'), JSON.stringify(cfg));
 
-  const store = interpreter(dir, ['-e', 'var S=require("Storage"),F=require("fs");S.write(".bootcde",F.readFileSync("fw.js"));S.write("cfg.json",F.readFileSync("cfg.json"));print("STORED "+S.read(".bootcde").length);quit();']);
+  // Written in 2 KB pieces, as the Espruino tools send it: the whole bundle as one string would not
+  // fit in the interpreter's RAM.
+  const size = fs.statSync(path.join(dir, 'fw.js')).size;
+  const store = interpreter(dir, [
+    '-e',
+    `var S=require("Storage"),F=require("fs"),f=E.openFile("fw.js","r"),o=0,d;while((d=f.read(2048))&&d.length){S.write(".bootcde",d,o,${size});o+=d.length;}f.close();S.write("cfg.json",F.readFileSync("cfg.json"));print("STORED "+S.read(".bootcde").length);quit();`
+  ]);
   const stored = await store.waitFor(/STORED \d+/, 10000);
   await store.stop();
   check('bundle stored as .bootcde in the interpreter flash', stored, (store.output().match(/STORED \d+/) || [''])[0]);
@@ -119,6 +128,33 @@ async function main() {
   const recs = good.map((l) => JSON.parse(l.slice(0, l.lastIndexOf('~'))));
   const ev = recs.find((r) => r.k === 'ev' && r.c === 120);
   check('journal in flash: boot, the panic event and its delivery, all with valid CRCs', kinds.includes('boot') && !!ev && recs.some((r) => r.k === 'ok' && r.r === ev.i), kinds.join(','));
+
+  // The recording the panic started: its chunks in the interpreter's Storage spool, hashed and
+  // chained by the firmware with Espruino's own SHA-256, checked here with Node's.
+  // Copied out with the interpreter's own fs (printing them would overflow its console FIFO).
+  const dump = interpreter(dir, ['-e', 'var S=require("Storage"),F=require("fs");S.list(/^sp\\.0001/).forEach(function(n){F.writeFileSync("dump-"+n.substr(3),S.read(n));});print("DUMPED");quit();']);
+  await dump.waitFor(/DUMPED/, 10000);
+  await dump.stop();
+  const files = {};
+  for (const n of fs.readdirSync(dir)) if (n.startsWith('dump-')) files[n.slice(5)] = fs.readFileSync(path.join(dir, n));
+  const sha = (b) => require('crypto').createHash('sha256').update(b).digest('hex');
+  const chunkNames = Object.keys(files).filter((n) => n.endsWith('.CHK')).sort();
+  let prev = '0'.repeat(64);
+  let next = 0;
+  const bad = [];
+  chunkNames.forEach((n, k) => {
+    const r = JSON.parse(files[n].toString('latin1'));
+    const pcm = files[n.replace('.CHK', '.PCM')];
+    if (r.i !== k || r.s !== next || !pcm || pcm.length !== r.n || sha(pcm) !== r.h || r.p !== prev) bad.push(n);
+    if (sha(`${r.p}:${r.r}:${r.i}:${r.s}:${r.n}:${r.t}:${r.w}:${r.h}`) !== r.c) bad.push(n + ' chain');
+    prev = r.c;
+    next = r.s + r.n;
+  });
+  check(
+    'recording 0001 on the spool: chunks hashed and chained on Espruino, verified with Node',
+    chunkNames.length >= 2 && bad.length === 0,
+    `${chunkNames.length} chunks, ${next} samples${bad.length ? ', bad: ' + bad.join(' ') : ''}`
+  );
   if (results.some((r) => !r.ok)) console.log(`--- interpreter output ---\n${unit.output()}`);
   await centre.close();
   fs.rmSync(dir, { recursive: true, force: true });

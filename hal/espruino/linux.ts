@@ -44,6 +44,10 @@ export function createLinuxConsole(clock: Clock, links: { wifi: LinkCore; cellul
     } else if (ch === 'c') {
       up.cellular = !up.cellular;
       links.cellular.setStatus(up.cellular, -70);
+    } else if (ch === 'v') {
+      // Variables in use (for footprint measurements): `MEM used/total`.
+      const m = process.memory(false);
+      console.log('MEM ' + m.usage + '/' + m.total);
     } else if (ch === 'q') {
       quit();
     }

@@ -146,8 +146,8 @@ export function createSdSpool(capacityBytes: number): Spool {
     write: function (name, data) {
       const old = sizeOf(name);
       if (usedBytes() - old + data.length > capacityBytes) throw fail('ENOSPC', 'spool full writing ' + name);
-      const text = typeof data === 'string' ? data : (E.toString(data) as string);
-      if (!fs.writeFileSync(DIR + '/' + name, text)) throw fail('EIO', 'SD write failed for ' + name);
+      // Typed arrays are written as they are (no copy into a flat string: measured on 2v29).
+      if (!fs.writeFileSync(DIR + '/' + name, data)) throw fail('EIO', 'SD write failed for ' + name);
       used = usedBytes() - old + data.length;
     },
     read: function (name) {
@@ -194,7 +194,8 @@ export function createStorageSpool(capacityBytes: number): Spool {
       if (data.length === 0) throw fail('EDATA', 'spool cannot hold an empty blob ' + name);
       if (usedBytes() - sizeOf(name) + data.length > capacityBytes) throw fail('ENOSPC', 'spool full writing ' + name);
       try {
-        S.write(P + name, typeof data === 'string' ? data : (E.toString(data) as string));
+        // Storage.write takes a typed array (a subarray of the audio ring) without copying it.
+        S.write(P + name, data as unknown as string);
       } catch (e) {
         throw fail('ENOSPC', 'storage full writing ' + name);
       }

@@ -38,11 +38,15 @@ export async function createRig(clock: () => sinon.SinonFakeTimers, tweak?: (c: 
   if (tweak) tweak(config);
 
   async function io(rig: Rig): Promise<void> {
-    if (!rig.unit || rig.unit.app.status().inflight === 0) {
+    const uploading = () => !!rig.unit?.app.uploader?.status().inflight;
+    if (!rig.unit || (rig.unit.app.status().inflight === 0 && !uploading())) {
       await immediate();
       return;
     }
     for (let i = 0; i < 400 && rig.unit.app.status().inflight > 0; i++) await immediate();
+    // An HTTPS exchange (TLS handshake included) needs real time: up to 5 s of it.
+    const until = performance.now() + 5000;
+    while (uploading() && performance.now() < until) await immediate();
   }
 
   const rig: Rig = {

@@ -1,0 +1,131 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { makeTestCertificate } from '../sim/tls';
+import { startEvidenceServer, EvidenceServer } from '../sim/evidence-server';
+import { parseWav } from '../sim/wav';
+import { generators } from '../sim/mic';
+import { verifyRecordingDir } from '../tools/evidence-verify';
+import { useFakeTime } from './support/fake-time';
+import { createRig, Rig, cid } from './support/alarm-rig';
+
+const START = Date.UTC(2026, 10, 23, 12, 0, 0);
+const EVKEY = '6c61622d6f6e6c792d65766964656e63652d6b65792d33322d62797465732121';
+const UNIT = 'SIM-0001';
+
+describe('evidence upload over HTTPS to the simulated evidence server', function () {
+  this.timeout(120_000);
+  const t = useFakeTime(START);
+  let tls: { cert: string; key: string };
+  let root: string;
+  let server: EvidenceServer;
+  let rig: Rig;
+
+  before(async () => {
+    tls = await makeTestCertificate();
+  });
+  beforeEach(async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'evidence-'));
+    server = await startEvidenceServer({ root, cert: tls.cert, key: tls.key, keys: { [UNIT]: EVKEY } });
+  });
+  afterEach(async () => {
+    await rig?.close();
+    await server.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  async function boot(maxS: number, batch = 4): Promise<Rig> {
+    rig = await createRig(
+      () => t.clock,
+      (c) => {
+        c.audio.maxS = maxS;
+        c.evidence = { host: '127.0.0.1', port: server.port, cert: tls.cert, key: EVKEY, batch };
+      }
+    );
+    const u = rig.boot();
+    u.sim.world.mic.source(generators.counter());
+    return rig;
+  }
+  async function hold(r: Rig): Promise<void> {
+    r.unit!.sim.world.button.press(2000);
+    await r.run(2100);
+  }
+  const uploaded = (r: Rig) => r.unit!.app.status().stored === 0;
+
+  it('a recording is uploaded as it is made, assembled bit-exact into a WAV, verified, and freed from the card', async () => {
+    const r = await boot(60);
+    await r.run(8000);
+    await hold(r);
+    await r.run(62_000);
+    assert.equal(r.unit!.app.status().recording, '', 'ended at the 60 s maximum');
+    await r.until(() => uploaded(r), 30_000);
+    assert.ok(uploaded(r), 'every chunk and the final manifest confirmed');
+    assert.deepEqual([...r.unit!.sim.world.spool.blobs.keys()], [], 'the card is empty again');
+
+    const [rec] = server.recordings();
+    assert.equal(rec.rid, '0001');
+    assert.equal(rec.signatureOk, true);
+    const result = verifyRecordingDir(rec.dir, EVKEY);
+    assert.deepEqual(result.problems, []);
+    assert.equal(result.ok, true);
+    const wav = parseWav(fs.readFileSync(path.join(rec.dir, 'recording.wav')));
+    assert.equal(wav.rate, 8000);
+    assert.ok(wav.samples.length >= 64 * 8000, `${wav.samples.length / 8000} s`);
+    let breaks = 0;
+    for (let k = 1; k < wav.samples.length; k++) if (wav.samples[k] !== ((wav.samples[k - 1] + 1) & 255)) breaks++;
+    assert.equal(breaks, 0, 'the counter pattern runs unbroken from the first pre-trigger sample to the end');
+    // The operator's reference: the panic frame named the recording.
+    const panic = r.alarms().find((e) => cid(e) === '1 120 001');
+    assert.ok(panic?.xdata.includes(`V${UNIT}-0001`), `xdata ${panic?.xdata}`);
+  });
+
+  it('the centre stops the recording with an authenticated command', async () => {
+    const r = await boot(1800);
+    await r.run(5000);
+    await hold(r);
+    await r.run(10_000);
+    server.requestStop(UNIT, '0001');
+    await r.until(() => r.unit!.app.status().recording === '', 10_000);
+    assert.equal(r.unit!.app.status().recording, '');
+    await r.until(() => uploaded(r), 30_000);
+    const [rec] = server.recordings();
+    assert.equal(rec.manifest?.end, 'stop');
+    assert.equal(verifyRecordingDir(rec.dir, EVKEY).ok, true);
+  });
+
+  it('a 10-minute outage mid-recording, with a power cut in it: alarms go first, then the whole recording uploads', async () => {
+    const r = await boot(400);
+    await r.run(5000);
+    await hold(r);
+    await r.run(20_000);
+    const world = r.unit!.sim.world;
+    world.paths.wifi!.cut();
+    world.paths.cellular!.cut();
+    await r.run(60_000);
+    await hold(r); // a second press while nothing gets out
+    await r.run(200_000);
+    r.unit!.powerCut();
+    await r.run(340_000);
+    assert.ok(r.unit!.app.status().stored > 0, 'the recording waits on the card');
+    const before = server.recordings()[0].have;
+    const firstUpload: number[] = [];
+    server.onUpload(() => firstUpload.push(Date.now()));
+    const restoredAt = Date.now();
+    world.paths.wifi!.restore();
+    world.paths.cellular!.restore();
+    await r.until(() => uploaded(r), 120_000);
+    assert.ok(uploaded(r));
+    const [rec] = server.recordings();
+    assert.ok(rec.have > before);
+    const v = verifyRecordingDir(rec.dir, EVKEY);
+    assert.deepEqual(v.problems, []);
+    assert.equal(rec.manifest?.end, 'max');
+    assert.deepEqual(rec.manifest?.gaps.map((g) => g.why), ['boot'], 'the power cut is the only gap, and it is declared');
+    // The press made during the outage reached the centre before the first upload after it.
+    const panics = r.alarms().filter((e) => cid(e) === '1 120 001');
+    assert.equal(panics.length, 2);
+    assert.ok(panics[1].at >= restoredAt);
+    assert.ok(firstUpload.length > 0 && panics[1].at <= firstUpload[0], 'alarm traffic first');
+  });
+});
