@@ -2,20 +2,10 @@
  * Reads a recording straight off a simulated spool and checks it with Node's crypto, independently
  * of the firmware: chunk records, audio, the hash chain, and sample continuity with declared gaps.
  */
-import * as crypto from 'node:crypto';
 import type { SimSpoolMedia } from '../../sim/hal';
+import { ClientRecord, ZERO_HASH, sha256, chainOf } from './evidence-client';
 
-export interface ChunkRecord {
-  r: string;
-  i: number;
-  s: number;
-  n: number;
-  t: number;
-  w: number;
-  h: string;
-  p: string;
-  c: string;
-}
+export type ChunkRecord = ClientRecord;
 
 export interface SpoolState {
   q: number;
@@ -38,8 +28,6 @@ export interface SpoolRecording {
   chunks: { rec: ChunkRecord; audio: Uint8Array }[];
 }
 
-const sha = (b: Uint8Array | string) => crypto.createHash('sha256').update(b).digest('hex');
-const ZERO = '0'.repeat(64);
 
 export function readState(media: SimSpoolMedia, rid: string): SpoolState | undefined {
   let best: SpoolState | undefined;
@@ -77,15 +65,14 @@ export function readSpoolRecording(media: SimSpoolMedia, rid: string): SpoolReco
  */
 export function checkSpoolRecording(r: SpoolRecording): string[] {
   const out: string[] = [];
-  let prevC = ZERO;
+  let prevC = ZERO_HASH;
   let next = 0;
   r.chunks.forEach(({ rec, audio }, k) => {
     if (rec.i !== k) out.push(`chunk ${k}: index ${rec.i}`);
     if (audio.length !== rec.n) out.push(`chunk ${k}: ${audio.length} bytes, record says ${rec.n}`);
-    if (sha(audio) !== rec.h) out.push(`chunk ${k}: audio hash mismatch`);
+    if (sha256(audio) !== rec.h) out.push(`chunk ${k}: audio hash mismatch`);
     if (rec.p !== prevC) out.push(`chunk ${k}: chain broken`);
-    const c = sha(`${rec.p}:${rec.r}:${rec.i}:${rec.s}:${rec.n}:${rec.t}:${rec.w}:${rec.h}`);
-    if (c !== rec.c) out.push(`chunk ${k}: chain value wrong`);
+    if (chainOf(rec) !== rec.c) out.push(`chunk ${k}: chain value wrong`);
     const gap = r.state.gaps.filter((g) => g.i === k).reduce((a, g) => a + g.s, 0);
     if (rec.s !== next + gap) out.push(`chunk ${k}: starts at ${rec.s}, expected ${next} + gap ${gap}`);
     next = rec.s + rec.n;
