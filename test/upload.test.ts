@@ -80,6 +80,24 @@ describe('evidence upload over HTTPS to the simulated evidence server', function
     assert.ok(panic?.xdata.includes(`V${UNIT}-0001`), `xdata ${panic?.xdata}`);
   });
 
+  it('refuses a server whose certificate is not the pinned one: nothing is sent, nothing freed', async () => {
+    const other = await makeTestCertificate();
+    const r = await boot(60);
+    r.config.evidence!.cert = other.cert; // (the config object the unit booted with)
+    r.unit!.shutdown();
+    const u = r.boot();
+    u.sim.world.mic.source(generators.counter());
+    await r.run(3000);
+    await hold(r);
+    await r.run(10_000);
+    const up = u.app.uploader!.status();
+    assert.equal(up.sent, 0);
+    assert.ok(up.failures > 0);
+    assert.match(up.last, /certificate|self.signed|verify/i);
+    assert.equal(server.recordings().length, 0, 'the server received nothing');
+    assert.ok(u.sim.world.spool.blobs.size > 0, 'the audio stays on the card');
+  });
+
   it('the centre stops the recording with an authenticated command', async () => {
     const r = await boot(1800);
     await r.run(5000);
