@@ -283,10 +283,9 @@ export function createRecorder(d: RecorderDeps): Recorder {
     st.n++;
     st.ns = s + n;
     st.hd = c;
-    release();
-    if (flushing === 0) close();
     persist(st);
     trouble(false);
+    release(); // (closes the recording when this was its last chunk)
     work();
   }
 
@@ -411,7 +410,8 @@ export function createRecorder(d: RecorderDeps): Recorder {
       } catch (e) {
         d.log.write('error', 'recording id not saved: ' + errCode(e));
       }
-      const first = count > 0 ? head : (head + count) % slots;
+      // The oldest audio in the ring: a full slot, or the one filling (both sit at `head`).
+      const first = head;
       base = sN[first] > 0 || count > 0 ? sS[first] : live;
       const trig = Math.max(0, live - base - Math.round((heldMs * a.rate) / 1000));
       const st: RecState = {

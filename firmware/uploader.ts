@@ -35,8 +35,6 @@ export interface UploaderStatus {
 }
 
 export interface Uploader {
-  /** Look for work now (new chunks, a path came up). */
-  kick(): void;
   status(): UploaderStatus;
   stop(): void;
 }
@@ -228,9 +226,6 @@ export function createUploader(d: UploaderDeps): Uploader {
   schedule(0);
 
   return {
-    kick: function () {
-      if (!inflight) schedule(0);
-    },
     status: function () {
       return { sent: sent, failures: failures, last: last, inflight: inflight };
     },
