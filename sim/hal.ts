@@ -119,6 +119,12 @@ export interface SimHalOptions {
   haptic?: boolean;
   /** Echo the unit's log to the console with this prefix. */
   echoLog?: string;
+  /**
+   * A silent, idle microphone: capture starts but delivers no blocks. For runs of simulated days
+   * that are about something else (supervision, service periods): 8 blocks a second would
+   * otherwise dominate them.
+   */
+  micOff?: boolean;
 }
 
 export interface LogLine {
@@ -353,7 +359,9 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
       simLinks.push(l);
     }
 
-    const mic = createSimMicrophone(clock, sound);
+    const mic = options.micOff
+      ? { start: () => {}, stop: () => {}, running: () => false, dispose: () => {} }
+      : createSimMicrophone(clock, sound);
 
     let wdTimer = -1;
     let wdMs = 0;
