@@ -19,6 +19,7 @@ import { createInputMonitor, InputMonitor } from './monitors';
 import { CID } from './events';
 import { createRecorder, Recorder } from './recorder';
 import { createUploader, Uploader } from './uploader';
+import { createServiceWatch, ServiceWatch } from './service';
 import { FIRMWARE_VERSION } from './version';
 
 /** Record name of the stored config in internal flash. */
@@ -64,6 +65,7 @@ export interface App {
   recorder: Recorder;
   /** Absent until an evidence server is configured. */
   uploader?: Uploader;
+  service: ServiceWatch;
   /** Stop every timer and watch (tests and a clean restart use it). */
   stop(): void;
 }
@@ -287,6 +289,8 @@ export function createApp(hal: Hal, given?: Config): App {
   checkBattery();
   const batteryTimer = clock.every(BATTERY_POLL_MS, checkBattery);
 
+  const service: ServiceWatch = createServiceWatch(clock, hal.storage.records, cfg.service, report);
+
   hal.watchdog.enable(cfg.watchdogS);
   const kickTimer = clock.every(
     1000,
@@ -317,11 +321,13 @@ export function createApp(hal: Hal, given?: Config): App {
     journal: journal,
     recorder: rec,
     uploader: uploader,
+    service: service,
     stop: function () {
       if (uploader) uploader.stop();
       rec.stop();
       clock.cancel(kickTimer);
       clock.cancel(batteryTimer);
+      service.stop();
       for (let i = 0; i < monitors.length; i++) monitors[i].stop();
       press.stop();
       alarmRunner.stop();

@@ -8,6 +8,8 @@
  * Regexes here avoid `?` and `{n,m}`: Espruino's engine never matches them (docs/espruino-notes.md).
  */
 
+import { parseDay } from './service';
+
 export interface IndicatorConfig {
   /** Pattern shown once the centre has acknowledged an alarm: `blink` or `off`. */
   confirm: 'blink' | 'off';
@@ -115,6 +117,14 @@ export interface EvidenceConfig {
   batch: number;
 }
 
+/** The service period (docs/service.md). */
+export interface ServiceConfig {
+  /** First day of service, `YYYY-MM-DD` (UTC), set at commissioning; '' = not yet commissioned. */
+  start: string;
+  /** Length of the service period, days (1–730; 182 = six months). */
+  days: number;
+}
+
 export interface NetworkConfig {
   wifi?: { ssid: string; password: string };
   apn?: string;
@@ -139,6 +149,7 @@ export interface Config {
   gestures: GestureConfig;
   inputs: InputsConfig;
   audio: AudioConfig;
+  service: ServiceConfig;
   /** Absent until commissioned: recordings then stay on the spool until it is set. */
   evidence?: EvidenceConfig;
   network?: NetworkConfig;
@@ -173,7 +184,8 @@ export function defaultConfig(): Config {
     supervision: { primaryS: 90, secondaryS: 18000, degradedS: 90, failAfter: 2, testReportH: 24 },
     gestures: { cancelTaps: 3, duressTaps: 0, tapGapMs: 1500 },
     inputs: { mainsDelayS: 60, lowBatteryV: 3.6, tamperMs: 1000, perHour: 3 },
-    audio: { rate: 8000, preMs: 4000, chunkMs: 500, maxS: 1800 }
+    audio: { rate: 8000, preMs: 4000, chunkMs: 500, maxS: 1800 },
+    service: { start: '', days: 182 }
   };
 }
 
@@ -231,7 +243,8 @@ const RANGES =
   'supervision.degradedS 10 90000 s,supervision.failAfter 1 10 tests,supervision.testReportH 0 168 h,' +
   'gestures.cancelTaps 0 9 taps,gestures.duressTaps 0 9 taps,gestures.tapGapMs 300 5000 ms,' +
   'inputs.mainsDelayS 0 3600 s,inputs.tamperMs 0 9000 ms,inputs.perHour 1 20 reports,' +
-  'audio.rate 4000 16000 Hz,audio.preMs 0 10000 ms,audio.chunkMs 250 4000 ms,audio.maxS 60 14400 s';
+  'audio.rate 4000 16000 Hz,audio.preMs 0 10000 ms,audio.chunkMs 250 4000 ms,audio.maxS 60 14400 s,' +
+  'service.days 1 730 days';
 
 /**
  * Samples per chunk, and the ring's slots: the pre-trigger chunks plus the one filling. No slack
@@ -371,6 +384,9 @@ export function validateConfig(c: unknown, audioBytes?: number): ConfigProblem[]
       bad('audio', 'needs a ' + ring.bytes + '-byte ring (' + ring.slots + ' chunks), more than the ' + audioBytes + ' bytes this board has beside the firmware: lower rate or preMs');
     }
   }
+
+  const svc = c.service as Obj;
+  if (isObject(svc) && svc.start !== '' && parseDay(svc.start) === undefined) bad('service.start', 'must be a date YYYY-MM-DD, or "" before commissioning');
 
   const ev = c.evidence;
   if (ev !== undefined) {

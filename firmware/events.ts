@@ -15,6 +15,7 @@ export const CID = {
   FAIL: 354,
   CANCEL: 406,
   MANUAL_TEST: 601,
+  SERVICE: 616,
   PERIODIC_TEST: 602
 };
 
@@ -31,7 +32,9 @@ const SIA: { [code: string]: string[] } = {
   '350': ['YC', 'YK'],
   '354': ['YC', 'YK'],
   '406': ['OC', 'OC'],
+  '300': ['YX', 'YZ'],
   '601': ['RX', 'RX'],
+  '616': ['YX', 'YZ'],
   '602': ['RP', 'RP']
 };
 
