@@ -253,13 +253,15 @@ export function createRecorder(d: RecorderDeps): Recorder {
     }
     const s = sS[slot] - base;
     const audio = ring.subarray(slot * cs, slot * cs + n);
-    const h = hexOf(d.crypto.sha256(audio));
-    const t = Math.round(sT[slot]);
-    const w = Math.round(sW[slot]);
-    const c = chainOf(d.crypto, st.hd, st.r, st.n, s, n, t, w, h);
     const name = chunkName(st.r, st.n);
+    let c = '';
     try {
+      // Audio first: a busy card refuses it before any hashing is spent on the slot.
       spool.write(name + '.PCM', audio);
+      const t = Math.round(sT[slot]);
+      const w = Math.round(sW[slot]);
+      const h = hexOf(d.crypto.sha256(audio));
+      c = chainOf(d.crypto, st.hd, st.r, st.n, s, n, t, w, h);
       spool.write(name + '.CHK', JSON.stringify({ r: st.r, i: st.n, s: s, n: n, t: t, w: w, h: h, p: st.hd, c: c }));
     } catch (e) {
       const code = errCode(e);

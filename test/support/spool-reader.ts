@@ -3,25 +3,13 @@
  * of the firmware: chunk records, audio, the hash chain, and sample continuity with declared gaps.
  */
 import type { SimSpoolMedia } from '../../sim/hal';
+import type { RecState } from '../../firmware/recorder';
 import { ClientRecord, ZERO_HASH, sha256, chainOf } from './evidence-client';
 
 export type ChunkRecord = ClientRecord;
 
-export interface SpoolState {
-  q: number;
-  r: string;
-  rate: number;
-  cs: number;
-  trig: number;
-  start: number;
-  n: number;
-  ns: number;
-  hd: string;
-  up: number;
-  gaps: { i: number; s: number; why: string }[];
-  end: string;
-  fin: boolean;
-}
+/** The recording's state file, as the firmware defines it (a type only: no firmware code runs here). */
+export type SpoolState = RecState;
 
 export interface SpoolRecording {
   state: SpoolState;
