@@ -21,9 +21,9 @@ import { createRecorder, Recorder } from './recorder';
 import { createUploader, Uploader } from './uploader';
 import { createServiceWatch, ServiceWatch } from './service';
 import { FIRMWARE_VERSION } from './version';
+import { createInstaller, Installer, CONFIG_RECORD, CONFIG_NEW } from './installer';
 
-/** Record name of the stored config in internal flash. */
-export const CONFIG_RECORD = 'cfg.json';
+export { CONFIG_RECORD };
 
 /** Journal sizing for internal flash (see docs/journal.md). */
 export const JOURNAL_SEGMENT_BYTES = 4096;
@@ -70,9 +70,8 @@ export interface App {
   stop(): void;
 }
 
-/** Read the stored config; `undefined` when absent or unusable. */
-export function readStoredConfig(hal: Hal): Config | undefined {
-  const text = hal.storage.records.read(CONFIG_RECORD);
+function parseConfig(hal: Hal, name: string): Config | undefined {
+  const text = hal.storage.records.read(name);
   if (text === undefined) return undefined;
   let parsed: unknown;
   try {
@@ -81,6 +80,15 @@ export function readStoredConfig(hal: Hal): Config | undefined {
     return undefined;
   }
   return validateConfig(parsed, hal.system.audioBytes).length === 0 ? (parsed as Config) : undefined;
+}
+
+/**
+ * Read the stored config; `undefined` when absent or unusable. A config replace writes and verifies
+ * `cfg.new` before switching `cfg.json` (firmware/installer.ts): if power failed mid-switch, the
+ * verified new one is taken.
+ */
+export function readStoredConfig(hal: Hal): Config | undefined {
+  return parseConfig(hal, CONFIG_RECORD) || parseConfig(hal, CONFIG_NEW);
 }
 
 /** Was an alarm still active when the unit last stopped? (a panic without its restore) */
@@ -154,6 +162,7 @@ export function createApp(hal: Hal, given?: Config): App {
     config: cfg,
     onDelivered: guard.wrap('delivered', function (rec: JournalRecord) {
       if (alarm) alarm.dispatch({ type: 'delivered', code: rec.c as number, qualifier: rec.q as number });
+      if (installer) installer.delivered(rec);
     })
   });
   reporter = rep;
@@ -234,6 +243,7 @@ export function createApp(hal: Hal, given?: Config): App {
   );
   alarm = alarmRunner;
 
+  let installer: Installer | undefined;
   const press: PressRunner = createPressRunner(
     clock,
     cfg.holdMs,
@@ -253,6 +263,7 @@ export function createApp(hal: Hal, given?: Config): App {
   );
   hal.button.onEdge(
     guard.wrap('button', function (pressed: boolean, atMs: number) {
+      if (installer && installer.button(pressed, atMs)) return;
       press.edge(pressed, atMs);
     })
   );
@@ -291,6 +302,22 @@ export function createApp(hal: Hal, given?: Config): App {
 
   const service: ServiceWatch = createServiceWatch(clock, hal.storage.records, cfg.service, report);
 
+  let stopAll = function () {};
+  const inst: Installer = createInstaller({
+    hal: hal,
+    config: cfg,
+    reporter: rep,
+    recorder: rec,
+    journal: journal,
+    blink: function (p) {
+      indicator.play(p);
+    },
+    halt: function () {
+      stopAll();
+    }
+  });
+  installer = inst;
+
   hal.watchdog.enable(cfg.watchdogS);
   const kickTimer = clock.every(
     1000,
@@ -298,6 +325,21 @@ export function createApp(hal: Hal, given?: Config): App {
       hal.watchdog.kick();
     })
   );
+
+  stopAll = function () {
+    inst.stop();
+    if (uploader) uploader.stop();
+    rec.stop();
+    clock.cancel(kickTimer);
+    clock.cancel(batteryTimer);
+    service.stop();
+    for (let i = 0; i < monitors.length; i++) monitors[i].stop();
+    press.stop();
+    alarmRunner.stop();
+    rep.stop();
+    indicator.off();
+    hal.button.close();
+  };
 
   return {
     config: function () {
@@ -323,17 +365,7 @@ export function createApp(hal: Hal, given?: Config): App {
     uploader: uploader,
     service: service,
     stop: function () {
-      if (uploader) uploader.stop();
-      rec.stop();
-      clock.cancel(kickTimer);
-      clock.cancel(batteryTimer);
-      service.stop();
-      for (let i = 0; i < monitors.length; i++) monitors[i].stop();
-      press.stop();
-      alarmRunner.stop();
-      rep.stop();
-      indicator.off();
-      hal.button.close();
+      stopAll();
     }
   };
 }

@@ -90,7 +90,7 @@ export function createChannel(o: ChannelOptions): Channel {
     else if (t.key && (r.time === undefined || r.time < sentWall - ACK_EARLY_MS || r.time > clock.wall() + ACK_LATE_MS)) {
       why = 'timestamp outside the window';
     } else {
-      finish({ kind: 'ack' });
+      finish({ kind: 'ack', time: r.time });
       return;
     }
     o.log.write('warn', o.name + ': reply ignored: ' + why);

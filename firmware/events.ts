@@ -11,6 +11,8 @@ export const CID = {
   MAINS: 301,
   BATTERY: 302,
   RESET: 305,
+  /** Decommissioned by the installer (docs/installer.md). */
+  SHUTDOWN: 308,
   COMMS: 350,
   FAIL: 354,
   CANCEL: 406,
@@ -29,6 +31,7 @@ const SIA: { [code: string]: string[] } = {
   '301': ['AT', 'AR'],
   '302': ['YT', 'YR'],
   '305': ['YW', 'YW'],
+  '308': ['YZ', 'YZ'],
   '350': ['YC', 'YK'],
   '354': ['YC', 'YK'],
   '406': ['OC', 'OC'],

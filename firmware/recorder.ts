@@ -66,6 +66,8 @@ export interface Recorder {
   save(st: RecState): void;
   /** Called whenever there is something new to upload. */
   onWork(fn: () => void): void;
+  /** Also hand each microphone block to `fn` (the installer's level check); `undefined` stops it. */
+  listen(fn: ((block: Uint8Array) => void) | undefined): void;
   status(): RecorderStatus;
   stop(): void;
 }
@@ -315,8 +317,11 @@ export function createRecorder(d: RecorderDeps): Recorder {
     work();
   }
 
+  let listener: ((block: Uint8Array) => void) | undefined;
+
   function onBlock(block: Uint8Array, overrun: number): void {
     const now = clock.now();
+    if (listener) listener(block);
     if (overrun > 0) {
       overruns += overrun;
       live += overrun * bs;
@@ -396,6 +401,9 @@ export function createRecorder(d: RecorderDeps): Recorder {
   d.microphone.start({ rate: a.rate, blockSize: bs, onBlock: onBlock });
 
   return {
+    listen: function (fn: ((block: Uint8Array) => void) | undefined) {
+      listener = fn;
+    },
     begin: function (heldMs: number): string {
       if (cur && flushing >= 0) {
         // A new alarm while the last one's audio is being flushed: keep recording.

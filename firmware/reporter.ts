@@ -37,8 +37,13 @@ export interface RouteStatus {
 }
 
 export interface Reporter {
-  /** Journal an event and start delivering it. Returns its journal record. */
-  report(code: number, qualifier: number, zone: number, xdata?: string): JournalRecord;
+  /**
+   * Journal an event and start delivering it. Returns its journal record. `only` binds it to one
+   * route (its index): the installer's per-path test report (601), delivered there or not at all.
+   */
+  report(code: number, qualifier: number, zone: number, xdata?: string, only?: number): JournalRecord;
+  /** The centre's clock from the last timestamped reply: its time and this unit's `now()` then. */
+  centreTime(): { wall: number; at: number } | undefined;
   /** Events not yet acknowledged. */
   pending(): number;
   /** Frames waiting for a reply right now. */
@@ -189,7 +194,10 @@ export function createReporter(d: ReporterDeps): Reporter {
 
   function addPending(rec: JournalRecord, old: boolean): void {
     const tries: Try[] = [];
-    for (let i = 0; i < routes.length; i++) tries.push({ next: 0, fails: 0, naks: 0, duh: false });
+    // A route-bound event counts as refused on the other routes: never sent there, and settled as
+    // failed when its own route refuses it.
+    const only = rec.o;
+    for (let i = 0; i < routes.length; i++) tries.push({ next: 0, fails: 0, naks: 0, duh: only !== undefined && only !== i });
     const p: Pending = { rec: rec, at: clock.now(), urgent: isUrgent(rec.c as number), tries: tries, old: old };
     // Urgent events (hold-up, tamper, cancel) go ahead of the rest; otherwise journal order.
     let k = pending.length;
@@ -265,6 +273,12 @@ export function createReporter(d: ReporterDeps): Reporter {
     });
   }
 
+  let centre: { wall: number; at: number } | undefined;
+
+  function heard(res: ChannelResult): void {
+    if (res.time !== undefined) centre = { wall: res.time, at: clock.now() };
+  }
+
   function nakTime(res: ChannelResult): void {
     if (res.time !== undefined && res.time > 1.5e12) {
       clock.setWall(res.time);
@@ -279,6 +293,7 @@ export function createReporter(d: ReporterDeps): Reporter {
     r.ch.send(frameFor(p, r), s, function (res: ChannelResult) {
       if (stopped) return;
       const t = p.tries[r.index];
+      heard(res);
       if (pending.indexOf(p) < 0) {
         // Already settled on the other route.
         if (res.kind === 'ack') routeAnswered(r, sentAt);
@@ -322,6 +337,7 @@ export function createReporter(d: ReporterDeps): Reporter {
     const frame = encodeMessage(d.crypto, r.target, { id: 'NULL', seq: s, data: '', xdata: '', time: clock.wall() });
     r.ch.send(frame, digits, function (res: ChannelResult) {
       if (stopped) return;
+      heard(res);
       if (res.kind === 'fail') {
         r.naks = 0;
         routeFailed(r, res.why || 'no valid answer');
@@ -376,9 +392,10 @@ export function createReporter(d: ReporterDeps): Reporter {
     });
   }
 
-  function report(code: number, qualifier: number, zone: number, xdata?: string): JournalRecord {
+  function report(code: number, qualifier: number, zone: number, xdata?: string, only?: number): JournalRecord {
     const fields: { [k: string]: unknown } = { n: takeSeq(), c: code, q: qualifier, z: zone };
     if (xdata) fields.x = xdata;
+    if (only !== undefined) fields.o = only;
     let rec: JournalRecord;
     try {
       rec = journal.append('ev', fields);
@@ -413,6 +430,9 @@ export function createReporter(d: ReporterDeps): Reporter {
 
   return {
     report: report,
+    centreTime: function () {
+      return centre;
+    },
     pending: function () {
       return pending.length;
     },

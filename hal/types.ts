@@ -99,6 +99,12 @@ export interface Microphone {
   stop(): void;
   /** Whether capture is running. */
   running(): boolean;
+  /**
+   * Level figures of one block, computed natively on the device (no per-sample JavaScript): `mean`
+   * sample value (128 = centred), `rms` about that mean (0 = a dead or disconnected input), and
+   * `clipped`, the samples at 0 or 255.
+   */
+  measure(block: Uint8Array): { mean: number; rms: number; clipped: number };
 }
 
 /** Mains and battery sensing. */
@@ -315,6 +321,23 @@ export interface LogSink {
   write(level: LogLevel, message: string): void;
 }
 
+/**
+ * The installer's console (the USB serial port on the device). The installer tool sends requests
+ * (one JSON object each) and reads replies (one JSON text each), see docs/installer.md. The lock is
+ * the platform's (`E.setPassword` + `E.lockConsole` on Espruino): while locked, nothing typed at
+ * the port runs until the password is entered, so nobody there can read keys or change firmware.
+ */
+export interface InstallerConsole {
+  /** Register the handler for installer requests (one handler). */
+  onRequest(cb: (request: unknown) => void): void;
+  /** Send one reply line (a JSON text) to the installer tool. */
+  reply(json: string): void;
+  /** Set the console password and lock the console now (and at every boot the firmware calls it). */
+  lock(password: string): void;
+  /** Remove the password: the console stays open (decommission, factory state). */
+  clearLock(): void;
+}
+
 /** Why the unit last started. */
 export type ResetCause = 'power' | 'watchdog' | 'software' | 'unknown';
 
@@ -333,6 +356,8 @@ export interface System {
    * budget per board; see docs/evidence.md). The config check refuses a bigger ring.
    */
   readonly audioBytes: number;
+  /** SHA-256 of the firmware image the unit runs (`.bootcde` on the device), lowercase hex; '' if none. */
+  firmwareHash(): string;
 }
 
 /** The whole contract, handed to `createApp`. */
@@ -349,4 +374,5 @@ export interface Hal {
   watchdog: Watchdog;
   log: LogSink;
   system: System;
+  console: InstallerConsole;
 }

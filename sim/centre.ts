@@ -76,8 +76,8 @@ export interface SimCentreOptions {
   knownSiaCodes?: string[];
 }
 
-export const DEFAULT_CID_CODES = ['120', '121', '122', '137', '144', '301', '302', '305', '350', '354', '406', '601', '602'];
-export const DEFAULT_SIA_CODES = ['PA', 'PH', 'HA', 'HH', 'TA', 'TR', 'AT', 'AR', 'YT', 'YR', 'YW', 'YC', 'YK', 'OC', 'RX', 'RP'];
+export const DEFAULT_CID_CODES = ['120', '121', '122', '137', '144', '300', '301', '302', '305', '308', '350', '354', '406', '601', '602', '616'];
+export const DEFAULT_SIA_CODES = ['PA', 'PH', 'HA', 'HH', 'TA', 'TR', 'AT', 'AR', 'YT', 'YR', 'YW', 'YC', 'YK', 'OC', 'RX', 'RP', 'YX', 'YZ'];
 const DUPLICATE_WINDOW_MS = 10 * 60 * 1000;
 const MAX_FRAME = 4 + 4 + 0xfff + 2;
 

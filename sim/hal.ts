@@ -25,6 +25,7 @@ import { SimSound, createSimMicrophone } from './mic';
 import { createSimCrypto } from './crypto';
 import { parseWav } from './wav';
 import * as fs from 'node:fs';
+import { createHash } from 'node:crypto';
 
 /** A physical two-state input with listeners (button contact, mains sense, tamper switch). */
 class SimInput {
@@ -93,6 +94,79 @@ function createSimSpool(media: SimSpoolMedia): Spool {
   };
 }
 
+/**
+ * The USB console as Espruino's REPL treats it, for the installer protocol (docs/installer.md): a
+ * line `I({...})` calls the firmware's request handler; replies and other output come back as
+ * lines. The lock behaves as `E.setPassword` + `E.lockConsole`: the password lives in RAM (gone at
+ * power-off, set again by the firmware at boot) and, while locked, every line typed is taken as a
+ * password attempt and nothing else runs.
+ */
+export class SimConsole {
+  password: string | undefined;
+  locked = false;
+  /** Lines the unit printed (the tool reads `@I …` replies from these). */
+  readonly output: string[] = [];
+  /** Lines refused while locked. */
+  refused = 0;
+  handler: ((request: unknown) => void) | undefined;
+  private listeners = new Set<(line: string) => void>();
+  private partial = '';
+
+  /** Bytes typed at the port (any split). */
+  send(text: string): void {
+    this.partial += text;
+    let nl: number;
+    while ((nl = this.partial.search(/\r|\n/)) >= 0) {
+      const line = this.partial.slice(0, nl);
+      this.partial = this.partial.slice(nl + 1);
+      if (line !== '') this.line(line.replace(/^\x10/, ''));
+    }
+  }
+
+  print(line: string): void {
+    this.output.push(line);
+    if (this.output.length > 2000) this.output.splice(0, 500);
+    for (const fn of [...this.listeners]) fn(line);
+  }
+
+  onOutput(fn: (line: string) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Power-off: RAM is gone, with the password; the console is open until the firmware locks it. */
+  reset(): void {
+    this.password = undefined;
+    this.locked = false;
+    this.handler = undefined;
+    this.partial = '';
+  }
+
+  private line(line: string): void {
+    if (this.locked) {
+      if (line === this.password) {
+        this.locked = false;
+        this.print('>');
+      } else {
+        this.refused++;
+        this.print('Password:');
+      }
+      return;
+    }
+    const m = /^I\((.*)\)$/.exec(line);
+    if (!m) return this.print('Uncaught SyntaxError (the sim console runs installer requests only)');
+    let req: unknown;
+    try {
+      req = JSON.parse(m[1]);
+    } catch {
+      return this.print('Uncaught SyntaxError: request is not JSON');
+    }
+    const h = this.handler;
+    if (!h) return this.print('Uncaught ReferenceError: "I" is not defined');
+    setImmediate(() => h(req));
+  }
+}
+
 /** A recording output: every level change with its HAL time. */
 export class SimOutput {
   level = false;
@@ -125,6 +199,8 @@ export interface SimHalOptions {
    * otherwise dominate them.
    */
   micOff?: boolean;
+  /** Firmware image already in program flash (default: none, a unit fresh from the factory). */
+  image?: Uint8Array;
 }
 
 export interface LogLine {
@@ -175,6 +251,13 @@ export interface SimWorld {
   };
   tamper: { open(): void; close(): void; isOpen(): boolean };
   memory: { free: number; total: number };
+  console: SimConsole;
+  /**
+   * The firmware image in program flash (`.bootcde` on the board), as the installer tool flashed
+   * it; `undefined` on a blank unit. The sim runs the firmware from source either way: the image is
+   * what the unit reports and the tool verifies.
+   */
+  image: Uint8Array | undefined;
 }
 
 export interface SimHal {
@@ -272,7 +355,9 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
       battery: () => batteryV
     },
     tamper: { open: () => tamperIn.set(true), close: () => tamperIn.set(false), isOpen: () => tamperIn.level },
-    memory: { free: 6000, total: 8190 }
+    memory: { free: 6000, total: 8190 },
+    console: new SimConsole(),
+    image: options.image
   };
 
   const bootHandlers: ((hal: Hal) => void)[] = [];
@@ -319,6 +404,7 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
     world.led.level = false;
     world.buzzer.level = false;
     world.haptic.level = false;
+    world.console.reset();
 
     let buttonCb: ((pressed: boolean, at: number) => void) | undefined;
     const buttonWatch = watch(clock, buttonIn, debounceMs, () => buttonCb);
@@ -362,6 +448,18 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
     const mic = options.micOff
       ? { start: () => {}, stop: () => {}, running: () => false, dispose: () => {} }
       : createSimMicrophone(clock, sound);
+    const measure = (block: Uint8Array) => {
+      let sum = 0;
+      let sq = 0;
+      let clipped = 0;
+      for (const v of block) {
+        sum += v;
+        sq += v * v;
+        if (v === 0 || v === 255) clipped++;
+      }
+      const mean = sum / block.length;
+      return { mean, rms: Math.sqrt(Math.max(0, sq / block.length - mean * mean)), clipped };
+    };
 
     let wdTimer = -1;
     let wdMs = 0;
@@ -385,7 +483,7 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
         buzzer: options.buzzer ? output(world.buzzer, clock) : undefined,
         haptic: options.haptic === false ? undefined : output(world.haptic, clock)
       },
-      microphone: mic,
+      microphone: { start: (o) => mic.start(o), stop: () => mic.stop(), running: () => mic.running(), measure },
       power,
       tamper,
       storage: { records: createSimRecordStore(world.flash), spool: createSimSpool(world.spool) },
@@ -407,7 +505,22 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
           Promise.resolve().then(() => restart('software'));
         },
         memory: () => ({ free: world.memory.free, total: world.memory.total }),
-        audioBytes: options.audioBytes ?? 65536
+        audioBytes: options.audioBytes ?? 65536,
+        firmwareHash: () => (world.image ? createHash('sha256').update(world.image).digest('hex') : '')
+      },
+      console: {
+        onRequest(cb) {
+          world.console.handler = cb;
+        },
+        reply: (json) => world.console.print('@I ' + json),
+        lock(password) {
+          world.console.password = password;
+          world.console.locked = true;
+        },
+        clearLock() {
+          world.console.password = undefined;
+          world.console.locked = false;
+        }
       }
     };
 

@@ -95,7 +95,7 @@ export class SimSound {
   }
 }
 
-export function createSimMicrophone(clock: Clock, sound: SimSound): Microphone & { dispose(): void } {
+export function createSimMicrophone(clock: Clock, sound: SimSound): Omit<Microphone, 'measure'> & { dispose(): void } {
   let timer = -1;
   let opts: MicrophoneOptions | undefined;
   const buffers: Uint8Array[] = [];

@@ -154,6 +154,8 @@ interface EspruinoWifiModule {
 
 /** Espruino's root scope object; `global.require` loads built-in modules (see hal/espruino/index.ts). */
 declare const global: {
+  /** The installer request entry point the REPL calls (`I({...})`, docs/installer.md). */
+  I?: (request: unknown) => void;
   require(name: 'Storage'): EspruinoStorage;
   require(name: 'crypto'): EspruinoCryptoModule;
   require(name: 'net'): EspruinoNet;

@@ -2,7 +2,7 @@
  * `createEspruinoHal(boardId, settings)`: the HAL contract on an Espruino board. Everything here is
  * a thin mapping to one or two device calls; behaviour lives in firmware/.
  */
-import type { Clock, Hal, LogLevel, Microphone, MicrophoneOptions, ResetCause, Spool, TimerId } from '../types';
+import type { Clock, Hal, InstallerConsole, LogLevel, Microphone, MicrophoneOptions, ResetCause, Spool, TimerId } from '../types';
 import { boardProfile, BoardProfile, IS_LINUX, HAS_WIFI, HAS_CELLULAR, HAS_SD, IS_STM32 } from './boards';
 import { createEspruinoCrypto } from './crypto';
 import { createEspruinoRecords, createSdSpool, createStorageSpool } from './storage';
@@ -58,6 +58,46 @@ export function createDeviceClock(): Clock {
   };
 }
 
+/** Sample → 1 when clipped (0 or 255), else 0: `E.mapInPlace` counts clipping natively. */
+let clipTable: Uint8Array | undefined;
+
+/** Level figures of one block, natively (E.sum, E.variance, E.mapInPlace; no per-sample loop). */
+function measureBlock(block: Uint8Array): { mean: number; rms: number; clipped: number } {
+  if (!clipTable) {
+    clipTable = new Uint8Array(256);
+    clipTable[0] = 1;
+    clipTable[255] = 1;
+  }
+  const n = block.length;
+  const mean = E.sum(block) / n;
+  const flags = new Uint8Array(n);
+  E.mapInPlace(block, flags, clipTable, 8);
+  return { mean: mean, rms: Math.sqrt(E.variance(block, mean)), clipped: E.sum(flags) };
+}
+
+/**
+ * The REPL is the installer's channel: the tool calls the global `I({...})` and reads `@I {...}`
+ * lines back. The lock is Espruino's own; the password lives in RAM only, so the firmware sets it
+ * again at every boot from its record.
+ */
+function createDeviceConsole(): InstallerConsole {
+  return {
+    onRequest: function (cb: (request: unknown) => void) {
+      global.I = cb;
+    },
+    reply: function (json: string) {
+      console.log('@I ' + json);
+    },
+    lock: function (password: string) {
+      E.setPassword(password);
+      E.lockConsole();
+    },
+    clearLock: function () {
+      E.setPassword(undefined);
+    }
+  };
+}
+
 /** Waveform double-buffered capture; overruns are inferred from the block timing. */
 function createWaveformMic(clock: Clock, pinName: string): Microphone {
   let w: EspruinoWaveform | undefined;
@@ -82,7 +122,8 @@ function createWaveformMic(clock: Clock, pinName: string): Microphone {
     },
     running: function () {
       return w !== undefined;
-    }
+    },
+    measure: measureBlock
   };
 }
 
@@ -104,7 +145,8 @@ function createSilentMic(clock: Clock): Microphone {
     },
     running: function () {
       return timer >= 0;
-    }
+    },
+    measure: measureBlock
   };
 }
 
@@ -125,6 +167,8 @@ export function createEspruinoHal(settings: DeviceSettings): Hal {
   const clock = createDeviceClock();
   const cause: ResetCause = IS_STM32 ? stm32ResetCause() : IS_LINUX ? 'power' : 'unknown';
   const records = createEspruinoRecords();
+  const crypto = createEspruinoCrypto();
+
   const spool: Spool = HAS_SD ? createSdSpool(settings.spoolBytes || 512 * 1024 * 1024) : createStorageSpool(IS_LINUX ? 128 * 1024 : 8 * 1024);
 
   const log = {
@@ -145,7 +189,15 @@ export function createEspruinoHal(settings: DeviceSettings): Hal {
       const m = process.memory(false);
       return { free: m.free, total: m.total };
     },
-    audioBytes: board.audioBytes
+    audioBytes: board.audioBytes,
+    firmwareHash: function () {
+      const image = global.require('Storage').read('.bootcde');
+      if (!image) return '';
+      const h = crypto.sha256(image);
+      let out = '';
+      for (let i = 0; i < h.length; i++) out += (h[i] < 16 ? '0' : '') + h[i].toString(16);
+      return out;
+    }
   };
   const storage = { records: records, spool: spool };
 
@@ -166,7 +218,8 @@ export function createEspruinoHal(settings: DeviceSettings): Hal {
       // The Linux build has no watchdog (E.enableWatchdog is an empty function there).
       watchdog: { enable: function () {}, kick: function () {} },
       log: log,
-      system: system
+      system: system,
+      console: con.console
     };
   }
 
@@ -196,7 +249,7 @@ export function createEspruinoHal(settings: DeviceSettings): Hal {
             })
           : undefined
     },
-    crypto: createEspruinoCrypto(),
+    crypto: crypto,
     watchdog: {
       enable: function (s: number) {
         E.enableWatchdog(s, false);
@@ -206,6 +259,7 @@ export function createEspruinoHal(settings: DeviceSettings): Hal {
       }
     },
     log: log,
-    system: system
+    system: system,
+    console: createDeviceConsole()
   };
 }

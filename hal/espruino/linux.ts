@@ -1,12 +1,14 @@
 /**
  * The Linux build's stand-ins for pins: keys typed on the console (stdin) drive the inputs, and the
  * indicator prints its changes. Keys: `p` press, `r` release, `m` mains toggle, `t` tamper toggle,
- * `w` / `c` take the Wi-Fi / cellular path down or up, `q` quit.
+ * `w` / `c` take the Wi-Fi / cellular path down or up, `q` quit. A line starting with the byte
+ * 0x10 is an installer request `I({...})` (docs/installer.md); the lock behaves as Espruino's
+ * console lock does on a board: while locked, such a line is a password attempt and nothing runs.
  *
  * The console is moved to LoopbackA so stdin reaches us as data; LoopbackB forwards everything the
  * interpreter prints back to stdout.
  */
-import type { Button, Clock, Output, Power, Tamper } from '../types';
+import type { Button, Clock, InstallerConsole, Output, Power, Tamper } from '../types';
 import type { LinkCore } from './links';
 
 export interface LinuxConsole {
@@ -14,6 +16,7 @@ export interface LinuxConsole {
   led: Output;
   power: Power;
   tamper: Tamper;
+  console: InstallerConsole;
 }
 
 export function createLinuxConsole(clock: Clock, links: { wifi: LinkCore; cellular: LinkCore }): LinuxConsole {
@@ -25,6 +28,27 @@ export function createLinuxConsole(clock: Clock, links: { wifi: LinkCore; cellul
   let mainsCb: ((v: boolean) => void) | undefined;
   let tamperCb: ((v: boolean) => void) | undefined;
   const up = { wifi: true, cellular: true };
+  let line: string | undefined;
+  let password = '';
+  let locked = false;
+  let requestCb: ((r: unknown) => void) | undefined;
+
+  function request(text: string): void {
+    if (locked) {
+      if (text === password) locked = false;
+      console.log(locked ? 'Password:' : '>');
+      return;
+    }
+    if (text.substr(0, 2) !== 'I(' || text.charAt(text.length - 1) !== ')') return;
+    let r: unknown;
+    try {
+      r = JSON.parse(text.substr(2, text.length - 3));
+    } catch (e) {
+      console.log('Uncaught SyntaxError');
+      return;
+    }
+    if (requestCb) requestCb(r);
+  }
 
   function key(ch: string): void {
     if (ch === 'p' || ch === 'r') {
@@ -58,7 +82,16 @@ export function createLinuxConsole(clock: Clock, links: { wifi: LinkCore; cellul
     USB.write(d);
   });
   USB.on('data', function (d: string) {
-    for (let i = 0; i < d.length; i++) key(d.charAt(i));
+    for (let i = 0; i < d.length; i++) {
+      const ch = d.charAt(i);
+      if (ch === '\x10') line = '';
+      else if (line !== undefined && (ch === '\n' || ch === '\r')) {
+        const text = line;
+        line = undefined;
+        request(text);
+      } else if (line !== undefined) line += ch;
+      else key(ch);
+    }
   });
 
   return {
@@ -100,6 +133,22 @@ export function createLinuxConsole(clock: Clock, links: { wifi: LinkCore; cellul
       },
       onChange: function (fn) {
         tamperCb = fn;
+      }
+    },
+    console: {
+      onRequest: function (fn) {
+        requestCb = fn;
+      },
+      reply: function (json: string) {
+        console.log('@I ' + json);
+      },
+      lock: function (pw: string) {
+        password = pw;
+        locked = true;
+      },
+      clearLock: function () {
+        password = '';
+        locked = false;
       }
     }
   };

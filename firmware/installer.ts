@@ -1,0 +1,435 @@
+/**
+ * The installer's service on the unit: the requests the installer tool sends over the console
+ * (tools/commission.ts, tools/decommission.ts; protocol in docs/installer.md).
+ *
+ * Every request is `{id, op, ...}`; every answer is one `@I` line `{id, ok, ...figures}`; when not
+ * ok, `error` is a short code (e.g. `mic-silent`) with the figures behind it, and the tool turns it
+ * into a sentence and a hint (tools/installer-link.ts: the words cost flash on the unit). Long steps
+ * send `{id, progress}` lines first. Nothing here ever puts a key, a password or audio into a reply or the log: `info`
+ * gives a summary with secrets removed, and `sign` returns a MAC, never the key.
+ */
+import type { Hal } from '../hal/types';
+import { Config, validateConfig, describeProblems } from './config';
+import type { Journal, JournalRecord } from './journal';
+import type { Reporter } from './reporter';
+import type { Recorder } from './recorder';
+import { hexOf } from './recorder';
+import { CID } from './events';
+import { FIRMWARE_VERSION } from './version';
+
+/** Where the config lives; a new one is written beside it, verified, then switched (app.ts reads both). */
+export const CONFIG_RECORD = 'cfg.json';
+export const CONFIG_NEW = 'cfg.new';
+/** The console password. Kept in flash because Espruino keeps it in RAM only: set again at boot. */
+export const PASSWORD_RECORD = 'pwd';
+
+/** How long the path test waits for the receiver's ACK to its 601, ms. */
+const REPORT_WAIT_MS = 60000;
+/** How long decommission waits for the centre to acknowledge the 308, ms. */
+const RETIRE_WAIT_MS = 60000;
+/** The indicator test: three long blinks, unlike anything the unit shows otherwise. */
+const TEST_BLINK = { steps: [400, 300, 400, 300, 400] };
+/** The clock is set from the centre when it is off by more than this, ms. */
+const CLOCK_SLACK_MS = 1000;
+
+export interface InstallerDeps {
+  hal: Hal;
+  config: Config;
+  reporter: Reporter;
+  recorder: Recorder;
+  journal: Journal;
+  /** Play the indicator test pattern. */
+  blink(p: { steps: number[] }): void;
+  /** Stop the whole firmware (before erasing storage). */
+  halt(): void;
+}
+
+export interface Installer {
+  /** A button edge: `true` when the button self-test took it (it then raises no alarm). */
+  button(pressed: boolean, atMs: number): boolean;
+  /** An event was acknowledged by a receiver. */
+  delivered(rec: JournalRecord): void;
+  stop(): void;
+}
+
+type Req = { [k: string]: unknown };
+
+/** The config as it may be shown: every secret replaced by whether it is set. */
+export function configSummary(c: Config): { [k: string]: unknown } {
+  const s = JSON.parse(JSON.stringify(c));
+  const rs = s.report.receivers;
+  for (let i = 0; i < rs.length; i++) {
+    rs[i].key = rs[i].key ? 'set' : 'none';
+    delete rs[i].keyFormat;
+  }
+  if (s.evidence) {
+    s.evidence.key = 'set';
+    s.evidence.cert = 'pinned (' + s.evidence.cert.length + ' characters)';
+  }
+  if (s.network && s.network.wifi) s.network.wifi.password = s.network.wifi.password ? 'set' : 'none';
+  return s;
+}
+
+/** A console password Espruino accepts: 8–20 printable ASCII characters. */
+function passwordProblem(p: unknown): string {
+  if (typeof p !== 'string' || p.length < 8 || p.length > 20) return 'must be 8-20 characters';
+  for (let i = 0; i < p.length; i++) {
+    const c = p.charCodeAt(i);
+    if (c < 33 || c > 126) return 'must be printable ASCII without spaces';
+  }
+  return '';
+}
+
+export function createInstaller(d: InstallerDeps): Installer {
+  const hal = d.hal;
+  const clock = hal.clock;
+  const records = hal.storage.records;
+  const cfg = d.config;
+  let stopped = false;
+  let buttonTest: { id: unknown; downAt: number; timer: number } | undefined;
+  const waits: { n: number; fn: () => void }[] = [];
+
+  function send(o: Req): void {
+    if (!stopped) hal.console.reply(JSON.stringify(o));
+  }
+  function ok(id: unknown, o: Req): void {
+    o.id = id;
+    o.ok = true;
+    send(o);
+  }
+  function fail(id: unknown, error: string, o?: Req): void {
+    const r: Req = o || {};
+    r.id = id;
+    r.ok = false;
+    r.error = error;
+    send(r);
+  }
+
+  /** Deliver `code` (bound to `route`, or any) and call `done` with the ms it took or -1. */
+  function deliver(code: number, zone: number, route: number | undefined, waitMs: number, done: (ms: number) => void): number {
+    const t0 = clock.now();
+    const rec = d.reporter.report(code, 1, zone, undefined, route);
+    let timer = -1;
+    const w = {
+      n: rec.n as number,
+      fn: function () {
+        clock.cancel(timer);
+        done(clock.now() - t0);
+      }
+    };
+    waits.push(w);
+    timer = clock.after(waitMs, function () {
+      const k = waits.indexOf(w);
+      if (k >= 0) waits.splice(k, 1);
+      done(-1);
+    });
+    return rec.n as number;
+  }
+
+  function info(id: unknown): void {
+    const sp = hal.storage.spool;
+    ok(id, {
+      unit: cfg.unitId,
+      account: cfg.account,
+      board: hal.system.board,
+      fw: FIRMWARE_VERSION,
+      fwHash: hal.system.firmwareHash(),
+      commissioned: cfg.service.start !== '',
+      locked: !!records.read(PASSWORD_RECORD),
+      recordings: d.recorder.states().length,
+      spoolFiles: sp.list().length,
+      time: clock.wall(),
+      config: configSummary(cfg)
+    });
+  }
+
+  function configure(id: unknown, c: unknown): void {
+    const problems = validateConfig(c, hal.system.audioBytes);
+    if (problems.length > 0) {
+      d.journal.append('cfg-bad', { why: describeProblems(problems) });
+      fail(id, 'config-refused', { problems: problems });
+      return;
+    }
+    const text = JSON.stringify(c);
+    try {
+      records.write(CONFIG_NEW, text);
+      if (records.read(CONFIG_NEW) !== text) throw new Error('read-back differs');
+      records.write(CONFIG_RECORD, text);
+      if (records.read(CONFIG_RECORD) !== text) throw new Error('read-back of the switched config differs');
+      records.erase(CONFIG_NEW);
+    } catch (e) {
+      // The stored config is untouched unless the switch itself failed, and then cfg.new holds the
+      // verified new one, which the next boot takes.
+      records.erase(CONFIG_NEW);
+      fail(id, 'config-store', { why: (e as Error).message || String(e), flashFree: records.free() });
+      return;
+    }
+    const digest = hexOf(hal.crypto.sha256(text));
+    d.journal.append('cfg', { unit: (c as Config).unitId, h: digest.substr(0, 16) });
+    ok(id, { restart: true, configSha256: digest });
+    // Apply by restarting: every part of the firmware is built from one config at boot.
+    clock.after(300, function () {
+      hal.system.restart();
+    });
+  }
+
+  function testButton(id: unknown, timeoutMs: number): void {
+    if (buttonTest) clock.cancel(buttonTest.timer);
+    const t = { id: id, downAt: -1, timer: -1 };
+    buttonTest = t;
+    send({ id: id, progress: 'waiting for a short press of the panic button' });
+    t.timer = clock.after(timeoutMs, function () {
+      if (buttonTest !== t) return;
+      buttonTest = undefined;
+      fail(id, 'button-timeout', { waitedMs: timeoutMs });
+    });
+  }
+
+  function testMic(id: unknown, ms: number): void {
+    let blocks = 0;
+    let samples = 0;
+    let sum = 0;
+    let sq = 0;
+    let clipped = 0;
+    d.recorder.listen(function (block: Uint8Array) {
+      const m = hal.microphone.measure(block);
+      blocks++;
+      samples += block.length;
+      sum += m.mean * block.length;
+      sq += m.rms * m.rms * block.length;
+      clipped += m.clipped;
+    });
+    send({ id: id, progress: 'listening for ' + ms + ' ms' });
+    clock.after(ms, function () {
+      d.recorder.listen(undefined);
+      if (blocks === 0) {
+        fail(id, 'mic-none', { blocks: 0 });
+        return;
+      }
+      const mean = sum / samples;
+      const rms = Math.sqrt(sq / samples);
+      const dbfs = rms > 0 ? Math.round(200 * Math.log(rms / 128) / Math.LN10) / 10 : -99;
+      const figures: Req = {
+        blocks: blocks,
+        samples: samples,
+        mean: Math.round(mean * 10) / 10,
+        rms: Math.round(rms * 100) / 100,
+        dbfs: dbfs,
+        clippedPct: Math.round((10000 * clipped) / samples) / 100
+      };
+      if (rms < 0.5) fail(id, 'mic-silent', figures);
+      else if (mean < 96 || mean > 160) fail(id, 'mic-bias', figures);
+      else if (clipped * 100 > samples) fail(id, 'mic-clip', figures);
+      else ok(id, figures);
+    });
+  }
+
+  function testPaths(id: unknown): void {
+    const out: Req[] = [];
+    const down: string[] = [];
+    const rs = cfg.report.receivers;
+    for (let i = 0; i < rs.length; i++) {
+      const l = hal.links[rs[i].path];
+      const s = l ? l.status() : { up: false, signal: -1 };
+      out.push({ route: i, path: rs[i].path, up: s.up, signal: s.signal, rssiDbm: s.rssiDbm });
+      if (!s.up) down.push(rs[i].path);
+    }
+    if (rs.length === 0) fail(id, 'no-receivers');
+    else if (down.length > 0) fail(id, 'path-down', { down: down, paths: out });
+    else ok(id, { paths: out });
+  }
+
+  function testReport(id: unknown, route: number): void {
+    const rc = cfg.report.receivers[route];
+    if (!rc) {
+      fail(id, 'no-receiver', { route: route });
+      return;
+    }
+    send({ id: id, progress: 'manual test report (601) via ' + rc.path + ' to ' + rc.host + ':' + rc.port });
+    const seq = deliver(CID.MANUAL_TEST, 0, route, REPORT_WAIT_MS, function (ms: number) {
+      const o: Req = { route: route, path: rc.path, seq: seq, ms: ms, waitedMs: REPORT_WAIT_MS };
+      if (ms < 0) fail(id, 'report-noack', o);
+      else ok(id, o);
+    });
+  }
+
+  function testPower(id: unknown): void {
+    const mains = hal.power.mainsPresent();
+    const v = hal.power.batteryVolts();
+    const low = cfg.inputs.lowBatteryV;
+    const o: Req = { mains: mains, batteryV: Math.round(v * 100) / 100, lowBatteryV: low };
+    if (!mains) fail(id, 'mains-absent', o);
+    else if (v < low + 0.2) fail(id, 'battery-low', o);
+    else ok(id, o);
+  }
+
+  function testStorage(id: unknown): void {
+    const sp = hal.storage.spool;
+    const free = sp.capacity() - sp.used();
+    // One recording of the longest length, plus an eighth for records and state.
+    const need = Math.ceil(cfg.audio.rate * cfg.audio.maxS * 1.125);
+    const o: Req = { flashFree: records.free(), spoolFree: free, spoolCapacity: sp.capacity(), recordingBytes: need, waiting: d.recorder.states().length };
+    if (free < need) fail(id, 'spool-small', o);
+    else if (records.free() < 4096) fail(id, 'flash-full', o);
+    else ok(id, o);
+  }
+
+  function testClock(id: unknown): void {
+    const c = d.reporter.centreTime();
+    const now = clock.now();
+    if (!c || now - c.at > 120000) {
+      fail(id, 'clock-unknown');
+      return;
+    }
+    const centreNow = c.wall + (now - c.at);
+    const offset = clock.wall() - centreNow;
+    const set = Math.abs(offset) > CLOCK_SLACK_MS;
+    if (set) clock.setWall(centreNow);
+    ok(id, { offsetMs: Math.round(offset), set: set, time: new Date(clock.wall()).toISOString() });
+  }
+
+  function sign(id: unknown, digest: unknown): void {
+    if (typeof digest !== 'string' || digest.length !== 64 || !/^[0-9a-f]+$/.test(digest)) {
+      fail(id, 'bad-digest');
+      return;
+    }
+    if (!cfg.evidence) {
+      fail(id, 'no-key');
+      return;
+    }
+    const key = new Uint8Array(32);
+    for (let i = 0; i < 32; i++) key[i] = parseInt(cfg.evidence.key.substr(i * 2, 2), 16);
+    ok(id, { unit: cfg.unitId, mac: hexOf(hal.crypto.hmacSha256(key, 'commissioning-report:' + cfg.unitId + ':' + digest)) });
+  }
+
+  function lock(id: unknown, password: unknown): void {
+    let pw = records.read(PASSWORD_RECORD);
+    if (password !== undefined) {
+      const why = passwordProblem(password);
+      if (why) {
+        fail(id, 'password-bad', { why: why });
+        return;
+      }
+      records.write(PASSWORD_RECORD, password as string);
+      pw = password as string;
+    }
+    if (!pw) {
+      fail(id, 'password-none');
+      return;
+    }
+    ok(id, { locked: true });
+    hal.console.lock(pw);
+  }
+
+  function erase(): number {
+    let n = 0;
+    const sp = hal.storage.spool;
+    const files = sp.list();
+    for (let i = 0; i < files.length; i++) {
+      sp.erase(files[i]);
+      n++;
+    }
+    // Everything the firmware keeps in internal flash; names starting with '.' are the platform's
+    // (the firmware image itself).
+    const names = records.list('');
+    for (let i = 0; i < names.length; i++) {
+      if (names[i].charAt(0) === '.') continue;
+      records.erase(names[i]);
+      n++;
+    }
+    hal.console.clearLock();
+    return n;
+  }
+
+  function decommission(id: unknown, force: boolean, password: unknown): void {
+    const pw = records.read(PASSWORD_RECORD);
+    if (force && pw && password !== pw) {
+      fail(id, 'wrong-password');
+      return;
+    }
+    const waiting = d.recorder.states().length;
+    if (waiting > 0 && !force) {
+      fail(id, 'not-uploaded', { recordings: waiting });
+      return;
+    }
+    send({ id: id, progress: 'reporting decommission (308) to the centre' });
+    deliver(CID.SHUTDOWN, 0, undefined, RETIRE_WAIT_MS, function (ms: number) {
+      if (ms < 0 && !force) {
+        fail(id, 'centre-noack', { waitedMs: RETIRE_WAIT_MS });
+        return;
+      }
+      d.journal.append('retire', { forced: force, recordings: waiting });
+      // Stop everything (this service too) before erasing, so nothing writes behind the erase.
+      d.halt();
+      const n = erase();
+      hal.console.reply(JSON.stringify({ id: id, ok: true, reported: ms >= 0, erased: n, recordingsDiscarded: waiting }));
+      hal.log.write('warn', 'decommissioned: storage erased, restarting in factory state');
+      clock.after(300, function () {
+        hal.system.restart();
+      });
+    });
+  }
+
+  function handle(req: unknown): void {
+    if (stopped) return;
+    const r = (typeof req === 'object' && req !== null ? req : {}) as Req;
+    const id = r.id;
+    const op = r.op;
+    try {
+      if (op === 'info') info(id);
+      else if (op === 'config') configure(id, r.config);
+      else if (op === 'test' && r.step === 'button') testButton(id, Math.min(120000, Number(r.timeoutMs) || 30000));
+      else if (op === 'test' && r.step === 'indicator') {
+        d.blink(TEST_BLINK);
+        clock.after(2100, function () {
+          ok(id, { pattern: '3 long blinks' });
+        });
+      } else if (op === 'test' && r.step === 'mic') testMic(id, Math.min(10000, Number(r.ms) || 2000));
+      else if (op === 'test' && r.step === 'paths') testPaths(id);
+      else if (op === 'test' && r.step === 'report') testReport(id, Number(r.route) || 0);
+      else if (op === 'test' && r.step === 'power') testPower(id);
+      else if (op === 'test' && r.step === 'storage') testStorage(id);
+      else if (op === 'test' && r.step === 'clock') testClock(id);
+      else if (op === 'sign') sign(id, r.digest);
+      else if (op === 'lock') lock(id, r.password);
+      else if (op === 'decommission') decommission(id, r.force === true, r.password);
+      else fail(id, 'unknown-op', { op: String(op), step: String(r.step) });
+    } catch (e) {
+      hal.log.write('error', 'installer request ' + String(op) + ' failed: ' + ((e as Error).message || String(e)));
+      fail(id, 'exception', { why: (e as Error).message || String(e) });
+    }
+  }
+
+  hal.console.onRequest(handle);
+  const stored = records.read(PASSWORD_RECORD);
+  if (stored) hal.console.lock(stored);
+
+  return {
+    button: function (pressed: boolean, atMs: number): boolean {
+      const t = buttonTest;
+      if (!t) return false;
+      if (pressed) t.downAt = atMs;
+      else if (t.downAt >= 0) {
+        buttonTest = undefined;
+        clock.cancel(t.timer);
+        ok(t.id, { heldMs: Math.round(atMs - t.downAt) });
+      }
+      return true;
+    },
+    delivered: function (rec: JournalRecord) {
+      for (let i = 0; i < waits.length; i++) {
+        if (waits[i].n === rec.n) {
+          const w = waits[i];
+          waits.splice(i, 1);
+          w.fn();
+          return;
+        }
+      }
+    },
+    stop: function () {
+      stopped = true;
+      d.recorder.listen(undefined);
+      if (buttonTest) clock.cancel(buttonTest.timer);
+    }
+  };
+}
