@@ -212,7 +212,7 @@ async function main() {
   }
 }
 
-module.exports = { compile, buildBoard, writeOffline, BUDGETS, outFile };
+module.exports = { compile, buildBoard, writeOffline, flash, BUDGETS, outFile };
 
 if (require.main === module) {
   main().catch((e) => {

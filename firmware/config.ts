@@ -257,6 +257,12 @@ export function audioRing(a: AudioConfig): { chunk: number; slots: number; bytes
   return { chunk: chunk, slots: slots, bytes: chunk * slots };
 }
 
+function printable(v: unknown, min: number, max: number): boolean {
+  if (typeof v !== 'string' || v.length < min || v.length > max) return false;
+  for (let i = 0; i < v.length; i++) if (v.charCodeAt(i) < 32 || v.charCodeAt(i) > 126) return false;
+  return true;
+}
+
 function isNumber(v: unknown): v is number {
   return typeof v === 'number' && v === v;
 }
@@ -408,9 +414,22 @@ export function validateConfig(c: unknown, audioBytes?: number): ConfigProblem[]
 
   const net = c.network;
   if (net !== undefined) {
-    const w = isObject(net) ? net.wifi : undefined;
-    if (!isObject(net) || (w !== undefined && (!isObject(w) || typeof w.ssid !== 'string' || typeof w.password !== 'string')) || (net.apn !== undefined && typeof net.apn !== 'string')) {
-      bad('network', 'must be {"wifi": {"ssid": "...", "password": "..."}, "apn": "..."}');
+    if (!isObject(net)) bad('network', 'must be an object');
+    else {
+      const w = net.wifi;
+      if (w !== undefined) {
+        if (!isObject(w)) bad('network.wifi', 'must be {"ssid": "...", "password": "..."}');
+        else {
+          if (!printable(w.ssid, 1, 32)) bad('network.wifi.ssid', 'must be 1-32 printable characters');
+          // WPA2-PSK passphrases are 8-63 characters; '' joins an open network.
+          if (w.password !== '' && !printable(w.password, 8, 63)) bad('network.wifi.password', 'must be 8-63 printable characters, or "" for an open network');
+        }
+      }
+      if (net.apn !== undefined && (!printable(net.apn, 1, 63) || !/^[A-Za-z0-9.-]+$/.test(net.apn as string))) {
+        bad('network.apn', 'must be 1-63 letters, digits, "." or "-"');
+      }
+      const nk = Object.keys(net);
+      for (let i = 0; i < nk.length; i++) if (nk[i] !== 'wifi' && nk[i] !== 'apn') bad('network.' + nk[i], 'is not a known setting');
     }
   }
   return problems;

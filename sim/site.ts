@@ -1,0 +1,61 @@
+/**
+ * A simulated installation site for the installer tools (`--sim`) and their tests: a monitoring
+ * centre with a primary receiver (TCP over Wi-Fi) and a secondary (UDP over cellular), an evidence
+ * server with a generated, pinned certificate, and a unit fresh from the factory (no firmware
+ * image, factory config) on the sim HAL, in a room with ambient noise.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Config } from '../firmware/config';
+import { createSimCentre, SimCentre } from './centre';
+import { simDefaultConfig, SIM_KEYS } from './default-config';
+import { startEvidenceServer, EvidenceServer } from './evidence-server';
+import { generators } from './mic';
+import { makeTestCertificate } from './tls';
+import { createSimUnit, SimUnit } from './unit';
+import type { SimHalOptions } from './hal';
+
+export interface SimSite {
+  unit: SimUnit;
+  centres: SimCentre[];
+  evidence: EvidenceServer;
+  evidenceDir: string;
+  /** The config an installer would bring for this unit (service start left for the tool to set). */
+  config: Config;
+  close(): Promise<void>;
+}
+
+export async function createSimSite(options: SimHalOptions = {}): Promise<SimSite> {
+  const config = simDefaultConfig();
+  const centres: SimCentre[] = [];
+  for (const [key, fmt] of [
+    [SIM_KEYS.primary, 'hex'],
+    [SIM_KEYS.secondary, 'ascii']
+  ] as const) {
+    centres.push(await createSimCentre({ accounts: [{ account: config.account, key, keyFormat: fmt }] }));
+  }
+  const tls = await makeTestCertificate();
+  const evidenceDir = fs.mkdtempSync(path.join(os.tmpdir(), 'site-evidence-'));
+  const evidence = await startEvidenceServer({ root: evidenceDir, cert: tls.cert, key: tls.key, keys: { [config.unitId]: SIM_KEYS.evidence } });
+  const full = simDefaultConfig(
+    { primary: { port: centres[0].tcpPort, transport: 'tcp' }, secondary: { port: centres[1].udpPort, transport: 'udp' } },
+    { port: evidence.port, cert: tls.cert }
+  );
+  // A card big enough for a full-length recording, as a commissioned unit must have.
+  const unit = createSimUnit(undefined, { spoolBytes: 64 * 1024 * 1024, ...options });
+  unit.sim.world.mic.source(generators.noise(12, 7));
+  return {
+    unit,
+    centres,
+    evidence,
+    evidenceDir,
+    config: full,
+    async close() {
+      unit.shutdown();
+      for (const c of centres) await c.close();
+      await evidence.close();
+      fs.rmSync(evidenceDir, { recursive: true, force: true });
+    }
+  };
+}
