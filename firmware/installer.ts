@@ -139,7 +139,8 @@ export function createInstaller(d: InstallerDeps): Installer {
       recordings: d.recorder.states().length,
       spoolFiles: sp.list().length,
       time: clock.wall(),
-      config: configSummary(cfg)
+      // The stored config's hash, not its text: a long reply overflows the console (docs/installer.md).
+      configSha256: hexOf(hal.crypto.sha256(records.read(CONFIG_RECORD) || ''))
     });
   }
 
@@ -376,7 +377,12 @@ export function createInstaller(d: InstallerDeps): Installer {
     const id = r.id;
     const op = r.op;
     try {
-      if (op === 'info') info(id);
+      // The alarm comes first: no reconfiguring (or decommissioning without force) while a
+      // recording runs, and nothing heavy when memory is short.
+      const busy = d.recorder.status().recording;
+      if (op === 'config' && busy) fail(id, 'busy-recording', { recording: busy });
+      else if (op === 'config' && hal.system.memory().free < 400) fail(id, 'low-memory', { free: hal.system.memory().free });
+      else if (op === 'info') info(id);
       else if (op === 'config') configure(id, r.config);
       else if (op === 'test' && r.step === 'button') testButton(id, Math.min(120000, Number(r.timeoutMs) || 30000));
       else if (op === 'test' && r.step === 'indicator') {

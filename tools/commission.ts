@@ -255,7 +255,8 @@ export async function commission(o: CommissionOptions): Promise<CommissionResult
   await new Promise((r) => setTimeout(r, 500));
   info = await session.waitForUnit(30000);
   const summary = configSummary(cfg);
-  if (!info.ok || JSON.stringify(info.config) !== JSON.stringify(summary)) {
+  const sent = sha256(JSON.stringify(cfg));
+  if (!info.ok || info.configSha256 !== sent || put.configSha256 !== sent || info.unit !== cfg.unitId) {
     line('Config', 'FAIL the unit restarted but does not report the config sent');
     await session.close();
     return { ok: false, error: 'config not verified' };

@@ -79,9 +79,10 @@ async function main() {
   fs.copyFileSync(path.join(ROOT, 'dist', 'firmware-linux.js'), path.join(dir, 'fw.js'));
   const centre = await createSimCentre({ accounts: [{ account: '1234', key: SIM_KEYS.primary, keyFormat: 'hex' }] });
   const cfg = simDefaultConfig({ primary: { port: centre.tcpPort, transport: 'tcp' } });
-  // The LINUX board's audio budget (8,000 B of a 5,000-variable heap): 1 s of pre-trigger at 4 kHz.
+  // The LINUX board (5,000 variables) idles at ~4,300 with the installer service; a ring of one 2,000-B
+  // chunk (4 kHz, no pre-trigger) leaves room to validate a config (issue #7 owns the footprint).
   cfg.audio.rate = 4000;
-  cfg.audio.preMs = 1000;
+  cfg.audio.preMs = 0;
   fs.writeFileSync(path.join(dir, 'cfg.json'), JSON.stringify(cfg));
 
   // Written in 2 KB pieces, as the Espruino tools send it: the whole bundle as one string would not
@@ -101,6 +102,35 @@ async function main() {
   check('unit boots from flash', booted);
   const reset = await unit.waitFor(/event \d+ \(305\) acknowledged via primary/, 10000);
   check('its encrypted reset report (1 305) is acknowledged by the centre', reset && centre.alarms().some((e) => e.encrypted && e.cid && e.cid.code === '305'));
+  // The installer service on the interpreter (docs/installer.md): requests on the console, replies
+  // as `@I` lines; the Linux console takes a request or a password as a line starting with 0x10.
+  const ask = async (id, req, ms = 5000) => {
+    unit.key('\x10I(' + JSON.stringify({ id, ...req }) + ')\n');
+    const re = new RegExp('@I (\\{[^\\n]*"id":' + id + ',"ok":(true|false)[^\\n]*\\})');
+    if (!(await unit.waitFor(re, ms))) return undefined;
+    return JSON.parse(re.exec(unit.output())[1]);
+  };
+  unit.key('v');
+  await unit.waitFor(/MEM \d+\/\d+/, 2000);
+  const memBefore = (unit.output().match(/MEM (\d+)\/(\d+)/) || [])[0];
+  const info = await ask(1, { op: 'info' });
+  const image = require('crypto').createHash('sha256').update(fs.readFileSync(path.join(dir, 'fw.js'))).digest('hex');
+  check('installer info answers: unit, and the SHA-256 of .bootcde computed on Espruino', !!info && info.unit === 'SIM-0001' && info.fwHash === image, info ? `fwHash ${String(info.fwHash).slice(0, 16)}…, ${memBefore} variables before` : 'no answer');
+  const mic = await ask(2, { op: 'test', step: 'mic', ms: 1000 });
+  check('microphone check measures natively (E.sum, E.variance, E.mapInPlace): the Linux build\'s silent input fails as silent', !!mic && mic.error === 'mic-silent' && mic.blocks > 0 && mic.rms === 0, mic ? `blocks ${mic.blocks}, mean ${mic.mean}, rms ${mic.rms}` : 'no answer');
+  const badCfg = JSON.parse(JSON.stringify(cfg));
+  badCfg.holdMs = 9999;
+  badCfg.report.receivers[0].port = 0;
+  const refused = await ask(3, { op: 'config', config: badCfg });
+  const fields = refused && refused.problems ? refused.problems.map((p) => p.field) : [];
+  check('a bad config is refused on Espruino, naming each field', !!refused && refused.error === 'config-refused' && fields.join() === 'holdMs,report.receivers[0].port', fields.join(', '));
+  const locked = await ask(4, { op: 'lock', password: 'Smoke-Pass-1' });
+  const whileLocked = await ask(5, { op: 'info' }, 1500);
+  unit.key('\x10Wrong-Pass\n');
+  const stillLocked = await ask(6, { op: 'info' }, 1500);
+  unit.key('\x10Smoke-Pass-1\n');
+  const afterUnlock = await ask(7, { op: 'info' });
+  check('console lock: nothing answers while locked or after a wrong password; the password opens it', !!locked && locked.ok && !whileLocked && !stillLocked && !!afterUnlock && afterUnlock.ok);
   await sleep(500);
   const t0 = Date.now();
   unit.key('p');
@@ -113,6 +143,8 @@ async function main() {
   check('the panic (1 120 001) reaches the centre and is acknowledged', acked && !!at && at.cid.zone === '001', at ? `at the centre ${at.at - t0} ms after the button went down, hold time 1500 ms` : '');
   await sleep(300);
   check('the indicator confirms the acknowledgement', /120\) acknowledged[^]*LED 1/.test(unit.output()));
+  const busy = await ask(8, { op: 'config', config: cfg });
+  check('a config sent during a recording is refused (the alarm comes first)', !!busy && busy.error === 'busy-recording', busy ? busy.error : 'no answer');
   const uncaught = /Uncaught|OUT OF MEMORY|ReferenceError|SyntaxError/.test(unit.output());
   check('no uncaught error or memory error on the interpreter', !uncaught);
   await sleep(300);

@@ -211,6 +211,10 @@ export function explain(r: Reply): { reason: string; hint: string } {
       return { reason: `${f('recordings')} recording(s) on the unit are not yet uploaded: nothing was erased`, hint: 'restore the evidence path and wait for the upload; force (with the installer password) only when the evidence is accounted for' };
     case 'centre-noack':
       return { reason: `the centre did not acknowledge the decommission report within ${f('waitedMs') / 1000} s: nothing was erased`, hint: 'restore a path and try again, or force with the installer password' };
+    case 'busy-recording':
+      return { reason: `an alarm recording (${String(r.recording)}) is in progress: the config was not changed`, hint: 'wait until the alarm has ended and its recording is uploaded' };
+    case 'low-memory':
+      return { reason: `the unit is short of memory (${f('free')} blocks free): the config was not changed`, hint: 'wait a minute and try again; if it persists, restart the unit' };
     case 'unknown-op':
       return { reason: `the unit does not know the request ${String(r.op)}`, hint: 'the unit runs other firmware than this tool expects: flash it' };
     default:
