@@ -7,12 +7,12 @@
  * (resumed if the journal shows one active) → button → supervised inputs → watchdog. Everything
  * that can hold an event exists before the first input is watched.
  */
-import type { Hal } from '../hal/types';
+import type { Hal, LogLevel } from '../hal/types';
 import { Config, defaultConfig, validateConfig, describeProblems } from './config';
 import { createJournal, Journal, JournalRecord } from './journal';
 import { createPressRunner, PressRunner } from './press';
 import { createIndicatorDriver, IndicatorDriver, BOOT_FLASH, ACK_BLINK, GESTURE_BLINK } from './indicator';
-import { createGuard } from './guard';
+import { createGuard, errorText } from './guard';
 import { createReporter, Reporter, RouteStatus } from './reporter';
 import { createAlarmRunner, AlarmRunner, AlarmState } from './alarm';
 import { createInputMonitor, InputMonitor } from './monitors';
@@ -28,6 +28,15 @@ export { CONFIG_RECORD };
 /** Journal sizing for internal flash (see docs/journal.md). */
 export const JOURNAL_SEGMENT_BYTES = 4096;
 export const JOURNAL_SEGMENTS = 4;
+
+/** Why the unit restarted itself (a hung loop, a fault), kept across the reboot (docs/faults.md). */
+export const RESET_RECORD = 'rst.json';
+/** At most this many restarts for faults per hour; after that the unit limps on and reports 300 zone 9. */
+const FAULT_RESTARTS = 3;
+/** Memory pressure: fewer free variables than this sheds non-critical work. */
+const LOW_MEMORY = 600;
+/** Contact ID 305 zone per reset cause (docs/reporting.md). */
+const RESET_ZONE: { [cause: string]: number } = { power: 1, watchdog: 2, software: 3 };
 
 /** How often the battery is measured, ms. */
 const BATTERY_POLL_MS = 60000;
@@ -102,11 +111,40 @@ function alarmInJournal(records: JournalRecord[], panicCode: number): boolean {
 }
 
 export function createApp(hal: Hal, given?: Config): App {
-  const log = hal.log;
+  // Under memory pressure (`lean`) only errors and warnings are logged: text costs memory.
+  let lean = false;
+  const log = {
+    write: function (level: LogLevel, message: string) {
+      if (!lean || level === 'error' || level === 'warn') hal.log.write(level, message);
+    }
+  };
   const clock = hal.clock;
-  const guard = createGuard(log, function () {
-    // Issue #6 decides on restart-on-corruption; for now a fault is logged and counted.
+  let onFault = function (where: string, e: unknown) {
+    void where;
+    void e;
+  };
+  const guard = createGuard(log, function (where: string, e: unknown) {
+    onFault(where, e);
   });
+  // Why the last boot happened, if the firmware caused it: kept in flash across the restart.
+  let lastWhy = '';
+  let restarts: number[] = [];
+  try {
+    const r = JSON.parse(hal.storage.records.read(RESET_RECORD) || 'null');
+    if (r && typeof r.why === 'string') lastWhy = r.why;
+    if (r && r.h instanceof Array) restarts = r.h;
+  } catch (e) {
+    // an unreadable record: no reason known
+  }
+  if (lastWhy !== '') hal.storage.records.write(RESET_RECORD, JSON.stringify({ why: '', h: restarts }));
+  /** Keep `why` for the next boot's 305 and journal (before a deliberate restart or reset). */
+  function condemn(why: string): void {
+    try {
+      hal.storage.records.write(RESET_RECORD, JSON.stringify({ why: why, h: restarts }));
+    } catch (e) {
+      log.write('error', 'cannot keep the reset reason');
+    }
+  }
 
   let rejected = '';
   let config: Config | undefined;
@@ -134,10 +172,12 @@ export function createApp(hal: Hal, given?: Config): App {
   const corrupt = journal.corruptAtOpen();
   // Read once for the reporter and the alarm; released after boot (closures keep their scope).
   let history: JournalRecord[] = journal.records();
+  const cause = hal.system.resetCause();
   journal.append('boot', {
     fw: FIRMWARE_VERSION,
     board: hal.system.board,
-    cause: hal.system.resetCause(),
+    cause: cause,
+    why: lastWhy,
     unit: cfg.unitId
   });
   if (corrupt > 0) journal.append('jrn-bad', { lines: corrupt });
@@ -169,7 +209,12 @@ export function createApp(hal: Hal, given?: Config): App {
   let insecure = false;
   for (let i = 0; i < cfg.report.receivers.length; i++) if (!cfg.report.receivers[i].key) insecure = true;
   if (insecure) journal.append('insecure', {});
-  rep.report(CID.RESET, 1, 0);
+  // 305 says why: zone 1 power-on, 2 watchdog, 3 the firmware restarted itself, 0 unknown; the
+  // firmware's own reason as alarm text (printable characters only, never a secret).
+  // A corrupt journal record was skipped at open: tell the centre (300 zone 8), once per boot.
+  if (corrupt > 0) rep.report(CID.TROUBLE, 1, 8);
+  const whyText = (cause === 'watchdog' && lastWhy === '' ? 'main loop blocked' : lastWhy).replace(/[^A-Za-z0-9 :.,_-]/g, ' ').substr(0, 48);
+  rep.report(CID.RESET, 1, RESET_ZONE[cause] || 0, whyText ? 'I' + cause + ': ' + whyText : undefined);
 
   let recorder: Recorder | undefined;
   const report = guard.wrap('report', function (code: number, qualifier: number, zone: number) {
@@ -204,6 +249,9 @@ export function createApp(hal: Hal, given?: Config): App {
       recorder: rec,
       busy: function () {
         return rep.inflight() > 0;
+      },
+      lean: function () {
+        return lean;
       }
     });
   } else if (rec.states().length > 0) {
@@ -318,10 +366,56 @@ export function createApp(hal: Hal, given?: Config): App {
   });
   installer = inst;
 
+  // Faults: journal it; the state may be corrupt, so restart cleanly (the journal resumes any alarm
+  // and recording), at most FAULT_RESTARTS an hour; past that, limp on and say so (300 zone 9).
+  let limping = false;
+  onFault = function (where: string, e: unknown) {
+    const text = where + ': ' + errorText(e);
+    try {
+      journal.append('fault', { w: where, e: errorText(e).substr(0, 80) });
+    } catch (e2) {
+      log.write('error', 'cannot journal the fault');
+    }
+    const now = clock.wall();
+    const recent: number[] = [];
+    for (let i = 0; i < restarts.length; i++) if (now - restarts[i] < 3600000) recent.push(restarts[i]);
+    restarts = recent;
+    if (restarts.length < FAULT_RESTARTS) {
+      restarts.push(now);
+      condemn('fault in ' + text);
+      log.write('error', 'restarting after a fault in ' + where);
+      hal.system.restart();
+    } else if (!limping) {
+      limping = true;
+      log.write('error', 'fault restarts exhausted this hour: continuing');
+      report(CID.TROUBLE, 1, 9);
+    }
+  };
+
+  // The watchdog is kicked only while every main loop is healthy: the reporter's frames get their
+  // replies or time out, and the microphone delivers blocks. A hung loop stops the kicks, and the
+  // hardware resets the unit with the reason kept for the next boot's 305.
+  let condemned = '';
   hal.watchdog.enable(cfg.watchdogS);
   const kickTimer = clock.every(
     1000,
     guard.wrap('watchdog', function () {
+      if (condemned !== '') return;
+      let hung = rep.stuck();
+      if (hung !== '') hung = 'reporter: ' + hung + ' frame never answered';
+      else if (rec.silentFor() > 10000) hung = 'microphone: no audio for ' + Math.round(rec.silentFor() / 1000) + ' s';
+      if (hung !== '') {
+        condemned = hung;
+        log.write('error', 'hung: ' + hung + '; letting the watchdog reset the unit');
+        journal.append('hung', { w: hung });
+        condemn('hung ' + hung);
+        return;
+      }
+      const free = hal.system.memory().free;
+      if ((free < LOW_MEMORY) !== lean) {
+        lean = !lean;
+        log.write('warn', lean ? 'memory low (' + free + ' free): uploading one chunk at a time, logging errors only' : 'memory recovered');
+      }
       hal.watchdog.kick();
     })
   );

@@ -37,6 +37,8 @@ const IDLE_CLOSE_MS = 20000;
 export interface Channel {
   /** Whether a frame is waiting for its reply. */
   busy(): boolean;
+  /** `Clock.now()` when the frame waiting for its reply was sent; -1 when idle (health check). */
+  since(): number;
   /** Send one frame (`seq` as its 4 digits) and call `done` once with the outcome. */
   send(frame: string, seq: string, done: (r: ChannelResult) => void): void;
   close(): void;
@@ -50,6 +52,7 @@ export function createChannel(o: ChannelOptions): Channel {
   let seq = '';
   let frame = '';
   let sentWall = 0;
+  let sentAt = -1;
   let timer = -1;
   let idle = -1;
   const splitter = createFrameSplitter(400);
@@ -134,11 +137,15 @@ export function createChannel(o: ChannelOptions): Channel {
     busy: function () {
       return waiting !== undefined;
     },
+    since: function () {
+      return waiting !== undefined ? sentAt : -1;
+    },
     send: function (f: string, s: string, done: (r: ChannelResult) => void) {
       waiting = done;
       frame = f;
       seq = s;
       sentWall = clock.wall();
+      sentAt = clock.now();
       clock.cancel(idle);
       timer = clock.after(o.ackTimeoutMs, function () {
         finish({ kind: 'fail', why: 'no reply' });

@@ -8,6 +8,8 @@ export const CID = {
   DURESS: 121,
   SILENT_PANIC: 122,
   TAMPER: 137,
+  /** System trouble; zone says which (7 audio store full, 8 storage corrupt, 9 firmware faults). */
+  TROUBLE: 300,
   MAINS: 301,
   BATTERY: 302,
   RESET: 305,

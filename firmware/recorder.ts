@@ -66,6 +66,8 @@ export interface Recorder {
   save(st: RecState): void;
   /** Called whenever there is something new to upload. */
   onWork(fn: () => void): void;
+  /** Health: ms since the last microphone block (0 before the first block is due). */
+  silentFor(): number;
   /** Also hand each microphone block to `fn` (the installer's level check); `undefined` stops it. */
   listen(fn: ((block: Uint8Array) => void) | undefined): void;
   status(): RecorderStatus;
@@ -318,9 +320,11 @@ export function createRecorder(d: RecorderDeps): Recorder {
   }
 
   let listener: ((block: Uint8Array) => void) | undefined;
+  let lastBlock = clock.now();
 
   function onBlock(block: Uint8Array, overrun: number): void {
     const now = clock.now();
+    lastBlock = now;
     if (listener) listener(block);
     if (overrun > 0) {
       overruns += overrun;
@@ -403,6 +407,9 @@ export function createRecorder(d: RecorderDeps): Recorder {
   return {
     listen: function (fn: ((block: Uint8Array) => void) | undefined) {
       listener = fn;
+    },
+    silentFor: function () {
+      return d.microphone.running() ? clock.now() - lastBlock : 0;
     },
     begin: function (heldMs: number): string {
       if (cur && flushing >= 0) {

@@ -42,6 +42,11 @@ export interface Reporter {
    * route (its index): the installer's per-path test report (601), delivered there or not at all.
    */
   report(code: number, qualifier: number, zone: number, xdata?: string, only?: number): JournalRecord;
+  /**
+   * Health: the name of a route whose frame has waited for its reply far longer than its own
+   * timeout allows (a lost timer or a HAL that never answers), or ''.
+   */
+  stuck(): string;
   /** The centre's clock from the last timestamped reply: its time and this unit's `now()` then. */
   centreTime(): { wall: number; at: number } | undefined;
   /** Events not yet acknowledged. */
@@ -432,6 +437,14 @@ export function createReporter(d: ReporterDeps): Reporter {
     report: report,
     centreTime: function () {
       return centre;
+    },
+    stuck: function () {
+      const now = clock.now();
+      for (let i = 0; i < routes.length; i++) {
+        const t = routes[i].ch.since();
+        if (t >= 0 && now - t > rep.ackTimeoutMs + 30000) return routes[i].name;
+      }
+      return '';
     },
     pending: function () {
       return pending.length;

@@ -21,6 +21,8 @@ export interface UploaderDeps {
   recorder: Recorder;
   /** True while the alarm path has work (events pending or frames in flight). */
   busy: () => boolean;
+  /** True while memory is short: one chunk per request instead of `evidence.batch`. */
+  lean?: () => boolean;
 }
 
 export interface UploaderStatus {
@@ -127,7 +129,7 @@ export function createUploader(d: UploaderDeps): Uploader {
     const m = manifestText(d.unit, st);
     body.push(m.substr(0, m.length - 1) + ',"sig":"' + hexOf(d.crypto.hmacSha256(key, m)) + '"}\n');
     const hashes: string[] = [];
-    const end = Math.min(st.n, st.up + ev.batch);
+    const end = Math.min(st.n, st.up + (d.lean && d.lean() ? 1 : ev.batch));
     for (let i = st.up; i < end; i++) {
       const name = chunkName(st.r, i);
       const rec = d.spool.readText(name + '.CHK');

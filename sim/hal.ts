@@ -237,6 +237,8 @@ export interface SimWorld {
     source(gen: (n: number) => number): void;
     /** Make the firmware miss `blocks` buffers at the next delivery (an overrun). */
     overrun(blocks: number): void;
+    /** Hang the capture: no more blocks until the unit reboots (a stopped ADC timer or DMA). */
+    stall(): void;
     level(): number;
   };
   power: {
@@ -332,6 +334,9 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
       overrun: (b) => {
         sound.pendingOverrun += b;
       },
+      stall: () => {
+        sound.stalled = true;
+      },
       level: () => sound.lastLevel
     },
     power: {
@@ -405,6 +410,7 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
     world.buzzer.level = false;
     world.haptic.level = false;
     world.console.reset();
+    sound.stalled = false;
 
     let buttonCb: ((pressed: boolean, at: number) => void) | undefined;
     const buttonWatch = watch(clock, buttonIn, debounceMs, () => buttonCb);

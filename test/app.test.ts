@@ -130,7 +130,7 @@ describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, in
     clock.tick(2500);
     flash.flipByte('j.0', 5, 0x04); // inside the first line: the boot record
     const app2 = u.powerCut();
-    assert.deepEqual(kinds(u), ['ev305', 'panic', 'boot', 'jrn-bad', 'ev305']);
+    assert.deepEqual(kinds(u), ['ev305', 'panic', 'boot', 'jrn-bad', 'ev300', 'ev305']);
     assert.equal(app2.journal.records().find((r) => r.k === 'jrn-bad')!.lines, 1);
     u.sim.world.button.press(2000);
     clock.tick(2500);
@@ -175,17 +175,64 @@ describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, in
     assert.equal(u.app.journal.records().filter((r) => r.k === 'boot').pop()!.cause, 'watchdog');
   });
 
-  it('an exception in a handler is caught, counted and logged; the unit keeps working', () => {
+  it('a hung microphone stops the kicks: the watchdog resets the unit and the next 305 (zone 2) says why', () => {
+    const u = boot();
+    clock.tick(5_000);
+    u.sim.world.mic.stall();
+    clock.tick(9_000);
+    assert.deepEqual(u.sim.world.boots, ['power'], 'not before 10 s without audio');
+    clock.tick(25_000);
+    assert.deepEqual(u.sim.world.boots, ['power', 'watchdog']);
+    const recs = u.app.journal.records();
+    assert.ok(recs.some((r) => r.k === 'hung' && /microphone/.test(String(r.w))));
+    const reset = recs.filter((r) => r.k === 'ev' && r.c === 305).pop()!;
+    assert.equal(reset.z, 2);
+    assert.match(String(reset.x), /^Iwatchdog: hung microphone: no audio for 1\d s$/);
+    // Reset cleared the stall: the new boot hears the room and keeps its watchdog fed.
+    clock.tick(60_000);
+    assert.deepEqual(u.sim.world.boots, ['power', 'watchdog']);
+    assert.ok(u.app.recorder.silentFor() < 1000);
+  });
+
+  it('an exception in a handler is caught, journalled, and the unit restarts cleanly with the reason in its 305; still protecting', async () => {
     const u = boot();
     u.sim.hal.power.batteryVolts = () => {
       throw new Error('ADC fault');
     };
     clock.tick(60_000); // the battery check runs once a minute
-    assert.equal(u.app.status().faults, 1);
+    await Promise.resolve(); // the sim restarts after the current callback, as the device does
     assert.ok(u.sim.world.log.some((l) => /fault in battery: ADC fault/.test(l.message)));
+    assert.deepEqual(u.sim.world.boots, ['power', 'software']);
+    const recs = u.app.journal.records();
+    assert.ok(recs.some((r) => r.k === 'fault' && r.w === 'battery' && r.e === 'ADC fault'));
+    const boots = recs.filter((r) => r.k === 'boot');
+    assert.equal(boots[boots.length - 1].why, 'fault in battery: ADC fault');
+    const resets = recs.filter((r) => r.k === 'ev' && r.c === 305);
+    assert.deepEqual([resets[resets.length - 1].z, resets[resets.length - 1].x], [3, 'Isoftware: fault in battery: ADC fault']);
+    // The new boot has a working battery input (the fault was in the old HAL) and protects.
+    clock.tick(500);
     u.sim.world.button.press(2000);
     clock.tick(2500);
-    assert.deepEqual(kinds(u), ['boot', 'ev305', 'panic']);
     assert.equal(u.app.status().triggers, 1);
+    assert.equal(kinds(u).filter((k) => k === 'panic').length, 1);
+  });
+
+  it('a fault that keeps coming back restarts the unit 3 times in an hour, then it limps on and reports 300 zone 9', async () => {
+    const u = boot();
+    const breakBattery = () => {
+      u.sim.hal.power.batteryVolts = () => {
+        throw new Error('ADC fault');
+      };
+    };
+    breakBattery();
+    for (let i = 0; i < 4; i++) {
+      clock.tick(60_000);
+      await Promise.resolve();
+      breakBattery();
+    }
+    assert.deepEqual(u.sim.world.boots, ['power', 'software', 'software', 'software']);
+    const recs = u.app.journal.records();
+    assert.ok(recs.some((r) => r.k === 'ev' && r.c === 300 && r.z === 9));
+    assert.ok(u.app.status().faults >= 1);
   });
 });
