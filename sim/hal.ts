@@ -26,6 +26,9 @@ import { createSimCrypto } from './crypto';
 import { parseWav } from './wav';
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
+import { createCellularLink } from '../hal/espruino/cellular';
+import { createSimAt } from './at';
+import type { SimModem } from './modem';
 
 /** A physical two-state input with listeners (button contact, mains sense, tamper switch). */
 class SimInput {
@@ -201,6 +204,11 @@ export interface SimHalOptions {
   micOff?: boolean;
   /** Firmware image already in program flash (default: none, a unit fresh from the factory). */
   image?: Uint8Array;
+  /**
+   * Run the cellular path through the device's own driver (hal/espruino/cellular.ts) against this
+   * AT modem emulator on the serial port, instead of the direct sim link.
+   */
+  modem?: SimModem;
 }
 
 export interface LogLine {
@@ -254,6 +262,8 @@ export interface SimWorld {
   tamper: { open(): void; close(): void; isOpen(): boolean };
   memory: { free: number; total: number };
   console: SimConsole;
+  /** The AT modem on the serial port, when the unit was built with one (`options.modem`). */
+  modem?: SimModem;
   /**
    * The firmware image in program flash (`.bootcde` on the board), as the installer tool flashed
    * it; `undefined` on a blank unit. The sim runs the firmware from source either way: the image is
@@ -362,7 +372,8 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
     tamper: { open: () => tamperIn.set(true), close: () => tamperIn.set(false), isOpen: () => tamperIn.level },
     memory: { free: 6000, total: 8190 },
     console: new SimConsole(),
-    image: options.image
+    image: options.image,
+    modem: options.modem
   };
 
   const bootHandlers: ((hal: Hal) => void)[] = [];
@@ -446,6 +457,11 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
     const links: Hal['links'] = {};
     const simLinks: { dispose(): void }[] = [];
     for (const p of pathNames) {
+      const m = options.modem;
+      if (p === 'cellular' && m) {
+        links.cellular = createCellularLink(clock, 'internet', { at: createSimAt(clock, m.port()), powerKey: (pressed) => m.key(pressed) });
+        continue;
+      }
       const l = createSimLink(paths[p]!, clock);
       links[p] = l;
       simLinks.push(l);
@@ -563,7 +579,10 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
       return current!.clock;
     },
     world,
-    powerCut: () => restart('power'),
+    powerCut: () => {
+      options.modem?.powerLoss();
+      return restart('power');
+    },
     onBoot(fn) {
       bootHandlers.push(fn);
     },
@@ -571,6 +590,7 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
       dead = true;
       if (drainTimer) clearInterval(drainTimer);
       if (current) current.dispose();
+      options.modem?.dispose();
     }
   };
 }

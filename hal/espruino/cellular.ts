@@ -7,23 +7,46 @@
  * Connections use multi-connection mode (up to 5): `AT+CIPSTART=<n>,"TCP"|"UDP",host,port` then the
  * line `<n>, CONNECT OK`; sending is `AT+CIPSEND=<n>,<len>`, the `> ` prompt, the bytes, then
  * `<n>, SEND OK`; incoming data is `+RECEIVE,<n>,<len>:\r\n` followed by the bytes; `<n>, CLOSED`
- * ends a connection. Signal (`AT+CSQ`) is polled every 30 s; a failure takes the path down and starts
- * bring-up again. Power-cycling a modem that stops answering is issue #6 (with an AT emulator in sim/).
+ * ends a connection.
+ *
+ * Supervision and recovery (docs/faults.md): every 30 s `AT+CREG?` (still registered?) and
+ * `AT+CSQ` (signal). Any failure takes the path down and brings it up again 10 s later. A modem that
+ * gives no answer twice in a row, or six bring-ups that fail (e.g. a network that will not take it
+ * back), is power-cycled through its power key: a 1.2 s press turns it off, a probe confirms it is
+ * silent, a second press turns it on, and bring-up (with registration) starts again.
  *
  * AT module semantics (read from its source): a `cmd` callback gets each line no `registerLine`
  * key claims, and `undefined` on timeout; returning itself keeps the command open for more lines.
+ * The device objects come in as `ModemIo`, so the simulator runs this same driver against its AT
+ * modem emulator (sim/modem.ts).
  */
 import type { Clock, Connection, ConnectionHandlers, Link } from '../types';
-import { createLinkCore, Target } from './links';
+import { createLinkCore, Target } from './link-core';
 
-export interface CellularOptions {
-  serial: 'Serial2';
-  tx: string;
-  rx: string;
-  powerKey: string;
-  baud: number;
-  apn: string;
+/** A line handler of the AT module: return a handler to keep the command open. */
+export type ModemLineHandler = (line?: string) => ModemLineHandler | undefined | void;
+
+/** The parts of Espruino's AT module this driver uses. */
+export interface ModemAt {
+  cmd(command: string, timeoutMs: number, cb: ModemLineHandler): void;
+  write(data: string): void;
+  register(key: string, cb: (buffer: string) => string): void;
+  registerLine(key: string, cb: (line: string) => void): void;
 }
+
+/** The modem as the board wires it. */
+export interface ModemIo {
+  at: ModemAt;
+  /** Hold the power key pressed (`true`, pin low) or released. */
+  powerKey(pressed: boolean): void;
+}
+
+/** Power-key press that toggles a SIM800's power, ms. */
+const KEY_PRESS_MS = 1200;
+/** Consecutive unanswered commands before a power cycle. */
+const SILENT_LIMIT = 2;
+/** Consecutive failed bring-ups before a power cycle. */
+const FAIL_LIMIT = 6;
 
 /** CSQ 0..31 → dBm (3GPP 27.007); 99 = unknown. */
 export function csqToDbm(csq: number): number | undefined {
@@ -48,38 +71,60 @@ interface Step {
 
 const SLOTS = 5;
 
-export function createCellularLink(clock: Clock, o: CellularOptions): Link {
-  const serial = Serial2;
-  serial.setup(o.baud, { tx: new Pin(o.tx), rx: new Pin(o.rx) });
-  const at = global.require('AT').connect(serial);
+export function createCellularLink(clock: Clock, apn: string, io: ModemIo): Link {
+  const at = io.at;
   const slots: (Slot | undefined)[] = [];
   for (let i = 0; i < SLOTS; i++) slots.push(undefined);
-  const sends: string[] = [];
   let up = false;
   let retry = -1;
+  let fails = 0;
+  let silent = 0;
+  let cycling = false;
 
-  /** Run one command; `done(ok, lines)` once its final line (or an error, or the timeout) arrives. */
-  function command(cmd: string, timeoutMs: number, end: RegExp, done: (ok: boolean, lines: string[]) => void): void {
+  /**
+   * Commands go one at a time through this driver's own queue, never the AT module's: the module
+   * keeps its queue across a timeout, so after a modem fault it would later replay stale commands
+   * (a `CIPSEND` into a slot a new connection now owns). `down()` empties this queue instead.
+   */
+  const queue: { c: string; t: number; end: RegExp; done: (ok: boolean, lines: string[], timedOut?: boolean) => void; data?: string }[] = [];
+  let busy = false;
+  /** Bytes for the `> ` prompt of the `CIPSEND` running now. */
+  let sendData: string | undefined;
+
+  function next(): void {
+    if (busy || queue.length === 0) return;
+    const q = queue.shift()!;
+    busy = true;
+    sendData = q.data;
     const lines: string[] = [];
-    const handler: AtLineHandler = function (line?: string) {
-      if (line === undefined) {
-        done(false, lines);
-        return undefined;
-      }
-      if (line === cmd) return handler; // echo before ATE0
+    let over = false;
+    const finish = function (ok: boolean, timedOut?: boolean): undefined {
+      if (over) return undefined;
+      over = true;
+      busy = false;
+      sendData = undefined;
+      q.done(ok, lines, timedOut);
+      next();
+      return undefined;
+    };
+    const handler: ModemLineHandler = function (line?: string) {
+      if (line === undefined) return finish(false, true);
+      if (line === q.c) return handler; // echo before ATE0
       lines.push(line);
-      if (/^(ERROR|\+CME ERROR|\+CMS ERROR)/.test(line)) {
-        done(false, lines);
-        return undefined;
-      }
-      if (end.test(line)) {
-        done(true, lines);
-        return undefined;
-      }
+      if (/^(ERROR|\+CME ERROR|\+CMS ERROR)/.test(line)) return finish(false);
+      if (q.end.test(line)) return finish(true);
       return handler;
     };
-    at.cmd(cmd + '\r\n', timeoutMs, handler);
+    at.cmd(q.c + '\r\n', q.t, handler);
   }
+
+  /** Run one command; `done(ok, lines, timedOut)` once its final line, an error or the timeout. */
+  function command(cmd: string, timeoutMs: number, end: RegExp, done: (ok: boolean, lines: string[], timedOut?: boolean) => void, data?: string): void {
+    queue.push({ c: cmd, t: timeoutMs, end: end, done: done, data: data });
+    next();
+  }
+
+  function ignore(): void {}
 
   function closeSlot(n: number, err?: string): void {
     const s = slots[n];
@@ -97,11 +142,45 @@ export function createCellularLink(clock: Clock, o: CellularOptions): Link {
     });
   }
 
-  function down(): void {
+  function press(then: () => void): void {
+    io.powerKey(true);
+    clock.after(KEY_PRESS_MS, function () {
+      io.powerKey(false);
+      then();
+    });
+  }
+
+  /** Off (confirmed silent), then on again; bring-up follows. */
+  function powerCycle(): void {
+    cycling = true;
+    fails = 0;
+    silent = 0;
+    press(function () {
+      clock.after(3000, function () {
+        command('AT', 1500, /^OK$/, function (ok) {
+          // Still answering: that press turned it on (it had been off); otherwise press again.
+          const finish = function () {
+            cycling = false;
+            scheduleBringUp(5000);
+          };
+          if (ok) finish();
+          else press(finish);
+        });
+      });
+    });
+  }
+
+  function down(timedOut?: boolean): void {
     if (up) core.setStatus(false);
     up = false;
+    // Whatever was queued belongs to the connections that are now gone.
+    queue.length = 0;
     for (let i = 0; i < SLOTS; i++) closeSlot(i, 'cellular down');
-    scheduleBringUp(10000);
+    if (cycling) return;
+    fails++;
+    silent = timedOut ? silent + 1 : 0;
+    if (silent >= SILENT_LIMIT || fails >= FAIL_LIMIT) powerCycle();
+    else scheduleBringUp(10000);
   }
 
   function run(steps: Step[], i: number, done: () => void): void {
@@ -110,15 +189,15 @@ export function createCellularLink(clock: Clock, o: CellularOptions): Link {
       return;
     }
     const s = steps[i];
-    command(s.c, s.t, s.end, function (ok, lines) {
+    command(s.c, s.t, s.end, function (ok, lines, timedOut) {
       if (ok && s.need && !s.need.test(lines.join('\n'))) ok = false;
       if (ok) run(steps, i + 1, done);
-      else down();
+      else down(timedOut);
     });
   }
 
   function bringUp(): void {
-    if (up) return;
+    if (up || cycling) return;
     const OK = /^OK$/;
     run(
       [
@@ -127,13 +206,15 @@ export function createCellularLink(clock: Clock, o: CellularOptions): Link {
         { c: 'AT+CREG?', t: 5000, end: OK, need: /\+CREG: \d,[15]/ },
         { c: 'AT+CIPSHUT', t: 65000, end: /SHUT OK/ },
         { c: 'AT+CIPMUX=1', t: 2000, end: OK },
-        { c: 'AT+CSTT="' + o.apn + '"', t: 5000, end: OK },
+        { c: 'AT+CSTT="' + apn + '"', t: 5000, end: OK },
         { c: 'AT+CIICR', t: 85000, end: OK },
         { c: 'AT+CIFSR', t: 5000, end: /^\d+\.\d+\.\d+\.\d+$/ }
       ],
       0,
       function () {
         up = true;
+        fails = 0;
+        silent = 0;
         core.setStatus(true);
         poll();
       }
@@ -142,10 +223,18 @@ export function createCellularLink(clock: Clock, o: CellularOptions): Link {
 
   function poll(): void {
     if (!up) return;
-    command('AT+CSQ', 5000, /^OK$/, function (ok, lines) {
-      const m = /\+CSQ: (\d+)/.exec(lines.join('\n'));
-      if (!ok || !m) down();
-      else core.setStatus(true, csqToDbm(parseInt(m[1], 10)));
+    command('AT+CREG?', 5000, /^OK$/, function (ok, lines, timedOut) {
+      if (!up) return;
+      if (!ok || !/\+CREG: \d,[15]/.test(lines.join('\n'))) {
+        down(timedOut);
+        return;
+      }
+      command('AT+CSQ', 5000, /^OK$/, function (ok2, lines2, timedOut2) {
+        const m = /\+CSQ: (\d+)/.exec(lines2.join('\n'));
+        if (!up) return;
+        if (!ok2 || !m) down(timedOut2);
+        else core.setStatus(true, csqToDbm(parseInt(m[1], 10)));
+      });
     });
   }
 
@@ -171,7 +260,8 @@ export function createCellularLink(clock: Clock, o: CellularOptions): Link {
 
   // The send prompt has no line end: take it from the raw stream and write the queued bytes.
   at.register('>', function (buf: string) {
-    const data = sends.shift();
+    const data = sendData;
+    sendData = undefined;
     if (data !== undefined) at.write(data);
     return buf.substr(buf.charAt(1) === ' ' ? 2 : 1);
   });
@@ -205,9 +295,7 @@ export function createCellularLink(clock: Clock, o: CellularOptions): Link {
     slots[n] = slot;
     const timer = clock.after(t.timeoutMs, function () {
       if (!slot.open && !slot.closed) {
-        at.cmd('AT+CIPCLOSE=' + n + ',1\r\n', 2000, function () {
-          return undefined;
-        });
+        command('AT+CIPCLOSE=' + n + ',1', 2000, /CLOSE OK/, ignore);
         closeSlot(n, 'connect timeout');
       }
     });
@@ -220,18 +308,21 @@ export function createCellularLink(clock: Clock, o: CellularOptions): Link {
     return {
       write: function (data: string) {
         if (!slot.open || slot.closed) return false;
-        sends.push(data);
-        command('AT+CIPSEND=' + n + ',' + data.length, 10000, /^\d, SEND (OK|FAIL)$/, function (ok, lines) {
-          if (!ok || lines.join('\n').indexOf('SEND FAIL') >= 0) closeSlot(n, 'send failed');
-        });
+        command(
+          'AT+CIPSEND=' + n + ',' + data.length,
+          10000,
+          /^\d, SEND (OK|FAIL)$/,
+          function (ok, lines) {
+            if (slots[n] === slot && (!ok || lines.join('\n').indexOf('SEND FAIL') >= 0)) closeSlot(n, 'send failed');
+          },
+          data
+        );
         return true;
       },
       close: function () {
         clock.cancel(timer);
         if (slot.closed) return;
-        at.cmd('AT+CIPCLOSE=' + n + '\r\n', 2000, function () {
-          return undefined;
-        });
+        command('AT+CIPCLOSE=' + n, 2000, /CLOSE OK/, ignore);
         closeSlot(n);
       }
     };
@@ -239,18 +330,13 @@ export function createCellularLink(clock: Clock, o: CellularOptions): Link {
 
   const core = createLinkCore(clock, 'cellular', connect);
   clock.every(30000, poll);
-  // A modem already on (after a reset of the board alone) answers AT: pulsing its key would turn it off.
+  // A modem already on (after a reset of the board alone) answers AT: pressing its key would turn it off.
   command('AT', 2000, /^OK$/, function (ok) {
-    if (ok) {
-      bringUp();
-      return;
-    }
-    const key = new Pin(o.powerKey);
-    digitalWrite(key, 0);
-    clock.after(1200, function () {
-      digitalWrite(key, 1);
-      scheduleBringUp(4000);
-    });
+    if (ok) bringUp();
+    else
+      press(function () {
+        scheduleBringUp(4000);
+      });
   });
   return core.link;
 }

@@ -7,7 +7,7 @@ import { boardProfile, BoardProfile, IS_LINUX, HAS_WIFI, HAS_CELLULAR, HAS_SD, I
 import { createEspruinoCrypto } from './crypto';
 import { createEspruinoRecords, createSdSpool, createStorageSpool } from './storage';
 import { createWifiLink, createLinuxLink, LinkCore } from './links';
-import { createCellularLink } from './cellular';
+import { createCellularLink, ModemIo } from './cellular';
 import { createPinButton, createPinOutput, createPinPower, createPinTamper } from './inputs';
 import { createLinuxConsole } from './linux';
 
@@ -150,6 +150,19 @@ function createSilentMic(clock: Clock): Microphone {
   };
 }
 
+/** The modem as wired on the board: its UART through the built-in AT module, and its power key. */
+function modemIo(c: { tx: string; rx: string; powerKey: string; baud: number }): ModemIo {
+  Serial2.setup(c.baud, { tx: new Pin(c.tx), rx: new Pin(c.rx) });
+  const key = new Pin(c.powerKey);
+  digitalWrite(key, 1);
+  return {
+    at: global.require('AT').connect(Serial2),
+    powerKey: function (pressed: boolean) {
+      digitalWrite(key, pressed ? 0 : 1);
+    }
+  };
+}
+
 /** STM32 reset flags (RCC_CSR), read once and cleared so the next boot reads fresh ones. */
 function stm32ResetCause(): ResetCause {
   const CSR = 0x40023874;
@@ -239,14 +252,7 @@ export function createEspruinoHal(settings: DeviceSettings): Hal {
       wifi: HAS_WIFI ? createWifiLink(clock, settings.wifi) : undefined,
       cellular:
         HAS_CELLULAR && board.cellular
-          ? createCellularLink(clock, {
-              serial: board.cellular.serial,
-              tx: board.cellular.tx,
-              rx: board.cellular.rx,
-              powerKey: board.cellular.powerKey,
-              baud: board.cellular.baud,
-              apn: settings.apn || 'internet'
-            })
+          ? createCellularLink(clock, settings.apn || 'internet', modemIo(board.cellular))
           : undefined
     },
     crypto: crypto,

@@ -1,0 +1,272 @@
+/**
+ * A SIM800-family cellular modem on the unit's serial port: the AT commands the cellular driver
+ * uses (hal/espruino/cellular.ts), its multi-connection TCP/UDP sockets carried over real Node
+ * sockets, its power key, and the faults issue #6 names:
+ * - `noAnswer = N`: the next N command lines get no answer (AT command timeouts); `ignore` does
+ *   the same for commands with a given prefix;
+ * - `hang()`: the modem stops answering anything until it is power-cycled;
+ * - `deregister({stuck})`: the network drops it (sockets closed, `+CREG: 0,2`); it registers again
+ *   by itself after `backAfterMs`, or, when stuck, only after a power cycle.
+ *
+ * The modem is a separate device on the board: a reset of the microcontroller leaves it as it was;
+ * a power cut turns it off. Its power key toggles power when held for at least a second. After
+ * power-on it answers after 3 s and registers 2 s later. Time is host time (`Date.now()`), so fake
+ * timers drive it with the rest of the sim.
+ */
+import * as net from 'node:net';
+import * as dgram from 'node:dgram';
+import type { SimSerialPort } from './at';
+
+interface Socket {
+  kind: 'TCP' | 'UDP';
+  tcp?: net.Socket;
+  udp?: dgram.Socket;
+  host: string;
+  port: number;
+  open: boolean;
+}
+
+export interface ModemFaults {
+  /** Command lines to ignore (no echo, no answer). */
+  noAnswer: number;
+  /** Ignore the next `count` commands that start with `prefix`. */
+  ignore?: { prefix: string; count: number };
+}
+
+export class SimModem {
+  on = false;
+  faults: ModemFaults = { noAnswer: 0 };
+  /** Times the modem was turned on by its power key. */
+  powerOns = 0;
+  /** Times it was turned off by its power key. */
+  powerOffs = 0;
+  /** Every command line received (for tests), newest last; capped. */
+  readonly commands: string[] = [];
+  /** CSQ figure reported (0..31, 99 unknown). */
+  csq = 20;
+  private hung = false;
+  private dereg: { until: number; stuck: boolean } | undefined;
+  private readyAt = 0;
+  private echo = true;
+  private line = '';
+  private lastCr = false;
+  private sending: { slot: number; len: number; data: string } | undefined;
+  private keyDownAt = -1;
+  private toUnit: ((data: string) => void) | undefined;
+  private sockets: (Socket | undefined)[] = [];
+
+  /** The modem answers at once (already on when the simulation starts) unless `off`. */
+  constructor(opts: { off?: boolean } = {}) {
+    if (!opts.off) {
+      this.on = true;
+      this.readyAt = Date.now() - 5000;
+    }
+  }
+
+  /** The unit's side of the serial line. */
+  port(): SimSerialPort {
+    return {
+      write: (data) => this.fromUnit(data),
+      onData: (fn) => {
+        this.toUnit = fn;
+      }
+    };
+  }
+
+  /** The power key, as the unit drives it (pressed = pin low). */
+  key(pressed: boolean): void {
+    if (pressed) {
+      this.keyDownAt = Date.now();
+      return;
+    }
+    if (this.keyDownAt < 0) return;
+    const held = Date.now() - this.keyDownAt;
+    this.keyDownAt = -1;
+    if (held < 1000) return;
+    if (this.on) {
+      this.powerOff();
+      this.powerOffs++;
+    } else {
+      this.on = true;
+      this.powerOns++;
+      this.readyAt = Date.now() + 3000;
+      this.echo = true;
+    }
+  }
+
+  /** The unit lost power: so did the modem. */
+  powerLoss(): void {
+    if (this.on) this.powerOff();
+  }
+
+  hang(): void {
+    this.hung = true;
+  }
+
+  deregister(o: { backAfterMs?: number; stuck?: boolean } = {}): void {
+    this.dereg = { until: Date.now() + (o.backAfterMs ?? 30000), stuck: !!o.stuck };
+    for (let i = 0; i < this.sockets.length; i++) if (this.sockets[i]) this.drop(i, true);
+  }
+
+  registered(): boolean {
+    if (!this.on || Date.now() < this.readyAt + 2000) return false;
+    if (this.dereg && (this.dereg.stuck || Date.now() < this.dereg.until)) return false;
+    this.dereg = undefined;
+    return true;
+  }
+
+  private powerOff(): void {
+    this.on = false;
+    this.hung = false;
+    this.sending = undefined;
+    this.line = '';
+    if (this.dereg?.stuck) this.dereg = undefined;
+    for (let i = 0; i < this.sockets.length; i++) if (this.sockets[i]) this.drop(i, false);
+  }
+
+  private send(text: string): void {
+    const fn = this.toUnit;
+    if (fn && this.on) setTimeout(() => this.on && fn(text), 1);
+  }
+
+  private reply(...lines: string[]): void {
+    this.send(lines.map((l) => `\r\n${l}\r\n`).join(''));
+  }
+
+  private fromUnit(data: string): void {
+    if (!this.on || Date.now() < this.readyAt) return;
+    for (const ch of data) {
+      const afterCr = this.lastCr;
+      this.lastCr = ch === '\r';
+      // The line feed after a command's CR belongs to the command, not to the data that follows
+      // the `> ` prompt.
+      if (this.sending && this.sending.data === '' && ch === '\n' && afterCr) continue;
+      if (this.sending) {
+        this.sending.data += ch;
+        if (this.sending.data.length === this.sending.len) this.transmit();
+        continue;
+      }
+      if (ch === '\r') {
+        const l = this.line.replace(/^\n+/, '');
+        this.line = '';
+        if (l) this.command(l);
+      } else if (ch !== '\n' || this.line !== '') this.line += ch;
+    }
+  }
+
+  private command(l: string): void {
+    this.commands.push(l);
+    if (this.commands.length > 500) this.commands.splice(0, 100);
+    if (this.hung) return;
+    if (this.faults.noAnswer > 0) {
+      this.faults.noAnswer--;
+      return;
+    }
+    const ig = this.faults.ignore;
+    if (ig && ig.count > 0 && l.startsWith(ig.prefix)) {
+      ig.count--;
+      return;
+    }
+    if (this.echo) this.send(`${l}\r\n`);
+    let m: RegExpExecArray | null;
+    if (l === 'AT') this.reply('OK');
+    else if (l === 'ATE0') {
+      this.echo = false;
+      this.reply('OK');
+    } else if (l === 'AT+CPIN?') this.reply('+CPIN: READY', 'OK');
+    else if (l === 'AT+CREG?') this.reply(`+CREG: 0,${this.registered() ? 1 : 2}`, 'OK');
+    else if (l === 'AT+CSQ') this.reply(`+CSQ: ${this.csq},0`, 'OK');
+    else if (l === 'AT+CIPSHUT') {
+      for (let i = 0; i < this.sockets.length; i++) if (this.sockets[i]) this.drop(i, false);
+      this.reply('SHUT OK');
+    } else if (l === 'AT+CIPMUX=1' || /^AT\+CSTT="[^"]*"$/.test(l)) this.reply('OK');
+    else if (l === 'AT+CIICR') this.reply(this.registered() ? 'OK' : 'ERROR');
+    else if (l === 'AT+CIFSR') this.reply(this.registered() ? '10.64.1.23' : 'ERROR');
+    else if ((m = /^AT\+CIPSTART=(\d),"(TCP|UDP)","([^"]+)",(\d+)$/.exec(l))) this.open(Number(m[1]), m[2] as 'TCP' | 'UDP', m[3], Number(m[4]));
+    else if ((m = /^AT\+CIPSEND=(\d),(\d+)$/.exec(l))) {
+      const s = this.sockets[Number(m[1])];
+      if (!s || !s.open || !this.registered()) return this.reply('ERROR');
+      this.sending = { slot: Number(m[1]), len: Number(m[2]), data: '' };
+      this.send('\r\n> ');
+    } else if ((m = /^AT\+CIPCLOSE=(\d)(,1)?$/.exec(l))) {
+      const n = Number(m[1]);
+      if (this.sockets[n]) this.drop(n, false);
+      this.reply(`${n}, CLOSE OK`);
+    } else this.reply('ERROR');
+  }
+
+  private open(n: number, kind: 'TCP' | 'UDP', host: string, port: number): void {
+    if (this.sockets[n]) return this.reply('ERROR');
+    this.reply('OK');
+    if (!this.registered()) {
+      setTimeout(() => this.reply(`${n}, CONNECT FAIL`), 50);
+      return;
+    }
+    const s: Socket = { kind, host, port, open: false };
+    this.sockets[n] = s;
+    const deliver = (buf: Buffer) => {
+      if (this.sockets[n] !== s) return;
+      const text = buf.toString('latin1');
+      this.send(`\r\n+RECEIVE,${n},${text.length}:\r\n${text}`);
+    };
+    if (kind === 'TCP') {
+      const sock = net.connect({ host, port });
+      s.tcp = sock;
+      sock.on('connect', () => {
+        if (this.sockets[n] !== s) return void sock.destroy();
+        s.open = true;
+        this.reply(`${n}, CONNECT OK`);
+      });
+      sock.on('data', deliver);
+      sock.on('error', () => undefined);
+      sock.on('close', () => {
+        if (this.sockets[n] !== s) return;
+        this.sockets[n] = undefined;
+        this.reply(s.open ? `${n}, CLOSED` : `${n}, CONNECT FAIL`);
+      });
+    } else {
+      const sock = dgram.createSocket('udp4');
+      s.udp = sock;
+      sock.on('message', deliver);
+      sock.on('error', () => undefined);
+      sock.connect(port, host, () => {
+        if (this.sockets[n] !== s) return void sock.close();
+        s.open = true;
+        this.reply(`${n}, CONNECT OK`);
+      });
+    }
+  }
+
+  private transmit(): void {
+    const t = this.sending!;
+    this.sending = undefined;
+    const s = this.sockets[t.slot];
+    if (!s || !s.open || !this.registered()) return this.reply(`${t.slot}, SEND FAIL`);
+    const buf = Buffer.from(t.data, 'latin1');
+    if (s.tcp) s.tcp.write(buf);
+    else if (s.udp) s.udp.send(buf);
+    this.reply(`${t.slot}, SEND OK`);
+  }
+
+  /** Close a socket; `tell` sends `n, CLOSED` (a network drop), otherwise the close is silent. */
+  private drop(n: number, tell: boolean): void {
+    const s = this.sockets[n];
+    this.sockets[n] = undefined;
+    if (!s) return;
+    if (s.tcp) s.tcp.destroy();
+    if (s.udp) {
+      try {
+        s.udp.close();
+      } catch {
+        // already closed
+      }
+    }
+    if (tell && s.open) this.reply(`${n}, CLOSED`);
+  }
+
+  /** End of a simulation: close every socket. */
+  dispose(): void {
+    for (let i = 0; i < this.sockets.length; i++) if (this.sockets[i]) this.drop(i, false);
+    this.toUnit = undefined;
+  }
+}

@@ -1,0 +1,92 @@
+import { strict as assert } from 'node:assert';
+import { useFakeTime } from './support/fake-time';
+import { createRig, Rig } from './support/alarm-rig';
+import { SimModem } from '../sim/modem';
+
+const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
+
+/**
+ * The device's own cellular driver (hal/espruino/cellular.ts) on the sim serial port, against the
+ * AT modem emulator (sim/modem.ts), whose sockets reach the simulated secondary receiver for real.
+ * Wi-Fi is cut so every alarm must cross the modem.
+ */
+describe('cellular modem recovery: the device driver against an AT modem emulator', function () {
+  this.timeout(120_000);
+  const fake = useFakeTime(T0);
+  let rig: Rig;
+  let modem: SimModem;
+  afterEach(async () => rig && (await rig.close()));
+
+  async function start(opts: { off?: boolean } = {}) {
+    rig = await createRig(() => fake.clock);
+    modem = new SimModem(opts);
+    const u = rig.boot({ modem, micOff: true });
+    u.sim.world.paths.wifi!.cut();
+    return u;
+  }
+  const cellUp = () => !!rig.unit!.sim.hal.links.cellular!.status().up;
+  const viaSecondary = (code: string) => rig.secondary.alarms().filter((e) => e.cid?.code === code && e.cid.qualifier === 1).length;
+
+  async function panicGetsThrough(): Promise<number> {
+    const before = viaSecondary('120');
+    const t = fake.clock.now;
+    rig.unit!.sim.world.button.press(2000);
+    await rig.until(() => viaSecondary('120') > before, 60_000);
+    assert.equal(viaSecondary('120'), before + 1, 'the panic reached the secondary receiver through the modem');
+    return fake.clock.now - t;
+  }
+
+  it('powers an off modem on, registers, and carries an alarm over it with its signal reported', async () => {
+    await start({ off: true });
+    await rig.until(cellUp, 60_000);
+    assert.ok(cellUp());
+    assert.equal(modem.powerOns, 1);
+    assert.ok(modem.commands.includes('AT+CIICR'));
+    assert.equal(rig.unit!.sim.hal.links.cellular!.status().rssiDbm, -73); // CSQ 20
+    const ms = await panicGetsThrough();
+    assert.ok(ms < 15_000, `${ms} ms`);
+  });
+
+  it('AT command timeouts: the path goes down and comes back without a power cycle', async () => {
+    await start();
+    await rig.until(cellUp, 60_000);
+    modem.faults.ignore = { prefix: 'AT+CREG?', count: 1 }; // the next supervision poll goes unanswered
+    await rig.until(() => !cellUp(), 40_000);
+    assert.ok(!cellUp(), 'a timeout takes the path down');
+    assert.equal(modem.faults.ignore.count, 0);
+    await rig.until(cellUp, 60_000);
+    assert.ok(cellUp(), 'and it comes back');
+    assert.equal(modem.powerOffs, 0, 'one timeout is not a dead modem');
+    await panicGetsThrough();
+  });
+
+  it('a modem that stops answering is power-cycled through its key and re-registers; the alarm goes through', async () => {
+    await start();
+    await rig.until(cellUp, 60_000);
+    modem.hang();
+    await rig.until(() => modem.powerOffs === 1 && modem.powerOns === 1 && cellUp(), 180_000);
+    assert.deepEqual([modem.powerOffs, modem.powerOns, cellUp()], [1, 1, true]);
+    await panicGetsThrough();
+  });
+
+  it('deregistration: the path is reported down, the modem re-registers when the network returns', async () => {
+    await start();
+    await rig.until(cellUp, 60_000);
+    modem.deregister({ backAfterMs: 45_000 });
+    await rig.until(() => !cellUp(), 40_000);
+    assert.ok(!cellUp());
+    await rig.until(cellUp, 120_000);
+    assert.ok(cellUp());
+    assert.equal(modem.powerOffs, 0);
+    await panicGetsThrough();
+  });
+
+  it('a registration that never comes back by itself is cured by a power cycle', async () => {
+    await start();
+    await rig.until(cellUp, 60_000);
+    modem.deregister({ stuck: true });
+    await rig.until(() => modem.powerOffs >= 1 && cellUp(), 300_000);
+    assert.ok(modem.powerOffs >= 1 && cellUp(), `power offs ${modem.powerOffs}, up ${cellUp()}`);
+    await panicGetsThrough();
+  });
+});
