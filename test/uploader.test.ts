@@ -5,6 +5,7 @@ import { createUploader } from '../firmware/uploader';
 import type { Recorder, RecState } from '../firmware/recorder';
 import type { HttpRequest, HttpResponse, Link } from '../hal/types';
 import { useFakeTime } from './support/fake-time';
+import fc from 'fast-check';
 
 const START = Date.UTC(2026, 10, 23, 12, 0, 0);
 const KEY = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff';
@@ -98,6 +99,31 @@ describe('uploader: what it sends, what it frees, which stop commands it obeys (
     assert.deepEqual(Object.keys(signed), ['v', 'unit', 'r', 'rate', 'bits', 'trig', 'start', 'n', 'samples', 'head', 'gaps', 'end', 'final']);
     assert.equal(sim.world.spool.blobs.has('00010000.PCM'), false, 'freed once confirmed');
     assert.equal(st.up, 1);
+  });
+
+  it('server replies fuzzed (300 seeded: garbage, wrong shapes, huge, truncated JSON, odd statuses): nothing throws, nothing freed, the end stays unset', async () => {
+    const good = JSON.stringify({ have: 1, ok: [{ i: 0, h: sha(new Uint8Array(4000).map((_, k) => k & 255)) }] });
+    const bodies = fc.sample(
+      fc.oneof(
+        fc.string({ maxLength: 200 }),
+        fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)),
+        fc.nat({ max: good.length - 1 }).map((n) => good.slice(0, n)),
+        fc.record({ have: fc.anything(), ok: fc.anything(), stop: fc.anything() }).map((v) => JSON.stringify(v)),
+        fc.constant('{' + '"a":'.repeat(5000))
+      ),
+      { numRuns: 300, seed: 11 }
+    );
+    const statuses = fc.sample(fc.constantFrom(0, 200, 201, 302, 400, 409, 413, 500, 503), { numRuns: 300, seed: 12 });
+    let k = 0;
+    reply = () => {
+      const i = k++ % bodies.length;
+      return { status: statuses[i], body: bodies[i], error: statuses[i] === 0 ? 'reset' : undefined };
+    };
+    for (let i = 0; i < 40; i++) await settle(61_000);
+    assert.ok(requests.length >= 30, `${requests.length} requests`);
+    assert.ok(sim.world.spool.blobs.has('00010000.PCM'), 'nothing freed on a reply that does not confirm the hash');
+    assert.equal(st.up, 0);
+    assert.equal(ended, '', 'no stop obeyed from junk');
   });
 
   it('keeps the chunk when the server confirms a different hash, or answers an error', async () => {
