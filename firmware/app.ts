@@ -33,8 +33,8 @@ export const JOURNAL_SEGMENTS = 4;
 export const RESET_RECORD = 'rst.json';
 /** At most this many restarts for faults per hour; after that the unit limps on and reports 300 zone 9. */
 const FAULT_RESTARTS = 3;
-/** Memory pressure: fewer free variables than this sheds non-critical work. */
-const LOW_MEMORY = 600;
+/** Memory pressure: fewer free variables than 1/16 of the heap sheds non-critical work. */
+const LOW_MEMORY_PART = 16;
 /** Contact ID 305 zone per reset cause (docs/reporting.md). */
 const RESET_ZONE: { [cause: string]: number } = { power: 1, watchdog: 2, software: 3 };
 
@@ -118,13 +118,22 @@ export function createApp(hal: Hal, given?: Config): App {
       if (!lean || level === 'error' || level === 'warn') hal.log.write(level, message);
     }
   };
-  const clock = hal.clock;
   let onFault = function (where: string, e: unknown) {
     void where;
     void e;
   };
   const guard = createGuard(log, function (where: string, e: unknown) {
     onFault(where, e);
+  });
+  const clock = hal.clock;
+  const links = hal.links;
+  const microphone = hal.microphone;
+  // Input callbacks are wrapped one by one (guard.wrap); an exception anywhere else (a timer, a
+  // socket, the microphone) reaches the event loop, and the HAL hands it here: one handler, no
+  // wrapper per callback (each would cost RAM on the device).
+  hal.system.onUncaught(function (e: unknown) {
+    log.write('error', 'uncaught: ' + errorText(e));
+    onFault('callback', e);
   });
   // Why the last boot happened, if the firmware caused it: kept in flash across the restart.
   let lastWhy = '';
@@ -198,7 +207,7 @@ export function createApp(hal: Hal, given?: Config): App {
     log: log,
     journal: journal,
     history: history,
-    links: hal.links,
+    links: links,
     config: cfg,
     onDelivered: guard.wrap('delivered', function (rec: JournalRecord) {
       if (alarm) alarm.dispatch({ type: 'delivered', code: rec.c as number, qualifier: rec.q as number });
@@ -228,7 +237,7 @@ export function createApp(hal: Hal, given?: Config): App {
     crypto: hal.crypto,
     spool: hal.storage.spool,
     records: hal.storage.records,
-    microphone: hal.microphone,
+    microphone: microphone,
     log: log,
     unit: cfg.unitId,
     audio: cfg.audio,
@@ -242,7 +251,7 @@ export function createApp(hal: Hal, given?: Config): App {
       clock: clock,
       crypto: hal.crypto,
       spool: hal.storage.spool,
-      links: hal.links,
+      links: links,
       log: log,
       unit: cfg.unitId,
       evidence: cfg.evidence,
@@ -369,7 +378,10 @@ export function createApp(hal: Hal, given?: Config): App {
   // Faults: journal it; the state may be corrupt, so restart cleanly (the journal resumes any alarm
   // and recording), at most FAULT_RESTARTS an hour; past that, limp on and say so (300 zone 9).
   let limping = false;
+  let restarting = false;
   onFault = function (where: string, e: unknown) {
+    // One restart is enough: faults after it is asked for (the same bug firing again) are counted.
+    if (restarting) return;
     const text = where + ': ' + errorText(e);
     try {
       journal.append('fault', { w: where, e: errorText(e).substr(0, 80) });
@@ -382,6 +394,7 @@ export function createApp(hal: Hal, given?: Config): App {
     restarts = recent;
     if (restarts.length < FAULT_RESTARTS) {
       restarts.push(now);
+      restarting = true;
       condemn('fault in ' + text);
       log.write('error', 'restarting after a fault in ' + where);
       hal.system.restart();
@@ -411,8 +424,9 @@ export function createApp(hal: Hal, given?: Config): App {
         condemn('hung ' + hung);
         return;
       }
-      const free = hal.system.memory().free;
-      if ((free < LOW_MEMORY) !== lean) {
+      const mem = hal.system.memory();
+      const free = mem.free;
+      if ((free < mem.total / LOW_MEMORY_PART) !== lean) {
         lean = !lean;
         log.write('warn', lean ? 'memory low (' + free + ' free): uploading one chunk at a time, logging errors only' : 'memory recovered');
       }

@@ -47,3 +47,4 @@ export function createGuard(log: LogSink, onFault: FaultHandler): Guard {
     }
   };
 }
+

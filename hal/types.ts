@@ -356,6 +356,12 @@ export interface System {
    * budget per board; see docs/evidence.md). The config check refuses a bigger ring.
    */
   readonly audioBytes: number;
+  /**
+   * Register the handler for an exception a firmware callback threw that reached the event loop
+   * (a timer, a socket, the microphone). On Espruino: `process.on('uncaughtException')`; the sim's
+   * dispatchers catch and report the same way. The one exception to "the HAL catches nothing".
+   */
+  onUncaught(cb: (error: unknown) => void): void;
   /** SHA-256 of the firmware image the unit runs (`.bootcde` on the device), lowercase hex; '' if none. */
   firmwareHash(): string;
 }

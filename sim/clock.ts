@@ -9,6 +9,10 @@ export interface SimClock extends Clock {
   shutdown(): void;
   /** Number of pending timers (for leak checks). */
   pending(): number;
+  /** Where an exception thrown by a callback goes (the firmware's `onUncaught`); unset: thrown on. */
+  uncaught: ((e: unknown) => void) | undefined;
+  /** Run a callback as the event loop would: an exception goes to `uncaught`. */
+  run(fn: () => void): void;
 }
 
 /**
@@ -21,7 +25,16 @@ export function createSimClock(options: { wallOffsetMs?: number } = {}): SimCloc
   const timers = new Map<TimerId, { handle: NodeJS.Timeout; repeat: boolean }>();
   let dead = false;
 
-  return {
+  const clock: SimClock = {
+    uncaught: undefined,
+    run(fn: () => void) {
+      try {
+        fn();
+      } catch (e) {
+        if (!clock.uncaught) throw e;
+        clock.uncaught(e);
+      }
+    },
     now: () => Date.now() - bootAt,
     wall: () => Date.now() + offset,
     setWall(utcMs: number) {
@@ -32,7 +45,7 @@ export function createSimClock(options: { wallOffsetMs?: number } = {}): SimCloc
       const id = nextId++;
       const handle = setTimeout(() => {
         timers.delete(id);
-        fn();
+        clock.run(fn);
       }, Math.max(0, ms));
       timers.set(id, { handle, repeat: false });
       return id;
@@ -41,7 +54,7 @@ export function createSimClock(options: { wallOffsetMs?: number } = {}): SimCloc
       if (dead) return 0;
       if (!(ms > 0)) throw new Error('every() needs a period > 0 ms');
       const id = nextId++;
-      const handle = setInterval(fn, ms);
+      const handle = setInterval(() => clock.run(fn), ms);
       timers.set(id, { handle, repeat: true });
       return id;
     },
@@ -62,4 +75,5 @@ export function createSimClock(options: { wallOffsetMs?: number } = {}): SimCloc
     },
     pending: () => timers.size
   };
+  return clock;
 }

@@ -459,7 +459,9 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
     for (const p of pathNames) {
       const m = options.modem;
       if (p === 'cellular' && m) {
-        links.cellular = createCellularLink(clock, 'internet', { at: createSimAt(clock, m.port()), powerKey: (pressed) => m.key(pressed) });
+        const port = m.port();
+        const serial = { write: port.write, onData: (fn: (d: string) => void) => port.onData((d) => clock.run(() => fn(d))) };
+        links.cellular = createCellularLink(clock, 'internet', { at: createSimAt(clock, serial), powerKey: (pressed) => m.key(pressed) });
         continue;
       }
       const l = createSimLink(paths[p]!, clock);
@@ -528,6 +530,9 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
         },
         memory: () => ({ free: world.memory.free, total: world.memory.total }),
         audioBytes: options.audioBytes ?? 65536,
+        onUncaught: (cb) => {
+          clock.uncaught = cb;
+        },
         firmwareHash: () => (world.image ? createHash('sha256').update(world.image).digest('hex') : '')
       },
       console: {

@@ -8,6 +8,7 @@ import * as dgram from 'node:dgram';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
 import * as crypto from 'node:crypto';
+import type { SimClock } from './clock';
 import type {
   Clock,
   Connection,
@@ -84,7 +85,7 @@ interface Open {
 }
 
 /** The HAL Link for one boot, over a SimPath. `dispose()` drops everything (power cut). */
-export function createSimLink(path: SimPath, clock: Clock): Link & { dispose(): void } {
+export function createSimLink(path: SimPath, clock: SimClock): Link & { dispose(): void } {
   const open = new Set<Open>();
   let disposed = false;
   let statusCb: ((s: LinkStatus) => void) | undefined;
@@ -92,7 +93,7 @@ export function createSimLink(path: SimPath, clock: Clock): Link & { dispose(): 
     path.up ? { up: true, signal: path.signal, rssiDbm: percentToDbm(path.signal) } : { up: false, signal: -1 };
   const unsubscribe = path.subscribe(() => {
     if (!path.up) for (const o of [...open]) o.kill('link down');
-    if (statusCb) statusCb(status());
+    if (statusCb) clock.run(() => statusCb!(status()));
   });
 
   function connect(
@@ -108,14 +109,14 @@ export function createSimLink(path: SimPath, clock: Clock): Link & { dispose(): 
       clock.cancel(timer);
       open.delete(entry);
       teardown();
-      if (!disposed) h.onClose(err);
+      if (!disposed) clock.run(() => h.onClose(err));
     };
     let teardown: () => void = () => {};
     let send: (data: Buffer) => void = () => {};
     const entry: Open = { kill: (reason) => finish(reason) };
 
     if (!path.up || disposed) {
-      Promise.resolve().then(() => !disposed && h.onClose('link down'));
+      Promise.resolve().then(() => !disposed && clock.run(() => h.onClose('link down')));
       return { write: () => false, close: () => {} };
     }
     open.add(entry);
@@ -126,14 +127,14 @@ export function createSimLink(path: SimPath, clock: Clock): Link & { dispose(): 
       if (closed) return;
       opened = true;
       clock.cancel(timer);
-      h.onOpen();
+      clock.run(() => h.onOpen());
     };
     const onData = (buf: Buffer) => {
       if (closed) return;
       path.bytesIn += buf.length;
       const text = buf.toString('latin1');
       path.traffic('in', text);
-      h.onData(text);
+      clock.run(() => h.onData(text));
     };
 
     if (target.transport === 'tcp') {
@@ -185,7 +186,7 @@ export function createSimLink(path: SimPath, clock: Clock): Link & { dispose(): 
       clock.cancel(timer);
       open.delete(entry);
       if (httpReq) httpReq.destroy();
-      if (!disposed) done(res);
+      if (!disposed) clock.run(() => done(res));
     };
     const entry: Open = { kill: (reason) => finish({ status: 0, body: '', error: reason }) };
     if (!path.up || disposed) {

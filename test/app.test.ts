@@ -217,6 +217,18 @@ describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, in
     assert.equal(kinds(u).filter((k) => k === 'panic').length, 1);
   });
 
+  it('an exception in a timer callback (not an input handler) reaches the fault handler through the HAL and restarts the unit', async () => {
+    const u = boot();
+    u.app.recorder.listen(() => {
+      throw new Error('broken listener');
+    });
+    clock.tick(1000); // the next microphone block
+    await Promise.resolve();
+    assert.deepEqual(u.sim.world.boots, ['power', 'software']);
+    const boots = u.app.journal.records().filter((r) => r.k === 'boot');
+    assert.equal(boots[boots.length - 1].why, 'fault in callback: broken listener');
+  });
+
   it('a fault that keeps coming back restarts the unit 3 times in an hour, then it limps on and reports 300 zone 9', async () => {
     const u = boot();
     const breakBattery = () => {

@@ -115,7 +115,7 @@ function fakeEspruino(clock: sinon.SinonFakeTimers) {
     LoopbackA: {},
     LoopbackB: { on: () => {} },
     USB: { on: (_e: string, fn: (d: string) => void) => (keys = fn), write: () => {} },
-    process: { memory: () => ({ free: 4000, total: 5000 }) },
+    process: { memory: () => ({ free: 4000, total: 5000 }), on: () => undefined },
     quit: () => {},
     Date,
     JSON,

@@ -22,6 +22,7 @@ declare const console: { log(...args: unknown[]): void };
 
 declare const process: {
   memory(gc?: boolean): { free: number; usage: number; total: number; blocksize: number };
+  on(event: 'uncaughtException', cb: (e: unknown) => void): void;
   env: { VERSION: string; BOARD: string };
 };
 

@@ -203,6 +203,9 @@ export function createEspruinoHal(settings: DeviceSettings): Hal {
       return { free: m.free, total: m.total };
     },
     audioBytes: board.audioBytes,
+    onUncaught: function (cb: (e: unknown) => void) {
+      process.on('uncaughtException', cb);
+    },
     firmwareHash: function () {
       const image = global.require('Storage').read('.bootcde');
       if (!image) return '';
