@@ -229,6 +229,23 @@ describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, in
     assert.equal(boots[boots.length - 1].why, 'fault in callback: broken listener');
   });
 
+  it('under memory pressure it sheds logging (errors and warnings only) but still raises and journals the alarm', () => {
+    const u = boot();
+    clock.tick(2000);
+    u.sim.world.memory.free = 300; // of 8,190: below 1/16
+    clock.tick(1500);
+    assert.ok(u.sim.world.log.some((l) => /memory low \(300 free\)/.test(l.message)));
+    const before = u.sim.world.log.length;
+    u.sim.world.button.press(2000);
+    clock.tick(2500);
+    assert.equal(u.app.status().triggers, 1);
+    assert.equal(kinds(u).filter((k) => k === 'panic').length, 1);
+    assert.ok(u.sim.world.log.slice(before).every((l) => l.level === 'error' || l.level === 'warn'), 'no info logging while memory is short');
+    u.sim.world.memory.free = 6000;
+    clock.tick(1500);
+    assert.ok(u.sim.world.log.some((l) => /memory recovered/.test(l.message)));
+  });
+
   it('a fault that keeps coming back restarts the unit 3 times in an hour, then it limps on and reports 300 zone 9', async () => {
     const u = boot();
     const breakBattery = () => {

@@ -9,7 +9,8 @@ import { createSimAt } from '../sim/at';
 import { createCellularLink } from '../hal/espruino/cellular';
 import { createSimSite } from '../sim/site';
 import { Session, simTransport } from '../tools/installer-link';
-import type { ConnectionHandlers, Link, LogSink } from '../hal/types';
+import type { LogSink } from '../hal/types';
+import { handLink } from './support/hand-link';
 
 /**
  * Every socket and serial line the unit reads, fed garbage, oversized input, frames split across
@@ -27,18 +28,7 @@ const bytes = fc.uint8Array({ maxLength: 300 }).map(latin1);
 
 /** A channel whose connection we feed by hand; returns what it decided (or undefined: still waiting). */
 function channelRig(clock: SimClock) {
-  let h: ConnectionHandlers | undefined;
-  const link: Link = {
-    path: 'wifi',
-    status: () => ({ up: true, signal: 50 }),
-    onStatus: () => undefined,
-    connect: (_t, handlers) => {
-      h = handlers;
-      Promise.resolve().then(() => handlers.onOpen());
-      return { write: () => true, close: () => undefined };
-    },
-    request: () => undefined
-  };
+  const { link, handlers } = handLink();
   const ch = createChannel({ link, host: 'h', port: 1, transport: 'tcp', target, ackTimeoutMs: 600_000, clock, crypto, log: silentLog, name: 'primary' });
   return {
     async send(): Promise<() => ChannelResult | undefined> {
@@ -48,7 +38,7 @@ function channelRig(clock: SimClock) {
       return () => result;
     },
     feed(data: string) {
-      h!.onData(data);
+      handlers().onData(data);
     },
     close: () => ch.close()
   };

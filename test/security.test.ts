@@ -7,7 +7,7 @@ import { createSimClock } from '../sim/clock';
 import { SIM_KEYS } from '../sim/default-config';
 import { useFakeTime } from './support/fake-time';
 import { createRig, Rig } from './support/alarm-rig';
-import type { ConnectionHandlers, Link } from '../hal/types';
+import { handLink } from './support/hand-link';
 
 const crypto = createSimCrypto();
 
@@ -18,30 +18,19 @@ describe('security: replays fail, keys never leave the unit in the clear', funct
     const clock = createSimClock();
     const key = keyBytes(SIM_KEYS.primary) as string;
     const target: Dc09Target = { account: '1234', line: '1', receiver: '1', key };
-    let h: ConnectionHandlers | undefined;
-    const link: Link = {
-      path: 'wifi',
-      status: () => ({ up: true, signal: 50 }),
-      onStatus: () => undefined,
-      connect: (_t, handlers) => {
-        h = handlers;
-        Promise.resolve().then(() => handlers.onOpen());
-        return { write: () => true, close: () => undefined };
-      },
-      request: () => undefined
-    };
+    const { link, handlers } = handLink();
     const ch = createChannel({ link, host: 'h', port: 1, transport: 'tcp', target, ackTimeoutMs: 60_000, clock, crypto, log: { write: () => undefined }, name: 'primary' });
     try {
       const captured = encodeReply(crypto, 'ACK', '0041', target, Date.now());
       let first: ChannelResult | undefined;
       ch.send('frame', '0041', (r) => (first = r));
       await Promise.resolve();
-      h!.onData(captured);
+      handlers().onData(captured);
       assert.equal(first?.kind, 'ack', 'the genuine ACK is taken');
       let second: ChannelResult | undefined;
       ch.send('frame', '0042', (r) => (second = r));
       await Promise.resolve();
-      h!.onData(captured);
+      handlers().onData(captured);
       assert.equal(second, undefined, 'the replay answers nothing');
     } finally {
       ch.close();
