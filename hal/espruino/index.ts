@@ -9,7 +9,7 @@ import { createEspruinoRecords, createSdSpool, createStorageSpool } from './stor
 import { createWifiLink, createLinuxLink, LinkCore } from './links';
 import { createCellularLink, ModemIo } from './cellular';
 import { createPinButton, createPinOutput, createPinPower, createPinTamper } from './inputs';
-import { createLinuxConsole } from './linux';
+import { createLinuxConsole, AudioCost } from './linux';
 
 export interface DeviceSettings {
   wifi?: { ssid: string; password: string };
@@ -127,8 +127,11 @@ function createWaveformMic(clock: Clock, pinName: string): Microphone {
   };
 }
 
-/** No ADC (Linux build): silence blocks at the configured rate, filled natively. */
-function createSilentMic(clock: Clock): Microphone {
+/**
+ * No ADC (Linux build): silence blocks at the configured rate, filled natively. `cost` sums the time
+ * the firmware spends per block (capture → ring → spool), for the audio-path benchmark.
+ */
+function createSilentMic(clock: Clock, cost?: AudioCost): Microphone {
   let timer = -1;
   return {
     start: function (o: MicrophoneOptions) {
@@ -136,7 +139,17 @@ function createSilentMic(clock: Clock): Microphone {
       const a = new Uint8Array(o.blockSize);
       a.fill(128);
       timer = clock.every((o.blockSize * 1000) / o.rate, function () {
+        const t = getTime();
         o.onBlock(a, 0);
+        if (cost) {
+          const dt = (getTime() - t) * 1000;
+          cost.ms += dt;
+          cost.n++;
+          cost.block = a;
+          if (!cost.recent) cost.recent = [];
+          cost.recent.push(dt);
+          if (cost.recent.length > 64) cost.recent.shift();
+        }
       });
     },
     stop: function () {
@@ -220,12 +233,13 @@ export function createEspruinoHal(settings: DeviceSettings): Hal {
   if (IS_LINUX) {
     const wifi: LinkCore = createLinuxLink(clock, 'wifi');
     const cell: LinkCore = createLinuxLink(clock, 'cellular');
-    const con = createLinuxConsole(clock, { wifi: wifi, cellular: cell });
+    const cost: AudioCost = { n: 0, ms: 0 };
+    const con = createLinuxConsole(clock, { wifi: wifi, cellular: cell }, cost);
     return {
       clock: clock,
       button: con.button,
       indicator: { led: con.led },
-      microphone: createSilentMic(clock),
+      microphone: createSilentMic(clock, cost),
       power: con.power,
       tamper: con.tamper,
       storage: storage,

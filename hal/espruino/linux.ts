@@ -1,7 +1,8 @@
 /**
  * The Linux build's stand-ins for pins: keys typed on the console (stdin) drive the inputs, and the
  * indicator prints its changes. Keys: `p` press, `r` release, `m` mains toggle, `t` tamper toggle,
- * `w` / `c` take the Wi-Fi / cellular path down or up, `q` quit. A line starting with the byte
+ * `w` / `c` take the Wi-Fi / cellular path down or up, `v` variables in use, `a` audio-path cost,
+ * `q` quit. A line starting with the byte
  * 0x10 is an installer request `I({...})` (docs/installer.md); the lock behaves as Espruino's
  * console lock does on a board: while locked, such a line is a password attempt and nothing runs.
  *
@@ -19,7 +20,16 @@ export interface LinuxConsole {
   console: InstallerConsole;
 }
 
-export function createLinuxConsole(clock: Clock, links: { wifi: LinkCore; cellular: LinkCore }): LinuxConsole {
+/** Time spent per microphone block in the firmware (the audio-path benchmark, key `a`). */
+export interface AudioCost {
+  n: number;
+  ms: number;
+  block?: Uint8Array;
+  /** The last 64 blocks' times, ms (the median is a block that only went into the ring). */
+  recent?: number[];
+}
+
+export function createLinuxConsole(clock: Clock, links: { wifi: LinkCore; cellular: LinkCore }, cost: AudioCost): LinuxConsole {
   let pressed = false;
   let mains = true;
   let open = false;
@@ -68,6 +78,19 @@ export function createLinuxConsole(clock: Clock, links: { wifi: LinkCore; cellul
     } else if (ch === 'c') {
       up.cellular = !up.cellular;
       links.cellular.setStatus(up.cellular, -70);
+    } else if (ch === 'a' && cost.block) {
+      // The firmware's mean time per block, against a plain per-sample JavaScript copy of the same
+      // block in the same run: `AUDIO blocks mean_ms loop_ms`.
+      const b = cost.block;
+      const out = new Uint8Array(b.length);
+      const t = getTime();
+      for (let i = 0; i < b.length; i++) out[i] = b[i];
+      const loop = (getTime() - t) * 1000;
+      const r = (cost.recent || []).slice().sort(function (x, y) {
+        return x - y;
+      });
+      const median = r.length ? r[r.length >> 1] : 0;
+      console.log('AUDIO ' + cost.n + ' ' + (cost.ms / cost.n).toFixed(3) + ' ' + loop.toFixed(3) + ' ' + median.toFixed(3));
     } else if (ch === 'v') {
       // Variables in use (for footprint measurements): `MEM used/total`.
       const m = process.memory(false);

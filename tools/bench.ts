@@ -1,0 +1,351 @@
+/**
+ * `npm run bench`: how fast an alarm gets through and how little of a board the unit needs, each
+ * figure beside its budget (issue #7). Real timers, loopback sockets, the real firmware on the sim
+ * HAL; with ESPRUINO_BIN, also the firmware on the Espruino interpreter built for Linux.
+ *
+ *   npm run bench                       # everything (about 2 minutes; + ~1.5 min with ESPRUINO_BIN)
+ *   npm run bench -- --alarms N --failovers N --record-s S
+ *
+ * Exit status 1 when a figure misses its budget.
+ */
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import { createSimCentre, SimCentre } from '../sim/centre';
+import { simDefaultConfig, SIM_KEYS } from '../sim/default-config';
+import { createSimUnit, SimUnit } from '../sim/unit';
+import { createSimCrypto } from '../sim/crypto';
+import { encodeMessage, cidData, encodeReply } from '../firmware/dc09';
+import { keyBytes } from '../firmware/config';
+import type { Config } from '../firmware/config';
+
+const args = process.argv.slice(2);
+const num = (name: string, d: number) => (args.includes(`--${name}`) ? Number(args[args.indexOf(`--${name}`) + 1]) : d);
+const ALARMS = num('alarms', 200);
+const FAILOVERS = num('failovers', 50);
+const RECORD_S = num('record-s', 600);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const crypto = createSimCrypto();
+
+interface Figure {
+  name: string;
+  value: string;
+  budget: string;
+  ok: boolean | undefined;
+}
+const figures: Figure[] = [];
+const fig = (name: string, value: string, budget = '-', ok?: boolean) => {
+  figures.push({ name, value, budget, ok });
+  console.log(`  ${ok === undefined ? '    ' : ok ? 'ok  ' : 'MISS'} ${name}: ${value}${budget !== '-' ? `  (budget ${budget})` : ''}`);
+};
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+};
+const ms = (v: number) => `${v.toFixed(1)} ms`;
+
+async function centres(): Promise<[SimCentre, SimCentre]> {
+  return [
+    await createSimCentre({ accounts: [{ account: '1234', key: SIM_KEYS.primary, keyFormat: 'hex' }] }),
+    await createSimCentre({ accounts: [{ account: '1234', key: SIM_KEYS.secondary, keyFormat: 'ascii' }] })
+  ];
+}
+
+function config(p: SimCentre, s: SimCentre, tweak?: (c: Config) => void): Config {
+  const c = simDefaultConfig({ primary: { port: p.tcpPort, transport: 'tcp' }, secondary: { port: s.udpPort, transport: 'udp' } });
+  if (tweak) tweak(c);
+  return c;
+}
+
+/** Wait (real time) until `cond()`, polling; false after `limit` ms. */
+async function until(cond: () => boolean, limit: number): Promise<boolean> {
+  const end = Date.now() + limit;
+  while (!cond()) {
+    if (Date.now() > end) return false;
+    await sleep(2);
+  }
+  return true;
+}
+
+/** The panic event journalled last and its delivery record, if any. */
+function lastPanic(u: SimUnit): { ev?: Record<string, unknown>; ok?: Record<string, unknown> } {
+  const recs = u.app.journal.records();
+  let ev: Record<string, unknown> | undefined;
+  for (const r of recs) if (r.k === 'ev' && r.c === 120 && r.q === 1) ev = r;
+  const ok = ev ? recs.find((r) => r.k === 'ok' && r.r === ev!.i) : undefined;
+  return { ev, ok };
+}
+
+async function latency(): Promise<void> {
+  console.log(`\nAlarm latency over loopback (${ALARMS} alarms, real timers, trigger recognised → valid ACK at the unit)`);
+  const [p, s] = await centres();
+  // Trigger on press, no gestures: one alarm per press, back to back.
+  const unit = createSimUnit(config(p, s, (c) => {
+    c.holdMs = 0;
+    c.gestures.cancelTaps = 0;
+    c.gestures.duressTaps = 0;
+  }));
+  const fw: number[] = [];
+  try {
+    await until(() => unit.app.status().pending === 0, 10_000);
+    for (let i = 0; i < ALARMS; i++) {
+      const before = lastPanic(unit).ev?.i;
+      unit.sim.world.button.press(40);
+      await until(() => {
+        const l = lastPanic(unit);
+        return l.ev !== undefined && l.ev.i !== before && l.ok !== undefined;
+      }, 10_000);
+      const l = lastPanic(unit);
+      if (l.ev && l.ok && l.ev.i !== before) fw.push((l.ok.u as number) - (l.ev.u as number));
+      await sleep(60);
+    }
+  } finally {
+    unit.shutdown();
+  }
+  // A minimal sender in the same run: the same frame, the same receiver, one persistent connection.
+  const bare: number[] = [];
+  const target = { account: '1234', line: '1', receiver: '1', key: keyBytes(SIM_KEYS.primary) as string };
+  const sock = net.connect({ host: '127.0.0.1', port: p.tcpPort });
+  await new Promise((r) => sock.once('connect', r));
+  let buf = '';
+  let answered: (() => void) | undefined;
+  sock.on('data', (d) => {
+    buf += d.toString('latin1');
+    if (buf.indexOf('\r') >= 0 && answered) answered();
+  });
+  for (let i = 0; i < ALARMS; i++) {
+    const seq = 5000 + i;
+    const frame = encodeMessage(crypto, target, { id: 'ADM-CID', seq, data: cidData('1234', 1, 120, 1, 1), xdata: '', time: Date.now() });
+    buf = '';
+    const t = performance.now();
+    await new Promise<void>((resolve) => {
+      answered = resolve;
+      sock.write(Buffer.from(frame, 'latin1'));
+    });
+    bare.push(performance.now() - t);
+    await sleep(5);
+  }
+  sock.destroy();
+  await p.close();
+  await s.close();
+  const over = fw.map((v, i) => v - (bare[i] ?? 0));
+  fig('firmware: trigger → ACK, median', ms(pct(fw, 50)));
+  fig('firmware: trigger → ACK, p99', ms(pct(fw, 99)));
+  fig('bare sender round trip, median / p99', `${ms(pct(bare, 50))} / ${ms(pct(bare, 99))}`);
+  fig('firmware overhead at p99 (p99 firmware − p99 bare)', ms(pct(fw, 99) - pct(bare, 99)), '< 20 ms', pct(fw, 99) - pct(bare, 99) < 20);
+  fig('ratio firmware / bare at the median', `${(pct(fw, 50) / Math.max(0.001, pct(bare, 50))).toFixed(1)}×`);
+  fig('alarms measured', `${fw.length} of ${ALARMS}`, `${ALARMS}`, fw.length === ALARMS);
+}
+
+async function failover(kind: 'refuses' | 'silent'): Promise<void> {
+  console.log(`\nFailover: primary receiver ${kind === 'refuses' ? 'refuses connections' : 'silent (takes frames, never answers)'}, ${FAILOVERS} runs, default timeouts`);
+  const times: number[] = [];
+  let missed = 0;
+  for (let batch = 0; batch < FAILOVERS; batch += 10) {
+    const n = Math.min(10, FAILOVERS - batch);
+    await Promise.all(
+      Array.from({ length: n }, async () => {
+        const [p, s] = await centres();
+        const unit = createSimUnit(config(p, s), { micOff: true });
+        try {
+          await until(() => unit.app.status().pending === 0, 10_000);
+          if (kind === 'refuses') p.faults.down = true;
+          else p.faults.drop = 1000;
+          const before = lastPanic(unit).ev?.i;
+          unit.sim.world.button.press(2000);
+          const ok = await until(() => {
+            const l = lastPanic(unit);
+            return l.ev !== undefined && l.ev.i !== before && l.ok !== undefined;
+          }, 15_000);
+          const l = lastPanic(unit);
+          if (ok && l.ok!.p === 1) times.push((l.ok!.u as number) - (l.ev!.u as number));
+          else missed++;
+        } finally {
+          unit.shutdown();
+          await p.close();
+          await s.close();
+        }
+      })
+    );
+  }
+  const worst = times.length ? Math.max(...times) : NaN;
+  fig(`primary ${kind}: trigger → ACK via the secondary, median`, ms(pct(times, 50)), '< 5000 ms', pct(times, 50) < 5000);
+  fig(`primary ${kind}: worst`, ms(worst), '< 5000 ms (standard: 10 s)', worst < 5000 && missed === 0);
+}
+
+async function bytesOnAir(): Promise<void> {
+  console.log('\nBytes on air (DC-09 payload; TCP/UDP/IP headers estimated: 40 B per TCP segment, 28 B per UDP datagram)');
+  const target = { account: '1234', line: '1', receiver: '1', key: keyBytes(SIM_KEYS.primary) as string };
+  const t = Date.UTC(2026, 10, 23, 12);
+  const h = '[H' + '12:00:00,11-23-2026' + ']';
+  const sizes = {
+    'panic 1 120 (ADM-CID, AES)': encodeMessage(crypto, target, { id: 'ADM-CID', seq: 1, data: cidData('1234', 1, 120, 1, 1), xdata: h, time: t }).length,
+    'panic with recording reference [V…]': encodeMessage(crypto, target, { id: 'ADM-CID', seq: 1, data: cidData('1234', 1, 120, 1, 1), xdata: '[VSIM-0001-0001]' + h, time: t }).length,
+    'NULL link test (AES)': encodeMessage(crypto, target, { id: 'NULL', seq: 1, data: '', xdata: '', time: t }).length,
+    'ACK (AES)': encodeReply(crypto, 'ACK', '0001', target, t).length
+  };
+  for (const [k, v] of Object.entries(sizes)) fig(`frame: ${k}`, `${v} B`);
+  // Measured on the sim's cellular path: one alarm with the primary cut.
+  const [p, s] = await centres();
+  const unit = createSimUnit(config(p, s), { micOff: true });
+  try {
+    await until(() => unit.app.status().pending === 0, 10_000);
+    const cell = unit.sim.world.paths.cellular!;
+    let bytes = 0;
+    let datagrams = 0;
+    cell.tap((_d, data) => {
+      bytes += data.length;
+      datagrams++;
+    });
+    unit.sim.world.paths.wifi!.cut();
+    unit.sim.world.button.press(2000);
+    await until(() => lastPanic(unit).ok !== undefined, 15_000);
+    await sleep(500);
+    const alarm = bytes + datagrams * 28;
+    fig('one alarm over cellular (UDP), measured', `${bytes} B payload in ${datagrams} datagrams, ≈ ${alarm} B with headers`);
+    const poll = sizes['NULL link test (AES)'] + sizes['ACK (AES)'] + 2 * 28;
+    fig('one supervision poll (NULL + ACK over UDP)', `≈ ${poll} B`);
+    const sec = 86400 / 18000;
+    const dayNormal = Math.round(sec * poll);
+    fig('cellular per day, default plan (secondary polled every 5 h)', `≈ ${dayNormal} B/day, ≈ ${Math.round((dayNormal * 182) / 1024)} KB per 6 months`, '≤ 1 MB per 6 months', dayNormal * 182 <= 1024 * 1024);
+    const dayDegraded = Math.round((86400 / 90) * poll + (sizes['panic 1 120 (ADM-CID, AES)'] + sizes['ACK (AES)'] + 56));
+    fig('cellular per day with Wi-Fi failed (secondary every 90 s, plus the daily 602)', `≈ ${Math.round(dayDegraded / 1024)} KB/day`);
+    const tcpPoll = sizes['NULL link test (AES)'] + sizes['ACK (AES)'] + 10 * 40;
+    fig('Wi-Fi per day (primary every 90 s over TCP; connect, frame, ACK, close ≈ 10 segments)', `≈ ${Math.round(((86400 / 90) * tcpPoll) / 1024)} KB/day (not metered)`);
+  } finally {
+    unit.shutdown();
+    await p.close();
+    await s.close();
+  }
+}
+
+function footprint(): void {
+  console.log('\nFootprint: bundles (node build.js --all) and Storage');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const build = require('../build.js');
+  const storage: Record<string, number> = { ESPRUINOWIFI: 64 * 1024, PICO_R1_3: 48 * 1024, MDBT42Q: 40 * 1024 };
+  const journal = 16 * 1024;
+  const cfg = 3 * 1024;
+  for (const b of Object.keys(build.BUDGETS)) {
+    const f = build.outFile(b);
+    if (!fs.existsSync(f)) continue;
+    const bytes = fs.statSync(f).size;
+    fig(`${b} bundle`, `${bytes} B`, `${build.BUDGETS[b]} B (build budget)`, bytes <= build.BUDGETS[b]);
+    if (storage[b]) {
+      const room = storage[b] - journal - cfg;
+      fig(`${b} Storage: bundle + 16 KB journal + 3 KB config`, `${bytes + journal + cfg} B of ${storage[b]} B`, `bundle ≤ ${room} B`, bytes <= room);
+    }
+  }
+}
+
+/** The firmware on the Linux interpreter: variables idle and at peak, growth while recording, audio cost. */
+async function interpreter(): Promise<void> {
+  const bin = process.env.ESPRUINO_BIN;
+  if (!bin) {
+    console.log('\nInterpreter figures skipped: set ESPRUINO_BIN to an Espruino built for Linux');
+    return;
+  }
+  console.log(`\nOn the Espruino interpreter (Linux build): idle, a ${RECORD_S} s recording, audio path`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-espruino-'));
+  const [p] = await centres();
+  try {
+    const root = path.join(__dirname, '..');
+    const fw = fs.readFileSync(path.join(root, 'dist', 'firmware-linux.js'));
+    fs.writeFileSync(path.join(dir, 'fw.js'), fw);
+    const c = simDefaultConfig({ primary: { port: p.tcpPort, transport: 'tcp' } });
+    c.audio.rate = 4000;
+    c.audio.preMs = 0;
+    c.audio.chunkMs = 250;
+    c.audio.maxS = Math.max(60, RECORD_S + 60);
+    fs.writeFileSync(path.join(dir, 'cfg.json'), JSON.stringify(c));
+    const run = (a: string[]) => {
+      const child = spawn(bin, a, { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d.toString('latin1')));
+      return { child, out: () => out, key: (k: string) => child.stdin.write(k) };
+    };
+    const store = run(['-e', `var S=require("Storage"),F=require("fs"),f=E.openFile("fw.js","r"),o=0,d;while((d=f.read(2048))&&d.length){S.write(".bootcde",d,o,${fw.length});o+=d.length;}f.close();S.write("cfg.json",F.readFileSync("cfg.json"));print("STORED");quit();`]);
+    await until(() => /STORED/.test(store.out()), 10_000);
+    store.child.kill();
+    const u = run([]);
+    const mem = async () => {
+      const n = (u.out().match(/MEM \d+\/\d+/g) || []).length;
+      u.key('v');
+      await until(() => (u.out().match(/MEM \d+\/\d+/g) || []).length > n, 3000);
+      const all = u.out().match(/MEM (\d+)\/(\d+)/g)!;
+      const m = /MEM (\d+)\/(\d+)/.exec(all[all.length - 1])!;
+      return { used: Number(m[1]), total: Number(m[2]) };
+    };
+    await until(() => /\(305\) acknowledged/.test(u.out()), 15_000);
+    await sleep(1000);
+    const idle = await mem();
+    fig('variables at idle', `${idle.used} of ${idle.total}`, `≤ ${Math.round(idle.total * 0.85)} (85%)`, idle.used <= idle.total * 0.85);
+    u.key('p');
+    await sleep(1700);
+    u.key('r');
+    await until(() => /\(120\) acknowledged/.test(u.out()), 10_000);
+    await sleep(2000);
+    const early = await mem();
+    let peak = early.used;
+    const samples: number[] = [];
+    const end = Date.now() + RECORD_S * 1000;
+    while (Date.now() < end) {
+      await sleep(Math.min(15_000, Math.max(1000, end - Date.now())));
+      const m = await mem();
+      samples.push(m.used);
+      peak = Math.max(peak, m.used);
+    }
+    const late = samples.length ? samples[samples.length - 1] : early.used;
+    fig('variables at peak (alarm + recording)', `${peak} of ${idle.total}`, `≤ ${Math.round(idle.total * 0.95)} (95%)`, peak <= idle.total * 0.95);
+    fig(`growth over ${RECORD_S} s of recording`, `${late - early.used} variables (${early.used} → ${late})`, '≤ 20', late - early.used <= 20);
+    u.key('a');
+    await until(() => /AUDIO \d+ [\d.]+ [\d.]+ [\d.]+/.test(u.out()), 3000);
+    const a = /AUDIO (\d+) ([\d.]+) ([\d.]+) ([\d.]+)/.exec(u.out());
+    if (a) {
+      const per = Number(a[2]);
+      const loop = Number(a[3]);
+      const ring = Number(a[4]);
+      fig('plain per-sample JavaScript copy of one block (250 samples)', `${loop.toFixed(3)} ms`);
+      fig('firmware, a block into the ring (median block)', `${ring.toFixed(3)} ms = 1/${(loop / Math.max(ring, 1e-6)).toFixed(0)} of the loop`, '< 1/20', ring < loop / 20);
+      fig('firmware, mean per block with the chunk hashing and spool writes (1 block in 4)', `${per.toFixed(3)} ms over ${a[1]} blocks = 1/${(loop / Math.max(per, 1e-6)).toFixed(1)} of the loop`, '< 1/20', per < loop / 20);
+    }
+    const uncaught = /OUT OF MEMORY|Uncaught/.test(u.out());
+    fig('no memory error or uncaught exception on the interpreter', uncaught ? 'FOUND' : 'none', 'none', !uncaught);
+    if (uncaught) {
+      const out = u.out();
+      const at = Math.max(0, out.search(/OUT OF MEMORY|Uncaught/) - 1500);
+      console.log('--- interpreter output around the first error ---\n' + out.slice(at, at + 3000));
+    }
+    u.key('q');
+    await sleep(300);
+    u.child.kill();
+  } finally {
+    await p.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<number> {
+  const t0 = Date.now();
+  console.log('npm run bench: figures beside budgets');
+  await latency();
+  await failover('refuses');
+  await failover('silent');
+  await bytesOnAir();
+  footprint();
+  await interpreter();
+  const judged = figures.filter((f) => f.ok !== undefined);
+  const missed = judged.filter((f) => !f.ok);
+  console.log(`\n${judged.length - missed.length} within budget, ${missed.length} missed${missed.length ? ': ' + missed.map((f) => f.name).join('; ') : ''} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  return missed.length ? 1 : 0;
+}
+
+main().then(
+  (c) => process.exit(c),
+  (e) => {
+    console.error(e);
+    process.exit(2);
+  }
+);
