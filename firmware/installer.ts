@@ -381,7 +381,7 @@ export function createInstaller(d: InstallerDeps): Installer {
       // recording runs, and nothing heavy when memory is short.
       const busy = d.recorder.status().recording;
       if (op === 'config' && busy) fail(id, 'busy-recording', { recording: busy });
-      else if (op === 'config' && hal.system.memory().free < 400) fail(id, 'low-memory', { free: hal.system.memory().free });
+      else if (op === 'config' && hal.system.memory().free < 300) fail(id, 'low-memory', { free: hal.system.memory().free });
       else if (op === 'info') info(id);
       else if (op === 'config') configure(id, r.config);
       else if (op === 'test' && r.step === 'button') testButton(id, Math.min(120000, Number(r.timeoutMs) || 30000));

@@ -148,7 +148,7 @@ function createSilentMic(clock: Clock, cost?: AudioCost): Microphone {
           cost.block = a;
           if (!cost.recent) cost.recent = [];
           cost.recent.push(dt);
-          if (cost.recent.length > 64) cost.recent.shift();
+          if (cost.recent.length > 16) cost.recent.shift();
         }
       });
     },

@@ -25,7 +25,7 @@ export interface AudioCost {
   n: number;
   ms: number;
   block?: Uint8Array;
-  /** The last 64 blocks' times, ms (the median is a block that only went into the ring). */
+  /** The last 16 blocks' times, ms (the median is a block that only went into the ring). */
   recent?: number[];
 }
 
