@@ -255,9 +255,11 @@ async function interpreter(): Promise<void> {
     const fw = fs.readFileSync(path.join(root, 'dist', 'firmware-linux.js'));
     fs.writeFileSync(path.join(dir, 'fw.js'), fw);
     const c = simDefaultConfig({ primary: { port: p.tcpPort, transport: 'tcp' } });
-    c.audio.rate = 4000;
+    // The default rate and chunk (8 kHz, 500 ms: 1,000-sample blocks); no pre-trigger, so the ring
+    // (one 4,000-byte slot) fits the 5,000-variable interpreter beside the firmware.
+    c.audio.rate = 8000;
     c.audio.preMs = 0;
-    c.audio.chunkMs = 250;
+    c.audio.chunkMs = 500;
     c.audio.maxS = Math.max(60, RECORD_S + 60);
     fs.writeFileSync(path.join(dir, 'cfg.json'), JSON.stringify(c));
     const run = (a: string[]) => {
@@ -307,7 +309,7 @@ async function interpreter(): Promise<void> {
       const per = Number(a[2]);
       const loop = Number(a[3]);
       const ring = Number(a[4]);
-      fig('plain per-sample JavaScript copy of one block (250 samples)', `${loop.toFixed(3)} ms`);
+      fig('plain per-sample JavaScript copy of one block (1,000 samples)', `${loop.toFixed(3)} ms`);
       fig('firmware, a block into the ring (median block)', `${ring.toFixed(3)} ms = 1/${(loop / Math.max(ring, 1e-6)).toFixed(0)} of the loop`, '< 1/20', ring < loop / 20);
       fig('firmware, mean per block with the chunk hashing and spool writes (1 block in 4)', `${per.toFixed(3)} ms over ${a[1]} blocks = 1/${(loop / Math.max(per, 1e-6)).toFixed(1)} of the loop`, '< 1/20', per < loop / 20);
     }
