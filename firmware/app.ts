@@ -126,8 +126,6 @@ export function createApp(hal: Hal, given?: Config): App {
     onFault(where, e);
   });
   const clock = hal.clock;
-  const links = hal.links;
-  const microphone = hal.microphone;
   // Input callbacks are wrapped one by one (guard.wrap); an exception anywhere else (a timer, a
   // socket, the microphone) reaches the event loop, and the HAL hands it here: one handler, no
   // wrapper per callback (each would cost RAM on the device).
@@ -207,7 +205,7 @@ export function createApp(hal: Hal, given?: Config): App {
     log: log,
     journal: journal,
     history: history,
-    links: links,
+    links: hal.links,
     config: cfg,
     onDelivered: guard.wrap('delivered', function (rec: JournalRecord) {
       if (alarm) alarm.dispatch({ type: 'delivered', code: rec.c as number, qualifier: rec.q as number });
@@ -237,7 +235,7 @@ export function createApp(hal: Hal, given?: Config): App {
     crypto: hal.crypto,
     spool: hal.storage.spool,
     records: hal.storage.records,
-    microphone: microphone,
+    microphone: hal.microphone,
     log: log,
     unit: cfg.unitId,
     audio: cfg.audio,
@@ -251,7 +249,7 @@ export function createApp(hal: Hal, given?: Config): App {
       clock: clock,
       crypto: hal.crypto,
       spool: hal.storage.spool,
-      links: links,
+      links: hal.links,
       log: log,
       unit: cfg.unitId,
       evidence: cfg.evidence,
