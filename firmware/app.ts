@@ -377,29 +377,40 @@ export function createApp(hal: Hal, given?: Config): App {
   // and recording), at most FAULT_RESTARTS an hour; past that, limp on and say so (300 zone 9).
   let limping = false;
   let restarting = false;
+  /**
+   * May the firmware reset the unit again (a fault restart or a hung loop)? At most
+   * FAULT_RESTARTS an hour, counted across boots in `rst.json`; past that the unit limps on and
+   * says so once (300 zone 9), so a broken part cannot keep it rebooting instead of protecting.
+   */
+  function mayRestart(): boolean {
+    const now = clock.wall();
+    const recent: number[] = [];
+    for (let i = 0; i < restarts.length; i++) if (now - restarts[i] < 3600000 && restarts[i] <= now) recent.push(restarts[i]);
+    restarts = recent;
+    if (restarts.length < FAULT_RESTARTS) {
+      restarts.push(now);
+      return true;
+    }
+    if (!limping) {
+      limping = true;
+      log.write('error', 'restarts exhausted this hour: continuing');
+      report(CID.TROUBLE, 1, 9);
+    }
+    return false;
+  }
   onFault = function (where: string, e: unknown) {
     // One restart is enough: faults after it is asked for (the same bug firing again) are counted.
     if (restarting) return;
-    const text = where + ': ' + errorText(e);
     try {
       journal.append('fault', { w: where, e: errorText(e).substr(0, 80) });
     } catch (e2) {
       log.write('error', 'cannot journal the fault');
     }
-    const now = clock.wall();
-    const recent: number[] = [];
-    for (let i = 0; i < restarts.length; i++) if (now - restarts[i] < 3600000) recent.push(restarts[i]);
-    restarts = recent;
-    if (restarts.length < FAULT_RESTARTS) {
-      restarts.push(now);
+    if (mayRestart()) {
       restarting = true;
-      condemn('fault in ' + text);
+      condemn('fault in ' + where + ': ' + errorText(e));
       log.write('error', 'restarting after a fault in ' + where);
       hal.system.restart();
-    } else if (!limping) {
-      limping = true;
-      log.write('error', 'fault restarts exhausted this hour: continuing');
-      report(CID.TROUBLE, 1, 9);
     }
   };
 
@@ -407,6 +418,7 @@ export function createApp(hal: Hal, given?: Config): App {
   // replies or time out, and the microphone delivers blocks. A hung loop stops the kicks, and the
   // hardware resets the unit with the reason kept for the next boot's 305.
   let condemned = '';
+  let micWatched = true;
   hal.watchdog.enable(cfg.watchdogS);
   const kickTimer = clock.every(
     1000,
@@ -414,7 +426,13 @@ export function createApp(hal: Hal, given?: Config): App {
       if (condemned !== '') return;
       let hung = rep.stuck();
       if (hung !== '') hung = 'reporter: ' + hung + ' frame never answered';
-      else if (rec.silentFor() > 10000) hung = 'microphone: no audio for ' + Math.round(rec.silentFor() / 1000) + ' s';
+      else if (micWatched && rec.silentFor() > 10000) hung = 'microphone: no audio for ' + Math.round(rec.silentFor() / 1000) + ' s';
+      if (hung !== '' && !mayRestart()) {
+        // Restarts have not cured it: keep protecting without that loop's check (the alarm path
+        // does not need the microphone).
+        if (hung.indexOf('microphone') === 0) micWatched = false;
+        hung = '';
+      }
       if (hung !== '') {
         condemned = hung;
         log.write('error', 'hung: ' + hung + '; letting the watchdog reset the unit');

@@ -152,18 +152,23 @@ export function createInstaller(d: InstallerDeps): Installer {
       return;
     }
     const text = JSON.stringify(c);
+    const before = records.read(CONFIG_RECORD);
+    let switching = false;
     try {
       records.write(CONFIG_NEW, text);
       if (records.read(CONFIG_NEW) !== text) throw new Error('read-back differs');
+      switching = true;
       records.write(CONFIG_RECORD, text);
       if (records.read(CONFIG_RECORD) !== text) throw new Error('read-back of the switched config differs');
       records.erase(CONFIG_NEW);
     } catch (e) {
-      // The stored config is untouched unless the switch itself failed, and then cfg.new holds the
-      // verified new one, which the next boot takes.
-      records.erase(CONFIG_NEW);
-      fail(id, 'config-store', { why: (e as Error).message || String(e), flashFree: records.free() });
-      return;
+      // Before the switch, or if the old record is still intact: drop the new copy, keep the old.
+      // If the switch destroyed the old record, the verified `cfg.new` is what the next boot takes.
+      if (!switching || records.read(CONFIG_RECORD) === before) {
+        records.erase(CONFIG_NEW);
+        fail(id, 'config-store', { why: (e as Error).message || String(e), flashFree: records.free() });
+        return;
+      }
     }
     const digest = hexOf(hal.crypto.sha256(text));
     d.journal.append('cfg', { unit: (c as Config).unitId, h: digest.substr(0, 16) });
@@ -329,6 +334,8 @@ export function createInstaller(d: InstallerDeps): Installer {
     for (let i = 0; i < files.length; i++) {
       sp.erase(files[i]);
       n++;
+      // A card with thousands of files takes longer than the watchdog allows.
+      if (n % 50 === 0) hal.watchdog.kick();
     }
     // Everything the firmware keeps in internal flash; names starting with '.' are the platform's
     // (the firmware image itself).
@@ -356,6 +363,9 @@ export function createInstaller(d: InstallerDeps): Installer {
     send({ id: id, progress: 'reporting decommission (308) to the centre' });
     deliver(CID.SHUTDOWN, 0, undefined, RETIRE_WAIT_MS, function (ms: number) {
       if (ms < 0 && !force) {
+        // The 308 is still queued and will arrive when a path returns: follow it with its restore,
+        // so the centre does not take a unit still in the home for a retired one.
+        d.reporter.report(CID.SHUTDOWN, 3, 0);
         fail(id, 'centre-noack', { waitedMs: RETIRE_WAIT_MS });
         return;
       }
@@ -384,7 +394,7 @@ export function createInstaller(d: InstallerDeps): Installer {
       else if (op === 'config' && hal.system.memory().free < 300) fail(id, 'low-memory', { free: hal.system.memory().free });
       else if (op === 'info') info(id);
       else if (op === 'config') configure(id, r.config);
-      else if (op === 'test' && r.step === 'button') testButton(id, Math.min(120000, Number(r.timeoutMs) || 30000));
+      else if (op === 'test' && r.step === 'button') testButton(id, Math.min(60000, Number(r.timeoutMs) || 30000));
       else if (op === 'test' && r.step === 'indicator') {
         d.blink(TEST_BLINK);
         clock.after(2100, function () {

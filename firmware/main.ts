@@ -8,8 +8,15 @@ import { createApp, CONFIG_RECORD } from './app';
 
 function deviceSettings(): DeviceSettings {
   try {
-    const raw = global.require('Storage').read(CONFIG_RECORD);
-    const c = raw ? JSON.parse(raw) : undefined;
+    // The same fallback as readStoredConfig: a verified cfg.new if the switch to cfg.json was cut.
+    const S = global.require('Storage');
+    let c = undefined;
+    try {
+      c = JSON.parse(S.read(CONFIG_RECORD) || 'null');
+    } catch (e) {
+      c = undefined;
+    }
+    if (!c) c = JSON.parse(S.read('cfg.new') || 'null');
     if (c && c.network) return { wifi: c.network.wifi, apn: c.network.apn };
   } catch (e) {
     // an unreadable config: no network settings; createApp reports the config itself

@@ -151,7 +151,7 @@ export interface RecordStore {
   read(name: string): string | undefined;
   /** Create or replace a record. Throws with code `ENOSPC` (full) or `ENAME` (bad name). */
   write(name: string, data: string): void;
-  /** Remove a record; absent names are ignored. */
+  /** Remove a record or an append file; absent names are ignored. */
   erase(name: string): void;
   /** Names of the records (and append files) starting with `prefix`. */
   list(prefix: string): string[];

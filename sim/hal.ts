@@ -247,6 +247,8 @@ export interface SimWorld {
     overrun(blocks: number): void;
     /** Hang the capture: no more blocks until the unit reboots (a stopped ADC timer or DMA). */
     stall(): void;
+    /** Break the input for good (a reboot does not cure it). */
+    break(): void;
     level(): number;
   };
   power: {
@@ -346,6 +348,9 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
       },
       stall: () => {
         sound.stalled = true;
+      },
+      break: () => {
+        sound.broken = true;
       },
       level: () => sound.lastLevel
     },

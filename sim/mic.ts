@@ -36,6 +36,8 @@ export class SimSound {
   private genN = 0;
   /** A hung capture (ADC/DMA stopped): running, but no blocks until the next boot resets it. */
   stalled = false;
+  /** A broken microphone input: no blocks at all, across reboots too. */
+  broken = false;
   /** Blocks to drop before the next delivery (simulates the firmware missing buffers). */
   pendingOverrun = 0;
   /** Total samples the sound has produced (what the room "said"). */
@@ -120,7 +122,7 @@ export function createSimMicrophone(clock: Clock, sound: SimSound): Omit<Microph
       buffers[1] = new Uint8Array(o.blockSize);
       const period = (o.blockSize * 1000) / o.rate;
       timer = clock.every(period, () => {
-        if (!opts || sound.stalled) return;
+        if (!opts || sound.stalled || sound.broken) return;
         let overrun = 0;
         while (sound.pendingOverrun > 0) {
           sound.pendingOverrun--;

@@ -194,6 +194,20 @@ describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, in
     assert.ok(u.app.recorder.silentFor() < 1000);
   });
 
+  it('a microphone that no reset cures: 3 watchdog resets in the hour, then the unit stops watching it, reports 300 zone 9 and keeps protecting', () => {
+    const u = boot();
+    u.sim.world.mic.break();
+    clock.tick(10 * 60_000);
+    assert.deepEqual(u.sim.world.boots, ['power', 'watchdog', 'watchdog', 'watchdog']);
+    const recs = u.app.journal.records();
+    assert.ok(recs.some((r) => r.k === 'ev' && r.c === 300 && r.z === 9));
+    clock.tick(30 * 60_000);
+    assert.equal(u.sim.world.boots.length, 4, 'no more resets');
+    u.sim.world.button.press(2000);
+    clock.tick(2500);
+    assert.equal(u.app.status().triggers, 1);
+  });
+
   it('an exception in a handler is caught, journalled, and the unit restarts cleanly with the reason in its 305; still protecting', async () => {
     const u = boot();
     u.sim.hal.power.batteryVolts = () => {

@@ -120,6 +120,16 @@ describe('installer: commissioning, console lock, decommission (sim site)', func
     await s.close();
   });
 
+  it('re-commissions a commissioned, locked unit with a changed config: the tool unlocks it again after each restart', async () => {
+    const c = siteConfig(site);
+    c.holdMs = 1800;
+    const log: string[] = [];
+    const r = await commission({ config: c, installerId: 'INST-042', password: PASSWORD, site: simSiteActions(site), firmware, outDir, log: (l) => log.push(l) });
+    assert.ok(r.ok, log.join('\n'));
+    assert.equal(site.unit.app.config().holdMs, 1800);
+    assert.ok(site.unit.sim.world.console.locked);
+  });
+
   it('refuses every bad value in every config field, naming the field; the unit keeps its config and keeps protecting', async () => {
     const con = site.unit.sim.world.console;
     const s = new Session(simTransport(con));

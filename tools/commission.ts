@@ -234,7 +234,7 @@ export async function commission(o: CommissionOptions): Promise<CommissionResult
     await session.close();
     await o.site.flash(board, file);
     session = await o.site.connect();
-    info = await session.waitForUnit(30000);
+    info = await session.waitForUnit(30000, o.password);
     if (!info.ok || info.fwHash !== want) {
       line('Firmware', `FAIL flashed, but the unit reports ${info.ok ? `image ${String(info.fwHash).slice(0, 16)}…` : 'nothing'}; expected ${want.slice(0, 16)}…`);
       await session.close();
@@ -253,7 +253,7 @@ export async function commission(o: CommissionOptions): Promise<CommissionResult
     return { ok: false, error: e.reason };
   }
   await new Promise((r) => setTimeout(r, 500));
-  info = await session.waitForUnit(30000);
+  info = await session.waitForUnit(30000, o.password);
   const summary = configSummary(cfg);
   const sent = sha256(JSON.stringify(cfg));
   if (!info.ok || info.configSha256 !== sent || put.configSha256 !== sent || info.unit !== cfg.unitId) {

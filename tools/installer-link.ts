@@ -136,13 +136,17 @@ export class Session {
     });
   }
 
-  /** Wait until the unit answers `info` (after a restart), up to `ms`. */
-  async waitForUnit(ms: number): Promise<Reply> {
+  /**
+   * Wait until the unit answers `info` (after a restart), up to `ms`. A commissioned unit locks its
+   * console again at boot: with `password`, a silent unit is also offered the password.
+   */
+  async waitForUnit(ms: number, password?: string): Promise<Reply> {
     const end = Date.now() + ms;
     let r: Reply = { id: 0, ok: false, error: 'no-answer', waitedMs: ms };
     while (Date.now() < end) {
       r = await this.request('info', {}, { timeoutMs: 1000 });
       if (r.ok) return r;
+      if (password !== undefined && (await this.unlock(password))) return this.request('info');
     }
     return r;
   }

@@ -150,22 +150,31 @@ export function createCellularLink(clock: Clock, apn: string, io: ModemIo): Link
     });
   }
 
-  /** Off (confirmed silent), then on again; bring-up follows. */
+  /**
+   * Off (confirmed silent), then on again; bring-up follows. A modem that was off is turned on by
+   * the first press, and may ignore its first `AT`s while it autobauds: probe several times over
+   * ~10 s before pressing again, or the second press would turn it off every cycle.
+   */
   function powerCycle(): void {
     cycling = true;
     fails = 0;
     silent = 0;
+    const finish = function () {
+      cycling = false;
+      scheduleBringUp(5000);
+    };
+    const probe = function (left: number) {
+      command('AT', 1500, /^OK$/, function (ok) {
+        if (ok) finish();
+        else if (left > 1) clock.after(1000, function () {
+          probe(left - 1);
+        });
+        else press(finish);
+      });
+    };
     press(function () {
       clock.after(3000, function () {
-        command('AT', 1500, /^OK$/, function (ok) {
-          // Still answering: that press turned it on (it had been off); otherwise press again.
-          const finish = function () {
-            cycling = false;
-            scheduleBringUp(5000);
-          };
-          if (ok) finish();
-          else press(finish);
-        });
+        probe(4);
       });
     });
   }

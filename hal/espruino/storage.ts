@@ -58,6 +58,8 @@ export function createEspruinoRecords(): RecordStore {
     },
     erase: function (name) {
       S.erase(name);
+      // An append file (StorageFile) is stored in chunks that `erase` by name leaves behind.
+      if (S.list(undefined, { sf: true }).indexOf(name) >= 0) S.open(name, 'r').erase();
     },
     list: function (prefix) {
       const all = S.list(undefined, { sf: false }).concat(S.list(undefined, { sf: true }));
