@@ -12,9 +12,7 @@ import type {
   HttpRequest,
   HttpResponse,
   Link,
-  LinkStatus,
-  PathName,
-  Transport
+  PathName
 } from '../types';
 
 import { createLinkCore, rssiToPercent } from './link-core';
