@@ -425,8 +425,9 @@ export function createApp(hal: Hal, given?: Config): App {
     guard.wrap('watchdog', function () {
       if (condemned !== '') return;
       let hung = rep.stuck();
+      const quiet = rec.silentFor();
       if (hung !== '') hung = 'reporter: ' + hung + ' frame never answered';
-      else if (micWatched && rec.silentFor() > 10000) hung = 'microphone: no audio for ' + Math.round(rec.silentFor() / 1000) + ' s';
+      else if (micWatched && quiet > 10000) hung = 'microphone: no audio for ' + Math.round(quiet / 1000) + ' s';
       if (hung !== '' && !mayRestart()) {
         // Restarts have not cured it: keep protecting without that loop's check (the alarm path
         // does not need the microphone).

@@ -128,12 +128,13 @@ export function createInstaller(d: InstallerDeps): Installer {
 
   function info(id: unknown): void {
     const sp = hal.storage.spool;
+    const image = hal.system.firmwareImage();
     ok(id, {
       unit: cfg.unitId,
       account: cfg.account,
       board: hal.system.board,
       fw: FIRMWARE_VERSION,
-      fwHash: hal.system.firmwareHash(),
+      fwHash: image ? hexOf(hal.crypto.sha256(image)) : '',
       commissioned: cfg.service.start !== '',
       locked: !!records.read(PASSWORD_RECORD),
       recordings: d.recorder.states().length,

@@ -362,8 +362,11 @@ export interface System {
    * dispatchers catch and report the same way. The one exception to "the HAL catches nothing".
    */
   onUncaught(cb: (error: unknown) => void): void;
-  /** SHA-256 of the firmware image the unit runs (`.bootcde` on the device), lowercase hex; '' if none. */
-  firmwareHash(): string;
+  /**
+   * The firmware image the unit runs, as a byte string (`.bootcde` on the device: flash-backed, no
+   * RAM copy); `undefined` when none. The installer reports its SHA-256.
+   */
+  firmwareImage(): string | undefined;
 }
 
 /** The whole contract, handed to `createApp`. */

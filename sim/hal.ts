@@ -25,7 +25,6 @@ import { SimSound, createSimMicrophone } from './mic';
 import { createSimCrypto } from './crypto';
 import { parseWav } from './wav';
 import * as fs from 'node:fs';
-import { createHash } from 'node:crypto';
 import { createCellularLink } from '../hal/espruino/cellular';
 import { createSimAt } from './at';
 import type { SimModem } from './modem';
@@ -538,7 +537,7 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
         onUncaught: (cb) => {
           clock.uncaught = cb;
         },
-        firmwareHash: () => (world.image ? createHash('sha256').update(world.image).digest('hex') : '')
+        firmwareImage: () => (world.image ? Buffer.from(world.image).toString('latin1') : undefined)
       },
       console: {
         onRequest(cb) {

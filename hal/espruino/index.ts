@@ -219,13 +219,8 @@ export function createEspruinoHal(settings: DeviceSettings): Hal {
     onUncaught: function (cb: (e: unknown) => void) {
       process.on('uncaughtException', cb);
     },
-    firmwareHash: function () {
-      const image = global.require('Storage').read('.bootcde');
-      if (!image) return '';
-      const h = crypto.sha256(image);
-      let out = '';
-      for (let i = 0; i < h.length; i++) out += (h[i] < 16 ? '0' : '') + h[i].toString(16);
-      return out;
+    firmwareImage: function () {
+      return global.require('Storage').read('.bootcde');
     }
   };
   const storage = { records: records, spool: spool };

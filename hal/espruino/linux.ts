@@ -79,8 +79,8 @@ export function createLinuxConsole(clock: Clock, links: { wifi: LinkCore; cellul
       up.cellular = !up.cellular;
       links.cellular.setStatus(up.cellular, -70);
     } else if (ch === 'a' && cost.block) {
-      // The firmware's mean time per block, against a plain per-sample JavaScript copy of the same
-      // block in the same run: `AUDIO blocks mean_ms loop_ms`.
+      // The firmware's time per block, against a plain per-sample JavaScript copy of the same block
+      // in the same run: `AUDIO blocks mean_ms loop_ms median_ms`.
       const b = cost.block;
       const out = new Uint8Array(b.length);
       const t = getTime();

@@ -116,13 +116,31 @@ export function createEspruinoRecords(): RecordStore {
   };
 }
 
+/**
+ * A spool's bytes in use: counted once by listing, then kept up to date by each write and erase.
+ * Listing every file at each write ran the interpreter out of memory after ~60 chunks (measured on
+ * the Linux build, npm run bench), and is slow on a full card.
+ */
+function byteCount(names: () => string[], sizeOf: (name: string) => number): { used(): number; change(delta: number): void } {
+  let used = -1;
+  function get(): number {
+    if (used < 0) used = totalSize(names(), sizeOf);
+    return used;
+  }
+  return {
+    used: get,
+    change: function (delta: number) {
+      used = get() + delta;
+    }
+  };
+}
+
 /** Spool on a microSD card (FAT, 8.3 names) in the folder `AUDIO`. */
 export function createSdSpool(capacityBytes: number): Spool {
   E.connectSDCard();
   const fs = global.require('fs');
   const DIR = 'AUDIO';
   if (!fs.readdirSync(DIR)) fs.mkdirSync(DIR);
-  let used = -1;
 
   function names(): string[] {
     const all = fs.readdirSync(DIR) || [];
@@ -135,10 +153,8 @@ export function createSdSpool(capacityBytes: number): Spool {
     const st = fs.statSync(DIR + '/' + name);
     return st ? st.size : 0;
   }
-  function usedBytes(): number {
-    if (used < 0) used = totalSize(names(), sizeOf);
-    return used;
-  }
+  const count = byteCount(names, sizeOf);
+  const usedBytes = count.used;
 
   return {
     capacity: function () {
@@ -150,7 +166,7 @@ export function createSdSpool(capacityBytes: number): Spool {
       if (usedBytes() - old + data.length > capacityBytes) throw fail('ENOSPC', 'spool full writing ' + name);
       // Typed arrays are written as they are (no copy into a flat string: measured on 2v29).
       if (!fs.writeFileSync(DIR + '/' + name, data)) throw fail('EIO', 'SD write failed for ' + name);
-      used = usedBytes() - old + data.length;
+      count.change(data.length - old);
     },
     read: function (name) {
       const s = fs.readFileSync(DIR + '/' + name);
@@ -162,7 +178,7 @@ export function createSdSpool(capacityBytes: number): Spool {
     erase: function (name) {
       const old = sizeOf(name);
       fs.unlinkSync(DIR + '/' + name);
-      used = usedBytes() - old;
+      count.change(-old);
     },
     list: names
   };
@@ -183,13 +199,8 @@ export function createStorageSpool(capacityBytes: number): Spool {
     const s = S.read(P + name);
     return s === undefined ? 0 : s.length;
   }
-  // Counted once, then kept up to date: listing every file at each write ran the interpreter out
-  // of memory after ~60 chunks (measured on the Linux build, npm run bench).
-  let used = -1;
-  function usedBytes(): number {
-    if (used < 0) used = totalSize(names(), sizeOf);
-    return used;
-  }
+  const count = byteCount(names, sizeOf);
+  const usedBytes = count.used;
   return {
     capacity: function () {
       return capacityBytes;
@@ -206,7 +217,7 @@ export function createStorageSpool(capacityBytes: number): Spool {
       } catch (e) {
         throw fail('ENOSPC', 'storage full writing ' + name);
       }
-      used = usedBytes() - old + data.length;
+      count.change(data.length - old);
     },
     read: function (name) {
       const s = S.read(P + name);
@@ -218,7 +229,7 @@ export function createStorageSpool(capacityBytes: number): Spool {
     erase: function (name) {
       const old = sizeOf(name);
       S.erase(P + name);
-      if (used >= 0) used -= old;
+      count.change(-old);
     },
     list: names
   };
