@@ -5,6 +5,7 @@
  */
 import type { Config, ReceiverConfig } from '../firmware/config';
 import { defaultConfig } from '../firmware/config';
+import { createSimCentre, SimCentre } from './centre';
 
 /** Lab-only keys shared by the simulated unit and the simulated centre (not secrets). */
 export const SIM_KEYS = {
@@ -59,4 +60,16 @@ export function simDefaultConfig(ports?: SimReceiverPorts, evidence?: SimEvidenc
   if (ports) c.report.receivers = simReceivers(ports);
   if (evidence) c.evidence = { host: '127.0.0.1', port: evidence.port, cert: evidence.cert, key: SIM_KEYS.evidence, batch: 2 };
   return c;
+}
+
+/**
+ * The simulated monitoring centre as the default config expects it: a primary receiver keyed with
+ * `SIM_KEYS.primary` (hex) and a secondary keyed with `SIM_KEYS.secondary` (ASCII), on ephemeral
+ * loopback ports, both for `account`.
+ */
+export async function createLabCentres(account = '1234'): Promise<[SimCentre, SimCentre]> {
+  return [
+    await createSimCentre({ accounts: [{ account, key: SIM_KEYS.primary, keyFormat: 'hex' }] }),
+    await createSimCentre({ accounts: [{ account, key: SIM_KEYS.secondary, keyFormat: 'ascii' }] })
+  ];
 }

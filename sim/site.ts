@@ -8,8 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Config } from '../firmware/config';
-import { createSimCentre, SimCentre } from './centre';
-import { simDefaultConfig, SIM_KEYS } from './default-config';
+import type { SimCentre } from './centre';
+import { simDefaultConfig, createLabCentres, SIM_KEYS } from './default-config';
 import { startEvidenceServer, EvidenceServer } from './evidence-server';
 import { generators } from './mic';
 import { makeTestCertificate } from './tls';
@@ -28,13 +28,7 @@ export interface SimSite {
 
 export async function createSimSite(options: SimHalOptions = {}): Promise<SimSite> {
   const config = simDefaultConfig();
-  const centres: SimCentre[] = [];
-  for (const [key, fmt] of [
-    [SIM_KEYS.primary, 'hex'],
-    [SIM_KEYS.secondary, 'ascii']
-  ] as const) {
-    centres.push(await createSimCentre({ accounts: [{ account: config.account, key, keyFormat: fmt }] }));
-  }
+  const centres: SimCentre[] = await createLabCentres(config.account);
   const tls = await makeTestCertificate();
   const evidenceDir = fs.mkdtempSync(path.join(os.tmpdir(), 'site-evidence-'));
   const evidence = await startEvidenceServer({ root: evidenceDir, cert: tls.cert, key: tls.key, keys: { [config.unitId]: SIM_KEYS.evidence } });

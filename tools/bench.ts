@@ -13,8 +13,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
-import { createSimCentre, SimCentre } from '../sim/centre';
-import { simDefaultConfig, SIM_KEYS } from '../sim/default-config';
+import type { SimCentre } from '../sim/centre';
+import { simDefaultConfig, createLabCentres, SIM_KEYS } from '../sim/default-config';
 import { createSimUnit, SimUnit } from '../sim/unit';
 import { createSimCrypto } from '../sim/crypto';
 import { encodeMessage, cidData, encodeReply } from '../firmware/dc09';
@@ -46,12 +46,7 @@ const pct = (xs: number[], p: number) => {
 };
 const ms = (v: number) => `${v.toFixed(1)} ms`;
 
-async function centres(): Promise<[SimCentre, SimCentre]> {
-  return [
-    await createSimCentre({ accounts: [{ account: '1234', key: SIM_KEYS.primary, keyFormat: 'hex' }] }),
-    await createSimCentre({ accounts: [{ account: '1234', key: SIM_KEYS.secondary, keyFormat: 'ascii' }] })
-  ];
-}
+const centres = () => createLabCentres();
 
 function config(p: SimCentre, s: SimCentre, tweak?: (c: Config) => void): Config {
   const c = simDefaultConfig({ primary: { port: p.tcpPort, transport: 'tcp' }, secondary: { port: s.udpPort, transport: 'udp' } });

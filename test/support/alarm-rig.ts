@@ -5,9 +5,9 @@
  * "late" only because the test jumped over it.
  */
 import type * as sinon from 'sinon';
-import { createSimCentre, SimCentre, CentreEvent } from '../../sim/centre';
+import type { SimCentre, CentreEvent } from '../../sim/centre';
 import { createSimUnit, SimUnit } from '../../sim/unit';
-import { simDefaultConfig, SIM_KEYS } from '../../sim/default-config';
+import { simDefaultConfig, createLabCentres } from '../../sim/default-config';
 import type { Config } from '../../firmware/config';
 import type { SimHalOptions } from '../../sim/hal';
 
@@ -29,8 +29,7 @@ export interface Rig {
 const immediate = () => new Promise<void>((r) => setImmediate(r));
 
 export async function createRig(clock: () => sinon.SinonFakeTimers, tweak?: (c: Config) => void): Promise<Rig> {
-  const primary = await createSimCentre({ accounts: [{ account: '1234', key: SIM_KEYS.primary, keyFormat: 'hex' }] });
-  const secondary = await createSimCentre({ accounts: [{ account: '1234', key: SIM_KEYS.secondary, keyFormat: 'ascii' }] });
+  const [primary, secondary] = await createLabCentres();
   const config = simDefaultConfig({
     primary: { port: primary.tcpPort, transport: 'tcp' },
     secondary: { port: secondary.udpPort, transport: 'udp' }
