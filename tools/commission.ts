@@ -369,7 +369,7 @@ export async function buildFirmware(board: string): Promise<string> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const build = require('../build.js');
   const r = await build.buildBoard(board, { quiet: true });
-  return r.file as string;
+  return r.image as string;
 }
 
 function readPassword(args: string[], sim: boolean): string {

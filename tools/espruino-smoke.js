@@ -76,12 +76,12 @@ async function main() {
   if (build.status !== 0) return finish();
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'espruino-smoke-'));
-  fs.copyFileSync(process.env.SMOKE_FW || path.join(ROOT, 'dist', 'firmware-linux.js'), path.join(dir, 'fw.js'));
+  fs.copyFileSync(process.env.SMOKE_FW || path.join(ROOT, 'dist', 'firmware-linux.img'), path.join(dir, 'fw.js'));
   const centre = await createSimCentre({ accounts: [{ account: '1234', key: SIM_KEYS.primary, keyFormat: 'hex' }] });
   const cfg = simDefaultConfig({ primary: { port: centre.tcpPort, transport: 'tcp' } });
   // The LINUX board (5,000 variables) idles at ~4,300 with the installer service and health checks;
   // a ring of one 1,000-B chunk (4 kHz, 250 ms, no pre-trigger) leaves room to validate a config
-  // (issue #7 owns the footprint). SMOKE_FW=FILE runs another build of the bundle (e.g. pretokenised).
+  // (issue #7 owns the footprint). SMOKE_FW=FILE runs another file (e.g. the readable dist/firmware-linux.js).
   cfg.audio.rate = 4000;
   cfg.audio.preMs = 0;
   cfg.audio.chunkMs = 250;
