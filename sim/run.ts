@@ -20,7 +20,8 @@
 import { createSimUnit } from './unit';
 import { generators } from './mic';
 import { simDefaultConfig, SIM_KEYS } from './default-config';
-import { createSimCentre, SimCentre, CentreEvent } from './centre';
+import { createSimCentre, SimCentre } from './centre';
+import { describe } from './describe';
 import type { ReceiverConfig } from '../firmware/config';
 import { validateConfig, describeProblems } from '../firmware/config';
 import { makeTestCertificate } from './tls';
@@ -65,20 +66,6 @@ function external(suffix: string, path: 'wifi' | 'cellular'): ReceiverConfig | u
   const fmt = opt(`key-format${suffix}`);
   if (fmt) r.keyFormat = fmt as 'hex' | 'ascii';
   return r;
-}
-
-const CID_NAMES: Record<string, string> = {
-  '120': 'panic', '121': 'duress', '122': 'silent panic', '137': 'tamper', '301': 'mains loss', '302': 'low battery',
-  '305': 'system reset', '350': 'communication trouble', '354': 'failure to communicate', '406': 'cancel',
-  '601': 'manual test', '602': 'periodic test'
-};
-
-function describe(e: CentreEvent): string {
-  if (e.id === 'NULL') return 'link test (NULL)';
-  const what = e.cid
-    ? `${e.cid.qualifier === 3 ? 'restore of ' : ''}${CID_NAMES[e.cid.code] ?? e.cid.code} (CID ${e.cid.qualifier} ${e.cid.code}, zone ${e.cid.zone})`
-    : `SIA ${e.sia?.code} zone ${e.sia?.zone}`;
-  return `${what}${e.xdata.length ? ' ' + e.xdata.map((x) => `[${x}]`).join('') : ''}${e.duplicate ? ' (duplicate)' : ''}`;
 }
 
 /** A frame as it crossed the link: envelope readable, encrypted payload only counted. */

@@ -1,0 +1,433 @@
+/**
+ * The simulator page's server (`npm run sim:web`): one simulated unit running the real firmware on
+ * the sim HAL, with the lab monitoring centre (primary TCP over Wi-Fi, secondary UDP over cellular)
+ * and the evidence server behind it, served on 127.0.0.1 only.
+ *
+ * API (docs/sim-web.md):
+ *   GET  /api/state                       the whole state as JSON
+ *   GET  /api/events                      server-sent events: `state` (the whole state, when it
+ *                                         changes) and `level` (microphone peak-to-peak, 10 a second)
+ *   POST /api/button   {"down": bool}     the panic button (the firmware applies the hold time)
+ *   POST /api/path     {"path": "wifi"|"cellular", "up": bool}
+ *   POST /api/power    {"mains": bool} | {"battery": "ok"|"low"}
+ *   POST /api/tamper   {"open": bool}
+ *   POST /api/audio    {"source": "tone"|"noise"|"silence"|"browser"}
+ *   POST /api/audio/wav    a WAV file (PCM mono 8/16-bit): heard once, then the chosen source
+ *   POST /api/audio/pcm    raw 8-bit unsigned samples at the unit's rate (the browser microphone)
+ *   POST /api/centre/stop  {"rid": "0001"}  the centre operator stops a recording (authenticated)
+ *   GET  /recordings/UNIT/RID.wav         a recording as the evidence server holds it
+ *
+ * Requests must name this server in `Host` (no DNS rebinding) and POSTs must say their content
+ * type (no cross-site form posts). Bad input gets 400 with a reason; nothing in the unit changes.
+ */
+import * as http from 'node:http';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createSimUnit, SimUnit } from '../unit';
+import { generators } from '../mic';
+import { simDefaultConfig, SIM_KEYS, createLabCentres } from '../default-config';
+import type { SimCentre } from '../centre';
+import { describe } from '../describe';
+import { makeTestCertificate } from '../tls';
+import { startEvidenceServer, EvidenceServer } from '../evidence-server';
+import { parseWav } from '../wav';
+import { verifyRecordingDir } from '../../tools/evidence-verify';
+import type { Config } from '../../firmware/config';
+
+const PUBLIC = path.join(__dirname, 'public');
+const MODULES = path.join(__dirname, '..', '..', 'node_modules');
+/** The page's front-end stack, served from node_modules (nothing is fetched from the internet). */
+const VENDOR: Record<string, string> = {
+  'preact.mjs': path.join(MODULES, 'preact', 'dist', 'preact.mjs'),
+  'hooks.mjs': path.join(MODULES, 'preact', 'hooks', 'dist', 'hooks.mjs'),
+  'htm.mjs': path.join(MODULES, 'htm', 'dist', 'htm.mjs')
+};
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8'
+};
+/** Largest request body: a WAV of about 1 minute at 16 kHz 16-bit. */
+const MAX_BODY = 2 * 1024 * 1024;
+/** Entries kept for the page (the unit's journal itself is not trimmed). */
+const KEEP = 200;
+/** Battery voltages behind the page's battery switch (the default low threshold is 3.6 V). */
+const BATTERY = { ok: 4.1, low: 3.3 };
+
+export interface WebSimOptions {
+  /** TCP port for the page; 0 picks a free one. Default 8080. */
+  port?: number;
+  /** Where the evidence server keeps recordings (default: a new temporary folder). */
+  evidenceDir?: string;
+  /** Change the embedded default configuration (e.g. a shorter hold time for a demonstration). */
+  configure?: (c: Config) => void;
+}
+
+export interface WebSim {
+  readonly url: string;
+  readonly port: number;
+  readonly unit: SimUnit;
+  readonly centres: SimCentre[];
+  readonly evidence: EvidenceServer;
+  /** Pages connected to the event stream. */
+  pages(): number;
+  close(): Promise<void>;
+}
+
+export interface CentreLine {
+  at: number;
+  receiver: 'primary' | 'secondary';
+  transport: string;
+  /** DC-09 message id, e.g. ADM-CID, SIA-DCS, NULL; `(dropped)` when the frame was refused. */
+  id: string;
+  seq: string;
+  account: string;
+  encrypted: boolean;
+  what: string;
+  reply: string;
+}
+
+class BadRequest extends Error {}
+
+function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    req.on('data', (d: Buffer) => {
+      size += d.length;
+      if (size > MAX_BODY) {
+        reject(new BadRequest(`body over ${MAX_BODY} bytes`));
+        req.destroy();
+      } else parts.push(d);
+    });
+    req.on('end', () => resolve(Buffer.concat(parts)));
+    req.on('error', reject);
+  });
+}
+
+function json(body: Buffer): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new BadRequest('body is not JSON');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new BadRequest('body must be a JSON object');
+  return v as Record<string, unknown>;
+}
+
+function bool(o: Record<string, unknown>, key: string): boolean {
+  if (typeof o[key] !== 'boolean') throw new BadRequest(`"${key}" must be true or false`);
+  return o[key] as boolean;
+}
+
+/** Samples at `from` Hz to `to` Hz (nearest sample: the unit's own audio is 8-bit telephone quality). */
+function resample(s: Uint8Array, from: number, to: number): Uint8Array {
+  if (from === to) return s;
+  const n = Math.floor((s.length * to) / from);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = s[Math.min(s.length - 1, Math.floor((i * from) / to))];
+  return out;
+}
+
+export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
+  const centres = await createLabCentres();
+  const config = simDefaultConfig({
+    primary: { port: centres[0].tcpPort, transport: 'tcp' },
+    secondary: { port: centres[1].udpPort, transport: 'udp' }
+  });
+  const evidenceDir = o.evidenceDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'panic-alarm-web-'));
+  fs.mkdirSync(evidenceDir, { recursive: true });
+  const tls = await makeTestCertificate();
+  const evidence = await startEvidenceServer({ root: evidenceDir, cert: tls.cert, key: tls.key, keys: { [config.unitId]: SIM_KEYS.evidence } });
+  config.evidence = simDefaultConfig(undefined, { port: evidence.port, cert: tls.cert }).evidence;
+  if (o.configure) o.configure(config);
+
+  const unit = createSimUnit(config);
+  const world = unit.sim.world;
+  const rate = config.audio.rate;
+  let source = 'tone';
+  const sources: Record<string, () => (n: number) => number> = {
+    tone: () => generators.tone(440, rate, 40),
+    noise: () => generators.noise(20, Date.now() & 0xffff),
+    silence: () => generators.silence(),
+    // The browser streams its microphone as PCM; between packets the room is quiet.
+    browser: () => generators.silence()
+  };
+  world.mic.source(sources.tone());
+
+  const centreLog: CentreLine[] = [];
+  const push = (l: CentreLine) => {
+    centreLog.push(l);
+    if (centreLog.length > KEEP) centreLog.shift();
+  };
+  centres.forEach((c, i) => {
+    const receiver = i === 0 ? 'primary' : 'secondary';
+    c.onEvent((e) =>
+      push({ at: e.at, receiver, transport: e.transport, id: e.id, seq: e.seq, account: e.account, encrypted: e.encrypted, what: describe(e), reply: e.reply })
+    );
+  });
+  const rejectedSeen = [0, 0];
+  function collectRejected(): void {
+    centres.forEach((c, i) => {
+      const r = c.rejected();
+      for (; rejectedSeen[i] < r.length; rejectedSeen[i]++) {
+        const x = r[rejectedSeen[i]];
+        push({ at: x.at, receiver: i === 0 ? 'primary' : 'secondary', transport: '', id: '(dropped)', seq: '', account: '', encrypted: false, what: x.reason, reply: 'none' });
+      }
+    });
+  }
+
+  /** Verification is re-run only when a recording's stored chunks or manifest change. */
+  const verified = new Map<string, { key: string; ok: boolean; problems: string[]; durationS?: number; gaps: number; signature: string; final: boolean }>();
+  function recordings() {
+    return evidence.recordings().map((r) => {
+      const key = `${r.chunks}:${r.have}:${r.manifest ? r.manifest.n + ':' + String(r.manifest.final) : '-'}`;
+      let v = verified.get(r.dir);
+      if (!v || v.key !== key) {
+        const res = verifyRecordingDir(r.dir, SIM_KEYS.evidence);
+        v = {
+          key,
+          ok: res.ok,
+          problems: res.problems.slice(0, 5),
+          durationS: res.summary.durationS,
+          gaps: res.summary.gaps.length,
+          signature: res.summary.signature,
+          final: !!res.summary.final
+        };
+        verified.set(r.dir, v);
+      }
+      return {
+        unit: r.unit,
+        rid: r.rid,
+        chunks: r.chunks,
+        url: `/recordings/${encodeURIComponent(r.unit)}/${encodeURIComponent(r.rid)}.wav`,
+        verified: v.ok,
+        final: v.final,
+        problems: v.problems,
+        durationS: v.durationS,
+        gaps: v.gaps,
+        signature: v.signature
+      };
+    });
+  }
+
+  function state() {
+    collectRejected();
+    const app = unit.app;
+    const s = app.status();
+    const routes = s.routes;
+    const paths = (['wifi', 'cellular'] as const).map((name) => {
+      const p = world.paths[name]!;
+      const role = config.report.receivers.findIndex((r) => r.path === name);
+      const route = role >= 0 ? routes[role] : undefined;
+      return { name, role: role === 0 ? 'primary' : role === 1 ? 'secondary' : 'unused', up: p.up, signal: p.signal, reporting: route ? route.ok : false };
+    });
+    const journal = app.journal.records().slice(-KEEP).reverse().map((r) => {
+      const { i, k, t, u: _u, ...rest } = r;
+      return { i, k, t, fields: JSON.stringify(rest) };
+    });
+    return {
+      unit: { id: config.unitId, account: config.account, holdMs: config.holdMs, format: config.report.format, boots: world.boots.length },
+      alarm: { mode: s.mode, triggers: s.triggers, pending: s.pending, inflight: s.inflight, faults: s.faults, recording: s.recording, stored: s.stored },
+      indicator: { on: world.led.level, confirm: config.indicator.confirm },
+      button: { down: world.button.isDown() },
+      paths,
+      power: { mains: world.power.mains(), battery: world.power.battery() <= config.inputs.lowBatteryV ? 'low' : 'ok', volts: world.power.battery() },
+      tamper: { open: world.tamper.isOpen() },
+      audio: { source, rate },
+      centre: centreLog.slice().reverse(),
+      recordings: recordings(),
+      journal
+    };
+  }
+
+  const clients = new Set<http.ServerResponse>();
+  let lastState = '';
+  let lastLevel = -1;
+  const ticker = setInterval(() => {
+    if (clients.size === 0) return;
+    const text = JSON.stringify(state());
+    if (text !== lastState) {
+      lastState = text;
+      for (const c of clients) c.write(`event: state\ndata: ${text}\n\n`);
+    }
+    const level = world.mic.level();
+    if (level !== lastLevel) {
+      lastLevel = level;
+      for (const c of clients) c.write(`event: level\ndata: ${level}\n\n`);
+    }
+  }, 100);
+
+  async function api(req: http.IncomingMessage, url: URL): Promise<unknown> {
+    const kind = (req.headers['content-type'] || '').split(';')[0].trim();
+    const body = await readBody(req);
+    const route = url.pathname;
+    if (route === '/api/audio/wav' || route === '/api/audio/pcm') {
+      if (kind !== 'application/octet-stream' && kind !== 'audio/wav' && kind !== 'audio/x-wav') throw new BadRequest('send the audio as application/octet-stream');
+      if (body.length === 0) throw new BadRequest('no audio in the body');
+      if (route === '/api/audio/pcm') {
+        world.mic.feed(new Uint8Array(body));
+        return { ok: true, samples: body.length };
+      }
+      let wav;
+      try {
+        wav = parseWav(body);
+      } catch (e) {
+        throw new BadRequest(`not a usable WAV file: ${(e as Error).message}`);
+      }
+      const samples = resample(wav.samples, wav.rate, rate);
+      world.mic.feed(samples);
+      return { ok: true, seconds: Math.round((samples.length / rate) * 10) / 10 };
+    }
+    if (kind !== 'application/json') throw new BadRequest('send JSON (Content-Type: application/json)');
+    const b = json(body);
+    switch (route) {
+      case '/api/button':
+        if (bool(b, 'down')) world.button.down();
+        else world.button.up();
+        return { ok: true };
+      case '/api/path': {
+        const name = b.path;
+        if (name !== 'wifi' && name !== 'cellular') throw new BadRequest('"path" must be "wifi" or "cellular"');
+        if (bool(b, 'up')) world.paths[name]!.restore();
+        else world.paths[name]!.cut();
+        return { ok: true };
+      }
+      case '/api/power':
+        if ('mains' in b) {
+          if (bool(b, 'mains')) world.power.plug();
+          else world.power.unplug();
+        } else if ('battery' in b) {
+          if (b.battery !== 'ok' && b.battery !== 'low') throw new BadRequest('"battery" must be "ok" or "low"');
+          world.power.setBattery(BATTERY[b.battery]);
+        } else throw new BadRequest('give "mains" or "battery"');
+        return { ok: true };
+      case '/api/tamper':
+        if (bool(b, 'open')) world.tamper.open();
+        else world.tamper.close();
+        return { ok: true };
+      case '/api/audio':
+        if (typeof b.source !== 'string' || !sources[b.source]) throw new BadRequest(`"source" must be one of ${Object.keys(sources).join(', ')}`);
+        source = b.source;
+        world.mic.source(sources[source]());
+        return { ok: true };
+      case '/api/centre/stop': {
+        if (typeof b.rid !== 'string' || !/^[0-9A-Za-z]{1,8}$/.test(b.rid)) throw new BadRequest('"rid" must be a recording id');
+        if (!evidence.recordings().some((r) => r.rid === b.rid)) throw new BadRequest(`no recording ${b.rid} at the evidence server`);
+        evidence.requestStop(config.unitId, b.rid);
+        return { ok: true };
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  function sendFile(res: http.ServerResponse, file: string): void {
+    fs.readFile(file, (err, data) => {
+      if (err) {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+        return;
+      }
+      let body: Buffer | string = data;
+      // The hooks module imports "preact" by its package name; point it at the served file (an
+      // import map would need an inline script, which the page's content policy forbids).
+      if (file === VENDOR['hooks.mjs']) body = data.toString('utf8').replace(/from\s*"preact"/g, 'from"/vendor/preact.mjs"');
+      res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream', 'cache-control': 'no-store' }).end(body);
+    });
+  }
+
+  const server = http.createServer((req, res) => {
+    res.setHeader('x-content-type-options', 'nosniff');
+    res.setHeader('referrer-policy', 'no-referrer');
+    res.setHeader('content-security-policy', "default-src 'self'; media-src 'self' blob:; style-src 'self'; img-src 'self' data:");
+    const host = req.headers.host || '';
+    const port = (server.address() as { port: number }).port;
+    if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) {
+      res.writeHead(421, { 'content-type': 'text/plain' }).end('this simulator answers only on 127.0.0.1');
+      return;
+    }
+    const url = new URL(req.url || '/', `http://${host}`);
+    const p = url.pathname;
+    if (req.method === 'GET' && p === '/api/state') {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(state()));
+      return;
+    }
+    if (req.method === 'GET' && p === '/api/events') {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+      const text = JSON.stringify(state());
+      res.write(`retry: 1000\nevent: state\ndata: ${text}\n\n`);
+      clients.add(res);
+      req.on('close', () => {
+        clients.delete(res);
+        // A page that went away cannot release the button: release it so it does not stay held.
+        if (clients.size === 0 && world.button.isDown()) world.button.up();
+      });
+      return;
+    }
+    if (req.method === 'POST' && p.startsWith('/api/')) {
+      api(req, url)
+        .then((r) => {
+          if (r === undefined) res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `no such request ${p}` }));
+          else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(r));
+          lastState = ''; // push the change at the next tick
+        })
+        .catch((e) => {
+          const status = e instanceof BadRequest ? 400 : 500;
+          if (!res.headersSent) res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: (e as Error).message }));
+        });
+      return;
+    }
+    if (req.method !== 'GET') {
+      res.writeHead(405, { 'content-type': 'text/plain' }).end('method not allowed');
+      return;
+    }
+    const rec = /^\/recordings\/([^/]+)\/([^/]+)\.wav$/.exec(p);
+    if (rec) {
+      const r = evidence.recordings().find((x) => x.unit === decodeURIComponent(rec[1]) && x.rid === decodeURIComponent(rec[2]));
+      if (!r) res.writeHead(404, { 'content-type': 'text/plain' }).end('no such recording');
+      else {
+        fs.readFile(path.join(r.dir, 'recording.wav'), (err, data) => {
+          if (err) res.writeHead(404, { 'content-type': 'text/plain' }).end('recording not assembled yet');
+          else res.writeHead(200, { 'content-type': 'audio/wav', 'cache-control': 'no-store' }).end(data);
+        });
+      }
+      return;
+    }
+    if (p.startsWith('/vendor/') && VENDOR[p.slice(8)]) return sendFile(res, VENDOR[p.slice(8)]);
+    const name = p === '/' ? 'index.html' : p.slice(1);
+    if (!/^[a-z0-9-]+\.(html|js|css)$/.test(name)) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      return;
+    }
+    sendFile(res, path.join(PUBLIC, name));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port ?? 8080, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as { port: number }).port;
+
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    port,
+    unit,
+    centres,
+    evidence,
+    pages: () => clients.size,
+    async close() {
+      clearInterval(ticker);
+      for (const c of clients) c.end();
+      clients.clear();
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections();
+      await closed;
+      unit.shutdown();
+      for (const c of centres) await c.close();
+      await evidence.close();
+    }
+  };
+}

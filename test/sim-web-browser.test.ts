@@ -1,0 +1,125 @@
+/**
+ * The simulator page in a real browser: playwright-core driving Debian's chromium. When chromium is
+ * missing the setup installs it with apt (root, or sudo without a password); where that is not
+ * possible the test says why and is skipped. The screenshot goes to out/sim-web.png.
+ */
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { chromium, Browser, Page } from 'playwright-core';
+import { startWebSim, WebSim } from '../sim/web/server';
+
+const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(Boolean) as string[];
+const SHOT = path.join(__dirname, '..', 'out', 'sim-web.png');
+
+function findChromium(): string | undefined {
+  return CANDIDATES.find((p) => fs.existsSync(p));
+}
+
+/** apt-get install chromium (after an update if the first try fails); returns why not, if not. */
+function installChromium(): string | undefined {
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  const prefix = root ? [] : ['sudo', '-n'];
+  if (!root && spawnSync('sudo', ['-n', 'true']).status !== 0) return 'chromium is not installed, and installing it needs root (no password-less sudo)';
+  if (spawnSync('which', ['apt-get']).status !== 0) return 'chromium is not installed and there is no apt-get here';
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const apt = (args: string[]) => spawnSync(prefix[0] ?? 'apt-get', [...prefix.slice(1), ...(root ? [] : ['apt-get']), ...args], { env, encoding: 'utf8', timeout: 15 * 60_000 });
+  console.log('      (installing Debian chromium with apt-get for the browser test)');
+  let r = apt(['install', '-y', '--no-install-recommends', 'chromium']);
+  if (r.status !== 0) {
+    apt(['update']);
+    r = apt(['install', '-y', '--no-install-recommends', 'chromium']);
+  }
+  if (r.status !== 0) return `apt-get install chromium failed: ${(r.stderr || '').trim().split('\n').slice(-1)[0]}`;
+  return findChromium() ? undefined : 'apt-get installed chromium, but no chromium binary was found';
+}
+
+describe('simulator page in chromium (playwright-core)', function () {
+  this.timeout(180_000);
+  let browser: Browser | undefined;
+  let sim: WebSim | undefined;
+  let page: Page;
+
+  before(async function () {
+    this.timeout(20 * 60_000);
+    let exe = findChromium();
+    if (!exe) {
+      const why = installChromium();
+      exe = findChromium();
+      if (!exe) {
+        console.log(`      skipped: ${why}`);
+        this.skip();
+      }
+    }
+    sim = await startWebSim({ port: 0 });
+    browser = await chromium.launch({ executablePath: exe, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    await page.goto(sim.url);
+    await page.getByText('Live.').waitFor();
+  });
+
+  after(async () => {
+    if (browser) await browser.close();
+    if (sim) await sim.close();
+  });
+
+  it('every control is labelled, and the page reflows at 200% zoom without sideways scrolling', async () => {
+    // (Page code as strings: the tests are type-checked without the DOM library.)
+    const unlabelled = await page.evaluate<string[]>(
+      "Array.from(document.querySelectorAll('input, meter, select')).filter((e) => !e.labels || e.labels.length === 0).map((e) => e.outerHTML.slice(0, 80))"
+    );
+    assert.deepEqual(unlabelled, []);
+    const panic = page.getByRole('button', { name: 'Panic' });
+    assert.equal(await panic.getAttribute('aria-describedby'), 'panic-help');
+    for (const name of ['Wi-Fi (primary) connected', 'Cellular (secondary) connected', 'Mains connected', 'Battery low', 'Case open (tamper)']) {
+      assert.equal(await page.getByRole('switch', { name }).count(), 1, name);
+    }
+    // 200% zoom of a 1280-pixel window is a 640-pixel layout viewport.
+    await page.setViewportSize({ width: 640, height: 1000 });
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+    assert.ok(overflow <= 0, `${overflow} px of sideways scrolling at 200%`);
+    await page.setViewportSize({ width: 1280, height: 1000 });
+  });
+
+  it('holding the button with the mouse raises the alarm: acknowledged on the centre console, recording listed and verified', async () => {
+    // A short tap first: nothing must happen.
+    const box = (await page.getByRole('button', { name: 'Panic' }).boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.waitForTimeout(300);
+    await page.mouse.up();
+    await page.waitForTimeout(2000);
+    assert.equal(await page.locator('section[aria-labelledby="centre-h"] td', { hasText: 'CID 1 120' }).count(), 0, 'a tap must not alarm');
+
+    await page.mouse.down();
+    await page.waitForTimeout(2000);
+    await page.mouse.up();
+    const row = page.locator('section[aria-labelledby="centre-h"] tr', { hasText: 'panic (CID 1 120' }).first();
+    await row.waitFor({ timeout: 15_000 });
+    assert.match(await row.innerText(), /primary[\s\S]*ACK/);
+    await page.getByRole('status').filter({ hasText: 'Alarm active' }).waitFor();
+
+    await page.getByRole('button', { name: /stop recording 0001/ }).click({ timeout: 15_000 });
+    const verified = page.locator('section[aria-labelledby="rec-h"] p.verified');
+    await verified.waitFor({ timeout: 30_000 });
+    assert.match(await verified.innerText(), /Verified: chain intact, signature valid/);
+    assert.equal(await page.locator('audio[aria-label="Recording 0001"]').count(), 1);
+  });
+
+  it('cutting the primary path with its switch sends the next alarm (held from the keyboard) over the secondary', async () => {
+    await page.getByRole('switch', { name: 'Wi-Fi (primary) connected' }).uncheck();
+    const panic = page.getByRole('button', { name: 'Panic' });
+    await panic.focus();
+    await page.keyboard.down(' ');
+    await page.waitForTimeout(2000);
+    await page.keyboard.up(' ');
+    const row = page.locator('section[aria-labelledby="centre-h"] tr', { hasText: 'panic (CID 1 120' }).filter({ hasText: 'secondary' }).first();
+    await row.waitFor({ timeout: 15_000 });
+    assert.match(await row.innerText(), /secondary \(udp\)[\s\S]*ACK/);
+    fs.mkdirSync(path.dirname(SHOT), { recursive: true });
+    await page.screenshot({ path: SHOT, fullPage: true });
+    assert.ok(fs.statSync(SHOT).size > 10_000, 'screenshot saved');
+    console.log(`      screenshot: ${path.relative(process.cwd(), SHOT)}`);
+  });
+});
