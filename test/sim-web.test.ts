@@ -14,11 +14,11 @@ interface Reply {
   json(): any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-function request(sim: WebSim, method: string, path: string, body?: Buffer | string | object, type = 'application/json', host?: string): Promise<Reply> {
+function request(sim: WebSim, method: string, path: string, body?: Buffer | string | object, type = 'application/json', host?: string, extra: Record<string, string> = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
     const req = http.request(
-      { host: '127.0.0.1', port: sim.port, method, path, headers: { ...(data ? { 'content-type': type } : {}), ...(host ? { host } : {}) } },
+      { host: '127.0.0.1', port: sim.port, method, path, headers: { ...(data ? { 'content-type': type } : {}), ...(host ? { host } : {}), ...extra } },
       (res) => {
         const parts: Buffer[] = [];
         res.on('data', (d) => parts.push(d));
@@ -83,6 +83,7 @@ describe('simulator page server (npm run sim:web)', function () {
     assert.ok(!/https?:\/\//.test(app), 'the script loads nothing from elsewhere');
     const headers = await new Promise<http.IncomingHttpHeaders>((r) => http.get({ host: '127.0.0.1', port: sim.port, path: '/' }, (res) => (res.resume(), r(res.headers))));
     assert.match(String(headers['content-security-policy']), /default-src 'self'/);
+    assert.match(String(headers['content-security-policy']), /frame-ancestors 'none'/, 'no other site may frame the page');
     assert.equal((await request(sim, 'GET', '/../package.json')).status, 404);
     assert.equal((await request(sim, 'GET', '/nothing.html')).status, 404);
   });
@@ -93,7 +94,21 @@ describe('simulator page server (npm run sim:web)', function () {
     const form = await request(sim, 'POST', '/api/button', 'down=true', 'application/x-www-form-urlencoded');
     assert.equal(form.status, 400);
     assert.match(form.json().error, /JSON/);
+    const crossSite = await request(sim, 'POST', '/api/button', { down: true }, 'application/json', undefined, { origin: 'https://attacker.example' });
+    assert.equal(crossSite.status, 403);
     assert.equal((await state(sim)).button.down, false);
+  });
+
+  it('no request can stop the simulator: odd paths, prototype names and bad escapes get 4xx', async () => {
+    for (const path of ['//', '/vendor/constructor', '/vendor/__proto__', '/vendor/toString', '/recordings/%E0%A4%A/x.wav', '/recordings/../../package.json']) {
+      const r = await request(sim, 'GET', path);
+      assert.ok(r.status >= 400 && r.status < 500, `${path}: ${r.status}`);
+    }
+    for (const source of ['toString', '__proto__', 'constructor']) {
+      const r = await request(sim, 'POST', '/api/audio', { source });
+      assert.equal(r.status, 400, source);
+    }
+    assert.equal((await request(sim, 'GET', '/api/state')).status, 200, 'still serving');
   });
 
   it('shows the unit standing by: both paths up and reporting, mains on, the 305 acknowledged', async () => {
@@ -130,8 +145,9 @@ describe('simulator page server (npm run sim:web)', function () {
       assert.match(r.json().error, why);
     }
     assert.equal((await request(sim, 'POST', '/api/nothing', {})).status, 404);
-    const big = await request(sim, 'POST', '/api/audio/pcm', Buffer.alloc(3 * 1024 * 1024, 128), 'application/octet-stream').catch(() => ({ status: 400 }));
-    assert.equal(big.status, 400, 'an oversize body is refused');
+    const big = await request(sim, 'POST', '/api/audio/pcm', Buffer.alloc(3 * 1024 * 1024, 128), 'application/octet-stream');
+    assert.equal(big.status, 413, 'an oversize body is refused with a reply');
+    assert.match(big.json().error, /body over/);
     const after = await state(sim);
     assert.deepEqual(after.paths.map((p: { up: boolean }) => p.up), before.paths.map((p: { up: boolean }) => p.up));
     assert.equal(after.power.battery, before.power.battery);
@@ -187,10 +203,13 @@ describe('simulator page server (npm run sim:web)', function () {
       assert.equal((await request(sim, 'POST', '/api/power', { mains: false })).status, 200);
       await until('mains off in the stream', async () => events.slice(n).some((e) => e.event === 'state' && JSON.parse(e.data).power.mains === false));
       assert.equal((await request(sim, 'POST', '/api/power', { mains: true })).status, 200);
-      // The indicator blinks after the ACK (confirm: blink): the stream sees it lit at least once.
-      const m = events.length;
+      // The indicator blinks after the ACK (confirm: blink): each time it lights is counted, so a
+      // blink shorter than one push still reaches the page.
+      const flashes = (await state(sim)).indicator.flashes;
+      const acks = panics(await state(sim)).length;
       await hold(sim, 2000);
-      await until('the indicator lit', async () => events.slice(m).some((e) => e.event === 'state' && JSON.parse(e.data).indicator.on === true));
+      await until('the new alarm acknowledged', async () => panics(await state(sim)).length > acks);
+      await until('the indicator lit again', async () => events.some((e) => e.event === 'state' && JSON.parse(e.data).indicator.flashes > flashes));
     } finally {
       res.destroy();
       // The server releases a held button when the last page goes; let it see this one go first.
@@ -249,7 +268,29 @@ describe('simulator page server (npm run sim:web)', function () {
     assert.equal((await request(sim, 'GET', '/recordings/SIM-0001/nope.wav')).status, 404);
   });
 
-  it('a page that goes away while holding the button releases it', async () => {
+  it('button requests from a page are taken in order: a press arriving after its release is ignored', async () => {
+    const triggers = (await state(sim)).alarm.triggers;
+    assert.deepEqual((await request(sim, 'POST', '/api/button', { down: false, seq: 2, page: 'p1' })).json(), { ok: true });
+    assert.deepEqual((await request(sim, 'POST', '/api/button', { down: true, seq: 1, page: 'p1' })).json(), { ok: true, ignored: 'out of order' });
+    assert.equal(sim.unit.sim.world.button.isDown(), false, 'the late press did not hold the button');
+    await sleep(2500);
+    assert.equal((await state(sim)).alarm.triggers, triggers, 'no alarm from a reordered tap');
+    assert.equal((await request(sim, 'POST', '/api/button', { down: true, seq: 'x', page: 'p1' })).status, 400);
+  });
+
+  it('a page that goes away while holding the button releases it, even with another page open', async () => {
+    const other = await new Promise<http.IncomingMessage>((r) => http.get({ host: '127.0.0.1', port: sim.port, path: '/api/events?page=watcher' }, r));
+    const presser = await new Promise<http.IncomingMessage>((r) => http.get({ host: '127.0.0.1', port: sim.port, path: '/api/events?page=presser' }, r));
+    await until('both pages connected', async () => sim.pages() === 2, 3000);
+    assert.equal((await request(sim, 'POST', '/api/button', { down: true, seq: 1, page: 'presser' })).status, 200);
+    assert.equal(sim.unit.sim.world.button.isDown(), true);
+    presser.destroy();
+    await until('the button released', async () => !sim.unit.sim.world.button.isDown(), 3000);
+    other.destroy();
+    await until('no pages', async () => sim.pages() === 0, 3000);
+  });
+
+  it('the last page going away releases a button held by an unnamed client', async () => {
     const res = await new Promise<http.IncomingMessage>((r) => http.get({ host: '127.0.0.1', port: sim.port, path: '/api/events' }, r));
     assert.equal((await request(sim, 'POST', '/api/button', { down: true })).status, 200);
     assert.equal(sim.unit.sim.world.button.isDown(), true);

@@ -89,23 +89,33 @@ export interface CentreLine {
   reply: string;
 }
 
-class BadRequest extends Error {}
+class BadRequest extends Error {
+  constructor(message: string, readonly status = 400) {
+    super(message);
+  }
+}
 
+/** The body, or a 413 once it passes MAX_BODY (the rest is read and dropped, so the reply arrives). */
 function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    const tooBig = () => new BadRequest(`body over ${MAX_BODY} bytes`, 413);
+    if (Number(req.headers['content-length']) > MAX_BODY) {
+      req.resume();
+      req.on('end', () => reject(tooBig()));
+      return;
+    }
     const parts: Buffer[] = [];
     let size = 0;
     req.on('data', (d: Buffer) => {
       size += d.length;
-      if (size > MAX_BODY) {
-        reject(new BadRequest(`body over ${MAX_BODY} bytes`));
-        req.destroy();
-      } else parts.push(d);
+      if (size <= MAX_BODY) parts.push(d);
     });
-    req.on('end', () => resolve(Buffer.concat(parts)));
+    req.on('end', () => (size > MAX_BODY ? reject(tooBig()) : resolve(Buffer.concat(parts))));
     req.on('error', reject);
   });
 }
+
+const own = (o: object, k: unknown): k is string => typeof k === 'string' && Object.prototype.hasOwnProperty.call(o, k);
 
 function json(body: Buffer): Record<string, unknown> {
   let v: unknown;
@@ -146,6 +156,7 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
   if (o.configure) o.configure(config);
 
   const unit = createSimUnit(config);
+  const madeDir = o.evidenceDir === undefined ? evidenceDir : undefined;
   const world = unit.sim.world;
   const rate = config.audio.rate;
   let source = 'tone';
@@ -180,16 +191,21 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
     });
   }
 
-  /** Verification is re-run only when a recording's stored chunks or manifest change. */
-  const verified = new Map<string, { key: string; ok: boolean; problems: string[]; durationS?: number; gaps: number; signature: string; final: boolean }>();
+  /**
+   * Verification reads the whole recording: it runs again when a recording's chunks or manifest
+   * change, at most every 3 s while it grows, and at once when its final manifest arrives.
+   */
+  const verified = new Map<string, { key: string; at: number; ok: boolean; problems: string[]; durationS?: number; gaps: number; signature: string; final: boolean }>();
   function recordings() {
     return evidence.recordings().map((r) => {
-      const key = `${r.chunks}:${r.have}:${r.manifest ? r.manifest.n + ':' + String(r.manifest.final) : '-'}`;
+      const final = !!(r.manifest && r.manifest.final);
+      const key = `${r.chunks}:${r.have}:${r.manifest ? r.manifest.n + ':' + String(final) : '-'}`;
       let v = verified.get(r.dir);
-      if (!v || v.key !== key) {
+      if (!v || (v.key !== key && (final || Date.now() - v.at >= 3000))) {
         const res = verifyRecordingDir(r.dir, SIM_KEYS.evidence);
         v = {
           key,
+          at: Date.now(),
           ok: res.ok,
           problems: res.problems.slice(0, 5),
           durationS: res.summary.durationS,
@@ -232,7 +248,8 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
     return {
       unit: { id: config.unitId, account: config.account, holdMs: config.holdMs, format: config.report.format, boots: world.boots.length },
       alarm: { mode: s.mode, triggers: s.triggers, pending: s.pending, inflight: s.inflight, faults: s.faults, recording: s.recording, stored: s.stored },
-      indicator: { on: world.led.level, confirm: config.indicator.confirm },
+      // `flashes` counts the times it lit: a blink shorter than the 100 ms push still shows.
+      indicator: { on: world.led.level, flashes: world.led.history.filter((h) => h.on).length, confirm: config.indicator.confirm },
       button: { down: world.button.isDown() },
       paths,
       power: { mains: world.power.mains(), battery: world.power.battery() <= config.inputs.lowBatteryV ? 'low' : 'ok', volts: world.power.battery() },
@@ -245,6 +262,9 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
   }
 
   const clients = new Set<http.ServerResponse>();
+  const buttonSeq = new Map<string, number>();
+  /** The page that pressed the button last ('' when not named). */
+  let presser = '';
   let lastState = '';
   let lastLevel = -1;
   const ticker = setInterval(() => {
@@ -261,10 +281,9 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
     }
   }, 100);
 
-  async function api(req: http.IncomingMessage, url: URL): Promise<unknown> {
+  async function api(req: http.IncomingMessage, route: string): Promise<unknown> {
     const kind = (req.headers['content-type'] || '').split(';')[0].trim();
     const body = await readBody(req);
-    const route = url.pathname;
     if (route === '/api/audio/wav' || route === '/api/audio/pcm') {
       if (kind !== 'application/octet-stream' && kind !== 'audio/wav' && kind !== 'audio/x-wav') throw new BadRequest('send the audio as application/octet-stream');
       if (body.length === 0) throw new BadRequest('no audio in the body');
@@ -285,10 +304,23 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
     if (kind !== 'application/json') throw new BadRequest('send JSON (Content-Type: application/json)');
     const b = json(body);
     switch (route) {
-      case '/api/button':
-        if (bool(b, 'down')) world.button.down();
-        else world.button.up();
+      case '/api/button': {
+        const down = bool(b, 'down');
+        // A page names itself and numbers its presses: a request overtaken by a later one from the
+        // same page (they may travel on different connections) is ignored rather than undoing it.
+        const page = b.page === undefined ? '' : b.page;
+        if (typeof page !== 'string' || page.length > 40) throw new BadRequest('"page" must be a short string');
+        if (b.seq !== undefined) {
+          if (typeof b.seq !== 'number' || !Number.isInteger(b.seq)) throw new BadRequest('"seq" must be a whole number');
+          if (b.seq <= (buttonSeq.get(page) ?? -1)) return { ok: true, ignored: 'out of order' };
+          buttonSeq.set(page, b.seq);
+        }
+        if (down) {
+          presser = page;
+          world.button.down();
+        } else world.button.up();
         return { ok: true };
+      }
       case '/api/path': {
         const name = b.path;
         if (name !== 'wifi' && name !== 'cellular') throw new BadRequest('"path" must be "wifi" or "cellular"');
@@ -310,7 +342,7 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
         else world.tamper.close();
         return { ok: true };
       case '/api/audio':
-        if (typeof b.source !== 'string' || !sources[b.source]) throw new BadRequest(`"source" must be one of ${Object.keys(sources).join(', ')}`);
+        if (!own(sources, b.source)) throw new BadRequest(`"source" must be one of ${Object.keys(sources).join(', ')}`);
         source = b.source;
         world.mic.source(sources[source]());
         return { ok: true };
@@ -342,15 +374,39 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
   const server = http.createServer((req, res) => {
     res.setHeader('x-content-type-options', 'nosniff');
     res.setHeader('referrer-policy', 'no-referrer');
-    res.setHeader('content-security-policy', "default-src 'self'; media-src 'self' blob:; style-src 'self'; img-src 'self' data:");
+    res.setHeader('content-security-policy', "default-src 'self'; media-src 'self' blob:; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+    try {
+      route(req, res);
+    } catch (e) {
+      // Nothing a request carries may stop the simulator.
+      if (!res.headersSent) res.writeHead(400, { 'content-type': 'text/plain' }).end(`bad request: ${(e as Error).message}`);
+    }
+  });
+
+  function route(req: http.IncomingMessage, res: http.ServerResponse): void {
     const host = req.headers.host || '';
     const port = (server.address() as { port: number }).port;
-    if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) {
+    const here = [`127.0.0.1:${port}`, `localhost:${port}`];
+    if (!here.includes(host)) {
       res.writeHead(421, { 'content-type': 'text/plain' }).end('this simulator answers only on 127.0.0.1');
       return;
     }
-    const url = new URL(req.url || '/', `http://${host}`);
-    const p = url.pathname;
+    // A page from elsewhere may not drive the unit (its browser says where it came from).
+    const origin = req.headers.origin;
+    if (req.method === 'POST' && origin !== undefined && !here.some((h) => origin === `http://${h}`)) {
+      res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'requests from other sites are refused' }));
+      return;
+    }
+    let p: string;
+    let pageId = '';
+    try {
+      const url = new URL(req.url || '/', `http://${host}`);
+      p = url.pathname;
+      pageId = (url.searchParams.get('page') || '').slice(0, 40);
+    } catch {
+      res.writeHead(400, { 'content-type': 'text/plain' }).end('bad request path');
+      return;
+    }
     if (req.method === 'GET' && p === '/api/state') {
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(state()));
       return;
@@ -362,20 +418,21 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
       clients.add(res);
       req.on('close', () => {
         clients.delete(res);
-        // A page that went away cannot release the button: release it so it does not stay held.
-        if (clients.size === 0 && world.button.isDown()) world.button.up();
+        // A page that went away cannot release the button: release it so it does not stay held
+        // (the page that pressed it, or the last page of all).
+        if (world.button.isDown() && ((pageId !== '' && pageId === presser) || clients.size === 0)) world.button.up();
       });
       return;
     }
     if (req.method === 'POST' && p.startsWith('/api/')) {
-      api(req, url)
+      api(req, p)
         .then((r) => {
           if (r === undefined) res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `no such request ${p}` }));
           else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(r));
           lastState = ''; // push the change at the next tick
         })
         .catch((e) => {
-          const status = e instanceof BadRequest ? 400 : 500;
+          const status = e instanceof BadRequest ? e.status : 500;
           if (!res.headersSent) res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: (e as Error).message }));
         });
       return;
@@ -384,9 +441,9 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
       res.writeHead(405, { 'content-type': 'text/plain' }).end('method not allowed');
       return;
     }
-    const rec = /^\/recordings\/([^/]+)\/([^/]+)\.wav$/.exec(p);
+    const rec = /^\/recordings\/([A-Za-z0-9-]+)\/([A-Za-z0-9]+)\.wav$/.exec(p);
     if (rec) {
-      const r = evidence.recordings().find((x) => x.unit === decodeURIComponent(rec[1]) && x.rid === decodeURIComponent(rec[2]));
+      const r = evidence.recordings().find((x) => x.unit === rec[1] && x.rid === rec[2]);
       if (!r) res.writeHead(404, { 'content-type': 'text/plain' }).end('no such recording');
       else {
         fs.readFile(path.join(r.dir, 'recording.wav'), (err, data) => {
@@ -396,19 +453,41 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
       }
       return;
     }
-    if (p.startsWith('/vendor/') && VENDOR[p.slice(8)]) return sendFile(res, VENDOR[p.slice(8)]);
+    if (p.startsWith('/vendor/') && own(VENDOR, p.slice(8))) return sendFile(res, VENDOR[p.slice(8)]);
     const name = p === '/' ? 'index.html' : p.slice(1);
     if (!/^[a-z0-9-]+\.(html|js|css)$/.test(name)) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
       return;
     }
     sendFile(res, path.join(PUBLIC, name));
-  });
+  }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port ?? 8080, '127.0.0.1', () => resolve());
-  });
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      clearInterval(ticker);
+      for (const c of clients) c.end();
+      clients.clear();
+      if (server.listening) {
+        const closed = new Promise<void>((r) => server.close(() => r()));
+        server.closeAllConnections();
+        await closed;
+      }
+      unit.shutdown();
+      for (const c of centres) await c.close();
+      await evidence.close();
+      if (madeDir) fs.rmSync(madeDir, { recursive: true, force: true });
+    })());
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(o.port ?? 8080, '127.0.0.1', () => resolve());
+    });
+  } catch (e) {
+    await close();
+    throw e;
+  }
   const port = (server.address() as { port: number }).port;
 
   return {
@@ -418,16 +497,6 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
     centres,
     evidence,
     pages: () => clients.size,
-    async close() {
-      clearInterval(ticker);
-      for (const c of clients) c.end();
-      clients.clear();
-      const closed = new Promise<void>((r) => server.close(() => r()));
-      server.closeAllConnections();
-      await closed;
-      unit.shutdown();
-      for (const c of centres) await c.close();
-      await evidence.close();
-    }
+    close
   };
 }

@@ -15,12 +15,15 @@ async function post(path, body, type = 'application/json') {
 
 const time = (ms) => new Date(ms).toLocaleTimeString([], { hour12: false });
 
+/** This page's name for the server: it releases the button if this page goes while holding it. */
+const PAGE = Math.random().toString(36).slice(2, 10);
+
 function useStream() {
   const [state, setState] = useState(undefined);
   const [level, setLevel] = useState(0);
   const [online, setOnline] = useState(false);
   useEffect(() => {
-    const es = new EventSource('/api/events');
+    const es = new EventSource('/api/events?page=' + PAGE);
     es.addEventListener('state', (e) => setState(JSON.parse(e.data)));
     es.addEventListener('level', (e) => setLevel(Number(e.data)));
     es.onopen = () => setOnline(true);
@@ -30,13 +33,24 @@ function useStream() {
   return { state, level, online };
 }
 
-/** Hold-to-alarm: pointer (mouse, touch, pen) or Space/Enter held; a lost pointer releases. */
+/**
+ * Button edges go to the server one after another, numbered: a release can never overtake the
+ * press it ends (the server also drops a request older than one it has seen from this page).
+ */
+let buttonQueue = Promise.resolve();
+let buttonSeq = 0;
+function sendButton(down, onError) {
+  const body = { down, seq: ++buttonSeq, page: PAGE };
+  buttonQueue = buttonQueue.then(() => post('/api/button', body)).catch(onError);
+}
+
+/** Hold-to-alarm: pointer (mouse, touch, pen) or Space/Enter held; a lost pointer, blur or focus loss releases. */
 function PanicButton({ holdMs, down, onError }) {
   const held = useRef(false);
   const press = (d) => {
     if (held.current === d) return;
     held.current = d;
-    post('/api/button', { down: d }).catch(onError);
+    sendButton(d, onError);
   };
   useEffect(() => {
     const up = () => press(false);
@@ -44,17 +58,35 @@ function PanicButton({ holdMs, down, onError }) {
     return () => window.removeEventListener('blur', up);
   }, []);
   return html`
-    <button type="button" class=${'panic' + (down ? ' down' : '')} aria-pressed=${down ? 'true' : 'false'}
-      aria-describedby="panic-help"
-      onPointerDown=${(e) => { e.currentTarget.setPointerCapture(e.pointerId); press(true); }}
+    <button type="button" class=${'panic' + (down ? ' down' : '')} aria-describedby="panic-help"
+      onPointerDown=${(e) => { if (e.button !== 0) return; e.currentTarget.setPointerCapture(e.pointerId); press(true); }}
       onPointerUp=${() => press(false)} onPointerCancel=${() => press(false)}
-      onLostPointerCapture=${() => press(false)}
+      onLostPointerCapture=${() => press(false)} onBlur=${() => press(false)}
       onKeyDown=${(e) => { if ((e.key === ' ' || e.key === 'Enter') && !e.repeat) { e.preventDefault(); press(true); } }}
       onKeyUp=${(e) => { if (e.key === ' ' || e.key === 'Enter') { e.preventDefault(); press(false); } }}
       onContextMenu=${(e) => e.preventDefault()}>
       Panic
     </button>
-    <p id="panic-help" class="hint">Hold for ${(holdMs / 1000).toFixed(1)} s (mouse, touch, or Space/Enter held) to raise the alarm. A short tap does nothing.</p>`;
+    <p id="panic-help" class="hint">Hold for ${(holdMs / 1000).toFixed(1)} s (mouse, touch, or Space/Enter held down) to raise the alarm. A short tap does nothing. With a screen reader, pass the key through first (NVDA: NVDA+Space; JAWS: Insert+Z) so the hold reaches the button.</p>`;
+}
+
+/** The indicator as the unit shows it; a blink shorter than one state update is still drawn. */
+function Indicator({ on, flashes, confirm }) {
+  const [blink, setBlink] = useState(false);
+  const seen = useRef(flashes);
+  useEffect(() => {
+    if (flashes === seen.current) return undefined;
+    seen.current = flashes;
+    setBlink(true);
+    const t = setTimeout(() => setBlink(false), 250);
+    return () => clearTimeout(t);
+  }, [flashes]);
+  const lit = on || blink;
+  return html`<div class="indicator">
+    <span class=${'led' + (lit ? ' on' : '')} aria-hidden="true"></span>
+    <span>Indicator: <strong>${lit ? 'on' : 'off'}</strong></span>
+    <span class="note">(blinks when the centre has acknowledged the alarm; ${confirm === 'off' ? 'confirmation is turned off' : 'otherwise dark'}; lit ${flashes} time(s) since start)</span>
+  </div>`;
 }
 
 function Switch({ id, label, checked, onChange, note }) {
@@ -72,11 +104,7 @@ function Unit({ s, onError }) {
   return html`<section aria-labelledby="unit-h">
     <h2 id="unit-h">The unit ${s.unit.id}</h2>
     <${PanicButton} holdMs=${s.unit.holdMs} down=${s.button.down} onError=${onError} />
-    <div class="indicator">
-      <span class=${'led' + (s.indicator.on ? ' on' : '')} aria-hidden="true"></span>
-      <span>Indicator: <strong>${s.indicator.on ? 'on' : 'off'}</strong></span>
-      <span class="note">(blinks when the centre has acknowledged the alarm; ${s.indicator.confirm === 'off' ? 'confirmation is turned off' : 'otherwise dark'})</span>
-    </div>
+    <${Indicator} on=${s.indicator.on} flashes=${s.indicator.flashes} confirm=${s.indicator.confirm} />
     <p role="status" aria-live="polite" class=${'status ' + a.mode}>${status}${a.recording ? `; recording ${a.recording}` : ''}</p>
     <p class="note">Alarms raised since boot: ${a.triggers}. Boots: ${s.unit.boots}. Account ${s.unit.account}, ${s.unit.format === 'sia' ? 'SIA-DCS' : 'ADM-CID'}.</p>
   </section>`;
@@ -105,10 +133,22 @@ function Power({ s, onError }) {
   </section>`;
 }
 
-/** The browser's microphone, sent to the unit as 8-bit samples at its rate every ~250 ms. */
-function startBrowserMic(rate, onError) {
+/**
+ * The browser's microphone, sent to the unit as 8-bit samples at its rate every ~250 ms. Returns a
+ * stop function (which also cancels a permission prompt still open). `onFail` runs if it cannot start.
+ */
+function startBrowserMic(rate, onError, onFail) {
   let stop = () => {};
+  let cancelled = false;
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    onFail(new Error("this browser offers no microphone here"));
+    return () => {};
+  }
   navigator.mediaDevices.getUserMedia({ audio: true }).then((stream) => {
+    if (cancelled) {
+      stream.getTracks().forEach((t) => t.stop());
+      return;
+    }
     const ctx = new AudioContext();
     const src = ctx.createMediaStreamSource(stream);
     const node = ctx.createScriptProcessor(4096, 1, 1);
@@ -133,16 +173,35 @@ function startBrowserMic(rate, onError) {
       stream.getTracks().forEach((t) => t.stop());
       ctx.close();
     };
-  }, (e) => onError(new Error(`the browser's microphone is not available (${e.message})`)));
-  return () => stop();
+  }, (e) => onFail(new Error(`the browser's microphone is not available (${e.message})`)));
+  return () => {
+    cancelled = true;
+    stop();
+  };
 }
 
 function Microphone({ s, level, onError }) {
   const stopMic = useRef(undefined);
+  const [streaming, setStreaming] = useState(false);
+  const stopStreaming = () => {
+    if (stopMic.current) stopMic.current();
+    stopMic.current = undefined;
+    setStreaming(false);
+  };
+  const startStreaming = () => {
+    stopStreaming();
+    setStreaming(true);
+    stopMic.current = startBrowserMic(s.audio.rate, onError, (e) => {
+      // No microphone: say so and go back to the tone, so the unit does not sit in silence.
+      stopStreaming();
+      onError(e);
+      post('/api/audio', { source: 'tone' }).catch(onError);
+    });
+  };
   const choose = (source) => {
-    if (stopMic.current) { stopMic.current(); stopMic.current = undefined; }
+    stopStreaming();
     post('/api/audio', { source }).then(() => {
-      if (source === 'browser') stopMic.current = startBrowserMic(s.audio.rate, onError);
+      if (source === 'browser') startStreaming();
     }, onError);
   };
   const sources = [['tone', 'Tone generator (440 Hz)'], ['noise', 'Noise generator'], ['silence', 'Silence'], ['browser', "This browser's microphone"]];
@@ -155,6 +214,7 @@ function Microphone({ s, level, onError }) {
       <legend>Audio source</legend>
       ${sources.map(([k, label]) => html`<div key=${k}><input type="radio" name="source" id=${'src-' + k} checked=${s.audio.source === k} onChange=${() => choose(k)} /><label for=${'src-' + k}>${label}</label></div>`)}
     </fieldset>
+    ${s.audio.source === 'browser' && !streaming ? html`<p><button type="button" onClick=${startStreaming}>Start this browser's microphone</button></p>` : ''}
     <label for="wav">Play a WAV file into the room (PCM mono): </label>
     <input type="file" id="wav" accept=".wav,audio/wav" onChange=${(e) => {
       const f = e.currentTarget.files[0];
