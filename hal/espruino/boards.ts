@@ -2,9 +2,11 @@
  * Board profiles: which pin does what, and which bearers and storage a board has. The build picks
  * one with `__BOARD__`; the rest of hal/espruino reads only the profile.
  *
- * Pin choices for the Espruino WiFi follow its pinout: the on-board button BTN1 (A0) is the panic
- * button on a bare board; the production unit wires an external button to B3. The cellular modem
- * sits on Serial2 (A2 TX, A3 RX) with its power key on B4.
+ * Pin choices follow each board's pinout (docs/hardware.md has the Espruino WiFi's whole map).
+ * On the Espruino WiFi, Serial2 (A2/A3) belongs to its ESP8266, so the cellular modem sits on
+ * Serial1 (B6 TX, B7 RX) with the console held on USB, and the microSD card on SPI2 (B13/B14/B15,
+ * CS B1); the tamper switch is on B8. On the Pico the modem sits on Serial2 (A2 TX, A3 RX). The
+ * power key is B4 on both.
  */
 
 export interface BoardProfile {
@@ -29,9 +31,11 @@ export interface BoardProfile {
   /** Wi-Fi built in (the Espruino WiFi's ESP8266). */
   wifi: boolean;
   /** Cellular modem on a UART driven by AT commands. */
-  cellular?: { serial: 'Serial2'; tx: string; rx: string; powerKey: string; baud: number };
+  cellular?: { serial: 'Serial1' | 'Serial2'; tx: string; rx: string; powerKey: string; baud: number };
   /** Audio spool: a microSD card through `fs`, or a bounded area of internal Storage. */
   spool: 'sd' | 'storage';
+  /** The microSD card's SPI2 pins, when the spool is on a card. */
+  sd?: { sck: string; miso: string; mosi: string; cs: string };
   /** RAM the audio ring may take beside the firmware, bytes (docs/evidence.md). */
   audioBytes: number;
   /** Espruino built for Linux: net sockets for both paths, console keys for inputs. */
@@ -44,8 +48,8 @@ export interface BoardProfile {
  */
 export function boardProfile(): BoardProfile {
   if (__BOARD__ === 'ESPRUINOWIFI' || __BOARD__ === 'PICO_R1_3') {
-    // Both STM32 boards: the same header pins, the modem on Serial2. The WiFi adds its ESP8266,
-    // an SD card and a haptic motor; the production unit's button is active-low on B3 there.
+    // Both STM32 boards share most header pins. The WiFi adds its ESP8266 (on Serial2, so the modem
+    // moves to Serial1), an SD card on SPI2 and a haptic motor; its button is active-low on B3.
     const wifiBoard = __BOARD__ === 'ESPRUINOWIFI';
     return {
       id: __BOARD__,
@@ -58,11 +62,15 @@ export function boardProfile(): BoardProfile {
       mains: 'A6',
       battery: 'A7',
       batteryScale: 2,
-      tamper: 'B13',
+      tamper: wifiBoard ? 'B8' : 'B13',
       wifi: wifiBoard,
-      cellular: { serial: 'Serial2', tx: 'A2', rx: 'A3', powerKey: 'B4', baud: 115200 },
+      cellular: wifiBoard
+        ? { serial: 'Serial1', tx: 'B6', rx: 'B7', powerKey: 'B4', baud: 115200 }
+        : { serial: 'Serial2', tx: 'A2', rx: 'A3', powerKey: 'B4', baud: 115200 },
       spool: wifiBoard ? 'sd' : 'storage',
-      audioBytes: wifiBoard ? 48000 : 16000,
+      sd: wifiBoard ? { sck: 'B13', miso: 'B14', mosi: 'B15', cs: 'B1' } : undefined,
+      // WiFi: the default ring (36 KB) and no more; docs/evidence.md has the arithmetic.
+      audioBytes: wifiBoard ? 36000 : 16000,
       linux: false
     };
   }

@@ -164,12 +164,16 @@ function createSilentMic(clock: Clock, cost?: AudioCost): Microphone {
 }
 
 /** The modem as wired on the board: its UART through the built-in AT module, and its power key. */
-function modemIo(c: { tx: string; rx: string; powerKey: string; baud: number }): ModemIo {
-  Serial2.setup(c.baud, { tx: new Pin(c.tx), rx: new Pin(c.rx) });
+function modemIo(c: { serial: 'Serial1' | 'Serial2'; tx: string; rx: string; powerKey: string; baud: number }): ModemIo {
+  const port = c.serial === 'Serial1' ? Serial1 : Serial2;
+  // Espruino moves the console to Serial1 when USB is unplugged; keep it on USB so the modem's
+  // UART never receives the REPL's output (nor the REPL the modem's).
+  if (c.serial === 'Serial1') USB.setConsole(true);
+  port.setup(c.baud, { tx: new Pin(c.tx), rx: new Pin(c.rx) });
   const key = new Pin(c.powerKey);
   digitalWrite(key, 1);
   return {
-    at: global.require('AT').connect(Serial2),
+    at: global.require('AT').connect(port),
     powerKey: function (pressed: boolean) {
       digitalWrite(key, pressed ? 0 : 1);
     }
@@ -195,7 +199,8 @@ export function createEspruinoHal(settings: DeviceSettings): Hal {
   const records = createEspruinoRecords();
   const crypto = createEspruinoCrypto();
 
-  const spool: Spool = HAS_SD ? createSdSpool(settings.spoolBytes || 512 * 1024 * 1024) : createStorageSpool(IS_LINUX ? 128 * 1024 : 8 * 1024);
+  // HAS_SD is a build constant, so only one spool driver is in each bundle.
+  const spool: Spool = HAS_SD ? createSdSpool(settings.spoolBytes || 512 * 1024 * 1024, board.sd!) : createStorageSpool(IS_LINUX ? 128 * 1024 : 8 * 1024);
 
   const log = {
     write: function (level: LogLevel, message: string) {

@@ -135,9 +135,10 @@ function byteCount(names: () => string[], sizeOf: (name: string) => number): { u
   };
 }
 
-/** Spool on a microSD card (FAT, 8.3 names) in the folder `AUDIO`. */
-export function createSdSpool(capacityBytes: number): Spool {
-  E.connectSDCard();
+/** Spool on a microSD card (FAT, 8.3 names) in the folder `AUDIO`, wired to SPI2. */
+export function createSdSpool(capacityBytes: number, pins: { sck: string; miso: string; mosi: string; cs: string }): Spool {
+  SPI2.setup({ sck: new Pin(pins.sck), miso: new Pin(pins.miso), mosi: new Pin(pins.mosi) });
+  E.connectSDCard(SPI2, new Pin(pins.cs));
   const fs = global.require('fs');
   const DIR = 'AUDIO';
   if (!fs.readdirSync(DIR)) fs.mkdirSync(DIR);
