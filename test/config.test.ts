@@ -12,7 +12,7 @@ describe('config validation', () => {
   it('accepts an evidence server, and refuses an audio ring the board cannot hold', () => {
     const c = defaultConfig();
     c.evidence = { host: '127.0.0.1', port: 8443, cert: PEM, key: KEY, batch: 4 };
-    assert.deepEqual(validateConfig(c, 48000), [], 'the default ring (9 x 4000 B) fits the Espruino WiFi budget');
+    assert.deepEqual(validateConfig(c, 36000), [], 'the default ring (9 x 4000 B) fits the Espruino WiFi budget');
     const problems = validateConfig(c, 16000);
     assert.deepEqual(problems.map((p) => p.field), ['audio']);
     assert.match(problems[0].reason, /36000-byte ring \(9 chunks\), more than the 16000 bytes/);
