@@ -28,6 +28,7 @@ describe('compatibility gate (tools/gate.js)', () => {
     ['class field without initialiser', 'class A { x; }', 'class-field'],
     ['#private', 'class A { #x = 1; }', 'private'],
     ['extends Error', 'class E2 extends Error {}', 'extends-error'],
+    ['escape in a name', 'var o = {}; o.\\u00ff = 1;', 'identifier-escape'],
     ['Map', 'var m = new Map();', 'missing-global'],
     ['Set', 'var s = new Set();', 'missing-global'],
     ['Symbol', 'var s = Symbol("x");', 'missing-global'],

@@ -418,6 +418,13 @@ function checkCode(code, options = {}) {
     seen.add(key);
     findings.push({ rule, message, line: node.loc.start.line, column: node.loc.start.column });
   };
+  // A \u escape in a name (terser writes `global["\xff"]` as `global.\u00ff`): Espruino's lexer
+  // stops at the backslash ("Got '\' expected ID"), seen on 2v29 in issue #7.
+  for (const tok of acorn.tokenizer(code, { ecmaVersion: 'latest', locations: true, allowHashBang: true })) {
+    if (tok.type.label === 'name' && code.slice(tok.start, tok.end).includes('\\')) {
+      add({ start: tok.start, loc: tok.loc }, 'identifier-escape', 'escaped character in a name (Espruino cannot lex it): use a computed string key the minifier cannot fold');
+    }
+  }
   const parents = checkConstructs(ast, scopeManager, add);
   checkGlobals(scopeManager, add);
   checkOrder(scopeManager, parents, add);
