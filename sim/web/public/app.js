@@ -117,7 +117,7 @@ function Links({ s, onError }) {
       ${s.paths.map((p) => html`<li key=${p.name}>
         <${Switch} id=${'path-' + p.name} label=${`${p.name === 'wifi' ? 'Wi-Fi' : 'Cellular'} (${p.role}) connected`} checked=${p.up}
           onChange=${(up) => post('/api/path', { path: p.name, up }).catch(onError)} />
-        <span class="note">signal ${p.signal}%; the unit reports it <strong>${p.reporting ? 'working' : 'failed'}</strong></span>
+        <span class="note">${p.up ? `signal ${p.signal}%` : 'no link'}; the unit rates it <strong>${p.reporting ? 'working' : 'failed'}</strong>${!p.up && p.reporting ? ' (it has not noticed yet: it will at its next exchange)' : ''}</span>
       </li>`)}
     </ul>
   </section>`;
