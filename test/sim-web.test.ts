@@ -250,6 +250,19 @@ describe('simulator page server (npm run sim:web)', function () {
     assert.equal((await request(sim, 'POST', '/api/audio', { source: 'tone' })).status, 200);
   });
 
+  it('a receiver told to NAK or DUH the next frame does so, the console shows it, and the unit still gets the event through', async () => {
+    assert.equal((await request(sim, 'POST', '/api/centre/fault', { receiver: 'primary', fault: 'bogus' })).status, 400);
+    assert.equal((await request(sim, 'POST', '/api/centre/fault', { receiver: 'primary', fault: 'duh' })).status, 200);
+    const before = panics(await state(sim)).length;
+    await hold(sim, 2000);
+    const s = await until('a DUH then an ACK for the new panic', async () => {
+      const x = await state(sim);
+      const fresh = panics(x).slice(0, panics(x).length - before);
+      return fresh.some((c: { reply: string }) => c.reply === 'DUH') && fresh.some((c: { reply: string }) => c.reply === 'ACK') && x;
+    }, 20_000);
+    assert.ok(s.centre.some((c: { reply: string }) => c.reply === 'DUH'));
+  });
+
   it('the centre operator stops the recording; it is verified and served as WAV', async () => {
     const rid = (await state(sim)).recordings[0].rid;
     assert.equal((await request(sim, 'POST', '/api/centre/stop', { rid })).status, 200);

@@ -15,6 +15,8 @@
  *   POST /api/audio/wav    a WAV file (PCM mono 8/16-bit): heard once, then the chosen source
  *   POST /api/audio/pcm    raw 8-bit unsigned samples at the unit's rate (the browser microphone)
  *   POST /api/centre/stop  {"rid": "0001"}  the centre operator stops a recording (authenticated)
+ *   POST /api/centre/fault {"receiver": "primary"|"secondary", "fault": "nak"|"duh"|"silent"}
+ *                                         that receiver answers its next frame so (or not at all)
  *   GET  /recordings/UNIT/RID.wav         a recording as the evidence server holds it
  *
  * Requests must name this server in `Host` (no DNS rebinding) and POSTs must say their content
@@ -346,6 +348,14 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
         source = b.source;
         world.mic.source(sources[source]());
         return { ok: true };
+      case '/api/centre/fault': {
+        const centre = b.receiver === 'primary' ? centres[0] : b.receiver === 'secondary' ? centres[1] : undefined;
+        if (!centre) throw new BadRequest('"receiver" must be "primary" or "secondary"');
+        const kinds: Record<string, 'nak' | 'duh' | 'drop'> = { nak: 'nak', duh: 'duh', silent: 'drop' };
+        if (!own(kinds, b.fault)) throw new BadRequest('"fault" must be "nak", "duh" or "silent"');
+        centre.faults[kinds[b.fault]]++;
+        return { ok: true };
+      }
       case '/api/centre/stop': {
         if (typeof b.rid !== 'string' || !/^[0-9A-Za-z]{1,8}$/.test(b.rid)) throw new BadRequest('"rid" must be a recording id');
         if (!evidence.recordings().some((r) => r.rid === b.rid)) throw new BadRequest(`no recording ${b.rid} at the evidence server`);

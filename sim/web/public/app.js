@@ -228,6 +228,14 @@ function Centre({ s, onError }) {
   return html`<section aria-labelledby="centre-h" class="wide">
     <h2 id="centre-h">Monitoring centre console</h2>
     ${live.map((r) => html`<button type="button" key=${r.rid} onClick=${() => post('/api/centre/stop', { rid: r.rid }).catch(onError)}>Police on site: stop recording ${r.rid}</button>`)}
+    <fieldset>
+      <legend>Make a receiver answer its next frame with…</legend>
+      ${['primary', 'secondary'].map((rc) => html`<div key=${rc} class="faults">
+        <span>${rc}:</span>
+        ${[['nak', 'NAK (timestamp refused)'], ['duh', 'DUH (not understood)'], ['silent', 'no answer']].map(([f, label]) => html`<button type="button" key=${f}
+          aria-label=${`${rc} receiver: answer the next frame with ${label}`} onClick=${() => post('/api/centre/fault', { receiver: rc, fault: f }).catch(onError)}>${label}</button>`)}
+      </div>`)}
+    </fieldset>
     <table>
       <caption>Frames received, newest first</caption>
       <thead><tr><th scope="col">Time</th><th scope="col">Receiver</th><th scope="col">Frame</th><th scope="col">Event</th><th scope="col">Reply</th></tr></thead>
