@@ -415,8 +415,23 @@ export function createReporter(d: ReporterDeps): Reporter {
     }
     if (routes.length === 0) log.write('warn', 'no receivers configured: event ' + code + ' journalled only');
     addPending(rec, false);
-    pump();
+    soon();
     return rec;
+  }
+
+  /**
+   * Send on the next turn, not inside the caller: the event is journalled and the caller (a button
+   * press, the boot) finishes first. On Espruino an out-of-memory error in network code aborts the
+   * whole task it happens in, which cannot be caught; measured on the Linux interpreter, a refused
+   * connection at boot did that and left the button unwatched (docs/faults.md).
+   */
+  let soonTimer = -1;
+  function soon(): void {
+    if (soonTimer >= 0 || stopped) return;
+    soonTimer = clock.after(0, function () {
+      soonTimer = -1;
+      pump();
+    });
   }
 
   for (let i = 0; i < rep.receivers.length; i++) routes.push(makeRoute(rep.receivers[i], i));
@@ -431,7 +446,7 @@ export function createReporter(d: ReporterDeps): Reporter {
       report(CID.PERIODIC_TEST, 1, 0);
     });
   }
-  pump();
+  soon();
 
   return {
     report: report,
@@ -476,6 +491,7 @@ export function createReporter(d: ReporterDeps): Reporter {
       stopped = true;
       clock.cancel(wakeTimer);
       clock.cancel(testTimer);
+      if (soonTimer >= 0) clock.cancel(soonTimer);
       for (let i = 0; i < routes.length; i++) routes[i].ch.close();
     }
   };

@@ -3,7 +3,8 @@ import * as sinon from 'sinon';
 import { createSimUnit, SimUnit } from '../sim/unit';
 import { simDefaultConfig } from '../sim/default-config';
 import { SimFlash } from '../sim/flash';
-import { CONFIG_RECORD } from '../firmware/app';
+import { CONFIG_RECORD, createApp } from '../firmware/app';
+import { createSimHal } from '../sim/hal';
 import type { Config } from '../firmware/config';
 
 describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, indicator', () => {
@@ -33,6 +34,36 @@ describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, in
     assert.equal(rec.board, 'SIM');
     assert.equal(rec.unit, 'SIM-0001');
     assert.equal(rec.t, Date.UTC(2026, 10, 23, 12, 0, 0));
+  });
+
+  it('opens no connection inside the boot: the button is watched first, network work starts on the next turn', () => {
+    // On Espruino an out-of-memory error in network code aborts the whole task it happens in, and
+    // cannot be caught. Measured on the Linux interpreter: a refused connection at boot did that
+    // inside the boot, and the button was never watched. So the boot must finish before any I/O.
+    const sim = createSimHal();
+    const order: string[] = [];
+    let booted = false;
+    const onEdge = sim.hal.button.onEdge.bind(sim.hal.button);
+    sim.hal.button.onEdge = (cb) => {
+      order.push('button watched');
+      onEdge(cb);
+    };
+    for (const l of [sim.hal.links.wifi!, sim.hal.links.cellular!]) {
+      const connect = l.connect.bind(l);
+      l.connect = (...a: Parameters<typeof connect>) => {
+        order.push(booted ? 'connect after boot' : 'connect inside boot');
+        return connect(...a);
+      };
+    }
+    const c = simDefaultConfig({ primary: { port: 9, transport: 'tcp' }, secondary: { port: 9, transport: 'udp' } });
+    const app = createApp(sim.hal, c);
+    booted = true;
+    clock.tick(10);
+    assert.equal(order[0], 'button watched');
+    assert.ok(!order.includes('connect inside boot'), order.join(', '));
+    assert.ok(order.includes('connect after boot'), 'the boot report goes out on the next turn');
+    app.stop();
+    sim.shutdown();
   });
 
   it('a press held for the hold time is journalled as a panic event, silently', () => {

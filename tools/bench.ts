@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, ChildProcess } from 'node:child_process';
 import type { SimCentre } from '../sim/centre';
 import { simDefaultConfig, createLabCentres, SIM_KEYS } from '../sim/default-config';
 import { createSimUnit, SimUnit } from '../sim/unit';
@@ -248,6 +248,7 @@ async function interpreter(): Promise<void> {
   }
   console.log(`\nOn the Espruino interpreter (Linux build): idle, a ${RECORD_S} s recording, audio path`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-espruino-'));
+  const children: ChildProcess[] = [];
   const [p] = await centres();
   try {
     const root = path.join(__dirname, '..');
@@ -263,13 +264,14 @@ async function interpreter(): Promise<void> {
     fs.writeFileSync(path.join(dir, 'cfg.json'), JSON.stringify(c));
     const run = (a: string[]) => {
       const child = spawn(bin, a, { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+      children.push(child);
       let out = '';
       child.stdout.on('data', (d) => (out += d.toString('latin1')));
       return { child, out: () => out, key: (k: string) => child.stdin.write(k) };
     };
     const store = run(['-e', `var S=require("Storage"),F=require("fs"),f=E.openFile("fw.js","r"),o=0,d;while((d=f.read(2048))&&d.length){S.write(".bootcde",d,o,${fw.length});o+=d.length;}f.close();S.write("cfg.json",F.readFileSync("cfg.json"));print("STORED");quit();`]);
     await until(() => /STORED/.test(store.out()), 10_000);
-    store.child.kill();
+    store.child.kill('SIGKILL');
     const u = run([]);
     const mem = async () => {
       const n = (u.out().match(/MEM \d+\/\d+/g) || []).length;
@@ -324,8 +326,9 @@ async function interpreter(): Promise<void> {
     }
     u.key('q');
     await sleep(300);
-    u.child.kill();
   } finally {
+    // The interpreter takes SIGTERM as an interrupt and may run on: make sure none is left behind.
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     await p.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }

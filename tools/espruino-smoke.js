@@ -189,6 +189,26 @@ async function main() {
     chunkNames.length >= 2 && bad.length === 0,
     `${chunkNames.length} chunks, ${next} samples${bad.length ? ', bad: ' + bad.join(' ') : ''}`
   );
+  // Boot with the centre refusing connections: on this interpreter a refused connection made
+  // inside the boot once ran it out of memory and the button was never watched (issue #7). The
+  // firmware now starts network work after the boot; the button must work.
+  const dir2 = fs.mkdtempSync(path.join(os.tmpdir(), 'espruino-smoke-'));
+  fs.copyFileSync(path.join(dir, 'fw.js'), path.join(dir2, 'fw.js'));
+  const refusing = JSON.parse(JSON.stringify(cfg));
+  refusing.report.receivers[0].port = 1;
+  fs.writeFileSync(path.join(dir2, 'cfg.json'), JSON.stringify(refusing));
+  const store2 = interpreter(dir2, ['-e', `var S=require("Storage"),F=require("fs"),f=E.openFile("fw.js","r"),o=0,d;while((d=f.read(2048))&&d.length){S.write(".bootcde",d,o,${size});o+=d.length;}f.close();S.write("cfg.json",F.readFileSync("cfg.json"));print("STORED "+S.read(".bootcde").length);quit();`]);
+  await store2.waitFor(/STORED \d+/, 10000);
+  await store2.stop();
+  const lonely = interpreter(dir2, []);
+  await lonely.waitFor(/connect failed/, 10000);
+  lonely.key('p');
+  const held = await lonely.waitFor(/info panic: button held \d+ ms/, 5000);
+  lonely.key('r');
+  await sleep(300);
+  check('with the centre refusing connections from boot, a held press still raises the panic', held, /OUT OF MEMORY/.test(lonely.output()) ? 'an out-of-memory error was printed, after the boot' : 'no memory error');
+  await lonely.stop();
+  fs.rmSync(dir2, { recursive: true, force: true });
   if (results.some((r) => !r.ok)) console.log(`--- interpreter output ---\n${unit.output()}`);
   await centre.close();
   fs.rmSync(dir, { recursive: true, force: true });
