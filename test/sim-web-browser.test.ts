@@ -42,6 +42,7 @@ function installChromium(): string | undefined {
 }
 
 describe('simulator page in chromium (playwright-core)', function () {
+  const state = async () => (await (await fetch(sim!.url + 'api/state')).json()) as { alarm: { triggers: number } };
   this.timeout(180_000);
   let browser: Browser | undefined;
   let sim: WebSim | undefined;
@@ -59,7 +60,8 @@ describe('simulator page in chromium (playwright-core)', function () {
       }
     }
     try {
-      browser = await chromium.launch({ executablePath: exe, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+      // A fake microphone (a test tone) stands in for the browser's, with its permission granted.
+      browser = await chromium.launch({ executablePath: exe, args: ['--no-sandbox', '--disable-dev-shm-usage', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'] });
     } catch (e) {
       // e.g. a stub that only points to another package manager
       console.log(`      skipped: ${exe} does not start as a browser (${(e as Error).message.split('\n')[0]})`);
@@ -95,6 +97,24 @@ describe('simulator page in chromium (playwright-core)', function () {
     await page.setViewportSize({ width: 1280, height: 1000 });
   });
 
+  it("the browser's microphone, once chosen, is heard by the unit; choosing another source stops it", async () => {
+    await page.getByLabel("This browser's microphone").check();
+    const heard = Date.now() + 10_000;
+    let level = 0;
+    while ((level = sim!.unit.sim.world.mic.level()) < 10) {
+      assert.ok(Date.now() < heard, `no sound from the browser's microphone reached the unit (level ${level})`);
+      await page.waitForTimeout(100);
+    }
+    await page.getByLabel('Silence').check();
+    await page.waitForTimeout(1500);
+    const quiet = Date.now() + 5000;
+    while (sim!.unit.sim.world.mic.level() !== 0) {
+      assert.ok(Date.now() < quiet, 'the browser kept sending after another source was chosen');
+      await page.waitForTimeout(100);
+    }
+    await page.getByLabel('Tone generator (440 Hz)').check();
+  });
+
   it('holding the button with the mouse raises the alarm: acknowledged on the centre console, recording listed and verified', async () => {
     // A short tap first: nothing must happen.
     const box = (await page.getByRole('button', { name: 'Panic' }).boundingBox())!;
@@ -122,7 +142,7 @@ describe('simulator page in chromium (playwright-core)', function () {
     assert.equal(Buffer.from(wav).toString('ascii'), 'RIFF', 'the player plays the WAV the evidence server holds');
   });
 
-  it('cutting the primary path with its switch sends the next alarm (held from the keyboard) over the secondary', async () => {
+  it('cutting the primary path with its switch sends the next alarm (held from the keyboard) over the secondary; a touch hold alarms too', async () => {
     await page.getByRole('switch', { name: 'Wi-Fi (primary) connected' }).uncheck();
     const viaSecondary = page.locator('section[aria-labelledby="centre-h"] tr', { hasText: 'panic (CID 1 120' }).filter({ hasText: 'secondary' });
     const before = await viaSecondary.count();
@@ -138,6 +158,27 @@ describe('simulator page in chromium (playwright-core)', function () {
     }
     const row = viaSecondary.first();
     assert.match(await row.innerText(), /secondary \(udp\)[\s\S]*ACK/);
+    // Touch, on a phone-sized page in its own context: a finger held on the button.
+    const phone = await browser!.newContext({ viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true });
+    const touchPage = await phone.newPage();
+    await touchPage.goto(sim!.url);
+    const touchButton = touchPage.getByRole('button', { name: 'Panic' });
+    await touchButton.waitFor();
+    await touchButton.scrollIntoViewIfNeeded();
+    const tb = (await touchButton.boundingBox())!;
+    const cdp = await phone.newCDPSession(touchPage);
+    const point = { x: tb.x + tb.width / 2, y: tb.y + tb.height / 2 };
+    const panicsNow = async () => (await state()).alarm.triggers as number;
+    const triggers = await panicsNow();
+    await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [point] });
+    await touchPage.waitForTimeout(2000);
+    await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+    const deadline2 = Date.now() + 10_000;
+    while ((await panicsNow()) <= triggers) {
+      assert.ok(Date.now() < deadline2, 'a touch hold raised no alarm');
+      await touchPage.waitForTimeout(200);
+    }
+    await phone.close();
     fs.mkdirSync(path.dirname(SHOT), { recursive: true });
     await page.screenshot({ path: SHOT, fullPage: true });
     assert.ok(fs.statSync(SHOT).size > 10_000, 'screenshot saved');

@@ -89,9 +89,29 @@ function Indicator({ on, flashes, confirm }) {
   </div>`;
 }
 
+/**
+ * A value the server owns, shown as the user set it until the server's state agrees (or the
+ * request fails), so a control does not flick back while its request is on the way.
+ */
+function usePending(actual) {
+  const [want, setWant] = useState(undefined);
+  useEffect(() => {
+    if (want !== undefined && want === actual) setWant(undefined);
+  }, [actual, want]);
+  const set = (v, request) => {
+    setWant(v);
+    request().catch(() => setWant(undefined));
+  };
+  return [want === undefined ? actual : want, set];
+}
+
 function Switch({ id, label, checked, onChange, note }) {
+  const [shown, set] = usePending(checked);
   return html`<div class="switch">
-    <input type="checkbox" role="switch" id=${id} checked=${checked} onChange=${(e) => onChange(e.currentTarget.checked)} />
+    <input type="checkbox" role="switch" id=${id} checked=${shown} onChange=${(e) => {
+      const v = e.currentTarget.checked;
+      set(v, () => onChange(v));
+    }} />
     <label for=${id}>${label}</label>${note ? html` <span class="note">${note}</span>` : ''}
   </div>`;
 }
@@ -116,7 +136,7 @@ function Links({ s, onError }) {
     <ul class="paths">
       ${s.paths.map((p) => html`<li key=${p.name}>
         <${Switch} id=${'path-' + p.name} label=${`${p.name === 'wifi' ? 'Wi-Fi' : 'Cellular'} (${p.role}) connected`} checked=${p.up}
-          onChange=${(up) => post('/api/path', { path: p.name, up }).catch(onError)} />
+          onChange=${(up) => post('/api/path', { path: p.name, up }).catch((e) => { onError(e); throw e; })} />
         <span class="note">${p.up ? `signal ${p.signal}%` : 'no link'}; the unit rates it <strong>${p.reporting ? 'working' : 'failed'}</strong>${!p.up && p.reporting ? ' (it has not noticed yet: it will at its next exchange)' : ''}</span>
       </li>`)}
     </ul>
@@ -126,10 +146,10 @@ function Links({ s, onError }) {
 function Power({ s, onError }) {
   return html`<section aria-labelledby="power-h">
     <h2 id="power-h">Power and tamper</h2>
-    <${Switch} id="mains" label="Mains connected" checked=${s.power.mains} onChange=${(v) => post('/api/power', { mains: v }).catch(onError)} />
+    <${Switch} id="mains" label="Mains connected" checked=${s.power.mains} onChange=${(v) => post('/api/power', { mains: v }).catch((e) => { onError(e); throw e; })} />
     <${Switch} id="battery" label="Battery low" checked=${s.power.battery === 'low'} note=${`${s.power.volts.toFixed(1)} V`}
-      onChange=${(v) => post('/api/power', { battery: v ? 'low' : 'ok' }).catch(onError)} />
-    <${Switch} id="tamper" label="Case open (tamper)" checked=${s.tamper.open} onChange=${(v) => post('/api/tamper', { open: v }).catch(onError)} />
+      onChange=${(v) => post('/api/power', { battery: v ? 'low' : 'ok' }).catch((e) => { onError(e); throw e; })} />
+    <${Switch} id="tamper" label="Case open (tamper)" checked=${s.tamper.open} onChange=${(v) => post('/api/tamper', { open: v }).catch((e) => { onError(e); throw e; })} />
   </section>`;
 }
 
@@ -188,6 +208,8 @@ function Microphone({ s, level, onError }) {
     stopMic.current = undefined;
     setStreaming(false);
   };
+
+  const [shownSource, setSource] = usePending(s.audio.source);
   const startStreaming = () => {
     stopStreaming();
     setStreaming(true);
@@ -195,14 +217,22 @@ function Microphone({ s, level, onError }) {
       // No microphone: say so and go back to the tone, so the unit does not sit in silence.
       stopStreaming();
       onError(e);
-      post('/api/audio', { source: 'tone' }).catch(onError);
+      setSource('tone', () => post('/api/audio', { source: 'tone' }).catch((x) => { onError(x); throw x; }));
     });
   };
   const choose = (source) => {
     stopStreaming();
-    post('/api/audio', { source }).then(() => {
-      if (source === 'browser') startStreaming();
-    }, onError);
+    setSource(source, () =>
+      post('/api/audio', { source }).then(
+        () => {
+          if (source === 'browser') startStreaming();
+        },
+        (e) => {
+          onError(e);
+          throw e;
+        }
+      )
+    );
   };
   const sources = [['tone', 'Tone generator (440 Hz)'], ['noise', 'Noise generator'], ['silence', 'Silence'], ['browser', "This browser's microphone"]];
   return html`<section aria-labelledby="mic-h">
@@ -212,9 +242,9 @@ function Microphone({ s, level, onError }) {
     <span class="note">${Math.round((level / 255) * 100)}% peak to peak, ${s.audio.rate} Hz</span>
     <fieldset>
       <legend>Audio source</legend>
-      ${sources.map(([k, label]) => html`<div key=${k}><input type="radio" name="source" id=${'src-' + k} checked=${s.audio.source === k} onChange=${() => choose(k)} /><label for=${'src-' + k}>${label}</label></div>`)}
+      ${sources.map(([k, label]) => html`<div key=${k}><input type="radio" name="source" id=${'src-' + k} checked=${shownSource === k} onChange=${() => choose(k)} /><label for=${'src-' + k}>${label}</label></div>`)}
     </fieldset>
-    ${s.audio.source === 'browser' && !streaming ? html`<p><button type="button" onClick=${startStreaming}>Start this browser's microphone</button></p>` : ''}
+    ${shownSource === 'browser' && !streaming ? html`<p><button type="button" onClick=${startStreaming}>Start this browser's microphone</button></p>` : ''}
     <label for="wav">Play a WAV file into the room (PCM mono): </label>
     <input type="file" id="wav" accept=".wav,audio/wav" onChange=${(e) => {
       const f = e.currentTarget.files[0];
