@@ -13,6 +13,15 @@ import { startWebSim, WebSim } from '../sim/web/server';
 const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(Boolean) as string[];
 const SHOT = path.join(__dirname, '..', 'out', 'sim-web.png');
 
+/** Poll `cond` every 100 ms; fail with `why()` once `ms` have passed without it. */
+async function eventually(cond: () => boolean | Promise<boolean>, ms: number, why: () => string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    assert.ok(Date.now() < end, why());
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 function findChromium(): string | undefined {
   return CANDIDATES.find((p) => fs.existsSync(p));
 }
@@ -99,19 +108,11 @@ describe('simulator page in chromium (playwright-core)', function () {
 
   it("the browser's microphone, once chosen, is heard by the unit; choosing another source stops it", async () => {
     await page.getByLabel("This browser's microphone").check();
-    const heard = Date.now() + 10_000;
-    let level = 0;
-    while ((level = sim!.unit.sim.world.mic.level()) < 10) {
-      assert.ok(Date.now() < heard, `no sound from the browser's microphone reached the unit (level ${level})`);
-      await page.waitForTimeout(100);
-    }
+    const level = () => sim!.unit.sim.world.mic.level();
+    await eventually(() => level() >= 10, 10_000, () => `no sound from the browser's microphone reached the unit (level ${level()})`);
     await page.getByLabel('Silence').check();
     await page.waitForTimeout(1500);
-    const quiet = Date.now() + 5000;
-    while (sim!.unit.sim.world.mic.level() !== 0) {
-      assert.ok(Date.now() < quiet, 'the browser kept sending after another source was chosen');
-      await page.waitForTimeout(100);
-    }
+    await eventually(() => level() === 0, 5000, () => 'the browser kept sending after another source was chosen');
     await page.getByLabel('Tone generator (440 Hz)').check();
   });
 
@@ -151,11 +152,7 @@ describe('simulator page in chromium (playwright-core)', function () {
     await page.keyboard.down(' ');
     await page.waitForTimeout(2000);
     await page.keyboard.up(' ');
-    const deadline = Date.now() + 15_000;
-    while ((await viaSecondary.count()) <= before) {
-      assert.ok(Date.now() < deadline, 'no new alarm via the secondary within 15 s');
-      await page.waitForTimeout(200);
-    }
+    await eventually(async () => (await viaSecondary.count()) > before, 15_000, () => 'no new alarm via the secondary within 15 s');
     const row = viaSecondary.first();
     assert.match(await row.innerText(), /secondary \(udp\)[\s\S]*ACK/);
     // Touch, on a phone-sized page in its own context: a finger held on the button.
@@ -173,11 +170,7 @@ describe('simulator page in chromium (playwright-core)', function () {
     await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [point] });
     await touchPage.waitForTimeout(2000);
     await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
-    const deadline2 = Date.now() + 10_000;
-    while ((await panicsNow()) <= triggers) {
-      assert.ok(Date.now() < deadline2, 'a touch hold raised no alarm');
-      await touchPage.waitForTimeout(200);
-    }
+    await eventually(async () => (await panicsNow()) > triggers, 10_000, () => 'a touch hold raised no alarm');
     await phone.close();
     fs.mkdirSync(path.dirname(SHOT), { recursive: true });
     await page.screenshot({ path: SHOT, fullPage: true });

@@ -20,6 +20,8 @@ import { createSimCrypto } from '../sim/crypto';
 import { encodeMessage, cidData, encodeReply } from '../firmware/dc09';
 import { keyBytes } from '../firmware/config';
 import type { Config } from '../firmware/config';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { storeCommand } = require('./espruino-store') as { storeCommand(size: number): string };
 
 const args = process.argv.slice(2);
 const num = (name: string, d: number) => (args.includes(`--${name}`) ? Number(args[args.indexOf(`--${name}`) + 1]) : d);
@@ -269,7 +271,7 @@ async function interpreter(): Promise<void> {
       child.stdout.on('data', (d) => (out += d.toString('latin1')));
       return { child, out: () => out, key: (k: string) => child.stdin.write(k) };
     };
-    const store = run(['-e', `var S=require("Storage"),F=require("fs"),f=E.openFile("fw.js","r"),o=0,d;while((d=f.read(2048))&&d.length){S.write(".bootcde",d,o,${fw.length});o+=d.length;}f.close();S.write("cfg.json",F.readFileSync("cfg.json"));print("STORED");quit();`]);
+    const store = run(['-e', storeCommand(fw.length)]);
     await until(() => /STORED/.test(store.out()), 10_000);
     store.child.kill('SIGKILL');
     const u = run([]);

@@ -20,6 +20,7 @@ const zlib = require('zlib');
 const ROOT = path.join(__dirname, '..');
 const { createSimCentre } = require('../sim/centre');
 const { simDefaultConfig, SIM_KEYS } = require('../sim/default-config');
+const { storeCommand } = require('./espruino-store');
 const results = [];
 const check = (name, ok, detail) => {
   results.push({ name, ok });
@@ -87,13 +88,8 @@ async function main() {
   cfg.audio.chunkMs = 250;
   fs.writeFileSync(path.join(dir, 'cfg.json'), JSON.stringify(cfg));
 
-  // Written in 2 KB pieces, as the Espruino tools send it: the whole bundle as one string would not
-  // fit in the interpreter's RAM.
   const size = fs.statSync(path.join(dir, 'fw.js')).size;
-  const store = interpreter(dir, [
-    '-e',
-    `var S=require("Storage"),F=require("fs"),f=E.openFile("fw.js","r"),o=0,d;while((d=f.read(2048))&&d.length){S.write(".bootcde",d,o,${size});o+=d.length;}f.close();S.write("cfg.json",F.readFileSync("cfg.json"));print("STORED "+S.read(".bootcde").length);quit();`
-  ]);
+  const store = interpreter(dir, ['-e', storeCommand(size)]);
   const stored = await store.waitFor(/STORED \d+/, 10000);
   await store.stop();
   check('bundle stored as .bootcde in the interpreter flash', stored, (store.output().match(/STORED \d+/) || [''])[0]);
@@ -197,7 +193,7 @@ async function main() {
   const refusing = JSON.parse(JSON.stringify(cfg));
   refusing.report.receivers[0].port = 1;
   fs.writeFileSync(path.join(dir2, 'cfg.json'), JSON.stringify(refusing));
-  const store2 = interpreter(dir2, ['-e', `var S=require("Storage"),F=require("fs"),f=E.openFile("fw.js","r"),o=0,d;while((d=f.read(2048))&&d.length){S.write(".bootcde",d,o,${size});o+=d.length;}f.close();S.write("cfg.json",F.readFileSync("cfg.json"));print("STORED "+S.read(".bootcde").length);quit();`]);
+  const store2 = interpreter(dir2, ['-e', storeCommand(size)]);
   await store2.waitFor(/STORED \d+/, 10000);
   await store2.stop();
   const lonely = interpreter(dir2, []);
