@@ -391,8 +391,9 @@ export function createInstaller(d: InstallerDeps): Installer {
       // The alarm comes first: no reconfiguring (or decommissioning without force) while a
       // recording runs, and nothing heavy when memory is short.
       const busy = d.recorder.status().recording;
+      const mem = hal.system.memory();
       if (op === 'config' && busy) fail(id, 'busy-recording', { recording: busy });
-      else if (op === 'config' && hal.system.memory().free < 300) fail(id, 'low-memory', { free: hal.system.memory().free });
+      else if (op === 'config' && mem.free < 300) fail(id, 'low-memory', { free: mem.free });
       else if (op === 'info') info(id);
       else if (op === 'config') configure(id, r.config);
       else if (op === 'test' && r.step === 'button') testButton(id, Math.min(60000, Number(r.timeoutMs) || 30000));

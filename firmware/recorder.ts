@@ -40,8 +40,8 @@ export interface RecState {
 }
 
 export interface RecorderStatus {
-  /** Id of the recording in progress. */
-  recording?: string;
+  /** Id of the recording in progress; '' when none (never undefined: Espruino 2v29, docs/espruino-notes.md). */
+  recording: string;
   /** Recordings on the spool not yet fully uploaded. */
   stored: number;
   /** Blocks dropped because the ring was full (a stalled card), since boot. */
@@ -482,7 +482,7 @@ export function createRecorder(d: RecorderDeps): Recorder {
       work = fn;
     },
     status: function () {
-      return { recording: cur ? cur.r : undefined, stored: states.length, droppedBlocks: dropped, overruns: overruns };
+      return { recording: cur ? cur.r || '' : '', stored: states.length, droppedBlocks: dropped, overruns: overruns };
     },
     stop: function () {
       d.microphone.stop();

@@ -334,7 +334,10 @@ function checkOrder(scopeManager, parents, add) {
       const at = ref.identifier.range[0];
       const def = defPos.get(v);
       if (at < def && !(ref.init && at >= def)) {
-        add(ref.identifier, 'hoisting', `'${v.name}' is used before its definition (Espruino does not hoist)`);
+        // A function's own `var` used early is the var-order rule's (checkVarFlow), with a message
+        // naming the outer binding it reaches instead.
+        const ownVar = home.type === 'function' && v.defs.some((d) => d.type === 'Variable' && d.parent && d.parent.kind === 'var') && !v.defs.some((d) => d.type === 'Parameter' || d.type === 'FunctionName');
+        if (!ownVar) add(ref.identifier, 'hoisting', `'${v.name}' is used before its definition (Espruino does not hoist)`);
         continue;
       }
       // A load-time call of a function of this scope: everything it needs must exist by now.
@@ -360,6 +363,627 @@ function checkOrder(scopeManager, parents, add) {
       }
     }
   }
+}
+
+/** Like walk, but `visit` returning false skips the node's children. */
+function walkSkip(node, visit) {
+  if (!node || typeof node.type !== 'string') return;
+  if (visit(node) === false) return;
+  for (const key of Object.keys(node)) {
+    if (key === 'parent') continue;
+    const v = node[key];
+    if (Array.isArray(v)) {
+      for (const c of v) if (c && typeof c.type === 'string') walkSkip(c, visit);
+    } else if (v && typeof v.type === 'string') {
+      walkSkip(v, visit);
+    }
+  }
+}
+/* ---------------------------------------------------------------------------------------------
+ * var-order: Espruino 2v29 does not hoist `var` inside a function. Until a `var x` statement has
+ * run, `x` names the enclosing scope's `x` (reads see it, writes overwrite it; with no outer `x`,
+ * a read throws ReferenceError). Measured on 2v29 (docs/espruino-notes.md): `var x = e` declares
+ * x before evaluating e; `for (var k in o)` declares k even when the loop never runs; a `var` in a
+ * branch, loop body, `case` or `try` block that did not run declares nothing.
+ *
+ * Rule: in a function's own body (not its nested functions), every reference (read or write) to a
+ * name the function declares with `var` must come after a declaration of it that has run on every
+ * path reaching that reference. Parameters and function declarations are declared at entry.
+ * The analysis is a forward "definitely declared" pass over the statements: branches meet (a name
+ * counts after an `if`/`switch`/`try` only when every path declared it), a loop's body and exit see
+ * what was declared before the loop (plus the `for`/`for…in` head), paths that end in
+ * return/throw/break/continue do not reach what follows, `break` carries its state to the loop
+ * or switch it leaves, a `catch` or `finally` block starts from what the `try` started with.
+ * Literal-constant tests (`while (1)`, `for (;;)`, `if (0)`) are followed as constants.
+ * ------------------------------------------------------------------------------------------- */
+
+const isFunctionNode = (n) => n.type === 'FunctionDeclaration' || n.type === 'FunctionExpression' || n.type === 'ArrowFunctionExpression';
+
+/** true / false for a test whose truth is a literal constant (`1`, `!0`, `true`, `""`), else undefined. */
+function constTruth(node) {
+  if (!node) return true; // `for (;;)`
+  if (node.type === 'Literal' && !node.regex) return !!node.value;
+  if (node.type === 'UnaryExpression' && node.operator === '!') {
+    const t = constTruth(node.argument);
+    return t === undefined ? undefined : !t;
+  }
+  return undefined;
+}
+
+/** Intersection of two "declared" sets; null stands for an unreachable point (every name). */
+function meet(a, b) {
+  if (a === null) return b;
+  if (b === null) return a;
+  const out = new Set();
+  for (const v of a) if (b.has(v)) out.add(v);
+  return out;
+}
+
+function patternIds(p, out = []) {
+  if (!p) return out;
+  if (p.type === 'Identifier') out.push(p);
+  else if (p.type === 'ObjectPattern') for (const q of p.properties) patternIds(q.type === 'RestElement' ? q.argument : q.value, out);
+  else if (p.type === 'ArrayPattern') for (const q of p.elements) patternIds(q, out);
+  else if (p.type === 'AssignmentPattern') patternIds(p.left, out);
+  else if (p.type === 'RestElement') patternIds(p.argument, out);
+  return out;
+}
+
+/** The name a function is known by, for messages. */
+function functionLabel(fn, parents) {
+  if (fn.id) return `function ${fn.id.name}`;
+  const p = parents.get(fn);
+  if (p && p.type === 'VariableDeclarator' && p.id.type === 'Identifier') return `function ${p.id.name}`;
+  if (p && p.type === 'Property' && !p.computed && p.key.type === 'Identifier') return `method ${p.key.name}`;
+  if (p && p.type === 'AssignmentExpression' && p.left.type === 'MemberExpression' && memberName(p.left)) return `function .${memberName(p.left)}`;
+  return 'function';
+}
+
+/** What the enclosing scopes call `name`, for the message. */
+function outerBinding(scope, name) {
+  for (let s = scope.upper; s; s = s.upper) {
+    const v = s.set.get(name);
+    if (!v || v.defs.length === 0) continue;
+    const d = v.defs[0];
+    const kind = d.type === 'FunctionName' ? 'a function' : d.type === 'Parameter' ? 'a parameter' : d.type === 'ClassName' ? 'a class' : 'a variable';
+    return { text: `the enclosing scope's '${name}' (${kind} at {at})`, node: d.name };
+  }
+  return { text: `the global '${name}'` };
+}
+
+function checkVarFlow(scopeManager, parents, add) {
+  for (const scope of scopeManager.scopes) {
+    if (scope.type !== 'function') continue;
+    const fn = scope.block;
+    // Names this function declares with `var` and nothing declares at entry.
+    const tracked = new Set();
+    for (const v of scope.variables) {
+      if (!v.defs.some((d) => d.type === 'Variable' && d.parent && d.parent.kind === 'var')) continue;
+      if (v.defs.some((d) => d.type === 'Parameter' || d.type === 'FunctionName')) continue;
+      tracked.add(v);
+    }
+    if (tracked.size === 0) continue;
+    const declIds = new Set();
+    for (const v of tracked) for (const d of v.defs) if (d.type === 'Variable') for (const id of patternIds(d.node.id)) declIds.add(id);
+    const refOf = new Map(); // identifier node → reference, for references to tracked names in this body
+    const collect = (s) => {
+      for (const r of s.references) if (tracked.has(r.resolved) && !declIds.has(r.identifier)) refOf.set(r.identifier, r);
+      for (const c of s.childScopes) if (c.variableScope === scope) collect(c);
+    };
+    collect(scope);
+    if (refOf.size === 0) continue;
+    const varOf = (id) => {
+      const v = scope.set.get(id.name);
+      return v && tracked.has(v) ? v : undefined;
+    };
+    const where = functionLabel(fn, parents);
+    const bad = new Map(); // variable → identifier → reference, where it is not yet declared
+
+    const check = (node, D) => {
+      if (D === null) return; // unreachable here
+      walkSkip(node, function visit(n) {
+        if (n !== node && (isFunctionNode(n) || n.type === 'ClassBody')) return false;
+        if (n.type === 'Identifier' && refOf.has(n)) {
+          const r = refOf.get(n);
+          if (!D.has(r.resolved)) {
+            if (!bad.has(r.resolved)) bad.set(r.resolved, new Map());
+            bad.get(r.resolved).set(n, r);
+          }
+        }
+        return true;
+      });
+    };
+    const targets = []; // { kind: 'loop'|'switch'|'label', labels, breaks, continues }
+    const findTarget = (label, forContinue) => {
+      for (let i = targets.length - 1; i >= 0; i--) {
+        const t = targets[i];
+        if (label ? t.labels.includes(label) : forContinue ? t.kind === 'loop' : t.kind !== 'label') return t;
+      }
+      return undefined;
+    };
+    let pendingLabels = [];
+    const push = (kind) => {
+      const t = { kind, labels: pendingLabels, breaks: null, continues: null };
+      pendingLabels = [];
+      targets.push(t);
+      return t;
+    };
+    const declare = (D, id) => {
+      const v = varOf(id);
+      if (D === null || !v || D.has(v)) return D;
+      const o = new Set(D);
+      o.add(v);
+      return o;
+    };
+    const decls = (node, D) => {
+      for (const d of node.declarations) {
+        if (node.kind === 'var') for (const id of patternIds(d.id)) D = declare(D, id);
+        if (d.init) check(d.init, D);
+        if (d.id.type !== 'Identifier') check(d.id, D); // default values inside patterns
+      }
+      return D;
+    };
+    const list = (stmts, D) => {
+      for (const s of stmts) D = stmt(s, D);
+      return D;
+    };
+    const stmt = (node, D) => {
+      // Unreachable code (D === null) is still walked, so that its breaks and loops stay
+      // consistent, but nothing in it is reported.
+      switch (node.type) {
+        case 'BlockStatement':
+        case 'StaticBlock':
+          return list(node.body, D);
+        case 'EmptyStatement':
+        case 'DebuggerStatement':
+        case 'FunctionDeclaration':
+          return D;
+        case 'ExpressionStatement':
+          check(node.expression, D);
+          return D;
+        case 'VariableDeclaration':
+          return decls(node, D);
+        case 'ClassDeclaration':
+          if (node.superClass) check(node.superClass, D);
+          return D;
+        case 'ReturnStatement':
+        case 'ThrowStatement':
+          if (node.argument) check(node.argument, D);
+          return null;
+        case 'BreakStatement': {
+          const t = findTarget(node.label && node.label.name, false);
+          if (t) t.breaks = meet(t.breaks, D);
+          return null;
+        }
+        case 'ContinueStatement': {
+          const t = findTarget(node.label && node.label.name, true);
+          if (t) t.continues = meet(t.continues, D);
+          return null;
+        }
+        case 'IfStatement': {
+          check(node.test, D);
+          const k = constTruth(node.test);
+          const c = stmt(node.consequent, k === false ? null : D);
+          const a = node.alternate ? stmt(node.alternate, k === true ? null : D) : k === true ? null : D;
+          return meet(c, a);
+        }
+        case 'LabeledStatement': {
+          const isLoopOrSwitch = /^(For|ForIn|ForOf|While|DoWhile|Switch)Statement$/.test(node.body.type) || node.body.type === 'LabeledStatement';
+          if (isLoopOrSwitch) {
+            pendingLabels = pendingLabels.concat([node.label.name]);
+            return stmt(node.body, D);
+          }
+          const t = push('label');
+          t.labels = [node.label.name];
+          const out = stmt(node.body, D);
+          targets.pop();
+          return meet(out, t.breaks);
+        }
+        case 'WhileStatement': {
+          check(node.test, D);
+          const k = constTruth(node.test);
+          const t = push('loop');
+          stmt(node.body, k === false ? null : D);
+          targets.pop();
+          return k === true ? t.breaks : meet(D, t.breaks);
+        }
+        case 'DoWhileStatement': {
+          const t = push('loop');
+          const b = stmt(node.body, D);
+          targets.pop();
+          const atTest = meet(b, t.continues);
+          check(node.test, atTest);
+          return constTruth(node.test) === true ? t.breaks : meet(atTest, t.breaks);
+        }
+        case 'ForStatement': {
+          let Di = D;
+          if (node.init) {
+            if (node.init.type === 'VariableDeclaration') Di = decls(node.init, D);
+            else check(node.init, D);
+          }
+          if (node.test) check(node.test, Di);
+          const k = constTruth(node.test);
+          const t = push('loop');
+          const b = stmt(node.body, k === false ? null : Di);
+          targets.pop();
+          if (node.update) check(node.update, meet(b, t.continues));
+          return k === true ? t.breaks : meet(Di, t.breaks);
+        }
+        case 'ForInStatement':
+        case 'ForOfStatement': {
+          check(node.right, D);
+          let Dl = D;
+          if (node.left.type === 'VariableDeclaration') Dl = decls(node.left, D);
+          else check(node.left, D);
+          const t = push('loop');
+          stmt(node.body, Dl);
+          targets.pop();
+          return meet(Dl, t.breaks);
+        }
+        case 'SwitchStatement': {
+          check(node.discriminant, D);
+          for (const c of node.cases) if (c.test) check(c.test, D);
+          const t = push('switch');
+          let fall = null;
+          for (const c of node.cases) fall = list(c.consequent, meet(D, fall));
+          targets.pop();
+          const hasDefault = node.cases.some((c) => !c.test);
+          return meet(meet(fall, t.breaks), hasDefault ? null : D);
+        }
+        case 'TryStatement': {
+          const t = stmt(node.block, D);
+          let after = t;
+          if (node.handler) {
+            // An exception can come before anything in the block ran.
+            const c = stmt(node.handler.body, D);
+            after = meet(t, c);
+          }
+          if (node.finalizer) {
+            stmt(node.finalizer, D); // reached from anywhere in the block: checked conservatively
+            return after === null ? null : stmt(node.finalizer, after);
+          }
+          return after;
+        }
+        case 'WithStatement':
+          check(node.object, D);
+          return stmt(node.body, D);
+        default:
+          check(node, D);
+          return D;
+      }
+    };
+    const entry = new Set();
+    if (fn.body.type === 'BlockStatement') stmt(fn.body, entry);
+    else check(fn.body, entry);
+    for (const p of fn.params) check(p, entry); // default values (rejected elsewhere anyway)
+    // One finding per name and function, at its first such reference (a loop header has three).
+    for (const [v, refs] of bad) {
+      const ids = [...refs.keys()].sort((a, b) => a.start - b.start);
+      const n = ids[0];
+      const r = refs.get(n);
+      const how = r.isWrite() ? (r.isRead() ? 'updated' : 'assigned') : 'read';
+      const writes = ids.some((i) => refs.get(i).isWrite());
+      const outer = outerBinding(scope, v.name);
+      const more = ids.length > 1 ? ` (and ${ids.length - 1} more reference${ids.length > 2 ? 's' : ''} after it)` : '';
+      add(
+        n,
+        'var-order',
+        `'${v.name}' is ${how} in ${where} before its \`var\` has run on every path${more}: Espruino 2v29 does not hoist var, so here '${v.name}' is ${outer.text}${writes ? ', and the assignment overwrites it' : ''}. Declare it (\`var ${v.name}\`) on every path before its first use`,
+        { ident: v.name, related: outer.node }
+      );
+    }
+  }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * undefined-field: Espruino 2v29 throws ReferenceError ("x" is not defined) when a property whose
+ * value is `undefined` is read off an object nothing else references: a call's result or a
+ * literal (`f().x` with f returning `{x: undefined}`; `({a: void 0}).a`; also `f().x.y` when `x`
+ * holds a literal `{y: undefined}`). Through a variable it works, and so do an absent key and
+ * `null` (measured; fixed after 2v29, Espruino #1916). Reading through a variable is not a fix in
+ * source, though: esbuild and terser fold a single-use `const s = f(); s.x` back into `f().x`.
+ * The rule runs on the lowered ES5 and on the minified bundle, like every rule here.
+ *
+ * Rule: a property read (not a plain assignment target, not `typeof`/`delete`) whose object is
+ *  - an object literal, or
+ *  - a call whose callee resolves within the code: a function expression (IIFE), a name bound by
+ *    scope to a function declaration or to functions assigned to it, or, for `a.b()`, every
+ *    function anywhere bound to a property named `b` (`{b: function…}`, `x.b = function…`,
+ *    class methods) — by name, so over-approximate; `f.call/apply()` is resolved as `f`;
+ *  - a member read of such a temporary (`f().x.y` when `x` holds an object literal), or a comma,
+ *    `?:` or `||`/`&&` expression with such an operand;
+ * where one of those object literals (returned directly by a `return`, or through a call that
+ * returns one) has the property read and its value may be `undefined`: the identifier
+ * `undefined`, `void …`, a conditional with such a branch, `a || b`/`a ?? b` with b such,
+ * `a && b` with a or b such, an assignment or comma expression ending in one, any member read,
+ * a parameter, a for…in variable, a `var` declared without an initialiser or assigned such a value (a
+ * name whose every declaration and assignment gives a defined value counts as defined), an
+ * unresolved global, a call of a function resolved as above that has a bare `return`, can run off
+ * its end (only return/throw, if/else, try and blocks are followed) or returns such a value, and a
+ * call nothing resolves, unless to a built-in that always returns a value (String, Number,
+ * parseInt…, Math.*) or a method that always returns one (substr, slice, indexOf, join…).
+ * Literals (null included), `new`, operators, functions, object and array literals are defined.
+ * Not covered (not decidable here or not seen in the bundle): a computed key `f()[k]`, `new C().x`
+ * (also throws on 2v29 when the constructor set `this.x = undefined`), objects built in a local
+ * variable and returned (`var o = {}; o.x = u; return o`), and properties of array literals
+ * (`[undefined][0]` works on 2v29).
+ * ------------------------------------------------------------------------------------------- */
+
+const DEFINED_GLOBAL_CALLS = ['String', 'Number', 'Boolean', 'parseInt', 'parseFloat', 'isNaN', 'isFinite', 'getTime', 'encodeURIComponent', 'decodeURIComponent', 'btoa', 'atob', 'Array', 'Object'];
+const DEFINED_STATIC_CALLS = { Math: null, Object: ['keys', 'assign', 'create'], JSON: ['parse'], E: ['sum', 'variance', 'CRC32', 'hwRand'] };
+const DEFINED_METHOD_CALLS = [
+  'substr', 'substring', 'slice', 'indexOf', 'charAt', 'charCodeAt', 'join', 'concat', 'toString', 'toFixed', 'replace', 'split',
+  'toUpperCase', 'toLowerCase', 'trim', 'padStart', 'padEnd', 'repeat', 'startsWith', 'endsWith', 'includes', 'test', 'map', 'filter',
+  'push', 'some', 'every', 'subarray', 'splice', 'sort', 'reverse', 'hasOwnProperty'
+];
+const DEFINED_GLOBAL_NAMES = ['NaN', 'Infinity'];
+
+function propKeyName(p) {
+  if (p.type !== 'Property' || p.computed) return undefined;
+  if (p.key.type === 'Identifier') return p.key.name;
+  if (p.key.type === 'Literal') return String(p.key.value);
+  return undefined;
+}
+
+function checkTempReads(ast, scopeManager, parents, add) {
+  // Functions bound to property names anywhere in the code: name → function nodes.
+  const byProp = new Map();
+  const bind = (name, fn) => {
+    if (!byProp.has(name)) byProp.set(name, []);
+    byProp.get(name).push(fn);
+  };
+  const idToRef = new Map();
+  for (const s of scopeManager.scopes) for (const r of s.references) idToRef.set(r.identifier, r);
+  const writesOf = new Map(); // variable → write references
+  for (const s of scopeManager.scopes) {
+    for (const r of s.references) {
+      if (!r.resolved || !r.isWrite()) continue;
+      if (!writesOf.has(r.resolved)) writesOf.set(r.resolved, []);
+      writesOf.get(r.resolved).push(r);
+    }
+  }
+  const forInHeads = new Set(); // names a for…in assigns its keys to
+  walk(ast, null, (n) => {
+    if (n.type === 'ForInStatement') for (const id of patternIds(n.left.type === 'VariableDeclaration' ? n.left.declarations[0].id : n.left)) forInHeads.add(id);
+    if (n.type === 'Property' && isFunctionNode(n.value) && propKeyName(n) !== undefined) bind(propKeyName(n), n.value);
+    else if (n.type === 'MethodDefinition' && !n.computed && n.key.type === 'Identifier') bind(n.key.name, n.value);
+    else if (n.type === 'AssignmentExpression' && n.operator === '=' && n.left.type === 'MemberExpression' && isFunctionNode(n.right) && memberName(n.left)) bind(memberName(n.left), n.right);
+  });
+  // `{b: g}` where g names a function: bound too.
+  walk(ast, null, (n) => {
+    if (n.type === 'Property' && n.value.type === 'Identifier' && propKeyName(n) !== undefined) for (const f of fnsOfName(n.value)) bind(propKeyName(n), f);
+  });
+
+  function fnsOfName(id) {
+    const r = idToRef.get(id);
+    const v = r && r.resolved;
+    if (!v) return [];
+    const out = [];
+    for (const d of v.defs) {
+      if (d.type === 'FunctionName' && d.node.type === 'FunctionDeclaration') out.push(d.node);
+      if (d.type === 'Variable' && d.node.init && isFunctionNode(d.node.init)) out.push(d.node.init);
+    }
+    for (const w of writesOf.get(v) || []) if (w.writeExpr && isFunctionNode(w.writeExpr)) out.push(w.writeExpr);
+    return out;
+  }
+
+  function calleeFns(call) {
+    const c = call.callee;
+    if (isFunctionNode(c)) return [c];
+    if (c.type === 'Identifier') return fnsOfName(c);
+    if (c.type === 'MemberExpression') {
+      const name = memberName(c);
+      if ((name === 'call' || name === 'apply') && (c.object.type === 'Identifier' || isFunctionNode(c.object))) {
+        return isFunctionNode(c.object) ? [c.object] : fnsOfName(c.object);
+      }
+      return name !== undefined ? byProp.get(name) || [] : [];
+    }
+    return [];
+  }
+
+  const returnsCache = new Map();
+  function returnsOf(fn) {
+    if (returnsCache.has(fn)) return returnsCache.get(fn);
+    const out = [];
+    if (fn.body.type !== 'BlockStatement') out.push(fn.body);
+    else {
+      walkSkip(fn.body, (n) => {
+        if (isFunctionNode(n) || n.type === 'ClassBody') return false;
+        if (n.type === 'ReturnStatement' && n.argument) out.push(n.argument);
+        return true;
+      });
+    }
+    returnsCache.set(fn, out);
+    return out;
+  }
+
+  function returnStatementsOf(fn) {
+    const out = [];
+    if (fn.body.type === 'BlockStatement') {
+      walkSkip(fn.body, (n) => {
+        if (isFunctionNode(n) || n.type === 'ClassBody') return false;
+        if (n.type === 'ReturnStatement') out.push(n);
+        return true;
+      });
+    }
+    return out;
+  }
+
+  /** Whether control can run off the end of `s` (approximate: only return/throw, if/else and blocks end it). */
+  function mayComplete(s) {
+    switch (s.type) {
+      case 'ReturnStatement':
+      case 'ThrowStatement':
+        return false;
+      case 'BlockStatement':
+        return s.body.length === 0 || mayComplete(s.body[s.body.length - 1]);
+      case 'IfStatement':
+        return !s.alternate || mayComplete(s.consequent) || mayComplete(s.alternate);
+      case 'TryStatement':
+        return (s.finalizer && !mayComplete(s.finalizer)) ? false : mayComplete(s.block) || (!!s.handler && mayComplete(s.handler.body));
+      default:
+        return true;
+    }
+  }
+
+  /** Object literals `e` may evaluate to that nothing else references. */
+  function temporaries(e, seen) {
+    switch (e.type) {
+      case 'ObjectExpression':
+        return [e];
+      case 'SequenceExpression':
+        return temporaries(e.expressions[e.expressions.length - 1], seen);
+      case 'ConditionalExpression':
+        return temporaries(e.consequent, seen).concat(temporaries(e.alternate, seen));
+      case 'LogicalExpression':
+        return temporaries(e.left, seen).concat(temporaries(e.right, seen));
+      case 'CallExpression': {
+        const out = [];
+        for (const fn of calleeFns(e)) {
+          if (seen.has(fn)) continue;
+          seen.add(fn);
+          for (const r of returnsOf(fn)) out.push(...temporaries(r, seen));
+        }
+        return out;
+      }
+      case 'MemberExpression': {
+        const name = memberName(e);
+        if (name === undefined) return [];
+        const out = [];
+        for (const o of temporaries(e.object, seen)) {
+          const p = findProp(o, name);
+          if (p) out.push(...temporaries(p.value, seen));
+        }
+        return out;
+      }
+      default:
+        return [];
+    }
+  }
+
+  function findProp(obj, name) {
+    let found;
+    for (const p of obj.properties) if (propKeyName(p) === name && p.kind === 'init') found = p;
+    return found;
+  }
+
+  /** Of two reasons, the one naming a certain `undefined`/`void` if either does. */
+  const sharper = (a, b) => (a && /`(undefined|void)`/.test(a)) || !b ? a : b;
+
+  /** Why `e` may evaluate to undefined ('' when it cannot). */
+  function mayBeUndefined(e, seen) {
+    switch (e.type) {
+      case 'Identifier': {
+        const r = idToRef.get(e);
+        const v = r && r.resolved;
+        if (!v) {
+          if (e.name === 'undefined') return '`undefined`';
+          return DEFINED_GLOBAL_NAMES.includes(e.name) ? '' : `'${e.name}', a global of unknown value`;
+        }
+        if (seen.has(v)) return '';
+        seen.add(v);
+        for (const d of v.defs) {
+          if (d.type === 'FunctionName' || d.type === 'ClassName') continue;
+          if (d.type === 'Parameter') return `'${e.name}', a parameter`;
+          if (d.type === 'Variable' && parents.get(d.parent) && /^For(In|Of)Statement$/.test(parents.get(d.parent).type)) {
+            return `'${e.name}', a for…in/of variable (undefined when the loop never ran)`;
+          }
+          if (d.type === 'Variable' && !d.node.init) return `'${e.name}', declared without a value`;
+          if (d.type !== 'Variable') return `'${e.name}', of unknown value`;
+        }
+        for (const w of writesOf.get(v) || []) {
+          if (!w.writeExpr || forInHeads.has(w.identifier)) continue; // `++`, `+=` and for…in keys give numbers and strings
+          const p = parents.get(w.identifier);
+          if (p && p.type === 'AssignmentExpression' && p.operator !== '=' && !/^(\|\||&&|\?\?)=$/.test(p.operator)) continue;
+          const why = mayBeUndefined(w.writeExpr, seen);
+          if (why) return `'${e.name}', which may be assigned ${why}`;
+        }
+        return '';
+      }
+      case 'UnaryExpression':
+        return e.operator === 'void' ? '`void`' : '';
+      case 'ConditionalExpression': {
+        const why = sharper(mayBeUndefined(e.consequent, seen), mayBeUndefined(e.alternate, seen));
+        return why ? `a conditional with a branch that may be undefined: ${why}` : '';
+      }
+      case 'LogicalExpression': {
+        const why = sharper(e.operator === '&&' ? mayBeUndefined(e.left, seen) : '', mayBeUndefined(e.right, seen));
+        return why ? `an '${e.operator}' with an operand that may be undefined: ${why}` : '';
+      }
+      case 'SequenceExpression':
+        return mayBeUndefined(e.expressions[e.expressions.length - 1], seen);
+      case 'AssignmentExpression':
+        return e.operator === '=' || /^(\|\||&&|\?\?)=$/.test(e.operator) ? mayBeUndefined(e.right, seen) : '';
+      case 'MemberExpression':
+        return 'a property read';
+      case 'CallExpression': {
+        const c = e.callee;
+        if (c.type === 'Identifier' && !idToRef.get(c)?.resolved && DEFINED_GLOBAL_CALLS.includes(c.name)) return '';
+        if (c.type === 'MemberExpression') {
+          const name = memberName(c);
+          const o = c.object;
+          if (o.type === 'Identifier' && has(DEFINED_STATIC_CALLS, o.name) && !idToRef.get(o)?.resolved) {
+            const ok = DEFINED_STATIC_CALLS[o.name];
+            if (ok === null || ok.includes(name)) return '';
+          }
+          if (DEFINED_METHOD_CALLS.includes(name)) return '';
+        }
+        // A callee resolved in the code (by scope, or by property name: every candidate) is
+        // followed: undefined when one can end without a value or return something undefined.
+        const fns = calleeFns(e);
+        if (fns.length === 0) return 'a call result';
+        for (const fn of fns) {
+          if (seen.has(fn)) continue;
+          seen.add(fn);
+          if (fn.body.type === 'BlockStatement' && mayComplete(fn.body)) return `a call of a function that can end without returning a value`;
+          for (const n of returnStatementsOf(fn)) {
+            if (!n.argument) return 'a call of a function with a bare `return`';
+            if (mayBeUndefined(n.argument, seen)) return 'a call of a function that may return undefined';
+          }
+          if (fn.body.type !== 'BlockStatement' && mayBeUndefined(fn.body, seen)) return 'a call of a function that may return undefined';
+        }
+        return '';
+      }
+      case 'ChainExpression':
+        return 'an optional chain';
+      case 'AwaitExpression':
+      case 'YieldExpression':
+        return 'a value of unknown kind';
+      default:
+        return ''; // literals, templates, new, operators, functions, object and array literals, this
+    }
+  }
+
+  walk(ast, null, (node) => {
+    if (node.type !== 'MemberExpression') return;
+    const name = memberName(node);
+    if (name === undefined) return;
+    const parent = parents.get(node);
+    if (parent && parent.type === 'AssignmentExpression' && parent.left === node && parent.operator === '=') return; // a write
+    if (parent && parent.type === 'UnaryExpression' && (parent.operator === 'typeof' || parent.operator === 'delete')) return;
+    const objs = temporaries(node.object, new Set());
+    for (const o of objs) {
+      const p = findProp(o, name);
+      if (!p) continue;
+      const why = mayBeUndefined(p.value, new Set());
+      if (!why) continue;
+      const what = node.object.type === 'ObjectExpression' ? 'an object literal' : node.object.type === 'CallExpression' ? `the result of ${describeCall(node.object)}` : 'an unreferenced object';
+      add(
+        node.property,
+        'undefined-field',
+        `'.${name}' is read straight off ${what}, whose '${name}' may hold undefined (${why}, at {at}): Espruino 2v29 throws ReferenceError "${name} is not defined" there. Give '${name}' a value that is never undefined (null, '', 0) or leave the key out; reading through a variable is not enough, the bundler folds a single-use variable back into this`,
+        { related: p }
+      );
+      break;
+    }
+  });
+}
+
+function describeCall(call) {
+  const c = call.callee;
+  if (c.type === 'Identifier') return `${c.name}()`;
+  if (c.type === 'MemberExpression' && memberName(c)) return `a call of '.${memberName(c)}()'`;
+  return 'a call';
 }
 
 function findVar(scope, name) {
@@ -412,11 +1036,14 @@ function checkCode(code, options = {}) {
   }
   const scopeManager = eslintScope.analyze(ast, { ecmaVersion: 2022, sourceType: 'script' });
   const seen = new Set();
-  const add = (node, rule, message) => {
+  const extras = new Map(); // finding → { ident, related } until the source map is applied
+  const add = (node, rule, message, extra) => {
     const key = `${node.start}:${rule}:${message}`;
     if (seen.has(key)) return;
     seen.add(key);
-    findings.push({ rule, message, line: node.loc.start.line, column: node.loc.start.column });
+    const f = { rule, message, line: node.loc.start.line, column: node.loc.start.column };
+    findings.push(f);
+    if (extra) extras.set(f, extra);
   };
   // A \u escape in a name (terser writes `global["\xff"]` as `global.\u00ff`): Espruino's lexer
   // stops at the backslash ("Got '\' expected ID"), seen on 2v29 in issue #7.
@@ -428,12 +1055,32 @@ function checkCode(code, options = {}) {
   const parents = checkConstructs(ast, scopeManager, add);
   checkGlobals(scopeManager, add);
   checkOrder(scopeManager, parents, add);
+  checkVarFlow(scopeManager, parents, add);
+  checkTempReads(ast, scopeManager, parents, add);
+  let original = () => undefined;
   if (options.map) {
     const { TraceMap, originalPositionFor } = require('@jridgewell/trace-mapping');
     const tm = new TraceMap(typeof options.map === 'string' ? JSON.parse(options.map) : options.map);
+    original = (line, column) => {
+      const o = originalPositionFor(tm, { line, column });
+      return o.source ? o : undefined;
+    };
     for (const f of findings) {
-      const o = originalPositionFor(tm, { line: f.line, column: f.column });
-      if (o.source) f.source = { file: o.source, line: o.line, column: o.column };
+      const o = original(f.line, f.column);
+      if (o) f.source = { file: o.source, line: o.line, column: o.column };
+    }
+  }
+  // A finding may name a second place (`{at}`: where the value or the outer binding is) and the
+  // identifier it is about (minified: the source map's name for it is added).
+  for (const [f, x] of extras) {
+    if (x.related) {
+      const { line, column } = x.related.loc.start;
+      const o = original(line, column);
+      f.message = f.message.replace('{at}', o ? `${o.source}:${o.line}` : `line ${line}:${column + 1}`);
+    }
+    if (x.ident) {
+      const o = original(f.line, f.column);
+      if (o && o.name && o.name !== x.ident) f.message = f.message.replace(`'${x.ident}'`, `'${x.ident}' ('${o.name}' in the source)`);
     }
   }
   findings.sort((a, b) => a.line - b.line || a.column - b.column);

@@ -218,7 +218,7 @@ export function createEspruinoHal(settings: DeviceSettings): Hal {
     },
     memory: function () {
       const m = process.memory(false);
-      return { free: m.free, total: m.total };
+      return { free: m.free | 0, total: m.total | 0 };
     },
     audioBytes: board.audioBytes,
     onUncaught: function (cb: (e: unknown) => void) {
