@@ -11,12 +11,25 @@
  * sample continuity with the declared gaps; gap regions silent (128); the manifest's HMAC-SHA-256
  * signature under the unit's evidence key.
  *
+ * Hostile input: the folder may have been crafted by someone who wants the verifier to crash, hang
+ * or run out of memory, or to print a misleading report. So every file is opened only when it is a
+ * regular file no larger than any real recording makes it; manifest.json's JSON shape is bounded
+ * before it is parsed; every manifest and chunk-record field is checked for type and range (times,
+ * counts, rates, lengths — see LIMITS) before it is used, and counts against what the WAV can hold;
+ * the WAV is read piecewise, never whole; each report lists at most LIMITS.listedProblems problems;
+ * names and paths are printed with control characters escaped; and a recording whose check throws
+ * anyway is reported as `internal-error` (no stack trace) while the others are still checked.
+ * Every problem has a stable reason code (FailureCode) printed before its text.
+ *
  * Usage: npm run evidence:verify -- DIR [--key HEX] [--keys FILE.json] [--no-signature]
  *   DIR: a recording folder (holds manifest.json) or any folder above recordings.
  *   --key HEX: the 64-hex-digit evidence key (for every recording); --keys FILE: unit id → key.
- *   Without a key for a recording its signature is NOT checked, which counts as a failure unless
- *   --no-signature is given.
- * Exit code: 0 every recording verified; 1 a recording failed; 2 usage error or nothing found.
+ *   Without a key for a recording its signature is NOT checked, which counts as a failure.
+ *   --no-signature: check everything but the signature (no key may be given). Such a recording is
+ *   reported `CHAIN OK, SIGNATURE NOT CHECKED`, never `VERIFIED`: its audio, hashes and chain are
+ *   consistent, but nothing proves the unit made them.
+ * Exit code: 0 every recording passed (VERIFIED, or CHAIN OK with --no-signature); 1 a recording
+ * failed or the folder search hit its limits; 2 usage error or nothing found.
  * Keys and audio content are never printed.
  */
 import * as fs from 'node:fs';
@@ -26,8 +39,98 @@ import * as crypto from 'node:crypto';
 const ZERO_HASH = '0'.repeat(64);
 const HASH_RE = /^[0-9a-f]{64}$/;
 const KEY_RE = /^[0-9a-fA-F]{64}$/;
+/** The unit id (`unitId` in the unit's configuration). */
+const UNIT_RE = /^[A-Za-z0-9-]{1,24}$/;
+const RID_RE = /^[0-9a-f]{4}$/;
 const GAP_WHYS = ['boot', 'mic', 'spool', 'full'];
 const ENDS = ['', 'stop', 'max'];
+const MANIFEST_KEYS = ['v', 'unit', 'r', 'rate', 'bits', 'trig', 'start', 'n', 'samples', 'head', 'gaps', 'end', 'final', 'sig'];
+const RECORD_KEYS = ['r', 'i', 's', 'n', 't', 'w', 'h', 'p', 'c'];
+const WAV_HEADER = 44;
+
+/** The unit's recording limits (firmware/config.ts ranges, docs/evidence.md). */
+const MIN_RATE = 4000; // audio.rate 4000–16000 Hz
+const MAX_RATE = 16000;
+const MAX_CHUNK_S = 4; // audio.chunkMs 250–4000 ms: a chunk holds at most rate × 4 samples
+const MAX_RECORDING_S = 14400 + 10 + MAX_CHUNK_S; // audio.maxS 14400 s, preMs 10 s, one chunk more
+const MAX_SAMPLES = MAX_RATE * MAX_RECORDING_S;
+/** 14400 s in 250 ms chunks is 57,600 chunks; short chunks (before gaps) get twice that and more. */
+const MAX_CHUNKS = 1 << 17;
+
+/** Bounds on everything the verifier reads, counts, prints and searches. */
+export const LIMITS = {
+  /** Largest recording extent, samples (16 kHz for 14,414 s: 230,624,000). */
+  maxSamples: MAX_SAMPLES,
+  /** Most chunks (`n`, chunk records listed) and most declared gaps. */
+  maxChunks: MAX_CHUNKS,
+  maxGaps: MAX_CHUNKS,
+  /** Wall times (`start`, `w`) and unit times (`t`): 0 … 2100-01-01T00:00:00Z in ms. 0 is allowed:
+   * a unit whose clock was never set counts from 1970. */
+  maxTimeMs: Date.UTC(2100, 0, 1),
+  /** manifest.json: 48 MiB holds 131,072 chunk records (~310 bytes each at the largest values). */
+  manifestBytes: 48 * 1024 * 1024,
+  /** manifest.json nests 4 deep ({ manifest { gaps [ {…} ] } }), and holds at most this many
+   * objects/arrays and commas (9 per record, 3 per gap). */
+  jsonDepth: 4,
+  jsonContainers: 2 * MAX_CHUNKS + 8,
+  jsonCommas: 12 * MAX_CHUNKS + 64,
+  /** recording.wav: the 44-byte header, the largest extent and a pad byte. */
+  wavBytes: WAV_HEADER + MAX_SAMPLES + 1,
+  /** RIFF chunks walked in a WAV before giving up (the server writes 2). */
+  wavChunks: 16,
+  /** The --keys file. */
+  keysBytes: 1024 * 1024,
+  /** Problems listed per recording (the rest are counted by reason code). */
+  listedProblems: 100,
+  /** Folder search: folders visited, entries read, depth below DIR, recordings. */
+  walkFolders: 200_000,
+  walkEntries: 2_000_000,
+  walkDepth: 32,
+  walkRecordings: 50_000
+} as const;
+
+/** The reason codes, stable: scripts may match them. */
+export type FailureCode =
+  | 'missing-file' // manifest.json or recording.wav absent
+  | 'not-a-file' // a folder, FIFO, device … where a file should be
+  | 'unreadable' // the file exists but cannot be read (permissions, I/O)
+  | 'file-too-large' // larger than any recording makes it (LIMITS)
+  | 'bad-json' // manifest.json is not JSON, or not shaped like the format (depth, size)
+  | 'bad-structure' // not {"manifest":{…},"chunks":[…]}, or too many chunk records
+  | 'bad-manifest' // a manifest field of the wrong type or out of range, or inconsistent
+  | 'bad-chunk-record' // a chunk record of the wrong shape, type or range
+  | 'chunk-missing'
+  | 'chunk-repeated'
+  | 'chunk-out-of-order'
+  | 'chunk-beyond-n'
+  | 'chunk-overlap' // a chunk's samples overlap an earlier chunk's (its hash is not checked)
+  | 'bad-wav' // the WAV header or layout, or its length against the recording's extent
+  | 'audio-mismatch' // a chunk's hash does not match the WAV, or its samples lie beyond it
+  | 'chain-broken'
+  | 'chain-head' // the chain does not end at the manifest's head
+  | 'continuity' // sample positions do not follow from the chunk sizes and declared gaps
+  | 'gap-not-silent'
+  | 'signature-invalid'
+  | 'signature-not-checked' // no key for the unit (and --no-signature not given)
+  | 'internal-error'; // the verifier itself failed on this recording (a bug): not verified
+
+export interface Failure {
+  code: FailureCode;
+  /** Readable as is; names and field names from the files are escaped and shortened. */
+  message: string;
+}
+
+/**
+ * `verified`: every check passed, the signature included. `chain-ok-signature-not-checked`: every
+ * check passed but the signature was not checked (--no-signature): the recording is consistent,
+ * nothing proves who made it. `failed`: at least one problem.
+ */
+export type Verdict = 'verified' | 'chain-ok-signature-not-checked' | 'failed';
+export const VERDICT_TEXT: Record<Verdict, string> = {
+  verified: 'VERIFIED',
+  'chain-ok-signature-not-checked': 'CHAIN OK, SIGNATURE NOT CHECKED',
+  failed: 'FAILED'
+};
 
 export interface GapSummary {
   /** The chunk the gap comes before. */
@@ -60,17 +163,26 @@ export interface RecordingSummary {
   end?: string;
   final?: boolean;
   signature: 'valid' | 'invalid' | 'not checked';
+  /** Why the signature was not checked: no key for the unit, or --no-signature. */
+  signatureSkipped?: 'no key' | 'not asked';
 }
 
 export interface VerifyResult {
+  /** No problem found. Not proof of origin on its own: see `verdict`. */
   ok: boolean;
-  /** Each failure, in a fixed order (file structure, chunk by chunk, then the manifest), readable as is. */
+  verdict: Verdict;
+  /** Each failure listed (at most LIMITS.listedProblems), in a fixed order (file structure, chunk by
+   * chunk, then the manifest), readable as is: `failures[k].message`. */
   problems: string[];
+  failures: Failure[];
+  /** Problems found beyond those listed, by reason code. */
+  omitted: number;
+  omittedByCode: Partial<Record<FailureCode, number>>;
   summary: RecordingSummary;
 }
 
 export interface VerifyOptions {
-  /** Do not count a signature that could not be checked (no key) as a failure. */
+  /** Do not check the signature (a key given is ignored); the verdict is then never `verified`. */
   noSignature?: boolean;
 }
 
@@ -111,9 +223,26 @@ interface ChunkRecord {
 
 const sha256 = (data: string | Uint8Array) => crypto.createHash('sha256').update(data).digest('hex');
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isCount = (v: unknown, min = 0): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= min;
+const isCount = (v: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): v is number =>
+  typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max;
 const isHash = (v: unknown): v is string => typeof v === 'string' && HASH_RE.test(v);
+const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
 const range = (s: number, n: number) => `samples ${s}..${s + n - 1}`;
+
+/**
+ * Text from the files (field names, error texts, paths) made safe to print: control, line-breaking
+ * and bidirectional characters escaped, so a crafted name cannot forge report lines; shortened to
+ * `max` characters.
+ */
+export function printable(s: string, max = Infinity): string {
+  const short = s.length > max ? `${s.slice(0, max)}…` : s;
+  return short.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+/** A name from the files in quotes: `"` and `\\` escaped too, so the quotes show where it ends. */
+const quoted = (s: string) => `"${printable((s.length > 40 ? `${s.slice(0, 40)}…` : s).replace(/["\\]/g, (c) => `\\${c}`))}"`;
+/** A value from the files, shown in a message: numbers as they are, anything else by type. */
+const shown = (v: unknown) =>
+  typeof v === 'number' ? String(v) : typeof v === 'string' ? quoted(v) : v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v;
 
 /** The signed string: documented key order, no whitespace, without `sig`. */
 export function canonicalManifest(m: Omit<Manifest, 'sig'>): string {
@@ -127,45 +256,164 @@ export function canonicalManifest(m: Omit<Manifest, 'sig'>): string {
   );
 }
 
-/** Manifest fields: returns the problems (empty when the manifest can be used). */
-function manifestProblems(m: Record<string, unknown>): string[] {
-  const out: string[] = [];
-  const need = (ok: boolean, msg: string) => {
-    if (!ok) out.push(`manifest: ${msg}`);
-  };
-  need(m.v === 1, '"v" is not 1');
-  need(typeof m.unit === 'string' && m.unit !== '', '"unit" missing or not a string');
-  need(typeof m.r === 'string' && /^[0-9a-f]{4}$/.test(m.r) && m.r !== '0000', '"r" is not a recording id (4 lowercase hex digits)');
-  need(isCount(m.rate, 1), '"rate" is not a positive integer');
-  need(m.bits === 8, '"bits" is not 8');
-  need(isCount(m.trig), '"trig" is not a sample index');
-  need(isCount(m.start), '"start" is not a wall time in ms');
-  need(isCount(m.n), '"n" is not a chunk count');
-  need(isCount(m.samples), '"samples" is not a sample count');
-  need(isHash(m.head), '"head" is not 64 lowercase hex digits');
-  need(typeof m.end === 'string' && ENDS.includes(m.end), '"end" is not "", "stop" or "max"');
-  need(typeof m.final === 'boolean', '"final" is not true or false');
-  need(isHash(m.sig), '"sig" missing or not 64 lowercase hex digits');
-  if (!Array.isArray(m.gaps)) need(false, '"gaps" is not an array');
-  else {
-    m.gaps.forEach((g: unknown, k) => {
-      const ok = isObject(g) && isCount(g.i) && isCount(g.s) && typeof g.why === 'string' && GAP_WHYS.includes(g.why);
-      need(ok, `gap ${k} is not {"i":chunk,"s":samples,"why":${GAP_WHYS.join('|')}}`);
-    });
+/** A recording's problems: the first LIMITS.listedProblems kept, the rest counted by code. */
+class Problems {
+  readonly list: Failure[] = [];
+  omitted = 0;
+  readonly omittedByCode: Partial<Record<FailureCode, number>> = {};
+  add(code: FailureCode, message: string): void {
+    if (this.list.length < LIMITS.listedProblems) this.list.push({ code, message });
+    else {
+      this.omitted++;
+      this.omittedByCode[code] = (this.omittedByCode[code] ?? 0) + 1;
+    }
   }
-  const known = ['v', 'unit', 'r', 'rate', 'bits', 'trig', 'start', 'n', 'samples', 'head', 'gaps', 'end', 'final', 'sig'];
-  for (const k of Object.keys(m)) need(known.includes(k), `unknown field "${k}" (not covered by the signature)`);
-  return out;
+  /** Take over another list's problems, after this one's. */
+  absorb(other: Problems): void {
+    for (const f of other.list) this.add(f.code, f.message);
+    for (const [code, k] of Object.entries(other.omittedByCode) as [FailureCode, number][]) {
+      this.omitted += k;
+      this.omittedByCode[code] = (this.omittedByCode[code] ?? 0) + k;
+    }
+  }
+  get count(): number {
+    return this.list.length + this.omitted;
+  }
 }
 
-function recordProblem(o: unknown, rid: string): string | undefined {
-  if (!isObject(o)) return 'not an object';
-  for (const k of ['r', 'i', 's', 'n', 't', 'w', 'h', 'p', 'c']) if (!(k in o)) return `missing "${k}"`;
-  for (const k of Object.keys(o)) if (!['r', 'i', 's', 'n', 't', 'w', 'h', 'p', 'c'].includes(k)) return `unknown field "${k}"`;
-  if (!isCount(o.i)) return '"i" is not a chunk index';
+/** Manifest fields: type and range of each, before any is used. Returns false when it cannot be used. */
+function checkManifest(m: Record<string, unknown>, probs: Problems): boolean {
+  const before = probs.count;
+  const need = (ok: boolean, msg: string) => {
+    if (!ok) probs.add('bad-manifest', `manifest ${msg}`);
+  };
+  need(m.v === 1, `"v" is ${shown(m.v)}, not 1`);
+  need(typeof m.unit === 'string' && UNIT_RE.test(m.unit), `"unit" is ${shown(m.unit)}, not a unit id (1-24 letters, digits or "-")`);
+  need(typeof m.r === 'string' && RID_RE.test(m.r) && m.r !== '0000', `"r" is ${shown(m.r)}, not a recording id (4 lowercase hex digits, 0001..ffff)`);
+  need(isCount(m.rate, MIN_RATE, MAX_RATE), `"rate" is ${shown(m.rate)}, not a rate the unit records (${MIN_RATE}..${MAX_RATE} Hz, whole)`);
+  need(m.bits === 8, `"bits" is ${shown(m.bits)}, not 8`);
+  need(isCount(m.trig, 0, MAX_SAMPLES), `"trig" is ${shown(m.trig)}, not a sample index (0..${MAX_SAMPLES})`);
+  need(isCount(m.start, 0, LIMITS.maxTimeMs), `"start" is ${shown(m.start)}, not a plausible time (0..${LIMITS.maxTimeMs} ms, before 2100)`);
+  need(isCount(m.n, 0, MAX_CHUNKS), `"n" is ${shown(m.n)}, not a chunk count (0..${MAX_CHUNKS})`);
+  need(isCount(m.samples, 0, MAX_SAMPLES), `"samples" is ${shown(m.samples)}, not a sample count (0..${MAX_SAMPLES})`);
+  need(isHash(m.head), '"head" is not 64 lowercase hex digits');
+  need(typeof m.end === 'string' && ENDS.includes(m.end), `"end" is ${shown(m.end)}, not "", "stop" or "max"`);
+  need(typeof m.final === 'boolean', `"final" is ${shown(m.final)}, not true or false`);
+  need(isHash(m.sig), '"sig" is missing or not 64 lowercase hex digits');
+  if (!Array.isArray(m.gaps)) need(false, `"gaps" is ${shown(m.gaps)}, not an array`);
+  else if (m.gaps.length > LIMITS.maxGaps) need(false, `"gaps" lists ${m.gaps.length} gaps, more than ${LIMITS.maxGaps}`);
+  else {
+    m.gaps.forEach((g: unknown, k) => {
+      const ok =
+        isObject(g) &&
+        Object.keys(g).length === 3 &&
+        isCount(g.i, 0, MAX_CHUNKS) &&
+        isCount(g.s, 0, MAX_SAMPLES) &&
+        typeof g.why === 'string' &&
+        GAP_WHYS.includes(g.why);
+      need(ok, `gap ${k} is not {"i":chunk,"s":samples (0..${MAX_SAMPLES}),"why":${GAP_WHYS.join('|')}}`);
+    });
+  }
+  for (const k of Object.keys(m)) need(MANIFEST_KEYS.includes(k), `has an unknown field ${quoted(k)} (not covered by the signature)`);
+  // Counts against each other: n chunks of at least one sample each.
+  if (probs.count === before && (m.n as number) > (m.samples as number)) {
+    need(false, `"n" is ${m.n} chunks, more than its ${m.samples} samples can hold (a chunk is at least 1 sample)`);
+  }
+  return probs.count === before;
+}
+
+/** A chunk record's shape, types and ranges; undefined when it can be used. */
+function recordProblem(o: unknown, rid: string, rate: number): string | undefined {
+  if (!isObject(o)) return `is ${shown(o)}, not an object`;
+  for (const k of RECORD_KEYS) if (!has(o, k)) return `missing "${k}"`;
+  for (const k of Object.keys(o)) if (!RECORD_KEYS.includes(k)) return `unknown field ${quoted(k)}`;
+  if (!isCount(o.i, 0, MAX_CHUNKS - 1)) return `"i" is ${shown(o.i)}, not a chunk index (0..${MAX_CHUNKS - 1})`;
   if (o.r !== rid) return `"r" is not the manifest's recording ${rid}`;
-  if (!isCount(o.s) || !isCount(o.n, 1) || !isCount(o.t) || !isCount(o.w)) return '"s", "n", "t" or "w" is not a whole number (n >= 1)';
-  if (!isHash(o.h) || !isHash(o.p) || !isHash(o.c)) return '"h", "p" or "c" is not 64 lowercase hex digits';
+  if (!isCount(o.s, 0, MAX_SAMPLES)) return `"s" is ${shown(o.s)}, not a sample index (0..${MAX_SAMPLES})`;
+  if (!isCount(o.n, 1, rate * MAX_CHUNK_S)) return `"n" is ${shown(o.n)}, not a chunk length (1..${rate * MAX_CHUNK_S} samples at ${rate} Hz)`;
+  if (!isCount(o.t, 0, LIMITS.maxTimeMs)) return `"t" is ${shown(o.t)}, not a plausible unit time (0..${LIMITS.maxTimeMs} ms)`;
+  if (!isCount(o.w, 0, LIMITS.maxTimeMs)) return `"w" is ${shown(o.w)}, not a plausible time (0..${LIMITS.maxTimeMs} ms, before 2100)`;
+  for (const k of ['h', 'p', 'c']) if (!isHash(o[k])) return `"${k}" is not 64 lowercase hex digits`;
+  return undefined;
+}
+
+interface OpenFile {
+  fd: number;
+  size: number;
+}
+
+/**
+ * Open `file` for reading only if it is a regular file of at most `maxBytes` (a FIFO would block
+ * the read forever, a device never end). Problems are reported under `label`.
+ */
+function openRegular(file: string, label: string, maxBytes: number, probs: Problems): OpenFile | undefined {
+  const code = (e: unknown) => (e as NodeJS.ErrnoException).code;
+  const kind = (st: fs.Stats) => (st.isDirectory() ? 'a folder' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'not a regular file');
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch (e) {
+    if (code(e) === 'ENOENT' || code(e) === 'ENOTDIR') probs.add('missing-file', `${label} missing`);
+    else probs.add('unreadable', `${label} unreadable (${code(e) ?? 'error'})`);
+    return undefined;
+  }
+  const check = (s: fs.Stats) => {
+    if (!s.isFile()) return probs.add('not-a-file', `${label} is ${kind(s)}, not a file`), false;
+    if (s.size > maxBytes) return probs.add('file-too-large', `${label} is ${s.size} bytes, more than any recording makes it (${maxBytes})`), false;
+    return true;
+  };
+  if (!check(st)) return undefined;
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+  } catch (e) {
+    probs.add('unreadable', `${label} unreadable (${code(e) ?? 'error'})`);
+    return undefined;
+  }
+  try {
+    st = fs.fstatSync(fd); // what was opened, in case the name was swapped since the stat
+    if (check(st)) return { fd, size: st.size };
+  } catch (e) {
+    probs.add('unreadable', `${label} unreadable (${code(e) ?? 'error'})`);
+  }
+  fs.closeSync(fd);
+  return undefined;
+}
+
+/** Up to `len` bytes at `pos` (fewer at the end of the file). */
+function readAt(f: OpenFile, pos: number, len: number): Buffer {
+  const buf = Buffer.allocUnsafe(Math.max(0, Math.min(len, f.size - pos)));
+  let got = 0;
+  while (got < buf.length) {
+    const k = fs.readSync(f.fd, buf, got, buf.length - got, pos + got);
+    if (k === 0) break;
+    got += k;
+  }
+  return buf.subarray(0, got);
+}
+
+/**
+ * The JSON's shape, scanned before it is parsed: nesting depth, objects/arrays and commas outside
+ * strings. A crafted file of 48 MiB of `[[[[…` or `{},{},…` would otherwise cost JSON.parse
+ * gigabytes and many seconds. Returns a problem, or undefined.
+ */
+function jsonShapeProblem(buf: Buffer): string | undefined {
+  let depth = 0;
+  let containers = 0;
+  let commas = 0;
+  let inString = false;
+  for (let k = 0; k < buf.length; k++) {
+    const b = buf[k]!;
+    if (inString) {
+      if (b === 0x5c) k++; // backslash: skip the escaped character
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) inString = true;
+    else if (b === 0x7b || b === 0x5b) {
+      if (++depth > LIMITS.jsonDepth) return `nests deeper than the format's ${LIMITS.jsonDepth} levels`;
+      if (++containers > LIMITS.jsonContainers) return `holds more than ${LIMITS.jsonContainers} objects and arrays`;
+    } else if (b === 0x7d || b === 0x5d) depth--;
+    else if (b === 0x2c && ++commas > LIMITS.jsonCommas) return `holds more than ${LIMITS.jsonCommas} values`;
+  }
   return undefined;
 }
 
@@ -175,83 +423,114 @@ interface WavData {
   length: number;
 }
 
-/** Check the WAV's structure; returns where its samples are, or undefined when they cannot be found. */
-function readWav(buf: Buffer, rate: number, problems: string[]): WavData | undefined {
-  if (buf.length < 12 || buf.toString('latin1', 0, 4) !== 'RIFF' || buf.toString('latin1', 8, 12) !== 'WAVE') {
-    problems.push('recording.wav: not a RIFF/WAVE file');
+/** Check the WAV's structure, reading only its chunk headers; returns where its samples are. */
+function readWav(f: OpenFile, rate: number, probs: Problems): WavData | undefined {
+  const head = readAt(f, 0, 12);
+  if (head.length < 12 || head.toString('latin1', 0, 4) !== 'RIFF' || head.toString('latin1', 8, 12) !== 'WAVE') {
+    probs.add('bad-wav', 'recording.wav: not a RIFF/WAVE file');
     return undefined;
   }
-  if (buf.readUInt32LE(4) !== buf.length - 8) {
-    problems.push(`recording.wav: RIFF size says ${buf.readUInt32LE(4) + 8} bytes, the file has ${buf.length}`);
+  if (head.readUInt32LE(4) !== f.size - 8) {
+    probs.add('bad-wav', `recording.wav: RIFF size says ${head.readUInt32LE(4) + 8} bytes, the file has ${f.size}`);
   }
   let pos = 12;
   let fmtSeen = false;
-  while (pos + 8 <= buf.length) {
-    const id = buf.toString('latin1', pos, pos + 4);
-    const size = buf.readUInt32LE(pos + 4);
+  for (let walked = 0; pos + 8 <= f.size; walked++) {
+    if (walked >= LIMITS.wavChunks) {
+      probs.add('bad-wav', `recording.wav: more than ${LIMITS.wavChunks} RIFF chunks before the audio`);
+      return undefined;
+    }
+    const ch = readAt(f, pos, 8);
+    if (ch.length < 8) break;
+    const id = ch.toString('latin1', 0, 4);
+    const size = ch.readUInt32LE(4);
     const body = pos + 8;
     if (id === 'fmt ') {
-      if (fmtSeen) problems.push('recording.wav: two "fmt " chunks');
+      if (fmtSeen) probs.add('bad-wav', 'recording.wav: two "fmt " chunks');
       fmtSeen = true;
-      if (size < 16 || body + 16 > buf.length) {
-        problems.push('recording.wav: "fmt " chunk too short');
+      const fmt = readAt(f, body, 16);
+      if (size < 16 || fmt.length < 16) {
+        probs.add('bad-wav', 'recording.wav: "fmt " chunk too short');
         return undefined;
       }
-      const format = buf.readUInt16LE(body);
-      const channels = buf.readUInt16LE(body + 2);
-      const wavRate = buf.readUInt32LE(body + 4);
-      const byteRate = buf.readUInt32LE(body + 8);
-      const align = buf.readUInt16LE(body + 12);
-      const bits = buf.readUInt16LE(body + 14);
-      if (format !== 1) problems.push(`recording.wav: format ${format}, not PCM (1)`);
-      if (channels !== 1) problems.push(`recording.wav: ${channels} channels, not mono`);
-      if (bits !== 8) problems.push(`recording.wav: ${bits}-bit samples, not 8-bit`);
-      if (wavRate !== rate) problems.push(`recording.wav: rate ${wavRate} Hz, the manifest says ${rate} Hz`);
-      if (byteRate !== wavRate || align !== 1) problems.push('recording.wav: byte rate or block align inconsistent with 8-bit mono');
+      const format = fmt.readUInt16LE(0);
+      const channels = fmt.readUInt16LE(2);
+      const wavRate = fmt.readUInt32LE(4);
+      const byteRate = fmt.readUInt32LE(8);
+      const align = fmt.readUInt16LE(12);
+      const bits = fmt.readUInt16LE(14);
+      if (format !== 1) probs.add('bad-wav', `recording.wav: format ${format}, not PCM (1)`);
+      if (channels !== 1) probs.add('bad-wav', `recording.wav: ${channels} channels, not mono`);
+      if (bits !== 8) probs.add('bad-wav', `recording.wav: ${bits}-bit samples, not 8-bit`);
+      if (wavRate !== rate) probs.add('bad-wav', `recording.wav: rate ${wavRate} Hz, the manifest says ${rate} Hz`);
+      if (byteRate !== wavRate || align !== 1) probs.add('bad-wav', 'recording.wav: byte rate or block align inconsistent with 8-bit mono');
       if (format !== 1 || channels !== 1 || bits !== 8) return undefined;
     } else if (id === 'data') {
       if (!fmtSeen) {
-        problems.push('recording.wav: "data" before "fmt "');
+        probs.add('bad-wav', 'recording.wav: "data" before "fmt "');
         return undefined;
       }
-      const length = Math.min(size, buf.length - body);
-      if (length < size) problems.push(`recording.wav: data chunk says ${size} samples, the file holds ${length}`);
+      const length = Math.min(size, f.size - body);
+      if (length < size) probs.add('bad-wav', `recording.wav: data chunk says ${size} samples, the file holds ${length}`);
       const after = body + length + (length & 1);
-      if (length & 1 && after <= buf.length && buf[body + length] !== 0) problems.push('recording.wav: the pad byte after the audio is not 0');
-      if (after < buf.length) problems.push(`recording.wav: ${buf.length - after} bytes after the audio data`);
+      if (length & 1 && after <= f.size && readAt(f, body + length, 1)[0] !== 0) probs.add('bad-wav', 'recording.wav: the pad byte after the audio is not 0');
+      if (after < f.size) probs.add('bad-wav', `recording.wav: ${f.size - after} bytes after the audio data`);
       return { offset: body, length };
     } else {
-      problems.push(`recording.wav: unexpected "${id.replace(/[^\x20-\x7e]/g, '?')}" chunk`);
+      probs.add('bad-wav', `recording.wav: unexpected ${quoted(id)} chunk`);
     }
     pos = body + size + (size & 1);
   }
-  problems.push('recording.wav: no data chunk');
+  probs.add('bad-wav', 'recording.wav: no data chunk');
   return undefined;
 }
 
-function verifyOne(dir: string, key: Buffer | undefined, opts: VerifyOptions): VerifyResult {
-  const problems: string[] = [];
-  const summary: RecordingSummary = { dir, chunks: 0, gaps: [], signature: 'not checked' };
-  const done = () => ({ ok: problems.length === 0, problems, summary });
+/** The unit's evidence key for a recording, or undefined. */
+type KeyFor = (unit: string) => Buffer | undefined;
 
-  // manifest.json
+function verifyOne(dir: string, keyFor: KeyFor, opts: VerifyOptions): VerifyResult {
+  const probs = new Problems();
+  const summary: RecordingSummary = { dir, chunks: 0, gaps: [], signature: 'not checked' };
+  const done = () => resultOf(probs, summary);
+
+  // manifest.json: a regular file of bounded size and JSON shape, then parsed.
+  const mf = openRegular(path.join(dir, 'manifest.json'), 'manifest.json', LIMITS.manifestBytes, probs);
+  if (!mf) return done();
+  let text: Buffer;
+  try {
+    text = readAt(mf, 0, mf.size);
+  } catch (e) {
+    probs.add('unreadable', `manifest.json unreadable (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    return done();
+  } finally {
+    fs.closeSync(mf.fd);
+  }
+  const shape = jsonShapeProblem(text);
+  if (shape) {
+    probs.add('bad-json', `manifest.json ${shape}`);
+    return done();
+  }
   let stored: unknown;
   try {
-    stored = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
-  } catch (e) {
-    problems.push((e as NodeJS.ErrnoException).code === 'ENOENT' ? 'manifest.json missing' : 'manifest.json is not valid JSON');
+    stored = JSON.parse(text.toString('utf8'));
+  } catch {
+    probs.add('bad-json', 'manifest.json is not valid JSON');
     return done();
   }
   if (!isObject(stored) || !isObject(stored.manifest) || !Array.isArray(stored.chunks)) {
-    problems.push('manifest.json is not {"manifest":{…},"chunks":[…]}');
+    probs.add('bad-structure', 'manifest.json is not {"manifest":{…},"chunks":[…]}');
     return done();
   }
-  const mp = manifestProblems(stored.manifest);
-  if (mp.length) {
-    problems.push(...mp);
+  if (stored.chunks.length > MAX_CHUNKS) {
+    probs.add('bad-structure', `manifest.json lists ${stored.chunks.length} chunk records, more than ${MAX_CHUNKS}`);
     return done();
   }
+  for (const k of Object.keys(stored)) {
+    if (k !== 'manifest' && k !== 'chunks') probs.add('bad-structure', `manifest.json has an unknown field ${quoted(k)}`);
+  }
+  if (!checkManifest(stored.manifest, probs)) return done();
   const m = stored.manifest as unknown as Manifest;
+  const chunks: unknown[] = stored.chunks;
   Object.assign(summary, {
     unit: m.unit,
     rid: m.r,
@@ -263,84 +542,145 @@ function verifyOne(dir: string, key: Buffer | undefined, opts: VerifyOptions): V
     trigS: m.trig / m.rate,
     end: m.end,
     final: m.final,
-    chunks: stored.chunks.length,
+    chunks: chunks.length,
     gaps: m.gaps.map((g) => ({ i: g.i, s: g.s, why: g.why, seconds: g.s / m.rate }))
   });
-  if (m.final !== (m.end !== '')) problems.push(`manifest: "final" is ${m.final} but "end" is "${m.end}"`);
-  if (m.final && m.trig > m.samples) problems.push(`manifest: trigger sample ${m.trig} is beyond the recording's ${m.samples} samples`);
-  if (m.n === 0 && m.head !== ZERO_HASH) problems.push('manifest: "head" is not 64 zeros though n is 0');
+
+  // The WAV's header now (its problems are listed after the chunk list's), so that counts in the
+  // manifest are held against what the file can hold before anything is counted out.
+  const wavProbs = new Problems();
+  const wav = openRegular(path.join(dir, 'recording.wav'), 'recording.wav', LIMITS.wavBytes, wavProbs);
+  try {
+    let data: WavData | undefined;
+    try {
+      if (wav) data = readWav(wav, m.rate, wavProbs);
+    } catch (e) {
+      wavProbs.add('unreadable', `recording.wav unreadable (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    if (data && m.n > data.length) {
+      probs.add('bad-manifest', `manifest "n" is ${m.n} chunks; recording.wav's ${data.length} samples cannot hold them (a chunk is at least 1 sample)`);
+      probs.absorb(wavProbs);
+      return done();
+    }
+    checkRecording(m, chunks, wav, data, wavProbs, probs, summary);
+  } finally {
+    if (wav) fs.closeSync(wav.fd);
+  }
+
+  // The signature.
+  const key = opts.noSignature ? undefined : keyFor(m.unit);
+  if (key) {
+    const expect = crypto.createHmac('sha256', key).update(canonicalManifest(m), 'latin1').digest();
+    const got = Buffer.from(m.sig, 'hex');
+    const valid = got.length === expect.length && crypto.timingSafeEqual(got, expect);
+    summary.signature = valid ? 'valid' : 'invalid';
+    if (!valid) probs.add('signature-invalid', 'signature invalid');
+  } else if (opts.noSignature) {
+    summary.signatureSkipped = 'not asked';
+  } else {
+    summary.signatureSkipped = 'no key';
+    probs.add('signature-not-checked', 'signature NOT checked (no key)');
+  }
+  return done();
+}
+
+/** The chunk list, the WAV against it, chunk by chunk, and the chain's end. */
+function checkRecording(
+  m: Manifest,
+  chunks: unknown[],
+  wav: OpenFile | undefined,
+  data: WavData | undefined,
+  wavProbs: Problems,
+  probs: Problems,
+  summary: RecordingSummary
+): void {
+  if (m.final !== (m.end !== '')) probs.add('bad-manifest', `manifest "final" is ${m.final} but "end" is "${m.end}"`);
+  if (m.final && m.trig > m.samples) probs.add('bad-manifest', `manifest: trigger sample ${m.trig} is beyond the recording's ${m.samples} samples`);
+  if (m.n === 0 && m.head !== ZERO_HASH) probs.add('bad-manifest', 'manifest: "head" is not 64 zeros though n is 0');
+  const gapSum = new Map<number, number>();
+  const gapWhy = new Map<number, string[]>();
   m.gaps.forEach((g, k) => {
-    if (g.i > m.n) problems.push(`manifest: gap ${k} is before chunk ${g.i}, beyond the ${m.n} chunks`);
+    if (g.i > m.n) probs.add('bad-manifest', `manifest: gap ${k} is before chunk ${g.i}, beyond the ${m.n} chunks`);
+    gapSum.set(g.i, (gapSum.get(g.i) ?? 0) + g.s);
+    gapWhy.set(g.i, [...(gapWhy.get(g.i) ?? []), g.why]);
   });
-  const gapBefore = (i: number) => m.gaps.filter((g) => g.i === i).reduce((a, g) => a + g.s, 0);
+  const gapBefore = (i: number) => gapSum.get(i) ?? 0;
 
   // Chunk records: well-formed, indices 0 … n-1 in order, once each.
   const byIndex = new Map<number, ChunkRecord>();
   let prevListed: ChunkRecord | undefined;
-  stored.chunks.forEach((o: unknown, k) => {
-    const p = recordProblem(o, m.r);
-    if (p) return void problems.push(`chunk list entry ${k}${isObject(o) && isCount(o.i) ? ` (chunk ${o.i})` : ''}: ${p}`);
+  chunks.forEach((o: unknown, k) => {
+    const p = recordProblem(o, m.r, m.rate);
+    if (p) {
+      const which = isObject(o) && isCount(o.i, 0, MAX_CHUNKS - 1) ? ` (chunk ${o.i})` : '';
+      return void probs.add('bad-chunk-record', `chunk list entry ${k}${which}: ${p}`);
+    }
     const rec = o as ChunkRecord;
-    if (byIndex.has(rec.i)) problems.push(`chunk ${rec.i} repeated`);
+    if (byIndex.has(rec.i)) probs.add('chunk-repeated', `chunk ${rec.i} repeated`);
     else byIndex.set(rec.i, rec);
-    if (rec.i >= m.n) problems.push(`chunk ${rec.i} beyond the manifest's n (${m.n})`);
-    if (prevListed && rec.i < prevListed.i) problems.push(`chunks ${rec.i} and ${prevListed.i} out of order`);
+    if (rec.i >= m.n) probs.add('chunk-beyond-n', `chunk ${rec.i} beyond the manifest's n (${m.n})`);
+    if (prevListed && rec.i < prevListed.i) probs.add('chunk-out-of-order', `chunks ${rec.i} and ${prevListed.i} out of order`);
     prevListed = rec;
   });
-  for (let i = 0; i < m.n; i++) if (!byIndex.has(i)) problems.push(`chunk ${i} missing`);
+  // n ≤ LIMITS.maxChunks and ≤ the WAV's length (checked before): a bounded count.
+  for (let i = 0; i < m.n; i++) if (!byIndex.has(i)) probs.add('chunk-missing', `chunk ${i} missing`);
   const last = byIndex.get(m.n - 1);
   const extent = Math.max(m.samples, last ? last.s + last.n : 0);
   summary.samples = extent;
   summary.durationS = extent / m.rate;
 
   // The WAV.
-  let wav: Buffer | undefined;
-  let data: WavData | undefined;
-  try {
-    wav = fs.readFileSync(path.join(dir, 'recording.wav'));
-  } catch (e) {
-    problems.push((e as NodeJS.ErrnoException).code === 'ENOENT' ? 'recording.wav missing' : 'recording.wav unreadable');
-  }
-  if (wav) data = readWav(wav, m.rate, problems);
+  probs.absorb(wavProbs);
   if (data && data.length !== extent) {
-    problems.push(
+    probs.add(
+      'bad-wav',
       data.length > extent
         ? `recording.wav: ${data.length - extent} samples beyond the recording's extent (${extent})`
         : `recording.wav: ${data.length} samples, the recording's extent is ${extent}`
     );
   }
-  const samplesAt = (s: number, n: number) => wav!.subarray(data!.offset + s, data!.offset + s + n);
+  const samplesAt = (s: number, n: number) => readAt(wav!, data!.offset + s, n);
+  /** Whether every sample in s … s+n-1 is 128, read in blocks. */
+  const silent = (s: number, n: number) => {
+    for (let k = 0; k < n; k += 65536) if (samplesAt(s + k, Math.min(65536, n - k)).some((b) => b !== 128)) return false;
+    return true;
+  };
 
-  // Chunk by chunk: audio hash, chain, continuity, the gap before it.
+  // Chunk by chunk: audio hash, chain, continuity, the gap before it. Audio is hashed only in
+  // ascending, non-overlapping order, so no more than the WAV's length is ever read.
   const indices = [...byIndex.keys()].sort((a, b) => a - b);
+  let hashedEnd = 0;
+  let hashedBy = -1;
   for (const i of indices) {
     const rec = byIndex.get(i)!;
     if (data) {
       if (rec.s + rec.n > data.length) {
-        problems.push(`chunk ${i}: audio beyond the end of the WAV (${range(rec.s, rec.n)}, the WAV has ${data.length})`);
-      } else if (sha256(samplesAt(rec.s, rec.n)) !== rec.h) {
-        problems.push(`chunk ${i}: audio hash mismatch (${range(rec.s, rec.n)})`);
+        probs.add('audio-mismatch', `chunk ${i}: audio beyond the end of the WAV (${range(rec.s, rec.n)}, the WAV has ${data.length})`);
+      } else if (rec.s < hashedEnd) {
+        probs.add('chunk-overlap', `chunk ${i}: ${range(rec.s, rec.n)} overlap chunk ${hashedBy}'s audio (its hash not checked)`);
+      } else {
+        if (sha256(samplesAt(rec.s, rec.n)) !== rec.h) probs.add('audio-mismatch', `chunk ${i}: audio hash mismatch (${range(rec.s, rec.n)})`);
+        hashedEnd = rec.s + rec.n;
+        hashedBy = i;
       }
     }
     const prev = i > 0 ? byIndex.get(i - 1) : undefined;
     if (sha256(`${rec.p}:${rec.r}:${rec.i}:${rec.s}:${rec.n}:${rec.t}:${rec.w}:${rec.h}`) !== rec.c) {
-      problems.push(`chain broken at chunk ${i} (its "c" does not match its record)`);
+      probs.add('chain-broken', `chain broken at chunk ${i} (its "c" does not match its record)`);
     } else if (i === 0 && rec.p !== ZERO_HASH) {
-      problems.push('chain broken at chunk 0 (its "p" is not 64 zeros)');
+      probs.add('chain-broken', 'chain broken at chunk 0 (its "p" is not 64 zeros)');
     } else if (prev && rec.p !== prev.c) {
-      problems.push(`chain broken at chunk ${i} (its "p" is not chunk ${i - 1}'s "c")`);
+      probs.add('chain-broken', `chain broken at chunk ${i} (its "p" is not chunk ${i - 1}'s "c")`);
     }
     const gap = gapBefore(i);
     if (i === 0 || prev) {
       const expect = (prev ? prev.s + prev.n : 0) + gap;
       if (rec.s !== expect) {
-        problems.push(`chunk ${i}: starts at sample ${rec.s}, continuity with the declared gaps puts it at ${expect}`);
+        probs.add('continuity', `chunk ${i}: starts at sample ${rec.s}, continuity with the declared gaps puts it at ${expect}`);
       } else if (gap > 0 && data) {
         const from = rec.s - gap;
-        const region = samplesAt(from, Math.min(gap, Math.max(0, data.length - from)));
-        if (region.some((b) => b !== 128)) {
-          const why = m.gaps.filter((g) => g.i === i).map((g) => g.why).join('+');
-          problems.push(`gap before chunk ${i} (${why}, ${range(from, gap)}) is not silent`);
+        if (!silent(from, Math.min(gap, Math.max(0, data.length - from)))) {
+          probs.add('gap-not-silent', `gap before chunk ${i} (${(gapWhy.get(i) ?? []).join('+')}, ${range(from, gap)}) is not silent`);
         }
       }
     }
@@ -348,23 +688,41 @@ function verifyOne(dir: string, key: Buffer | undefined, opts: VerifyOptions): V
 
   // The chain ends at the manifest's head; the extent is the last chunk's end.
   if (last) {
-    if (last.c !== m.head) problems.push(`chain does not end at the manifest's head (chunk ${m.n - 1}'s "c" differs)`);
+    if (last.c !== m.head) probs.add('chain-head', `chain does not end at the manifest's head (chunk ${m.n - 1}'s "c" differs)`);
     if (m.samples !== last.s + last.n) {
-      problems.push(`manifest: "samples" is ${m.samples}, chunk ${m.n - 1} ends at ${last.s + last.n}`);
+      probs.add('continuity', `manifest: "samples" is ${m.samples}, chunk ${m.n - 1} ends at ${last.s + last.n}`);
     }
   }
+}
 
-  // The signature.
-  if (key) {
-    const expect = crypto.createHmac('sha256', key).update(canonicalManifest(m), 'latin1').digest();
-    const got = Buffer.from(m.sig, 'hex');
-    const valid = got.length === expect.length && crypto.timingSafeEqual(got, expect);
-    summary.signature = valid ? 'valid' : 'invalid';
-    if (!valid) problems.push('signature invalid');
-  } else if (!opts.noSignature) {
-    problems.push('signature NOT checked (no key)');
+function resultOf(probs: Problems, summary: RecordingSummary): VerifyResult {
+  const ok = probs.count === 0;
+  return {
+    ok,
+    verdict: !ok ? 'failed' : summary.signature === 'valid' ? 'verified' : 'chain-ok-signature-not-checked',
+    problems: probs.list.map((f) => f.message),
+    failures: probs.list,
+    omitted: probs.omitted,
+    omittedByCode: probs.omittedByCode,
+    summary
+  };
+}
+
+/** The verdict for a recording whose check threw: a bug in the verifier, reported without a stack. */
+function internalError(dir: string, e: unknown): VerifyResult {
+  const probs = new Problems();
+  const what = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  probs.add('internal-error', `the verifier failed on this recording, so nothing about it is proven (${printable(what, 200)})`);
+  return resultOf(probs, { dir, chunks: 0, gaps: [], signature: 'not checked' });
+}
+
+/** Verify one recording folder with a key per unit; never throws. */
+function verifyDir(dir: string, keyFor: KeyFor, opts: VerifyOptions): VerifyResult {
+  try {
+    return verifyOne(dir, keyFor, opts);
+  } catch (e) {
+    return internalError(dir, e);
   }
-  return done();
 }
 
 /** Verify one recording folder. `key`: the unit's evidence key (64 hex digits, or its 32 bytes). */
@@ -377,26 +735,64 @@ export function verifyRecordingDir(dir: string, key?: string | Buffer, opts: Ver
     if (key.length !== 32) throw new Error('evidence key must be 32 bytes');
     k = key;
   }
-  return verifyOne(path.resolve(dir), k, opts);
+  return verifyDir(path.resolve(dir), () => k, opts);
+}
+
+export interface FoundRecordings {
+  /** Recording folders (holding an entry named manifest.json), sorted. */
+  dirs: string[];
+  /** Set when the search stopped at one of LIMITS.walk*: the list is then incomplete. */
+  stopped?: string;
+}
+
+/**
+ * Recording folders at or beneath `dir`, within LIMITS.walk* (folders, entries, depth,
+ * recordings). Symbolic links to folders are not followed (no loops); a recording folder's
+ * subfolders are not searched.
+ */
+export function searchRecordingDirs(dir: string): FoundRecordings {
+  const found: string[] = [];
+  let folders = 0;
+  let entries = 0;
+  let stopped: string | undefined;
+  const stop = (why: string) => {
+    stopped ??= why;
+    return false;
+  };
+  const walk = (d: string, depth: number): boolean => {
+    if (++folders > LIMITS.walkFolders) return stop(`more than ${LIMITS.walkFolders} folders`);
+    const names: string[] = [];
+    const subdirs: string[] = [];
+    try {
+      const h = fs.opendirSync(d);
+      try {
+        for (let e = h.readSync(); e; e = h.readSync()) {
+          if (++entries > LIMITS.walkEntries) return stop(`more than ${LIMITS.walkEntries} folder entries`);
+          names.push(e.name);
+          if (e.isDirectory()) subdirs.push(e.name);
+        }
+      } finally {
+        h.closeSync();
+      }
+    } catch {
+      return true; // an unreadable folder holds no recording we can check
+    }
+    if (names.includes('manifest.json')) {
+      if (found.length >= LIMITS.walkRecordings) return stop(`more than ${LIMITS.walkRecordings} recordings`);
+      found.push(d);
+      return true;
+    }
+    if (subdirs.length && depth >= LIMITS.walkDepth) return stop(`folders nested more than ${LIMITS.walkDepth} deep`);
+    for (const s of subdirs.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) if (!walk(path.join(d, s), depth + 1)) return false;
+    return true;
+  };
+  walk(path.resolve(dir), 0);
+  return stopped ? { dirs: found, stopped } : { dirs: found };
 }
 
 /** Recording folders at or beneath `dir` (a folder holding manifest.json), sorted. */
 export function findRecordingDirs(dir: string): string[] {
-  const found: string[] = [];
-  const walk = (d: string) => {
-    if (fs.existsSync(path.join(d, 'manifest.json'))) return void found.push(d);
-    let entries: fs.Dirent[];
-    try {
-      entries = fs.readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-      if (e.isDirectory()) walk(path.join(d, e.name));
-    }
-  };
-  walk(path.resolve(dir));
-  return found;
+  return searchRecordingDirs(dir).dirs;
 }
 
 const secs = (x: number) => `${x.toFixed(3)} s`;
@@ -405,20 +801,31 @@ const secs = (x: number) => `${x.toFixed(3)} s`;
 export function formatReport(r: VerifyResult): string {
   const s = r.summary;
   const lines: string[] = [];
-  lines.push(`Recording ${s.unit ?? '?'} / ${s.rid ?? '?'}   (${s.dir})`);
+  lines.push(`Recording ${s.unit ?? '?'} / ${s.rid ?? '?'}   (${printable(s.dir)})`);
   if (s.rate !== undefined) {
     lines.push(`  rate ${s.rate} Hz, 8-bit mono; duration ${secs(s.durationS ?? 0)} (${s.samples} samples)`);
     lines.push(`  chunks ${s.chunks} listed, manifest n = ${s.n}`);
     lines.push(`  start ${s.startIso}; trigger at ${secs(s.trigS ?? 0)}`);
     if (s.gaps.length === 0) lines.push('  gaps: none');
-    for (const g of s.gaps) lines.push(`  gap before chunk ${g.i}: ${g.s} samples (${secs(g.seconds)}), ${g.why}`);
+    for (const g of s.gaps.slice(0, LIMITS.listedProblems)) lines.push(`  gap before chunk ${g.i}: ${g.s} samples (${secs(g.seconds)}), ${g.why}`);
+    if (s.gaps.length > LIMITS.listedProblems) lines.push(`  … and ${s.gaps.length - LIMITS.listedProblems} more gaps`);
     lines.push(`  end: ${s.end === '' ? '(still recording)' : s.end}; ${s.final ? 'final' : 'NOT final'}`);
-    lines.push(`  signature: ${s.signature === 'not checked' ? 'NOT checked (no key)' : s.signature}`);
+    const skipped = s.signatureSkipped === 'not asked' ? 'NOT checked (--no-signature)' : 'NOT checked (no key)';
+    lines.push(`  signature: ${s.signature === 'not checked' ? skipped : s.signature}`);
   }
-  if (r.ok) lines.push('  VERIFIED');
-  else {
-    lines.push(`  FAILED (${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}):`);
-    for (const p of r.problems) lines.push(`    ${p}`);
+  if (r.verdict === 'verified') lines.push(`  ${VERDICT_TEXT.verified}`);
+  else if (r.verdict === 'chain-ok-signature-not-checked') {
+    lines.push(`  ${VERDICT_TEXT['chain-ok-signature-not-checked']}`);
+    lines.push('    the WAV, every chunk hash, the chain and the sample continuity check out, but the manifest');
+    lines.push('    signature was not checked: nothing proves the unit made this recording, or its times and trigger');
+  } else {
+    const total = r.failures.length + r.omitted;
+    lines.push(`  FAILED (${total} problem${total === 1 ? '' : 's'}):`);
+    for (const f of r.failures) lines.push(`    ${f.code}: ${f.message}`);
+    if (r.omitted) {
+      const by = Object.entries(r.omittedByCode).map(([c, k]) => `${c} ×${k}`).join(', ');
+      lines.push(`    … and ${r.omitted} more problem${r.omitted === 1 ? '' : 's'} not listed (${by})`);
+    }
   }
   return lines.join('\n');
 }
@@ -427,6 +834,15 @@ const USAGE = 'usage: npm run evidence:verify -- DIR [--key HEX] [--keys FILE.js
 
 /** The command line; returns the exit code. */
 export function main(argv: string[], out: (s: string) => void = console.log, err: (s: string) => void = console.error): number {
+  try {
+    return run(argv, out, err);
+  } catch (e) {
+    err(`internal-error: the verifier failed (${printable(e instanceof Error ? `${e.name}: ${e.message}` : String(e), 200)})`);
+    return 2;
+  }
+}
+
+function run(argv: string[], out: (s: string) => void, err: (s: string) => void): number {
   let dir: string | undefined;
   let key: string | undefined;
   let keysFile: string | undefined;
@@ -440,44 +856,77 @@ export function main(argv: string[], out: (s: string) => void = console.log, err
       else keysFile = v;
     } else if (a === '--no-signature') noSignature = true;
     else if (a === '--help' || a === '-h') return out(USAGE), 0;
-    else if (a.startsWith('-')) return err(`unknown option ${a}\n${USAGE}`), 2;
+    else if (a.startsWith('-')) return err(`unknown option ${printable(a, 40)}\n${USAGE}`), 2;
     else if (dir === undefined) dir = a;
     else return err(`only one DIR\n${USAGE}`), 2;
   }
   if (dir === undefined) return err(USAGE), 2;
+  if (noSignature && (key !== undefined || keysFile !== undefined)) {
+    return err(`--no-signature checks no signature: give it without --key or --keys\n${USAGE}`), 2;
+  }
   if (key !== undefined && !KEY_RE.test(key)) return err('--key must be 64 hex digits'), 2;
-  const keys = new Map<string, string>();
+  const keys = new Map<string, Buffer>();
   if (keysFile !== undefined) {
+    const kf = printable(keysFile);
+    const kp = new Problems();
+    const f = openRegular(keysFile, `--keys ${kf}`, LIMITS.keysBytes, kp);
     let obj: unknown;
-    try {
-      obj = JSON.parse(fs.readFileSync(keysFile, 'utf8'));
-    } catch {
-      return err(`--keys ${keysFile}: not readable JSON`), 2;
+    if (f) {
+      try {
+        obj = JSON.parse(readAt(f, 0, f.size).toString('utf8'));
+      } catch {
+        kp.add('bad-json', `--keys ${kf}: not readable JSON`);
+      } finally {
+        fs.closeSync(f.fd);
+      }
     }
-    if (!isObject(obj)) return err(`--keys ${keysFile}: must map unit id to key`), 2;
+    if (kp.count) return err(kp.list.map((p) => p.message).join('\n')), 2;
+    if (!isObject(obj)) return err(`--keys ${kf}: must map unit id to key`), 2;
     for (const [unit, v] of Object.entries(obj)) {
-      if (typeof v !== 'string' || !KEY_RE.test(v)) return err(`--keys ${keysFile}: the key for unit ${unit} is not 64 hex digits`), 2;
-      keys.set(unit, v);
+      if (typeof v !== 'string' || !KEY_RE.test(v)) return err(`--keys ${kf}: the key for unit ${quoted(unit)} is not 64 hex digits`), 2;
+      keys.set(unit, Buffer.from(v, 'hex'));
     }
   }
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) return err(`${dir}: no such folder`), 2;
-  const dirs = findRecordingDirs(dir);
-  if (dirs.length === 0) return err(`${dir}: no recording (manifest.json) found`), 2;
+  const one = key === undefined ? undefined : Buffer.from(key, 'hex');
+  const keyFor: KeyFor = (unit) => (keys.has(unit) ? keys.get(unit) : one);
+  let isDir = false;
+  try {
+    isDir = fs.statSync(dir).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (!isDir) return err(`${printable(dir)}: no such folder`), 2;
+  const found = searchRecordingDirs(dir);
+  if (found.dirs.length === 0 && !found.stopped) return err(`${printable(dir)}: no recording (manifest.json) found`), 2;
   let failed = 0;
-  for (const d of dirs) {
-    let unit: unknown;
+  let unsigned = 0;
+  for (const d of found.dirs) {
+    let text: string;
+    let r: VerifyResult;
     try {
-      unit = JSON.parse(fs.readFileSync(path.join(d, 'manifest.json'), 'utf8'))?.manifest?.unit;
-    } catch {
-      unit = undefined;
+      r = verifyDir(d, keyFor, { noSignature });
+      text = formatReport(r);
+    } catch (e) {
+      r = internalError(d, e);
+      text = `Recording ? / ?   (${printable(d)})\n  FAILED (1 problem):\n    internal-error: ${r.problems[0]}`;
     }
-    const k = (typeof unit === 'string' ? keys.get(unit) : undefined) ?? key;
-    const r = verifyRecordingDir(d, k, { noSignature });
-    if (!r.ok) failed++;
-    out(formatReport(r) + '\n');
+    if (r.verdict === 'failed') failed++;
+    else if (r.verdict === 'chain-ok-signature-not-checked') unsigned++;
+    out(text + '\n');
   }
-  out(failed === 0 ? `All ${dirs.length} recording(s) VERIFIED.` : `${failed} of ${dirs.length} recording(s) FAILED verification.`);
-  return failed === 0 ? 0 : 1;
+  const total = found.dirs.length;
+  if (found.stopped) {
+    err(`walk-limit: the search for recordings stopped early (${found.stopped}); point the verifier at a smaller folder`);
+    out(`walk-limit: the search for recordings stopped early (${found.stopped}): recordings beyond the first ${total} were NOT checked.`);
+  }
+  if (failed) out(`${failed} of ${total} recording(s) FAILED verification.`);
+  else if (unsigned) {
+    out(
+      `${unsigned} of ${total} recording(s) ${VERDICT_TEXT['chain-ok-signature-not-checked']} (--no-signature): ` +
+        'consistent with their hashes and chain, not proven to come from the unit.'
+    );
+  } else if (!found.stopped) out(`All ${total} recording(s) VERIFIED.`);
+  return failed || found.stopped ? 1 : 0;
 }
 
 if (require.main === module) process.exitCode = main(process.argv.slice(2));

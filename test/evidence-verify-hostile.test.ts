@@ -1,0 +1,379 @@
+/**
+ * The evidence verifier against folders crafted by a hostile party (issue #16): it never crashes
+ * or runs away, each crafted recording gets a named failure (a reason code and words), a good
+ * recording beside them is still reported VERIFIED, and `--no-signature` never says VERIFIED.
+ * The good recording is made the way test/evidence.test.ts makes it: uploaded to the simulated
+ * evidence server over pinned TLS, which assembles recording.wav and manifest.json.
+ */
+import { strict as assert } from 'node:assert';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import * as sinon from 'sinon';
+import { makeTestCertificate } from '../sim/tls';
+import { startEvidenceServer } from '../sim/evidence-server';
+import { LIMITS, main, verifyRecordingDir, type FailureCode } from '../tools/evidence-verify';
+import { buildRecording, bodyFor, post, uploadPath } from './support/evidence-client';
+
+const ROOT = path.join(__dirname, '..');
+const UNIT = 'SIM-0001';
+const KEY = crypto.randomBytes(32).toString('hex');
+/** A generous bound on one CLI run: the 30,000,000-chunk manifest once took more than a minute. */
+const RUN_BOUND_MS = 20_000;
+/** The verifier's V8 heap in the CLI runs: crafted counts must not make it allocate more. */
+const HEAP_MB = 256;
+
+/** Four chunks, a microphone gap before the fourth, an odd-sized last chunk (a WAV pad byte). */
+const rec = buildRecording({
+  unit: UNIT,
+  rid: '0001',
+  key: KEY,
+  chunks: [{ n: 4000 }, { n: 4000 }, { n: 2500 }, { n: 4000, gapBefore: { s: 1500, why: 'mic' } }, { n: 1233 }],
+  trig: 8000
+});
+const EXTENT = rec.expected.length; // 17233
+
+const manOf = (d: string) => path.join(d, 'manifest.json');
+const wavOf = (d: string) => path.join(d, 'recording.wav');
+const readJson = (f: string) => JSON.parse(fs.readFileSync(f, 'utf8'));
+const writeJson = (f: string, v: unknown) => fs.writeFileSync(f, JSON.stringify(v));
+const editManifest = (edit: (j: any) => void) => (d: string) => {
+  const j = readJson(manOf(d));
+  edit(j);
+  writeJson(manOf(d), j);
+};
+const replaceManifest = (text: string) => (d: string) => fs.writeFileSync(manOf(d), text);
+const editWav = (edit: (wav: Buffer) => Buffer) => (d: string) => fs.writeFileSync(wavOf(d), edit(fs.readFileSync(wavOf(d))));
+/** A file of `size` bytes that takes no disk space (a hole). */
+const sparse = (file: string, size: number) => {
+  fs.rmSync(file, { recursive: true, force: true });
+  fs.writeFileSync(file, '');
+  fs.truncateSync(file, size);
+};
+const asFolder = (file: string) => {
+  fs.rmSync(file, { force: true });
+  fs.mkdirSync(file);
+};
+/** A WAV whose RIFF chunks before "fmt " are `junk` empty chunks. */
+const junkChunks = (wav: Buffer, junk: number) => {
+  const chunk = Buffer.from('junk\0\0\0\0', 'latin1');
+  const body = Buffer.concat([wav.subarray(0, 12), ...Array<Buffer>(junk).fill(chunk), wav.subarray(12)]);
+  body.writeUInt32LE(body.length - 8, 4);
+  return body;
+};
+
+interface Hostile {
+  name: string;
+  make: (dir: string) => void;
+  code: FailureCode;
+  /** The failure's words. */
+  words: RegExp;
+  /** Checked only through the CLI (killed after a timeout): in-process, a regression would block
+   * in a synchronous read that mocha cannot time out. */
+  cliOnly?: boolean;
+}
+
+/** Each crafted recording folder, what it does, and the failure it must get. */
+const HOSTILE: Hostile[] = [
+  // Times and counts out of range (the issue's first two findings).
+  { name: 'start-8.7e15', make: editManifest((j) => (j.manifest.start = 8.7e15)), code: 'bad-manifest', words: /"start" is 8700000000000000, not a plausible time/ },
+  { name: 'n-30M', make: editManifest((j) => (j.manifest.n = 30_000_000)), code: 'bad-manifest', words: /"n" is 30000000, not a chunk count/ },
+  { name: 'n-over-samples', make: editManifest((j) => (j.manifest.n = 40_000)), code: 'bad-manifest', words: new RegExp(`"n" is 40000 chunks, more than its ${EXTENT} samples can hold`) },
+  {
+    name: 'n-over-wav',
+    make: editManifest((j) => Object.assign(j.manifest, { n: 100_000, samples: 200_000 })),
+    code: 'bad-manifest',
+    words: new RegExp(`"n" is 100000 chunks; recording\\.wav's ${EXTENT} samples cannot hold them`)
+  },
+  { name: 'n-missing-flood', make: editManifest((j) => (j.manifest.n = 12_000)), code: 'chunk-missing', words: /chunk 5 missing/ },
+  { name: 'trig-huge', make: editManifest((j) => (j.manifest.trig = 2 ** 60)), code: 'bad-manifest', words: /"trig" is \d+, not a sample index/ },
+  { name: 'samples-negative', make: editManifest((j) => (j.manifest.samples = -1)), code: 'bad-manifest', words: /"samples" is -1, not a sample count/ },
+  { name: 'rate-high', make: editManifest((j) => (j.manifest.rate = 96_000)), code: 'bad-manifest', words: /"rate" is 96000, not a rate the unit records \(4000\.\.16000 Hz/ },
+  // Wrong types and strings.
+  { name: 'rate-string', make: editManifest((j) => (j.manifest.rate = '8000')), code: 'bad-manifest', words: /"rate" is "8000", not a rate/ },
+  { name: 'final-string', make: editManifest((j) => (j.manifest.final = 'yes')), code: 'bad-manifest', words: /"final" is "yes", not true or false/ },
+  { name: 'gaps-object', make: editManifest((j) => (j.manifest.gaps = {})), code: 'bad-manifest', words: /"gaps" is object, not an array/ },
+  { name: 'gap-huge', make: editManifest((j) => (j.manifest.gaps[0].s = 1e300)), code: 'bad-manifest', words: /gap 0 is not \{"i":chunk,"s":samples/ },
+  { name: 'unit-long', make: editManifest((j) => (j.manifest.unit = 'A'.repeat(100_000))), code: 'bad-manifest', words: /"unit" is "A{40}…", not a unit id/ },
+  {
+    name: 'field-name-forges-lines',
+    make: editManifest((j) => (j.manifest['\u001b[2J\n  VERIFIED'] = 1)),
+    code: 'bad-manifest',
+    words: /unknown field "\\u001b\[2J\\u000a  VERIFIED"/
+  },
+  // Not JSON of the format's shape.
+  { name: 'json-null', make: replaceManifest('null'), code: 'bad-structure', words: /is not \{"manifest":\{…\},"chunks":\[…\]\}/ },
+  { name: 'json-array', make: replaceManifest('[]'), code: 'bad-structure', words: /is not \{"manifest"/ },
+  { name: 'json-number', make: replaceManifest('42'), code: 'bad-structure', words: /is not \{"manifest"/ },
+  { name: 'json-manifest-null', make: replaceManifest('{"manifest":null,"chunks":[]}'), code: 'bad-structure', words: /is not \{"manifest"/ },
+  { name: 'json-invalid', make: replaceManifest('{"manifest":{"v":1,'), code: 'bad-json', words: /manifest\.json is not valid JSON/ },
+  { name: 'json-deep', make: replaceManifest('['.repeat(200_000) + ']'.repeat(200_000)), code: 'bad-json', words: /nests deeper than the format's 4 levels/ },
+  {
+    name: 'json-object-flood',
+    make: replaceManifest(`{"manifest":{},"chunks":[${'{},'.repeat(300_000)}{}]}`),
+    code: 'bad-json',
+    words: /holds more than \d+ objects and arrays/
+  },
+  { name: 'json-too-large', make: (d) => sparse(manOf(d), LIMITS.manifestBytes + 1), code: 'file-too-large', words: /manifest\.json is \d+ bytes, more than any recording/ },
+  {
+    name: 'chunks-too-many',
+    make: editManifest((j) => (j.chunks = Array<number>(LIMITS.maxChunks + 1).fill(0))),
+    code: 'bad-structure',
+    words: new RegExp(`lists ${LIMITS.maxChunks + 1} chunk records, more than ${LIMITS.maxChunks}`)
+  },
+  // Chunk records.
+  { name: 'index-repeated', make: editManifest((j) => (j.chunks[1].i = 0)), code: 'chunk-repeated', words: /chunk 0 repeated/ },
+  { name: 'index-negative', make: editManifest((j) => (j.chunks[1].i = -1)), code: 'bad-chunk-record', words: /chunk list entry 1: "i" is -1, not a chunk index/ },
+  { name: 'index-fraction', make: editManifest((j) => (j.chunks[1].i = 1.5)), code: 'bad-chunk-record', words: /chunk list entry 1: "i" is 1\.5, not a chunk index/ },
+  { name: 'index-string', make: editManifest((j) => (j.chunks[1].i = '1')), code: 'bad-chunk-record', words: /chunk list entry 1: "i" is "1", not a chunk index/ },
+  { name: 'hash-short', make: editManifest((j) => (j.chunks[2].h = j.chunks[2].h.slice(1))), code: 'bad-chunk-record', words: /entry 2 \(chunk 2\): "h" is not 64 lowercase hex digits/ },
+  { name: 'hash-not-hex', make: editManifest((j) => (j.chunks[2].p = 'z'.repeat(64))), code: 'bad-chunk-record', words: /"p" is not 64 lowercase hex digits/ },
+  { name: 'hash-upper-case', make: editManifest((j) => (j.chunks[2].c = j.chunks[2].c.toUpperCase())), code: 'bad-chunk-record', words: /"c" is not 64 lowercase hex digits/ },
+  { name: 'chunk-time-huge', make: editManifest((j) => (j.chunks[0].t = 1e300)), code: 'bad-chunk-record', words: /"t" is 1e\+300, not a plausible unit time/ },
+  { name: 'chunk-n-huge', make: editManifest((j) => (j.chunks[0].n = 1e9)), code: 'bad-chunk-record', words: /"n" is 1000000000, not a chunk length \(1\.\.32000 samples at 8000 Hz\)/ },
+  { name: 'chunk-overlap', make: editManifest((j) => (j.chunks[1].s = 0)), code: 'chunk-overlap', words: /chunk 1: samples 0\.\.3999 overlap chunk 0's audio/ },
+  // Files missing, or not files.
+  { name: 'manifest-folder', make: (d) => asFolder(manOf(d)), code: 'not-a-file', words: /manifest\.json is a folder, not a file/ },
+  { name: 'wav-missing', make: (d) => fs.rmSync(wavOf(d)), code: 'missing-file', words: /recording\.wav missing/ },
+  { name: 'wav-folder', make: (d) => asFolder(wavOf(d)), code: 'not-a-file', words: /recording\.wav is a folder, not a file/ },
+  // WAV headers.
+  { name: 'wav-empty', make: (d) => fs.writeFileSync(wavOf(d), ''), code: 'bad-wav', words: /not a RIFF\/WAVE file/ },
+  { name: 'wav-header-20-bytes', make: editWav((w) => w.subarray(0, 20)), code: 'bad-wav', words: /"fmt " chunk too short/ },
+  { name: 'wav-header-42-bytes', make: editWav((w) => w.subarray(0, 42)), code: 'bad-wav', words: /no data chunk/ },
+  {
+    name: 'wav-data-length-huge',
+    make: editWav((w) => (w.writeUInt32LE(0xfffffff0, 40), w)),
+    code: 'bad-wav',
+    words: new RegExp(`data chunk says 4294967280 samples, the file holds ${EXTENT + 1}`) // the pad byte too
+  },
+  { name: 'wav-junk-chunks', make: editWav((w) => junkChunks(w, 5000)), code: 'bad-wav', words: /more than 16 RIFF chunks before the audio/ },
+  { name: 'wav-too-large', make: (d) => sparse(wavOf(d), LIMITS.wavBytes + 1), code: 'file-too-large', words: /recording\.wav is \d+ bytes, more than any recording/ }
+];
+if (process.platform !== 'win32') {
+  HOSTILE.push({
+    name: 'manifest-fifo',
+    make: (d) => {
+      fs.rmSync(manOf(d));
+      const r = spawnSync('mkfifo', [manOf(d)]);
+      assert.equal(r.status, 0, 'mkfifo');
+    },
+    code: 'not-a-file',
+    words: /manifest\.json is a FIFO, not a file/,
+    cliOnly: true
+  });
+}
+
+/**
+ * The verifier's own words: text from the files (field names, ids) is printed only in quotes,
+ * escaped, so a crafted name saying VERIFIED is removed here before the output's words are counted.
+ */
+const ownWords = (text: string) => text.replace(/"(?:[^"\\\n]|\\.)*"/g, '""');
+
+/** A stack frame as Node prints it, or the name of a thrown error. */
+const STACK = /^\s+at .*:\d+:\d+\)?$|\b[A-Z][A-Za-z]*Error\b/m;
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+function cli(...args: string[]): Run {
+  const t0 = Date.now();
+  const r = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'tsx'), [path.join(ROOT, 'tools', 'evidence-verify.ts'), ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 3 * RUN_BOUND_MS, // a runaway verifier is killed (status null), failing the test
+    maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-old-space-size=${HEAP_MB}`.trim() }
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t0 };
+}
+
+/** The CLI's report for each recording folder, by folder. */
+function reports(stdout: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const block of stdout.split('\n\n')) {
+    const m = /^Recording .* {3}\((.*)\)$/m.exec(block);
+    if (m) out.set(m[1]!, block);
+  }
+  return out;
+}
+
+describe('evidence verifier against crafted folders (issue #16)', function () {
+  this.timeout(180_000);
+  let tmp: string;
+  let goodDir: string;
+  let hostileRoot: string;
+  let keysFile: string;
+  const dirOf = (name: string) => path.join(hostileRoot, name);
+
+  before(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'evidence-hostile-'));
+    const tls = await makeTestCertificate();
+    const server = await startEvidenceServer({ root: path.join(tmp, 'server'), cert: tls.cert, key: tls.key, keys: { [UNIT]: KEY } });
+    try {
+      for (const [from, to, end] of [[0, 2, ''], [2, 5, 'stop']] as const) {
+        const r = await post(server.url, tls.cert, uploadPath(UNIT, '0001'), bodyFor(rec, from, to, to, end));
+        assert.equal(r.status, 200, JSON.stringify(r.json));
+      }
+    } finally {
+      await server.close();
+    }
+    goodDir = path.join(tmp, 'server', UNIT, '0001');
+    assert.deepEqual(verifyRecordingDir(goodDir, KEY).problems, []);
+
+    // The crafted folders, with the good recording among them ("m-good" sorts in the middle).
+    hostileRoot = path.join(tmp, 'hostile');
+    fs.cpSync(goodDir, dirOf('m-good'), { recursive: true });
+    for (const h of HOSTILE) {
+      fs.cpSync(goodDir, dirOf(h.name), { recursive: true });
+      h.make(dirOf(h.name));
+    }
+    keysFile = path.join(tmp, 'keys.json');
+    writeJson(keysFile, { [UNIT]: KEY });
+  });
+
+  after(() => {
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('names the failure of each crafted recording (API), never throwing', () => {
+    for (const h of HOSTILE.filter((x) => !x.cliOnly)) {
+      const v = verifyRecordingDir(dirOf(h.name), KEY);
+      assert.equal(v.ok, false, h.name);
+      assert.equal(v.verdict, 'failed', h.name);
+      const hit = v.failures.find((f) => f.code === h.code && h.words.test(f.message));
+      assert.ok(hit, `${h.name}: expected ${h.code} ${h.words}, got\n${v.failures.map((f) => `${f.code}: ${f.message}`).join('\n')}`);
+    }
+  });
+
+  it('reports the good recording VERIFIED beside all of them, each crafted one with its reason code, in bounded time, no stack trace', () => {
+    const r = cli(hostileRoot, '--keys', keysFile);
+    assert.notEqual(r.status, null, `killed after ${r.ms} ms`);
+    assert.ok(r.ms < RUN_BOUND_MS, `took ${r.ms} ms`);
+    assert.equal(r.status, 1, r.stdout.slice(-2000) + r.stderr);
+    assert.doesNotMatch(r.stdout + r.stderr, STACK);
+    assert.equal(r.stderr, '');
+    const byDir = reports(r.stdout);
+    assert.equal(byDir.size, HOSTILE.length + 1);
+    const good = byDir.get(dirOf('m-good'))!;
+    assert.match(good, /^Recording SIM-0001 \/ 0001/);
+    assert.match(good, /signature: valid\n {2}VERIFIED$/);
+    // VERIFIED appears once: the good recording's verdict. No crafted name or field forged another.
+    assert.equal(ownWords(r.stdout).match(/VERIFIED/g)?.length, 1, r.stdout);
+    assert.equal(r.stdout.match(/^ {2}VERIFIED$/gm)?.length, 1, r.stdout);
+    assert.doesNotMatch(r.stdout, /\u001b/);
+    for (const h of HOSTILE) {
+      const block = byDir.get(dirOf(h.name));
+      assert.ok(block, `${h.name}: not reported`);
+      assert.match(block, /\n {2}FAILED \(\d+ problems?\):\n/, h.name);
+      const lines = block.split('\n').filter((l) => l.startsWith(`    ${h.code}: `));
+      assert.ok(lines.some((l) => h.words.test(l)), `${h.name}: expected "${h.code}: ${h.words}" in\n${block}`);
+      // Bounded: at most the listed problems and one line counting the rest; no long lines.
+      assert.ok(block.split('\n').length <= LIMITS.listedProblems + 12, `${h.name}: ${block.split('\n').length} lines`);
+      for (const l of block.split('\n')) if (!l.startsWith('Recording')) assert.ok(l.length <= 300, `${h.name}: a ${l.length}-character line`);
+    }
+    assert.match(byDir.get(dirOf('n-missing-flood'))!, /… and \d+ more problems not listed \(chunk-missing ×\d+[,)]/);
+    assert.match(r.stdout.trimEnd(), new RegExp(`${HOSTILE.length} of ${HOSTILE.length + 1} recording\\(s\\) FAILED verification\\.$`));
+  });
+
+  it('the 30,000,000-chunk manifest fails at once in bounded memory, and the good recording beside it is reported', () => {
+    const root = path.join(tmp, 'thirty-million');
+    fs.cpSync(dirOf('n-30M'), path.join(root, 'a-30M'), { recursive: true });
+    fs.cpSync(goodDir, path.join(root, 'b-good'), { recursive: true });
+    const r = cli(root, '--keys', keysFile); // in a 256 MB heap: an allocation from n would abort it
+    assert.notEqual(r.status, null, `killed after ${r.ms} ms`);
+    assert.ok(r.ms < RUN_BOUND_MS, `took ${r.ms} ms`);
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.doesNotMatch(r.stdout + r.stderr, STACK);
+    const byDir = reports(r.stdout);
+    assert.match(byDir.get(path.join(root, 'a-30M'))!, /bad-manifest: manifest "n" is 30000000, not a chunk count/);
+    assert.match(byDir.get(path.join(root, 'b-good'))!, / {2}VERIFIED$/);
+    assert.match(r.stdout, /1 of 2 recording\(s\) FAILED verification\./);
+  });
+
+  it('--no-signature never prints VERIFIED: a distinct verdict says the signature was not checked', () => {
+    const all = cli(hostileRoot, '--no-signature');
+    assert.equal(all.status, 1);
+    assert.doesNotMatch(ownWords(all.stdout + all.stderr), /verified/i);
+    assert.doesNotMatch(all.stdout, /^\s*VERIFIED/m);
+    assert.doesNotMatch(all.stdout + all.stderr, STACK);
+    const good = reports(all.stdout).get(dirOf('m-good'))!;
+    assert.match(good, /signature: NOT checked \(--no-signature\)\n {2}CHAIN OK, SIGNATURE NOT CHECKED\n/);
+    assert.match(good, /nothing proves the unit made this recording/);
+
+    const one = cli(dirOf('m-good'), '--no-signature');
+    assert.equal(one.status, 0, one.stdout + one.stderr);
+    assert.doesNotMatch(one.stdout + one.stderr, /verified/i);
+    assert.match(one.stdout, /1 of 1 recording\(s\) CHAIN OK, SIGNATURE NOT CHECKED \(--no-signature\)/);
+
+    // A key with --no-signature is a contradiction, refused rather than half-honoured.
+    const both = cli(dirOf('m-good'), '--no-signature', '--key', KEY);
+    assert.equal(both.status, 2);
+    assert.doesNotMatch(both.stdout + both.stderr, /verified/i);
+    assert.ok(!(both.stdout + both.stderr).includes(KEY));
+
+    // The API: ok (nothing failed) but not the verified verdict, even with a key at hand.
+    const v = verifyRecordingDir(dirOf('m-good'), KEY, { noSignature: true });
+    assert.equal(v.ok, true);
+    assert.equal(v.verdict, 'chain-ok-signature-not-checked');
+    assert.equal(v.summary.signature, 'not checked');
+  });
+
+  it('a recording whose check throws gets an internal-error verdict without a stack; the next is still VERIFIED', () => {
+    const root = path.join(tmp, 'internal');
+    fs.cpSync(goodDir, path.join(root, 'a'), { recursive: true });
+    fs.cpSync(goodDir, path.join(root, 'b'), { recursive: true });
+    const nodeCrypto: typeof import('node:crypto') = require('node:crypto');
+    const stub = sinon.stub(nodeCrypto, 'createHmac');
+    stub.onFirstCall().throws(new RangeError('Invalid time value'));
+    stub.callThrough();
+    const out: string[] = [];
+    let status: number;
+    try {
+      status = main([root, '--key', KEY], (s) => out.push(s), (s) => out.push(s));
+    } finally {
+      stub.restore();
+    }
+    const text = out.join('\n');
+    assert.equal(status, 1, text);
+    assert.doesNotMatch(text, /^\s+at /m);
+    const byDir = reports(text);
+    assert.match(byDir.get(path.join(root, 'a'))!, /FAILED \(1 problem\):\n {4}internal-error: the verifier failed on this recording, so nothing about it is proven \(RangeError: Invalid time value\)/);
+    assert.match(byDir.get(path.join(root, 'b'))!, / {2}VERIFIED$/);
+    assert.match(text, /1 of 2 recording\(s\) FAILED verification\./);
+  });
+
+  it('thousands of subfolders: only recordings are reported, each briefly; a search beyond its limits says so and fails', () => {
+    const root = path.join(tmp, 'many');
+    for (let k = 0; k < 3000; k++) fs.mkdirSync(path.join(root, 'empty', String(k)), { recursive: true });
+    for (let k = 0; k < 300; k++) {
+      fs.mkdirSync(path.join(root, 'junk', String(k)), { recursive: true });
+      fs.writeFileSync(path.join(root, 'junk', String(k), 'manifest.json'), 'null');
+    }
+    fs.cpSync(goodDir, path.join(root, 'good'), { recursive: true });
+    const r = cli(root, '--keys', keysFile);
+    assert.notEqual(r.status, null, `killed after ${r.ms} ms`);
+    assert.ok(r.ms < RUN_BOUND_MS, `took ${r.ms} ms`);
+    assert.equal(r.status, 1);
+    assert.doesNotMatch(r.stdout + r.stderr, STACK);
+    assert.equal(reports(r.stdout).size, 301);
+    assert.ok(r.stdout.split('\n').length <= 300 * 4 + 20, `${r.stdout.split('\n').length} lines`);
+    assert.match(reports(r.stdout).get(path.join(root, 'good'))!, / {2}VERIFIED$/);
+    assert.match(r.stdout, /300 of 301 recording\(s\) FAILED verification\./);
+
+    // Folders nested deeper than the search goes: what was found is checked, the run fails, saying why.
+    const deep = path.join(tmp, 'deep');
+    fs.cpSync(goodDir, path.join(deep, 'good'), { recursive: true });
+    fs.cpSync(goodDir, path.join(deep, 'x', ...Array<string>(LIMITS.walkDepth + 2).fill('d')), { recursive: true });
+    const d = cli(deep, '--keys', keysFile);
+    assert.equal(d.status, 1, d.stdout + d.stderr);
+    assert.match(d.stderr, /walk-limit: the search for recordings stopped early \(folders nested more than 32 deep\)/);
+    assert.match(d.stdout, /recordings beyond the first 1 were NOT checked/);
+    assert.doesNotMatch(d.stdout, /All \d+ recording\(s\) VERIFIED/);
+  });
+});
