@@ -1,18 +1,17 @@
 /**
  * One route to one receiver: a connection over one path, one frame at a time, and the check that
- * a reply really acknowledges that frame. An ACK counts only if it names the frame (seq, account)
- * and, when encrypted, decrypts with the unit's key and carries a timestamp in the window.
- * Anything else is logged and ignored; silence is a timeout.
+ * a reply really answers that frame. An ACK counts only if it names the frame (seq, account), is
+ * encrypted exactly when the frame was, decrypts with the unit's key and passes the clock's checks
+ * (a timestamp inside the window, never taken before: centre-clock.ts). Anything else is logged
+ * and ignored; silence is a timeout. Replies after the one that ended an exchange, in the same
+ * read, were written before the next frame existed: they are dropped (a receiver that writes its
+ * NAK twice). A receiver that closes the connection under a frame gets it again on a new
+ * connection, once, with its own number.
  */
 import type { Clock, Connection, Crypto, Link, LogSink } from '../hal/types';
 import { Dc09Target, decodeReply, createFrameSplitter } from './dc09';
-
-export interface ChannelResult {
-  /** `ack` valid ACK; `nak` time correction asked (`time` = receiver clock); `duh` refused; `fail` no valid answer. */
-  kind: 'ack' | 'nak' | 'duh' | 'fail';
-  time?: number;
-  why?: string;
-}
+import type { CentreClock } from './centre-clock';
+import type { Outcome } from './route';
 
 export interface ChannelOptions {
   link?: Link;
@@ -24,15 +23,15 @@ export interface ChannelOptions {
   clock: Clock;
   crypto: Crypto;
   log: LogSink;
+  /** The time checks every route shares. */
+  times: CentreClock;
   /** Name for log lines, e.g. `primary`. */
   name: string;
 }
 
-/** Receivers accept message times from 40 s before to 20 s after their clock, so their clock is
- * at most 20 s behind or 40 s ahead of ours; 2 s more for whole-second stamps and transit. */
-const ACK_EARLY_MS = 22000;
-const ACK_LATE_MS = 42000;
 const IDLE_CLOSE_MS = 20000;
+/** After an ACK that repeats one already taken, the frame goes again this much later. */
+const ECHO_MS = 1100;
 
 export interface Channel {
   /** Whether a frame is waiting for its reply. */
@@ -40,7 +39,7 @@ export interface Channel {
   /** `Clock.now()` when the frame waiting for its reply was sent; -1 when idle (health check). */
   since(): number;
   /** Send one frame (`seq` as its 4 digits) and call `done` once with the outcome. */
-  send(frame: string, seq: string, done: (r: ChannelResult) => void): void;
+  send(frame: string, seq: string, done: (r: Outcome) => void): void;
   close(): void;
 }
 
@@ -48,20 +47,30 @@ export function createChannel(o: ChannelOptions): Channel {
   const clock = o.clock;
   let conn: Connection | undefined;
   let open = false;
-  let waiting: ((r: ChannelResult) => void) | undefined;
+  let waiting: ((r: Outcome) => void) | undefined;
   let seq = '';
   let frame = '';
   let sentWall = 0;
   let sentAt = -1;
   let timer = -1;
   let idle = -1;
+  /** The frame went again on a new connection after the receiver closed the last one. */
+  let again = false;
+  /** An exchange ended in this read: the rest of it predates the next frame. */
+  let ended = false;
+  /** The frame is to go once more because its ACK could not be told from one already taken. */
+  let echo = -1;
+  let echoed = false;
   const splitter = createFrameSplitter(400);
 
-  function finish(r: ChannelResult): void {
+  function finish(r: Outcome): void {
     const cb = waiting;
     if (!cb) return;
     waiting = undefined;
+    ended = true;
     clock.cancel(timer);
+    clock.cancel(echo);
+    echo = -1;
     if (r.kind === 'fail') drop();
     else idle = clock.after(IDLE_CLOSE_MS, drop);
     cb(r);
@@ -76,13 +85,13 @@ export function createChannel(o: ChannelOptions): Channel {
   }
 
   function onFrame(f: string): void {
-    if (!waiting) return;
+    if (!waiting || ended) return;
     const t = o.target;
     const r = decodeReply(o.crypto, f, t.key);
     let why = '';
     if ('error' in r) why = r.error;
     else if (r.type === 'NAK') {
-      finish({ kind: 'nak', time: r.time });
+      finish({ kind: 'nak', cured: o.times.nak(r.time, sentWall + clock.now() - sentAt) });
       return;
     } else if (r.seq !== seq || r.account.toUpperCase() !== t.account.toUpperCase()) why = 'names another frame (' + r.seq + ')';
     else if (r.type === 'DUH') {
@@ -90,17 +99,41 @@ export function createChannel(o: ChannelOptions): Channel {
       return;
     } else if (r.type !== 'ACK') why = 'unknown reply ' + r.type;
     else if (!!t.key !== r.encrypted) why = t.key ? 'plain ACK to an encrypted frame' : 'encrypted ACK to a plain frame';
-    else if (t.key && (r.time === undefined || r.time < sentWall - ACK_EARLY_MS || r.time > clock.wall() + ACK_LATE_MS)) {
-      why = 'timestamp outside the window';
-    } else {
-      finish({ kind: 'ack', time: r.time });
-      return;
+    else {
+      // When the frame went, on the clock as it is now (another route's reply may have moved it).
+      why = o.times.ack(r.time, r.tag, clock.wall() - (clock.now() - sentAt));
+      if (why === '') {
+        finish({ kind: 'ack' });
+        return;
+      }
+      if (why === 'resync') {
+        // Authentic, but for a clock that was wrong: the frame goes again on the corrected clock.
+        finish({ kind: 'nak', cured: true });
+        return;
+      }
+      if (why === 'replayed' && echo < 0 && !echoed) {
+        // A receiver whose pad never changes answers two frames in one second with the same bytes,
+        // and so would a replay: the frame goes once more after the second has turned, and only
+        // a fresh ACK settles it.
+        echoed = true;
+        echo = clock.after(ECHO_MS, function () {
+          echo = -1;
+          write();
+        });
+      }
     }
     o.log.write('warn', o.name + ': reply ignored: ' + why);
   }
 
   function write(): void {
     if (conn && waiting && !conn.write(frame)) finish({ kind: 'fail', why: 'write refused' });
+  }
+
+  function restartTimer(): void {
+    clock.cancel(timer);
+    timer = clock.after(o.ackTimeoutMs, function () {
+      finish({ kind: 'fail', why: 'no reply' });
+    });
   }
 
   function connect(): void {
@@ -120,12 +153,22 @@ export function createChannel(o: ChannelOptions): Channel {
           write();
         },
         onData: function (d: string) {
-          if (conn === mine) splitter.push(d, onFrame);
+          if (conn !== mine) return;
+          ended = false;
+          splitter.push(d, onFrame);
         },
         onClose: function (err?: string) {
           if (conn !== mine) return;
+          const wasOpen = open;
           conn = undefined;
           open = false;
+          if (waiting && wasOpen && !again) {
+            // The receiver closed the connection under the frame: once more on a new one.
+            again = true;
+            restartTimer();
+            connect();
+            return;
+          }
           finish({ kind: 'fail', why: 'closed' + (err ? ': ' + err : '') });
         }
       }
@@ -140,22 +183,24 @@ export function createChannel(o: ChannelOptions): Channel {
     since: function () {
       return waiting !== undefined ? sentAt : -1;
     },
-    send: function (f: string, s: string, done: (r: ChannelResult) => void) {
+    send: function (f: string, s: string, done: (r: Outcome) => void) {
       waiting = done;
       frame = f;
       seq = s;
+      again = false;
+      echoed = false;
       sentWall = clock.wall();
       sentAt = clock.now();
       clock.cancel(idle);
-      timer = clock.after(o.ackTimeoutMs, function () {
-        finish({ kind: 'fail', why: 'no reply' });
-      });
+      restartTimer();
       if (conn && open) write();
       else if (!conn) connect();
     },
     close: function () {
       waiting = undefined;
       clock.cancel(timer);
+      clock.cancel(echo);
+      echo = -1;
       drop();
     }
   };

@@ -49,7 +49,11 @@ export interface ReportConfig {
   labUnencrypted: boolean;
   /** Wait for a reply to one frame, ms (1000–30000). */
   ackTimeoutMs: number;
-  /** An alarm with no ACK on the primary after this long also goes to the secondary, ms (500–9000). */
+  /**
+   * Urgent events (hold-up, duress, tamper, cancel) go to the secondary this long after the
+   * primary, ms (0–9000); 0 (the default): on every route at once, so a silent primary costs
+   * nothing. The one sequence number lets the centre keep one copy.
+   */
   failoverMs: number;
   /** Other events go to the secondary after this long without an ACK, ms (1000–3600000). */
   slowFailoverMs: number;
@@ -176,7 +180,7 @@ export function defaultConfig(): Config {
       receivers: [],
       labUnencrypted: false,
       ackTimeoutMs: 5000,
-      failoverMs: 3000,
+      failoverMs: 0,
       slowFailoverMs: 60000,
       retryMaxMs: 30000,
       panicCode: 120
@@ -238,7 +242,7 @@ export function keyBytes(key: unknown, format?: unknown): string | { error: stri
  */
 const RANGES =
   'holdMs 0 5000 ms,alarmS 60 86400 s,watchdogS 5 60 s,' +
-  'report.ackTimeoutMs 1000 30000 ms,report.failoverMs 500 9000 ms,report.slowFailoverMs 1000 3600000 ms,' +
+  'report.ackTimeoutMs 1000 30000 ms,report.failoverMs 0 9000 ms,report.slowFailoverMs 1000 3600000 ms,' +
   'report.retryMaxMs 1000 600000 ms,supervision.primaryS 10 90000 s,supervision.secondaryS 10 90000 s,' +
   'supervision.degradedS 10 90000 s,supervision.failAfter 1 10 tests,supervision.testReportH 0 168 h,' +
   'gestures.cancelTaps 0 9 taps,gestures.duressTaps 0 9 taps,gestures.tapGapMs 300 5000 ms,' +
@@ -255,6 +259,16 @@ export function audioRing(a: AudioConfig): { chunk: number; slots: number; bytes
   const chunk = (a.rate * a.chunkMs) / 1000;
   const slots = Math.ceil(a.preMs / a.chunkMs) + 1;
   return { chunk: chunk, slots: slots, bytes: chunk * slots };
+}
+
+function isIPv4(h: string): boolean {
+  const p = h.split('.');
+  if (p.length !== 4) return false;
+  for (let i = 0; i < 4; i++) {
+    const n = Number(p[i]);
+    if (p[i] === '' || p[i].length > 3 || !(n >= 0 && n <= 255) || String(n) !== p[i]) return false;
+  }
+  return true;
 }
 
 function printable(v: unknown, min: number, max: number): boolean {
@@ -306,6 +320,9 @@ function checkReceiver(problems: ConfigProblem[], r: unknown, at: string, lab: b
   if (typeof r.host !== 'string' || r.host.length > 63 || !/^[A-Za-z0-9.-]+$/.test(r.host)) bad('host', 'must be a host name or IPv4 address');
   if (!isNumber(r.port) || Math.floor(r.port) !== r.port || r.port < 1 || r.port > 65535) bad('port', 'must be 1-65535');
   if (r.transport !== 'tcp' && r.transport !== 'udp') bad('transport', 'must be "tcp" or "udp"');
+  else if (r.transport === 'udp' && typeof r.host === 'string' && !isIPv4(r.host)) {
+    bad('host', 'must be an IPv4 address for a UDP receiver (replies are taken only from that address)');
+  }
   if (r.account !== undefined && !isHex(r.account, 3, 16)) bad('account', 'must be 3-16 hexadecimal digits');
   if (r.receiver !== undefined && !isHex(r.receiver, 1, 6)) bad('receiver', 'must be 1-6 hexadecimal digits');
   if (!isHex(r.line, 1, 6)) bad('line', 'must be 1-6 hexadecimal digits');

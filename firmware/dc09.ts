@@ -42,6 +42,11 @@ export interface Dc09Reply {
   account: string;
   /** Timestamp carried by the reply (UTC ms), if any. */
   time?: number;
+  /**
+   * An encrypted reply's decrypted pad and timestamp (padding after it removed): what makes this
+   * ACK itself, for the replay check. '' for a plain reply.
+   */
+  tag: string;
 }
 
 /** CRC-16/ARC (poly 0x8005 reflected, init 0): `123456789` → 0xBB3D. */
@@ -251,16 +256,23 @@ export function decodeReply(crypto: Crypto, frame: string, key?: string): Dc09Re
   const seq = body.substr(i, 4);
   if (digits(seq, 0, 4) < 0 || seq.length !== 4) return { error: 'bad sequence number' };
   i += 4;
+  // R and L in either order (one receiver writes its parse-error NAK as `L0R0`); an R that is
+  // not hex (`RNone`, from a receiver that prints a missing number) names no receiver.
   let receiver: string | undefined;
-  if (body.charAt(i) === 'R') {
-    receiver = hexRun(body, i + 1, 6);
-    if (!receiver) return { error: 'bad receiver number' };
-    i += 1 + receiver.length;
+  let line: string | undefined;
+  for (let k = 0; k < 2; k++) {
+    const c = body.charAt(i);
+    if (c === 'R' && receiver === undefined) {
+      receiver = body.substr(i + 1, 4) === 'None' ? 'None' : hexRun(body, i + 1, 6);
+      if (!receiver) return { error: 'bad receiver number' };
+      i += 1 + receiver.length;
+    } else if (c === 'L' && line === undefined) {
+      line = hexRun(body, i + 1, 6);
+      if (!line) return { error: 'bad line prefix' };
+      i += 1 + line.length;
+    }
   }
-  if (body.charAt(i) !== 'L') return { error: 'no line prefix' };
-  const line = hexRun(body, i + 1, 6);
-  if (!line) return { error: 'bad line prefix' };
-  i += 1 + line.length;
+  if (line === undefined) return { error: 'no line prefix' };
   let account = '';
   const mark = body.charAt(i);
   if (mark === '#' || mark === 'A') {
@@ -269,22 +281,59 @@ export function decodeReply(crypto: Crypto, frame: string, key?: string): Dc09Re
   }
   if (body.charAt(i) !== '[') return { error: 'no data block' };
   let rest = body.substr(i + 1);
+  let pad = '';
   if (encrypted) {
     if (!key) return { error: 'encrypted reply but no key' };
     const plain = unseal(crypto, key, rest);
     if (plain === undefined) return { error: 'undecryptable' };
+    // The pad ends at the first `]` (`pad]` or `pad|]`, NUL pads too); the pad holds no `]`.
     const end = plain.indexOf(']');
     if (end < 0) return { error: 'undecryptable' };
+    pad = plain.substr(0, end);
     rest = plain.substr(end);
   }
   if (rest.charAt(0) !== ']') return { error: 'unexpected data in reply' };
-  let time: number | undefined;
-  if (rest.length > 1) {
-    if (rest.charAt(1) !== '_') return { error: 'bad timestamp' };
-    time = parseTime(rest.substr(2));
-    if (time === undefined) return { error: 'bad timestamp' };
+  // Extended-data blocks in a reply are skipped, never acted on (one receiver echoes a [K…] there).
+  let j = 1;
+  for (let b = 0; b < 4 && rest.charAt(j) === '['; b++) {
+    const close = rest.indexOf(']', j);
+    if (close < 0) return { error: 'unexpected data in reply' };
+    j = close + 1;
   }
-  return { type: id, encrypted: encrypted, seq: seq, receiver: receiver, line: line, account: account, time: time };
+  let time: number | undefined;
+  let stop = j;
+  if (rest.charAt(j) === '_') {
+    time = parseTime(rest.substr(j + 1, 19));
+    if (time === undefined) return { error: 'bad timestamp' };
+    stop = j + 20;
+  }
+  // Padding after the timestamp (a PKCS#7 block or NULs) only inside the encrypted text.
+  const tail = rest.substr(stop);
+  if (tail !== '' && !(encrypted && isPadding(tail))) return { error: encrypted || rest.charAt(j) === '_' ? 'bad timestamp' : 'unexpected data in reply' };
+  const r: Dc09Reply = {
+    type: id,
+    encrypted: encrypted,
+    seq: seq,
+    line: line,
+    account: account,
+    tag: encrypted ? pad + ']' + rest.substring(j, stop) : ''
+  };
+  if (receiver !== undefined) r.receiver = receiver;
+  if (time !== undefined) r.time = time;
+  return r;
+}
+
+/** Nothing, NUL bytes, or PKCS#7 padding (n bytes of value n, 1-16). */
+function isPadding(s: string): boolean {
+  const n = s.length;
+  if (n === 0) return true;
+  const last = s.charCodeAt(n - 1);
+  let nul = true;
+  for (let i = 0; i < n; i++) if (s.charCodeAt(i) !== 0) nul = false;
+  if (nul) return n <= 16;
+  if (last !== n || n > 16) return false;
+  for (let i = 0; i < n; i++) if (s.charCodeAt(i) !== last) return false;
+  return true;
 }
 
 /**

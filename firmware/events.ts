@@ -52,7 +52,7 @@ export function siaCode(cid: number, qualifier: number): string {
 
 /**
  * Events EN 50131-1 allows no more than 10 s for (hold-up and tamper), and the cancel that
- * follows a hold-up: these fail over to the secondary after `failoverMs` and go first.
+ * follows a hold-up: these go on every route at once (after `failoverMs`, 0 by default) and go first.
  */
 export function isUrgent(cid: number): boolean {
   return cid === 120 || cid === 121 || cid === 122 || cid === 137 || cid === 406;

@@ -12,8 +12,13 @@ import type { Config, ReceiverConfig } from './config';
 import { keyBytes } from './config';
 import type { Journal, JournalRecord } from './journal';
 import { Dc09Target, encodeMessage, cidData, siaData, formatTime } from './dc09';
-import { createChannel, Channel, ChannelResult } from './channel';
+import { createChannel, Channel } from './channel';
 import { siaCode, isUrgent, CID } from './events';
+import { createCentreClock, CentreClock } from './centre-clock';
+import {
+  Outcome, RouteEffect, RouteSettings, RouteState, TryState, newRoute, FULL, SINGLE, MINIMAL,
+  eventStep, linkTestStep, dueAt, undeliverable, newTry
+} from './route';
 
 export interface ReporterDeps {
   clock: Clock;
@@ -59,20 +64,17 @@ export interface Reporter {
   stop(): void;
 }
 
-interface Try {
-  next: number;
-  fails: number;
-  naks: number;
-  duh: boolean;
-}
-
 interface Pending {
   rec: JournalRecord;
   at: number;
   urgent: boolean;
-  tries: Try[];
+  /** Extended-data blocks in the event's full form. */
+  blocks: number;
+  tries: TryState[];
   /** Loaded from the journal at boot (an earlier boot's event). */
   old: boolean;
+  /** Reported as a failure to communicate (354) and not yet delivered. */
+  trouble: boolean;
 }
 
 interface Route {
@@ -81,27 +83,14 @@ interface Route {
   ch: Channel;
   link?: Link;
   target: Dc09Target;
-  failed: boolean;
-  fails: number;
-  lastOk: number;
-  retryAt: number;
-  naks: number;
-  /** A NAK'd link test is resent with its own number. */
-  again: number;
+  st: RouteState;
 }
 
 /** Sequence numbers are reserved in blocks in the journal, so a reboot never reuses one. */
 const SEQ_BLOCK = 50;
-const MAX_NAKS = 3;
 
 function nextSeq(n: number): number {
   return n >= 9999 ? 1 : n + 1;
-}
-
-function backoff(fails: number, cap: number): number {
-  let d = 1000;
-  for (let i = 1; i < fails && d < cap; i++) d *= 2;
-  return d < cap ? d : cap;
 }
 
 export function createReporter(d: ReporterDeps): Reporter {
@@ -121,16 +110,20 @@ export function createReporter(d: ReporterDeps): Reporter {
   let seq = 1;
   let left = 0;
   let reservedTo = 0;
+  // The latest wall time the journal has seen: the clock is never set before it.
+  let floor = 0;
   // Espruino closures keep their whole scope alive: both are emptied once boot has used them.
   let done: { [i: string]: boolean } = {};
   let all = d.history;
   for (let j = 0; j < all.length; j++) {
     const r = all[j];
+    if (r.t > floor) floor = r.t;
     if (r.k === 'sq') {
       reservedTo = r.to as number;
       seq = nextSeq(reservedTo);
     } else if (r.k === 'ok' || r.k === 'fail') done[String(r.r)] = true;
   }
+  const times: CentreClock = createCentreClock(clock, floor, log);
 
   function takeSeq(): number {
     if (left === 0) {
@@ -162,12 +155,7 @@ export function createReporter(d: ReporterDeps): Reporter {
       name: name,
       link: link,
       target: target,
-      failed: false,
-      fails: 0,
-      lastOk: -1,
-      retryAt: 0,
-      naks: 0,
-      again: 0,
+      st: newRoute(),
       ch: createChannel({
         link: link,
         host: rc.host,
@@ -178,6 +166,7 @@ export function createReporter(d: ReporterDeps): Reporter {
         clock: clock,
         crypto: d.crypto,
         log: log,
+        times: times,
         name: name
       })
     };
@@ -185,7 +174,7 @@ export function createReporter(d: ReporterDeps): Reporter {
       link.onStatus(function (s) {
         if (!s.up || stopped) return;
         // The bearer is back: try everything on this route now rather than after the backoff.
-        route.retryAt = 0;
+        route.st.retryAt = 0;
         for (let i = 0; i < pending.length; i++) pending[i].tries[index].next = 0;
         pump();
       });
@@ -198,12 +187,13 @@ export function createReporter(d: ReporterDeps): Reporter {
   }
 
   function addPending(rec: JournalRecord, old: boolean): void {
-    const tries: Try[] = [];
-    // A route-bound event counts as refused on the other routes: never sent there, and settled as
-    // failed when its own route refuses it.
+    const tries: TryState[] = [];
+    // Every event carries its time [H…]; some also a recording reference or a reason.
+    const blocks = rec.x ? 2 : 1;
+    // A route-bound event (the installer's per-path 601) is barred from the other routes.
     const only = rec.o;
-    for (let i = 0; i < routes.length; i++) tries.push({ next: 0, fails: 0, naks: 0, duh: only !== undefined && only !== i });
-    const p: Pending = { rec: rec, at: clock.now(), urgent: isUrgent(rec.c as number), tries: tries, old: old };
+    for (let i = 0; i < routes.length; i++) tries.push(newTry(routes[i].st, blocks, only !== undefined && only !== i));
+    const p: Pending = { rec: rec, at: clock.now(), urgent: isUrgent(rec.c as number), blocks: blocks, tries: tries, old: old, trouble: false };
     // Urgent events (hold-up, tamper, cancel) go ahead of the rest; otherwise journal order.
     let k = pending.length;
     while (k > 0 && p.urgent && !pending[k - 1].urgent) k--;
@@ -211,37 +201,16 @@ export function createReporter(d: ReporterDeps): Reporter {
   }
 
   function eligibleAt(p: Pending, r: Route): number {
-    if (r.index === 0) return p.at;
     const primary = routes[0];
-    if (primary.failed || !linkUp(primary) || p.tries[0].duh) return p.at;
-    return p.at + (p.urgent ? rep.failoverMs : rep.slowFailoverMs);
+    const t0 = p.tries[0];
+    const out = primary.st.failed || !linkUp(primary) || t0.refused || t0.barred;
+    return dueAt(p.at, r.index, p.urgent, out, rep.failoverMs, rep.slowFailoverMs);
   }
 
-  function pollInterval(r: Route): number {
-    if (r.index === 0) return sup.primaryS * 1000;
-    return (routes[0].failed ? sup.degradedS : sup.secondaryS) * 1000;
-  }
-
-  /** A valid answer to a frame sent at `sentAt`: the supervision interval runs from the send. */
-  function routeAnswered(r: Route, sentAt: number): void {
-    r.fails = 0;
-    r.retryAt = 0;
-    r.lastOk = sentAt;
-    if (r.failed) {
-      r.failed = false;
-      log.write('info', r.name + ' path restored');
-      report(CID.COMMS, 3, r.index + 1);
-    }
-  }
-
-  function routeFailed(r: Route, why: string): void {
-    r.fails++;
-    log.write('warn', r.name + ' path: ' + why + ' (' + r.fails + ' in a row)');
-    if (r.fails >= sup.failAfter && !r.failed) {
-      r.failed = true;
-      log.write('error', r.name + ' path failed');
-      report(CID.COMMS, 1, r.index + 1);
-    }
+  function settings(r: Route): RouteSettings {
+    let poll = sup.primaryS;
+    if (r.index > 0) poll = routes[0].st.failed ? sup.degradedS : sup.secondaryS;
+    return { failAfter: sup.failAfter, retryMaxMs: rep.retryMaxMs, pollMs: poll * 1000 };
   }
 
   function remove(p: Pending): void {
@@ -249,45 +218,68 @@ export function createReporter(d: ReporterDeps): Reporter {
     if (k >= 0) pending.splice(k, 1);
   }
 
-  function settled(p: Pending, kind: string, r: Route): void {
+  function settled(p: Pending, kind: string, r: Route, form: number): void {
     remove(p);
+    const f: { [k: string]: unknown } = { r: p.rec.i, p: r.index };
+    if (form !== FULL) f.f = form;
     try {
-      journal.append(kind, { r: p.rec.i, p: r.index });
+      journal.append(kind, f);
     } catch (e) {
       log.write('error', 'journal: cannot mark event ' + p.rec.i + ' ' + kind);
     }
   }
 
-  function frameFor(p: Pending, r: Route): string {
+  /** The event's extended data in `form`: everything; its own block (else its time); none. */
+  function xdataFor(p: Pending, form: number): string {
+    if (form === MINIMAL) return '';
+    const rec = p.rec;
+    const x = rec.x ? '[' + rec.x + ']' : '';
+    if (form === SINGLE && x) return x;
+    // The time the event happened: this boot's events on the (possibly since corrected) clock,
+    // earlier boots' events as journalled. Constant across resends.
+    const at = p.old ? rec.t : clock.wall() - (clock.now() - rec.u);
+    const h = at > 0 ? '[H' + formatTime(at) + ']' : '';
+    return form === SINGLE ? h : x + h;
+  }
+
+  function frameFor(p: Pending, r: Route, form: number): string {
     const rec = p.rec;
     const c = rec.c as number;
     const q = rec.q as number;
     const z = rec.z as number;
-    // The time the event happened, in every frame: this boot's events on the (possibly since
-    // corrected) clock, earlier boots' events as journalled. Constant across resends.
-    const at = p.old ? (rec.t as number) : clock.wall() - (clock.now() - (rec.u as number));
-    const h = at > 0 ? '[H' + formatTime(at) + ']' : '';
     const acct = r.target.account;
     const data = rep.format === 'sia' ? siaData(acct, siaCode(c, q), 1, z) : cidData(acct, q, c, 1, z);
     return encodeMessage(d.crypto, r.target, {
       id: rep.format === 'sia' ? 'SIA-DCS' : 'ADM-CID',
       seq: rec.n as number,
       data: data,
-      xdata: (rec.x ? '[' + rec.x + ']' : '') + h,
+      xdata: xdataFor(p, form),
       time: clock.wall()
     });
   }
 
-  let centre: { wall: number; at: number } | undefined;
-
-  function heard(res: ChannelResult): void {
-    if (res.time !== undefined) centre = { wall: res.time, at: clock.now() };
+  /** Effects on the route itself (the event's own are handled by the caller). */
+  function routeEffects(r: Route, fx: RouteEffect[]): void {
+    for (let i = 0; i < fx.length; i++) {
+      const e = fx[i];
+      if (e.type === 'failed') log.write('warn', r.name + ' path: ' + e.why + ' (' + r.st.fails + ' in a row)');
+      else if (e.type === 'trouble') {
+        log.write(e.qualifier === 1 ? 'error' : 'info', r.name + (e.qualifier === 1 ? ' path failed' : ' path restored'));
+        report(CID.COMMS, e.qualifier, r.index + 1);
+      }
+    }
   }
 
-  function nakTime(res: ChannelResult): void {
-    if (res.time !== undefined && res.time > 1.5e12) {
-      clock.setWall(res.time);
-      log.write('warn', 'clock corrected from receiver NAK');
+  /** A failure to communicate (354) for every event no route can deliver now, once each. */
+  function checkTrouble(zone: number): void {
+    const states: RouteState[] = [];
+    for (let i = 0; i < routes.length; i++) states.push(routes[i].st);
+    for (let k = 0; k < pending.length; k++) {
+      const p = pending[k];
+      if (p.trouble || p.rec.c === CID.FAIL || p.rec.o !== undefined || !undeliverable(p.tries, states)) continue;
+      p.trouble = true;
+      log.write('error', 'event ' + p.rec.n + ' (' + p.rec.c + ') cannot be delivered: reported as 354, still owed');
+      report(CID.FAIL, 1, zone);
     }
   }
 
@@ -295,70 +287,49 @@ export function createReporter(d: ReporterDeps): Reporter {
     const n = p.rec.n as number;
     const s = ('000' + n).slice(-4);
     const sentAt = clock.now();
-    r.ch.send(frameFor(p, r), s, function (res: ChannelResult) {
+    const form = p.tries[r.index].form;
+    r.ch.send(frameFor(p, r, form), s, function (o: Outcome) {
       if (stopped) return;
-      const t = p.tries[r.index];
-      heard(res);
-      if (pending.indexOf(p) < 0) {
-        // Already settled on the other route.
-        if (res.kind === 'ack') routeAnswered(r, sentAt);
-      } else if (res.kind === 'ack') {
-        // Settle before anything else can report (and pump) from here: it must not be sent again.
-        settled(p, 'ok', r);
-        log.write('info', 'event ' + s + ' (' + p.rec.c + ') acknowledged via ' + r.name);
-        routeAnswered(r, sentAt);
-        d.onDelivered(p.rec);
-      } else if (res.kind === 'nak' && t.naks < MAX_NAKS) {
-        t.naks++;
-        routeAnswered(r, sentAt);
-        nakTime(res);
-        t.next = 0;
-      } else if (res.kind === 'duh') {
-        routeAnswered(r, sentAt);
-        t.duh = true;
-        log.write('error', 'event ' + s + ' refused (DUH) by ' + r.name);
-        journal.append('duh', { r: p.rec.i, p: r.index });
-        let open = false;
-        for (let i = 0; i < p.tries.length; i++) if (!p.tries[i].duh) open = true;
-        if (!open) {
-          settled(p, 'fail', r);
-          if (p.rec.c !== CID.FAIL) report(CID.FAIL, 1, r.index + 1);
+      const live = pending.indexOf(p) >= 0;
+      const res = eventStep(r.st, p.tries[r.index], o, p.blocks, clock.now(), sentAt, settings(r));
+      r.st = res.route;
+      p.tries[r.index] = res.tr;
+      for (let i = 0; i < res.effects.length && live; i++) {
+        const e = res.effects[i];
+        if (e.type === 'delivered') {
+          // Settle before anything else can report (and pump) from here: it must not be sent again.
+          settled(p, 'ok', r, e.form);
+          log.write('info', 'event ' + s + ' (' + p.rec.c + ') acknowledged via ' + r.name + (e.form === FULL ? '' : ' in its ' + (e.form === SINGLE ? 'one-block' : 'minimal') + ' form'));
+          if (e.form === MINIMAL && p.rec.x) log.write('warn', 'event ' + s + ': its ' + (p.rec.x as string).charAt(0) + ' block did not reach the centre');
+          if (p.trouble) report(CID.FAIL, 3, r.index + 1);
+          d.onDelivered(p.rec);
+        } else if (e.type === 'leaner') {
+          log.write('warn', 'event ' + s + ' refused by ' + r.name + ': sent again ' + (e.form === SINGLE ? 'with one extended block' : 'in its minimal form'));
+        } else if (e.type === 'refused') {
+          log.write('error', 'event ' + s + ' refused by ' + r.name + ' even in its minimal form');
+          if (res.tr.fails === 1) journal.append('duh', { r: p.rec.i, p: r.index });
+          // An event bound to this route (the installer's test) ends here: the installer sees it.
+          if (p.tries[r.index].barred === false && p.rec.o === r.index) settled(p, 'fail', r, MINIMAL);
         }
-      } else {
-        t.fails++;
-        t.naks = 0;
-        t.next = clock.now() + backoff(t.fails, rep.retryMaxMs);
-        routeFailed(r, res.why || 'no valid answer');
       }
+      routeEffects(r, res.effects);
+      checkTrouble(r.index + 1);
       pump();
     });
   }
 
   function sendNull(r: Route): void {
-    const s = r.again || takeSeq();
-    r.again = 0;
+    const s = r.st.again || takeSeq();
     const sentAt = clock.now();
     const digits = ('000' + s).slice(-4);
     const frame = encodeMessage(d.crypto, r.target, { id: 'NULL', seq: s, data: '', xdata: '', time: clock.wall() });
-    r.ch.send(frame, digits, function (res: ChannelResult) {
+    r.st.again = 0;
+    r.ch.send(frame, digits, function (o: Outcome) {
       if (stopped) return;
-      heard(res);
-      if (res.kind === 'fail') {
-        r.naks = 0;
-        routeFailed(r, res.why || 'no valid answer');
-        r.retryAt = clock.now() + Math.min(pollInterval(r), backoff(r.fails + 2, rep.retryMaxMs));
-      } else {
-        if (res.kind === 'nak' && r.naks < MAX_NAKS) {
-          r.naks++;
-          nakTime(res);
-          routeAnswered(r, sentAt);
-          r.lastOk = -1;
-          r.again = s;
-        } else {
-          r.naks = 0;
-          routeAnswered(r, sentAt);
-        }
-      }
+      const res = linkTestStep(r.st, o, clock.now(), sentAt, s, settings(r));
+      r.st = res.route;
+      routeEffects(r, res.effects);
+      checkTrouble(r.index + 1);
       pump();
     });
   }
@@ -374,7 +345,7 @@ export function createReporter(d: ReporterDeps): Reporter {
       for (let k = 0; k < pending.length && !chosen; k++) {
         const p = pending[k];
         const t = p.tries[ri];
-        if (t.duh) continue;
+        if (t.barred) continue;
         const at = Math.max(eligibleAt(p, r), t.next);
         if (at <= now) chosen = p;
         else if (at < wake) wake = at;
@@ -383,7 +354,8 @@ export function createReporter(d: ReporterDeps): Reporter {
         sendEvent(r, chosen);
         continue;
       }
-      const due = Math.max(r.lastOk < 0 ? 0 : r.lastOk + pollInterval(r), r.retryAt);
+      const st = r.st;
+      const due = Math.max(st.lastOk < 0 ? 0 : st.lastOk + settings(r).pollMs, st.retryAt);
       if (due <= now) sendNull(r);
       else if (due < wake) wake = due;
     }
@@ -451,13 +423,14 @@ export function createReporter(d: ReporterDeps): Reporter {
   return {
     report: report,
     centreTime: function () {
-      return centre;
+      return times.last();
     },
     stuck: function () {
       const now = clock.now();
       for (let i = 0; i < routes.length; i++) {
         const t = routes[i].ch.since();
-        if (t >= 0 && now - t > rep.ackTimeoutMs + 30000) return routes[i].name;
+        // A frame may go twice (the receiver closed under it): two timeouts, then the grace.
+        if (t >= 0 && now - t > 2 * rep.ackTimeoutMs + 30000) return routes[i].name;
       }
       return '';
     },
@@ -472,7 +445,7 @@ export function createReporter(d: ReporterDeps): Reporter {
     routes: function () {
       const out: RouteStatus[] = [];
       for (let i = 0; i < routes.length; i++) {
-        out.push({ path: rep.receivers[i].path, ok: !routes[i].failed, lastOk: routes[i].lastOk });
+        out.push({ path: rep.receivers[i].path, ok: !routes[i].st.failed, lastOk: routes[i].st.lastOk });
       }
       return out;
     },

@@ -18,6 +18,8 @@ export interface CentreAccount {
 
 export interface CentreFaults {
   down: boolean;
+  /** Contact ID codes (or SIA codes) answered with DUH in any form, as a receiver that does not know them. */
+  duhCodes: string[];
   drop: number;
   delayMs: number;
   nak: number;
@@ -56,6 +58,10 @@ export interface SimCentre {
   readonly udpPort: number;
   readonly host: string;
   faults: CentreFaults;
+  /** The receiver quirks shown now. */
+  profile(): ReceiverQuirk[];
+  /** Show other quirks from the next frame on (a name, a comma list, `standard`, or a list). */
+  setProfile(p: string | readonly string[]): void;
   events(): CentreEvent[];
   alarms(): CentreEvent[];
   rejected(): Rejected[];
@@ -63,7 +69,42 @@ export interface SimCentre {
   close(): Promise<void>;
 }
 
+/**
+ * Behaviours of DC-09 receivers in the field that differ from the standard's letter, each one seen
+ * in receiver software this project did not write (docs/reporting.md, "Receivers in the field").
+ */
+export const RECEIVER_QUIRKS = {
+  'one-xdata': 'accepts at most one extended-data block in ADM-CID; NAKs a frame with more',
+  'padded-ack': 'encrypted ACK plaintext is a NUL pad, "|]", the timestamp, then a PKCS#7 block of 16 x 0x10',
+  'pipe-ack': 'encrypted ACK plaintext has "|]" before the timestamp',
+  'nak-null': 'answers NULL link tests with NAK (events are ACKed)',
+  'close-after-ack': 'closes the TCP connection right after each ACK',
+  'close-30s': 'closes the TCP connection 30 s after its first ACK',
+  'window-10s': 'accepts message times within +/-10 s of its clock (not -40/+20 s)',
+  'double-nak': 'writes its NAK twice into one write',
+  'lower-hex': 'writes the encrypted reply in lower-case hex',
+  'nak-bad-crc': 'answers a frame with a bad CRC with NAK (the standard: no reply at all)',
+  'zero-pad': 'pads its encrypted ACK with "0" characters (the same bytes for every ACK in one second)',
+  'k-block': 'puts a [K…] block (the account key) into its encrypted ACK when the frame had extended data',
+  'nak-lr': 'writes its NAK with L before R ("NAK"0000L0R0A0[]…)'
+} as const;
+
+export type ReceiverQuirk = keyof typeof RECEIVER_QUIRKS;
+
+/** A receiver profile: a name from RECEIVER_QUIRKS, `standard`, or a list of quirks. */
+export function parseProfile(p: string | readonly string[] | undefined): Set<ReceiverQuirk> {
+  const names = p === undefined ? [] : typeof p === 'string' ? p.split(',').filter((x) => x !== '' && x !== 'standard') : [...p];
+  for (const n of names) {
+    if (!Object.prototype.hasOwnProperty.call(RECEIVER_QUIRKS, n)) {
+      throw new Error(`unknown receiver profile '${n}' (known: standard, ${Object.keys(RECEIVER_QUIRKS).join(', ')})`);
+    }
+  }
+  return new Set(names as ReceiverQuirk[]);
+}
+
 export interface SimCentreOptions {
+  /** Receiver quirks to show (RECEIVER_QUIRKS); default: none, the standard's letter. */
+  profile?: string | readonly string[];
   accounts: CentreAccount[];
   host?: string;
   tcpPort?: number;
@@ -147,16 +188,17 @@ function aes(key: Buffer, data: Buffer, decrypt: boolean): Buffer {
 const PAD_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 /** Random pad of 1-16 safe characters so that pad + text fills whole 16-byte blocks. */
-function padFor(text: string): string {
+function padFor(text: string, zeros = false): string {
   const n = 16 - (text.length % 16) || 16;
+  if (zeros) return '0'.repeat(n);
   const r = crypto.randomBytes(n);
   let p = '';
   for (let i = 0; i < n; i++) p += PAD_ALPHABET[r[i]! % PAD_ALPHABET.length];
   return p;
 }
 
-function encryptText(key: Buffer, text: string): string {
-  return aes(key, Buffer.from(padFor(text) + text, 'latin1'), false).toString('hex').toUpperCase();
+function encryptText(key: Buffer, text: string, zeros = false): string {
+  return aes(key, Buffer.from(padFor(text, zeros) + text, 'latin1'), false).toString('hex').toUpperCase();
 }
 
 /** Data block parsers: undefined when the block cannot be understood. */
@@ -233,8 +275,9 @@ function decryptRest(key: Buffer, hexText: string, isNull: boolean): string | un
 
 export async function createSimCentre(options: SimCentreOptions): Promise<SimCentre> {
   const host = options.host ?? '127.0.0.1';
-  const before = options.windowBeforeMs ?? 40000;
-  const after = options.windowAfterMs ?? 20000;
+  let quirks = parseProfile(options.profile);
+  const before = () => options.windowBeforeMs ?? (quirks.has('window-10s') ? 10000 : 40000);
+  const after = () => options.windowAfterMs ?? (quirks.has('window-10s') ? 10000 : 20000);
   const cidCodes = new Set(options.knownCodes ?? DEFAULT_CID_CODES);
   const siaCodes = new Set(options.knownSiaCodes ?? DEFAULT_SIA_CODES);
   const accounts = new Map<string, Buffer | undefined>();
@@ -243,7 +286,7 @@ export async function createSimCentre(options: SimCentreOptions): Promise<SimCen
     accounts.set(a.account.toUpperCase(), a.key === undefined ? undefined : parseKey(a.key, a.keyFormat));
   }
 
-  const faults: CentreFaults = { down: false, drop: 0, delayMs: 0, nak: 0, duh: 0, garble: 0, wrongKey: 0, wrongSeq: 0 };
+  const faults: CentreFaults = { down: false, duhCodes: [], drop: 0, delayMs: 0, nak: 0, duh: 0, garble: 0, wrongKey: 0, wrongSeq: 0 };
   const log: CentreEvent[] = [];
   const rejects: Rejected[] = [];
   const listeners: ((e: CentreEvent) => void)[] = [];
@@ -267,7 +310,10 @@ export async function createSimCentre(options: SimCentreOptions): Promise<SimCen
     if (!m) return void reject('unparseable', raw);
     const body = m[3]!;
     if (parseInt(m[2]!, 16) !== body.length) return void reject('bad length', raw);
-    if (parseInt(m[1]!, 16) !== crc16(body)) return void reject('bad crc', raw);
+    if (parseInt(m[1]!, 16) !== crc16(body)) {
+      reject('bad crc', raw);
+      return quirks.has('nak-bad-crc') ? frameBody(`"NAK"0000R0L0A0[]${formatTimestamp(Date.now())}`) : undefined;
+    }
     const h = HEADER.exec(body);
     if (!h) return void reject('unparseable', raw);
     const hd: Header = {
@@ -324,15 +370,19 @@ export async function createSimCentre(options: SimCentreOptions): Promise<SimCen
       if (s) ev.sia = s.sia;
       understood = !!s && s.codes.every((c) => siaCodes.has(c));
     }
-    const inWindow = timestamp === undefined || (timestamp >= now - before && timestamp <= now + after);
-    if (take('nak') || !inWindow) ev.reply = 'NAK';
-    else if (take('duh') || !understood) ev.reply = 'DUH';
+    const inWindow = timestamp === undefined || (timestamp >= now - before() && timestamp <= now + after());
+    const code = ev.cid?.code ?? ev.sia?.code;
+    const tooMuch = quirks.has('one-xdata') && hd.id === 'ADM-CID' && parsed.xdata.length > 1;
+    if (take('nak') || !inWindow || tooMuch || (hd.id === 'NULL' && quirks.has('nak-null'))) ev.reply = 'NAK';
+    else if (take('duh') || !understood || (code !== undefined && faults.duhCodes.includes(code))) ev.reply = 'DUH';
     else if (hd.id !== 'NULL') {
-      const dupKey = JSON.stringify([acct, ev.seq, ev.data, ev.xdata]);
+      // The same account and number (and event) within the window is one message sent again,
+      // whatever its extended data: the unit may resend an event in a leaner form.
+      const dupKey = JSON.stringify([acct, ev.seq, ev.data]);
       ev.duplicate = log.some(
         (e) =>
           e.reply === 'ACK' && e.id !== 'NULL' && now - e.at <= DUPLICATE_WINDOW_MS &&
-          JSON.stringify([e.account.toUpperCase(), e.seq, e.data, e.xdata]) === dupKey
+          JSON.stringify([e.account.toUpperCase(), e.seq, e.data]) === dupKey
       );
     }
     log.push(ev);
@@ -348,17 +398,27 @@ export async function createSimCentre(options: SimCentreOptions): Promise<SimCen
     const r = hd.receiver ?? options.receiver;
     const tail = `${r !== undefined ? `R${r}` : ''}L${hd.line}#${hd.account}[`;
     let reply: string;
-    if (ev.reply === 'NAK') reply = `"NAK"0000R0L0A0[]${ts}`;
+    if (ev.reply === 'NAK') reply = quirks.has('nak-lr') ? `"NAK"0000L0R0A0[]${ts}` : `"NAK"0000R0L0A0[]${ts}`;
     else if (ev.reply === 'DUH') reply = `"DUH"${hd.seq}${tail}]${ts}`;
     else {
       const seq = take('wrongSeq') ? String((Number(hd.seq) % 9999) + 1).padStart(4, '0') : hd.seq;
       if (hd.encrypted && key) {
         const k = take('wrongKey') ? crypto.randomBytes(key.length) : key;
-        reply = `"*ACK"${seq}${tail}${encryptText(k, `]${ts}`)}`;
+        let hexText: string;
+        if (quirks.has('padded-ack')) {
+          const text = `|]${ts}`;
+          const plain = Buffer.concat([Buffer.alloc(16 - (text.length % 16)), Buffer.from(text, 'latin1'), Buffer.alloc(16, 0x10)]);
+          hexText = aes(k, plain, false).toString('hex').toUpperCase();
+        } else {
+          const kb = quirks.has('k-block') && parsed.xdata.length > 0 ? `[K${key.toString('hex').toUpperCase()}]` : '';
+          hexText = encryptText(k, `${quirks.has('pipe-ack') ? '|' : ''}]${kb}${ts}`, quirks.has('zero-pad'));
+        }
+        reply = `"*ACK"${seq}${tail}${quirks.has('lower-hex') ? hexText.toLowerCase() : hexText}`;
       } else reply = `"ACK"${seq}${tail}]${ts}`;
     }
     let out = frameBody(reply);
     if (take('garble')) out = `\n${hex(crc16(reply) ^ 0xffff, 4)}${out.slice(5)}`;
+    if (ev.reply === 'NAK' && quirks.has('double-nak')) out += out;
     return out;
   }
 
@@ -378,6 +438,7 @@ export async function createSimCentre(options: SimCentreOptions): Promise<SimCen
     if (faults.down || closed) return void sock.destroy();
     sockets.add(sock);
     let buf = '';
+    let lifetime: ReturnType<typeof setTimeout> | undefined;
     sock.on('error', () => sock.destroy());
     sock.on('close', () => sockets.delete(sock));
     sock.on('data', (chunk) => {
@@ -391,8 +452,19 @@ export async function createSimCentre(options: SimCentreOptions): Promise<SimCen
         if (frame === undefined) reject('unparseable', buf.slice(0, cr + 1));
         buf = buf.slice(cr + 1);
         if (frame !== undefined) {
-          respond(handle(frame, 'tcp'), (b) => {
-            if (!sock.destroyed) sock.write(b);
+          const out = handle(frame, 'tcp');
+          const acked = out !== undefined && /"\*?ACK"/.test(out);
+          respond(out, (b) => {
+            if (sock.destroyed) return;
+            sock.write(b);
+            if (acked && quirks.has('close-after-ack')) sock.end();
+            if (acked && quirks.has('close-30s') && !lifetime) {
+              lifetime = setTimeout(() => {
+                timers.delete(lifetime!);
+                sock.destroy();
+              }, 30_000);
+              timers.add(lifetime);
+            }
           });
         }
       }
@@ -431,6 +503,10 @@ export async function createSimCentre(options: SimCentreOptions): Promise<SimCen
     udpPort: udp.address().port,
     host,
     faults,
+    profile: () => [...quirks],
+    setProfile(p) {
+      quirks = parseProfile(p);
+    },
     events: () => [...log],
     alarms: () => log.filter((e) => e.id !== 'NULL' && !e.duplicate && e.reply === 'ACK'),
     rejected: () => [...rejects],

@@ -65,11 +65,11 @@ export function simDefaultConfig(ports?: SimReceiverPorts, evidence?: SimEvidenc
 /**
  * The simulated monitoring centre as the default config expects it: a primary receiver keyed with
  * `SIM_KEYS.primary` (hex) and a secondary keyed with `SIM_KEYS.secondary` (ASCII), on ephemeral
- * loopback ports, both for `account`.
+ * loopback ports, both for `account`; each may show a receiver profile (sim/centre.ts RECEIVER_QUIRKS).
  */
-export async function createLabCentres(account = '1234'): Promise<[SimCentre, SimCentre]> {
+export async function createLabCentres(account = '1234', profiles: { primary?: string; secondary?: string } = {}): Promise<[SimCentre, SimCentre]> {
   return [
-    await createSimCentre({ accounts: [{ account, key: SIM_KEYS.primary, keyFormat: 'hex' }] }),
-    await createSimCentre({ accounts: [{ account, key: SIM_KEYS.secondary, keyFormat: 'ascii' }] })
+    await createSimCentre({ accounts: [{ account, key: SIM_KEYS.primary, keyFormat: 'hex' }], profile: profiles.primary }),
+    await createSimCentre({ accounts: [{ account, key: SIM_KEYS.secondary, keyFormat: 'ascii' }], profile: profiles.secondary })
   ];
 }

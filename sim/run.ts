@@ -16,14 +16,21 @@
  *   --account A  --key K  [--key-format hex|ascii]  [--line L]  [--rcvr R]   for that receiver
  *   --receiver2 URL  --account2 A  --key2 K  [--key-format2 …] [--line2 L] [--rcvr2 R]  secondary
  *   --plain          lab only: no keys, unencrypted frames (the unit warns loudly)
+ *   --profile P      the simulated receivers behave as receivers in the field do: one or more of
+ *                    sim/centre.ts RECEIVER_QUIRKS, comma-separated (default: standard);
+ *                    --profile2 P for the secondary alone
+ *
+ * The run ends with a one-line verdict (events sent, acknowledged, refused and why) and exits 1
+ * when an alarm (hold-up, duress, tamper, cancel) went unacknowledged.
  */
 import { createSimUnit } from './unit';
 import { generators } from './mic';
 import { simDefaultConfig, SIM_KEYS } from './default-config';
 import { createSimCentre, SimCentre } from './centre';
-import { describe } from './describe';
+import { describe, verdict, replyTroubles } from './describe';
 import type { ReceiverConfig } from '../firmware/config';
-import { validateConfig, describeProblems } from '../firmware/config';
+import { validateConfig, describeProblems, keyBytes } from '../firmware/config';
+import { parseProfile, RECEIVER_QUIRKS } from './centre';
 import { makeTestCertificate } from './tls';
 import { startEvidenceServer } from './evidence-server';
 import { verifyRecordingDir, formatReport } from '../tools/evidence-verify';
@@ -76,6 +83,15 @@ function showFrame(f: string): string {
   return t;
 }
 
+/** The key as the unit uses it: its AES size and how its text was read (never the key). */
+function keySize(r: ReceiverConfig): string {
+  if (!r.key) return 'UNENCRYPTED';
+  const kb = keyBytes(r.key, r.keyFormat);
+  if (typeof kb !== 'string') return `key refused: ${kb.error}`;
+  const hex = kb.length * 2 === r.key.length;
+  return `AES-${kb.length * 8} (${hex ? `${r.key.length} hex digits` : `${r.key.length} ASCII characters`} = ${kb.length} bytes)`;
+}
+
 async function main(): Promise<void> {
   const hold = num('hold', 2000);
   const tap = num('tap', 300);
@@ -90,11 +106,21 @@ async function main(): Promise<void> {
   if (primary) {
     config.report.receivers = secondary ? [primary, secondary] : [primary];
   } else {
+    const profile = opt('profile');
+    const profiles = { primary: profile, secondary: opt('profile2') ?? profile };
+    for (const p of [profiles.primary, profiles.secondary]) {
+      try {
+        parseProfile(p);
+      } catch (e) {
+        fail((e as Error).message);
+      }
+    }
     for (const [name, key, fmt] of [
       ['primary', SIM_KEYS.primary, 'hex'],
       ['secondary', SIM_KEYS.secondary, 'ascii']
     ] as const) {
-      const c = await createSimCentre({ accounts: [{ account: config.account, key, keyFormat: fmt }] });
+      const c = await createSimCentre({ accounts: [{ account: config.account, key, keyFormat: fmt }], profile: profiles[name] });
+      for (const q of parseProfile(profiles[name])) console.log(`  simulated ${name} receiver: ${RECEIVER_QUIRKS[q]}`);
       c.onEvent((e) => console.log(`${stamp()} centre (${name}) <- ${describe(e)} -> ${e.reply}`));
       centres.push(c);
     }
@@ -121,7 +147,7 @@ async function main(): Promise<void> {
 
   console.log(`simulated unit ${config.unitId}, account ${config.account}, hold time ${config.holdMs} ms, format ${config.report.format === 'sia' ? 'SIA-DCS' : 'ADM-CID'}`);
   for (const [i, r] of config.report.receivers.entries()) {
-    console.log(`  ${i === 0 ? 'primary  ' : 'secondary'} ${r.transport}://${r.host}:${r.port} over ${r.path}, ${r.key ? 'AES-' + (r.keyFormat === 'ascii' ? r.key.length * 8 : r.key.length * 4) : 'UNENCRYPTED'}`);
+    console.log(`  ${i === 0 ? 'primary  ' : 'secondary'} ${r.transport}://${r.host}:${r.port} over ${r.path}, ${keySize(r)}`);
   }
 
   console.log(`  evidence  https://127.0.0.1:${evidence.port} (certificate pinned), recordings kept in ${evidenceDir}`);
@@ -184,6 +210,10 @@ async function main(): Promise<void> {
     const keysFile = path.join(evidenceDir, 'keys.json');
     fs.writeFileSync(keysFile, JSON.stringify({ [config.unitId]: SIM_KEYS.evidence }));
     console.log(`check it yourself: npm run evidence:verify -- ${evidenceDir} --keys ${keysFile}`);
+    const why = replyTroubles(world.log.map((l) => l.message));
+    const v = verdict(recs, why);
+    console.log(v.line);
+    process.exitCode = v.alarmsMissed ? 1 : 0;
   }, seconds * 1000);
 }
 

@@ -1,6 +1,8 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { createChannel, ChannelResult } from '../firmware/channel';
+import { createChannel } from '../firmware/channel';
+import { createCentreClock } from '../firmware/centre-clock';
+import type { Outcome as ChannelResult } from '../firmware/route';
 import { encodeReply, decodeReply, Dc09Target } from '../firmware/dc09';
 import { keyBytes } from '../firmware/config';
 import { createSimCrypto } from '../sim/crypto';
@@ -29,7 +31,7 @@ const bytes = fc.uint8Array({ maxLength: 300 }).map(latin1);
 /** A channel whose connection we feed by hand; returns what it decided (or undefined: still waiting). */
 function channelRig(clock: SimClock) {
   const { link, handlers } = handLink();
-  const ch = createChannel({ link, host: 'h', port: 1, transport: 'tcp', target, ackTimeoutMs: 600_000, clock, crypto, log: silentLog, name: 'primary' });
+  const ch = createChannel({ link, host: 'h', port: 1, transport: 'tcp', target, ackTimeoutMs: 600_000, clock, crypto, log: silentLog, times: createCentreClock(clock, 0, silentLog), name: 'primary' });
   return {
     async send(): Promise<() => ChannelResult | undefined> {
       let result: ChannelResult | undefined;

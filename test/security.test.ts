@@ -1,5 +1,7 @@
 import { strict as assert } from 'node:assert';
-import { createChannel, ChannelResult } from '../firmware/channel';
+import { createChannel } from '../firmware/channel';
+import { createCentreClock } from '../firmware/centre-clock';
+import type { Outcome as ChannelResult } from '../firmware/route';
 import { encodeReply, Dc09Target } from '../firmware/dc09';
 import { keyBytes } from '../firmware/config';
 import { createSimCrypto } from '../sim/crypto';
@@ -19,7 +21,7 @@ describe('security: replays fail, keys never leave the unit in the clear', funct
     const key = keyBytes(SIM_KEYS.primary) as string;
     const target: Dc09Target = { account: '1234', line: '1', receiver: '1', key };
     const { link, handlers } = handLink();
-    const ch = createChannel({ link, host: 'h', port: 1, transport: 'tcp', target, ackTimeoutMs: 60_000, clock, crypto, log: { write: () => undefined }, name: 'primary' });
+    const ch = createChannel({ link, host: 'h', port: 1, transport: 'tcp', target, ackTimeoutMs: 60_000, clock, crypto, log: { write: () => undefined }, times: createCentreClock(clock, 0, { write: () => undefined }), name: 'primary' });
     try {
       const captured = encodeReply(crypto, 'ACK', '0041', target, Date.now());
       let first: ChannelResult | undefined;

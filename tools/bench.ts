@@ -168,8 +168,9 @@ async function failover(kind: 'refuses' | 'silent'): Promise<void> {
     );
   }
   const worst = times.length ? Math.max(...times) : NaN;
-  fig(`primary ${kind}: trigger → ACK via the secondary, median`, ms(pct(times, 50)), '< 5000 ms', pct(times, 50) < 5000);
-  fig(`primary ${kind}: worst`, ms(worst), '< 5000 ms (standard: 10 s)', worst < 5000 && missed === 0);
+  // Urgent events go on both routes at once: press → ACK is the hold time plus this.
+  fig(`primary ${kind}: trigger → ACK via the secondary, median`, ms(pct(times, 50)), '≤ 1000 ms', pct(times, 50) <= 1000);
+  fig(`primary ${kind}: worst press → ACK (hold 2000 ms + trigger → ACK ${ms(worst)})`, ms(2000 + worst), '≤ hold + 1 s (standard: 10 s)', worst <= 1000 && missed === 0);
 }
 
 async function bytesOnAir(): Promise<void> {
@@ -184,7 +185,8 @@ async function bytesOnAir(): Promise<void> {
     'ACK (AES)': encodeReply(crypto, 'ACK', '0001', target, t).length
   };
   for (const [k, v] of Object.entries(sizes)) fig(`frame: ${k}`, `${v} B`);
-  // Measured on the sim's cellular path: one alarm with the primary cut.
+  // Measured on the sim's cellular path: one alarm with both paths up (urgent events go on both
+  // routes at once, so every alarm costs cellular bytes), then one with the primary cut.
   const [p, s] = await centres();
   const unit = createSimUnit(config(p, s), { micOff: true });
   try {
@@ -196,12 +198,22 @@ async function bytesOnAir(): Promise<void> {
       bytes += data.length;
       datagrams++;
     });
+    const onCell = async (what: string) => {
+      bytes = 0;
+      datagrams = 0;
+      const before = lastPanic(unit).ev?.i;
+      unit.sim.world.button.press(2000);
+      await until(() => lastPanic(unit).ev?.i !== before && lastPanic(unit).ok !== undefined, 15_000);
+      await until(() => unit.app.status().inflight === 0, 10_000);
+      await sleep(500);
+      fig(`one alarm over cellular (UDP), ${what}, measured`, `${bytes} B payload in ${datagrams} datagrams, ≈ ${bytes + datagrams * 28} B with headers`);
+      return bytes + datagrams * 28;
+    };
+    await onCell('both paths up (the copy sent at once)');
+    unit.sim.world.button.press(200);
+    await sleep(3000);
     unit.sim.world.paths.wifi!.cut();
-    unit.sim.world.button.press(2000);
-    await until(() => lastPanic(unit).ok !== undefined, 15_000);
-    await sleep(500);
-    const alarm = bytes + datagrams * 28;
-    fig('one alarm over cellular (UDP), measured', `${bytes} B payload in ${datagrams} datagrams, ≈ ${alarm} B with headers`);
+    await onCell('Wi-Fi cut');
     const poll = sizes['NULL link test (AES)'] + sizes['ACK (AES)'] + 2 * 28;
     fig('one supervision poll (NULL + ACK over UDP)', `≈ ${poll} B`);
     const sec = 86400 / 18000;

@@ -67,8 +67,11 @@ export function socketConnect(clock: Clock, target: Target, h: ConnectionHandler
       });
     } else {
       udp = global.require('dgram').createSocket('udp4');
-      udp.on('message', function (msg: string) {
-        if (!closed) h.onData(msg);
+      udp.on('message', function (msg: string, from: unknown) {
+        // Only the receiver's own address and port (the config requires an IPv4 address for UDP).
+        const f = from as { address?: string; port?: number } | undefined;
+        if (closed || !f || f.port !== target.port || f.address !== target.host) return;
+        h.onData(msg);
       });
       udp.on('error', function () {
         finish('udp error');

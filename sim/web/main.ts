@@ -1,7 +1,7 @@
 /**
  * `npm run sim:web`: the simulator page on http://127.0.0.1:8080/ (docs/sim-web.md).
  *
- *   npm run sim:web -- [--port N] [--evidence DIR]
+ *   npm run sim:web -- [--port N] [--evidence DIR] [--profile QUIRK[,QUIRK]] [--profile2 …]
  */
 import { startWebSim } from './server';
 
@@ -14,7 +14,8 @@ async function main(): Promise<void> {
   const portText = opt('port');
   const port = portText === undefined ? 8080 : Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error('--port must be 0-65535');
-  const sim = await startWebSim({ port, evidenceDir: opt('evidence') });
+  const profile = opt('profile');
+  const sim = await startWebSim({ port, evidenceDir: opt('evidence'), profiles: { primary: profile, secondary: opt('profile2') ?? profile } });
   const c = sim.unit.app.config();
   console.log(`simulated unit ${c.unitId}: open ${sim.url} (hold the button ${c.holdMs} ms to raise the alarm; Ctrl-C stops)`);
   const stop = () => {

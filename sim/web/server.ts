@@ -12,15 +12,21 @@
  *   POST /api/power    {"mains": bool} | {"battery": "ok"|"low"}
  *   POST /api/tamper   {"open": bool}
  *   POST /api/audio    {"source": "tone"|"noise"|"silence"|"browser"}
- *   POST /api/audio/wav    a WAV file (PCM mono 8/16-bit): heard once, then the chosen source
+ *   POST /api/audio/wav    a WAV file (PCM mono 8/16-bit, 4-96 kHz, at most 5 minutes): heard
+ *                          once, then the chosen source
  *   POST /api/audio/pcm    raw 8-bit unsigned samples at the unit's rate (the browser microphone)
  *   POST /api/centre/stop  {"rid": "0001"}  the centre operator stops a recording (authenticated)
  *   POST /api/centre/fault {"receiver": "primary"|"secondary", "fault": "nak"|"duh"|"silent"}
  *                                         that receiver answers its next frame so (or not at all)
+ *   POST /api/centre/profile {"receiver": "primary"|"secondary", "profile": ["one-xdata", …]}
+ *                                         that receiver behaves as receivers in the field do
+ *                                         (sim/centre.ts RECEIVER_QUIRKS; [] = the standard)
  *   GET  /recordings/UNIT/RID.wav         a recording as the evidence server holds it
  *
  * Requests must name this server in `Host` (no DNS rebinding) and POSTs must say their content
  * type (no cross-site form posts). Bad input gets 400 with a reason; nothing in the unit changes.
+ * Too much (a body over MAX_BODY, a WAV over MAX_WAV_S, more than MAX_QUEUED_S of audio waiting)
+ * gets 413 with a reason.
  */
 import * as http from 'node:http';
 import * as fs from 'node:fs';
@@ -30,10 +36,11 @@ import { createSimUnit, SimUnit } from '../unit';
 import { generators } from '../mic';
 import { simDefaultConfig, SIM_KEYS, createLabCentres } from '../default-config';
 import type { SimCentre } from '../centre';
+import { RECEIVER_QUIRKS } from '../centre';
 import { describe } from '../describe';
 import { makeTestCertificate } from '../tls';
 import { startEvidenceServer, EvidenceServer } from '../evidence-server';
-import { parseWav } from '../wav';
+import { readWavInfo, decodeWav } from '../wav';
 import { verifyRecordingDir } from '../../tools/evidence-verify';
 import type { Config } from '../../firmware/config';
 
@@ -53,6 +60,24 @@ const TYPES: Record<string, string> = {
 };
 /** Largest request body: a WAV of about 1 minute at 16 kHz 16-bit. */
 const MAX_BODY = 2 * 1024 * 1024;
+/**
+ * Sample rates a WAV may have (issue #19). 4 kHz is the lowest rate the unit itself can be set to
+ * (`audio.rate`); below it nothing real is recorded and nearest-sample upsampling only repeats
+ * samples (8 Hz turned 1 MB into 34.7 hours). 96 kHz covers every common studio and consumer rate;
+ * a larger number is a damaged header.
+ */
+const WAV_RATE = { min: 4000, max: 96000 };
+/**
+ * Longest WAV, in seconds at the unit's rate: a clip of room sound. Its length is worked out from
+ * the header before anything is decoded or allocated. With MAX_BODY and WAV_RATE.min a file holds
+ * at most 524 s (8-bit at 4 kHz), so this is the bound that decides for low-rate files.
+ */
+const MAX_WAV_S = 300;
+/**
+ * Most audio that may wait to be heard, in all (uploads and browser packets; the unit hears it in
+ * real time): the room's memory. 10 minutes is 4.8 MB at 8 kHz, 9.6 MB at 16 kHz.
+ */
+const MAX_QUEUED_S = 600;
 /** Entries kept for the page (the unit's journal itself is not trimmed). */
 const KEEP = 200;
 /** Battery voltages behind the page's battery switch (the default low threshold is 3.6 V). */
@@ -65,6 +90,8 @@ export interface WebSimOptions {
   evidenceDir?: string;
   /** Change the embedded default configuration (e.g. a shorter hold time for a demonstration). */
   configure?: (c: Config) => void;
+  /** Receiver profiles to start with (sim/centre.ts RECEIVER_QUIRKS; default: the standard). */
+  profiles?: { primary?: string; secondary?: string };
 }
 
 export interface WebSim {
@@ -135,17 +162,20 @@ function bool(o: Record<string, unknown>, key: string): boolean {
   return o[key] as boolean;
 }
 
+/** How many samples `frames` at `from` Hz become at `to` Hz (what `resample` allocates). */
+const resampledLength = (frames: number, from: number, to: number) => (from === to ? frames : Math.floor((frames * to) / from));
+
 /** Samples at `from` Hz to `to` Hz (nearest sample: the unit's own audio is 8-bit telephone quality). */
 function resample(s: Uint8Array, from: number, to: number): Uint8Array {
   if (from === to) return s;
-  const n = Math.floor((s.length * to) / from);
+  const n = resampledLength(s.length, from, to);
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = s[Math.min(s.length - 1, Math.floor((i * from) / to))];
   return out;
 }
 
 export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
-  const centres = await createLabCentres();
+  const centres = await createLabCentres('1234', o.profiles);
   const config = simDefaultConfig({
     primary: { port: centres[0].tcpPort, transport: 'tcp' },
     secondary: { port: centres[1].udpPort, transport: 'udp' }
@@ -258,6 +288,8 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
       tamper: { open: world.tamper.isOpen() },
       audio: { source, rate },
       centre: centreLog.slice().reverse(),
+      profiles: { primary: centres[0].profile(), secondary: centres[1].profile() },
+      quirks: RECEIVER_QUIRKS,
       recordings: recordings(),
       journal
     };
@@ -283,6 +315,15 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
     }
   }, 100);
 
+  const seconds = (n: number) => Math.round((n / rate) * 10) / 10;
+  /** 413 unless `n` more samples fit in the room's queue (MAX_QUEUED_S in all). */
+  function roomFor(n: number): void {
+    const queued = world.sound.backlog();
+    if (queued + n > MAX_QUEUED_S * rate) {
+      throw new BadRequest(`too much audio waiting: ${seconds(queued)} s queued, and ${seconds(n)} s more would pass ${MAX_QUEUED_S} s; try again once it has played`, 413);
+    }
+  }
+
   async function api(req: http.IncomingMessage, route: string): Promise<unknown> {
     const kind = (req.headers['content-type'] || '').split(';')[0].trim();
     const body = await readBody(req);
@@ -290,18 +331,27 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
       if (kind !== 'application/octet-stream' && kind !== 'audio/wav' && kind !== 'audio/x-wav') throw new BadRequest('send the audio as application/octet-stream');
       if (body.length === 0) throw new BadRequest('no audio in the body');
       if (route === '/api/audio/pcm') {
+        roomFor(body.length);
         world.mic.feed(new Uint8Array(body));
         return { ok: true, samples: body.length };
       }
-      let wav;
+      // Everything is checked on the header before a sample is decoded or a byte allocated.
+      let info;
       try {
-        wav = parseWav(body);
+        info = readWavInfo(body);
       } catch (e) {
         throw new BadRequest(`not a usable WAV file: ${(e as Error).message}`);
       }
-      const samples = resample(wav.samples, wav.rate, rate);
+      if (info.rate < WAV_RATE.min || info.rate > WAV_RATE.max) {
+        throw new BadRequest(`not a usable WAV file: sample rate ${info.rate} Hz is outside ${WAV_RATE.min}-${WAV_RATE.max} Hz`);
+      }
+      const n = resampledLength(info.frames, info.rate, rate);
+      if (n === 0) throw new BadRequest('not a usable WAV file: its data chunk holds no samples');
+      if (n > MAX_WAV_S * rate) throw new BadRequest(`WAV too long: ${seconds(n)} s; at most ${MAX_WAV_S} s`, 413);
+      roomFor(n);
+      const samples = resample(decodeWav(body, info).samples, info.rate, rate);
       world.mic.feed(samples);
-      return { ok: true, seconds: Math.round((samples.length / rate) * 10) / 10 };
+      return { ok: true, seconds: seconds(samples.length) };
     }
     if (kind !== 'application/json') throw new BadRequest('send JSON (Content-Type: application/json)');
     const b = json(body);
@@ -355,6 +405,16 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
         if (!own(kinds, b.fault)) throw new BadRequest('"fault" must be "nak", "duh" or "silent"');
         centre.faults[kinds[b.fault]]++;
         return { ok: true };
+      }
+      case '/api/centre/profile': {
+        const centre = b.receiver === 'primary' ? centres[0] : b.receiver === 'secondary' ? centres[1] : undefined;
+        if (!centre) throw new BadRequest('"receiver" must be "primary" or "secondary"');
+        const list = b.profile;
+        if (!Array.isArray(list) || list.length > 20 || !list.every((q: unknown) => typeof q === 'string' && own(RECEIVER_QUIRKS, q))) {
+          throw new BadRequest(`"profile" must be a list of: ${Object.keys(RECEIVER_QUIRKS).join(', ')}`);
+        }
+        centre.setProfile(list as string[]);
+        return { ok: true, profile: centre.profile() };
       }
       case '/api/centre/stop': {
         if (typeof b.rid !== 'string' || !/^[0-9A-Za-z]{1,8}$/.test(b.rid)) throw new BadRequest('"rid" must be a recording id');

@@ -28,8 +28,12 @@ export interface Rig {
 
 const immediate = () => new Promise<void>((r) => setImmediate(r));
 
-export async function createRig(clock: () => sinon.SinonFakeTimers, tweak?: (c: Config) => void): Promise<Rig> {
-  const [primary, secondary] = await createLabCentres();
+export async function createRig(
+  clock: () => sinon.SinonFakeTimers,
+  tweak?: (c: Config) => void,
+  profiles?: { primary?: string; secondary?: string }
+): Promise<Rig> {
+  const [primary, secondary] = await createLabCentres('1234', profiles);
   const config = simDefaultConfig({
     primary: { port: primary.tcpPort, transport: 'tcp' },
     secondary: { port: secondary.udpPort, transport: 'udp' }

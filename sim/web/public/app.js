@@ -247,8 +247,15 @@ function Microphone({ s, level, onError }) {
     ${shownSource === 'browser' && !streaming ? html`<p><button type="button" onClick=${startStreaming}>Start this browser's microphone</button></p>` : ''}
     <label for="wav">Play a WAV file into the room (PCM mono): </label>
     <input type="file" id="wav" accept=".wav,audio/wav" onChange=${(e) => {
-      const f = e.currentTarget.files[0];
-      if (f) f.arrayBuffer().then((b) => post('/api/audio/wav', b, 'application/octet-stream')).catch(onError);
+      const input = e.currentTarget;
+      const f = input.files[0];
+      // The server's refusal (e.g. "sample rate 8 Hz is outside 4000-96000 Hz") goes to the alert,
+      // naming the file; the choice is cleared so picking the same file again tries again.
+      if (f) {
+        f.arrayBuffer().then((b) => post('/api/audio/wav', b, 'application/octet-stream'))
+          .catch((x) => onError(new Error(`${f.name}: ${x.message}`)))
+          .finally(() => { input.value = ''; });
+      }
     }} />
   </section>`;
 }
@@ -266,6 +273,15 @@ function Centre({ s, onError }) {
           aria-label=${`${rc} receiver: answer the next frame with ${label}`} onClick=${() => post('/api/centre/fault', { receiver: rc, fault: f }).catch(onError)}>${label}</button>`)}
       </div>`)}
     </fieldset>
+    ${['primary', 'secondary'].map((rc) => html`<fieldset key=${'p-' + rc} class="profile">
+      <legend>${rc} receiver behaves as receivers in the field do</legend>
+      ${Object.entries(s.quirks).map(([q, what]) => html`<label key=${q}>
+        <input type="checkbox" checked=${s.profiles[rc].includes(q)}
+          onChange=${(e) => {
+            const next = e.target.checked ? [...s.profiles[rc], q] : s.profiles[rc].filter((x) => x !== q);
+            post('/api/centre/profile', { receiver: rc, profile: next }).catch(onError);
+          }} /> ${q}: ${what}</label>`)}
+    </fieldset>`)}
     <table>
       <caption>Frames received, newest first</caption>
       <thead><tr><th scope="col">Time</th><th scope="col">Receiver</th><th scope="col">Frame</th><th scope="col">Event</th><th scope="col">Reply</th></tr></thead>

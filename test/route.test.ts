@@ -1,0 +1,159 @@
+import { strict as assert } from 'node:assert';
+import {
+  eventStep, linkTestStep, dueAt, undeliverable, newRoute, newTry, leaner, firstForm, backoff,
+  FULL, SINGLE, MINIMAL, REFUSED_MAX_MS, Outcome, RouteState, TryState
+} from '../firmware/route';
+
+/**
+ * The route's rules as tables: what one exchange's outcome does to the route, to the event's
+ * delivery on it, and which effects the reporter performs. No sockets, no timers.
+ */
+const C = { failAfter: 2, retryMaxMs: 30_000, pollMs: 90_000 };
+const ACK: Outcome = { kind: 'ack' };
+const NAK_CURED: Outcome = { kind: 'nak', cured: true };
+const NAK: Outcome = { kind: 'nak', cured: false };
+const DUH: Outcome = { kind: 'duh' };
+const SILENT: Outcome = { kind: 'fail', why: 'no reply' };
+
+const route = (over: Partial<RouteState> = {}): RouteState => ({ ...newRoute(), ...over });
+const tryOf = (over: Partial<TryState> = {}): TryState => ({ ...newTry(newRoute(), 2, false), ...over });
+const types = (fx: { type: string }[]) => fx.map((e) => e.type);
+
+describe('route rules (pure): outcome → next route state, next try, effects', () => {
+  describe('an event exchange', () => {
+    const rows: [string, TryState, Outcome, number, Partial<TryState>, string[]][] = [
+      // name, try before, outcome, blocks, try after (fields checked), effects
+      ['ACK in full delivers', tryOf(), ACK, 2, { form: FULL, fails: 0 }, ['delivered']],
+      ['a cured NAK resends the same form at once', tryOf(), NAK_CURED, 2, { form: FULL, naks: 1, next: 1000 }, []],
+      ['a second cured NAK is not about time: one block', tryOf({ naks: 1 }), NAK_CURED, 2, { form: SINGLE, naks: 0, next: 1000 }, ['leaner']],
+      ['a NAK that agrees with the clock: one block at once', tryOf(), NAK, 2, { form: SINGLE, next: 1000 }, ['leaner']],
+      ['DUH in full: one block at once', tryOf(), DUH, 2, { form: SINGLE, next: 1000 }, ['leaner']],
+      ['DUH with one block: minimal at once', tryOf({ form: SINGLE }), DUH, 2, { form: MINIMAL, next: 1000 }, ['leaner']],
+      ['a one-block event skips the one-block form', tryOf(), DUH, 1, { form: MINIMAL }, ['leaner']],
+      ['refused minimal: refused, backs off, starts over', tryOf({ form: MINIMAL }), DUH, 2, { refused: true, fails: 1, next: 2000, form: FULL }, ['refused']],
+      ['refused again: the backoff doubles', tryOf({ form: MINIMAL, refused: true, fails: 3 }), NAK, 2, { refused: true, fails: 4, next: 1000 + 8000 }, ['refused']],
+      ['an event with no blocks refused at once', tryOf({ form: MINIMAL }), DUH, 0, { refused: true, form: MINIMAL }, ['refused']],
+      ['silence backs off, keeps the form', tryOf({ form: SINGLE, naks: 1 }), SILENT, 2, { form: SINGLE, fails: 1, naks: 0, next: 2000 }, ['failed']],
+      ['ACK after refusals clears them', tryOf({ refused: true, fails: 4 }), ACK, 2, { refused: false, fails: 0 }, ['delivered']]
+    ];
+    for (const [name, before, o, blocks, after, fx] of rows) {
+      it(name, () => {
+        const r = eventStep(route(), before, o, blocks, 1000, 900, C);
+        for (const [k, v] of Object.entries(after)) assert.equal(r.tr[k as keyof TryState], v, `${k}`);
+        assert.deepEqual(types(r.effects), fx);
+      });
+    }
+
+    it('a refused frame never backs off past REFUSED_MAX_MS, however often', () => {
+      let t = tryOf({ form: MINIMAL });
+      let waits = 0;
+      for (let i = 0; i < 40; i++) {
+        const r = eventStep(route(), { ...t, form: MINIMAL }, DUH, 2, 0, 0, C);
+        waits = r.tr.next;
+        t = r.tr;
+      }
+      assert.equal(waits, REFUSED_MAX_MS);
+    });
+
+    it('the delivered effect names the form; the route learns it (later events start there)', () => {
+      const r = eventStep(route(), tryOf({ form: SINGLE }), ACK, 2, 1000, 900, C);
+      assert.deepEqual(r.effects, [{ type: 'delivered', form: SINGLE }]);
+      assert.equal(r.route.form, SINGLE);
+      assert.equal(newTry(r.route, 2, false).form, SINGLE);
+      assert.equal(newTry(r.route, 1, false).form, FULL, 'one block is the one-block form');
+      const m = eventStep(r.route, tryOf({ form: MINIMAL }), ACK, 2, 1000, 900, C);
+      assert.equal(m.route.form, MINIMAL);
+      const none = eventStep(route(), tryOf({ form: MINIMAL }), ACK, 0, 1000, 900, C);
+      assert.equal(none.route.form, FULL, 'an event without blocks teaches nothing');
+    });
+
+    it('any well-formed reply proves the route alive and restores a failed one (3 350); only an ACK delivers', () => {
+      for (const o of [ACK, NAK, NAK_CURED, DUH]) {
+        const r = eventStep(route({ failed: true, fails: 5 }), tryOf(), o, 2, 1000, 900, C);
+        assert.equal(r.route.failed, false, o.kind);
+        assert.equal(r.route.fails, 0);
+        assert.equal(r.route.lastOk, 900, 'supervision runs from the send');
+        assert.deepEqual(r.effects[0], { type: 'trouble', qualifier: 3 });
+        assert.equal(types(r.effects).includes('delivered'), o.kind === 'ack');
+      }
+    });
+
+    it('failAfter silent exchanges in a row fail the route once (1 350)', () => {
+      let r = route();
+      const fx: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const s = eventStep(r, tryOf(), SILENT, 2, 1000, 900, C);
+        r = s.route;
+        fx.push(...s.effects.filter((e) => e.type === 'trouble').map((e) => `${e.type}:${(e as { qualifier: number }).qualifier}`));
+      }
+      assert.deepEqual(fx, ['trouble:1'], 'reported once');
+      assert.equal(r.failed, true);
+      assert.equal(r.fails, 4);
+    });
+  });
+
+  describe('a link test exchange', () => {
+    it('ACK: alive; a cured NAK: the same link test again at once (once); a NAK or DUH otherwise: alive, no resend', () => {
+      const a = linkTestStep(route({ lastOk: 5 }), ACK, 1000, 900, 7, C);
+      assert.equal(a.route.lastOk, 900);
+      assert.equal(a.route.again, 0);
+      const n = linkTestStep(route(), NAK_CURED, 1000, 900, 7, C);
+      assert.equal(n.route.again, 7);
+      assert.equal(n.route.lastOk, -1, 'due at once');
+      const n2 = linkTestStep(n.route, NAK_CURED, 1000, 900, 7, C);
+      assert.equal(n2.route.again, 0, 'only once');
+      assert.equal(n2.route.lastOk, 900);
+      for (const o of [NAK, DUH]) {
+        const r = linkTestStep(route({ failed: true, fails: 3 }), o, 1000, 900, 7, C);
+        assert.equal(r.route.failed, false, `a receiver that ${o.kind}s link tests is alive`);
+        assert.equal(r.route.again, 0);
+        assert.deepEqual(types(r.effects), ['trouble']);
+      }
+    });
+
+    it('silence backs off up to the poll interval and fails the route after failAfter', () => {
+      const one = linkTestStep(route(), SILENT, 1000, 900, 7, C);
+      assert.equal(one.route.retryAt, 1000 + 4000);
+      assert.equal(one.route.failed, false);
+      const two = linkTestStep(one.route, SILENT, 1000, 900, 8, C);
+      assert.equal(two.route.failed, true);
+      assert.deepEqual(types(two.effects), ['failed', 'trouble']);
+      const capped = linkTestStep(route({ fails: 30 }), SILENT, 1000, 900, 8, { ...C, pollMs: 5000, retryMaxMs: 600_000 });
+      assert.equal(capped.route.retryAt, 6000, 'never later than the interval');
+    });
+  });
+
+  describe('when an event is due on each route', () => {
+    const rows: [string, number, boolean, boolean, number][] = [
+      ['primary: at once', 0, false, false, 100],
+      ['secondary, urgent: at once (lag 0)', 1, true, false, 100],
+      ['secondary, not urgent: after the slow failover', 1, false, false, 100 + 60_000],
+      ['secondary, primary out: at once', 1, false, true, 100]
+    ];
+    for (const [name, ri, urgent, out, at] of rows) it(name, () => assert.equal(dueAt(100, ri, urgent, out, 0, 60_000), at));
+    it('an urgent lag set in the config delays only the secondary', () => assert.equal(dueAt(100, 1, true, false, 3000, 60_000), 3100));
+  });
+
+  describe('failure to communicate (354)', () => {
+    const ok = route();
+    const failed = route({ failed: true });
+    const refused = tryOf({ refused: true });
+    const open = tryOf();
+    const barred = tryOf({ barred: true });
+    const rows: [string, TryState[], RouteState[], boolean][] = [
+      ['both refuse', [refused, refused], [ok, ok], true],
+      ['one refuses, the other is failed', [refused, open], [ok, failed], true],
+      ['one refuses, the other may still deliver', [refused, open], [ok, ok], false],
+      ['both failed, nobody refused: 350, not 354', [open, open], [failed, failed], false],
+      ['bound to a route that refuses', [refused, barred], [ok, ok], true],
+      ['nothing refused', [open, open], [ok, ok], false]
+    ];
+    for (const [name, tries, routes, want] of rows) it(name, () => assert.equal(undeliverable(tries, routes), want));
+  });
+
+  it('forms and backoff', () => {
+    assert.deepEqual([leaner(FULL, 2), leaner(SINGLE, 2), leaner(MINIMAL, 2), leaner(FULL, 1), leaner(FULL, 0)], [SINGLE, MINIMAL, -1, MINIMAL, -1]);
+    assert.deepEqual([firstForm(FULL, 0), firstForm(SINGLE, 1), firstForm(SINGLE, 2), firstForm(MINIMAL, 1)], [MINIMAL, FULL, SINGLE, MINIMAL]);
+    assert.deepEqual([1, 2, 3, 4, 5, 6, 7].map((f) => backoff(f, 30_000)), [1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]);
+  });
+});
