@@ -34,15 +34,16 @@ const DEFAULT_BOARD = 'ESPRUINOWIFI';
  * Boot image budgets in bytes (pretokenised, what Storage holds). They are regression ceilings
  * a little above today's images, so any growth is a decision. Issue #15 (receivers in the field:
  * the route rules, the clock and replay checks, the leaner forms) grew every image by about
- * 4.3 KB and the ceilings with it; the target they must come down to is the Storage plan of
+ * 4.3 KB and the ceilings with it, issue #16 (the seal, the upload over TCP, one appended file
+ * per recording) by 2.2 KB more; the target they must come down to is the Storage plan of
  * issue #17 (Espruino WiFi: everything Storage holds <= 90% of 64 KB), which `npm run bench`
  * reports.
  */
 const BUDGETS = {
-  ESPRUINOWIFI: 60 * 1024,
-  PICO_R1_3: 58 * 1024,
-  MDBT42Q: 54 * 1024,
-  LINUX: 56 * 1024
+  ESPRUINOWIFI: 62 * 1024,
+  PICO_R1_3: 61 * 1024,
+  MDBT42Q: 57 * 1024,
+  LINUX: 58 * 1024
 };
 
 function outFile(board) {

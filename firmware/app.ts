@@ -18,6 +18,7 @@ import { createAlarmRunner, AlarmRunner, AlarmState } from './alarm';
 import { createInputMonitor, InputMonitor } from './monitors';
 import { CID } from './events';
 import { createRecorder, Recorder } from './recorder';
+import { sealKeys, SealKeys } from './seal';
 import { createUploader, Uploader } from './uploader';
 import { createServiceWatch, ServiceWatch } from './service';
 import { FIRMWARE_VERSION } from './version';
@@ -230,9 +231,12 @@ export function createApp(hal: Hal, given?: Config): App {
     rep.report(code, qualifier, zone, ref ? 'V' + ref : undefined);
   });
 
+  // The seal's keys: without an evidence key (not commissioned) nothing is recorded.
+  const keys = cfg.evidence ? sealKeys(hal.crypto, cfg.evidence.key) : undefined;
   const rec: Recorder = createRecorder({
     clock: clock,
     crypto: hal.crypto,
+    keys: keys,
     spool: hal.storage.spool,
     records: hal.storage.records,
     microphone: hal.microphone,
@@ -253,6 +257,7 @@ export function createApp(hal: Hal, given?: Config): App {
       log: log,
       unit: cfg.unitId,
       evidence: cfg.evidence,
+      keys: keys as SealKeys,
       recorder: rec,
       busy: function () {
         return rep.inflight() > 0;

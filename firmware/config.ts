@@ -108,17 +108,20 @@ export interface AudioConfig {
   maxS: number;
 }
 
-/** The evidence server the recordings go to, over HTTPS (set at commissioning). */
+/** The evidence server the recordings go to, over TCP on either path (set at commissioning). */
 export interface EvidenceConfig {
   /** Server host name or IPv4 address. */
   host: string;
   port: number;
-  /** The server's certificate, PEM: pinned, the only one the unit accepts. */
-  cert: string;
-  /** Per-unit evidence key (64 hex digits = 32 bytes) signing manifests. Never logged. */
+  /**
+   * Per-unit evidence key (64 hex digits = 32 bytes): seals every chunk, signs manifests and
+   * authenticates the server's replies (docs/evidence.md). Never logged.
+   */
   key: string;
   /** Chunks per upload request (1–8). */
   batch: number;
+  /** Evidence sent over cellular per recording, KB (0 = no cap: it is an emergency); the rest waits for Wi-Fi. */
+  cellularKB: number;
 }
 
 /** The service period (docs/service.md). */
@@ -159,7 +162,7 @@ export interface Config {
   network?: NetworkConfig;
 }
 
-export const CONFIG_VERSION = 3;
+export const CONFIG_VERSION = 4;
 
 /**
  * Factory defaults: a unit that is not yet commissioned still records presses and shows them, and
@@ -417,14 +420,14 @@ export function validateConfig(c: unknown, audioBytes?: number): ConfigProblem[]
     else {
       if (typeof ev.host !== 'string' || ev.host.length > 63 || !/^[A-Za-z0-9.-]+$/.test(ev.host)) bad('evidence.host', 'must be a host name or IPv4 address');
       if (!isNumber(ev.port) || Math.floor(ev.port) !== ev.port || ev.port < 1 || ev.port > 65535) bad('evidence.port', 'must be 1-65535');
-      if (typeof ev.cert !== 'string' || ev.cert.indexOf('-----BEGIN CERTIFICATE-----') < 0 || ev.cert.length > 4096) {
-        bad('evidence.cert', 'must be the server certificate in PEM (at most 4096 characters)');
-      }
       if (!isHex(ev.key, 64, 64)) bad('evidence.key', 'must be 64 hexadecimal digits (32 bytes)');
       if (!isNumber(ev.batch) || Math.floor(ev.batch) !== ev.batch || ev.batch < 1 || ev.batch > 8) bad('evidence.batch', 'must be 1-8 chunks');
+      if (!isNumber(ev.cellularKB) || Math.floor(ev.cellularKB) !== ev.cellularKB || ev.cellularKB < 0 || ev.cellularKB > 1000000) {
+        bad('evidence.cellularKB', 'must be 0 (no cap) to 1000000 KB');
+      }
       const keys = Object.keys(ev);
       for (let i = 0; i < keys.length; i++) {
-        if ('host port cert key batch'.split(' ').indexOf(keys[i]) < 0) bad('evidence.' + keys[i], 'is not a known setting');
+        if ('host port key batch cellularKB'.split(' ').indexOf(keys[i]) < 0) bad('evidence.' + keys[i], 'is not a known setting');
       }
     }
   }

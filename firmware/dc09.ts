@@ -9,6 +9,9 @@
  * or a reason.
  */
 import type { Crypto } from '../hal/types';
+import { fromHex, bytesOf, stringOf } from './bytes';
+
+export { fromHex };
 
 /** Who a frame is for: account, line prefix, optional receiver number, optional AES key. */
 export interface Dc09Target {
@@ -138,37 +141,6 @@ export function parseTime(t: string): number | undefined {
 
 const HEXCHARS = '0123456789ABCDEF';
 
-export function toHex(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += HEXCHARS.charAt(b[i] >> 4) + HEXCHARS.charAt(b[i] & 15);
-  return s;
-}
-
-/** Hex text → bytes; `undefined` unless it is an even count of hex digits. */
-export function fromHex(s: string): Uint8Array | undefined {
-  if (s.length % 2) return undefined;
-  const out = new Uint8Array(s.length / 2);
-  for (let i = 0; i < out.length; i++) {
-    const hi = HEXCHARS.indexOf(s.charAt(2 * i).toUpperCase());
-    const lo = HEXCHARS.indexOf(s.charAt(2 * i + 1).toUpperCase());
-    if (hi < 0 || lo < 0) return undefined;
-    out[i] = hi * 16 + lo;
-  }
-  return out;
-}
-
-function bytesOf(s: string): Uint8Array {
-  const b = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
-  return b;
-}
-
-function stringOf(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
-  return s;
-}
-
 const PAD_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 const ZERO_IV = new Uint8Array(16);
 
@@ -178,7 +150,7 @@ function seal(crypto: Crypto, key: string, text: string, sep: string): string {
   const rnd = crypto.randomBytes(n);
   let pad = '';
   for (let i = 0; i < n; i++) pad += PAD_CHARS.charAt(rnd[i] % PAD_CHARS.length);
-  return toHex(crypto.aesCbcEncrypt(bytesOf(key), ZERO_IV, bytesOf(pad + sep + text)));
+  return crypto.hex(crypto.aesCbcEncrypt(bytesOf(key), ZERO_IV, bytesOf(pad + sep + text))).toUpperCase();
 }
 
 /** Decrypt upper-case hex; `undefined` when it is not whole blocks of hex. */

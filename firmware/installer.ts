@@ -13,7 +13,6 @@ import { Config, validateConfig, describeProblems } from './config';
 import type { Journal, JournalRecord } from './journal';
 import type { Reporter } from './reporter';
 import type { Recorder } from './recorder';
-import { hexOf } from './recorder';
 import { CID } from './events';
 import { FIRMWARE_VERSION } from './version';
 
@@ -62,10 +61,7 @@ export function configSummary(c: Config): { [k: string]: unknown } {
     rs[i].key = rs[i].key ? 'set' : 'none';
     delete rs[i].keyFormat;
   }
-  if (s.evidence) {
-    s.evidence.key = 'set';
-    s.evidence.cert = 'pinned (' + s.evidence.cert.length + ' characters)';
-  }
+  if (s.evidence) s.evidence.key = 'set';
   if (s.network && s.network.wifi) s.network.wifi.password = s.network.wifi.password ? 'set' : 'none';
   return s;
 }
@@ -134,14 +130,14 @@ export function createInstaller(d: InstallerDeps): Installer {
       account: cfg.account,
       board: hal.system.board,
       fw: FIRMWARE_VERSION,
-      fwHash: image ? hexOf(hal.crypto.sha256(image)) : '',
+      fwHash: image ? hal.crypto.hex(hal.crypto.sha256(image)) : '',
       commissioned: cfg.service.start !== '',
       locked: !!records.read(PASSWORD_RECORD),
       recordings: d.recorder.states().length,
       spoolFiles: sp.list().length,
       time: clock.wall(),
       // The stored config's hash, not its text: a long reply overflows the console (docs/installer.md).
-      configSha256: hexOf(hal.crypto.sha256(records.read(CONFIG_RECORD) || ''))
+      configSha256: hal.crypto.hex(hal.crypto.sha256(records.read(CONFIG_RECORD) || ''))
     });
   }
 
@@ -171,7 +167,7 @@ export function createInstaller(d: InstallerDeps): Installer {
         return;
       }
     }
-    const digest = hexOf(hal.crypto.sha256(text));
+    const digest = hal.crypto.hex(hal.crypto.sha256(text));
     d.journal.append('cfg', { unit: (c as Config).unitId, h: digest.substr(0, 16) });
     ok(id, { restart: true, configSha256: digest });
     // Apply by restarting: every part of the firmware is built from one config at boot.
@@ -306,7 +302,7 @@ export function createInstaller(d: InstallerDeps): Installer {
     }
     const key = new Uint8Array(32);
     for (let i = 0; i < 32; i++) key[i] = parseInt(cfg.evidence.key.substr(i * 2, 2), 16);
-    ok(id, { unit: cfg.unitId, mac: hexOf(hal.crypto.hmacSha256(key, 'commissioning-report:' + cfg.unitId + ':' + digest)) });
+    ok(id, { unit: cfg.unitId, mac: hal.crypto.hex(hal.crypto.hmacSha256(key, 'commissioning-report:' + cfg.unitId + ':' + digest)) });
   }
 
   function lock(id: unknown, password: unknown): void {

@@ -4,13 +4,16 @@
  * into one recording, chunk by chunk hashed, chained and written to the spool.
  *
  * Device rules kept here: no allocation and no per-sample JavaScript per block (blocks move with
- * `set`; a chunk is hashed natively from a `subarray` of its slot); one slot written per block so
- * a backlog never stalls the loop; nothing on the spool is ever overwritten to make room.
+ * `set`; a chunk is hashed and sealed natively from a `subarray` of its slot); one slot written per
+ * block so a backlog never stalls the loop; nothing on the spool is ever overwritten to make room.
+ * Each chunk is sealed (firmware/seal.ts) and appended to its recording's segment file in one
+ * append; nothing on the card reveals audio without the evidence key.
  */
 import type { Clock, Crypto, LogSink, Microphone, RecordStore, Spool } from '../hal/types';
 import type { AudioConfig } from './config';
 import { audioRing } from './config';
-import { toHex } from './dc09';
+import { SealKeys, seal, sealHolds, parseHeader, sealedLength } from './seal';
+
 
 /** A recording's persistent state (`RRRRA.REC` / `RRRRB.REC`). */
 export interface RecState {
@@ -37,6 +40,14 @@ export interface RecState {
   end: string;
   /** The server confirmed the final manifest and every chunk. */
   fin: boolean;
+  /** Segment being written, and the byte offset after chunk `n - 1` in it. */
+  sg: number;
+  wo: number;
+  /** Segment and byte offset where chunk `up` starts. */
+  us: number;
+  uo: number;
+  /** Evidence bytes sent over cellular (the cap `evidence.cellularKB`). */
+  cb: number;
 }
 
 export interface RecorderStatus {
@@ -87,6 +98,8 @@ export interface RecorderDeps {
   audioBytes: number;
   /** Trouble reports (full storage: 300 zone 7). */
   report: (code: number, qualifier: number, zone: number) => void;
+  /** The seal's keys (`evidence.key`); without them nothing is recorded (nothing to seal with). */
+  keys?: SealKeys;
 }
 
 const ZERO = '0000000000000000000000000000000000000000000000000000000000000000';
@@ -100,19 +113,36 @@ function hex4(n: number): string {
   return ('000' + n.toString(16)).slice(-4);
 }
 
-/** Lowercase hex, as docs/evidence.md writes every hash. */
-export function hexOf(b: Uint8Array): string {
-  return toHex(b).toLowerCase();
+/** Spool name of segment `sg` of recording `r`. */
+export function segmentName(r: string, sg: number): string {
+  return r + ('0' + sg.toString(16)).slice(-2) + '.EVD';
 }
 
-/** Spool names of chunk `i` of recording `r`. */
-export function chunkName(r: string, i: number): string {
-  return r + hex4(i);
+/** The chain value of a chunk record (docs/evidence.md), as its 32 bytes. */
+export function chainOf(crypto: Crypto, p: string, r: string, i: number, s: number, n: number, t: number, w: number, h: string): Uint8Array {
+  return crypto.sha256(p + ':' + r + ':' + i + ':' + s + ':' + n + ':' + t + ':' + w + ':' + h);
 }
 
-/** The chain value of a chunk record (docs/evidence.md). */
-export function chainOf(crypto: Crypto, p: string, r: string, i: number, s: number, n: number, t: number, w: number, h: string): string {
-  return hexOf(crypto.sha256(p + ':' + r + ':' + i + ':' + s + ':' + n + ':' + t + ':' + w + ':' + h));
+/** Longest header line read back (a record's JSON is about 330 bytes). */
+const HEAD_MAX = 512;
+/** The state is saved at least every this many chunks (boot reads back the rest). */
+const SAVE_EVERY = 16;
+
+/**
+ * The sealed record at `off` in segment `seg`: its header, the ciphertext as a byte string and the
+ * offset after it; `undefined` when there is none or it is torn.
+ */
+export function readRecord(spool: Spool, seg: string, off: number): { h: import('./seal').ChunkHeader; ct: string; next: number } | undefined {
+  const text = spool.readAt(seg, off, HEAD_MAX);
+  if (text === undefined) return undefined;
+  const nl = text.indexOf('\n');
+  if (nl < 0) return undefined;
+  const h = parseHeader(text.substr(0, nl));
+  if (!h) return undefined;
+  const len = sealedLength(h.n);
+  const ct = spool.readAt(seg, off + nl + 1, len);
+  if (ct === undefined || ct.length !== len) return undefined;
+  return { h: h, ct: ct, next: off + nl + 1 + len };
 }
 
 function errCode(e: unknown): string {
@@ -132,7 +162,7 @@ function readState(spool: Spool, r: string): RecState | undefined {
     } catch (e) {
       st = undefined;
     }
-    if (st && st.r === r && typeof st.n === 'number' && (!best || st.q > best.q)) best = st;
+    if (st && st.r === r && typeof st.n === 'number' && typeof st.sg === 'number' && (!best || st.q > best.q)) best = st;
   }
   return best;
 }
@@ -165,6 +195,8 @@ export function createRecorder(d: RecorderDeps): Recorder {
   const sT = new Float64Array(slots);
   const sW = new Float64Array(slots);
   const sN = new Uint32Array(slots);
+  /** The sealed chunk's ciphertext, allocated once beside the ring (docs/evidence.md). */
+  const sealBuf = new Uint8Array(sealedLength(cs));
   /** Why samples were lost just before the slot (0 none, 1 mic, 2 spool). */
   const sWhy = new Uint8Array(slots);
   const WHY = ['', 'mic', 'spool', 'boot', 'full'];
@@ -188,26 +220,34 @@ export function createRecorder(d: RecorderDeps): Recorder {
   let full = false;
   /** A dropped chunk's reason, for the gap the next written chunk declares. */
   let pendingWhy = '';
+  /** A sealed chunk the card was too busy to take, kept for its next try. */
+  let waiting: { head: string; ct: Uint8Array } | undefined;
+  let waitingSlot = -1;
+  let waitingIndex = -1;
+  let sealedC = '';
   let work: () => void = function () {};
 
-  /** A chunk written just before a power cut, before its state was saved: take it in. */
+  /**
+   * Chunks appended after the state was last saved (it is saved every SAVE_EVERY chunks): take
+   * in every record that continues the chain with its seal intact. A torn tail (the append a
+   * power cut interrupted) is left where it is and the recording goes on in the next segment.
+   */
   function adoptWritten(st: RecState): void {
+    const k = d.keys;
+    if (!k) return;
+    const seg = segmentName(st.r, st.sg);
     for (;;) {
-      const name = chunkName(st.r, st.n);
-      const text = spool.readText(name + '.CHK');
-      const pcm = spool.read(name + '.PCM');
-      if (text === undefined || pcm === undefined) return;
-      let c: { i: number; s: number; n: number; h: string; p: string; c: string } | undefined;
-      try {
-        c = JSON.parse(text);
-      } catch (e) {
-        c = undefined;
-      }
-      if (!c || c.i !== st.n || c.p !== st.hd || c.n !== pcm.length || hexOf(d.crypto.sha256(pcm)) !== c.h) return;
-      if (c.s > st.ns) st.gaps.push({ i: st.n, s: c.s - st.ns, why: 'boot' });
+      const x = readRecord(spool, seg, st.wo);
+      if (!x || x.h.i !== st.n || x.h.p !== st.hd || x.h.r !== st.r || !sealHolds(d.crypto, k, x.h, x.ct)) break;
+      if (x.h.s > st.ns) st.gaps.push({ i: st.n, s: x.h.s - st.ns, why: 'boot' });
       st.n++;
-      st.ns = c.s + c.n;
-      st.hd = c.c;
+      st.ns = x.h.s + x.h.n;
+      st.hd = x.h.c;
+      st.wo = x.next;
+    }
+    if (spool.size(seg) > st.wo) {
+      st.sg++;
+      st.wo = 0;
     }
   }
 
@@ -257,31 +297,46 @@ export function createRecorder(d: RecorderDeps): Recorder {
     }
     const s = sS[slot] - base;
     const audio = ring.subarray(slot * cs, slot * cs + n);
-    const name = chunkName(st.r, st.n);
+    const seg = segmentName(st.r, st.sg);
     let c = '';
+    let bytes = 0;
     try {
-      // Audio first: a busy card refuses it before any hashing is spent on the slot.
-      spool.write(name + '.PCM', audio);
-      const t = Math.round(sT[slot]);
-      const w = Math.round(sW[slot]);
-      const h = hexOf(d.crypto.sha256(audio));
-      c = chainOf(d.crypto, st.hd, st.r, st.n, s, n, t, w, h);
-      spool.write(name + '.CHK', JSON.stringify({ r: st.r, i: st.n, s: s, n: n, t: t, w: w, h: h, p: st.hd, c: c }));
+      let sealed = waiting;
+      if (!sealed || waitingSlot !== slot || waitingIndex !== st.n) {
+        const t = Math.round(sT[slot]);
+        const w = Math.round(sW[slot]);
+        const h = d.crypto.hex(d.crypto.sha256(audio));
+        const chain = chainOf(d.crypto, st.hd, st.r, st.n, s, n, t, w, h);
+        sealed = seal(d.crypto, d.keys as SealKeys, { r: st.r, i: st.n, s: s, n: n, t: t, w: w, h: h, p: st.hd }, chain, audio, undefined, sealBuf);
+        sealedC = d.crypto.hex(chain);
+        waiting = sealed;
+        waitingSlot = slot;
+        waitingIndex = st.n;
+      }
+      c = sealedC;
+      bytes = sealed.head.length + sealed.ct.length;
+      // One append: the header line, then the ciphertext.
+      spool.append(seg, [sealed.head, sealed.ct]);
+      waiting = undefined;
     } catch (e) {
       const code = errCode(e);
-      if (code === 'EBUSY') return; // the card is busy: the slot waits in the ring
-      try {
-        spool.erase(name + '.PCM');
-      } catch (e2) {
-        // nothing to undo
+      // The card is busy: the slot waits in the ring, its seal kept for the next try.
+      if (code === 'EBUSY') return;
+      waiting = undefined;
+      // Part of the append may have reached the card: the next chunk starts a new segment.
+      if (spool.size(seg) > st.wo) {
+        st.sg++;
+        st.wo = 0;
       }
-      d.log.write('error', 'chunk ' + name + ' lost: ' + code);
+      d.log.write('error', 'chunk ' + st.r + ':' + st.n + ' lost: ' + code);
       pendingWhy = code === 'ENOSPC' ? 'full' : 'spool';
       trouble(true);
+      persist(st);
       release();
       return;
     }
-    if (s > st.ns) {
+    const gap = s > st.ns;
+    if (gap) {
       const why = pendingWhy || WHY[sWhy[slot]] || 'mic';
       st.gaps.push({ i: st.n, s: s - st.ns, why: why });
     }
@@ -289,7 +344,10 @@ export function createRecorder(d: RecorderDeps): Recorder {
     st.n++;
     st.ns = s + n;
     st.hd = c;
-    persist(st);
+    st.wo += bytes;
+    // Saved every SAVE_EVERY chunks, and at once when a gap is declared (its reason is not in the
+    // records, which boot reads back).
+    if (gap || st.n % SAVE_EVERY === 0) persist(st);
     trouble(false);
     release(); // (closes the recording when this was its last chunk)
     work();
@@ -381,6 +439,7 @@ export function createRecorder(d: RecorderDeps): Recorder {
     const id = parseInt(r, 16);
     if (id > lastId && id < 0x10000) lastId = id;
     adoptWritten(found);
+    persist(found);
     states.push(found);
   }
   // Resume the newest unfinished recording if it is within its maximum; end the others.
@@ -420,6 +479,11 @@ export function createRecorder(d: RecorderDeps): Recorder {
         });
       }
       if (cur) return d.unit + '-' + cur.r;
+      if (!d.keys) {
+        // Nothing to seal with (no evidence key: not commissioned): no audio is kept in the clear.
+        d.log.write('warn', 'no evidence key: not recording');
+        return '';
+      }
       lastId = lastId >= 0xffff ? 1 : lastId + 1;
       const r = hex4(lastId);
       try {
@@ -444,7 +508,12 @@ export function createRecorder(d: RecorderDeps): Recorder {
         up: 0,
         gaps: [],
         end: '',
-        fin: false
+        fin: false,
+        sg: 0,
+        wo: 0,
+        us: 0,
+        uo: 0,
+        cb: 0
       };
       cur = st;
       states.push(st);
@@ -471,6 +540,7 @@ export function createRecorder(d: RecorderDeps): Recorder {
     },
     save: function (st: RecState) {
       if (st.fin) {
+        for (let g = 0; g <= st.sg; g++) spool.erase(segmentName(st.r, g));
         spool.erase(st.r + 'A.REC');
         spool.erase(st.r + 'B.REC');
         const keepList: RecState[] = [];

@@ -1,14 +1,18 @@
 /**
- * Evidence upload (docs/evidence.md): recordings' chunks go to the evidence server over HTTPS with
- * its certificate pinned, oldest first, a batch per request with the signed manifest in front.
- * A chunk leaves the spool only when the server confirms its hash. Alarm and supervision traffic
- * go first: nothing is sent while an event is pending or in flight.
+ * Evidence upload (docs/evidence.md, "Upload (plain TCP, either path)"): recordings' sealed chunks
+ * go to the evidence server over plain TCP through the HAL `Link` the alarms use (Wi-Fi when it is
+ * up, else the cellular modem's own sockets), oldest first, a batch per request with the signed
+ * manifest in front. A reply counts only with its MAC under the unit's key, bound to the fresh
+ * nonce of the request it answers; a chunk leaves the card only on such a confirmation of its
+ * hash. Alarm and supervision traffic go first: nothing is sent while an event is pending or in
+ * flight.
  */
-import type { Clock, Crypto, Link, LogSink, Spool } from '../hal/types';
+import type { Clock, Connection, Crypto, Link, LogSink, Spool } from '../hal/types';
 import type { EvidenceConfig } from './config';
 import type { Recorder, RecState } from './recorder';
-import { chunkName, hexOf } from './recorder';
-import { fromHex } from './dc09';
+import { readRecord, segmentName } from './recorder';
+import { sameBytes } from './bytes';
+import type { SealKeys } from './seal';
 
 export interface UploaderDeps {
   clock: Clock;
@@ -18,6 +22,7 @@ export interface UploaderDeps {
   log: LogSink;
   unit: string;
   evidence: EvidenceConfig;
+  keys: SealKeys;
   recorder: Recorder;
   /** True while the alarm path has work (events pending or frames in flight). */
   busy: () => boolean;
@@ -34,6 +39,8 @@ export interface UploaderStatus {
   last: string;
   /** A request is in flight. */
   inflight: boolean;
+  /** Evidence bytes written over cellular since boot. */
+  cellularBytes: number;
 }
 
 export interface Uploader {
@@ -41,14 +48,17 @@ export interface Uploader {
   stop(): void;
 }
 
-const API = '/v1/evidence/';
 /** Retry pauses after a failure, ms. */
 const BACKOFF_MIN = 2000;
 const BACKOFF_MAX = 60000;
 /** While waiting for the alarm path or a path to come up, look again this often, ms. */
 const POLL_MS = 2000;
-/** A stop command must be this fresh, ms. */
-const STOP_WINDOW_MS = 120000;
+/** Bound on one request's exchange, ms. */
+const REPLY_MS = 30000;
+/** An idle connection closes after this, ms. */
+const IDLE_MS = 20000;
+/** A reply longer than this is refused (it confirms at most 8 chunks). */
+const REPLY_MAX = 2048;
 
 /** The manifest in its signed form: keys in the documented order, no whitespace. */
 export function manifestText(unit: string, st: RecState): string {
@@ -69,17 +79,37 @@ export function manifestText(unit: string, st: RecState): string {
   });
 }
 
+interface Sent {
+  st: RecState;
+  nonce: string;
+  first: number;
+  final: boolean;
+  hashes: string[];
+  /** Offset after each record sent, in segment `st.us`. */
+  ends: number[];
+}
+
 export function createUploader(d: UploaderDeps): Uploader {
   const clock = d.clock;
   const ev = d.evidence;
-  const key = fromHex(ev.key) as Uint8Array;
+  const k = d.keys;
   let timer = -1;
-  let inflight = false;
   let stopped = false;
   let backoff = BACKOFF_MIN;
   let sent = 0;
   let failures = 0;
   let last = '';
+  let cellularBytes = 0;
+
+  let conn: Connection | undefined;
+  let connLink: Link | undefined;
+  let open = false;
+  let req: Sent | undefined;
+  let reply = '';
+  let replyTimer = -1;
+  let idleTimer = -1;
+  /** What the open connection is waiting to write (the request, built before it opened). */
+  let pending: string[] = [];
 
   function schedule(ms: number): void {
     if (stopped) return;
@@ -90,11 +120,13 @@ export function createUploader(d: UploaderDeps): Uploader {
     });
   }
 
-  function link(): Link | undefined {
+  /** Wi-Fi when up; else cellular when up and the recording is under its cellular cap. */
+  function link(st: RecState): Link | undefined {
     const w = d.links.wifi;
     if (w && w.status().up) return w;
     const c = d.links.cellular;
-    if (c && c.status().up) return c;
+    const cap = (ev.cellularKB || 0) * 1024;
+    if (c && c.status().up && (cap === 0 || st.cb < cap)) return c;
     return undefined;
   }
 
@@ -108,90 +140,192 @@ export function createUploader(d: UploaderDeps): Uploader {
     return undefined;
   }
 
+  function drop(): void {
+    clock.cancel(idleTimer);
+    clock.cancel(replyTimer);
+    const c = conn;
+    conn = undefined;
+    connLink = undefined;
+    open = false;
+    pending = [];
+    if (c) c.close();
+  }
+
   function fail(why: string): void {
+    req = undefined;
     failures++;
     last = why;
+    drop();
     d.log.write('warn', 'evidence upload failed: ' + why + '; retry in ' + backoff / 1000 + ' s');
     schedule(backoff);
     backoff = Math.min(backoff * 2, BACKOFF_MAX);
   }
 
+  function send(parts: string[]): void {
+    let n = 0;
+    for (let i = 0; i < parts.length; i++) n += parts[i].length;
+    if (connLink && connLink === d.links.cellular && req) {
+      req.st.cb += n;
+      cellularBytes += n;
+    }
+    if (!open) {
+      for (let i = 0; i < parts.length; i++) pending.push(parts[i]);
+      return;
+    }
+    for (let i = 0; i < parts.length; i++) {
+      if (conn && !conn.write(parts[i])) {
+        fail('connection closed');
+        return;
+      }
+    }
+  }
+
+  function connect(l: Link): void {
+    connLink = l;
+    const mine = l.connect(
+      { host: ev.host, port: ev.port, transport: 'tcp', timeoutMs: REPLY_MS },
+      {
+        onOpen: function () {
+          if (conn !== mine) return;
+          open = true;
+          const p = pending;
+          pending = [];
+          send(p);
+        },
+        onData: function (data: string) {
+          if (conn !== mine) return;
+          reply += data;
+          if (reply.length > REPLY_MAX + 100) fail('reply too long');
+          else if (req) parseReply();
+        },
+        onClose: function (err?: string) {
+          if (conn !== mine) return;
+          conn = undefined;
+          open = false;
+          if (req) fail('closed' + (err ? ': ' + err : ''));
+        }
+      }
+    );
+    conn = mine;
+  }
+
+  /**
+   * The records to send from where chunk `up` starts: consecutive, within one segment. A segment
+   * with nothing more to read at the upload point, when a later one exists, is done: it goes.
+   */
+  function records(st: RecState, max: number): { line: string; ct: string; h: string; next: number }[] {
+    const out: { line: string; ct: string; h: string; next: number }[] = [];
+    for (;;) {
+      let off = st.uo;
+      const seg = segmentName(st.r, st.us);
+      for (let i = 0; i < max && st.up + i < st.n; i++) {
+        const x = readRecord(d.spool, seg, off);
+        if (!x || x.h.i !== st.up + i) break;
+        out.push({ line: JSON.stringify(x.h) + '\n', ct: x.ct, h: x.h.h, next: x.next });
+        off = x.next;
+      }
+      if (out.length > 0 || st.us >= st.sg || st.up >= st.n) return out;
+      // Nothing (more) in this segment: every chunk in it is confirmed, so it is freed.
+      d.spool.erase(seg);
+      st.us++;
+      st.uo = 0;
+      d.recorder.save(st);
+    }
+  }
+
   function tick(): void {
-    if (inflight || stopped) return;
+    if (req || stopped) return;
     const st = next();
-    if (!st) return;
-    const l = link();
+    if (!st) {
+      if (conn && idleTimer < 0) {
+        idleTimer = clock.after(IDLE_MS, function () {
+          idleTimer = -1;
+          if (!req) drop();
+        });
+      }
+      return;
+    }
+    const l = link(st);
     if (!l || d.busy()) {
       schedule(POLL_MS);
       return;
     }
-    const body: (string | Uint8Array)[] = [];
-    const m = manifestText(d.unit, st);
-    body.push(m.substr(0, m.length - 1) + ',"sig":"' + hexOf(d.crypto.hmacSha256(key, m)) + '"}\n');
-    const hashes: string[] = [];
-    const end = Math.min(st.n, st.up + (d.lean && d.lean() ? 1 : ev.batch));
-    for (let i = st.up; i < end; i++) {
-      const name = chunkName(st.r, i);
-      const rec = d.spool.readText(name + '.CHK');
-      const pcm = d.spool.readText(name + '.PCM');
-      let h = '';
-      try {
-        h = rec === undefined ? '' : JSON.parse(rec).h;
-      } catch (e) {
-        h = '';
-      }
-      if (rec === undefined || pcm === undefined || !h) {
-        // Unreadable on the card: it cannot be sent. The verifier will name it missing.
-        d.log.write('error', 'chunk ' + name + ' unreadable on the spool: skipped');
-        if (i === st.up) {
-          st.up++;
-          d.recorder.save(st);
-        }
-        break;
-      }
-      body.push(rec + '\n', pcm);
-      hashes.push(h);
-    }
-    const first = st.up;
-    const final = st.end !== '';
-    inflight = true;
-    l.request(
-      {
-        host: ev.host,
-        port: ev.port,
-        method: 'POST',
-        path: API + d.unit + '/' + st.r,
-        headers: { 'Content-Type': 'application/octet-stream' },
-        body: body,
-        cert: ev.cert,
-        timeoutMs: 30000
-      },
-      function (res) {
-        inflight = false;
-        if (stopped) return;
-        try {
-          answered(st, first, final, hashes, res.status, res.body, res.error);
-        } catch (e) {
-          fail('bad reply');
-        }
-      }
-    );
-  }
-
-  function answered(st: RecState, first: number, final: boolean, hashes: string[], status: number, text: string, error?: string): void {
-    if (status !== 200) {
-      fail(status === 0 ? error || 'no answer' : 'HTTP ' + status);
+    clock.cancel(idleTimer);
+    idleTimer = -1;
+    if (conn && connLink !== l) drop();
+    const recs = records(st, d.lean && d.lean() ? 1 : ev.batch);
+    if (recs.length === 0 && st.up < st.n && !(st.end !== '' && st.up >= st.n)) {
+      // A chunk the recorder counted cannot be read back from the card: it cannot be sent.
+      d.log.write('error', 'chunk ' + st.r + ':' + st.up + ' unreadable on the spool');
+      fail('chunk unreadable');
       return;
     }
-    const reply = JSON.parse(text) as { ok?: { i: number; h: string }[]; stop?: { r: string; t: number; m: string } };
-    const ok = reply.ok || [];
+    const m = manifestText(d.unit, st);
+    const signed = m.substr(0, m.length - 1) + ',"sig":"' + d.crypto.hex(d.crypto.hmacSha256(k.sig, m)) + '"}';
+    const nonce = d.crypto.hex(d.crypto.randomBytes(16));
+    const r: Sent = { st: st, nonce: nonce, first: st.up, final: st.end !== '' && st.up + recs.length >= st.n, hashes: [], ends: [] };
+    req = r;
+    reply = '';
+    replyTimer = clock.after(REPLY_MS, function () {
+      replyTimer = -1;
+      if (req === r) fail('no reply');
+    });
+    if (!conn) connect(l);
+    send(['EVD1 ' + d.unit + ' ' + st.r + ' ' + nonce + ' ' + signed.length + ' ' + recs.length + '\n', signed]);
+    for (let i = 0; i < recs.length && req === r; i++) {
+      r.hashes.push(recs[i].h);
+      r.ends.push(recs[i].next);
+      send([recs[i].line, recs[i].ct]);
+    }
+  }
+
+  /** `EVR1 <len> <mac>\n<len bytes of JSON>`: act on it once whole and authentic. */
+  function parseReply(): void {
+    const r = req as Sent;
+    const nl = reply.indexOf('\n');
+    if (nl < 0) {
+      if (reply.length > 120) fail('bad reply');
+      return;
+    }
+    const f = reply.substr(0, nl).split(' ');
+    const len = parseInt(f[1], 10);
+    if (f.length !== 3 || f[0] !== 'EVR1' || !(len >= 2 && len <= REPLY_MAX) || f[2].length !== 64) {
+      fail('bad reply');
+      return;
+    }
+    if (reply.length < nl + 1 + len) return;
+    const text = reply.substr(nl + 1, len);
+    reply = reply.substr(nl + 1 + len);
+    const mac = d.crypto.hex(d.crypto.hmacSha256(k.rep, 'EVR1:' + d.unit + ':' + r.st.r + ':' + r.nonce + ':' + text));
+    if (!sameBytes(mac, f[2])) {
+      // Not from anyone with the key, or not for this request: nothing in it counts.
+      fail('reply not authentic');
+      return;
+    }
+    let body: { q?: string; r?: string; ok?: { i: number; h: string }[]; stop?: boolean; error?: string } | undefined;
+    try {
+      body = JSON.parse(text);
+    } catch (e) {
+      body = undefined;
+    }
+    if (!body || body.q !== r.nonce || body.r !== r.st.r) {
+      fail('bad reply');
+      return;
+    }
+    clock.cancel(replyTimer);
+    replyTimer = -1;
+    req = undefined;
+    answered(r, body);
+  }
+
+  function answered(r: Sent, body: { ok?: { i: number; h: string }[]; stop?: boolean; error?: string }): void {
+    const st = r.st;
+    const ok = body.ok || [];
     let up = st.up;
     for (let i = 0; i < ok.length; i++) {
-      const k = ok[i].i - first;
-      if (k >= 0 && k < hashes.length && ok[i].h === hashes[k] && ok[i].i === up) {
-        const name = chunkName(st.r, up);
-        d.spool.erase(name + '.PCM');
-        d.spool.erase(name + '.CHK');
+      const at = ok[i].i - r.first;
+      if (ok[i].i === up && at >= 0 && at < r.hashes.length && ok[i].h === r.hashes[at]) {
+        st.uo = r.ends[at];
         up++;
         sent++;
       }
@@ -199,42 +333,42 @@ export function createUploader(d: UploaderDeps): Uploader {
     const progressed = up > st.up;
     st.up = up;
     // Done once the server holds every chunk and has the final manifest (sent in this request).
-    if (final && st.up >= st.n) st.fin = true;
+    if (r.final && st.up >= st.n && !body.error) st.fin = true;
     if (progressed || st.fin) d.recorder.save(st);
-    if (reply.stop) checkStop(st, reply.stop);
+    if (body.stop === true) {
+      if (d.recorder.ref() === d.unit + '-' + st.r) {
+        d.log.write('info', 'recording ' + st.r + ' stopped by the centre');
+        d.recorder.end('stop');
+      }
+    }
+    if (body.error) {
+      fail('server: ' + String(body.error).substr(0, 60));
+      return;
+    }
     backoff = BACKOFF_MIN;
     last = '';
-    if (!progressed && !st.fin && hashes.length > 0) {
+    if (!progressed && !st.fin && r.hashes.length > 0) {
       fail('server confirmed nothing');
       return;
     }
     schedule(0);
   }
 
-  function checkStop(st: RecState, s: { r: string; t: number; m: string }): void {
-    const want = hexOf(d.crypto.hmacSha256(key, 'stop:' + d.unit + ':' + s.r + ':' + s.t));
-    const ref = d.recorder.ref();
-    if (want !== s.m || s.r !== st.r || ref !== d.unit + '-' + s.r || Math.abs(clock.wall() - s.t) > STOP_WINDOW_MS) {
-      d.log.write('warn', 'stop command refused (not authentic, not fresh, or not for this recording)');
-      return;
-    }
-    d.log.write('info', 'recording ' + s.r + ' stopped by the centre');
-    d.recorder.end('stop');
-  }
-
   d.recorder.onWork(function () {
-    if (!inflight && timer < 0) schedule(0);
+    if (!req && timer < 0) schedule(0);
   });
   schedule(0);
 
   return {
     status: function () {
-      return { sent: sent, failures: failures, last: last, inflight: inflight };
+      return { sent: sent, failures: failures, last: last, inflight: req !== undefined, cellularBytes: cellularBytes };
     },
     stop: function () {
       stopped = true;
       if (timer >= 0) clock.cancel(timer);
       timer = -1;
+      req = undefined;
+      drop();
     }
   };
 }

@@ -176,6 +176,16 @@ export interface Spool {
    * code `ENOSPC` (full: nothing written), `EBUSY` (the card is busy: try again later), `EIO`.
    */
   write(name: string, data: Uint8Array | string): void;
+  /**
+   * Append the parts (bytes or byte strings), in order, to a file in one go, creating it when
+   * absent. Throws as `write` does (`ENOSPC`: nothing appended). A power cut or a card fault
+   * during an append may leave any prefix of it (then `size` says how much).
+   */
+  append(name: string, parts: (Uint8Array | string)[]): void;
+  /** Up to `length` bytes from byte `offset` as a byte string (shorter at the end); `undefined` when absent. */
+  readAt(name: string, offset: number, length: number): string | undefined;
+  /** A file's size in bytes; -1 when absent. */
+  size(name: string): number;
   /** Read a blob back; `undefined` when absent. */
   read(name: string): Uint8Array | undefined;
   /** Read a blob back as a byte string; `undefined` when absent. */
@@ -228,36 +238,6 @@ export interface LinkStatus {
   rssiDbm?: number;
 }
 
-/** An HTTPS request (TLS with the server's certificate pinned). */
-export interface HttpRequest {
-  host: string;
-  port: number;
-  method: 'POST' | 'GET';
-  path: string;
-  headers?: { [name: string]: string };
-  /**
-   * Body parts, sent in order (byte strings or bytes). Given as parts so the device can write a
-   * large body piece by piece without joining it in RAM.
-   */
-  body: (string | Uint8Array)[];
-  /**
-   * The server's certificate, PEM. The connection is refused unless the server presents exactly
-   * this certificate (pinning): no other CA is trusted.
-   */
-  cert: string;
-  /** Bound on the whole exchange, ms. */
-  timeoutMs: number;
-}
-
-/** Outcome of an `HttpRequest`. */
-export interface HttpResponse {
-  /** HTTP status; 0 when no response arrived (`error` says why). */
-  status: number;
-  /** Response body as a byte string ('' on failure). */
-  body: string;
-  error?: string;
-}
-
 /** One network path (Wi-Fi or the cellular modem). */
 export interface Link {
   readonly path: PathName;
@@ -273,11 +253,6 @@ export interface Link {
     target: { host: string; port: number; transport: Transport; timeoutMs: number },
     handlers: ConnectionHandlers
   ): Connection;
-  /**
-   * One HTTPS exchange over this path. Never throws for network reasons; `done` is called exactly
-   * once (status 0 and `error` on failure, including the path going down mid-request).
-   */
-  request(req: HttpRequest, done: (res: HttpResponse) => void): void;
 }
 
 /** Cryptographic primitives. Byte strings in, byte strings out. Keys never leave these calls. */
@@ -288,13 +263,17 @@ export interface Crypto {
   hmacSha256(key: Uint8Array, data: string | Uint8Array): Uint8Array;
   /**
    * AES-CBC, no padding: `data.length` must be a multiple of 16; key 16, 24 or 32 bytes; iv 16 bytes.
-   * Throws on a wrong length.
+   * Throws on a wrong length. With `out` (at least `data.length` bytes, allocated once by the
+   * caller) the ciphertext is written there, in pieces small enough for a fragmented heap, and
+   * returned as its subarray: a 4 KB chunk then needs no 4 KB of contiguous free RAM.
    */
-  aesCbcEncrypt(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array;
+  aesCbcEncrypt(key: Uint8Array, iv: Uint8Array, data: Uint8Array, out?: Uint8Array): Uint8Array;
   /** The inverse of `aesCbcEncrypt`. */
   aesCbcDecrypt(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array;
   /** `n` bytes from the hardware random source. */
   randomBytes(n: number): Uint8Array;
+  /** Lower-case hex of the bytes, natively (the seal writes four hashes per chunk). */
+  hex(data: Uint8Array): string;
   /**
    * CRC-32 (IEEE 802.3, as zlib and Espruino's `E.CRC32`) of a byte string, as an unsigned 32-bit
    * number. Native on the device; used for record integrity, not for security.

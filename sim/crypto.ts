@@ -21,9 +21,15 @@ export function createSimCrypto(): Crypto {
   return {
     sha256: (data) => new Uint8Array(nodeCrypto.createHash('sha256').update(bytes(data)).digest()),
     hmacSha256: (key, data) => new Uint8Array(nodeCrypto.createHmac('sha256', bytes(key)).update(bytes(data)).digest()),
-    aesCbcEncrypt: (key, iv, data) => aes(false, key, iv, data),
+    aesCbcEncrypt: (key, iv, data, out) => {
+      const ct = aes(false, key, iv, data);
+      if (!out) return ct;
+      out.set(ct);
+      return out.subarray(0, ct.length);
+    },
     aesCbcDecrypt: (key, iv, data) => aes(true, key, iv, data),
     randomBytes: (n) => new Uint8Array(nodeCrypto.randomBytes(n)),
-    crc32: (data) => zlib.crc32(Buffer.from(data, 'latin1')) >>> 0
+    crc32: (data) => zlib.crc32(Buffer.from(data, 'latin1')) >>> 0,
+    hex: (data) => Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('hex')
   };
 }

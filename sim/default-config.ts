@@ -47,10 +47,9 @@ export function simReceivers(ports: SimReceiverPorts): ReceiverConfig[] {
   return out;
 }
 
-/** The simulated evidence server: its port and (generated, pinned) certificate. */
+/** The simulated evidence server: where it listens. */
 export interface SimEvidenceServer {
   port: number;
-  cert: string;
 }
 
 export function simDefaultConfig(ports?: SimReceiverPorts, evidence?: SimEvidenceServer): Config {
@@ -58,7 +57,7 @@ export function simDefaultConfig(ports?: SimReceiverPorts, evidence?: SimEvidenc
   c.unitId = 'SIM-0001';
   c.account = '1234';
   if (ports) c.report.receivers = simReceivers(ports);
-  if (evidence) c.evidence = { host: '127.0.0.1', port: evidence.port, cert: evidence.cert, key: SIM_KEYS.evidence, batch: 2 };
+  if (evidence) c.evidence = { host: '127.0.0.1', port: evidence.port, key: SIM_KEYS.evidence, batch: 2, cellularKB: 0 };
   return c;
 }
 

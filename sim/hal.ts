@@ -52,6 +52,11 @@ export class SimSpoolMedia {
   /** Writes that succeeded, and those refused while stalled (for tests). */
   writes = 0;
   busyRefusals = 0;
+  /**
+   * A card fault in the next append: only this many of its bytes reach the card, then it fails
+   * with `EIO` (a torn write; a power cut right after it is the usual case).
+   */
+  tearNextAppend: number | undefined;
   constructor(public capacity = 4 * 1024 * 1024) {}
   used(): number {
     let n = 0;
@@ -83,6 +88,29 @@ function createSimSpool(media: SimSpoolMedia): Spool {
       media.blobs.set(name, typeof data === 'string' ? Uint8Array.from(Buffer.from(data, 'latin1')) : data.slice());
       media.writes++;
     },
+    append(name, parts) {
+      spoolName(name);
+      if (media.stalled) {
+        media.busyRefusals++;
+        throw Object.assign(new Error(`spool busy appending to ${name}`), { code: 'EBUSY' });
+      }
+      const add = Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))));
+      if (media.used() + add.length > media.capacity) {
+        throw Object.assign(new Error(`spool full appending to ${name}`), { code: 'ENOSPC' });
+      }
+      const old = media.blobs.get(name) ?? new Uint8Array(0);
+      const tear = media.tearNextAppend;
+      media.tearNextAppend = undefined;
+      const take = tear === undefined ? add : add.subarray(0, Math.min(tear, add.length));
+      media.blobs.set(name, Uint8Array.from(Buffer.concat([old, take])));
+      media.writes++;
+      if (tear !== undefined) throw Object.assign(new Error(`card fault appending to ${name}`), { code: 'EIO' });
+    },
+    readAt: (name, offset, length) => {
+      const b = media.blobs.get(name);
+      return b ? Buffer.from(b.subarray(offset, offset + length)).toString('latin1') : undefined;
+    },
+    size: (name) => media.blobs.get(name)?.length ?? -1,
     read: (name) => {
       const b = media.blobs.get(name);
       return b ? b.slice() : undefined;

@@ -5,16 +5,11 @@
  */
 import * as net from 'node:net';
 import * as dgram from 'node:dgram';
-import * as https from 'node:https';
-import * as tls from 'node:tls';
-import * as crypto from 'node:crypto';
 import type { SimClock } from './clock';
 import type {
   Clock,
   Connection,
   ConnectionHandlers,
-  HttpRequest,
-  HttpResponse,
   Link,
   LinkStatus,
   PathName,
@@ -175,65 +170,6 @@ export function createSimLink(path: SimPath, clock: SimClock): Link & { dispose(
     };
   }
 
-  /** HTTPS with the pinned certificate as the only trust anchor, and its fingerprint checked. */
-  function request(req: HttpRequest, done: (res: HttpResponse) => void): void {
-    let finished = false;
-    let timer = 0;
-    let httpReq: ReturnType<typeof https.request> | undefined;
-    const finish = (res: HttpResponse) => {
-      if (finished) return;
-      finished = true;
-      clock.cancel(timer);
-      open.delete(entry);
-      if (httpReq) httpReq.destroy();
-      if (!disposed) clock.run(() => done(res));
-    };
-    const entry: Open = { kill: (reason) => finish({ status: 0, body: '', error: reason }) };
-    if (!path.up || disposed) {
-      Promise.resolve().then(() => finish({ status: 0, body: '', error: 'link down' }));
-      return;
-    }
-    let pinned: string;
-    try {
-      pinned = new crypto.X509Certificate(req.cert).fingerprint256;
-    } catch {
-      Promise.resolve().then(() => finish({ status: 0, body: '', error: 'pinned certificate unreadable' }));
-      return;
-    }
-    open.add(entry);
-    timer = clock.after(req.timeoutMs, () => finish({ status: 0, body: '', error: 'timeout' }));
-    const parts = req.body.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p)));
-    const body = Buffer.concat(parts);
-    httpReq = https.request(
-      {
-        host: req.host,
-        port: req.port,
-        method: req.method,
-        path: req.path,
-        headers: { ...(req.headers ?? {}), 'content-length': String(body.length) },
-        ca: req.cert,
-        agent: false,
-        checkServerIdentity: (host, cert) => {
-          if (cert.fingerprint256 !== pinned) return new Error('server certificate does not match the pinned one');
-          return tls.checkServerIdentity(host, cert);
-        }
-      },
-      (res) => {
-        const got: Buffer[] = [];
-        res.on('data', (b: Buffer) => {
-          path.bytesIn += b.length;
-          got.push(b);
-        });
-        res.on('end', () => finish({ status: res.statusCode ?? 0, body: Buffer.concat(got).toString('latin1') }));
-        res.on('error', (e) => finish({ status: 0, body: '', error: e.message }));
-      }
-    );
-    httpReq.on('error', (e) => finish({ status: 0, body: '', error: e.message }));
-    path.bytesOut += body.length;
-    if (path.latencyMs > 0) setTimeout(() => !finished && httpReq!.end(body), path.latencyMs);
-    else httpReq.end(body);
-  }
-
   return {
     path: path.name,
     status,
@@ -241,7 +177,6 @@ export function createSimLink(path: SimPath, clock: SimClock): Link & { dispose(
       statusCb = cb;
     },
     connect,
-    request,
     dispose() {
       disposed = true;
       unsubscribe();

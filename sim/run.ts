@@ -1,10 +1,10 @@
 /**
  * `npm start`: the simulated unit on its embedded default configuration, reporting to a simulated
  * monitoring centre (a primary receiver on TCP over Wi-Fi, a secondary on UDP over cellular), a
- * simulated evidence server (HTTPS on 127.0.0.1 with a certificate generated at start and pinned in
- * the unit's config), a scripted scenario, and a readable log of what crossed the links. The
- * recording the first alarm starts is uploaded as it is made, stopped by the centre, and checked
- * with the independent verifier at the end.
+ * simulated evidence server (plain TCP on 127.0.0.1: every chunk sealed at capture, every reply
+ * authenticated, docs/evidence.md), a scripted scenario, and a readable log of what crossed the
+ * links. The recording the first alarm starts is uploaded as it is made, over cellular once Wi-Fi
+ * is cut, stopped by the centre, and checked with the independent verifier at the end.
  *
  * Options:
  *   --hold MS        how long the scripted press is held (default 2000)
@@ -31,7 +31,6 @@ import { describe, verdict, replyTroubles } from './describe';
 import type { ReceiverConfig } from '../firmware/config';
 import { validateConfig, describeProblems, keyBytes } from '../firmware/config';
 import { parseProfile, RECEIVER_QUIRKS } from './centre';
-import { makeTestCertificate } from './tls';
 import { startEvidenceServer } from './evidence-server';
 import { verifyRecordingDir, formatReport } from '../tools/evidence-verify';
 import * as fs from 'node:fs';
@@ -138,10 +137,9 @@ async function main(): Promise<void> {
   }
   const evidenceDir = opt('evidence') ?? fs.mkdtempSync(path.join(os.tmpdir(), 'panic-alarm-evidence-'));
   fs.mkdirSync(evidenceDir, { recursive: true });
-  const tls = await makeTestCertificate();
-  const evidence = await startEvidenceServer({ root: evidenceDir, cert: tls.cert, key: tls.key, keys: { [config.unitId]: SIM_KEYS.evidence } });
+  const evidence = await startEvidenceServer({ root: evidenceDir, keys: { [config.unitId]: SIM_KEYS.evidence } });
   evidence.onUpload((u, rid, have) => console.log(`${stamp()} evidence server <- recording ${u}-${rid}: ${have} chunks held, chain checked`));
-  config.evidence = simDefaultConfig(undefined, { port: evidence.port, cert: tls.cert }).evidence;
+  config.evidence = simDefaultConfig(undefined, { port: evidence.port }).evidence;
   const problems = validateConfig(config);
   if (problems.length) fail(`configuration refused: ${describeProblems(problems)}`);
 
@@ -150,7 +148,7 @@ async function main(): Promise<void> {
     console.log(`  ${i === 0 ? 'primary  ' : 'secondary'} ${r.transport}://${r.host}:${r.port} over ${r.path}, ${keySize(r)}`);
   }
 
-  console.log(`  evidence  https://127.0.0.1:${evidence.port} (certificate pinned), recordings kept in ${evidenceDir}`);
+  console.log(`  evidence  tcp://127.0.0.1:${evidence.port} (chunks sealed at capture, replies authenticated), recordings kept in ${evidenceDir}`);
 
   const unit = createSimUnit(config, { echoLog: '' });
   const { world } = unit.sim;
@@ -158,8 +156,15 @@ async function main(): Promise<void> {
   const wifi = world.paths.wifi!;
   for (const p of [wifi, world.paths.cellular!]) {
     p.tap((dir, data) => {
-      for (const f of data.split('\r').filter((x) => x.includes('"'))) {
-        console.log(`${stamp()} ${p.name.padEnd(8)} ${dir === 'out' ? 'unit ->' : 'unit <-'} ${showFrame(f)}`);
+      const arrow = dir === 'out' ? 'unit ->' : 'unit <-';
+      // Evidence traffic: one line per request and reply (sealed audio is never shown).
+      const ev = /^(EVD1 \S+ (\S+) \S+ \d+ (\d+))|^(EVR1 \d+)/.exec(data);
+      if (ev) {
+        console.log(`${stamp()} ${p.name.padEnd(8)} ${arrow} ${ev[1] ? `evidence request: recording ${ev[2]}, ${ev[3]} sealed chunk(s)` : 'evidence reply (MAC under the unit key)'}`);
+        return;
+      }
+      for (const f of data.split('\r').filter((x) => /^\n?[0-9A-Fa-f]{4}0[0-9A-Fa-f]{3}"/.test(x))) {
+        console.log(`${stamp()} ${p.name.padEnd(8)} ${arrow} ${showFrame(f)}`);
       }
     });
   }
@@ -201,6 +206,8 @@ async function main(): Promise<void> {
     }
     const rs = unit.app.recorder.status();
     console.log(`recorder: ${rs.recording ? 'recording ' + rs.recording : 'idle'}, ${rs.stored} recording(s) not yet fully uploaded, ${rs.droppedBlocks} blocks dropped, ${rs.overruns} overruns`);
+    const up = unit.app.uploader?.status();
+    if (up) console.log(`uploader: ${up.sent} chunks confirmed by the server, ${up.cellularBytes} evidence bytes over cellular, ${up.failures} failed request(s)`);
     unit.shutdown();
     for (const c of centres) await c.close();
     await evidence.close();

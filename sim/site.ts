@@ -1,7 +1,7 @@
 /**
  * A simulated installation site for the installer tools (`--sim`) and their tests: a monitoring
  * centre with a primary receiver (TCP over Wi-Fi) and a secondary (UDP over cellular), an evidence
- * server with a generated, pinned certificate, and a unit fresh from the factory (no firmware
+ * server (sealed chunks over TCP), and a unit fresh from the factory (no firmware
  * image, factory config) on the sim HAL, in a room with ambient noise.
  */
 import * as fs from 'node:fs';
@@ -12,7 +12,6 @@ import type { SimCentre } from './centre';
 import { simDefaultConfig, createLabCentres, SIM_KEYS } from './default-config';
 import { startEvidenceServer, EvidenceServer } from './evidence-server';
 import { generators } from './mic';
-import { makeTestCertificate } from './tls';
 import { createSimUnit, SimUnit } from './unit';
 import type { SimHalOptions } from './hal';
 
@@ -29,12 +28,11 @@ export interface SimSite {
 export async function createSimSite(options: SimHalOptions = {}): Promise<SimSite> {
   const config = simDefaultConfig();
   const centres: SimCentre[] = await createLabCentres(config.account);
-  const tls = await makeTestCertificate();
   const evidenceDir = fs.mkdtempSync(path.join(os.tmpdir(), 'site-evidence-'));
-  const evidence = await startEvidenceServer({ root: evidenceDir, cert: tls.cert, key: tls.key, keys: { [config.unitId]: SIM_KEYS.evidence } });
+  const evidence = await startEvidenceServer({ root: evidenceDir, keys: { [config.unitId]: SIM_KEYS.evidence } });
   const full = simDefaultConfig(
     { primary: { port: centres[0].tcpPort, transport: 'tcp' }, secondary: { port: centres[1].udpPort, transport: 'udp' } },
-    { port: evidence.port, cert: tls.cert }
+    { port: evidence.port }
   );
   // A card big enough for a full-length recording, as a commissioned unit must have.
   const unit = createSimUnit(undefined, { spoolBytes: 64 * 1024 * 1024, ...options });

@@ -97,8 +97,35 @@ function fakeEspruino(clock: sinon.SinonFakeTimers) {
       };
     }
   };
+  // The host file system the Linux build keeps its spool in (the folder AUDIO), in memory.
+  const disk = new Map<string, Buffer>();
+  const dirs = new Set<string>();
+  const bytes = (d: string | Uint8Array) => (typeof d === 'string' ? Buffer.from(d, 'latin1') : Buffer.from(d));
+  const fs = {
+    readdirSync: (p: string) => (dirs.has(p) ? [...disk.keys()].filter((k) => k.startsWith(p + '/')).map((k) => k.slice(p.length + 1)) : undefined),
+    mkdirSync: (p: string) => (dirs.add(p), true),
+    statSync: (p: string) => (disk.has(p) ? { size: disk.get(p)!.length } : undefined),
+    writeFileSync: (p: string, d: string | Uint8Array) => (disk.set(p, bytes(d)), true),
+    appendFileSync: (p: string, d: string | Uint8Array) => (disk.set(p, Buffer.concat([disk.get(p) ?? Buffer.alloc(0), bytes(d)])), true),
+    readFileSync: (p: string) => disk.get(p)?.toString('latin1'),
+    unlinkSync: (p: string) => disk.delete(p)
+  };
+  const openFile = (p: string, mode: string) => {
+    let pos = 0;
+    return {
+      seek: (n: number) => void (pos = n),
+      read: (n: number) => {
+        const b = (disk.get(p) ?? Buffer.alloc(0)).subarray(pos, pos + n);
+        pos += b.length;
+        return b.length ? b.toString('latin1') : undefined;
+      },
+      write: (d: string | Uint8Array) => (mode === 'a' ? fs.appendFileSync(p, d) : fs.writeFileSync(p, d), d.length),
+      close: () => {}
+    };
+  };
   const modules: Record<string, unknown> = {
     Storage: storage,
+    fs,
     crypto: { SHA256: () => new ArrayBuffer(32) }
   };
   const ctx: Record<string, unknown> = {
@@ -113,7 +140,10 @@ function fakeEspruino(clock: sinon.SinonFakeTimers) {
       hwRand: () => 42,
       setConsole: () => {},
       toArrayBuffer: (s: string) => new Uint8Array(Buffer.from(s, 'latin1')).buffer,
-      toString: (a: Uint8Array) => Buffer.from(a).toString('latin1')
+      toString: (a: Uint8Array) => Buffer.from(a).toString('latin1'),
+      toUint8Array: (s: string) => new Uint8Array(Buffer.from(s, 'latin1')),
+      mapInPlace: (from: Uint8Array, to: Uint16Array, map: Uint16Array) => from.forEach((v, i) => (to[i] = map[v])),
+      openFile
     },
     LoopbackA: {},
     LoopbackB: { on: () => {} },

@@ -1,7 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { defaultConfig, validateConfig, describeProblems } from '../firmware/config';
 
-const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 const KEY = '0123456789abcdef'.repeat(4);
 
 describe('config validation', () => {
@@ -11,7 +10,7 @@ describe('config validation', () => {
 
   it('accepts an evidence server, and refuses an audio ring the board cannot hold', () => {
     const c = defaultConfig();
-    c.evidence = { host: '127.0.0.1', port: 8443, cert: PEM, key: KEY, batch: 4 };
+    c.evidence = { host: '127.0.0.1', port: 8443, key: KEY, batch: 4, cellularKB: 0 };
     assert.deepEqual(validateConfig(c, 36000), [], 'the default ring (9 x 4000 B) fits the Espruino WiFi budget');
     const problems = validateConfig(c, 16000);
     assert.deepEqual(problems.map((p) => p.field), ['audio']);
@@ -35,14 +34,14 @@ describe('config validation', () => {
     ['indicator pattern unknown', (c) => (c.indicator.confirm = 'flash'), 'indicator.confirm', /"blink" or "off"/],
     ['boot flash not boolean', (c) => (c.indicator.bootFlash = 1), 'indicator.bootFlash', /true or false/],
     ['unknown setting', (c) => (c.holdTime = 1500), 'holdTime', /not a known setting/],
-    ['wrong version', (c) => (c.version = 99), 'version', /must be 3/],
+    ['wrong version', (c) => (c.version = 99), 'version', /must be 4/],
     ['audio rate too high', (c) => (c.audio.rate = 32000), 'audio.rate', /4000 to 16000 Hz/],
     ['chunk not whole samples at 11025 Hz', (c) => (c.audio.rate = 11025), 'audio.chunkMs', /divisible by 4/],
     ['recording too long', (c) => (c.audio.maxS = 99999), 'audio.maxS', /60 to 14400 s/],
-    ['evidence key short', (c) => (c.evidence = { host: 'ev.example', port: 443, cert: PEM, key: 'abcd', batch: 2 }), 'evidence.key', /64 hexadecimal/],
-    ['evidence cert not PEM', (c) => (c.evidence = { host: 'ev.example', port: 443, cert: 'x', key: KEY, batch: 2 }), 'evidence.cert', /PEM/],
-    ['evidence batch', (c) => (c.evidence = { host: 'ev.example', port: 443, cert: PEM, key: KEY, batch: 0 }), 'evidence.batch', /1-8/],
-    ['evidence unknown key', (c) => (c.evidence = { host: 'ev.example', port: 443, cert: PEM, key: KEY, batch: 2, url: 'x' }), 'evidence.url', /not a known setting/]
+    ['evidence key short', (c) => (c.evidence = { host: 'ev.example', port: 443, key: 'abcd', batch: 2, cellularKB: 0 }), 'evidence.key', /64 hexadecimal/],
+    ['evidence cellular cap negative', (c) => (c.evidence = { host: 'ev.example', port: 443, key: KEY, batch: 2, cellularKB: -1 }), 'evidence.cellularKB', /no cap/],
+    ['evidence batch', (c) => (c.evidence = { host: 'ev.example', port: 443, key: KEY, batch: 0, cellularKB: 0 }), 'evidence.batch', /1-8/],
+    ['evidence certificate (HTTPS is gone)', (c) => (c.evidence = { host: 'ev.example', port: 443, key: KEY, batch: 2, cellularKB: 0, cert: 'x' } as never), 'evidence.cert', /not a known setting/]
   ];
   for (const [name, mutate, field, reason] of bad) {
     it(`names the field: ${name}`, () => {

@@ -55,17 +55,27 @@ describe('device crypto (hal/espruino/crypto.ts) on an emulated Espruino crypto 
   // The device's `crypto` module as measured on the Linux build: SHA256 returns an ArrayBuffer,
   // AES absent on the Espruino WiFi; E.CRC32 and E.hwRand native.
   const g = globalThis as any;
-  let saved: { require: unknown; E: unknown; getTime: unknown };
+  let saved: { require: unknown; E: unknown; getTime: unknown; board: unknown };
+  /** Native AES as the Espruino WiFi and Linux builds have it (a fresh ArrayBuffer per call); `null` = none. */
+  let nativeAes: unknown = null;
+  let aesCalls: number[] = [];
   before(() => {
-    saved = { require: g.require, E: g.E, getTime: g.getTime };
+    saved = { require: g.require, E: g.E, getTime: g.getTime, board: g.__BOARD__ };
     g.require = (name: string) => {
       if (name !== 'crypto') throw new Error(`unexpected module ${name}`);
-      return { SHA256: (d: string | Uint8Array) => new Uint8Array(nodeCrypto.createHash('sha256').update(typeof d === 'string' ? Buffer.from(d, 'latin1') : d).digest()).buffer };
+      return {
+        SHA256: (d: string | Uint8Array) => new Uint8Array(nodeCrypto.createHash('sha256').update(typeof d === 'string' ? Buffer.from(d, 'latin1') : d).digest()).buffer,
+        get AES() {
+          return nativeAes ?? undefined;
+        }
+      };
     };
     g.E = {
       CRC32: (s: string) => createSimCrypto().crc32(s),
       hwRand: () => 7, // as unseeded as the Linux build's: randomBytes must still not repeat
-      toString: (a: Uint8Array) => Buffer.from(a).toString('latin1')
+      toString: (a: Uint8Array) => Buffer.from(a).toString('latin1'),
+      toUint8Array: (s: string) => new Uint8Array(Buffer.from(s, 'latin1')),
+      mapInPlace: (from: Uint8Array, to: Uint16Array, map: Uint16Array) => from.forEach((v, i) => (to[i] = map[v]))
     };
     g.getTime = () => Date.now() / 1000;
   });
@@ -73,6 +83,12 @@ describe('device crypto (hal/espruino/crypto.ts) on an emulated Espruino crypto 
     g.require = saved.require;
     g.E = saved.E;
     g.getTime = saved.getTime;
+    g.__BOARD__ = saved.board;
+  });
+  beforeEach(() => {
+    nativeAes = null;
+    aesCalls = [];
+    g.__BOARD__ = 'PICO_R1_3';
   });
 
   it('HMAC-SHA-256 matches RFC 4231 test case 2 and Node for long keys', () => {
@@ -85,6 +101,31 @@ describe('device crypto (hal/espruino/crypto.ts) on an emulated Espruino crypto 
       Buffer.from(c.hmacSha256(longKey, msg)).toString('hex'),
       nodeCrypto.createHmac('sha256', longKey).update(msg).digest('hex')
     );
+  });
+
+  it('native AES into a buffer allocated once: pieces of at most 2,048 bytes, the same bytes as one call; hex natively', () => {
+    g.__BOARD__ = 'ESPRUINOWIFI';
+    nativeAes = {
+      encrypt: (data: Uint8Array, key: Uint8Array, o: { iv: Uint8Array }) => {
+        aesCalls.push(data.length);
+        return createSimCrypto().aesCbcEncrypt(key, o.iv, data).buffer;
+      },
+      decrypt: () => undefined
+    };
+    const c = createEspruinoCrypto();
+    const key = nodeCrypto.randomBytes(32);
+    const iv = nodeCrypto.randomBytes(16);
+    const data = nodeCrypto.randomBytes(4000);
+    const out = new Uint8Array(4000);
+    const ct = c.aesCbcEncrypt(key, iv, data, out);
+    assert.deepEqual(Buffer.from(ct), Buffer.from(createSimCrypto().aesCbcEncrypt(key, iv, data)));
+    assert.ok(ct.buffer === out.buffer, 'written into the caller\'s buffer');
+    assert.deepEqual(aesCalls, [2048, 1952]);
+    assert.equal(c.hex(new Uint8Array([0, 1, 0xab, 0xff])), '0001abff');
+    assert.throws(() => {
+      nativeAes = { encrypt: () => undefined, decrypt: () => undefined };
+      createEspruinoCrypto().aesCbcEncrypt(key, iv, data);
+    }, /AES failed/, 'no JavaScript AES in an Espruino WiFi image: a failure is a failure');
   });
 
   it('falls back to the JavaScript AES when the board has none, and random bytes have the length asked', () => {

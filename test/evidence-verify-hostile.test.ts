@@ -2,8 +2,9 @@
  * The evidence verifier against folders crafted by a hostile party (issue #16): it never crashes
  * or runs away, each crafted recording gets a named failure (a reason code and words), a good
  * recording beside them is still reported VERIFIED, and `--no-signature` never says VERIFIED.
- * The good recording is made the way test/evidence.test.ts makes it: uploaded to the simulated
- * evidence server over pinned TLS, which assembles recording.wav and manifest.json.
+ * The good recording is made the way test/evidence.test.ts makes it: sealed and uploaded to the
+ * simulated evidence server over its TCP protocol, which opens the seals and assembles
+ * recording.wav and manifest.json. The card mode (--card) gets crafted spool files the same way.
  */
 import { strict as assert } from 'node:assert';
 import * as crypto from 'node:crypto';
@@ -12,10 +13,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import * as sinon from 'sinon';
-import { makeTestCertificate } from '../sim/tls';
 import { startEvidenceServer } from '../sim/evidence-server';
-import { LIMITS, main, verifyRecordingDir, type FailureCode } from '../tools/evidence-verify';
-import { buildRecording, bodyFor, post, uploadPath } from './support/evidence-client';
+import { CARD_LIMITS, LIMITS, main, verifyCardDir, verifyRecordingDir, type FailureCode } from '../tools/evidence-verify';
+import { buildRecording, cardFiles, requestFor, sealRecord, sealedBytes, segmentName, sendBytes } from './support/evidence-client';
 
 const ROOT = path.join(__dirname, '..');
 const UNIT = 'SIM-0001';
@@ -213,12 +213,12 @@ describe('evidence verifier against crafted folders (issue #16)', function () {
 
   before(async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'evidence-hostile-'));
-    const tls = await makeTestCertificate();
-    const server = await startEvidenceServer({ root: path.join(tmp, 'server'), cert: tls.cert, key: tls.key, keys: { [UNIT]: KEY } });
+    const server = await startEvidenceServer({ root: path.join(tmp, 'server'), keys: { [UNIT]: KEY } });
     try {
       for (const [from, to, end] of [[0, 2, ''], [2, 5, 'stop']] as const) {
-        const r = await post(server.url, tls.cert, uploadPath(UNIT, '0001'), bodyFor(rec, from, to, to, end));
-        assert.equal(r.status, 200, JSON.stringify(r.json));
+        const q = requestFor(rec, KEY, from, to, to, end);
+        const r = await sendBytes(server.host, server.port, UNIT, '0001', q.nonce, q.bytes, KEY);
+        assert.ok(r.macOk && r.json.error === undefined, JSON.stringify(r.json));
       }
     } finally {
       await server.close();
@@ -375,5 +375,148 @@ describe('evidence verifier against crafted folders (issue #16)', function () {
     assert.match(d.stderr, /walk-limit: the search for recordings stopped early \(folders nested more than 32 deep\)/);
     assert.match(d.stdout, /recordings beyond the first 1 were NOT checked/);
     assert.doesNotMatch(d.stdout, /All \d+ recording\(s\) VERIFIED/);
+  });
+});
+
+/** Crafted spool files on a card, one recording id each, and the failure each must get. */
+interface HostileCard {
+  rid: string;
+  name: string;
+  /** Writes the recording's files into the card folder. */
+  make: (dir: string) => void;
+  code: FailureCode;
+  words: RegExp;
+  cliOnly?: boolean;
+}
+
+describe('evidence verifier --card against crafted spool files (issue #16)', function () {
+  this.timeout(180_000);
+  let tmp: string;
+  let cardDir: string;
+  const good = buildRecording({ unit: UNIT, rid: '0001', key: KEY, chunks: [{ n: 4000 }, { n: 4000 }, { n: 123 }] });
+  const sealedLine = (rid: string, extra: object = {}) => {
+    const r = buildRecording({ unit: UNIT, rid, key: KEY, chunks: [{ n: 16 }] });
+    const s = sealRecord(r.records[0]!, r.audio[0]!, KEY);
+    return { line: JSON.stringify({ ...JSON.parse(s.line), ...extra }), ct: s.ct };
+  };
+  const put = (dir: string, name: string, data: Buffer | string) => fs.writeFileSync(path.join(dir, name), data);
+  const CARDS: HostileCard[] = [
+    { rid: '0002', name: 'segment-folder', make: (d) => fs.mkdirSync(path.join(d, '000200.EVD')), code: 'not-a-file', words: /segment 000200\.EVD is a folder, not a file/ },
+    {
+      rid: '0003',
+      name: 'segment-huge',
+      make: (d) => {
+        const f = path.join(d, '000300.EVD');
+        fs.writeFileSync(f, '');
+        fs.truncateSync(f, CARD_LIMITS.segmentBytes + 1);
+      },
+      code: 'file-too-large',
+      words: /segment 000300\.EVD is \d+ bytes, more than any recording makes it/
+    },
+    { rid: '0004', name: 'line-endless', make: (d) => put(d, '000400.EVD', Buffer.alloc(2 * 1024 * 1024, 0x41)), code: 'seal-record', words: /no header line end within 1024 bytes; the rest of the segment \(2097152 bytes\) is not read/ },
+    { rid: '0005', name: 'n-huge', make: (d) => put(d, '000500.EVD', `${sealedLine('0005', { n: 1e9 }).line}\n`), code: 'seal-record', words: /"n" is 1000000000, not a chunk length \(1\.\.64000\)/ },
+    { rid: '0006', name: 'line-null', make: (d) => put(d, '000600.EVD', 'null\n'.repeat(3)), code: 'seal-record', words: /not a sealed record line/ },
+    {
+      rid: '0007',
+      name: 'field-forges-lines',
+      make: (d) => put(d, '000700.EVD', sealedBytes(sealedLine('0007', { '\u001b[2J\n  CARD OK: 99 chunks sealed and intact': 1 }))),
+      code: 'seal-record',
+      words: /unknown field "\\u001b\[2J\\u000a {2}CARD OK/
+    },
+    { rid: '0008', name: 'record-of-another-recording', make: (d) => put(d, '000800.EVD', sealedBytes(sealedLine('0009'))), code: 'seal-record', words: /"r" is "0009", not the file's recording 0008/ },
+    { rid: '0009', name: 'ct-garbage', make: (d) => put(d, '000900.EVD', sealedBytes({ ...sealedLine('0009'), ct: crypto.randomBytes(16) })), code: 'seal-mac', words: /chunk 0 \(segment 000900\.EVD byte 0\): seal MAC wrong/ }
+  ];
+  if (process.platform !== 'win32') {
+    CARDS.push({
+      rid: '000a',
+      name: 'segment-fifo',
+      make: (d) => assert.equal(spawnSync('mkfifo', [path.join(d, '000A00.EVD')]).status, 0, 'mkfifo'),
+      code: 'not-a-file',
+      words: /segment 000A00\.EVD is a FIFO, not a file/,
+      cliOnly: true
+    });
+  }
+
+  let apiDir: string;
+  /** The card: the good recordings and the crafted ones (`cli`: with those checked only by the CLI). */
+  const makeCard = (dir: string, cliToo: boolean) => {
+    fs.mkdirSync(dir);
+    for (const [f, b] of cardFiles(good, KEY, [[0, 1], [2]], { torn: [{ seg: 0, i: 2, bytes: 77 }] })) put(dir, f, b);
+    // A recording whose state files are hostile (informative only): still CARD OK.
+    const other = buildRecording({ unit: UNIT, rid: '00ff', key: KEY, chunks: [{ n: 64 }] });
+    for (const [f, b] of cardFiles(other, KEY, [[0]])) if (f.endsWith('.EVD')) put(dir, f, b);
+    put(dir, '00FFA.REC', '['.repeat(100_000));
+    fs.mkdirSync(path.join(dir, '00FFB.REC'));
+    put(dir, 'README.TXT', 'not a spool file');
+    for (const c of CARDS) if (cliToo || !c.cliOnly) c.make(dir);
+  };
+
+  before(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'evidence-card-hostile-'));
+    cardDir = path.join(tmp, 'card');
+    makeCard(cardDir, true);
+    // The FIFO is left to the CLI run (in-process, a regression would block the test process).
+    apiDir = path.join(tmp, 'api');
+    makeCard(apiDir, false);
+  });
+  after(() => {
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('names the failure of each crafted recording (API); the good ones are CARD OK, hostile state files only noted', () => {
+    const rep = verifyCardDir(apiDir, { key: Buffer.from(KEY, 'hex') });
+    const byRid = new Map(rep.recordings.map((r) => [r.rid, r]));
+    assert.equal(rep.ignored, 1);
+    assert.equal(byRid.get('0001')!.verdict, 'card-ok');
+    assert.equal(byRid.get('0001')!.chunks, 3);
+    const ff = byRid.get('00ff')!;
+    assert.equal(ff.verdict, 'card-ok', ff.problems.join('\n'));
+    assert.equal(ff.state, undefined);
+    assert.ok(ff.notes.some((n) => n.code === 'state' && /00FFB\.REC is a folder/.test(n.message)), JSON.stringify(ff.notes));
+    for (const c of CARDS.filter((x) => !x.cliOnly)) {
+      const r = byRid.get(c.rid);
+      assert.ok(r, `${c.name}: not reported`);
+      assert.equal(r.verdict, 'failed', c.name);
+      assert.ok(r.failures.some((f) => f.code === c.code && c.words.test(f.message)), `${c.name}: expected ${c.code} ${c.words}, got\n${r.failures.map((f) => `${f.code}: ${f.message}`).join('\n')}`);
+    }
+  });
+
+  it('the CLI reports each crafted recording with its reason code, in bounded time, without a stack or a forged verdict', () => {
+    const r = cli('--card', cardDir, '--key', KEY);
+    assert.notEqual(r.status, null, `killed after ${r.ms} ms`);
+    assert.ok(r.ms < RUN_BOUND_MS, `took ${r.ms} ms`);
+    assert.equal(r.status, 1, r.stdout.slice(-2000) + r.stderr);
+    assert.doesNotMatch(r.stdout + r.stderr, STACK);
+    assert.doesNotMatch(r.stdout, /\u001b/);
+    assert.equal(r.stdout.match(/^ {2}CARD OK: /gm)?.length, 2, r.stdout);
+    assert.doesNotMatch(ownWords(r.stdout), /VERIFIED/);
+    const blocks = new Map<string, string>();
+    for (const b of r.stdout.split('\n\n')) {
+      const m = /^Card recording ([0-9a-f]{4}) /m.exec(b);
+      if (m) blocks.set(m[1]!, b);
+    }
+    assert.equal(blocks.size, CARDS.length + 2);
+    for (const c of CARDS) {
+      const b = blocks.get(c.rid)!;
+      assert.ok(b, `${c.name}: not reported`);
+      assert.match(b, /\n {2}CARD FAILED \(\d+ problems?\):\n/, c.name);
+      const lines = b.split('\n').filter((l) => l.startsWith(`    ${c.code}: `));
+      assert.ok(lines.some((l) => c.words.test(l)), `${c.name}: expected "${c.code}: ${c.words}" in\n${b}`);
+      for (const l of b.split('\n')) if (!l.startsWith('Card recording')) assert.ok(l.length <= 300, `${c.name}: a ${l.length}-character line`);
+    }
+    assert.match(r.stdout.trimEnd(), new RegExp(`${CARDS.length} of ${CARDS.length + 2} card recording\\(s\\) FAILED\\.$`));
+    assert.ok(!(r.stdout + r.stderr).includes(KEY));
+  });
+
+  it('a card recording of many records is read in bounded memory and time', () => {
+    const dir = path.join(tmp, 'many');
+    fs.mkdirSync(dir);
+    const rec = buildRecording({ unit: UNIT, rid: '0abc', key: KEY, chunks: Array.from({ length: 3000 }, () => ({ n: 16 })) });
+    const parts = rec.records.map((x, i) => sealedBytes(sealRecord(x, rec.audio[i]!, KEY)));
+    put(dir, segmentName('0abc', 0), Buffer.concat(parts));
+    const r = cli('--card', dir, '--key', KEY);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.ok(r.ms < RUN_BOUND_MS, `took ${r.ms} ms`);
+    assert.match(r.stdout, /CARD OK: 3000 chunks sealed and intact/);
   });
 });

@@ -183,7 +183,7 @@ describe('installer: commissioning, console lock, decommission (sim site)', func
       ['service.days', (c) => (c.service.days = 0)],
       ['evidence.host', (c) => (c.evidence.host = 'https://x')],
       ['evidence.port', (c) => (c.evidence.port = 0)],
-      ['evidence.cert', (c) => (c.evidence.cert = 'not a certificate')],
+      ['evidence.cellularKB', (c) => (c.evidence.cellularKB = -5)],
       ['evidence.key', (c) => (c.evidence.key = 'abcd')],
       ['evidence.batch', (c) => (c.evidence.batch = 9)],
       ['network.wifi.ssid', (c) => (c.network = { wifi: { ssid: '', password: WIFI_PASSWORD } })],

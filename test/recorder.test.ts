@@ -1,11 +1,15 @@
 import { strict as assert } from 'node:assert';
 import { createSimUnit, SimUnit } from '../sim/unit';
-import { simDefaultConfig } from '../sim/default-config';
+import { simDefaultConfig, SIM_KEYS } from '../sim/default-config';
 import { generators } from '../sim/mic';
 import type { Config } from '../firmware/config';
 import type { SimHalOptions } from '../sim/hal';
 import { useFakeTime } from './support/fake-time';
-import { readSpoolRecording, checkSpoolRecording, counterBreaks, readState } from './support/spool-reader';
+import { readSpoolRecording as readSealed, checkSpoolRecording, counterBreaks, readState } from '../tools/spool-reader';
+import type { SimSpoolMedia } from '../sim/hal';
+
+/** The recording as the card holds it, opened with the unit's evidence key. */
+const readSpoolRecording = (m: SimSpoolMedia, rid: string) => readSealed(m, rid, SIM_KEYS.evidence);
 
 const START = Date.UTC(2026, 10, 23, 12, 0, 0);
 const RATE = 8000;
@@ -20,7 +24,8 @@ describe('audio capture: ring, chunks, chain and spool (sim microphone, no serve
   });
 
   function boot(tweak?: (c: Config) => void, options: SimHalOptions = {}): SimUnit {
-    const c = simDefaultConfig();
+    // An evidence key (to seal with) and no server (port 1 is never open): chunks stay on the card.
+    const c = simDefaultConfig(undefined, { port: 1 });
     if (tweak) tweak(c);
     unit = createSimUnit(c, options);
     unit.sim.world.mic.source(generators.counter());
@@ -134,7 +139,7 @@ describe('audio capture: ring, chunks, chain and spool (sim microphone, no serve
     assert.ok(rec.chunks.length > 60);
   });
 
-  it('torn writes at a power cut: a half-written state copy, an audio file without its record, a record without its state', () => {
+  it('torn writes at a power cut: a half-written state copy, a torn append, records appended after the last state', () => {
     const u = boot();
     t.clock.tick(5000);
     hold(u);
@@ -147,25 +152,33 @@ describe('audio capture: ring, chunks, chain and spool (sim microphone, no serve
     u.powerCut();
     t.clock.tick(3000);
     assert.equal(u.app.status().recording, '0001');
-    // 2. Audio written, its record not: that chunk is discarded and its index reused.
-    st = readState(media, '0001')!;
-    const orphan = `0001${st.n.toString(16).padStart(4, '0')}.PCM`;
-    media.blobs.set(orphan, new Uint8Array(CHUNK).fill(7));
+    // 2. An append torn part-way (100 bytes of a chunk reach the card), then the power goes: the
+    //    torn tail stays where it is and the recording goes on in the next segment.
+    media.tearNextAppend = 100;
+    t.clock.tick(700); // (the cut lands inside a chunk: a restart there loses audio, as always on a board)
     u.powerCut();
     t.clock.tick(3000);
-    // 3. Record written, state not yet updated: the chunk is adopted.
     st = readState(media, '0001')!;
-    const stale = `0001${st.q % 2 ? 'A' : 'B'}.REC`;
-    const older = `0001${st.q % 2 ? 'B' : 'A'}.REC`;
+    assert.ok(st.sg >= 1, `the recording moved on to segment ${st.sg}`);
+    let rec = readSpoolRecording(media, '0001');
+    assert.ok(rec.tornSegments.includes('000100.EVD'), 'the torn record is left in segment 00');
+    assert.deepEqual(checkSpoolRecording(rec), []);
+    assert.deepEqual(counterBreaks(rec), [], 'the torn chunk is a declared gap');
+    // 3. Chunks appended after the state was last saved (it is saved every 16): adopted at boot.
+    //    (Cut inside a chunk again: the sim boots in no time, so a cut on a chunk's edge loses
+    //    nothing, and the one sample a restart always declares would be one too many.)
+    t.clock.tick(4100);
+    const before = readState(media, '0001')!;
+    const stale = `0001${before.q % 2 ? 'A' : 'B'}.REC`;
     media.blobs.delete(stale);
     const rolledBack = readState(media, '0001')!;
-    assert.ok(rolledBack.n < st.n, 'the older copy knows fewer chunks');
-    assert.ok(media.blobs.has(older));
     u.powerCut();
     t.clock.tick(3000);
-    const rec = readSpoolRecording(media, '0001');
+    rec = readSpoolRecording(media, '0001');
     assert.deepEqual(checkSpoolRecording(rec), [], 'chain and continuity intact');
-    assert.ok(rec.chunks.every((c) => !c.audio.every((v) => v === 7)), 'the orphan audio is gone');
+    assert.deepEqual(counterBreaks(rec), []);
+    const now = readState(media, '0001')!;
+    assert.ok(now.n > rolledBack.n, 'the chunks written after the older state were taken in');
   });
 
   it('a full card: trouble 300 zone 7, chunks declared lost, nothing overwritten; restore once space returns', () => {
@@ -180,16 +193,13 @@ describe('audio capture: ring, chunks, chain and spool (sim microphone, no serve
     const rec = readSpoolRecording(media, '0001');
     assert.deepEqual(checkSpoolRecording(rec), [], 'everything written is intact');
     const kept = rec.chunks.map((c) => c.rec.h);
-    // The server took the first chunks: their files go, and recording carries on.
-    for (const c of rec.chunks.slice(0, 4)) {
-      const name = `0001${c.rec.i.toString(16).padStart(4, '0')}`;
-      media.blobs.delete(name + '.PCM');
-      media.blobs.delete(name + '.CHK');
-    }
+    // Room on the card again (the server took earlier recordings): recording carries on.
+    media.capacity += 40_000;
     t.clock.tick(1500);
     assert.deepEqual(evs(), [[1, 7], [3, 7]]);
     const after = readSpoolRecording(media, '0001');
-    assert.deepEqual(after.chunks.slice(0, kept.length - 4).map((c) => c.rec.h), kept.slice(4));
+    assert.deepEqual(after.chunks.slice(0, kept.length).map((c) => c.rec.h), kept, 'nothing written was touched');
+    assert.deepEqual(checkSpoolRecording(after), []);
     const full = after.state.gaps.filter((g) => g.why === 'full');
     assert.equal(full.length, 1, 'the lost stretch is one declared gap');
     assert.ok(full[0].s >= 5000 * RATE / 1000, `${full[0].s} samples lost while full`);

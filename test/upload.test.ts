@@ -2,7 +2,6 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { makeTestCertificate } from '../sim/tls';
 import { startEvidenceServer, EvidenceServer } from '../sim/evidence-server';
 import { parseWav } from '../sim/wav';
 import { generators } from '../sim/mic';
@@ -14,20 +13,16 @@ const START = Date.UTC(2026, 10, 23, 12, 0, 0);
 const EVKEY = '6c61622d6f6e6c792d65766964656e63652d6b65792d33322d62797465732121';
 const UNIT = 'SIM-0001';
 
-describe('evidence upload over HTTPS to the simulated evidence server', function () {
+describe('evidence upload: sealed chunks over plain TCP to the simulated evidence server, on either path', function () {
   this.timeout(120_000);
   const t = useFakeTime(START);
-  let tls: { cert: string; key: string };
   let root: string;
   let server: EvidenceServer;
   let rig: Rig;
 
-  before(async () => {
-    tls = await makeTestCertificate();
-  });
   beforeEach(async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'evidence-'));
-    server = await startEvidenceServer({ root, cert: tls.cert, key: tls.key, keys: { [UNIT]: EVKEY } });
+    server = await startEvidenceServer({ root, keys: { [UNIT]: EVKEY } });
   });
   afterEach(async () => {
     await rig?.close();
@@ -40,7 +35,7 @@ describe('evidence upload over HTTPS to the simulated evidence server', function
       () => t.clock,
       (c) => {
         c.audio.maxS = maxS;
-        c.evidence = { host: '127.0.0.1', port: server.port, cert: tls.cert, key: EVKEY, batch };
+        c.evidence = { host: '127.0.0.1', port: server.port, key: EVKEY, batch, cellularKB: 0 };
       }
     );
     const u = rig.boot();
@@ -80,22 +75,44 @@ describe('evidence upload over HTTPS to the simulated evidence server', function
     assert.ok(panic?.xdata.includes(`V${UNIT}-0001`), `xdata ${panic?.xdata}`);
   });
 
-  it('refuses a server whose certificate is not the pinned one: nothing is sent, nothing freed', async () => {
-    const other = await makeTestCertificate();
+  it('with Wi-Fi cut the recording goes out over the cellular modem and verifies bit-exact; the alarm went first', async () => {
     const r = await boot(60);
-    r.config.evidence!.cert = other.cert; // (the config object the unit booted with)
-    r.unit!.shutdown();
-    const u = r.boot();
-    u.sim.world.mic.source(generators.counter());
+    await r.run(5000);
+    const world = r.unit!.sim.world;
+    world.paths.wifi!.cut();
+    await hold(r);
+    await r.run(62_000);
+    await r.until(() => uploaded(r), 60_000);
+    assert.ok(uploaded(r), 'every chunk and the final manifest confirmed over cellular');
+    const up = r.unit!.app.uploader!.status();
+    assert.ok(up.cellularBytes > 60 * 8000, `${up.cellularBytes} evidence bytes over cellular`);
+    assert.equal(world.paths.wifi!.up, false, 'Wi-Fi stayed cut: nothing else could carry it');
+    const [rec] = server.recordings();
+    const v = verifyRecordingDir(rec.dir, EVKEY);
+    assert.deepEqual(v.problems, []);
+    const wav = parseWav(fs.readFileSync(path.join(rec.dir, 'recording.wav')));
+    let breaks = 0;
+    for (let k = 1; k < wav.samples.length; k++) if (wav.samples[k] !== ((wav.samples[k - 1] + 1) & 255)) breaks++;
+    assert.equal(breaks, 0, 'bit-exact over cellular');
+    assert.ok(r.secondary.alarms().some((e) => cid(e) === '1 120 001'), 'the panic went over cellular too');
+  });
+
+  it('a server without the unit\'s key (a rogue server or access point) gets sealed bytes it cannot open, confirms nothing, frees nothing', async () => {
+    await server.close();
+    fs.rmSync(root, { recursive: true, force: true });
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'evidence-'));
+    // The same unit id, another key: its replies are MAC'd with the wrong key, its seals do not open.
+    server = await startEvidenceServer({ root, keys: { [UNIT]: 'ff'.repeat(32) } });
+    const r = await boot(60);
     await r.run(3000);
     await hold(r);
-    await r.run(10_000);
+    await r.run(15_000);
+    const u = r.unit!;
     const up = u.app.uploader!.status();
-    assert.equal(up.sent, 0);
+    assert.equal(up.sent, 0, 'nothing confirmed');
     assert.ok(up.failures > 0);
-    assert.match(up.last, /certificate|self.signed|verify/i);
-    assert.equal(server.recordings().length, 0, 'the server received nothing');
-    assert.ok(u.sim.world.spool.blobs.size > 0, 'the audio stays on the card');
+    assert.ok([...u.sim.world.spool.blobs.keys()].some((n) => n.endsWith('.EVD')), 'the audio stays on the card');
+    assert.equal(server.recordings().filter((x) => x.chunks > 0).length, 0, 'the rogue server could store nothing');
   });
 
   it('the centre stops the recording with an authenticated command', async () => {

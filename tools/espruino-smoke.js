@@ -21,6 +21,7 @@ const ROOT = path.join(__dirname, '..');
 const { createSimCentre } = require('../sim/centre');
 const { simDefaultConfig, SIM_KEYS } = require('../sim/default-config');
 const { storeCommand } = require('./espruino-store');
+const { readSpoolRecording, checkSpoolRecording } = require('./spool-reader');
 const results = [];
 const check = (name, ok, detail) => {
   results.push({ name, ok });
@@ -79,7 +80,8 @@ async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'espruino-smoke-'));
   fs.copyFileSync(process.env.SMOKE_FW || path.join(ROOT, 'dist', 'firmware-linux.img'), path.join(dir, 'fw.js'));
   const centre = await createSimCentre({ accounts: [{ account: '1234', key: SIM_KEYS.primary, keyFormat: 'hex' }] });
-  const cfg = simDefaultConfig({ primary: { port: centre.tcpPort, transport: 'tcp' } });
+  // An evidence key to seal the recording with; no evidence server (port 1): it stays on the card.
+  const cfg = simDefaultConfig({ primary: { port: centre.tcpPort, transport: 'tcp' } }, { port: 1 });
   // The LINUX board (5,000 variables) idles at ~4,300 with the installer service and health checks;
   // a ring of one 1,000-B chunk (4 kHz, 250 ms, no pre-trigger) leaves room to validate a config
   // (issue #7 owns the footprint). SMOKE_FW=FILE runs another file (e.g. the readable dist/firmware-linux.js).
@@ -159,32 +161,24 @@ async function main() {
   const ev = recs.find((r) => r.k === 'ev' && r.c === 120);
   check('journal in flash: boot, the panic event and its delivery, all with valid CRCs', kinds.includes('boot') && !!ev && recs.some((r) => r.k === 'ok' && r.r === ev.i), kinds.join(','));
 
-  // The recording the panic started: its chunks in the interpreter's Storage spool, hashed and
-  // chained by the firmware with Espruino's own SHA-256, checked here with Node's.
-  // Copied out with the interpreter's own fs (printing them would overflow its console FIFO).
-  const dump = interpreter(dir, ['-e', 'var S=require("Storage"),F=require("fs");S.list(/^sp\\.0001/).forEach(function(n){F.writeFileSync("dump-"+n.substr(3),S.read(n));});print("DUMPED");quit();']);
-  await dump.waitFor(/DUMPED/, 10000);
-  await dump.stop();
-  const files = {};
-  for (const n of fs.readdirSync(dir)) if (n.startsWith('dump-')) files[n.slice(5)] = fs.readFileSync(path.join(dir, n));
-  const sha = (b) => require('crypto').createHash('sha256').update(b).digest('hex');
-  const chunkNames = Object.keys(files).filter((n) => n.endsWith('.CHK')).sort();
-  let prev = '0'.repeat(64);
-  let next = 0;
-  const bad = [];
-  chunkNames.forEach((n, k) => {
-    const r = JSON.parse(files[n].toString('latin1'));
-    const pcm = files[n.replace('.CHK', '.PCM')];
-    if (r.i !== k || r.s !== next || !pcm || pcm.length !== r.n || sha(pcm) !== r.h || r.p !== prev) bad.push(n);
-    if (sha(`${r.p}:${r.r}:${r.i}:${r.s}:${r.n}:${r.t}:${r.w}:${r.h}`) !== r.c) bad.push(n + ' chain');
-    prev = r.c;
-    next = r.s + r.n;
-  });
-  check(
-    'recording 0001 on the spool: chunks hashed and chained on Espruino, verified with Node',
-    chunkNames.length >= 2 && bad.length === 0,
-    `${chunkNames.length} chunks, ${next} samples${bad.length ? ', bad: ' + bad.join(' ') : ''}`
-  );
+  // The recording the panic started: sealed on Espruino (AES-256-CBC, HMAC on its SHA-256) and
+  // appended to the spool, the folder AUDIO of the host file system on the Linux build; opened
+  // and checked here with Node's crypto (tools/spool-reader.ts).
+  const spoolDir = path.join(dir, 'AUDIO');
+  const blobs = new Map();
+  if (fs.existsSync(spoolDir)) for (const n of fs.readdirSync(spoolDir)) blobs.set(n, new Uint8Array(fs.readFileSync(path.join(spoolDir, n))));
+  let detail = '';
+  let sound = false;
+  try {
+    const rec = readSpoolRecording({ blobs }, '0001', SIM_KEYS.evidence);
+    const problems = checkSpoolRecording(rec);
+    const clear = [...blobs.values()].some((b) => Buffer.from(b).includes(Buffer.alloc(64, 0x80)));
+    sound = rec.chunks.length >= 2 && problems.length === 0 && !clear;
+    detail = `${rec.chunks.length} chunks sealed, ${rec.chunks.reduce((a, c) => a + c.rec.n, 0)} samples${problems.length ? ', ' + problems.join('; ') : ''}${clear ? ', audio in the clear on the card' : ''}`;
+  } catch (e) {
+    detail = String(e && e.message);
+  }
+  check('recording 0001 on the spool: chunks hashed, chained and sealed on Espruino, opened and verified with Node', sound, detail);
   // Boot with the centre refusing connections: on this interpreter a refused connection made
   // inside the boot once ran it out of memory and the button was never watched (issue #7). The
   // firmware now starts network work after the boot; the button must work.

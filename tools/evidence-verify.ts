@@ -30,6 +30,18 @@
  *   consistent, but nothing proves the unit made them.
  * Exit code: 0 every recording passed (VERIFIED, or CHAIN OK with --no-signature); 1 a recording
  * failed or the folder search hit its limits; 2 usage error or nothing found.
+ *
+ * Card mode: npm run evidence:verify -- --card DIR (--key HEX | --keys FILE.json [--unit ID])
+ *   DIR: the folder of a unit's microSD card holding its spool files: `RRRRSS.EVD` segments of
+ *   sealed records and the `RRRRA.REC`/`RRRRB.REC` state (not authenticated: shown, never trusted).
+ *   Every seal is opened (MAC under K_mac, AES-256-CBC under K_enc, the zero padding, `h`), then the
+ *   chain, the indices and the sample positions between the chunks on the card are checked. A
+ *   recording that passes is `CARD OK: N chunks sealed and intact`, never VERIFIED: the card holds
+ *   no signed manifest and the unit erases what the server confirmed, so this proves the chunks
+ *   on the card, not a complete recording. The last record of a segment cut short (the chunk being
+ *   written at a power cut) is a note (`seal-truncated`), not a failure. The seal is opened here
+ *   by code written apart from the server's (sim/evidence-server.ts).
+ *   Exit code: 0 every recording CARD OK (or empty), 1 one failed, 2 usage error or no spool file.
  * Keys and audio content are never printed.
  */
 import * as fs from 'node:fs';
@@ -112,7 +124,12 @@ export type FailureCode =
   | 'gap-not-silent'
   | 'signature-invalid'
   | 'signature-not-checked' // no key for the unit (and --no-signature not given)
-  | 'internal-error'; // the verifier itself failed on this recording (a bug): not verified
+  | 'internal-error' // the verifier itself failed on this recording (a bug): not verified
+  // Card mode (--card): the unit's spool files.
+  | 'seal-record' // a sealed record's header line is not one (not JSON, a field's type or range, too long)
+  | 'seal-mac' // the seal's MAC "m" is wrong: not sealed with this key, or altered
+  | 'seal-padding' // the plaintext after the n audio bytes is not zeros
+  | 'seal-truncated'; // a ciphertext shorter than its record says (on a card: a note when it is a segment's torn last record)
 
 export interface Failure {
   code: FailureCode;
@@ -830,7 +847,597 @@ export function formatReport(r: VerifyResult): string {
   return lines.join('\n');
 }
 
-const USAGE = 'usage: npm run evidence:verify -- DIR [--key HEX] [--keys FILE.json] [--no-signature]';
+
+// ---------------------------------------------------------------------------------------------
+// Card mode: the sealed spool files on a unit's microSD card (docs/evidence.md "Keys and the
+// seal", "Spool files"). Written from the document, apart from the evidence server's opener.
+
+/** A sealed record's header line: the chunk record, then `v` (IV) and `m` (MAC). */
+const SEALED_KEYS = [...RECORD_KEYS, 'v', 'm'];
+const IV_RE = /^[0-9a-f]{32}$/;
+const SEGMENT_RE = /^([0-9a-f]{4})([0-9a-f]{2})\.evd$/i;
+const STATE_RE = /^([0-9a-f]{4})([ab])\.rec$/i;
+
+/** Bounds for card mode (with LIMITS). */
+export const CARD_LIMITS = {
+  /** A header line, newline excluded: a real one is under 400 bytes. */
+  sealLineBytes: 1024,
+  /** A chunk: at most 16 kHz × 4 s samples. */
+  maxChunkSamples: MAX_RATE * MAX_CHUNK_S,
+  /** A segment file: every sample of the longest recording, and a header line per chunk. */
+  segmentBytes: MAX_SAMPLES + MAX_CHUNKS * (1024 + 1 + 16),
+  /** A state file (`RRRRA.REC`): its gaps list is the only part that grows. */
+  stateBytes: 8 * 1024 * 1024,
+  /** Sealed records read per recording. */
+  maxRecords: MAX_CHUNKS,
+  /** Entries read in the card folder. */
+  folderEntries: LIMITS.walkEntries,
+  /** Keys tried per recording (from --keys) and records they are tried on. */
+  keyProbeRecords: 16,
+  /** Notes listed per recording, and sample gaps listed. */
+  listedNotes: 20
+} as const;
+
+export interface SealKeySet {
+  /** HMAC-SHA-256(K, "seal:enc"). */
+  enc: Buffer;
+  /** HMAC-SHA-256(K, "seal:mac"). */
+  mac: Buffer;
+  /** HMAC-SHA-256(K, "server:reply"). */
+  rep: Buffer;
+}
+
+/** The keys derived from a unit's evidence key K (32 bytes, or 64 hex digits). */
+export function deriveSealKeys(key: Buffer | string): SealKeySet {
+  const k = typeof key === 'string' ? (KEY_RE.test(key) ? Buffer.from(key, 'hex') : Buffer.alloc(0)) : key;
+  if (k.length !== 32) throw new Error('evidence key must be 32 bytes (64 hex digits)');
+  const derive = (label: string) => crypto.createHmac('sha256', k).update(label, 'latin1').digest();
+  return { enc: derive('seal:enc'), mac: derive('seal:mac'), rep: derive('server:reply') };
+}
+
+export interface SealedRecord extends ChunkRecord {
+  v: string;
+  m: string;
+}
+
+export type SealOpening =
+  | { ok: true; record: SealedRecord; audio: Buffer }
+  | { ok: false; code: FailureCode; message: string; record?: SealedRecord };
+
+/** A sealed header's fields: shape, types and ranges; undefined when it can be used. */
+function sealedRecordProblem(o: unknown, rid: string | undefined, maxN: number): string | undefined {
+  if (!isObject(o)) return `is ${shown(o)}, not an object`;
+  for (const k of SEALED_KEYS) if (!has(o, k)) return `missing "${k}"`;
+  for (const k of Object.keys(o)) if (!SEALED_KEYS.includes(k)) return `unknown field ${quoted(k)}`;
+  if (typeof o.r !== 'string' || !RID_RE.test(o.r)) return `"r" is ${shown(o.r)}, not a recording id`;
+  if (rid !== undefined && o.r !== rid) return `"r" is ${shown(o.r)}, not the file's recording ${rid}`;
+  if (!isCount(o.i, 0, MAX_CHUNKS - 1)) return `"i" is ${shown(o.i)}, not a chunk index (0..${MAX_CHUNKS - 1})`;
+  if (!isCount(o.s, 0, MAX_SAMPLES)) return `"s" is ${shown(o.s)}, not a sample index (0..${MAX_SAMPLES})`;
+  if (!isCount(o.n, 1, maxN)) return `"n" is ${shown(o.n)}, not a chunk length (1..${maxN} samples)`;
+  if (!isCount(o.t, 0, LIMITS.maxTimeMs)) return `"t" is ${shown(o.t)}, not a plausible unit time (0..${LIMITS.maxTimeMs} ms)`;
+  if (!isCount(o.w, 0, LIMITS.maxTimeMs)) return `"w" is ${shown(o.w)}, not a plausible time (0..${LIMITS.maxTimeMs} ms, before 2100)`;
+  for (const k of ['h', 'p', 'c']) if (!isHash(o[k])) return `"${k}" is not 64 lowercase hex digits`;
+  if (typeof o.v !== 'string' || !IV_RE.test(o.v)) return '"v" (the IV) is not 32 lowercase hex digits';
+  if (!isHash(o.m)) return '"m" (the MAC) is not 64 lowercase hex digits';
+  return undefined;
+}
+
+/**
+ * Open one sealed record: its header line (a trailing newline is dropped) and its ciphertext.
+ * In order: the line's fields, `c` recomputed from the record, the ciphertext's length
+ * (16 × ceil(n / 16)), `m` = HMAC-SHA-256(K_mac, bin(c) ‖ IV ‖ SHA-256(ct)) compared in constant
+ * time, AES-256-CBC decryption under K_enc, zeros after the n audio bytes, SHA-256 of the audio
+ * against `h`. `rid`: the recording the file belongs to. Never throws for bad input.
+ */
+export function openSeal(key: Buffer | string | SealKeySet, line: string | Uint8Array, ct: Uint8Array, rid?: string, maxN: number = CARD_LIMITS.maxChunkSamples): SealOpening {
+  const keys = typeof key === 'object' && !Buffer.isBuffer(key) ? key : deriveSealKeys(key);
+  let text = typeof line === 'string' ? line : Buffer.from(line).toString('latin1');
+  if (text.endsWith('\n')) text = text.slice(0, -1);
+  if (text.length > CARD_LIMITS.sealLineBytes) return { ok: false, code: 'seal-record', message: `header line longer than ${CARD_LIMITS.sealLineBytes} bytes` };
+  let o: unknown;
+  try {
+    o = JSON.parse(text);
+  } catch {
+    return { ok: false, code: 'seal-record', message: 'header line is not JSON' };
+  }
+  const p = sealedRecordProblem(o, rid, maxN);
+  if (p) return { ok: false, code: 'seal-record', message: `header line: ${p}` };
+  const rec = o as SealedRecord;
+  const record: SealedRecord = { r: rec.r, i: rec.i, s: rec.s, n: rec.n, t: rec.t, w: rec.w, h: rec.h, p: rec.p, c: rec.c, v: rec.v, m: rec.m };
+  const fail = (code: FailureCode, message: string): SealOpening => ({ ok: false, code, message, record });
+  if (sha256(`${record.p}:${record.r}:${record.i}:${record.s}:${record.n}:${record.t}:${record.w}:${record.h}`) !== record.c) {
+    return fail('chain-broken', 'its "c" does not match its record');
+  }
+  const want = 16 * Math.ceil(record.n / 16);
+  if (ct.length < want) return fail('seal-truncated', `${ct.length} of its ${want} bytes of ciphertext`);
+  if (ct.length > want) return fail('seal-record', `${ct.length} bytes of ciphertext, its record says ${want}`);
+  const iv = Buffer.from(record.v, 'hex');
+  const expect = crypto
+    .createHmac('sha256', keys.mac)
+    .update(Buffer.from(record.c, 'hex'))
+    .update(iv)
+    .update(crypto.createHash('sha256').update(ct).digest())
+    .digest();
+  const got = Buffer.from(record.m, 'hex');
+  if (got.length !== expect.length || !crypto.timingSafeEqual(got, expect)) return fail('seal-mac', 'seal MAC wrong (another key, or the record or ciphertext altered)');
+  const d = crypto.createDecipheriv('aes-256-cbc', keys.enc, iv);
+  d.setAutoPadding(false);
+  const plain = Buffer.concat([d.update(ct), d.final()]);
+  for (let k = record.n; k < plain.length; k++) if (plain[k] !== 0) return fail('seal-padding', `the plaintext after its ${record.n} audio bytes is not zeros`);
+  const audio = plain.subarray(0, record.n);
+  if (sha256(audio) !== record.h) return fail('audio-mismatch', 'its audio does not match its hash "h"');
+  return { ok: true, record, audio };
+}
+
+export type CardNoteCode = 'seal-truncated' | 'not-on-card' | 'state' | 'wrong-key';
+
+export interface CardNote {
+  code: CardNoteCode;
+  message: string;
+}
+
+export interface CardSegment {
+  /** Segment number (the `SS` of `RRRRSS.EVD`) and file name. */
+  seg: number;
+  name: string;
+  bytes: number;
+  /** Complete records read. */
+  records: number;
+  /** Bytes of a torn last record (0: none). */
+  torn: number;
+}
+
+/** The newest readable state copy (not authenticated: shown, compared, never trusted). */
+export interface CardState {
+  file: string;
+  q: number;
+  n?: number;
+  ns?: number;
+  up?: number;
+  end?: string;
+  fin?: boolean;
+  hd?: string;
+  gaps?: { i: number; s: number }[];
+}
+
+export type CardVerdict = 'card-ok' | 'card-empty' | 'failed';
+export const CARD_VERDICT_TEXT: Record<CardVerdict, string> = {
+  'card-ok': 'CARD OK',
+  'card-empty': 'CARD EMPTY',
+  failed: 'CARD FAILED'
+};
+
+export interface CardRecordingResult {
+  dir: string;
+  rid: string;
+  ok: boolean;
+  verdict: CardVerdict;
+  /** The unit whose key opened the seals (from --keys), when known. */
+  unit?: string;
+  keyFrom?: '--key' | '--keys';
+  segments: CardSegment[];
+  /** Chunks whose seal opened and that are intact. */
+  chunks: number;
+  first?: number;
+  last?: number;
+  /** First and last sample held, and samples missing before a chunk (from the chunks' `s`). */
+  fromSample?: number;
+  toSample?: number;
+  missingBefore: { i: number; s: number }[];
+  state?: CardState;
+  notes: CardNote[];
+  problems: string[];
+  failures: Failure[];
+  omitted: number;
+  omittedByCode: Partial<Record<FailureCode, number>>;
+}
+
+export interface CardVerifyOptions {
+  /** One key for every recording (--key). */
+  key?: Buffer;
+  /** Unit id → key (--keys): the unit whose key opens a recording's seals is named. */
+  keys?: Map<string, Buffer>;
+  /** Only this unit's key from `keys`. */
+  unit?: string;
+}
+
+export interface CardReport {
+  dir: string;
+  recordings: CardRecordingResult[];
+  /** Folder entries that are not spool files. */
+  ignored: number;
+  /** Set when the folder listing stopped at its bound. */
+  stopped?: string;
+}
+
+/** One record as read off a segment: complete (line and ciphertext), or the segment's torn tail. */
+interface RawRecord {
+  seg: number;
+  name: string;
+  pos: number;
+  line: string;
+  ct: Buffer;
+}
+
+/**
+ * Read a segment's records one at a time (bounded reads: a line, then its ciphertext), calling
+ * `visit` for each complete one until it returns false. A torn tail is a note; a line that cannot
+ * be framed stops the segment with a problem.
+ */
+function readSegment(
+  f: OpenFile,
+  seg: CardSegment,
+  maxN: number,
+  probs: Problems,
+  notes: CardNote[],
+  visit: (r: RawRecord) => boolean
+): boolean {
+  let pos = 0;
+  const where = (p: number) => `segment ${printable(seg.name)} byte ${p}`;
+  while (pos < f.size) {
+    const head = readAt(f, pos, CARD_LIMITS.sealLineBytes + 1);
+    const nl = head.indexOf(0x0a);
+    const atEnd = pos + head.length >= f.size;
+    const claimed = /"i":(\d{1,6})[,}]/.exec(head.toString('latin1', 0, nl < 0 ? head.length : nl));
+    const chunk = claimed ? `chunk ${claimed[1]}` : 'its chunk index not readable';
+    const torn = (have: number, of: string) => {
+      seg.torn = f.size - pos;
+      notes.push({
+        code: 'seal-truncated',
+        message: `${where(pos)}: the segment's last record is torn (${chunk}, ${have} bytes of ${of}): the chunk being written at a power cut, not counted`
+      });
+    };
+    if (nl < 0) {
+      if (atEnd && head.length <= CARD_LIMITS.sealLineBytes) return torn(head.length, 'a header line'), true;
+      probs.add('seal-record', `${where(pos)}: no header line end within ${CARD_LIMITS.sealLineBytes} bytes; the rest of the segment (${f.size - pos} bytes) is not read`);
+      return true;
+    }
+    const line = head.toString('latin1', 0, nl);
+    let o: unknown;
+    try {
+      o = JSON.parse(line);
+    } catch {
+      o = undefined;
+    }
+    if (!isObject(o) || !isCount(o.n, 1, maxN)) {
+      const why = !isObject(o) ? 'not a sealed record line' : `"n" is ${shown(o.n)}, not a chunk length (1..${maxN})`;
+      probs.add('seal-record', `${where(pos)} (${chunk}): ${why}; the rest of the segment (${f.size - pos} bytes) is not read`);
+      return true;
+    }
+    const want = 16 * Math.ceil(o.n / 16);
+    const ctPos = pos + nl + 1;
+    if (ctPos + want > f.size) return torn(f.size - pos, `${nl + 1 + want}`), true;
+    const ct = readAt(f, ctPos, want);
+    seg.records++;
+    if (!visit({ seg: seg.seg, name: seg.name, pos, line, ct })) return false;
+    pos = ctPos + want;
+  }
+  return true;
+}
+
+/** The newest state copy that parses (the higher `q`), or undefined. */
+function readCardState(dir: string, files: string[], notes: CardNote[]): CardState | undefined {
+  let best: CardState | undefined;
+  for (const name of files) {
+    const sp = new Problems();
+    const f = openRegular(path.join(dir, name), printable(name), CARD_LIMITS.stateBytes, sp);
+    if (!f) {
+      for (const x of sp.list) notes.push({ code: 'state', message: `${x.message}: not read (${x.code})` });
+      continue;
+    }
+    let o: unknown;
+    try {
+      const text = readAt(f, 0, f.size);
+      o = jsonShapeProblem(text) ? undefined : JSON.parse(text.toString('latin1'));
+    } catch {
+      o = undefined; // a torn copy: the other one counts
+    } finally {
+      fs.closeSync(f.fd);
+    }
+    if (!isObject(o) || !isCount(o.q)) continue;
+    const st: CardState = { file: name, q: o.q };
+    if (isCount(o.n, 0, MAX_CHUNKS)) st.n = o.n;
+    if (isCount(o.ns, 0, MAX_SAMPLES)) st.ns = o.ns;
+    if (isCount(o.up, 0, MAX_CHUNKS)) st.up = o.up;
+    if (typeof o.end === 'string' && ENDS.includes(o.end)) st.end = o.end;
+    if (typeof o.fin === 'boolean') st.fin = o.fin;
+    if (isHash(o.hd)) st.hd = o.hd;
+    if (Array.isArray(o.gaps) && o.gaps.length <= LIMITS.maxGaps && o.gaps.every((g) => isObject(g) && isCount(g.i, 0, MAX_CHUNKS) && isCount(g.s, 0, MAX_SAMPLES))) {
+      st.gaps = (o.gaps as { i: number; s: number }[]).map((g) => ({ i: g.i, s: g.s }));
+    }
+    if (!best || st.q > best.q) best = st;
+  }
+  return best;
+}
+
+/** Check one recording's spool files: open every seal, then indices, chain and positions. */
+function verifyCardRecording(dir: string, rid: string, segFiles: { seg: number; name: string }[], stateFiles: string[], opts: CardVerifyOptions): CardRecordingResult {
+  const probs = new Problems();
+  const notes: CardNote[] = [];
+  const segments: CardSegment[] = segFiles.map((s) => ({ seg: s.seg, name: s.name, bytes: 0, records: 0, torn: 0 }));
+  const result = (extra: Partial<CardRecordingResult>): CardRecordingResult => {
+    const ok = probs.count === 0;
+    const r: CardRecordingResult = {
+      dir,
+      rid,
+      ok,
+      verdict: !ok ? 'failed' : (extra.chunks ?? 0) > 0 ? 'card-ok' : 'card-empty',
+      segments,
+      chunks: 0,
+      missingBefore: [],
+      notes: notes.slice(0, CARD_LIMITS.listedNotes),
+      problems: probs.list.map((f) => f.message),
+      failures: probs.list,
+      omitted: probs.omitted,
+      omittedByCode: probs.omittedByCode,
+      ...extra
+    };
+    if (notes.length > CARD_LIMITS.listedNotes) r.notes.push({ code: notes[CARD_LIMITS.listedNotes]!.code, message: `… and ${notes.length - CARD_LIMITS.listedNotes} more notes` });
+    return r;
+  };
+  const state = readCardState(dir, stateFiles, notes);
+  const maxN = CARD_LIMITS.maxChunkSamples;
+
+  /** Read every segment in order, calling `visit` for each complete record. */
+  const eachRecord = (visit: (r: RawRecord) => boolean, quiet: boolean) => {
+    const p = quiet ? new Problems() : probs;
+    const n: CardNote[] = quiet ? [] : notes;
+    for (const seg of segments) {
+      if (!quiet) Object.assign(seg, { bytes: 0, records: 0, torn: 0 });
+      else seg.records = 0;
+      const f = openRegular(path.join(dir, seg.name), `segment ${printable(seg.name)}`, CARD_LIMITS.segmentBytes, p);
+      if (!f) continue;
+      try {
+        if (!quiet) seg.bytes = f.size;
+        if (!readSegment(f, seg, maxN, p, n, visit)) return;
+      } catch (e) {
+        p.add('unreadable', `segment ${printable(seg.name)} unreadable (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+      } finally {
+        fs.closeSync(f.fd);
+      }
+    }
+  };
+
+  // Which key: --key alone, or the --keys entry (or --key) whose MAC opens the first records.
+  const candidates: { unit?: string; key: Buffer; from: '--key' | '--keys' }[] = [];
+  for (const [unit, key] of opts.keys ?? []) if (opts.unit === undefined || unit === opts.unit) candidates.push({ unit, key, from: '--keys' });
+  if (opts.key) candidates.push({ key: opts.key, from: '--key' });
+  let chosen = candidates.length === 1 ? candidates[0] : undefined;
+  if (candidates.length > 1) {
+    const sets = candidates.map((c) => deriveSealKeys(c.key));
+    let probed = 0;
+    eachRecord((r) => {
+      for (let k = 0; k < sets.length; k++) {
+        const o = openSeal(sets[k]!, r.line, r.ct, rid, maxN);
+        if (o.ok || (o.code !== 'seal-mac' && o.code !== 'seal-record' && o.code !== 'chain-broken')) {
+          chosen = candidates[k];
+          return false;
+        }
+      }
+      return ++probed < CARD_LIMITS.keyProbeRecords;
+    }, true);
+    if (!chosen && probed > 0) {
+      probs.add('seal-mac', `no key given opens this recording's seals (${candidates.length} keys tried on its first ${probed} records): the card is another unit's, or altered`);
+      return result({ state });
+    }
+    chosen ??= candidates[0];
+  }
+  if (!chosen) {
+    probs.add('seal-mac', opts.unit !== undefined ? `no key for unit ${quoted(opts.unit)} in --keys` : 'no key to open the seals');
+    return result({ state });
+  }
+  const keys = deriveSealKeys(chosen.key);
+
+  // Every record, in segment order: open its seal, then follow the indices, chain and positions.
+  let prev: SealedRecord | undefined;
+  let broken = false;
+  let opened = 0;
+  let read = 0;
+  let macFailures = 0;
+  let first: number | undefined;
+  let firstSample: number | undefined;
+  const seen = new Set<number>();
+  const missingBefore: { i: number; s: number }[] = [];
+  eachRecord((r) => {
+    if (++read > CARD_LIMITS.maxRecords) {
+      probs.add('bad-structure', `more than ${CARD_LIMITS.maxRecords} sealed records: the rest is not read`);
+      return false;
+    }
+    const at = `segment ${printable(r.name)} byte ${r.pos}`;
+    const o = openSeal(keys, r.line, r.ct, rid, maxN);
+    if (!o.ok) {
+      const which = o.record ? `chunk ${o.record.i}` : 'a record';
+      if (o.code === 'seal-mac') macFailures++;
+      probs.add(o.code, `${which} (${at}): ${o.message}`);
+      broken = true;
+      return true;
+    }
+    const rec = o.record;
+    opened++;
+    if (!prev) {
+      first = rec.i;
+      firstSample = rec.s;
+      if (rec.i === 0 && rec.p !== ZERO_HASH) probs.add('chain-broken', 'chain broken at chunk 0 (its "p" is not 64 zeros)');
+      if (rec.i > 0) {
+        const up = state?.up !== undefined ? ` (the state says the server has confirmed up to chunk ${state.up - 1})` : '';
+        notes.push({ code: 'not-on-card', message: `chunks 0..${rec.i - 1} are not on the card: the unit erases a segment once the server has confirmed every chunk in it${up}; the chain is checked from chunk ${rec.i}` });
+      }
+    } else if (seen.has(rec.i)) {
+      probs.add('chunk-repeated', `chunk ${rec.i} repeated (${at})`);
+    } else if (rec.i < prev.i) {
+      probs.add('chunk-out-of-order', `chunks ${rec.i} and ${prev.i} out of order (${at})`);
+    } else {
+      if (!broken && rec.i > prev.i + 1) probs.add('chunk-missing', `chunk${rec.i - prev.i > 2 ? 's' : ''} ${prev.i + 1}${rec.i - prev.i > 2 ? `..${rec.i - 1}` : ''} missing (before ${at})`);
+      else if (!broken && rec.p !== prev.c) probs.add('chain-broken', `chain broken at chunk ${rec.i} (its "p" is not chunk ${prev.i}'s "c")`);
+      const end = prev.s + prev.n;
+      if (rec.s < end) probs.add('chunk-overlap', `chunk ${rec.i}: ${range(rec.s, rec.n)} overlap chunk ${prev.i}'s audio`);
+      else if (rec.i === prev.i + 1 && rec.s > end) {
+        if (missingBefore.length < CARD_LIMITS.listedNotes) missingBefore.push({ i: rec.i, s: rec.s - end });
+        const declared = state?.gaps && state.n !== undefined && rec.i < state.n ? state.gaps.filter((g) => g.i === rec.i).reduce((a, g) => a + g.s, 0) : undefined;
+        if (declared !== undefined && declared !== rec.s - end) {
+          notes.push({ code: 'state', message: `before chunk ${rec.i} the chunks leave ${rec.s - end} samples out, the state declares ${declared}` });
+        }
+      }
+    }
+    seen.add(rec.i);
+    if (!prev || rec.i > prev.i) {
+      prev = rec;
+      broken = false;
+    }
+    return true;
+  }, false);
+
+  if (opened === 0 && macFailures > 0 && macFailures === probs.list.filter((f) => f.code === 'seal-mac').length) {
+    notes.push({ code: 'wrong-key', message: 'no seal opened: is this the unit\'s key?' });
+  }
+  if (state && prev) {
+    if (state.n !== undefined && state.n > prev.i + 1) {
+      notes.push({ code: 'state', message: `the state says ${state.n} chunks were recorded; the last intact chunk on the card is ${prev.i}` });
+    }
+    if (state.n !== undefined && state.n === prev.i + 1 && state.hd !== undefined && state.hd !== prev.c) {
+      notes.push({ code: 'state', message: `the state's chain head is not chunk ${prev.i}'s "c"` });
+    }
+  }
+  const extra: Partial<CardRecordingResult> = { chunks: opened, missingBefore, keyFrom: chosen.from };
+  if (chosen.unit !== undefined) extra.unit = chosen.unit;
+  if (state) extra.state = state;
+  if (prev && first !== undefined) Object.assign(extra, { first, last: prev.i, fromSample: firstSample, toSample: prev.s + prev.n - 1 });
+  return result(extra);
+}
+
+/** Verify the spool files in a card folder (not its subfolders); never throws for bad files. */
+export function verifyCardDir(dir: string, opts: CardVerifyOptions): CardReport {
+  const abs = path.resolve(dir);
+  const segs = new Map<string, { seg: number; name: string }[]>();
+  const states = new Map<string, string[]>();
+  let ignored = 0;
+  let entries = 0;
+  let stopped: string | undefined;
+  const h = fs.opendirSync(abs);
+  try {
+    for (let e = h.readSync(); e; e = h.readSync()) {
+      if (++entries > CARD_LIMITS.folderEntries) {
+        stopped = `more than ${CARD_LIMITS.folderEntries} folder entries`;
+        break;
+      }
+      const s = SEGMENT_RE.exec(e.name);
+      const st = STATE_RE.exec(e.name);
+      if (s) {
+        const rid = s[1]!.toLowerCase();
+        const list = segs.get(rid) ?? [];
+        list.push({ seg: parseInt(s[2]!, 16), name: e.name });
+        segs.set(rid, list);
+      } else if (st) {
+        const rid = st[1]!.toLowerCase();
+        states.set(rid, [...(states.get(rid) ?? []), e.name]);
+      } else ignored++;
+    }
+  } finally {
+    h.closeSync();
+  }
+  const recordings: CardRecordingResult[] = [];
+  for (const rid of [...segs.keys()].sort()) {
+    const list = segs.get(rid)!.sort((a, b) => a.seg - b.seg || (a.name < b.name ? -1 : 1));
+    try {
+      recordings.push(verifyCardRecording(abs, rid, list, states.get(rid) ?? [], opts));
+    } catch (e) {
+      const probs = new Problems();
+      const what = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+      probs.add('internal-error', `the verifier failed on this recording, so nothing about it is proven (${printable(what, 200)})`);
+      recordings.push({
+        dir: abs,
+        rid,
+        ok: false,
+        verdict: 'failed',
+        segments: [],
+        chunks: 0,
+        missingBefore: [],
+        notes: [],
+        problems: probs.list.map((f) => f.message),
+        failures: probs.list,
+        omitted: 0,
+        omittedByCode: {}
+      });
+    }
+  }
+  const report: CardReport = { dir: abs, recordings, ignored };
+  if (stopped) report.stopped = stopped;
+  return report;
+}
+
+/** The readable report for one recording on a card. */
+export function formatCardReport(r: CardRecordingResult): string {
+  const lines: string[] = [];
+  lines.push(`Card recording ${r.rid}   (${printable(r.dir)})`);
+  if (r.keyFrom) lines.push(`  key: ${r.unit !== undefined ? `unit ${quoted(r.unit)} (from --keys)` : '--key (the card does not name the unit)'}`);
+  const segs = r.segments.map((s) => `${printable(s.name)} (${s.records} record${s.records === 1 ? '' : 's'}, ${s.bytes} bytes${s.torn ? `, torn tail of ${s.torn}` : ''})`);
+  lines.push(`  segments: ${segs.length ? segs.slice(0, CARD_LIMITS.listedNotes).join(', ') : 'none'}${segs.length > CARD_LIMITS.listedNotes ? `, … ${segs.length - CARD_LIMITS.listedNotes} more` : ''}`);
+  if (r.first !== undefined) {
+    lines.push(`  chunks on the card: ${r.first}..${r.last} (${r.chunks} intact), samples ${r.fromSample}..${r.toSample}`);
+    if (r.missingBefore.length) lines.push(`  samples left out between chunks: ${r.missingBefore.map((g) => `${g.s} before chunk ${g.i}`).join(', ')}`);
+  }
+  if (r.state) {
+    const s = r.state;
+    const field = (k: string, v: unknown) => (v === undefined ? '' : `, ${k} ${typeof v === 'string' ? quoted(v) : String(v)}`);
+    lines.push(`  state (not authenticated, informative): ${printable(s.file)} q ${s.q}${field('n', s.n)}${field('next sample', s.ns)}${field('up', s.up)}${field('end', s.end)}${field('fin', s.fin)}`);
+  } else lines.push('  state: no readable state file (informative only)');
+  for (const n of r.notes) lines.push(`  note ${n.code}: ${n.message}`);
+  if (r.verdict === 'card-ok') {
+    lines.push(`  ${CARD_VERDICT_TEXT['card-ok']}: ${r.chunks} chunk${r.chunks === 1 ? '' : 's'} sealed and intact`);
+    lines.push(`    proven: each chunk's seal (its MAC under the unit's key: sealed by a holder of the key, unaltered since),`);
+    lines.push(`    its audio against its hash, the chain from chunk ${r.first} to chunk ${r.last}, and the sample positions between them.`);
+    lines.push('    not proven: that the recording is complete or ended (the card holds no signed manifest, and the unit');
+    lines.push('    erases what the server confirmed). The evidence is the server\'s copy: npm run evidence:verify -- DIR');
+  } else if (r.verdict === 'card-empty') {
+    lines.push(`  ${CARD_VERDICT_TEXT['card-empty']}: no complete sealed chunk on the card`);
+  } else {
+    const total = r.failures.length + r.omitted;
+    lines.push(`  ${CARD_VERDICT_TEXT.failed} (${total} problem${total === 1 ? '' : 's'}):`);
+    for (const f of r.failures) lines.push(`    ${f.code}: ${f.message}`);
+    if (r.omitted) {
+      const by = Object.entries(r.omittedByCode).map(([c, k]) => `${c} ×${k}`).join(', ');
+      lines.push(`    … and ${r.omitted} more problem${r.omitted === 1 ? '' : 's'} not listed (${by})`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/** `--card DIR`: returns the exit code. */
+function runCard(dir: string, opts: CardVerifyOptions, out: (s: string) => void, err: (s: string) => void): number {
+  let isDir = false;
+  try {
+    isDir = fs.statSync(dir).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (!isDir) return err(`${printable(dir)}: no such folder`), 2;
+  const report = verifyCardDir(dir, opts);
+  if (report.recordings.length === 0) {
+    return err(`${printable(dir)}: no spool file (RRRRSS.EVD) found${report.stopped ? ` (${report.stopped})` : ''}`), 2;
+  }
+  let failed = 0;
+  for (const r of report.recordings) {
+    if (r.verdict === 'failed') failed++;
+    out(formatCardReport(r) + '\n');
+  }
+  const total = report.recordings.length;
+  if (report.stopped) {
+    err(`walk-limit: the card folder listing stopped early (${report.stopped})`);
+    out(`walk-limit: the card folder listing stopped early (${report.stopped}): spool files beyond it were NOT checked.`);
+  }
+  if (failed) out(`${failed} of ${total} card recording(s) FAILED.`);
+  else {
+    out(
+      `${total} of ${total} card recording(s) ${CARD_VERDICT_TEXT['card-ok']} or empty: the chunks on the card are sealed and intact. ` +
+        'Not the final evidence: verify the server\'s copy.'
+    );
+  }
+  return failed || report.stopped ? 1 : 0;
+}
+
+const USAGE =
+  'usage: npm run evidence:verify -- DIR [--key HEX] [--keys FILE.json] [--no-signature]\n' +
+  '       npm run evidence:verify -- --card DIR (--key HEX | --keys FILE.json [--unit ID])';
 
 /** The command line; returns the exit code. */
 export function main(argv: string[], out: (s: string) => void = console.log, err: (s: string) => void = console.error): number {
@@ -847,20 +1454,30 @@ function run(argv: string[], out: (s: string) => void, err: (s: string) => void)
   let key: string | undefined;
   let keysFile: string | undefined;
   let noSignature = false;
+  let card: string | undefined;
+  let unit: string | undefined;
   for (let k = 0; k < argv.length; k++) {
     const a = argv[k]!;
-    if (a === '--key' || a === '--keys') {
+    if (a === '--key' || a === '--keys' || a === '--card' || a === '--unit') {
       const v = argv[++k];
       if (v === undefined) return err(`${a} needs a value\n${USAGE}`), 2;
       if (a === '--key') key = v;
-      else keysFile = v;
+      else if (a === '--keys') keysFile = v;
+      else if (a === '--card') card = v;
+      else unit = v;
     } else if (a === '--no-signature') noSignature = true;
     else if (a === '--help' || a === '-h') return out(USAGE), 0;
     else if (a.startsWith('-')) return err(`unknown option ${printable(a, 40)}\n${USAGE}`), 2;
     else if (dir === undefined) dir = a;
     else return err(`only one DIR\n${USAGE}`), 2;
   }
-  if (dir === undefined) return err(USAGE), 2;
+  if (card !== undefined && dir !== undefined) return err(`--card DIR takes no other folder\n${USAGE}`), 2;
+  if (card !== undefined && noSignature) return err(`--card opens the seals with the unit's key: --no-signature does not apply\n${USAGE}`), 2;
+  if (card !== undefined && key === undefined && keysFile === undefined) {
+    return err(`--card needs --key or --keys: without the unit's key nothing on the card can be opened\n${USAGE}`), 2;
+  }
+  if (unit !== undefined && (card === undefined || keysFile === undefined)) return err(`--unit picks a key from --keys in --card mode\n${USAGE}`), 2;
+  if (dir === undefined && card === undefined) return err(USAGE), 2;
   if (noSignature && (key !== undefined || keysFile !== undefined)) {
     return err(`--no-signature checks no signature: give it without --key or --keys\n${USAGE}`), 2;
   }
@@ -888,6 +1505,14 @@ function run(argv: string[], out: (s: string) => void, err: (s: string) => void)
     }
   }
   const one = key === undefined ? undefined : Buffer.from(key, 'hex');
+  if (card !== undefined) {
+    if (unit !== undefined && !keys.has(unit)) return err(`--unit ${quoted(unit)}: no such unit in --keys`), 2;
+    const opts: CardVerifyOptions = { keys };
+    if (one) opts.key = one;
+    if (unit !== undefined) opts.unit = unit;
+    return runCard(card, opts, out, err);
+  }
+  if (dir === undefined) return err(USAGE), 2;
   const keyFor: KeyFor = (unit) => (keys.has(unit) ? keys.get(unit) : one);
   let isDir = false;
   try {

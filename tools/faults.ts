@@ -22,7 +22,8 @@
 import * as sinon from 'sinon';
 import { createRig, Rig } from '../test/support/alarm-rig';
 import { SimModem } from '../sim/modem';
-import { readSpoolRecording, checkSpoolRecording } from '../test/support/spool-reader';
+import { readSpoolRecording, checkSpoolRecording } from './spool-reader';
+import { SIM_KEYS } from '../sim/default-config';
 import type { SimUnit } from '../sim/unit';
 
 const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
@@ -149,7 +150,7 @@ function measure(rig: Rig, unit: SimUnit, injected: number, presses: number, fau
   const media = unit.sim.world.spool;
   const rids = [...new Set([...media.blobs.keys()].filter((n) => n.endsWith('.REC')).map((n) => n.slice(0, 4)))];
   for (const rid of rids) {
-    const r = readSpoolRecording(media, rid);
+    const r = readSpoolRecording(media, rid, SIM_KEYS.evidence);
     for (const g of r.state.gaps) {
       if (g.why === 'boot') restartLost += g.s;
       else audioLost += g.s;

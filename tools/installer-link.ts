@@ -204,7 +204,7 @@ export function explain(r: Reply): { reason: string; hint: string } {
     case 'clock-unknown':
       return { reason: 'no timestamped reply from the centre in the last 2 minutes', hint: 'run the manual test report step first' };
     case 'no-key':
-      return { reason: 'the unit has no evidence key to sign with', hint: 'the config needs an evidence section (server, certificate, key)' };
+      return { reason: 'the unit has no evidence key to sign with', hint: 'the config needs an evidence section (server, port, key)' };
     case 'password-bad':
       return { reason: `the installer password ${String(r.why)}`, hint: 'choose another password' };
     case 'password-none':

@@ -99,8 +99,3 @@ export function boardProfile(): BoardProfile {
 }
 
 /** Compile-time facts about the board being built (folded by the build). */
-export const IS_LINUX = __BOARD__ === 'LINUX';
-export const HAS_WIFI = __BOARD__ === 'ESPRUINOWIFI';
-export const HAS_CELLULAR = __BOARD__ === 'ESPRUINOWIFI' || __BOARD__ === 'PICO_R1_3';
-export const HAS_SD = __BOARD__ === 'ESPRUINOWIFI';
-export const IS_STM32 = __BOARD__ === 'ESPRUINOWIFI' || __BOARD__ === 'PICO_R1_3';

@@ -1,17 +1,22 @@
 /**
  * Crypto on the device: SHA-256 and CRC-32 natively; HMAC-SHA-256 composed from native SHA-256;
- * AES-CBC natively where the board's `crypto` has AES (Linux build, Puck.js), else the JavaScript
- * fallback in ./aes.ts (Espruino WiFi, ESP32). Random bytes from the hardware RNG (`E.hwRand`).
+ * AES-CBC natively (the Espruino WiFi and Linux builds have `crypto.AES`), the JavaScript AES in
+ * ./aes.ts only in the images of boards whose build lacks it. Random bytes from the hardware RNG
+ * (`E.hwRand`).
  */
 import type { Crypto } from '../types';
 import { aesCbcEncrypt, aesCbcDecrypt } from './aes';
 
 function toBytes(data: string | Uint8Array): Uint8Array {
-  if (typeof data !== 'string') return data;
-  const out = new Uint8Array(data.length);
-  for (let i = 0; i < data.length; i++) out[i] = data.charCodeAt(i);
-  return out;
+  return typeof data === 'string' ? E.toUint8Array(data) : data;
 }
+
+const AES_PIECE = 2048;
+
+/** Byte → its two hex digits as one little-endian 16-bit value, for `E.mapInPlace`. */
+const HEX_PAIRS = new Uint16Array(256);
+const HEX_DIGITS = '0123456789abcdef';
+for (let i = 0; i < 256; i++) HEX_PAIRS[i] = HEX_DIGITS.charCodeAt(i >> 4) | (HEX_DIGITS.charCodeAt(i & 15) << 8);
 
 export function createEspruinoCrypto(): Crypto {
   const c = global.require('crypto');
@@ -23,18 +28,39 @@ export function createEspruinoCrypto(): Crypto {
     return new Uint8Array(c.SHA256(data));
   }
 
-  function hmacSha256(key: Uint8Array, data: string | Uint8Array): Uint8Array {
+  // The keyed pads of the last keys used (the seal's MAC key, the reply key, the evidence key):
+  // computed once, so an HMAC is two native SHA-256 and two copies, no JavaScript loop.
+  const padKeys: Uint8Array[] = [];
+  const pads: Uint8Array[][] = [];
+  function padsOf(key: Uint8Array): Uint8Array[] {
+    for (let i = 0; i < padKeys.length; i++) if (padKeys[i] === key) return pads[i];
     const k = key.length > 64 ? sha256(key) : key;
-    const block = new Uint8Array(64);
-    block.set(k);
+    const ip = new Uint8Array(64);
+    const op = new Uint8Array(64);
+    ip.set(k);
+    op.set(k);
+    for (let i = 0; i < 64; i++) {
+      ip[i] ^= 0x36;
+      op[i] ^= 0x5c;
+    }
+    if (padKeys.length >= 4) {
+      padKeys.shift();
+      pads.shift();
+    }
+    padKeys.push(key);
+    pads.push([ip, op]);
+    return [ip, op];
+  }
+
+  function hmacSha256(key: Uint8Array, data: string | Uint8Array): Uint8Array {
+    const p = padsOf(key);
     const msg = toBytes(data);
     const inner = new Uint8Array(64 + msg.length);
-    for (let i = 0; i < 64; i++) inner[i] = block[i] ^ 0x36;
+    inner.set(p[0]);
     inner.set(msg, 64);
-    const ih = sha256(inner);
     const outer = new Uint8Array(64 + 32);
-    for (let i = 0; i < 64; i++) outer[i] = block[i] ^ 0x5c;
-    outer.set(ih, 64);
+    outer.set(p[1]);
+    outer.set(sha256(inner), 64);
     return sha256(outer);
   }
 
@@ -45,14 +71,31 @@ export function createEspruinoCrypto(): Crypto {
       const r = enc ? nativeAes.encrypt(data, key, opts) : nativeAes.decrypt(data, key, opts);
       if (r) return new Uint8Array(r);
     }
-    return enc ? aesCbcEncrypt(key, iv, data) : aesCbcDecrypt(key, iv, data);
+    // The JavaScript AES only ships for boards whose build has no native AES (docs/hardware.md).
+    if (__BOARD__ === 'PICO_R1_3' || __BOARD__ === 'MDBT42Q') return enc ? aesCbcEncrypt(key, iv, data) : aesCbcDecrypt(key, iv, data);
+    throw new Error('AES failed');
+  }
+
+  /**
+   * CBC in 2,048-byte pieces into `out`, each piece's IV the last ciphertext block before it: the
+   * same bytes as one call, but no allocation bigger than a piece (measured on 2v29: a 4,000-byte
+   * result failed with "Not enough memory for result" in a heap 62% used).
+   */
+  function aesInto(key: Uint8Array, iv: Uint8Array, data: Uint8Array, out: Uint8Array): Uint8Array {
+    let v = iv;
+    for (let o = 0; o < data.length; o += AES_PIECE) {
+      const end = o + AES_PIECE < data.length ? o + AES_PIECE : data.length;
+      out.set(aes(true, key, v, data.subarray(o, end)), o);
+      v = out.subarray(end - 16, end);
+    }
+    return out.subarray(0, data.length);
   }
 
   return {
     sha256: sha256,
     hmacSha256: hmacSha256,
-    aesCbcEncrypt: function (key, iv, data) {
-      return aes(true, key, iv, data);
+    aesCbcEncrypt: function (key, iv, data, out) {
+      return out ? aesInto(key, iv, data, out) : aes(true, key, iv, data);
     },
     aesCbcDecrypt: function (key, iv, data) {
       return aes(false, key, iv, data);
@@ -70,6 +113,11 @@ export function createEspruinoCrypto(): Crypto {
     },
     crc32: function (data) {
       return E.CRC32(data) >>> 0;
+    },
+    hex: function (data) {
+      const out = new Uint16Array(data.length);
+      E.mapInPlace(data, out, HEX_PAIRS, 0);
+      return E.toString(new Uint8Array(out.buffer)) || '';
     }
   };
 }

@@ -33,6 +33,8 @@ declare namespace E {
   function setConsole(device: unknown, options?: { force?: boolean }): void;
   function enableWatchdog(timeout: number, isAuto?: boolean): void;
   function toString(...args: unknown[]): string | undefined;
+  function toUint8Array(...args: unknown[]): Uint8Array;
+  function mapInPlace(from: Uint8Array, to: Uint8Array | Uint16Array, map: Uint8Array | Uint16Array, bits: number): void;
   function reboot(): void;
 }
 
@@ -93,32 +95,15 @@ interface EspruinoCryptoModule {
     decrypt(data: ArrayBuffer | string, key: ArrayBuffer, options: { iv: ArrayBuffer; mode: 'CBC' }): ArrayBuffer | undefined;
   };
 }
-interface EspruinoHttpResponse {
-  statusCode: string | number;
-  on(event: 'data', cb: (data: string) => void): void;
-  on(event: 'close', cb: () => void): void;
-}
-interface EspruinoHttpRequest {
-  write(data: string): void;
-  end(): void;
-  on(event: 'error', cb: (e: { message?: string }) => void): void;
-}
-interface EspruinoHttp {
-  request(
-    options: {
-      host: string;
-      port: number;
-      path: string;
-      method: string;
-      protocol: string;
-      headers: { [name: string]: string };
-      ca: string;
-    },
-    cb: (res: EspruinoHttpResponse) => void
-  ): EspruinoHttpRequest;
+interface EspruinoFile {
+  read(length: number): string | undefined;
+  write(data: string | Uint8Array): number;
+  seek(position: number): void;
+  close(): void;
 }
 interface EspruinoFs {
   writeFileSync(path: string, data: string | Uint8Array): boolean;
+  appendFileSync(path: string, data: string | Uint8Array): boolean;
   readFileSync(path: string): string | undefined;
   unlinkSync(path: string): boolean;
   readdirSync(path?: string): string[] | undefined;
@@ -164,5 +149,4 @@ declare const global: {
   require(name: 'fs'): EspruinoFs;
   require(name: 'AT'): EspruinoATModule;
   require(name: 'Wifi'): EspruinoWifiModule;
-  require(name: 'http'): EspruinoHttp;
 };

@@ -3,9 +3,9 @@
  * a thin mapping to one or two device calls; behaviour lives in firmware/.
  */
 import type { Clock, Hal, InstallerConsole, LogLevel, Microphone, MicrophoneOptions, ResetCause, Spool, TimerId } from '../types';
-import { boardProfile, BoardProfile, IS_LINUX, HAS_WIFI, HAS_CELLULAR, HAS_SD, IS_STM32 } from './boards';
+import { boardProfile, BoardProfile } from './boards';
 import { createEspruinoCrypto } from './crypto';
-import { createEspruinoRecords, createSdSpool, createStorageSpool } from './storage';
+import { createEspruinoRecords, createFsSpool, createStorageSpool } from './storage';
 import { createWifiLink, createLinuxLink, LinkCore } from './links';
 import { createCellularLink, ModemIo } from './cellular';
 import { createPinButton, createPinOutput, createPinPower, createPinTamper } from './inputs';
@@ -195,12 +195,18 @@ function stm32ResetCause(): ResetCause {
 export function createEspruinoHal(settings: DeviceSettings): Hal {
   const board: BoardProfile = boardProfile();
   const clock = createDeviceClock();
-  const cause: ResetCause = IS_STM32 ? stm32ResetCause() : IS_LINUX ? 'power' : 'unknown';
+  const cause: ResetCause = __BOARD__ === 'ESPRUINOWIFI' || __BOARD__ === 'PICO_R1_3' ? stm32ResetCause() : __BOARD__ === 'LINUX' ? 'power' : 'unknown';
   const records = createEspruinoRecords();
   const crypto = createEspruinoCrypto();
 
-  // HAS_SD is a build constant, so only one spool driver is in each bundle.
-  const spool: Spool = HAS_SD ? createSdSpool(settings.spoolBytes || 512 * 1024 * 1024, board.sd!) : createStorageSpool(IS_LINUX ? 128 * 1024 : 8 * 1024);
+  // __BOARD__ is replaced by the build (and compared in place, so the bundler drops the other
+  // boards' code): one spool driver in each bundle. The Linux
+  // build keeps its spool in the host's file system (the folder AUDIO where it runs).
+  const spool: Spool = __BOARD__ === 'ESPRUINOWIFI'
+    ? createFsSpool(settings.spoolBytes || 512 * 1024 * 1024, board.sd!)
+    : __BOARD__ === 'LINUX'
+      ? createFsSpool(settings.spoolBytes || 64 * 1024 * 1024)
+      : createStorageSpool(8 * 1024);
 
   const log = {
     write: function (level: LogLevel, message: string) {
@@ -213,7 +219,7 @@ export function createEspruinoHal(settings: DeviceSettings): Hal {
       return cause;
     },
     restart: function () {
-      if (IS_LINUX) quit();
+      if (__BOARD__ === 'LINUX') quit();
       else E.reboot();
     },
     memory: function () {
@@ -230,7 +236,7 @@ export function createEspruinoHal(settings: DeviceSettings): Hal {
   };
   const storage = { records: records, spool: spool };
 
-  if (IS_LINUX) {
+  if (__BOARD__ === 'LINUX') {
     const wifi: LinkCore = createLinuxLink(clock, 'wifi');
     const cell: LinkCore = createLinuxLink(clock, 'cellular');
     const cost: AudioCost = { n: 0, ms: 0 };
@@ -266,9 +272,9 @@ export function createEspruinoHal(settings: DeviceSettings): Hal {
     tamper: createPinTamper(board.tamper),
     storage: storage,
     links: {
-      wifi: HAS_WIFI ? createWifiLink(clock, settings.wifi) : undefined,
+      wifi: __BOARD__ === 'ESPRUINOWIFI' ? createWifiLink(clock, settings.wifi) : undefined,
       cellular:
-        HAS_CELLULAR && board.cellular
+        (__BOARD__ === 'ESPRUINOWIFI' || __BOARD__ === 'PICO_R1_3') && board.cellular
           ? createCellularLink(clock, settings.apn || 'internet', modemIo(board.cellular))
           : undefined
     },

@@ -3,7 +3,7 @@
  * the refusal of connections while it is down. Free of device globals, so the simulator runs the
  * cellular driver with it too.
  */
-import type { Clock, Connection, ConnectionHandlers, HttpRequest, HttpResponse, LinkStatus, PathName, Transport, Link } from '../types';
+import type { Clock, Connection, ConnectionHandlers, LinkStatus, PathName, Transport, Link } from '../types';
 
 export interface Target {
   host: string;
@@ -27,8 +27,7 @@ export interface LinkCore {
 export function createLinkCore(
   clock: Clock,
   path: PathName,
-  connect: (target: Target, h: ConnectionHandlers) => Connection,
-  request?: (req: HttpRequest, done: (res: HttpResponse) => void) => void
+  connect: (target: Target, h: ConnectionHandlers) => Connection
 ): LinkCore {
   let status: LinkStatus = { up: false, signal: -1 };
   let cb: ((s: LinkStatus) => void) | undefined;
@@ -63,15 +62,6 @@ export function createLinkCore(
           };
         }
         return connect(target, h);
-      },
-      request: function (req, done) {
-        if (status.up && request) {
-          request(req, done);
-          return;
-        }
-        clock.after(0, function () {
-          done({ status: 0, body: '', error: status.up ? 'no https on the ' + path + ' path' : path + ' down' });
-        });
       }
     },
     setStatus: function (up: boolean, rssiDbm?: number) {

@@ -9,8 +9,6 @@ import type {
   Clock,
   Connection,
   ConnectionHandlers,
-  HttpRequest,
-  HttpResponse,
   Link,
   PathName
 } from '../types';
@@ -105,63 +103,6 @@ export function socketConnect(clock: Clock, target: Target, h: ConnectionHandler
 
 
 /**
- * HTTPS through Espruino's `http` module over the active network (the ESP8266 on the Espruino WiFi,
- * sockets on Linux). `ca` is the pinned server certificate: mbedTLS accepts no other chain.
- */
-export function httpsRequest(clock: Clock, req: HttpRequest, done: (res: HttpResponse) => void): void {
-  let finished = false;
-  let timer = -1;
-  let r: EspruinoHttpRequest | undefined;
-  function finish(status: number, body: string, error?: string): void {
-    if (finished) return;
-    finished = true;
-    if (timer >= 0) clock.cancel(timer);
-    done({ status: status, body: body, error: error });
-  }
-  timer = clock.after(req.timeoutMs, function () {
-    timer = -1;
-    try {
-      if (r) r.end();
-    } catch (e) {
-      // already ended
-    }
-    finish(0, '', 'timeout');
-  });
-  let length = 0;
-  for (let i = 0; i < req.body.length; i++) length += req.body[i].length;
-  const headers: { [name: string]: string } = {};
-  const given = req.headers || {};
-  for (const k in given) headers[k] = given[k];
-  headers['Content-Length'] = String(length);
-  try {
-    r = global.require('http').request(
-      { host: req.host, port: req.port, path: req.path, method: req.method, protocol: 'https:', headers: headers, ca: req.cert },
-      function (res: EspruinoHttpResponse) {
-        let body = '';
-        res.on('data', function (d: string) {
-          body += d;
-        });
-        res.on('close', function () {
-          finish(parseInt(String(res.statusCode), 10) || 0, body);
-        });
-      }
-    );
-    r.on('error', function (e: { message?: string }) {
-      finish(0, '', (e && e.message) || 'https failed');
-    });
-    for (let i = 0; i < req.body.length; i++) {
-      const part = req.body[i];
-      r.write(typeof part === 'string' ? part : (E.toString(part) as string));
-    }
-    r.end();
-  } catch (e) {
-    clock.after(0, function () {
-      finish(0, '', 'https unavailable');
-    });
-  }
-}
-
-/**
  * Wi-Fi on the Espruino WiFi board (an ESP8266 behind the `Wifi` module). Without credentials the
  * path stays down. One rejoin timer at a time, backing off 5 s → 60 s. Signal comes from the
  * ESP8266's `AT+CWJAP?` (the module has no getDetails), which also notices a silent disconnect.
@@ -172,9 +113,6 @@ export function createWifiLink(clock: Clock, creds: { ssid: string; password: st
     'wifi',
     function (t, h) {
       return socketConnect(clock, t, h);
-    },
-    function (req, done) {
-      httpsRequest(clock, req, done);
     }
   );
   if (!creds || !creds.ssid) return core.link;
@@ -233,9 +171,6 @@ export function createLinuxLink(clock: Clock, path: PathName): LinkCore {
     path,
     function (t, h) {
       return socketConnect(clock, t, h);
-    },
-    function (req, done) {
-      httpsRequest(clock, req, done);
     }
   );
   core.setStatus(true, -60);

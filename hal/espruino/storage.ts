@@ -2,8 +2,9 @@
  * Persistent storage on the device.
  * - Records: Espruino `Storage` in internal flash (names ≤ 28 characters; never rewritten in place).
  * - Append files: `Storage.open(name, 'a')` (StorageFile: text, no 0xFF, names ≤ 27 characters).
- * - Spool: a microSD card through `fs` (`E.connectSDCard`) on boards that have one, else a bounded
- *   area of internal Storage (names prefixed `sp.`), so the contract holds on every board.
+ * - Spool: a microSD card through `fs` (`E.connectSDCard`) on the Espruino WiFi, the host's file
+ *   system through `fs` on the Linux build; a bounded area of internal Storage (names prefixed
+ *   `sp.`) on the build-only boards without a card, so the contract holds on every board.
  */
 import type { AppendFile, RecordStore, Spool } from '../types';
 
@@ -135,27 +136,58 @@ function byteCount(names: () => string[], sizeOf: (name: string) => number): { u
   };
 }
 
-/** Spool on a microSD card (FAT, 8.3 names) in the folder `AUDIO`, wired to SPI2. */
-export function createSdSpool(capacityBytes: number, pins: { sck: string; miso: string; mosi: string; cs: string }): Spool {
-  SPI2.setup({ sck: new Pin(pins.sck), miso: new Pin(pins.miso), mosi: new Pin(pins.mosi) });
-  E.connectSDCard(SPI2, new Pin(pins.cs));
+/**
+ * Spool in the folder `AUDIO` through `fs`: a microSD card (FAT, 8.3 names) wired to SPI2 on the
+ * Espruino WiFi, the host's file system on the Linux build (`mount` absent). Recordings are
+ * appended (docs/evidence.md): `appendFileSync` per chunk, ranges read with `E.openFile`.
+ */
+export function createFsSpool(capacityBytes: number, mount?: { sck: string; miso: string; mosi: string; cs: string }): Spool {
+  if (mount) {
+    SPI2.setup({ sck: new Pin(mount.sck), miso: new Pin(mount.miso), mosi: new Pin(mount.mosi) });
+    E.connectSDCard(SPI2, new Pin(mount.cs));
+  }
   const fs = global.require('fs');
   const DIR = 'AUDIO';
-  if (!fs.readdirSync(DIR)) fs.mkdirSync(DIR);
 
+  /** The folder's names; a missing folder (a fresh card) is made, and a card that cannot be read lists nothing. */
   function names(): string[] {
-    const all = fs.readdirSync(DIR) || [];
+    let all: string[] | undefined;
+    try {
+      all = fs.readdirSync(DIR);
+      if (!all) {
+        fs.mkdirSync(DIR);
+        all = [];
+      }
+    } catch (e) {
+      // On the board a missing folder throws (Linux returns undefined): make it, or give up on it.
+      try {
+        fs.mkdirSync(DIR);
+      } catch (e2) {
+        // no card: every write below fails with EIO, which the recorder handles
+      }
+      all = [];
+    }
     const out: string[] = [];
     for (let i = 0; i < all.length; i++) if (all[i] !== '.' && all[i] !== '..') out.push(all[i]);
     out.sort();
     return out;
   }
   function sizeOf(name: string): number {
-    const st = fs.statSync(DIR + '/' + name);
-    return st ? st.size : 0;
+    try {
+      const st = fs.statSync(DIR + '/' + name);
+      return st ? st.size : -1;
+    } catch (e) {
+      return -1;
+    }
   }
-  const count = byteCount(names, sizeOf);
+  const count = byteCount(names, function (n) {
+    const z = sizeOf(n);
+    return z < 0 ? 0 : z;
+  });
   const usedBytes = count.used;
+  function room(name: string, extra: number): void {
+    if (usedBytes() + extra > capacityBytes) throw fail('ENOSPC', 'spool full writing ' + name);
+  }
 
   return {
     capacity: function () {
@@ -164,20 +196,70 @@ export function createSdSpool(capacityBytes: number, pins: { sck: string; miso: 
     used: usedBytes,
     write: function (name, data) {
       const old = sizeOf(name);
-      if (usedBytes() - old + data.length > capacityBytes) throw fail('ENOSPC', 'spool full writing ' + name);
+      room(name, data.length - (old < 0 ? 0 : old));
       // Typed arrays are written as they are (no copy into a flat string: measured on 2v29).
-      if (!fs.writeFileSync(DIR + '/' + name, data)) throw fail('EIO', 'SD write failed for ' + name);
-      count.change(data.length - old);
+      let ok = false;
+      try {
+        ok = fs.writeFileSync(DIR + '/' + name, data);
+      } catch (e) {
+        ok = false;
+      }
+      if (!ok) throw fail('EIO', 'card write failed for ' + name);
+      count.change(data.length - (old < 0 ? 0 : old));
     },
+    append: function (name, parts) {
+      let n = 0;
+      for (let i = 0; i < parts.length; i++) n += parts[i].length;
+      room(name, n);
+      const before = sizeOf(name);
+      let f: EspruinoFile | undefined;
+      let ok = true;
+      try {
+        // One open for the parts: typed arrays are written as they are.
+        f = E.openFile(DIR + '/' + name, 'a');
+        for (let i = 0; i < parts.length; i++) f.write(parts[i]);
+      } catch (e) {
+        ok = false;
+      } finally {
+        if (f) f.close();
+      }
+      const after = sizeOf(name);
+      count.change(after - (before < 0 ? 0 : before));
+      if (!ok || after - (before < 0 ? 0 : before) !== n) throw fail('EIO', 'card append failed for ' + name);
+    },
+    readAt: function (name, offset, length) {
+      let f: EspruinoFile | undefined;
+      try {
+        f = E.openFile(DIR + '/' + name, 'r');
+        if (offset > 0) f.seek(offset);
+        let out = '';
+        while (out.length < length) {
+          const part = f.read(length - out.length);
+          if (part === undefined || part.length === 0) break;
+          out += part;
+        }
+        return out;
+      } catch (e) {
+        return undefined;
+      } finally {
+        if (f) f.close();
+      }
+    },
+    size: sizeOf,
     read: function (name) {
       const s = fs.readFileSync(DIR + '/' + name);
       return s === undefined ? undefined : ownedBytes(s);
     },
     readText: function (name) {
-      return fs.readFileSync(DIR + '/' + name);
+      try {
+        return fs.readFileSync(DIR + '/' + name);
+      } catch (e) {
+        return undefined;
+      }
     },
     erase: function (name) {
       const old = sizeOf(name);
+      if (old < 0) return;
       fs.unlinkSync(DIR + '/' + name);
       count.change(-old);
     },
@@ -219,6 +301,20 @@ export function createStorageSpool(capacityBytes: number): Spool {
         throw fail('ENOSPC', 'storage full writing ' + name);
       }
       count.change(data.length - old);
+    },
+    append: function (name, parts) {
+      // Build targets only (no card, no service): an append rewrites the file.
+      let more = S.read(P + name) || '';
+      for (let i = 0; i < parts.length; i++) more += typeof parts[i] === 'string' ? parts[i] : (E.toString(parts[i]) as string);
+      this.write(name, more);
+    },
+    readAt: function (name, offset, length) {
+      const s = S.read(P + name);
+      return s === undefined ? undefined : s.substr(offset, length);
+    },
+    size: function (name) {
+      const s = S.read(P + name);
+      return s === undefined ? -1 : s.length;
     },
     read: function (name) {
       const s = S.read(P + name);

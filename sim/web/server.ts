@@ -38,7 +38,6 @@ import { simDefaultConfig, SIM_KEYS, createLabCentres } from '../default-config'
 import type { SimCentre } from '../centre';
 import { RECEIVER_QUIRKS } from '../centre';
 import { describe } from '../describe';
-import { makeTestCertificate } from '../tls';
 import { startEvidenceServer, EvidenceServer } from '../evidence-server';
 import { readWavInfo, decodeWav } from '../wav';
 import { verifyRecordingDir } from '../../tools/evidence-verify';
@@ -182,9 +181,8 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
   });
   const evidenceDir = o.evidenceDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'panic-alarm-web-'));
   fs.mkdirSync(evidenceDir, { recursive: true });
-  const tls = await makeTestCertificate();
-  const evidence = await startEvidenceServer({ root: evidenceDir, cert: tls.cert, key: tls.key, keys: { [config.unitId]: SIM_KEYS.evidence } });
-  config.evidence = simDefaultConfig(undefined, { port: evidence.port, cert: tls.cert }).evidence;
+  const evidence = await startEvidenceServer({ root: evidenceDir, keys: { [config.unitId]: SIM_KEYS.evidence } });
+  config.evidence = simDefaultConfig(undefined, { port: evidence.port }).evidence;
   if (o.configure) o.configure(config);
 
   const unit = createSimUnit(config);

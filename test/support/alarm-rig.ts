@@ -34,10 +34,15 @@ export async function createRig(
   profiles?: { primary?: string; secondary?: string }
 ): Promise<Rig> {
   const [primary, secondary] = await createLabCentres('1234', profiles);
-  const config = simDefaultConfig({
-    primary: { port: primary.tcpPort, transport: 'tcp' },
-    secondary: { port: secondary.udpPort, transport: 'udp' }
-  });
+  // An evidence key to seal recordings with, and no evidence server (port 1 is never open):
+  // recordings stay on the card, where the tests read them.
+  const config = simDefaultConfig(
+    {
+      primary: { port: primary.tcpPort, transport: 'tcp' },
+      secondary: { port: secondary.udpPort, transport: 'udp' }
+    },
+    { port: 1 }
+  );
   if (tweak) tweak(config);
 
   async function io(rig: Rig): Promise<void> {

@@ -15,7 +15,6 @@ export function handLink(): { link: Link; handlers(): ConnectionHandlers } {
       Promise.resolve().then(() => handlers.onOpen());
       return { write: () => true, close: () => undefined };
     },
-    request: () => undefined
   };
   return {
     link,
