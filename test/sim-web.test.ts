@@ -284,6 +284,9 @@ describe('simulator page server (npm run sim:web)', function () {
     assert.equal(latest.transport, 'udp');
     assert.equal(latest.reply, 'ACK');
     assert.equal(s.paths[0].up, false);
+    // The recording the alarm runs goes on over cellular while Wi-Fi is cut.
+    const cell0 = s.upload.cellularBytes;
+    await until('evidence over cellular', async () => (await state(sim)).upload.cellularBytes > cell0 + 4000);
     assert.equal((await request(sim, 'POST', '/api/path', { path: 'wifi', up: true })).status, 200);
   });
 

@@ -17,6 +17,7 @@ import { spawn, ChildProcess } from 'node:child_process';
 import type { SimCentre } from '../sim/centre';
 import { simDefaultConfig, createLabCentres, SIM_KEYS } from '../sim/default-config';
 import { createSimUnit, SimUnit } from '../sim/unit';
+import { startEvidenceServer } from '../sim/evidence-server';
 import { createSimCrypto } from '../sim/crypto';
 import { encodeMessage, cidData, encodeReply } from '../firmware/dc09';
 import { keyBytes } from '../firmware/config';
@@ -231,6 +232,39 @@ async function bytesOnAir(): Promise<void> {
   }
 }
 
+/** Evidence over cellular: a minute of recording uploaded with Wi-Fi cut, bytes counted by the unit. */
+async function evidenceOverCellular(): Promise<void> {
+  console.log('\nEvidence over cellular (Wi-Fi cut; sealed chunks over plain TCP through the modem path; 8 kHz, 8-bit)');
+  const [p, s] = await centres();
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-evidence-'));
+  const server = await startEvidenceServer({ root, keys: { 'SIM-0001': SIM_KEYS.evidence } });
+  const unit = createSimUnit(
+    config(p, s, (c) => {
+      c.audio.maxS = 60;
+      c.evidence = { host: '127.0.0.1', port: server.port, key: SIM_KEYS.evidence, batch: 2, cellularKB: 0 };
+    }),
+    { micOff: false }
+  );
+  try {
+    await until(() => unit.app.status().pending === 0, 10_000);
+    unit.sim.world.paths.wifi!.cut();
+    unit.sim.world.button.press(2000);
+    const ok = await until(() => unit.app.status().recording === '' && unit.app.status().stored === 0 && (unit.app.uploader?.status().sent ?? 0) > 0, 120_000);
+    const up = unit.app.uploader!.status();
+    const [rec] = server.recordings();
+    const audioS = rec ? (rec.have * unit.app.config().audio.chunkMs) / 1000 : 0;
+    const perMin = audioS > 0 ? (up.cellularBytes * 60) / audioS : NaN;
+    fig('evidence sent over cellular for the recording', `${up.cellularBytes} B for ${audioS.toFixed(1)} s of audio (${up.sent} chunks)`, 'all of it', ok);
+    fig('evidence over cellular per minute of recording', `${(perMin / 1024).toFixed(0)} KB/min (audio alone: ${((8000 * 60) / 1024).toFixed(0)} KB/min; seal, headers and requests the rest)`);
+  } finally {
+    unit.shutdown();
+    await server.close();
+    await p.close();
+    await s.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
 function footprint(): void {
   console.log('\nFootprint: bundles (node build.js --all) and Storage');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -363,6 +397,7 @@ async function main(): Promise<number> {
   if (want('failover')) await failover('refuses');
   if (want('failover')) await failover('silent');
   if (want('bytes')) await bytesOnAir();
+  if (want('bytes')) await evidenceOverCellular();
   if (want('footprint')) footprint();
   if (want('interpreter')) await interpreter();
   const judged = figures.filter((f) => f.ok !== undefined);

@@ -289,6 +289,8 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
       profiles: { primary: centres[0].profile(), secondary: centres[1].profile() },
       quirks: RECEIVER_QUIRKS,
       recordings: recordings(),
+      // What the unit's uploader says: sealed chunks confirmed, and how much went over cellular.
+      upload: unit.app.uploader ? unit.app.uploader.status() : undefined,
       journal
     };
   }

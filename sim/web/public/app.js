@@ -299,6 +299,7 @@ function Recordings({ s }) {
   return html`<section aria-labelledby="rec-h" class="wide">
     <h2 id="rec-h">Recordings at the evidence server</h2>
     ${s.recordings.length === 0 ? html`<p>None yet: a held press starts one.</p>` : ''}
+    ${s.upload ? html`<p class="note">Sealed on the unit (AES-256 + HMAC), sent over plain TCP on whichever path is up: ${s.upload.sent} chunk(s) confirmed, ${Math.round(s.upload.cellularBytes / 1024)} KB over cellular${s.upload.last ? `; last failure: ${s.upload.last}` : ''}.</p>` : ''}
     <ul class="recordings">
       ${s.recordings.map((r) => html`<li key=${r.rid}>
         <h3>Recording ${r.rid}</h3>
