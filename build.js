@@ -40,10 +40,10 @@ const DEFAULT_BOARD = 'ESPRUINOWIFI';
  * reports.
  */
 const BUDGETS = {
-  ESPRUINOWIFI: 62 * 1024,
-  PICO_R1_3: 61 * 1024,
-  MDBT42Q: 57 * 1024,
-  LINUX: 58 * 1024
+  ESPRUINOWIFI: 63 * 1024,
+  PICO_R1_3: 63 * 1024,
+  MDBT42Q: 59 * 1024,
+  LINUX: 60 * 1024
 };
 
 function outFile(board) {

@@ -8,7 +8,7 @@
  * that can hold an event exists before the first input is watched.
  */
 import type { Hal, LogLevel } from '../hal/types';
-import { Config, defaultConfig, validateConfig, describeProblems } from './config';
+import { Config, defaultConfig, checkConfig, problemCodes } from './config';
 import { createJournal, Journal, JournalRecord } from './journal';
 import { createPressRunner, PressRunner } from './press';
 import { createIndicatorDriver, IndicatorDriver, BOOT_FLASH, ACK_BLINK, GESTURE_BLINK } from './indicator';
@@ -22,12 +22,14 @@ import { sealKeys, SealKeys } from './seal';
 import { createUploader, Uploader } from './uploader';
 import { createServiceWatch, ServiceWatch } from './service';
 import { FIRMWARE_VERSION } from './version';
-import { createInstaller, Installer, CONFIG_RECORD, CONFIG_NEW } from './installer';
+import { createInstaller, Installer } from './installer';
+import { createFlashStore, FlashStore } from './flash-store';
+import { readStoredConfig } from './stored-config';
+import type { RecordStore } from '../hal/types';
 
-export { CONFIG_RECORD };
 
 /** Journal sizing for internal flash (see docs/journal.md). */
-export const JOURNAL_SEGMENT_BYTES = 4096;
+export const JOURNAL_SEGMENT_BYTES = 2048;
 export const JOURNAL_SEGMENTS = 4;
 
 /** Why the unit restarted itself (a hung loop, a fault), kept across the reboot (docs/faults.md). */
@@ -80,27 +82,6 @@ export interface App {
   stop(): void;
 }
 
-function parseConfig(hal: Hal, name: string): Config | undefined {
-  const text = hal.storage.records.read(name);
-  if (text === undefined) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (e) {
-    return undefined;
-  }
-  return validateConfig(parsed, hal.system.audioBytes).length === 0 ? (parsed as Config) : undefined;
-}
-
-/**
- * Read the stored config; `undefined` when absent or unusable. A config replace writes and verifies
- * `cfg.new` before switching `cfg.json` (firmware/installer.ts): if power failed mid-switch, the
- * verified new one is taken.
- */
-export function readStoredConfig(hal: Hal): Config | undefined {
-  return parseConfig(hal, CONFIG_RECORD) || parseConfig(hal, CONFIG_NEW);
-}
-
 /** Was an alarm still active when the unit last stopped? (a panic without its restore) */
 function alarmInJournal(records: JournalRecord[], panicCode: number): boolean {
   let active = false;
@@ -111,7 +92,64 @@ function alarmInJournal(records: JournalRecord[], panicCode: number): boolean {
   return active;
 }
 
-export function createApp(hal: Hal, given?: Config): App {
+/**
+ * The record store on the HAL's flash; a store that cannot be opened (its live records fill a
+ * sector) is reported and replaced by one in RAM, so the unit still protects.
+ */
+export function openStore(hal: Hal): FlashStore | RecordStore {
+  try {
+    return createFlashStore(hal.storage.flash, hal.crypto);
+  } catch (e) {
+    hal.log.write('error', 'record store unreadable (' + errorText(e) + '): running on RAM only');
+    return createRamStore();
+  }
+}
+
+/** A record store in RAM only (when the flash store cannot be opened): lost at power-off. */
+function createRamStore(): RecordStore {
+  const w: { [k: string]: string } = {};
+  const a: { [k: string]: string } = {};
+  return {
+    maxName: 28,
+    read: function (n) {
+      return w[n];
+    },
+    write: function (n, d) {
+      w[n] = d;
+    },
+    erase: function (n) {
+      delete w[n];
+      delete a[n];
+    },
+    list: function (p) {
+      const out: string[] = [];
+      for (const k in w) if (k.indexOf(p) === 0) out.push(k);
+      for (const k in a) if (k.indexOf(p) === 0 && out.indexOf(k) < 0) out.push(k);
+      return out.sort();
+    },
+    free: function () {
+      return 4096;
+    },
+    appendFile: function (n) {
+      return {
+        append: function (d: string) {
+          a[n] = (a[n] || '') + d;
+        },
+        read: function () {
+          return a[n] || '';
+        },
+        size: function () {
+          return (a[n] || '').length;
+        },
+        erase: function () {
+          delete a[n];
+        }
+      };
+    }
+  };
+}
+
+export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
   // Under memory pressure (`lean`) only errors and warnings are logged: text costs memory.
   let lean = false;
   const log = {
@@ -134,21 +172,23 @@ export function createApp(hal: Hal, given?: Config): App {
     log.write('error', 'uncaught: ' + errorText(e));
     onFault('callback', e);
   });
+  // The journal, the config and the state records: the log-structured store on raw flash.
+  const records: RecordStore = store || openStore(hal);
   // Why the last boot happened, if the firmware caused it: kept in flash across the restart.
   let lastWhy = '';
   let restarts: number[] = [];
   try {
-    const r = JSON.parse(hal.storage.records.read(RESET_RECORD) || 'null');
+    const r = JSON.parse(records.read(RESET_RECORD) || 'null');
     if (r && typeof r.why === 'string') lastWhy = r.why;
     if (r && r.h instanceof Array) restarts = r.h;
   } catch (e) {
     // an unreadable record: no reason known
   }
-  if (lastWhy !== '') hal.storage.records.write(RESET_RECORD, JSON.stringify({ why: '', h: restarts }));
+  if (lastWhy !== '') records.write(RESET_RECORD, JSON.stringify({ why: '', h: restarts }));
   /** Keep `why` for the next boot's 305 and journal (before a deliberate restart or reset). */
   function condemn(why: string): void {
     try {
-      hal.storage.records.write(RESET_RECORD, JSON.stringify({ why: why, h: restarts }));
+      records.write(RESET_RECORD, JSON.stringify({ why: why, h: restarts }));
     } catch (e) {
       log.write('error', 'cannot keep the reset reason');
     }
@@ -157,16 +197,16 @@ export function createApp(hal: Hal, given?: Config): App {
   let rejected = '';
   let config: Config | undefined;
   if (given !== undefined) {
-    const problems = validateConfig(given, hal.system.audioBytes);
+    const problems = checkConfig(given, hal.system.audioBytes);
     if (problems.length === 0) config = given;
-    else rejected = describeProblems(problems);
+    else rejected = problemCodes(problems);
   }
-  if (config === undefined) config = readStoredConfig(hal);
+  if (config === undefined) config = readStoredConfig(records, hal.system.audioBytes).config || undefined;
   if (config === undefined) config = defaultConfig();
   const cfg: Config = config;
 
   let reporter: Reporter | undefined;
-  const journal = createJournal(hal.storage.records, clock, hal.crypto, {
+  const journal = createJournal(records, clock, hal.crypto, {
     segmentBytes: JOURNAL_SEGMENT_BYTES,
     maxSegments: JOURNAL_SEGMENTS,
     retain: function (records: JournalRecord[]) {
@@ -177,7 +217,9 @@ export function createApp(hal: Hal, given?: Config): App {
       return keep;
     }
   });
-  const corrupt = journal.corruptAtOpen();
+  // Lines the journal could not read, and records the flash store found damaged (not torn by a
+  // power cut): reported once (300 zone 8).
+  const corrupt = journal.corruptAtOpen() + ((records as FlashStore).stats ? (records as FlashStore).stats().damaged : 0);
   // Read once for the reporter and the alarm; released after boot (closures keep their scope).
   let history: JournalRecord[] = journal.records();
   const cause = hal.system.resetCause();
@@ -238,7 +280,7 @@ export function createApp(hal: Hal, given?: Config): App {
     crypto: hal.crypto,
     keys: keys,
     spool: hal.storage.spool,
-    records: hal.storage.records,
+    records: records,
     microphone: hal.microphone,
     log: log,
     unit: cfg.unitId,
@@ -360,11 +402,12 @@ export function createApp(hal: Hal, given?: Config): App {
   checkBattery();
   const batteryTimer = clock.every(BATTERY_POLL_MS, checkBattery);
 
-  const service: ServiceWatch = createServiceWatch(clock, hal.storage.records, cfg.service, report);
+  const service: ServiceWatch = createServiceWatch(clock, records, cfg.service, report);
 
   let stopAll = function () {};
   const inst: Installer = createInstaller({
     hal: hal,
+    records: records,
     config: cfg,
     reporter: rep,
     recorder: rec,

@@ -130,7 +130,7 @@ export function createCentreClock(clock: Clock, floor: number, log: LogSink): Ce
         const expect = authWall + (clock.now() - authAt);
         const slack = WINDOW_MS + (clock.now() - authAt) * DRIFT;
         if (t - expect > slack || expect - t > slack) {
-          log.write('warn', 'receiver NAK time ignored: it disagrees with the last authenticated time');
+          log.write('warn', 'NAK time ignored: not near the authenticated time');
           return false;
         }
       }

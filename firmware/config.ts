@@ -196,7 +196,10 @@ export function defaultConfig(): Config {
   };
 }
 
-/** One reason a config was refused. */
+/**
+ * One reason a config was refused: the field, and a short code (the words are in
+ * firmware/config-words.ts, which only the tools and the simulator load: the image carries none).
+ */
 export interface ConfigProblem {
   field: string;
   reason: string;
@@ -215,26 +218,25 @@ function isHex(v: unknown, min: number, max: number): boolean {
 }
 
 /**
- * The key's bytes as a byte string, or a reason it is unusable. Hex when `format` says so or when
- * it is 32/48/64 hex digits; otherwise the ASCII bytes of a 16/24/32-character string.
+ * The key's bytes as a byte string, or why it is unusable (a code: config-words.ts has the words).
+ * Hex when `format` says so or when it is 32/48/64 hex digits; otherwise the ASCII bytes of a
+ * 16/24/32-character string.
  */
 export function keyBytes(key: unknown, format?: unknown): string | { error: string } {
-  if (typeof key !== 'string') return { error: 'must be a string' };
+  if (typeof key !== 'string') return { error: 'key-type' };
   const n = key.length;
   const hexLen = n === 32 || n === 48 || n === 64;
   if (format === 'hex' || (format === undefined && hexLen && HEX.test(key))) {
-    if (!hexLen || !HEX.test(key)) return { error: 'must be 32, 48 or 64 hexadecimal digits' };
+    if (!hexLen || !HEX.test(key)) return { error: 'key-hex' };
     let out = '';
     for (let i = 0; i < n; i += 2) out += String.fromCharCode(parseInt(key.substr(i, 2), 16));
     return out;
   }
-  if (format !== undefined && format !== 'ascii') return { error: 'keyFormat must be "hex" or "ascii"' };
-  if (n !== 16 && n !== 24 && n !== 32) {
-    return { error: 'must be 32/48/64 hexadecimal digits or a 16/24/32-character string' };
-  }
+  if (format !== undefined && format !== 'ascii') return { error: 'key-format' };
+  if (n !== 16 && n !== 24 && n !== 32) return { error: 'key-length' };
   for (let i = 0; i < n; i++) {
     const c = key.charCodeAt(i);
-    if (c < 32 || c > 126) return { error: 'must be printable ASCII' };
+    if (c < 32 || c > 126) return { error: 'key-ascii' };
   }
   return key;
 }
@@ -243,7 +245,7 @@ export function keyBytes(key: unknown, format?: unknown): string | { error: stri
  * Numeric settings as `path min max unit`, one per comma (kept as one string: on the device a
  * table of objects would cost far more memory than it saves code).
  */
-const RANGES =
+export const RANGES =
   'holdMs 0 5000 ms,alarmS 60 86400 s,watchdogS 5 60 s,' +
   'report.ackTimeoutMs 1000 30000 ms,report.failoverMs 0 9000 ms,report.slowFailoverMs 1000 3600000 ms,' +
   'report.retryMaxMs 1000 600000 ms,supervision.primaryS 10 90000 s,supervision.secondaryS 10 90000 s,' +
@@ -291,16 +293,16 @@ function checkKeys(problems: ConfigProblem[], c: Obj, model: Obj, prefix: string
     const k = keys[i];
     const m = model[k];
     if (m === undefined && !(prefix === '' && (k === 'network' || k === 'evidence'))) {
-      problems.push({ field: prefix + k, reason: 'is not a known setting' });
+      problems.push({ field: prefix + k, reason: 'unknown' });
     } else if (isObject(m) && !isObject(c[k])) {
-      problems.push({ field: prefix + k, reason: 'must be an object' });
+      problems.push({ field: prefix + k, reason: 'object' });
     } else if (isObject(m)) {
       checkKeys(problems, c[k] as Obj, m, prefix + k + '.');
     }
   }
   const want = Object.keys(model);
   for (let i = 0; i < want.length; i++) {
-    if (isObject(model[want[i]]) && c[want[i]] === undefined) problems.push({ field: prefix + want[i], reason: 'must be an object' });
+    if (isObject(model[want[i]]) && c[want[i]] === undefined) problems.push({ field: prefix + want[i], reason: 'object' });
   }
 }
 
@@ -316,28 +318,28 @@ function checkReceiver(problems: ConfigProblem[], r: unknown, at: string, lab: b
     problems.push({ field: at + '.' + f, reason: reason });
   }
   if (!isObject(r)) {
-    problems.push({ field: at, reason: 'must be an object' });
+    problems.push({ field: at, reason: 'object' });
     return;
   }
-  if (r.path !== 'wifi' && r.path !== 'cellular') bad('path', 'must be "wifi" or "cellular"');
-  if (typeof r.host !== 'string' || r.host.length > 63 || !/^[A-Za-z0-9.-]+$/.test(r.host)) bad('host', 'must be a host name or IPv4 address');
-  if (!isNumber(r.port) || Math.floor(r.port) !== r.port || r.port < 1 || r.port > 65535) bad('port', 'must be 1-65535');
-  if (r.transport !== 'tcp' && r.transport !== 'udp') bad('transport', 'must be "tcp" or "udp"');
+  if (r.path !== 'wifi' && r.path !== 'cellular') bad('path', 'path');
+  if (typeof r.host !== 'string' || r.host.length > 63 || !/^[A-Za-z0-9.-]+$/.test(r.host)) bad('host', 'host');
+  if (!isNumber(r.port) || Math.floor(r.port) !== r.port || r.port < 1 || r.port > 65535) bad('port', 'port');
+  if (r.transport !== 'tcp' && r.transport !== 'udp') bad('transport', 'transport');
   else if (r.transport === 'udp' && typeof r.host === 'string' && !isIPv4(r.host)) {
-    bad('host', 'must be an IPv4 address for a UDP receiver (replies are taken only from that address)');
+    bad('host', 'udp-ipv4');
   }
-  if (r.account !== undefined && !isHex(r.account, 3, 16)) bad('account', 'must be 3-16 hexadecimal digits');
-  if (r.receiver !== undefined && !isHex(r.receiver, 1, 6)) bad('receiver', 'must be 1-6 hexadecimal digits');
-  if (!isHex(r.line, 1, 6)) bad('line', 'must be 1-6 hexadecimal digits');
+  if (r.account !== undefined && !isHex(r.account, 3, 16)) bad('account', 'account');
+  if (r.receiver !== undefined && !isHex(r.receiver, 1, 6)) bad('receiver', 'hex6');
+  if (!isHex(r.line, 1, 6)) bad('line', 'hex6');
   if (r.key === undefined) {
-    if (!lab) bad('key', 'is required (encryption is on unless report.labUnencrypted is set for a lab)');
+    if (!lab) bad('key', 'key-required');
   } else {
     const kb = keyBytes(r.key, r.keyFormat);
     if (typeof kb !== 'string') bad('key', kb.error);
   }
   const keys = Object.keys(r);
   for (let i = 0; i < keys.length; i++) {
-    if ('path host port transport account receiver line key keyFormat'.split(' ').indexOf(keys[i]) < 0) bad(keys[i], 'is not a known setting');
+    if ('path host port transport account receiver line key keyFormat'.split(' ').indexOf(keys[i]) < 0) bad(keys[i], 'unknown');
   }
 }
 
@@ -345,21 +347,21 @@ function checkReceiver(problems: ConfigProblem[], r: unknown, at: string, lab: b
  * Check every field of a candidate config. An empty list means it is valid. `audioBytes` is the
  * board's RAM budget for the audio ring (the HAL's `system.audioBytes`); omitted: not checked.
  */
-export function validateConfig(c: unknown, audioBytes?: number): ConfigProblem[] {
+export function checkConfig(c: unknown, audioBytes?: number): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   function bad(field: string, reason: string): void {
     problems.push({ field: field, reason: reason });
   }
   if (!isObject(c)) {
-    bad('(config)', 'must be a JSON object');
+    bad('(config)', 'object');
     return problems;
   }
-  if (c.version !== CONFIG_VERSION) bad('version', 'must be ' + CONFIG_VERSION);
+  if (c.version !== CONFIG_VERSION) bad('version', 'version');
   checkKeys(problems, c, defaultConfig() as unknown as Obj, '');
   if (typeof c.unitId !== 'string' || c.unitId.length > 24 || !/^[A-Za-z0-9-]+$/.test(c.unitId)) {
-    bad('unitId', 'must be 1-24 letters, digits or "-"');
+    bad('unitId', 'unit');
   }
-  if (!isHex(c.account, 3, 16)) bad('account', 'must be 3-16 hexadecimal digits');
+  if (!isHex(c.account, 3, 16)) bad('account', 'account');
 
   const ranges = RANGES.split(',');
   for (let i = 0; i < ranges.length; i++) {
@@ -367,26 +369,26 @@ export function validateConfig(c: unknown, audioBytes?: number): ConfigProblem[]
     const v = get(c, f[0]);
     const min = Number(f[1]);
     const max = Number(f[2]);
-    if (!isNumber(v) || Math.floor(v) !== v) bad(f[0], 'must be a whole number of ' + f[3]);
-    else if (v < min || v > max) bad(f[0], 'must be from ' + min + ' to ' + max + ' ' + f[3] + ', got ' + v);
+    if (!isNumber(v) || Math.floor(v) !== v) bad(f[0], 'whole');
+    else if (v < min || v > max) bad(f[0], 'range:' + v);
   }
   const lowV = get(c, 'inputs.lowBatteryV');
-  if (!isNumber(lowV) || lowV < 2 || lowV > 20) bad('inputs.lowBatteryV', 'must be a number from 2 to 20 V');
+  if (!isNumber(lowV) || lowV < 2 || lowV > 20) bad('inputs.lowBatteryV', 'volts');
 
   const ind = c.indicator as Obj;
   if (isObject(ind)) {
-    if (ind.confirm !== 'blink' && ind.confirm !== 'off') bad('indicator.confirm', 'must be "blink" or "off"');
-    if (typeof ind.bootFlash !== 'boolean') bad('indicator.bootFlash', 'must be true or false');
+    if (ind.confirm !== 'blink' && ind.confirm !== 'off') bad('indicator.confirm', 'confirm');
+    if (typeof ind.bootFlash !== 'boolean') bad('indicator.bootFlash', 'bool');
   }
 
   const rep = c.report as Obj;
   if (isObject(rep)) {
-    if (rep.format !== 'cid' && rep.format !== 'sia') bad('report.format', 'must be "cid" or "sia"');
-    if (typeof rep.labUnencrypted !== 'boolean') bad('report.labUnencrypted', 'must be true or false');
-    if (rep.panicCode !== 120 && rep.panicCode !== 122) bad('report.panicCode', 'must be 120 or 122');
+    if (rep.format !== 'cid' && rep.format !== 'sia') bad('report.format', 'format');
+    if (typeof rep.labUnencrypted !== 'boolean') bad('report.labUnencrypted', 'bool');
+    if (rep.panicCode !== 120 && rep.panicCode !== 122) bad('report.panicCode', 'panic');
     const rs = rep.receivers;
     if (!(rs instanceof Array) || rs.length > 2) {
-      bad('report.receivers', 'must be a list of at most 2 receivers (primary, secondary)');
+      bad('report.receivers', 'receivers');
     } else {
       for (let i = 0; i < rs.length; i++) checkReceiver(problems, rs[i], 'report.receivers[' + i + ']', rep.labUnencrypted === true);
     }
@@ -394,69 +396,69 @@ export function validateConfig(c: unknown, audioBytes?: number): ConfigProblem[]
 
   const g = c.gestures as Obj;
   if (isObject(g)) {
-    if (g.cancelTaps === 1) bad('gestures.cancelTaps', 'must be 0 (off) or 2-9 taps');
-    if (g.duressTaps === 1) bad('gestures.duressTaps', 'must be 0 (off) or 2-9 taps');
-    if (g.duressTaps !== 0 && g.duressTaps === g.cancelTaps) bad('gestures.duressTaps', 'must differ from cancelTaps');
+    if (g.cancelTaps === 1) bad('gestures.cancelTaps', 'taps');
+    if (g.duressTaps === 1) bad('gestures.duressTaps', 'taps');
+    if (g.duressTaps !== 0 && g.duressTaps === g.cancelTaps) bad('gestures.duressTaps', 'same-taps');
     if ((g.cancelTaps !== 0 || g.duressTaps !== 0) && c.holdMs === 0) {
-      bad('gestures', 'need holdMs above 0 (with 0 every press is an alarm, so there are no taps)');
+      bad('gestures', 'taps-hold');
     }
   }
 
   const a = c.audio as Obj;
   if (isObject(a) && isNumber(a.rate) && isNumber(a.chunkMs) && isNumber(a.preMs)) {
     const ring = audioRing(a as unknown as AudioConfig);
-    if (ring.chunk % 4 !== 0) bad('audio.chunkMs', 'must make a whole number of samples divisible by 4 at ' + a.rate + ' Hz');
+    if (ring.chunk % 4 !== 0) bad('audio.chunkMs', 'chunk4');
     else if (audioBytes !== undefined && ring.bytes > audioBytes) {
-      bad('audio', 'needs a ' + ring.bytes + '-byte ring (' + ring.slots + ' chunks), more than the ' + audioBytes + ' bytes this board has beside the firmware: lower rate or preMs');
+      bad('audio', 'ring:' + ring.bytes + ':' + ring.slots + ':' + audioBytes);
     }
   }
 
   const svc = c.service as Obj;
-  if (isObject(svc) && svc.start !== '' && parseDay(svc.start) === undefined) bad('service.start', 'must be a date YYYY-MM-DD, or "" before commissioning');
+  if (isObject(svc) && svc.start !== '' && parseDay(svc.start) === undefined) bad('service.start', 'day');
 
   const ev = c.evidence;
   if (ev !== undefined) {
-    if (!isObject(ev)) bad('evidence', 'must be an object');
+    if (!isObject(ev)) bad('evidence', 'object');
     else {
-      if (typeof ev.host !== 'string' || ev.host.length > 63 || !/^[A-Za-z0-9.-]+$/.test(ev.host)) bad('evidence.host', 'must be a host name or IPv4 address');
-      if (!isNumber(ev.port) || Math.floor(ev.port) !== ev.port || ev.port < 1 || ev.port > 65535) bad('evidence.port', 'must be 1-65535');
-      if (!isHex(ev.key, 64, 64)) bad('evidence.key', 'must be 64 hexadecimal digits (32 bytes)');
-      if (!isNumber(ev.batch) || Math.floor(ev.batch) !== ev.batch || ev.batch < 1 || ev.batch > 8) bad('evidence.batch', 'must be 1-8 chunks');
+      if (typeof ev.host !== 'string' || ev.host.length > 63 || !/^[A-Za-z0-9.-]+$/.test(ev.host)) bad('evidence.host', 'host');
+      if (!isNumber(ev.port) || Math.floor(ev.port) !== ev.port || ev.port < 1 || ev.port > 65535) bad('evidence.port', 'port');
+      if (!isHex(ev.key, 64, 64)) bad('evidence.key', 'hex64');
+      if (!isNumber(ev.batch) || Math.floor(ev.batch) !== ev.batch || ev.batch < 1 || ev.batch > 8) bad('evidence.batch', 'batch');
       if (!isNumber(ev.cellularKB) || Math.floor(ev.cellularKB) !== ev.cellularKB || ev.cellularKB < 0 || ev.cellularKB > 1000000) {
-        bad('evidence.cellularKB', 'must be 0 (no cap) to 1000000 KB');
+        bad('evidence.cellularKB', 'cellkb');
       }
       const keys = Object.keys(ev);
       for (let i = 0; i < keys.length; i++) {
-        if ('host port key batch cellularKB'.split(' ').indexOf(keys[i]) < 0) bad('evidence.' + keys[i], 'is not a known setting');
+        if ('host port key batch cellularKB'.split(' ').indexOf(keys[i]) < 0) bad('evidence.' + keys[i], 'unknown');
       }
     }
   }
 
   const net = c.network;
   if (net !== undefined) {
-    if (!isObject(net)) bad('network', 'must be an object');
+    if (!isObject(net)) bad('network', 'object');
     else {
       const w = net.wifi;
       if (w !== undefined) {
-        if (!isObject(w)) bad('network.wifi', 'must be {"ssid": "...", "password": "..."}');
+        if (!isObject(w)) bad('network.wifi', 'wifi');
         else {
-          if (!printable(w.ssid, 1, 32)) bad('network.wifi.ssid', 'must be 1-32 printable characters');
+          if (!printable(w.ssid, 1, 32)) bad('network.wifi.ssid', 'ssid');
           // WPA2-PSK passphrases are 8-63 characters; '' joins an open network.
-          if (w.password !== '' && !printable(w.password, 8, 63)) bad('network.wifi.password', 'must be 8-63 printable characters, or "" for an open network');
+          if (w.password !== '' && !printable(w.password, 8, 63)) bad('network.wifi.password', 'wpa');
         }
       }
       if (net.apn !== undefined && (!printable(net.apn, 1, 63) || !/^[A-Za-z0-9.-]+$/.test(net.apn as string))) {
-        bad('network.apn', 'must be 1-63 letters, digits, "." or "-"');
+        bad('network.apn', 'apn');
       }
       const nk = Object.keys(net);
-      for (let i = 0; i < nk.length; i++) if (nk[i] !== 'wifi' && nk[i] !== 'apn') bad('network.' + nk[i], 'is not a known setting');
+      for (let i = 0; i < nk.length; i++) if (nk[i] !== 'wifi' && nk[i] !== 'apn') bad('network.' + nk[i], 'unknown');
     }
   }
   return problems;
 }
 
-/** Problems as one readable message, e.g. for an installer's screen. */
-export function describeProblems(problems: ConfigProblem[]): string {
+/** Problems as one line of fields and codes (the unit's log and journal). */
+export function problemCodes(problems: ConfigProblem[]): string {
   const parts: string[] = [];
   for (let i = 0; i < problems.length; i++) parts.push(problems[i].field + ' ' + problems[i].reason);
   return parts.join('; ');

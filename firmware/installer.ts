@@ -8,8 +8,9 @@
  * send `{id, progress}` lines first. Nothing here ever puts a key, a password or audio into a reply or the log: `info`
  * gives a summary with secrets removed, and `sign` returns a MAC, never the key.
  */
-import type { Hal } from '../hal/types';
-import { Config, validateConfig, describeProblems } from './config';
+import type { Hal, RecordStore } from '../hal/types';
+import { readStoredConfig, writeStoredConfig } from './stored-config';
+import { Config, checkConfig, problemCodes } from './config';
 import type { Journal, JournalRecord } from './journal';
 import type { Reporter } from './reporter';
 import type { Recorder } from './recorder';
@@ -17,8 +18,6 @@ import { CID } from './events';
 import { FIRMWARE_VERSION } from './version';
 
 /** Where the config lives; a new one is written beside it, verified, then switched (app.ts reads both). */
-export const CONFIG_RECORD = 'cfg.json';
-export const CONFIG_NEW = 'cfg.new';
 /** The console password. Kept in flash because Espruino keeps it in RAM only: set again at boot. */
 export const PASSWORD_RECORD = 'pwd';
 
@@ -33,6 +32,8 @@ const CLOCK_SLACK_MS = 1000;
 
 export interface InstallerDeps {
   hal: Hal;
+  /** The record store (config, password, state): firmware/flash-store.ts. */
+  records: RecordStore;
   config: Config;
   reporter: Reporter;
   recorder: Recorder;
@@ -79,7 +80,7 @@ function passwordProblem(p: unknown): string {
 export function createInstaller(d: InstallerDeps): Installer {
   const hal = d.hal;
   const clock = hal.clock;
-  const records = hal.storage.records;
+  const records = d.records;
   const cfg = d.config;
   let stopped = false;
   let buttonTest: { id: unknown; downAt: number; timer: number } | undefined;
@@ -137,35 +138,25 @@ export function createInstaller(d: InstallerDeps): Installer {
       spoolFiles: sp.list().length,
       time: clock.wall(),
       // The stored config's hash, not its text: a long reply overflows the console (docs/installer.md).
-      configSha256: hal.crypto.hex(hal.crypto.sha256(records.read(CONFIG_RECORD) || ''))
+      configSha256: hal.crypto.hex(hal.crypto.sha256(readStoredConfig(records, hal.system.audioBytes).text))
     });
   }
 
   function configure(id: unknown, c: unknown): void {
-    const problems = validateConfig(c, hal.system.audioBytes);
+    const problems = checkConfig(c, hal.system.audioBytes);
     if (problems.length > 0) {
-      d.journal.append('cfg-bad', { why: describeProblems(problems) });
+      d.journal.append('cfg-bad', { why: problemCodes(problems) });
       fail(id, 'config-refused', { problems: problems });
       return;
     }
     const text = JSON.stringify(c);
-    const before = records.read(CONFIG_RECORD);
-    let switching = false;
     try {
-      records.write(CONFIG_NEW, text);
-      if (records.read(CONFIG_NEW) !== text) throw new Error('read-back differs');
-      switching = true;
-      records.write(CONFIG_RECORD, text);
-      if (records.read(CONFIG_RECORD) !== text) throw new Error('read-back of the switched config differs');
-      records.erase(CONFIG_NEW);
+      // Two copies, the new one verified before the second goes (firmware/stored-config.ts): a
+      // power cut at any point boots the old config or the verified new one.
+      writeStoredConfig(records, text, hal.system.audioBytes);
     } catch (e) {
-      // Before the switch, or if the old record is still intact: drop the new copy, keep the old.
-      // If the switch destroyed the old record, the verified `cfg.new` is what the next boot takes.
-      if (!switching || records.read(CONFIG_RECORD) === before) {
-        records.erase(CONFIG_NEW);
-        fail(id, 'config-store', { why: (e as Error).message || String(e), flashFree: records.free() });
-        return;
-      }
+      fail(id, 'config-store', { why: (e as Error).message || String(e), flashFree: records.free() });
+      return;
     }
     const digest = hal.crypto.hex(hal.crypto.sha256(text));
     d.journal.append('cfg', { unit: (c as Config).unitId, h: digest.substr(0, 16) });
@@ -334,14 +325,13 @@ export function createInstaller(d: InstallerDeps): Installer {
       // A card with thousands of files takes longer than the watchdog allows.
       if (n % 50 === 0) hal.watchdog.kick();
     }
-    // Everything the firmware keeps in internal flash; names starting with '.' are the platform's
-    // (the firmware image itself).
+    // Everything the firmware keeps in flash: the record store's sectors erased whole, so no key
+    // stays behind in a record only marked erased (a store in RAM: each record).
     const names = records.list('');
-    for (let i = 0; i < names.length; i++) {
-      if (names[i].charAt(0) === '.') continue;
-      records.erase(names[i]);
-      n++;
-    }
+    n += names.length;
+    const wipe = (records as { wipe?: () => void }).wipe;
+    if (wipe) wipe();
+    else for (let i = 0; i < names.length; i++) records.erase(names[i]);
     hal.console.clearLock();
     return n;
   }

@@ -1,32 +1,30 @@
 /**
  * Device entry point: the build bundles this with hal/espruino for one board (`__BOARD__`).
- * Network credentials are read from the stored config before the HAL starts its bearers; the rest
- * of the config is read and validated by `createApp`.
+ * The record store (on raw flash, not Storage) is opened first, so the network credentials of the
+ * stored config reach the HAL before it starts its bearers; `createApp` gets the same store.
  */
-import { createEspruinoHal, DeviceSettings } from '../hal/espruino/index';
-import { createApp, CONFIG_RECORD } from './app';
-
-function deviceSettings(): DeviceSettings {
-  try {
-    // The same fallback as readStoredConfig: a verified cfg.new if the switch to cfg.json was cut.
-    const S = global.require('Storage');
-    let c = undefined;
-    try {
-      c = JSON.parse(S.read(CONFIG_RECORD) || 'null');
-    } catch (e) {
-      c = undefined;
-    }
-    if (!c) c = JSON.parse(S.read('cfg.new') || 'null');
-    if (c && c.network) return { wifi: c.network.wifi, apn: c.network.apn };
-  } catch (e) {
-    // an unreadable config: no network settings; createApp reports the config itself
-  }
-  return {};
-}
+import { createEspruinoHal, createEspruinoCrypto, deviceFlash } from '../hal/espruino/index';
+import type { DeviceSettings } from '../hal/espruino/index';
+import type { RecordStore } from '../hal/types';
+import { createApp } from './app';
+import { createFlashStore } from './flash-store';
+import { readStoredConfig } from './stored-config';
+import { boardProfile } from '../hal/espruino/boards';
 
 function start(): void {
   try {
-    createApp(createEspruinoHal(deviceSettings()));
+    const made = { flash: deviceFlash(), crypto: createEspruinoCrypto() };
+    let store: RecordStore | undefined;
+    let settings: DeviceSettings = {};
+    try {
+      store = createFlashStore(made.flash, made.crypto);
+      const c = readStoredConfig(store, boardProfile().audioBytes).config;
+      if (c && c.network) settings = { wifi: c.network.wifi, apn: c.network.apn };
+    } catch (e) {
+      // An unreadable store: createApp opens it again and reports it (a store in RAM then).
+      store = undefined;
+    }
+    createApp(createEspruinoHal(settings, made), undefined, store);
   } catch (e) {
     // Nothing must stop the unit for good: report, and try the whole boot again shortly.
     console.log('error boot failed: ' + ((e && (e as Error).message) || String(e)));

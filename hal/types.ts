@@ -141,8 +141,9 @@ export interface AppendFile {
 }
 
 /**
- * Small persistent records in internal flash (config, state, journal). Survives power cuts and
- * reboots: a `write` or `append` that returned is durable. Names are at most `maxName` characters.
+ * Small persistent records (config, state, journal): what firmware/flash-store.ts offers over the
+ * HAL's `FlashArea`. Survives power cuts and reboots: a `write` or `append` that returned is
+ * durable. Names are at most `maxName` characters.
  */
 export interface RecordStore {
   /** Longest file name allowed (28 on Espruino Storage; 27 for append files). */
@@ -159,6 +160,35 @@ export interface RecordStore {
   free(): number;
   /** Open (creating if needed) an append-only file. */
   appendFile(name: string): AppendFile;
+}
+
+/**
+ * Raw NOR flash outside Storage, where the unit keeps its journal, config and state records
+ * (firmware/flash-store.ts): on the Espruino WiFi sectors 1-3 (3 × 16 KB at 0x08004000, exactly
+ * what `require("Flash").getFree()` reports); on the Linux build the top 48 KB of its flash file,
+ * away from what Storage occupies. Storage (the boot image) is never written in service.
+ *
+ * NOR rules, as the hardware has them: `erase` sets every byte of one sector to 0xFF (slowly; a
+ * power cut during it leaves the sector partly erased); `write` programs whole 4-byte words and
+ * may only turn bits 1 → 0, so writing a word that is not erased is refused (a power cut during a
+ * write leaves a prefix of it, the word being programmed possibly torn). Any address outside the
+ * area is refused (one would destroy the bootloader or the firmware).
+ */
+export interface FlashArea {
+  /** Bytes per erasable sector (a multiple of 4; 16 KB on the Espruino WiFi). */
+  readonly sectorBytes: number;
+  /** Sectors in the area. */
+  readonly sectors: number;
+  /** Erase one sector (0-based). Throws with code `EFLASH` for a sector outside the area. */
+  erase(sector: number): void;
+  /**
+   * Program `data` (a byte string, length a multiple of 4) at byte `offset` (a multiple of 4) of
+   * `sector`. Throws with code `EFLASH` when it is outside the area, unaligned, or would program a
+   * word that is not erased.
+   */
+  write(sector: number, offset: number, data: string): void;
+  /** `length` bytes from `offset` in `sector` as a byte string (no copy where flash is memory-mapped). */
+  read(sector: number, offset: number, length: number): string;
 }
 
 /**
@@ -198,7 +228,8 @@ export interface Spool {
 
 /** Everything persistent. */
 export interface Storage {
-  records: RecordStore;
+  /** Raw flash sectors for the record store (firmware/flash-store.ts builds the `RecordStore`). */
+  flash: FlashArea;
   spool: Spool;
 }
 

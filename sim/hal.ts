@@ -19,7 +19,8 @@ import type {
   Watchdog
 } from '../hal/types';
 import { createSimClock, SimClock } from './clock';
-import { SimFlash, createSimRecordStore } from './flash';
+import { SimNorFlash, createSimFlashArea } from './nor';
+import { createFlashStore, FlashStore } from '../firmware/flash-store';
 import { SimPath, createSimLink } from './links';
 import { SimSound, createSimMicrophone } from './mic';
 import { createSimCrypto } from './crypto';
@@ -204,8 +205,11 @@ export class SimOutput {
 }
 
 export interface SimHalOptions {
-  /** Internal flash to boot from (default: a fresh 64 KB one). */
-  flash?: SimFlash;
+  /**
+   * The record store's raw flash to boot from (default: fresh, erased: 3 sectors of 16 KB, as
+   * sectors 1-3 of the Espruino WiFi).
+   */
+  nor?: SimNorFlash;
   /** Spool capacity in bytes (default 4 MiB). */
   spoolBytes?: number;
   /** RAM budget for the audio ring, bytes (default 64 KiB). */
@@ -246,7 +250,13 @@ export interface LogLine {
 
 /** The world and its handles. */
 export interface SimWorld {
-  flash: SimFlash;
+  /** The raw flash sectors the firmware's record store lives on (journal, config, state). */
+  nor: SimNorFlash;
+  /**
+   * The records as the unit keeps them, read afresh from the flash (for tests to look at: do
+   * not write through it while the unit runs).
+   */
+  store(): FlashStore;
   spool: SimSpoolMedia;
   sound: SimSound;
   paths: { wifi?: SimPath; cellular?: SimPath };
@@ -334,7 +344,8 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
   for (const p of pathNames) paths[p] = new SimPath(p);
 
   const world: SimWorld = {
-    flash: options.flash ?? new SimFlash(),
+    nor: options.nor ?? new SimNorFlash(),
+    store: () => createFlashStore(createSimFlashArea(world.nor), createSimCrypto()),
     spool: new SimSpoolMedia(options.spoolBytes),
     sound,
     paths,
@@ -447,6 +458,8 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
   }
 
   function boot(cause: ResetCause): Hal {
+    // Power is back: the flash works again (a cut armed inside an erase or a write has landed).
+    world.nor.revive();
     const clock = createSimClock({ wallOffsetMs: options.wallOffsetMs });
     world.boots.push(cause);
     world.led.level = false;
@@ -542,7 +555,7 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
       microphone: { start: (o) => mic.start(o), stop: () => mic.stop(), running: () => mic.running(), measure },
       power,
       tamper,
-      storage: { records: createSimRecordStore(world.flash), spool: createSimSpool(world.spool) },
+      storage: { flash: createSimFlashArea(world.nor), spool: createSimSpool(world.spool) },
       links,
       crypto: createSimCrypto(),
       watchdog,

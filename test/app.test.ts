@@ -2,8 +2,12 @@ import { strict as assert } from 'node:assert';
 import * as sinon from 'sinon';
 import { createSimUnit, SimUnit } from '../sim/unit';
 import { simDefaultConfig } from '../sim/default-config';
-import { SimFlash } from '../sim/flash';
-import { CONFIG_RECORD, createApp } from '../firmware/app';
+import { SimNorFlash, createSimFlashArea } from '../sim/nor';
+import { createFlashStore } from '../firmware/flash-store';
+import { writeStoredConfig, CONFIG_A, CONFIG_B } from '../firmware/stored-config';
+import { createSimCrypto } from '../sim/crypto';
+import { createApp } from '../firmware/app';
+import { reasonWords } from '../firmware/config-words';
 import { createSimHal } from '../sim/hal';
 import type { Config } from '../firmware/config';
 
@@ -24,7 +28,9 @@ describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, in
       .records()
       .filter((r) => r.k !== 'sq')
       .map((r) => (r.k === 'ev' ? (r.c === 120 && r.q === 1 ? 'panic' : `ev${r.c}`) : r.k));
-  const boot = (config: Config = simDefaultConfig(), flash?: SimFlash) => (unit = createSimUnit(config, { flash }));
+  const boot = (config: Config = simDefaultConfig(), nor?: SimNorFlash) => (unit = createSimUnit(config, { nor }));
+  /** The record store on `nor`, as the unit would open it (to prepare flash before a boot). */
+  const storeOn = (nor: SimNorFlash) => createFlashStore(createSimFlashArea(nor), createSimCrypto());
 
   it('writes a boot record with firmware, board, reset cause and unit id', () => {
     const u = boot();
@@ -155,11 +161,11 @@ describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, in
   });
 
   it('a corrupt journal record is reported at boot and the unit carries on', () => {
-    const flash = new SimFlash();
-    const u = boot(simDefaultConfig(), flash);
+    const nor = new SimNorFlash();
+    const u = boot(simDefaultConfig(), nor);
     u.sim.world.button.press(2000);
     clock.tick(2500);
-    flash.flipByte('j.0', 5, 0x04); // inside the first line: the boot record
+    nor.flipByte(nor.find('{"i":1,') + 5, 0x04); // inside the first line: the boot record
     const app2 = u.powerCut();
     assert.deepEqual(kinds(u), ['ev305', 'panic', 'boot', 'jrn-bad', 'ev300', 'ev305']);
     assert.equal(app2.journal.records().find((r) => r.k === 'jrn-bad')!.lines, 1);
@@ -169,17 +175,19 @@ describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, in
   });
 
   it('an invalid config is refused with the field named, and the stored valid one is kept', () => {
-    const flash = new SimFlash();
+    const nor = new SimNorFlash();
     const stored = simDefaultConfig();
     stored.unitId = 'STORED-7';
     stored.holdMs = 1000;
-    flash.write(CONFIG_RECORD, JSON.stringify(stored));
+    writeStoredConfig(storeOn(nor), JSON.stringify(stored), 65536);
     const bad: any = simDefaultConfig();
     bad.holdMs = 9000;
-    const u = boot(bad, flash);
+    const u = boot(bad, nor);
     assert.equal(u.app.config().unitId, 'STORED-7');
     const rec = u.app.journal.records().find((r) => r.k === 'cfg-bad')!;
-    assert.match(String(rec.why), /holdMs must be from 0 to 5000 ms/);
+    // The unit keeps codes (the words are the tool's: firmware/config-words.ts).
+    assert.equal(String(rec.why), 'holdMs range:9000');
+    assert.equal(reasonWords({ field: 'holdMs', reason: 'range:9000' }), 'must be from 0 to 5000 ms, got 9000');
     assert.ok(u.sim.world.log.some((l) => l.level === 'error' && /config refused: holdMs/.test(l.message)));
     u.sim.world.button.press(1200);
     clock.tick(2000);
@@ -187,9 +195,10 @@ describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, in
   });
 
   it('with no usable config at all it runs on factory defaults and still records presses', () => {
-    const flash = new SimFlash();
-    flash.write(CONFIG_RECORD, '{not json');
-    unit = createSimUnit(undefined, { flash });
+    const nor = new SimNorFlash();
+    storeOn(nor).write(CONFIG_A, '1:{not json');
+    storeOn(nor).write(CONFIG_B, '1:{not json');
+    unit = createSimUnit(undefined, { nor });
     assert.equal(unit.app.config().unitId, 'UNCOMMISSIONED');
     unit.sim.world.button.press(2000);
     clock.tick(2500);

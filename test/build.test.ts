@@ -6,6 +6,8 @@ import * as vm from 'node:vm';
 import * as zlib from 'node:zlib';
 import { spawnSync } from 'node:child_process';
 import * as sinon from 'sinon';
+import { createFlashStore } from '../firmware/flash-store';
+import { createSimCrypto } from '../sim/crypto';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const build = require('../build.js') as {
@@ -123,8 +125,22 @@ function fakeEspruino(clock: sinon.SinonFakeTimers) {
       close: () => {}
     };
   };
+  // The Linux build's flash: a 256 KB file at 0x10000000 in 1 KB pages, not memory-mapped.
+  const FLASH_AT = 0x10000000;
+  const flashBytes = Buffer.alloc(256 * 1024, 0xff);
+  const Flash = {
+    getFree: () => [{ addr: FLASH_AT, length: flashBytes.length }],
+    getPage: (a: number) => ({ addr: a - ((a - FLASH_AT) % 1024), length: 1024 }),
+    erasePage: (a: number) => flashBytes.fill(0xff, a - FLASH_AT - ((a - FLASH_AT) % 1024), a - FLASH_AT - ((a - FLASH_AT) % 1024) + 1024),
+    write: (d: string, a: number) => {
+      const b = Buffer.from(d, 'latin1');
+      for (let i = 0; i < b.length; i++) flashBytes[a - FLASH_AT + i] &= b[i];
+    },
+    read: (n: number, a: number) => new Uint8Array(flashBytes.subarray(a - FLASH_AT, a - FLASH_AT + n))
+  };
   const modules: Record<string, unknown> = {
     Storage: storage,
+    Flash,
     fs,
     crypto: { SHA256: () => new ArrayBuffer(32) }
   };
@@ -148,7 +164,7 @@ function fakeEspruino(clock: sinon.SinonFakeTimers) {
     LoopbackA: {},
     LoopbackB: { on: () => {} },
     USB: { on: (_e: string, fn: (d: string) => void) => (keys = fn), write: () => {} },
-    process: { memory: () => ({ free: 4000, total: 5000 }), on: () => undefined },
+    process: { memory: () => ({ free: 4000, total: 5000 }), on: () => undefined, env: { BOARD: 'LINUX' } },
     quit: () => {},
     Date,
     JSON,
@@ -159,7 +175,15 @@ function fakeEspruino(clock: sinon.SinonFakeTimers) {
     if (!(name in modules)) throw new Error(`module ${name} not in the fake`);
     return modules[name];
   };
-  return { ctx: vm.createContext(ctx), files, out, key: (k: string) => keys && keys(k) };
+  /** The record store's area, as the device HAL places it: the top 48 KB of the flash file. */
+  const area = {
+    sectorBytes: 16 * 1024,
+    sectors: 3,
+    erase: () => undefined,
+    write: () => undefined,
+    read: (sec: number, off: number, n: number) => flashBytes.subarray(flashBytes.length - 48 * 1024 + sec * 16 * 1024 + off, flashBytes.length - 48 * 1024 + sec * 16 * 1024 + off + n).toString('latin1')
+  };
+  return { ctx: vm.createContext(ctx), files, out, area, key: (k: string) => keys && keys(k) };
 }
 
 describe('the shipped LINUX bundle, run on a minimal Espruino API in Node', () => {
@@ -177,7 +201,9 @@ describe('the shipped LINUX bundle, run on a minimal Espruino API in Node', () =
       clock.tick(200);
       esp.key('r');
       assert.ok(esp.out.some((l) => /^info panic: button held 1500 ms$/.test(l)), esp.out.join('\n'));
-      const journal = esp.files.get('j.0') ?? '';
+      // The journal is in the record store on raw flash (nothing was written to Storage).
+      assert.deepEqual([...esp.files.keys()], [], 'Storage untouched in service');
+      const journal = createFlashStore(esp.area, createSimCrypto()).appendFile('j.0').read();
       const recs = journal.trim().split('\n').map((l) => JSON.parse(l.slice(0, l.lastIndexOf('~'))));
       assert.deepEqual(recs.map((r) => (r.k === 'ev' ? `ev${r.c}/${r.q}` : r.k)), ['boot', 'sq', 'ev305/1', 'ev120/1']);
     } finally {

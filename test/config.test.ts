@@ -1,5 +1,8 @@
 import { strict as assert } from 'node:assert';
-import { defaultConfig, validateConfig, describeProblems } from '../firmware/config';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { defaultConfig } from '../firmware/config';
+import { validateConfig, describeProblems, reasonWords, CONFIG_CODES } from '../firmware/config-words';
 
 const KEY = '0123456789abcdef'.repeat(4);
 
@@ -65,5 +68,19 @@ describe('config validation', () => {
     for (const v of [null, 42, 'cfg', [], undefined]) {
       assert.equal(validateConfig(v)[0].field, '(config)');
     }
+  });
+});
+
+describe('config check: the unit answers with codes, the tools hold the words', () => {
+  it('every code the unit can give has words, and the image carries none of them', async function () {
+    this.timeout(60_000);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    await (require('../build.js') as { buildBoard(b: string, o: object): Promise<unknown> }).buildBoard('ESPRUINOWIFI', { quiet: true });
+    for (const code of CONFIG_CODES) {
+      const words = reasonWords({ field: 'holdMs', reason: code === 'ring' ? 'ring:1:2:3' : code === 'range' ? 'range:9' : code });
+      assert.doesNotMatch(words, /is refused \(/, `${code} has no words`);
+    }
+    const image = fs.readFileSync(path.join(__dirname, '..', 'dist', 'firmware.js'), 'utf8');
+    assert.ok(!image.includes('must be 32/48/64 hexadecimal digits'), 'config sentences are not in the Espruino WiFi image');
   });
 });

@@ -239,11 +239,12 @@ describe('compatibility gate (tools/gate.js)', () => {
     const r = await compile('ESPRUINOWIFI');
     assert.deepEqual(checkCode(r.code, { map: r.map }).filter((f) => f.rule === 'var-order'), []);
     // The key-format check itself: its ASCII loop's counter is declared at the function's top.
-    const at = r.code.indexOf('must be 32/48/64 hexadecimal digits or a 16/24/32-character string');
+    // (The unit answers with codes since issue #17: 'key-length' marks the length check.)
+    const at = r.code.indexOf('"key-length"');
     assert.ok(at > 0, 'key-format check not found in the bundle');
     const start = r.code.lastIndexOf('function ', at);
-    const fn = r.code.slice(start, r.code.indexOf('must be printable ASCII', at));
-    const loop = /for\(([A-Za-z_$][\w$]*)=0;\1<[\w$]+;\1\+\+\)\{?[\s\S]*$/.exec(fn.slice(fn.indexOf('16/24/32-character')));
+    const fn = r.code.slice(start, r.code.indexOf('"key-ascii"', at));
+    const loop = /for\(([A-Za-z_$][\w$]*)=0;\1<[\w$]+;\1\+\+\)\{?[\s\S]*$/.exec(fn.slice(fn.indexOf('"key-length"')));
     assert.ok(loop, `ASCII loop not found in ${fn.slice(0, 200)}…`);
     assert.match(fn, new RegExp(`^function [\\w$]+\\([^)]*\\)\\{var [^;]*\\b${loop[1].replace('$', '\\$')}\\b`), `the loop's '${loop[1]}' is not declared at the top of ${fn.slice(0, 120)}…`);
   });

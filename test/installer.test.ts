@@ -8,10 +8,13 @@ import { Session, simTransport } from '../tools/installer-link';
 import { commission, commissionProblems, simSiteActions, buildFirmware, verifyReport, CommissioningReport } from '../tools/commission';
 import { decommission } from '../tools/decommission';
 import { createSimUnit } from '../sim/unit';
-import { SimFlash } from '../sim/flash';
+import { SimNorFlash, SimPowerLoss, createSimFlashArea } from '../sim/nor';
+import { createFlashStore } from '../firmware/flash-store';
+import { createSimCrypto } from '../sim/crypto';
+import { writeStoredConfig, CONFIG_A, CONFIG_B } from '../firmware/stored-config';
 import { generators } from '../sim/mic';
 import type { Config } from '../firmware/config';
-import { CONFIG_RECORD, CONFIG_NEW, PASSWORD_RECORD } from '../firmware/installer';
+import { PASSWORD_RECORD } from '../firmware/installer';
 
 const PASSWORD = 'Install3r-Pass';
 const WIFI_PASSWORD = 'wifi-secret-123';
@@ -135,7 +138,7 @@ describe('installer: commissioning, console lock, decommission (sim site)', func
     const s = new Session(simTransport(con));
     assert.ok(await s.unlock(PASSWORD));
     const good = (await s.request('info')).configSha256;
-    const stored = site.unit.sim.world.flash.read(CONFIG_RECORD);
+    const stored = site.unit.sim.world.store().read(CONFIG_A);
     const base = JSON.parse(JSON.stringify(site.unit.app.config())) as Config;
     const cases: [string, (c: any) => void][] = [
       ['version', (c) => (c.version = 2)],
@@ -205,8 +208,8 @@ describe('installer: commissioning, console lock, decommission (sim site)', func
     // Nothing changed: same config in force, same record, no restart, no secret echoed.
     assert.equal((await s.request('info')).configSha256, good);
     assert.match(String(good), /^[0-9a-f]{64}$/);
-    assert.equal(site.unit.sim.world.flash.read(CONFIG_RECORD), stored);
-    assert.equal(site.unit.sim.world.flash.read(CONFIG_NEW), undefined);
+    assert.equal(site.unit.sim.world.store().read(CONFIG_A), stored);
+    assert.equal(site.unit.sim.world.store().read(CONFIG_B), stored);
     assertNoSecrets('unit console', site.unit.sim.world.console.output.join('\n'));
     await s.request('lock');
     await s.close();
@@ -229,11 +232,11 @@ describe('installer: commissioning, console lock, decommission (sim site)', func
     const refused = await decommission(actions, { password: PASSWORD, force: false, log: (l) => lines.push(l) });
     assert.equal(refused.ok, false);
     assert.match(refused.reason!, /not yet uploaded/);
-    assert.ok((world.flash.read(CONFIG_RECORD) !== undefined) && world.spool.blobs.size > 0, 'nothing erased');
+    assert.ok((world.store().read(CONFIG_A) !== undefined) && world.spool.blobs.size > 0, 'nothing erased');
     assert.ok(world.console.locked, 'left locked');
     const wrong = await decommission(actions, { password: 'Wrong-Pass-1', force: true, log: (l) => lines.push(l) });
     assert.equal(wrong.ok, false);
-    assert.ok((world.flash.read(CONFIG_RECORD) !== undefined));
+    assert.ok((world.store().read(CONFIG_A) !== undefined));
     // The wrong password cannot even open the console; open it and force with a wrong one.
     const s = new Session(simTransport(world.console));
     assert.ok(await s.unlock(PASSWORD));
@@ -241,7 +244,7 @@ describe('installer: commissioning, console lock, decommission (sim site)', func
     assert.equal(bad.error, 'wrong-password');
     await s.request('lock');
     await s.close();
-    assert.ok((world.flash.read(CONFIG_RECORD) !== undefined) && world.spool.blobs.size > 0, 'nothing erased');
+    assert.ok((world.store().read(CONFIG_A) !== undefined) && world.spool.blobs.size > 0, 'nothing erased');
 
     const before308 = cid(site, 0).concat(cid(site, 1)).filter((c) => c === '308').length;
     const done = await decommission(actions, { password: PASSWORD, force: true, log: (l) => lines.push(l) });
@@ -250,8 +253,9 @@ describe('installer: commissioning, console lock, decommission (sim site)', func
     await sleep(500);
     // Keys, config, password and evidence are gone; the unit runs in its factory state, console open.
     assert.equal(world.spool.blobs.size, 0);
-    for (const name of [CONFIG_RECORD, CONFIG_NEW, PASSWORD_RECORD, 'svc.json', 'rec.id']) assert.equal(world.flash.read(name), undefined, name);
-    const flashText = world.flash.names().map((n) => world.flash.read(n)).join('\n');
+    const store = world.store();
+    for (const name of [CONFIG_A, CONFIG_B, PASSWORD_RECORD, 'svc.json', 'rec.id']) assert.equal(store.read(name), undefined, name);
+    const flashText = Buffer.from(world.nor.bytes).toString('latin1');
     assertNoSecrets('flash after decommission', flashText);
     assert.equal(world.console.locked, false);
     assert.equal(site.unit.app.config().unitId, 'UNCOMMISSIONED');
@@ -296,22 +300,48 @@ describe('installer: failures are reported step by step, with a reason and a hin
     assert.ok(commissionProblems(c).some((p) => p.field === 'unitId'));
   });
 
-  it('a power cut between writing the new config and switching to it boots on the verified new one; a torn one is ignored', () => {
-    const flash = new SimFlash();
-    const unit = createSimUnit(undefined, { flash, micOff: true });
+  it('a power cut at any word of a config replace boots the old config or the verified new one, never factory defaults', () => {
+    const crypto = createSimCrypto();
+    const old = simDefaultConfig();
+    old.unitId = 'OLD-UNIT';
+    const next = simDefaultConfig();
+    next.unitId = 'NEW-UNIT';
+    const seen = new Set<string>();
+    for (let cut = 0; cut < 400; cut += 3) {
+      const nor = new SimNorFlash();
+      writeStoredConfig(createFlashStore(createSimFlashArea(nor), crypto), JSON.stringify(old), 65536);
+      nor.cutAfterWords = cut;
+      try {
+        writeStoredConfig(createFlashStore(createSimFlashArea(nor), crypto), JSON.stringify(next), 65536);
+      } catch (e) {
+        assert.ok(e instanceof SimPowerLoss);
+      }
+      nor.revive();
+      const unit = createSimUnit(undefined, { nor, micOff: true });
+      try {
+        const id = unit.app.config().unitId;
+        assert.ok(id === 'OLD-UNIT' || id === 'NEW-UNIT', `cut after ${cut} words: booted ${id}`);
+        seen.add(id);
+      } finally {
+        unit.shutdown();
+      }
+    }
+    assert.deepEqual([...seen].sort(), ['NEW-UNIT', 'OLD-UNIT'], 'both outcomes reached');
+  });
+
+  it('one flipped bit in the stored config: the other copy is taken and the damaged one repaired', () => {
+    const crypto = createSimCrypto();
+    const nor = new SimNorFlash();
+    const c = simDefaultConfig();
+    c.unitId = 'KEPT-UNIT';
+    writeStoredConfig(createFlashStore(createSimFlashArea(nor), crypto), JSON.stringify(c), 65536);
+    nor.flipByte(nor.find('KEPT-UNIT'), 0x01); // inside copy A
+    const unit = createSimUnit(undefined, { nor, micOff: true });
     try {
-      const c = simDefaultConfig();
-      c.unitId = 'NEW-UNIT';
-      // As the installer service leaves it if power fails after erasing the old record.
-      flash.write(CONFIG_NEW, JSON.stringify(c));
-      flash.erase(CONFIG_RECORD);
-      assert.equal(unit.powerCut().config().unitId, 'NEW-UNIT');
-      // A torn new copy next to a good record: the record wins.
-      const old = simDefaultConfig();
-      old.unitId = 'OLD-UNIT';
-      flash.write(CONFIG_RECORD, JSON.stringify(old));
-      flash.write(CONFIG_NEW, JSON.stringify(c).slice(0, 40));
-      assert.equal(unit.powerCut().config().unitId, 'OLD-UNIT');
+      assert.equal(unit.app.config().unitId, 'KEPT-UNIT');
+      const store = unit.sim.world.store();
+      assert.equal(store.read(CONFIG_A), store.read(CONFIG_B), 'copy A repaired from copy B');
+      assert.ok(store.read(CONFIG_A)!.includes('KEPT-UNIT'));
     } finally {
       unit.shutdown();
     }

@@ -4,7 +4,7 @@ import { SimFlash, createSimRecordStore } from '../sim/flash';
 import { createServiceWatch, parseDay } from '../firmware/service';
 import { createSimUnit, SimUnit } from '../sim/unit';
 import { simDefaultConfig } from '../sim/default-config';
-import { validateConfig } from '../firmware/config';
+import { validateConfig } from '../firmware/config-words';
 import { useFakeTime } from './support/fake-time';
 
 const DAY = 86_400_000;

@@ -64,7 +64,7 @@ describe('sim world handles: mains, battery, tamper, button, power cut', () => {
   it('a power cut keeps flash, the world and its state, and drops the old HAL', () => {
     const sim = createSimHal();
     const old = sim.hal;
-    old.storage.records.write('keep', 'me');
+    old.storage.flash.write(0, 0, 'keep');
     const seen: boolean[] = [];
     old.button.onEdge((p) => seen.push(p));
     let fired = false;
@@ -72,7 +72,7 @@ describe('sim world handles: mains, battery, tamper, button, power cut', () => {
     sim.world.paths.wifi!.cut();
     const fresh = sim.powerCut();
     assert.notEqual(fresh, old);
-    assert.equal(fresh.storage.records.read('keep'), 'me');
+    assert.equal(fresh.storage.flash.read(0, 0, 4), 'keep');
     assert.equal(fresh.system.resetCause(), 'power');
     assert.equal(fresh.links.wifi!.status().up, false, 'the path is still cut: the world outlives the boot');
     sim.world.button.press(100);

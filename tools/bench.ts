@@ -23,7 +23,10 @@ import { encodeMessage, cidData, encodeReply } from '../firmware/dc09';
 import { keyBytes } from '../firmware/config';
 import type { Config } from '../firmware/config';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { storeCommand } = require('./espruino-store') as { storeCommand(size: number): string };
+const { storeCommand, provision } = require('./espruino-store') as {
+  storeCommand(size: number): string;
+  provision(bin: string, dir: string, config: unknown): Promise<string>;
+};
 
 const args = process.argv.slice(2);
 const num = (name: string, d: number) => (args.includes(`--${name}`) ? Number(args[args.indexOf(`--${name}`) + 1]) : d);
@@ -312,7 +315,6 @@ async function interpreter(): Promise<void> {
     c.audio.preMs = 0;
     c.audio.chunkMs = 500;
     c.audio.maxS = Math.max(60, RECORD_S + 60);
-    fs.writeFileSync(path.join(dir, 'cfg.json'), JSON.stringify(c));
     const run = (a: string[]) => {
       const child = spawn(bin, a, { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
       children.push(child);
@@ -323,6 +325,7 @@ async function interpreter(): Promise<void> {
     const store = run(['-e', storeCommand(fw.length)]);
     await until(() => /STORED/.test(store.out()), 10_000);
     store.child.kill('SIGKILL');
+    await provision(bin, dir, c);
     const u = run([]);
     // A whole line only: the interpreter may print "MEM 5049/8190" in two pieces.
     const mem = async () => {

@@ -22,7 +22,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline/promises';
 import type { Config } from '../firmware/config';
-import { validateConfig } from '../firmware/config';
+import { validateConfig } from '../firmware/config-words';
 import { configSummary } from '../firmware/installer';
 import { Session, Reply, explain, simTransport, serialTransport } from './installer-link';
 import type { SimSite } from '../sim/site';

@@ -15,13 +15,15 @@ const { spawn, spawnSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const zlib = require('zlib');
 
 const ROOT = path.join(__dirname, '..');
 const { createSimCentre } = require('../sim/centre');
 const { simDefaultConfig, SIM_KEYS } = require('../sim/default-config');
-const { storeCommand } = require('./espruino-store');
+const { storeCommand, provision } = require('./espruino-store');
 const { readSpoolRecording, checkSpoolRecording } = require('./spool-reader');
+const { createFlashStore } = require('../firmware/flash-store');
+const { createJournal } = require('../firmware/journal');
+const { createSimCrypto } = require('../sim/crypto');
 const results = [];
 const check = (name, ok, detail) => {
   results.push({ name, ok });
@@ -88,7 +90,6 @@ async function main() {
   cfg.audio.rate = 4000;
   cfg.audio.preMs = 0;
   cfg.audio.chunkMs = 250;
-  fs.writeFileSync(path.join(dir, 'cfg.json'), JSON.stringify(cfg));
 
   const size = fs.statSync(path.join(dir, 'fw.js')).size;
   const store = interpreter(dir, ['-e', storeCommand(size)]);
@@ -96,6 +97,15 @@ async function main() {
   await store.stop();
   check('bundle stored as .bootcde in the interpreter flash', stored, (store.output().match(/STORED \d+/) || [''])[0]);
   if (!stored) return finish();
+  // The config goes in as an installer gives it: over the console, into the unit's record store.
+  let provisioned = true;
+  try {
+    await provision(bin, dir, cfg);
+  } catch (e) {
+    provisioned = false;
+    console.log(e.message);
+  }
+  check('the config given over the console is stored by the unit (record store on raw flash)', provisioned);
 
   const unit = interpreter(dir, []);
   const booted = await unit.waitFor(/info boot \S+ unit \S+ on LINUX/, 10000);
@@ -111,8 +121,8 @@ async function main() {
     return JSON.parse(re.exec(unit.output())[1]);
   };
   unit.key('v');
-  await unit.waitFor(/MEM \d+\/\d+/, 2000);
-  const memBefore = (unit.output().match(/MEM (\d+)\/(\d+)/) || [])[0];
+  await unit.waitFor(/MEM \d+\/\d+\r?\n/, 2000);
+  const memBefore = ((unit.output().match(/MEM (\d+)\/(\d+)\r?\n/) || [])[0] || '').trim();
   const info = await ask(1, { op: 'info' });
   const image = require('crypto').createHash('sha256').update(fs.readFileSync(path.join(dir, 'fw.js'))).digest('hex');
   check('installer info answers: unit, and the SHA-256 of .bootcde computed on Espruino', !!info && info.unit === 'SIM-0001' && info.fwHash === image, info ? `fwHash ${String(info.fwHash).slice(0, 16)}…, ${memBefore} variables before` : 'no answer');
@@ -150,16 +160,29 @@ async function main() {
   await sleep(300);
   await unit.stop();
 
-  const flash = fs.readFileSync(path.join(dir, 'espruino.flash')).toString('latin1');
-  const lines = flash.match(/\{"i":\d+[^\n\xff]*~[0-9a-f]{8}/g) || [];
-  const good = lines.filter((l) => {
-    const cut = l.lastIndexOf('~');
-    return (zlib.crc32(Buffer.from(l.slice(0, cut), 'latin1')) >>> 0).toString(16).padStart(8, '0') === l.slice(cut + 1);
-  });
-  const kinds = good.map((l) => JSON.parse(l.slice(0, l.lastIndexOf('~'))).k);
-  const recs = good.map((l) => JSON.parse(l.slice(0, l.lastIndexOf('~'))));
+  // The journal, read with the firmware's own store code from the interpreter's flash file: the
+  // record store sits in its top 48 KB (hal/espruino/flash.ts).
+  const flash = fs.readFileSync(path.join(dir, 'espruino.flash'));
+  const top = flash.length - 48 * 1024;
+  const area = {
+    sectorBytes: 16 * 1024,
+    sectors: 3,
+    erase: () => undefined,
+    write: () => undefined,
+    read: (sec, off, n) => flash.subarray(top + sec * 16 * 1024 + off, top + sec * 16 * 1024 + off + n).toString('latin1')
+  };
+  const records = createFlashStore(area, createSimCrypto());
+  const journal = createJournal(records, { now: () => 0, wall: () => 0 }, createSimCrypto(), { segmentBytes: 2048, maxSegments: 4 });
+  const recs = journal.records();
+  const kinds = recs.map((r) => r.k);
   const ev = recs.find((r) => r.k === 'ev' && r.c === 120);
-  check('journal in flash: boot, the panic event and its delivery, all with valid CRCs', kinds.includes('boot') && !!ev && recs.some((r) => r.k === 'ok' && r.r === ev.i), kinds.join(','));
+  check('journal in the record store on raw flash: boot, the panic event and its delivery, all with valid CRCs', kinds.includes('boot') && !!ev && recs.some((r) => r.k === 'ok' && r.r === ev.i) && journal.corruptAtOpen() === 0, kinds.join(','));
+  // Storage holds the boot image and nothing else: the firmware never writes it in service.
+  const list = interpreter(dir, ['-e', 'print("FILES "+JSON.stringify(require("Storage").list()));quit();']);
+  await list.waitFor(/FILES \[.*\]\r?\n/, 20000);
+  await list.stop();
+  const files = (/FILES (\[.*\])/.exec(list.output()) || [])[1];
+  check('Storage holds only the boot image after a service run (nothing written to it in service)', files === '[".bootcde"]', files);
 
   // The recording the panic started: sealed on Espruino (AES-256-CBC, HMAC on its SHA-256) and
   // appended to the spool, the folder AUDIO of the host file system on the Linux build; opened
@@ -186,10 +209,10 @@ async function main() {
   fs.copyFileSync(path.join(dir, 'fw.js'), path.join(dir2, 'fw.js'));
   const refusing = JSON.parse(JSON.stringify(cfg));
   refusing.report.receivers[0].port = 1;
-  fs.writeFileSync(path.join(dir2, 'cfg.json'), JSON.stringify(refusing));
   const store2 = interpreter(dir2, ['-e', storeCommand(size)]);
   await store2.waitFor(/STORED \d+/, 10000);
   await store2.stop();
+  await provision(bin, dir2, refusing).catch((e) => console.log(e.message));
   const lonely = interpreter(dir2, []);
   await lonely.waitFor(/connect failed/, 10000);
   lonely.key('p');

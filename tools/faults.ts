@@ -89,9 +89,14 @@ export const FAULTS: Fault[] = [
     // including the panic, must survive), then a reboot that has to read past it.
     name: 'corrupt journal record + reboot',
     inject: (c) => {
-      const flash = c.unit().sim.world.flash;
-      const seg = flash.names('j.').sort((a, b) => Number(a.slice(2)) - Number(b.slice(2))).pop()!;
-      flash.flipByte(seg, 12, 0x04);
+      const world = c.unit().sim.world;
+      const store = world.store();
+      const seg = store.list('j.').sort((a, b) => Number(a.slice(2)) - Number(b.slice(2))).pop()!;
+      const first = store.appendFile(seg).read().split('\n')[0];
+      // The newest copy of that line on the flash (a rotation may have copied it forward).
+      let at = -1;
+      for (let k = world.nor.find(first); k >= 0; k = world.nor.find(first, k + 1)) at = k;
+      world.nor.flipByte(at + 12, 0x04);
       c.unit().powerCut();
     }
   },

@@ -7,6 +7,7 @@
  * Nothing here prints a key or a password: requests are never echoed, and the password goes to the
  * port only as the unlock line Espruino's console lock asks for.
  */
+import { reasonWords } from '../firmware/config-words';
 import type { SimConsole } from '../sim/hal';
 
 /** Bytes to and lines from a unit's console. */
@@ -170,7 +171,7 @@ export function explain(r: Reply): { reason: string; hint: string } {
       return { reason: `the unit did not answer within ${f('waitedMs') / 1000} s`, hint: 'check the USB cable and port; if the console is locked, give the installer password' };
     case 'config-refused':
       return {
-        reason: 'the unit refused the config and keeps its current one: ' + (r.problems as { field: string; reason: string }[]).map((p) => `${p.field} ${p.reason}`).join('; '),
+        reason: 'the unit refused the config and keeps its current one: ' + (r.problems as { field: string; reason: string }[]).map((p) => `${p.field} ${reasonWords(p)}`).join('; '),
         hint: 'correct each field named and run again'
       };
     case 'config-store':

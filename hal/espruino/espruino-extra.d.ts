@@ -34,6 +34,8 @@ declare namespace E {
   function enableWatchdog(timeout: number, isAuto?: boolean): void;
   function toString(...args: unknown[]): string | undefined;
   function toUint8Array(...args: unknown[]): Uint8Array;
+  /** A string onto `length` bytes of memory at `addr` (memory-mapped flash on STM32): no copy. */
+  function memoryArea(addr: number, length: number): string;
   function mapInPlace(from: Uint8Array, to: Uint8Array | Uint16Array, map: Uint8Array | Uint16Array, bits: number): void;
   function reboot(): void;
 }
@@ -95,6 +97,13 @@ interface EspruinoCryptoModule {
     decrypt(data: ArrayBuffer | string, key: ArrayBuffer, options: { iv: ArrayBuffer; mode: 'CBC' }): ArrayBuffer | undefined;
   };
 }
+interface EspruinoFlash {
+  getFree(): { addr: number; length: number }[];
+  getPage(addr: number): { addr: number; length: number } | undefined;
+  erasePage(addr: number): void;
+  write(data: string | Uint8Array, addr: number): void;
+  read(length: number, addr: number): Uint8Array;
+}
 interface EspruinoFile {
   read(length: number): string | undefined;
   write(data: string | Uint8Array): number;
@@ -143,6 +152,7 @@ declare const global: {
   /** The installer request entry point the REPL calls (`I({...})`, docs/installer.md). */
   I?: (request: unknown) => void;
   require(name: 'Storage'): EspruinoStorage;
+  require(name: 'Flash'): EspruinoFlash;
   require(name: 'crypto'): EspruinoCryptoModule;
   require(name: 'net'): EspruinoNet;
   require(name: 'dgram'): EspruinoDgram;

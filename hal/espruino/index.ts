@@ -2,10 +2,13 @@
  * `createEspruinoHal(boardId, settings)`: the HAL contract on an Espruino board. Everything here is
  * a thin mapping to one or two device calls; behaviour lives in firmware/.
  */
-import type { Clock, Hal, InstallerConsole, LogLevel, Microphone, MicrophoneOptions, ResetCause, Spool, TimerId } from '../types';
+import type { Clock, Crypto, FlashArea, Hal, InstallerConsole, LogLevel, Microphone, MicrophoneOptions, ResetCause, Spool, TimerId } from '../types';
 import { boardProfile, BoardProfile } from './boards';
 import { createEspruinoCrypto } from './crypto';
-import { createEspruinoRecords, createFsSpool, createStorageSpool } from './storage';
+import { createFsSpool, createStorageSpool } from './storage';
+import { createDeviceFlashArea } from './flash';
+
+export { createDeviceFlashArea, createEspruinoCrypto };
 import { createWifiLink, createLinuxLink, LinkCore } from './links';
 import { createCellularLink, ModemIo } from './cellular';
 import { createPinButton, createPinOutput, createPinPower, createPinTamper } from './inputs';
@@ -192,12 +195,21 @@ function stm32ResetCause(): ResetCause {
   return 'unknown';
 }
 
-export function createEspruinoHal(settings: DeviceSettings): Hal {
+/** The record store's flash: 3 sectors of 16 KB (sectors 1-3 on the Espruino WiFi). */
+export function deviceFlash(): FlashArea {
+  return createDeviceFlashArea(16 * 1024, 3);
+}
+
+/**
+ * The HAL for the board being built. `flash` and `crypto` are given when the entry point made them
+ * first (to read the stored config before the bearers start).
+ */
+export function createEspruinoHal(settings: DeviceSettings, made?: { flash: FlashArea; crypto: Crypto }): Hal {
   const board: BoardProfile = boardProfile();
   const clock = createDeviceClock();
   const cause: ResetCause = __BOARD__ === 'ESPRUINOWIFI' || __BOARD__ === 'PICO_R1_3' ? stm32ResetCause() : __BOARD__ === 'LINUX' ? 'power' : 'unknown';
-  const records = createEspruinoRecords();
-  const crypto = createEspruinoCrypto();
+  const crypto = made ? made.crypto : createEspruinoCrypto();
+  const flash = made ? made.flash : deviceFlash();
 
   // __BOARD__ is replaced by the build (and compared in place, so the bundler drops the other
   // boards' code): one spool driver in each bundle. The Linux
@@ -234,7 +246,7 @@ export function createEspruinoHal(settings: DeviceSettings): Hal {
       return global.require('Storage').read('.bootcde');
     }
   };
-  const storage = { records: records, spool: spool };
+  const storage = { flash: flash, spool: spool };
 
   if (__BOARD__ === 'LINUX') {
     const wifi: LinkCore = createLinuxLink(clock, 'wifi');
@@ -250,7 +262,7 @@ export function createEspruinoHal(settings: DeviceSettings): Hal {
       tamper: con.tamper,
       storage: storage,
       links: { wifi: wifi.link, cellular: cell.link },
-      crypto: createEspruinoCrypto(),
+      crypto: crypto,
       // The Linux build has no watchdog (E.enableWatchdog is an empty function there).
       watchdog: { enable: function () {}, kick: function () {} },
       log: log,
@@ -267,7 +279,8 @@ export function createEspruinoHal(settings: DeviceSettings): Hal {
       haptic: board.haptic ? createPinOutput(board.haptic) : undefined,
       buzzer: board.buzzer ? createPinOutput(board.buzzer) : undefined
     },
-    microphone: board.mic ? createWaveformMic(clock, board.mic) : createSilentMic(clock),
+    // Every board built here has a microphone pin; the silent one is the Linux build's alone.
+    microphone: createWaveformMic(clock, board.mic!),
     power: createPinPower(board.mains, board.battery, board.batteryScale),
     tamper: createPinTamper(board.tamper),
     storage: storage,

@@ -1,24 +1,17 @@
 /**
- * Persistent storage on the device.
- * - Records: Espruino `Storage` in internal flash (names ≤ 28 characters; never rewritten in place).
- * - Append files: `Storage.open(name, 'a')` (StorageFile: text, no 0xFF, names ≤ 27 characters).
+ * The audio spool on the device (the records are firmware/flash-store.ts on ./flash.ts: nothing
+ * here writes Storage in service, docs/journal.md).
  * - Spool: a microSD card through `fs` (`E.connectSDCard`) on the Espruino WiFi, the host's file
  *   system through `fs` on the Linux build; a bounded area of internal Storage (names prefixed
  *   `sp.`) on the build-only boards without a card, so the contract holds on every board.
  */
-import type { AppendFile, RecordStore, Spool } from '../types';
+import type { Spool } from '../types';
 
 function fail(code: string, message: string): Error {
   const e = new Error(message);
   (e as Error & { code: string }).code = code;
   return e;
 }
-
-/**
- * StorageFile chunks hold a flash page less a 32-byte header (992 bytes on the Linux build, 4064 on
- * the STM32 boards); a write longer than a fresh chunk throws part-way. Appends go in pieces this big.
- */
-const APPEND_PIECE = 512;
 
 /** Sum of `sizeOf` over `names`. */
 function totalSize(names: string[], sizeOf: (name: string) => number): number {
@@ -32,89 +25,6 @@ function ownedBytes(s: string): Uint8Array {
   const out = new Uint8Array(s.length);
   out.set(new Uint8Array(E.toArrayBuffer(s)));
   return out;
-}
-
-export function createEspruinoRecords(): RecordStore {
-  const S = global.require('Storage');
-
-  function checkName(name: string, max: number): void {
-    if (name.length < 1 || name.length > max) throw fail('ENAME', 'storage name "' + name + '" must be 1-' + max + ' characters');
-  }
-
-  return {
-    maxName: 28,
-    read: function (name) {
-      const s = S.read(name);
-      return s === undefined ? undefined : s;
-    },
-    write: function (name, data) {
-      checkName(name, 28);
-      if (data.length === 0) throw fail('EDATA', 'storage cannot hold an empty record "' + name + '"');
-      try {
-        // Storage.write compacts by itself when it needs room, and throws (never returns false) when full.
-        S.write(name, data);
-      } catch (e) {
-        throw fail('ENOSPC', 'storage full writing "' + name + '"');
-      }
-    },
-    erase: function (name) {
-      S.erase(name);
-      // An append file (StorageFile) is stored in chunks that `erase` by name leaves behind.
-      if (S.list(undefined, { sf: true }).indexOf(name) >= 0) S.open(name, 'r').erase();
-    },
-    list: function (prefix) {
-      const all = S.list(undefined, { sf: false }).concat(S.list(undefined, { sf: true }));
-      const out: string[] = [];
-      for (let i = 0; i < all.length; i++) {
-        if (all[i].indexOf(prefix) === 0 && out.indexOf(all[i]) < 0) out.push(all[i]);
-      }
-      out.sort();
-      return out;
-    },
-    free: function () {
-      return S.getFree();
-    },
-    appendFile: function (name): AppendFile {
-      checkName(name, 27);
-      let size = -1;
-      function length(): number {
-        if (size < 0) size = S.open(name, 'r').getLength();
-        return size;
-      }
-      return {
-        append: function (data) {
-          if (data.indexOf('\xff') >= 0) throw fail('EDATA', 'append files cannot hold byte 0xFF');
-          const st = S.getStats();
-          // getFree() leaves out erased-but-not-compacted space, which a new chunk can reuse.
-          if (st.freeBytes + st.trashBytes < data.length + 64) throw fail('ENOSPC', 'storage full appending to "' + name + '"');
-          const before = length();
-          const f = S.open(name, 'a');
-          try {
-            for (let i = 0; i < data.length; i += APPEND_PIECE) f.write(data.substr(i, APPEND_PIECE));
-          } catch (e) {
-            size = -1;
-            throw fail('ENOSPC', 'storage full appending to "' + name + '"');
-          }
-          size = before + data.length;
-        },
-        read: function () {
-          const f = S.open(name, 'r');
-          let out = '';
-          let part = f.read(1024);
-          while (part !== undefined && part.length > 0) {
-            out += part;
-            part = f.read(1024);
-          }
-          return out;
-        },
-        size: length,
-        erase: function () {
-          S.open(name, 'r').erase();
-          size = 0;
-        }
-      };
-    }
-  };
 }
 
 /**

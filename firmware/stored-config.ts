@@ -1,0 +1,89 @@
+/**
+ * The unit's config as it is kept in the record store (docs/journal.md, "Flash layout"): two
+ * copies, `cfg.a` then `cfg.b`, each `<version>:<config JSON>`. One module for reading it at boot
+ * (firmware/main.ts for the network settings, firmware/app.ts for the rest) and for replacing it
+ * (the installer service).
+ *
+ * - Replace: copy A with the next version, read back, then copy B. A power cut at any point boots
+ *   either the old config (A torn: its CRC fails, both copies still hold the old one) or the
+ *   verified new one (A whole).
+ * - Read: the highest version that parses and passes validation in either copy; the other copy is
+ *   then repaired from it, so one damaged copy (a flipped bit) costs nothing.
+ */
+import type { RecordStore } from '../hal/types';
+import type { Config } from './config';
+import { checkConfig } from './config';
+
+export const CONFIG_A = 'cfg.a';
+export const CONFIG_B = 'cfg.b';
+
+export interface StoredConfig {
+  /** The config in force; null when neither copy holds a valid one (never undefined: Espruino 2v29). */
+  config: Config | null;
+  /** Its JSON exactly as it was sent (the installer reports its SHA-256). */
+  text: string;
+  version: number;
+  /** Copies that were damaged, stale or missing and were written again (0, 1 or 2). */
+  repaired: number;
+}
+
+function parse(raw: string | undefined, audioBytes: number): { v: number; text: string; config: Config } | undefined {
+  if (raw === undefined) return undefined;
+  const colon = raw.indexOf(':');
+  const v = parseInt(raw.substr(0, colon), 10);
+  if (!(v >= 1)) return undefined;
+  const text = raw.substr(colon + 1);
+  let c: unknown;
+  try {
+    c = JSON.parse(text);
+  } catch (e) {
+    return undefined;
+  }
+  return checkConfig(c, audioBytes).length === 0 ? { v: v, text: text, config: c as Config } : undefined;
+}
+
+/** Read the config (repairing a damaged copy); `audioBytes` is the board's ring budget. */
+export function readStoredConfig(store: RecordStore, audioBytes: number): StoredConfig {
+  const a = parse(store.read(CONFIG_A), audioBytes);
+  const b = parse(store.read(CONFIG_B), audioBytes);
+  const best = a && (!b || a.v >= b.v) ? a : b;
+  if (!best) return { config: null, text: '', version: 0, repaired: 0 };
+  let repaired = 0;
+  const raw = best.v + ':' + best.text;
+  try {
+    if (!a || a.v !== best.v) {
+      store.write(CONFIG_A, raw);
+      repaired++;
+    }
+    if (!b || b.v !== best.v) {
+      store.write(CONFIG_B, raw);
+      repaired++;
+    }
+  } catch (e) {
+    // A repair that cannot be written leaves the good copy: still the config in force.
+  }
+  return { config: best.config || null, text: best.text || '', version: best.v || 0, repaired: repaired };
+}
+
+/**
+ * Replace the config with `text` (already validated by the caller): copy A, read back, copy B.
+ * Throws when copy A cannot be written or read back (the old config then stays in force).
+ */
+export function writeStoredConfig(store: RecordStore, text: string, audioBytes: number): void {
+  const now = readStoredConfig(store, audioBytes);
+  const raw = now.version + 1 + ':' + text;
+  store.write(CONFIG_A, raw);
+  if (store.read(CONFIG_A) !== raw) throw new Error('read-back differs');
+  // From here the new config is the one in force; copy B is repaired at the next read if this fails.
+  try {
+    store.write(CONFIG_B, raw);
+  } catch (e) {
+    // see above
+  }
+}
+
+/** Remove both copies (decommission). */
+export function eraseStoredConfig(store: RecordStore): void {
+  store.erase(CONFIG_A);
+  store.erase(CONFIG_B);
+}
