@@ -1,11 +1,15 @@
 /**
  * The unit. `createApp(hal, config)` boots it on whatever HAL it is given: the Espruino board
- * (firmware/main.ts) or the Node simulator (sim/, test/).
+ * (firmware/main.ts) or the Node simulator (sim/, test/). Wiring only: each behaviour is in the
+ * module named for it.
  *
- * Boot order matters and is the same on every boot: guard → config → journal (+ boot record) →
- * reporter (reads the journal, resumes undelivered events, reports the reset) → indicator → alarm
- * (resumed if the journal shows one active) → button → supervised inputs → watchdog. Everything
- * that can hold an event exists before the first input is watched.
+ * Boot order (the same on every boot): first what must work before anything that can fail, the
+ * record store (or one in RAM), the config (or the factory one), the indicator, the button and the
+ * watchdog (firmware/health.ts); then, each one in a `part` whose failure is logged and journalled
+ * and takes nothing else down, the journal, the reporter (resumes undelivered events, reports the
+ * reset), the recorder and uploader, the alarm machine (resumed if the journal shows one active;
+ * holds recognised before it existed are given to it), the supervised inputs, the service period
+ * and the installer's console.
  */
 import type { Hal, LogLevel } from '../hal/types';
 import { Config, defaultConfig, checkConfig, problemCodes } from './config';
@@ -15,7 +19,8 @@ import { createIndicatorDriver, IndicatorDriver, BOOT_FLASH, ACK_BLINK, GESTURE_
 import { createGuard, errorText } from './guard';
 import { createReporter, Reporter, RouteStatus } from './reporter';
 import { createAlarmRunner, AlarmRunner, AlarmState } from './alarm';
-import { createInputMonitor, InputMonitor } from './monitors';
+import { superviseInputs } from './monitors';
+import { createHealth, Health } from './health';
 import { CID } from './events';
 import { createRecorder, Recorder } from './recorder';
 import { sealKeys, SealKeys } from './seal';
@@ -32,21 +37,9 @@ import type { RecordStore } from '../hal/types';
 export const JOURNAL_SEGMENT_BYTES = 2048;
 export const JOURNAL_SEGMENTS = 4;
 
-/** Why the unit restarted itself (a hung loop, a fault), kept across the reboot (docs/faults.md). */
-export const RESET_RECORD = 'rst.json';
-/** At most this many restarts for faults per hour; after that the unit limps on and reports 300 zone 9. */
-const FAULT_RESTARTS = 3;
-/** Memory pressure: fewer free variables than 1/16 of the heap sheds non-critical work. */
-const LOW_MEMORY_PART = 16;
 /** Contact ID 305 zone per reset cause (docs/reporting.md). */
 const RESET_ZONE: { [cause: string]: number } = { power: 1, watchdog: 2, software: 3 };
 
-/** How often the battery is measured, ms. */
-const BATTERY_POLL_MS = 60000;
-/** A low battery must persist over this many readings before it is reported. */
-const BATTERY_SETTLE_MS = 3 * BATTERY_POLL_MS;
-/** Hysteresis above the low threshold before a battery restore, V. */
-const BATTERY_HYST_V = 0.2;
 
 export interface AppStatus {
   /** `alarm` while an alarm is active (it restores after `alarmS`). */
@@ -150,19 +143,16 @@ function createRamStore(): RecordStore {
 }
 
 export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
+  /** The health policy, once it is armed (a few lines below). */
+  let hp: Health | undefined;
   // Under memory pressure (`lean`) only errors and warnings are logged: text costs memory.
-  let lean = false;
   const log = {
     write: function (level: LogLevel, message: string) {
-      if (!lean || level === 'error' || level === 'warn') hal.log.write(level, message);
+      if (!hp || !hp.lean() || level === 'error' || level === 'warn') hal.log.write(level, message);
     }
   };
-  let onFault = function (where: string, e: unknown) {
-    void where;
-    void e;
-  };
   const guard = createGuard(log, function (where: string, e: unknown) {
-    onFault(where, e);
+    if (hp) hp.fault(where, e);
   });
   const clock = hal.clock;
   // Input callbacks are wrapped one by one (guard.wrap); an exception anywhere else (a timer, a
@@ -170,148 +160,219 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
   // wrapper per callback (each would cost RAM on the device).
   hal.system.onUncaught(function (e: unknown) {
     log.write('error', 'uncaught: ' + errorText(e));
-    onFault('callback', e);
+    if (hp) hp.fault('callback', e);
   });
-  // The journal, the config and the state records: the log-structured store on raw flash.
+
+  // 1. What must work before anything that can fail: the store (or one in RAM), the config (or the
+  //    factory one), the indicator, the button and the watchdog.
   const records: RecordStore = store || openStore(hal);
-  // Why the last boot happened, if the firmware caused it: kept in flash across the restart.
-  let lastWhy = '';
-  let restarts: number[] = [];
-  try {
-    const r = JSON.parse(records.read(RESET_RECORD) || 'null');
-    if (r && typeof r.why === 'string') lastWhy = r.why;
-    if (r && r.h instanceof Array) restarts = r.h;
-  } catch (e) {
-    // an unreadable record: no reason known
-  }
-  if (lastWhy !== '') records.write(RESET_RECORD, JSON.stringify({ why: '', h: restarts }));
-  /** Keep `why` for the next boot's 305 and journal (before a deliberate restart or reset). */
-  function condemn(why: string): void {
-    try {
-      records.write(RESET_RECORD, JSON.stringify({ why: why, h: restarts }));
-    } catch (e) {
-      log.write('error', 'cannot keep the reset reason');
-    }
-  }
-
   let rejected = '';
-  let config: Config | undefined;
-  if (given !== undefined) {
-    const problems = checkConfig(given, hal.system.audioBytes);
-    if (problems.length === 0) config = given;
-    else rejected = problemCodes(problems);
-  }
-  if (config === undefined) config = readStoredConfig(records, hal.system.audioBytes).config || undefined;
-  if (config === undefined) config = defaultConfig();
-  const cfg: Config = config;
-
-  let reporter: Reporter | undefined;
-  const journal = createJournal(records, clock, hal.crypto, {
-    segmentBytes: JOURNAL_SEGMENT_BYTES,
-    maxSegments: JOURNAL_SEGMENTS,
-    retain: function (records: JournalRecord[]) {
-      if (reporter) return reporter.retain(records);
-      // Before the reporter has read the journal: keep every event and reservation.
-      const keep: JournalRecord[] = [];
-      for (let i = 0; i < records.length; i++) if (records[i].k === 'ev' || records[i].k === 'sq') keep.push(records[i]);
-      return keep;
+  let cfg: Config = defaultConfig();
+  try {
+    const problems = given !== undefined ? checkConfig(given, hal.system.audioBytes) : [];
+    if (given !== undefined && problems.length === 0) cfg = given;
+    else {
+      if (given !== undefined) rejected = problemCodes(problems);
+      cfg = readStoredConfig(records, hal.system.audioBytes).config || cfg;
     }
-  });
-  // Lines the journal could not read, and records the flash store found damaged (not torn by a
-  // power cut): reported once (300 zone 8).
-  const corrupt = journal.corruptAtOpen() + ((records as FlashStore).stats ? (records as FlashStore).stats().damaged : 0);
-  // Read once for the reporter and the alarm; released after boot (closures keep their scope).
-  let history: JournalRecord[] = journal.records();
-  const cause = hal.system.resetCause();
-  journal.append('boot', {
-    fw: FIRMWARE_VERSION,
-    board: hal.system.board,
-    cause: cause,
-    why: lastWhy,
-    unit: cfg.unitId
-  });
-  if (corrupt > 0) journal.append('jrn-bad', { lines: corrupt });
-  if (rejected !== '') {
-    log.write('error', 'config refused: ' + rejected);
-    journal.append('cfg-bad', { why: rejected });
+  } catch (e) {
+    log.write('error', 'config unreadable: factory defaults (' + errorText(e) + ')');
   }
-  log.write('info', 'boot ' + FIRMWARE_VERSION + ' unit ' + cfg.unitId + ' on ' + hal.system.board);
+
+  let journal: Journal | undefined;
+  let rep: Reporter | undefined;
+  let rec: Recorder | undefined;
+  let alarm: AlarmRunner | undefined;
+  let installer: Installer | undefined;
+  let triggers = 0;
+  /** Holds recognised before the alarm machine exists (the boot is still going on). */
+  let early = 0;
 
   const indicator: IndicatorDriver = createIndicatorDriver(clock, hal.indicator);
-  if (cfg.indicator.bootFlash) indicator.play(BOOT_FLASH);
-
-  let triggers = 0;
-  let alarm: AlarmRunner | undefined;
-  const rep: Reporter = createReporter({
-    clock: clock,
-    crypto: hal.crypto,
-    log: log,
-    journal: journal,
-    history: history,
-    links: hal.links,
-    config: cfg,
-    onDelivered: guard.wrap('delivered', function (rec: JournalRecord) {
-      if (alarm) alarm.dispatch({ type: 'delivered', code: rec.c as number, qualifier: rec.q as number });
-      if (installer) installer.delivered(rec);
+  const press: PressRunner = createPressRunner(
+    clock,
+    cfg.holdMs,
+    guard.wrap('trigger', function (heldMs: number) {
+      triggers++;
+      log.write('info', 'panic: button held ' + Math.round(heldMs) + ' ms');
+      // Recording first, so the panic report carries its reference; the alarm whatever happens.
+      try {
+        if (rec) rec.begin(heldMs);
+      } finally {
+        if (alarm) alarm.dispatch({ type: 'trigger' });
+        else early++;
+      }
+    }),
+    guard.wrap('tap', function () {
+      if (alarm) alarm.dispatch({ type: 'tap' });
     })
+  );
+  hal.button.onEdge(
+    guard.wrap('button', function (pressed: boolean, atMs: number) {
+      if (installer && installer.button(pressed, atMs)) return;
+      press.edge(pressed, atMs);
+    })
+  );
+  const health: Health = createHealth({
+    clock: clock,
+    log: log,
+    records: records,
+    watchdog: hal.watchdog,
+    system: hal.system,
+    watchdogS: cfg.watchdogS,
+    journal: function (kind, fields) {
+      if (journal) journal.append(kind, fields);
+    },
+    report: function (code, qualifier, zone) {
+      report(code, qualifier, zone);
+    }
   });
-  reporter = rep;
+  hp = health;
+
+  /** A part of the boot that may fail without taking the rest with it: logged, journalled, counted. */
+  function part<T>(name: string, make: () => T): T | undefined {
+    try {
+      return make();
+    } catch (e) {
+      log.write('error', name + ' failed at boot: ' + errorText(e));
+      try {
+        if (journal) journal.append('boot-fail', { w: name, e: errorText(e).substr(0, 60) });
+      } catch (e2) {
+        // the journal itself
+      }
+      return undefined;
+    }
+  }
+
+  // 2. The journal (in RAM if the store refuses it), the boot record, the reporter.
+  const journalOptions = {
+    segmentBytes: JOURNAL_SEGMENT_BYTES,
+    maxSegments: JOURNAL_SEGMENTS,
+    retain: function (all: JournalRecord[]) {
+      if (rep) return rep.retain(all);
+      // Before the reporter has read the journal: keep every event and reservation.
+      const keep: JournalRecord[] = [];
+      for (let i = 0; i < all.length; i++) if (all[i].k === 'ev' || all[i].k === 'sq') keep.push(all[i]);
+      return keep;
+    }
+  };
+  const jrn: Journal =
+    part('journal', function () {
+      return createJournal(records, clock, hal.crypto, journalOptions);
+    }) || createJournal(createRamStore(), clock, hal.crypto, journalOptions);
+  journal = jrn;
+  // Lines the journal could not read, and records the flash store found damaged (not torn by a
+  // power cut): reported once (300 zone 8).
+  const corrupt = jrn.corruptAtOpen() + ((records as FlashStore).stats ? (records as FlashStore).stats().damaged : 0);
+  // Read once for the reporter and the alarm; released after boot (closures keep their scope).
+  let history: JournalRecord[] = part('history', jrn.records) || [];
+  const cause = hal.system.resetCause();
+  const lastWhy = health.lastWhy;
+  part('boot record', function () {
+    jrn.append('boot', { fw: FIRMWARE_VERSION, board: hal.system.board, cause: cause, why: lastWhy, unit: cfg.unitId });
+    if (corrupt > 0) jrn.append('jrn-bad', { lines: corrupt });
+    if (rejected !== '') jrn.append('cfg-bad', { why: rejected });
+  });
+  if (rejected !== '') log.write('error', 'config refused: ' + rejected);
+  log.write('info', 'boot ' + FIRMWARE_VERSION + ' unit ' + cfg.unitId + ' on ' + hal.system.board);
+  if (cfg.indicator.bootFlash) indicator.play(BOOT_FLASH);
+  if (cfg.report.receivers.length === 0 && cfg.unitId !== 'UNCOMMISSIONED') {
+    // A commissioned unit whose config lost its receivers can report to no one: say so.
+    log.write('error', 'no receivers: alarms are journalled only');
+  }
+
+  rep = part('reporter', function () {
+    return createReporter({
+      clock: clock,
+      crypto: hal.crypto,
+      log: log,
+      journal: jrn,
+      history: history,
+      links: hal.links,
+      config: cfg,
+      onDelivered: guard.wrap('delivered', function (r: JournalRecord) {
+        if (alarm) alarm.dispatch({ type: 'delivered', code: r.c as number, qualifier: r.q as number });
+        if (installer) installer.delivered(r);
+      })
+    });
+  });
+  if (!rep) {
+    // Nothing can be sent: restart (within the budget) and try again.
+    health.fault('reporter', 'could not start');
+  }
+  const reporter = rep;
+  if (reporter) health.watch(reporter.stuck, 'reporter');
   let insecure = false;
   for (let i = 0; i < cfg.report.receivers.length; i++) if (!cfg.report.receivers[i].key) insecure = true;
-  if (insecure) journal.append('insecure', {});
+  if (insecure) part('insecure record', function () {
+    jrn.append('insecure', {});
+  });
+  function report(code: number, qualifier: number, zone: number, x?: string): void {
+    if (reporter) reporter.report(code, qualifier, zone, x);
+  }
   // 305 says why: zone 1 power-on, 2 watchdog, 3 the firmware restarted itself, 0 unknown; the
   // firmware's own reason as alarm text (printable characters only, never a secret).
   // A corrupt journal record was skipped at open: tell the centre (300 zone 8), once per boot.
-  if (corrupt > 0) rep.report(CID.TROUBLE, 1, 8);
+  if (corrupt > 0) report(CID.TROUBLE, 1, 8);
   const whyText = (cause === 'watchdog' && lastWhy === '' ? 'main loop blocked' : lastWhy).replace(/[^A-Za-z0-9 :.,_-]/g, ' ').substr(0, 48);
-  rep.report(CID.RESET, 1, RESET_ZONE[cause] || 0, whyText ? 'I' + cause + ': ' + whyText : undefined);
+  report(CID.RESET, 1, RESET_ZONE[cause] || 0, whyText ? 'I' + cause + ': ' + whyText : undefined);
 
-  let recorder: Recorder | undefined;
-  const report = guard.wrap('report', function (code: number, qualifier: number, zone: number) {
+  const alarmReport = guard.wrap('report', function (code: number, qualifier: number, zone: number) {
     // A panic or duress during a recording names it, so the operator can find the audio.
-    const ref = recorder && qualifier === 1 && (code === cfg.report.panicCode || code === CID.DURESS) ? recorder.ref() : '';
-    rep.report(code, qualifier, zone, ref ? 'V' + ref : undefined);
+    const ref = rec && qualifier === 1 && (code === cfg.report.panicCode || code === CID.DURESS) ? rec.ref() : '';
+    report(code, qualifier, zone, ref ? 'V' + ref : undefined);
   });
 
-  // The seal's keys: without an evidence key (not commissioned) nothing is recorded.
+  // 3. Evidence: the recorder (resuming a recording cut by a power loss) and the uploader. A card
+  //    that is absent, full or unreadable costs the audio, never the alarm.
   const keys = cfg.evidence ? sealKeys(hal.crypto, cfg.evidence.key) : undefined;
-  const rec: Recorder = createRecorder({
-    clock: clock,
-    crypto: hal.crypto,
-    keys: keys,
-    spool: hal.storage.spool,
-    records: records,
-    microphone: hal.microphone,
-    log: log,
-    unit: cfg.unitId,
-    audio: cfg.audio,
-    audioBytes: hal.system.audioBytes,
-    report: report
-  });
-  recorder = rec;
-  let uploader: Uploader | undefined;
-  if (cfg.evidence) {
-    uploader = createUploader({
+  rec = part('recorder', function () {
+    return createRecorder({
       clock: clock,
       crypto: hal.crypto,
+      keys: keys,
       spool: hal.storage.spool,
-      links: hal.links,
+      records: records,
+      microphone: hal.microphone,
       log: log,
       unit: cfg.unitId,
-      evidence: cfg.evidence,
-      keys: keys as SealKeys,
-      recorder: rec,
-      busy: function () {
-        return rep.inflight() > 0;
-      },
-      lean: function () {
-        return lean;
-      }
+      audio: cfg.audio,
+      audioBytes: hal.system.audioBytes,
+      report: alarmReport
     });
-  } else if (rec.states().length > 0) {
-    log.write('warn', 'recordings are waiting on the spool: no evidence server is configured');
+  });
+  const recorder = rec;
+  if (recorder) {
+    health.watch(function () {
+      const quiet = recorder.silentFor();
+      return quiet > 10000 ? 'no audio for ' + Math.round(quiet / 1000) + ' s' : '';
+    }, 'microphone');
+  }
+  let uploader: Uploader | undefined;
+  if (cfg.evidence && recorder && keys) {
+    const ev = cfg.evidence;
+    uploader = part('uploader', function () {
+      return createUploader({
+        clock: clock,
+        crypto: hal.crypto,
+        spool: hal.storage.spool,
+        links: hal.links,
+        log: log,
+        unit: cfg.unitId,
+        evidence: ev,
+        keys: keys,
+        recorder: recorder,
+        busy: function () {
+          return !!reporter && reporter.inflight() > 0;
+        },
+        lean: health.lean
+      });
+    });
+  } else if (recorder && recorder.states().length > 0) {
+    log.write('warn', 'recordings wait on the card: no evidence server configured');
   }
 
+  // 4. The alarm machine (resumed if the journal shows one active), then the holds it missed.
   const resumed: AlarmState | undefined = alarmInJournal(history, cfg.report.panicCode)
     ? { mode: 'alarm', cancelled: false, taps: 0 }
     : undefined;
@@ -328,7 +389,7 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
       confirm: cfg.indicator.confirm !== 'off'
     },
     {
-      report: report,
+      report: alarmReport,
       indicate: function (pattern: string) {
         if (pattern === 'confirm') indicator.play(ACK_BLINK);
         else if (pattern === 'gesture') indicator.play(GESTURE_BLINK);
@@ -344,175 +405,47 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
     resumed
   );
   alarm = alarmRunner;
+  for (; early > 0; early--) alarmRunner.dispatch({ type: 'trigger' });
 
-  let installer: Installer | undefined;
-  const press: PressRunner = createPressRunner(
-    clock,
-    cfg.holdMs,
-    guard.wrap('trigger', function (heldMs: number) {
-      triggers++;
-      log.write('info', 'panic: button held ' + Math.round(heldMs) + ' ms');
-      // Recording first, so the panic report carries its reference.
-      try {
-        rec.begin(heldMs);
-      } finally {
-        alarmRunner.dispatch({ type: 'trigger' });
-      }
-    }),
-    guard.wrap('tap', function () {
-      alarmRunner.dispatch({ type: 'tap' });
-    })
-  );
-  hal.button.onEdge(
-    guard.wrap('button', function (pressed: boolean, atMs: number) {
-      if (installer && installer.button(pressed, atMs)) return;
-      press.edge(pressed, atMs);
-    })
-  );
-
-  const inp = cfg.inputs;
-  const monitors: InputMonitor[] = [];
-  function monitor(code: number, settleMs: number): InputMonitor {
-    const m = createInputMonitor(clock, settleMs, inp.perHour, function (active: boolean) {
-      report(code, active ? 1 : 3, 0);
+  // 5. The supervised inputs, the service period, the installer's console.
+  const inputs = part('inputs', function () {
+    return superviseInputs(clock, hal, cfg.inputs, alarmReport, guard.wrap);
+  });
+  const service: ServiceWatch | undefined = part('service', function () {
+    return createServiceWatch(clock, records, cfg.service, alarmReport);
+  });
+  if (reporter && recorder) {
+    installer = part('installer', function () {
+      return createInstaller({
+        hal: hal,
+        records: records,
+        config: cfg,
+        reporter: reporter,
+        recorder: recorder,
+        journal: jrn,
+        blink: function (p) {
+          indicator.play(p);
+        },
+        halt: function () {
+          stopAll();
+        }
+      });
     });
-    monitors.push(m);
-    return m;
   }
-  const mains = monitor(CID.MAINS, inp.mainsDelayS * 1000);
-  const tamper = monitor(CID.TAMPER, inp.tamperMs);
-  const battery = monitor(CID.BATTERY, BATTERY_SETTLE_MS);
-  hal.power.onMainsChange(
-    guard.wrap('mains', function (present: boolean) {
-      mains.set(!present);
-    })
-  );
-  hal.tamper.onChange(
-    guard.wrap('tamper', function (open: boolean) {
-      tamper.set(open);
-    })
-  );
-  const checkBattery = guard.wrap('battery', function () {
-    const v = hal.power.batteryVolts();
-    if (v < inp.lowBatteryV) battery.set(true);
-    else if (v >= inp.lowBatteryV + BATTERY_HYST_V) battery.set(false);
-  });
-  mains.set(!hal.power.mainsPresent());
-  tamper.set(hal.tamper.isOpen());
-  checkBattery();
-  const batteryTimer = clock.every(BATTERY_POLL_MS, checkBattery);
 
-  const service: ServiceWatch = createServiceWatch(clock, records, cfg.service, report);
-
-  let stopAll = function () {};
-  const inst: Installer = createInstaller({
-    hal: hal,
-    records: records,
-    config: cfg,
-    reporter: rep,
-    recorder: rec,
-    journal: journal,
-    blink: function (p) {
-      indicator.play(p);
-    },
-    halt: function () {
-      stopAll();
-    }
-  });
-  installer = inst;
-
-  // Faults: journal it; the state may be corrupt, so restart cleanly (the journal resumes any alarm
-  // and recording), at most FAULT_RESTARTS an hour; past that, limp on and say so (300 zone 9).
-  let limping = false;
-  let restarting = false;
-  /**
-   * May the firmware reset the unit again (a fault restart or a hung loop)? At most
-   * FAULT_RESTARTS an hour, counted across boots in `rst.json`; past that the unit limps on and
-   * says so once (300 zone 9), so a broken part cannot keep it rebooting instead of protecting.
-   */
-  function mayRestart(): boolean {
-    const now = clock.wall();
-    const recent: number[] = [];
-    for (let i = 0; i < restarts.length; i++) if (now - restarts[i] < 3600000 && restarts[i] <= now) recent.push(restarts[i]);
-    restarts = recent;
-    if (restarts.length < FAULT_RESTARTS) {
-      restarts.push(now);
-      return true;
-    }
-    if (!limping) {
-      limping = true;
-      log.write('error', 'restarts exhausted this hour: continuing');
-      report(CID.TROUBLE, 1, 9);
-    }
-    return false;
-  }
-  onFault = function (where: string, e: unknown) {
-    // One restart is enough: faults after it is asked for (the same bug firing again) are counted.
-    if (restarting) return;
-    try {
-      journal.append('fault', { w: where, e: errorText(e).substr(0, 80) });
-    } catch (e2) {
-      log.write('error', 'cannot journal the fault');
-    }
-    if (mayRestart()) {
-      restarting = true;
-      condemn('fault in ' + where + ': ' + errorText(e));
-      log.write('error', 'restarting after a fault in ' + where);
-      hal.system.restart();
-    }
-  };
-
-  // The watchdog is kicked only while every main loop is healthy: the reporter's frames get their
-  // replies or time out, and the microphone delivers blocks. A hung loop stops the kicks, and the
-  // hardware resets the unit with the reason kept for the next boot's 305.
-  let condemned = '';
-  let micWatched = true;
-  hal.watchdog.enable(cfg.watchdogS);
-  const kickTimer = clock.every(
-    1000,
-    guard.wrap('watchdog', function () {
-      if (condemned !== '') return;
-      let hung = rep.stuck();
-      const quiet = rec.silentFor();
-      if (hung !== '') hung = 'reporter: ' + hung + ' frame never answered';
-      else if (micWatched && quiet > 10000) hung = 'microphone: no audio for ' + Math.round(quiet / 1000) + ' s';
-      if (hung !== '' && !mayRestart()) {
-        // Restarts have not cured it: keep protecting without that loop's check (the alarm path
-        // does not need the microphone).
-        if (hung.indexOf('microphone') === 0) micWatched = false;
-        hung = '';
-      }
-      if (hung !== '') {
-        condemned = hung;
-        log.write('error', 'hung: ' + hung + '; letting the watchdog reset the unit');
-        journal.append('hung', { w: hung });
-        condemn('hung ' + hung);
-        return;
-      }
-      const mem = hal.system.memory();
-      const free = mem.free;
-      if ((free < mem.total / LOW_MEMORY_PART) !== lean) {
-        lean = !lean;
-        log.write('warn', lean ? 'memory low (' + free + ' free): uploading one chunk at a time, logging errors only' : 'memory recovered');
-      }
-      hal.watchdog.kick();
-    })
-  );
-
-  stopAll = function () {
-    inst.stop();
+  function stopAll(): void {
+    if (installer) installer.stop();
     if (uploader) uploader.stop();
-    rec.stop();
-    clock.cancel(kickTimer);
-    clock.cancel(batteryTimer);
-    service.stop();
-    for (let i = 0; i < monitors.length; i++) monitors[i].stop();
+    if (recorder) recorder.stop();
+    health.stop();
+    if (inputs) inputs.stop();
+    if (service) service.stop();
     press.stop();
     alarmRunner.stop();
-    rep.stop();
+    if (reporter) reporter.stop();
     indicator.off();
     hal.button.close();
-  };
+  }
 
   return {
     config: function () {
@@ -525,18 +458,18 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
         cancelled: a.cancelled,
         triggers: triggers,
         faults: guard.count(),
-        pending: rep.pending(),
-        inflight: rep.inflight(),
-        routes: rep.routes(),
+        pending: reporter ? reporter.pending() : 0,
+        inflight: reporter ? reporter.inflight() : 0,
+        routes: reporter ? reporter.routes() : [],
         insecure: insecure,
-        recording: rec.status().recording || '',
-        stored: rec.states().length
+        recording: recorder ? recorder.status().recording || '' : '',
+        stored: recorder ? recorder.states().length : 0
       };
     },
-    journal: journal,
-    recorder: rec,
+    journal: jrn,
+    recorder: recorder as Recorder,
     uploader: uploader,
-    service: service,
+    service: service as ServiceWatch,
     stop: function () {
       stopAll();
     }

@@ -4,7 +4,8 @@
  * flapping input cannot flood the centre. A change held back by the limit is reported when the
  * hour allows, if it still stands.
  */
-import type { Clock } from '../hal/types';
+import type { Clock, Hal } from '../hal/types';
+import { CID } from './events';
 
 export interface InputMonitor {
   /** Feed the raw state (`true` = trouble/alarm present). */
@@ -54,6 +55,69 @@ export function createInputMonitor(
     },
     stop: function () {
       clock.cancel(timer);
+    }
+  };
+}
+
+/** How often the battery is measured, ms. */
+const BATTERY_POLL_MS = 60000;
+/** A low battery must persist over this many readings before it is reported. */
+const BATTERY_SETTLE_MS = 3 * BATTERY_POLL_MS;
+/** Hysteresis above the low threshold before a battery restore, V. */
+const BATTERY_HYST_V = 0.2;
+
+export interface InputSettings {
+  mainsDelayS: number;
+  tamperMs: number;
+  lowBatteryV: number;
+  perHour: number;
+}
+
+/**
+ * Watch the supervised inputs: mains loss (301), tamper (137), low battery (302, read every
+ * minute). `wrap` guards each HAL callback; `report(code, qualifier, zone)` sends.
+ */
+export function superviseInputs(
+  clock: Clock,
+  hal: Pick<Hal, 'power' | 'tamper'>,
+  inp: InputSettings,
+  report: (code: number, qualifier: number, zone: number) => void,
+  wrap: <A extends unknown[]>(where: string, fn: (...args: A) => void) => (...args: A) => void
+): { stop(): void } {
+  const monitors: InputMonitor[] = [];
+  function monitor(code: number, settleMs: number): InputMonitor {
+    const m = createInputMonitor(clock, settleMs, inp.perHour, function (active: boolean) {
+      report(code, active ? 1 : 3, 0);
+    });
+    monitors.push(m);
+    return m;
+  }
+  const mains = monitor(CID.MAINS, inp.mainsDelayS * 1000);
+  const tamper = monitor(CID.TAMPER, inp.tamperMs);
+  const battery = monitor(CID.BATTERY, BATTERY_SETTLE_MS);
+  hal.power.onMainsChange(
+    wrap('mains', function (present: boolean) {
+      mains.set(!present);
+    })
+  );
+  hal.tamper.onChange(
+    wrap('tamper', function (open: boolean) {
+      tamper.set(open);
+    })
+  );
+  const checkBattery = wrap('battery', function () {
+    const v = hal.power.batteryVolts();
+    if (v < inp.lowBatteryV) battery.set(true);
+    else if (v >= inp.lowBatteryV + BATTERY_HYST_V) battery.set(false);
+  });
+  mains.set(!hal.power.mainsPresent());
+  tamper.set(hal.tamper.isOpen());
+  checkBattery();
+  const timer = clock.every(BATTERY_POLL_MS, checkBattery);
+  return {
+    stop: function () {
+      clock.cancel(timer);
+      for (let i = 0; i < monitors.length; i++) monitors[i].stop();
     }
   };
 }

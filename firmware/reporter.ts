@@ -86,6 +86,9 @@ interface Route {
   st: RouteState;
 }
 
+/** After boot a path that is not up yet gets this long to come up before it is tried (and can fail). */
+const LINK_GRACE_MS = 90000;
+
 /** Sequence numbers are reserved in blocks in the journal, so a reboot never reuses one. */
 const SEQ_BLOCK = 50;
 
@@ -105,6 +108,7 @@ export function createReporter(d: ReporterDeps): Reporter {
   let wakeTimer = -1;
   let wakeAt = -1;
   let testTimer = -1;
+  const bootAt = clock.now();
 
   // Sequence state from the journal: continue after the last reservation.
   let seq = 1;
@@ -341,6 +345,12 @@ export function createReporter(d: ReporterDeps): Reporter {
     for (let ri = 0; ri < routes.length; ri++) {
       const r = routes[ri];
       if (r.ch.busy()) continue;
+      // A path still coming up after boot (Wi-Fi joining, the modem registering) is not tried, so
+      // it is not rated failed before it had its chance; its coming up wakes this at once.
+      if (r.link && !linkUp(r) && now - bootAt < LINK_GRACE_MS) {
+        if (bootAt + LINK_GRACE_MS < wake) wake = bootAt + LINK_GRACE_MS;
+        continue;
+      }
       let chosen: Pending | undefined;
       for (let k = 0; k < pending.length && !chosen; k++) {
         const p = pending[k];

@@ -1,0 +1,159 @@
+/**
+ * The unit's health policy (docs/faults.md): the hardware watchdog, kicked only while every main
+ * loop is healthy; hung loops and faults turned into clean restarts, at most FAULT_RESTARTS an
+ * hour, counted across boots in `rst.json`, with the reason kept for the next boot's 305; memory
+ * pressure ("lean" mode). The watchdog is armed as soon as the unit boots, before anything that can
+ * fail: the loops it watches are registered as they come up.
+ */
+import type { Clock, LogSink, RecordStore, System, Watchdog } from '../hal/types';
+import { errorText } from './guard';
+
+/** Why the unit restarted itself (a hung loop, a fault), kept across the reboot. */
+export const RESET_RECORD = 'rst.json';
+/** At most this many restarts for faults per hour; after that the unit limps on and reports 300 zone 9. */
+const FAULT_RESTARTS = 3;
+/** Memory pressure: fewer free variables than 1/16 of the heap sheds non-critical work. */
+const LOW_MEMORY_PART = 16;
+
+export interface HealthDeps {
+  clock: Clock;
+  log: LogSink;
+  records: RecordStore;
+  watchdog: Watchdog;
+  system: System;
+  watchdogS: number;
+  /** Journal a record (late-bound: the journal may not exist yet, or may have failed). */
+  journal(kind: string, fields: { [k: string]: unknown }): void;
+  /** Report to the centre (300 zone 9 when restarts are exhausted). */
+  report(code: number, qualifier: number, zone: number): void;
+}
+
+/** A main loop the watchdog checks: why it is hung ('' when healthy). */
+export type LoopCheck = () => string;
+
+export interface Health {
+  /** The firmware's reason for the last restart ('' when it did not cause it). */
+  readonly lastWhy: string;
+  /** Watch a main loop from now on. */
+  watch(check: LoopCheck, name: string): void;
+  /** An exception at a callback boundary: journal it and restart cleanly if the budget allows. */
+  fault(where: string, e: unknown): void;
+  /** Memory is short: shed non-critical work. */
+  lean(): boolean;
+  stop(): void;
+}
+
+export function createHealth(d: HealthDeps): Health {
+  const clock = d.clock;
+  const log = d.log;
+  let lastWhy = '';
+  let restarts: number[] = [];
+  try {
+    const r = JSON.parse(d.records.read(RESET_RECORD) || 'null');
+    if (r && typeof r.why === 'string') lastWhy = r.why;
+    if (r && r.h instanceof Array) restarts = r.h;
+  } catch (e) {
+    // an unreadable record: no reason known
+  }
+  try {
+    if (lastWhy !== '') d.records.write(RESET_RECORD, JSON.stringify({ why: '', h: restarts }));
+  } catch (e) {
+    log.write('error', 'cannot clear the reset reason');
+  }
+
+  /** Keep `why` for the next boot's 305 and journal (before a deliberate restart or reset). */
+  function condemn(why: string): void {
+    try {
+      d.records.write(RESET_RECORD, JSON.stringify({ why: why, h: restarts }));
+    } catch (e) {
+      log.write('error', 'cannot keep the reset reason');
+    }
+  }
+
+  let limping = false;
+  let restarting = false;
+  /**
+   * May the firmware reset the unit again (a fault restart or a hung loop)? At most
+   * FAULT_RESTARTS an hour; past that the unit limps on and says so once (300 zone 9), so a
+   * broken part cannot keep it rebooting instead of protecting.
+   */
+  function mayRestart(): boolean {
+    const now = clock.wall();
+    const recent: number[] = [];
+    for (let i = 0; i < restarts.length; i++) if (now - restarts[i] < 3600000 && restarts[i] <= now) recent.push(restarts[i]);
+    restarts = recent;
+    if (restarts.length < FAULT_RESTARTS) {
+      restarts.push(now);
+      return true;
+    }
+    if (!limping) {
+      limping = true;
+      log.write('error', 'restarts exhausted this hour: continuing');
+      d.report(300, 1, 9);
+    }
+    return false;
+  }
+
+  const checks: LoopCheck[] = [];
+  const names: string[] = [];
+  let condemned = '';
+  let lean = false;
+  d.watchdog.enable(d.watchdogS);
+  const kickTimer = clock.every(1000, function () {
+    if (condemned !== '') return;
+    let hung = '';
+    for (let i = 0; i < checks.length && hung === ''; i++) {
+      const why = checks[i]();
+      if (why === '') continue;
+      if (mayRestart()) hung = names[i] + ': ' + why;
+      else {
+        // Restarts have not cured it: keep protecting without that loop's check.
+        checks.splice(i, 1);
+        names.splice(i, 1);
+        i--;
+      }
+    }
+    if (hung !== '') {
+      condemned = hung;
+      log.write('error', 'hung: ' + hung + '; letting the watchdog reset the unit');
+      d.journal('hung', { w: hung });
+      condemn('hung ' + hung);
+      return;
+    }
+    const mem = d.system.memory();
+    if ((mem.free < mem.total / LOW_MEMORY_PART) !== lean) {
+      lean = !lean;
+      log.write('warn', lean ? 'memory low (' + mem.free + ' free): one chunk per upload, errors only in the log' : 'memory recovered');
+    }
+    d.watchdog.kick();
+  });
+
+  return {
+    lastWhy: lastWhy,
+    watch: function (check: LoopCheck, name: string) {
+      checks.push(check);
+      names.push(name);
+    },
+    fault: function (where: string, e: unknown) {
+      // One restart is enough: faults after it is asked for (the same bug firing again) are counted.
+      if (restarting) return;
+      try {
+        d.journal('fault', { w: where, e: errorText(e).substr(0, 80) });
+      } catch (e2) {
+        log.write('error', 'cannot journal the fault');
+      }
+      if (mayRestart()) {
+        restarting = true;
+        condemn('fault in ' + where + ': ' + errorText(e));
+        log.write('error', 'restarting after a fault in ' + where);
+        d.system.restart();
+      }
+    },
+    lean: function () {
+      return lean;
+    },
+    stop: function () {
+      clock.cancel(kickTimer);
+    }
+  };
+}
