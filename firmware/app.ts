@@ -15,7 +15,7 @@ import type { Hal, LogLevel } from '../hal/types';
 import { Config, defaultConfig, checkConfig, problemCodes } from './config';
 import { createJournal, Journal, JournalRecord } from './journal';
 import { createPressRunner, PressRunner } from './press';
-import { createIndicatorDriver, IndicatorDriver, BOOT_FLASH, ACK_BLINK, GESTURE_BLINK } from './indicator';
+import { createIndicatorDriver, IndicatorDriver, BOOT_FLASH, ACK_BLINK, GESTURE_BLINK, NO_REPORT } from './indicator';
 import { createGuard, errorText } from './guard';
 import { createReporter, Reporter, RouteStatus } from './reporter';
 import { createAlarmRunner, AlarmRunner, AlarmState } from './alarm';
@@ -57,6 +57,11 @@ export interface AppStatus {
   routes: RouteStatus[];
   /** Reporting without encryption (lab only). */
   insecure: boolean;
+  /**
+   * `false` while the unit can report to no one: no receiver configured, or every path rated
+   * failed. It shows it (indicator `NO_REPORT`), journals it (`reach`) and keeps trying.
+   */
+  reach: boolean;
   /** Id of the recording in progress, '' when none. */
   recording: string;
   /** Recordings on the spool not yet fully uploaded. */
@@ -213,6 +218,8 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
       press.edge(pressed, atMs);
     })
   );
+  // A hold that began before this boot (across a power cut or a reset) has no edge of its own.
+  if (hal.button.isPressed()) press.edge(true, clock.now());
   const health: Health = createHealth({
     clock: clock,
     log: log,
@@ -276,10 +283,19 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
   if (rejected !== '') log.write('error', 'config refused: ' + rejected);
   log.write('info', 'boot ' + FIRMWARE_VERSION + ' unit ' + cfg.unitId + ' on ' + hal.system.board);
   if (cfg.indicator.bootFlash) indicator.play(BOOT_FLASH);
-  if (cfg.report.receivers.length === 0 && cfg.unitId !== 'UNCOMMISSIONED') {
-    // A commissioned unit whose config lost its receivers can report to no one: say so.
-    log.write('error', 'no receivers: alarms are journalled only');
+  let reach = true;
+  /** Whether anyone can be reported to: shown, journalled and logged at each change. */
+  function reachable(ok: boolean): void {
+    if (ok === reach) return;
+    reach = ok;
+    indicator.standing(ok ? undefined : NO_REPORT);
+    log.write(ok ? 'info' : 'error', ok ? 'a receiver can be reached again' : 'no receiver can be reached: alarms are journalled and retried');
+    part('reach record', function () {
+      jrn.append('reach', { ok: ok ? 1 : 0 });
+    });
   }
+  // A unit with no receivers (uncommissioned, or a config that lost them) reports to no one.
+  if (cfg.report.receivers.length === 0) reachable(false);
 
   rep = part('reporter', function () {
     return createReporter({
@@ -293,11 +309,13 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
       onDelivered: guard.wrap('delivered', function (r: JournalRecord) {
         if (alarm) alarm.dispatch({ type: 'delivered', code: r.c as number, qualifier: r.q as number });
         if (installer) installer.delivered(r);
-      })
+      }),
+      onReach: guard.wrap('reach', reachable)
     });
   });
   if (!rep) {
-    // Nothing can be sent: restart (within the budget) and try again.
+    // Nothing can be sent: show it, restart (within the budget) and try again.
+    reachable(false);
     health.fault('reporter', 'could not start');
   }
   const reporter = rep;
@@ -443,6 +461,7 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
     press.stop();
     alarmRunner.stop();
     if (reporter) reporter.stop();
+    indicator.standing(undefined);
     indicator.off();
     hal.button.close();
   }
@@ -462,6 +481,7 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
         inflight: reporter ? reporter.inflight() : 0,
         routes: reporter ? reporter.routes() : [],
         insecure: insecure,
+        reach: reach,
         recording: recorder ? recorder.status().recording || '' : '',
         stored: recorder ? recorder.states().length : 0
       };

@@ -31,6 +31,8 @@ export interface ReporterDeps {
   config: Config;
   /** An event was acknowledged (once per event). */
   onDelivered: (rec: JournalRecord) => void;
+  /** Every route is now rated failed (`false`), or one is no longer (`true`). */
+  onReach?: (ok: boolean) => void;
 }
 
 export interface RouteStatus {
@@ -105,6 +107,8 @@ export function createReporter(d: ReporterDeps): Reporter {
   const routes: Route[] = [];
   const pending: Pending[] = [];
   let stopped = false;
+  /** Some route is not rated failed (every route starts so). */
+  let reachable = true;
   let wakeTimer = -1;
   let wakeAt = -1;
   let testTimer = -1;
@@ -270,6 +274,12 @@ export function createReporter(d: ReporterDeps): Reporter {
       else if (e.type === 'trouble') {
         log.write(e.qualifier === 1 ? 'error' : 'info', r.name + (e.qualifier === 1 ? ' path failed' : ' path restored'));
         report(CID.COMMS, e.qualifier, r.index + 1);
+        let ok = false;
+        for (let k = 0; k < routes.length; k++) if (!routes[k].st.failed) ok = true;
+        if (ok !== reachable) {
+          reachable = ok;
+          if (d.onReach) d.onReach(ok);
+        }
       }
     }
   }

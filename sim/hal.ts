@@ -58,7 +58,13 @@ export class SimSpoolMedia {
    * with `EIO` (a torn write; a power cut right after it is the usual case).
    */
   tearNextAppend: number | undefined;
+  /** No card, or one that cannot be read: every operation throws (`EIO`), listing included. */
+  absent = false;
   constructor(public capacity = 4 * 1024 * 1024) {}
+  /** Throw as an absent card does. */
+  check(): void {
+    if (this.absent) throw Object.assign(new Error('no card'), { code: 'EIO' });
+  }
   used(): number {
     let n = 0;
     for (const b of this.blobs.values()) n += b.length;
@@ -74,9 +80,10 @@ function spoolName(name: string): void {
 
 function createSimSpool(media: SimSpoolMedia): Spool {
   return {
-    capacity: () => media.capacity,
-    used: () => media.used(),
+    capacity: () => (media.check(), media.capacity),
+    used: () => (media.check(), media.used()),
     write(name, data) {
+      media.check();
       spoolName(name);
       if (media.stalled) {
         media.busyRefusals++;
@@ -90,6 +97,7 @@ function createSimSpool(media: SimSpoolMedia): Spool {
       media.writes++;
     },
     append(name, parts) {
+      media.check();
       spoolName(name);
       if (media.stalled) {
         media.busyRefusals++;
@@ -108,20 +116,23 @@ function createSimSpool(media: SimSpoolMedia): Spool {
       if (tear !== undefined) throw Object.assign(new Error(`card fault appending to ${name}`), { code: 'EIO' });
     },
     readAt: (name, offset, length) => {
+      media.check();
       const b = media.blobs.get(name);
       return b ? Buffer.from(b.subarray(offset, offset + length)).toString('latin1') : undefined;
     },
-    size: (name) => media.blobs.get(name)?.length ?? -1,
+    size: (name) => (media.check(), media.blobs.get(name)?.length ?? -1),
     read: (name) => {
+      media.check();
       const b = media.blobs.get(name);
       return b ? b.slice() : undefined;
     },
     readText: (name) => {
+      media.check();
       const b = media.blobs.get(name);
       return b ? Buffer.from(b).toString('latin1') : undefined;
     },
-    erase: (name) => void media.blobs.delete(name),
-    list: () => [...media.blobs.keys()].sort()
+    erase: (name) => (media.check(), void media.blobs.delete(name)),
+    list: () => (media.check(), [...media.blobs.keys()].sort())
   };
 }
 

@@ -78,12 +78,15 @@ describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, in
     const ledChanges = u.sim.world.led.history.length;
     u.sim.world.button.press(2000);
     clock.tick(1400);
-    assert.deepEqual(kinds(u), ['boot', 'ev305'], 'not yet: held 1.4 s of 1.5 s');
+    assert.deepEqual(kinds(u), ['boot', 'reach', 'ev305'], 'not yet: held 1.4 s of 1.5 s');
     clock.tick(200);
-    assert.deepEqual(kinds(u), ['boot', 'ev305', 'panic']);
+    assert.deepEqual(kinds(u), ['boot', 'reach', 'ev305', 'panic']);
     assert.equal(u.app.status().mode, 'alarm');
     assert.equal(u.app.status().pending, 2, 'no receiver configured: both wait in the journal');
-    assert.equal(u.sim.world.led.history.length, ledChanges, 'no light until a centre acknowledges');
+    // No receiver: the unit shows that it can report to no one (a 1.2 s glow every 20 s), and the
+    // press adds no light of its own.
+    const lit = u.sim.world.led.history.slice(ledChanges);
+    for (let i = 0; i + 1 < lit.length; i += 2) assert.equal(lit[i + 1].at - lit[i].at, 1200, 'no light of the press until a centre acknowledges');
     assert.equal(u.sim.world.buzzer.history.length, 0);
     const panic = u.app.journal.records().pop()!;
     assert.deepEqual([panic.c, panic.q, panic.z], [120, 1, 1]);
@@ -97,7 +100,7 @@ describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, in
     clock.tick(3000);
     u.sim.world.button.press(1400);
     clock.tick(3000);
-    assert.deepEqual(kinds(u), ['boot', 'ev305']);
+    assert.deepEqual(kinds(u), ['boot', 'reach', 'ev305']);
     assert.equal(u.app.status().triggers, 0);
   });
 
@@ -107,7 +110,7 @@ describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, in
     clock.tick(5000);
     u.sim.world.button.up();
     clock.tick(100);
-    assert.deepEqual(kinds(u), ['boot', 'ev305', 'panic']);
+    assert.deepEqual(kinds(u), ['boot', 'reach', 'ev305', 'panic']);
   });
 
   it('holding on and on triggers once; a second hold triggers again', () => {
@@ -116,7 +119,7 @@ describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, in
     clock.tick(12_000);
     u.sim.world.button.press(2000);
     clock.tick(3000);
-    assert.deepEqual(kinds(u), ['boot', 'ev305', 'panic', 'panic']);
+    assert.deepEqual(kinds(u), ['boot', 'reach', 'ev305', 'panic', 'panic']);
   });
 
   it('hold time 0 triggers on the press itself', () => {
@@ -126,7 +129,7 @@ describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, in
     const u = boot(c);
     u.sim.world.button.press(60);
     clock.tick(40); // debounce (25 ms) passed, still held
-    assert.deepEqual(kinds(u), ['boot', 'ev305', 'panic']);
+    assert.deepEqual(kinds(u), ['boot', 'reach', 'ev305', 'panic']);
   });
 
   it('the journal survives a power cut; the next boot continues it', () => {
@@ -136,12 +139,14 @@ describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, in
     const app2 = u.powerCut();
     assert.deepEqual(app2.journal.records().map((r) => [r.i, r.k, r.c ?? r.cause]), [
       [1, 'boot', 'power'],
-      [2, 'sq', undefined],
-      [3, 'ev', 305],
-      [4, 'ev', 120],
-      [5, 'boot', 'power'],
-      [6, 'sq', undefined],
-      [7, 'ev', 305]
+      [2, 'reach', undefined],
+      [3, 'sq', undefined],
+      [4, 'ev', 305],
+      [5, 'ev', 120],
+      [6, 'boot', 'power'],
+      [7, 'reach', undefined],
+      [8, 'sq', undefined],
+      [9, 'ev', 305]
     ]);
     assert.equal(app2.status().pending, 3, 'the undelivered events of the first boot are still owed');
     assert.equal(app2.status().mode, 'alarm', 'the alarm was active at the cut: resumed');
@@ -154,10 +159,10 @@ describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, in
     u.powerCut();
     u.sim.world.button.up();
     clock.tick(5000);
-    assert.deepEqual(kinds(u), ['boot', 'ev305', 'boot', 'ev305']);
+    assert.deepEqual(kinds(u), ['boot', 'reach', 'ev305', 'boot', 'reach', 'ev305']);
     u.sim.world.button.press(2000);
     clock.tick(2500);
-    assert.deepEqual(kinds(u), ['boot', 'ev305', 'boot', 'ev305', 'panic']);
+    assert.deepEqual(kinds(u), ['boot', 'reach', 'ev305', 'boot', 'reach', 'ev305', 'panic']);
   });
 
   it('a corrupt journal record is reported at boot and the unit carries on', () => {
@@ -167,7 +172,7 @@ describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, in
     clock.tick(2500);
     nor.flipByte(nor.find('{"i":1,') + 5, 0x04); // inside the first line: the boot record
     const app2 = u.powerCut();
-    assert.deepEqual(kinds(u), ['ev305', 'panic', 'boot', 'jrn-bad', 'ev300', 'ev305']);
+    assert.deepEqual(kinds(u), ['reach', 'ev305', 'panic', 'boot', 'jrn-bad', 'reach', 'ev300', 'ev305']);
     assert.equal(app2.journal.records().find((r) => r.k === 'jrn-bad')!.lines, 1);
     u.sim.world.button.press(2000);
     clock.tick(2500);

@@ -205,7 +205,8 @@ describe('the shipped LINUX bundle, run on a minimal Espruino API in Node', () =
       assert.deepEqual([...esp.files.keys()], [], 'Storage untouched in service');
       const journal = createFlashStore(esp.area, createSimCrypto()).appendFile('j.0').read();
       const recs = journal.trim().split('\n').map((l) => JSON.parse(l.slice(0, l.lastIndexOf('~'))));
-      assert.deepEqual(recs.map((r) => (r.k === 'ev' ? `ev${r.c}/${r.q}` : r.k)), ['boot', 'sq', 'ev305/1', 'ev120/1']);
+      // Uncommissioned, no receiver: it shows and journals that it can report to no one.
+      assert.deepEqual(recs.map((r) => (r.k === 'ev' ? `ev${r.c}/${r.q}` : r.k)), ['boot', 'reach', 'sq', 'ev305/1', 'ev120/1']);
     } finally {
       clock.restore();
     }

@@ -43,6 +43,21 @@ export interface Fault {
   /** Inject; returns a restore to run after `holdMs` (default: nothing to restore). */
   inject(c: Ctx): (() => void) | void;
   holdMs?: number;
+  /**
+   * Whether the unit shows that it can report to no one (`reach` false): `must` (every path is
+   * rated failed), `may` (it depends on when the routes' tests fall), default never (a path works
+   * throughout, so showing it would be wrong).
+   */
+  noOne?: 'must' | 'may';
+}
+
+function bothDown(c: Ctx): () => void {
+  c.rig.primary.faults.down = true;
+  c.rig.secondary.faults.down = true;
+  return () => {
+    c.rig.primary.faults.down = false;
+    c.rig.secondary.faults.down = false;
+  };
 }
 
 export const FAULTS: Fault[] = [
@@ -70,15 +85,16 @@ export const FAULTS: Fault[] = [
   },
   {
     name: 'both receivers down 2 min',
-    inject: (c) => {
-      c.rig.primary.faults.down = true;
-      c.rig.secondary.faults.down = true;
-      return () => {
-        c.rig.primary.faults.down = false;
-        c.rig.secondary.faults.down = false;
-      };
-    },
-    holdMs: 2 * MIN
+    inject: bothDown,
+    holdMs: 2 * MIN,
+    noOne: 'may'
+  },
+  {
+    // Every path rated failed: the unit shows that it can report to no one, and keeps trying.
+    name: 'both receivers down 15 min',
+    inject: bothDown,
+    holdMs: 15 * MIN,
+    noOne: 'must'
   },
   { name: 'garbled replies (3)', inject: (c) => void (c.rig.primary.faults.garble = 3) },
   { name: 'modem stops answering', inject: (c) => c.modem.hang() },
@@ -132,9 +148,13 @@ export interface Row {
   restartLost: number;
   chainOk: boolean;
   worstMs: number;
+  /** The unit showed that no receiver could be reached (a `reach` record with ok 0). */
+  shown: boolean;
+  /** Whether it had to (the fault's `noOne`; 'never' when not given). */
+  noOne: 'must' | 'may' | 'never';
 }
 
-function measure(rig: Rig, unit: SimUnit, injected: number, presses: number, fault: string, state: State): Row {
+function measure(rig: Rig, unit: SimUnit, injected: number, presses: number, fault: string, state: State, noOne: Row['noOne'] = 'never'): Row {
   const recs = unit.app.journal.records();
   const done = new Set(recs.filter((r) => r.k === 'ok' || r.k === 'fail').map((r) => r.r));
   const evs = recs.filter((r) => r.k === 'ev');
@@ -173,7 +193,9 @@ function measure(rig: Rig, unit: SimUnit, injected: number, presses: number, fau
     audioLost,
     restartLost,
     chainOk,
-    worstMs: worst
+    worstMs: worst,
+    shown: recs.some((r) => r.k === 'reach' && r.ok === 0),
+    noOne
   };
 }
 
@@ -219,7 +241,7 @@ export async function runCase(clock: sinon.SinonFakeTimers, fault: Fault, state:
       const s = rig.unit!.app.status();
       return s.pending === 0 && s.recording === '';
     }, 20 * MIN);
-    return measure(rig, rig.unit!, 1, presses, fault.name, state);
+    return measure(rig, rig.unit!, 1, presses, fault.name, state, fault.noOne || 'never');
   } finally {
     await rig.close();
     modem.dispose();
@@ -298,7 +320,9 @@ export async function soak(clock: sinon.SinonFakeTimers, days: number, seed = 1)
       audioLost: 0,
       restartLost: 0,
       chainOk: true,
-      worstMs: worst
+      worstMs: worst,
+      shown: false,
+      noOne: 'may'
     };
   } finally {
     await rig.close();
@@ -307,15 +331,15 @@ export async function soak(clock: sinon.SinonFakeTimers, days: number, seed = 1)
 }
 
 function table(rows: Row[]): string {
-  const head = ['fault', 'state', 'faults', 'alarms raised', 'alarms acked', 'events lost', 'audio lost*', 'restart gaps', 'chain', 'worst alarm→ACK'];
-  const cells = rows.map((r) => [r.fault, r.state, String(r.injected), String(r.raised), String(r.acked), String(r.lost), String(r.audioLost), r.restartLost ? `${r.restartLost} samples` : '-', r.chainOk ? 'ok' : 'BROKEN', r.acked ? `${(r.worstMs / 1000).toFixed(1)} s` : '-']);
+  const head = ['fault', 'state', 'faults', 'alarms raised', 'alarms acked', 'events lost', 'audio lost*', 'restart gaps', 'chain', 'no one: shown', 'worst alarm→ACK'];
+  const cells = rows.map((r) => [r.fault, r.state, String(r.injected), String(r.raised), String(r.acked), String(r.lost), String(r.audioLost), r.restartLost ? `${r.restartLost} samples` : '-', r.chainOk ? 'ok' : 'BROKEN', r.shown ? (r.noOne === 'never' ? 'WRONGLY' : 'yes') : r.noOne === 'must' ? 'NOT SHOWN' : '-', r.acked ? `${(r.worstMs / 1000).toFixed(1)} s` : '-']);
   const w = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((x, i) => (i < 2 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  ');
   return [line(head), line(w.map((n) => '-'.repeat(n))), ...cells.map(line)].join('\n');
 }
 
 export function rowOk(r: Row): boolean {
-  return r.lost === 0 && r.audioLost === 0 && r.chainOk && r.acked === r.raised && r.raised > 0;
+  return r.lost === 0 && r.audioLost === 0 && r.chainOk && r.acked === r.raised && r.raised > 0 && (r.shown ? r.noOne !== 'never' : r.noOne !== 'must');
 }
 
 async function main(): Promise<number> {

@@ -1,0 +1,95 @@
+import { strict as assert } from 'node:assert';
+import { useFakeTime } from './support/fake-time';
+import { createRig, Rig, cid } from './support/alarm-rig';
+
+/**
+ * A boot that always protects (issue #17): the button, the indicator and the watchdog are armed
+ * before anything that can fail, and no failure later in the boot (an absent or unreadable card,
+ * a recording that cannot be resumed, a microphone that will not start) leaves the button
+ * unwatched. A path that is still coming up is not rated failed.
+ */
+const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
+
+describe('boot: the button is watched whatever fails after it', function () {
+  this.timeout(120_000);
+  const fake = useFakeTime(T0);
+  let rig: Rig;
+  afterEach(async () => rig && (await rig.close()));
+
+  const panicAcked = () => rig.alarms().some((e) => cid(e) === '1 120 001');
+  async function holdAndWait(): Promise<void> {
+    rig.unit!.sim.world.button.press(2000);
+    await rig.until(panicAcked, 15_000);
+  }
+
+  it('a card that is absent or unreadable at boot, with a recording to resume on it: no audio, the alarm still goes', async () => {
+    rig = await createRig(() => fake.clock);
+    const u = rig.boot();
+    await rig.run(3000);
+    u.sim.world.button.press(2000);
+    await rig.run(6000); // a recording starts and is on the card
+    u.sim.world.spool.absent = true;
+    u.powerCut();
+    await rig.run(3000);
+    const before = rig.alarms().filter((e) => cid(e) === '1 120 001').length;
+    rig.unit!.sim.world.button.press(2000);
+    await rig.until(() => rig.alarms().filter((e) => cid(e) === '1 120 001').length > before, 15_000);
+    assert.ok(rig.alarms().filter((e) => cid(e) === '1 120 001').length > before, 'the panic after the boot reached the centre');
+    const log = rig.unit!.sim.world.log.map((l) => l.message).join('\n');
+    assert.match(log, /recorder failed at boot: no card/);
+    assert.ok(rig.unit!.app.journal.records().some((r) => r.k === 'boot-fail' && r.w === 'recorder'), 'the failure is journalled');
+  });
+
+  it('a microphone that will not start: the recorder is lost, the button, the reporter and the watchdog are not', async () => {
+    rig = await createRig(() => fake.clock);
+    const u = rig.boot();
+    await rig.run(1000);
+    // The next boot's microphone refuses to start.
+    const mic = u.sim.hal.microphone;
+    void mic;
+    u.sim.onBoot((hal) => {
+      hal.microphone.start = () => {
+        throw new Error('ADC busy');
+      };
+    });
+    u.powerCut();
+    await rig.run(2000);
+    await holdAndWait();
+    assert.ok(panicAcked());
+    // Watchdog still kicked: no reset in 60 s.
+    const boots = rig.unit!.sim.world.boots.length;
+    await rig.run(60_000, 1000);
+    assert.equal(rig.unit!.sim.world.boots.length, boots, 'no watchdog reset: the kicks go on');
+  });
+
+  it('a hold made while the boot is still going on is not lost', async () => {
+    rig = await createRig(() => fake.clock);
+    const u = rig.boot();
+    await rig.run(1000);
+    // Hold the button across a power cut: the new boot sees it held from its first moment.
+    u.sim.world.button.down();
+    u.powerCut();
+    await rig.run(2500);
+    u.sim.world.button.up();
+    await rig.until(panicAcked, 15_000);
+    assert.ok(panicAcked(), 'the hold recognised during the boot raised the alarm');
+  });
+
+  it('paths still coming up after boot are not reported failed; one that never comes up is, after its grace', async () => {
+    rig = await createRig(() => fake.clock);
+    const u = rig.boot();
+    // Wi-Fi is down from the first moment of this boot (not joined yet), up again 20 s later.
+    u.sim.world.paths.wifi!.cut();
+    u.powerCut();
+    await rig.run(20_000, 500);
+    u.sim.world.paths.wifi!.restore();
+    await rig.run(30_000, 500);
+    const trouble = () => rig.alarms().filter((e) => e.cid?.code === '350' && e.cid.qualifier === 1);
+    assert.equal(trouble().length, 0, 'no 350 for a path that joined within its grace');
+    // Now one that never comes up: cut, reboot, wait past the grace.
+    rig.unit!.sim.world.paths.wifi!.cut();
+    rig.unit!.powerCut();
+    await rig.run(150_000, 1000);
+    assert.ok(trouble().some((e) => e.cid?.zone === '001'), 'the primary that never came up is reported (1 350 001)');
+  });
+});
