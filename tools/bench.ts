@@ -5,7 +5,8 @@
  *
  *   npm run bench                       # everything (about 2 minutes; + ~1.5 min with ESPRUINO_BIN)
  *   npm run bench -- --alarms N --failovers N --record-s S
- *   npm run bench -- --only latency,failover,bytes,footprint,interpreter
+ *   npm run bench -- --only latency,failover,bytes,wear,footprint,interpreter
+ *   npm run bench -- --wear-days N      # simulated days of normal service for the wear figures
  *
  * Exit status 1 when a figure misses its budget.
  */
@@ -14,6 +15,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, ChildProcess } from 'node:child_process';
+import * as sinon from 'sinon';
+import { createRig } from '../test/support/alarm-rig';
 import type { SimCentre } from '../sim/centre';
 import { simDefaultConfig, createLabCentres, SIM_KEYS } from '../sim/default-config';
 import { createSimUnit, SimUnit } from '../sim/unit';
@@ -33,6 +36,7 @@ const num = (name: string, d: number) => (args.includes(`--${name}`) ? Number(ar
 const ALARMS = num('alarms', 200);
 const FAILOVERS = num('failovers', 50);
 const RECORD_S = num('record-s', 600);
+const WEAR_DAYS = num('wear-days', 30);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const crypto = createSimCrypto();
 
@@ -268,15 +272,64 @@ async function evidenceOverCellular(): Promise<void> {
   }
 }
 
+/**
+ * Wear of the record store (issue #17): bytes written and sectors erased per day of normal service
+ * and per alarm (with its whole recording), on the sim's NOR flash (3 × 16 KB, as sectors 1-3 of
+ * the Espruino WiFi), in fake time; six months computed from them.
+ */
+async function wear(): Promise<void> {
+  console.log(`\nFlash wear: the record store on 3 × 16 KB sectors (${WEAR_DAYS} simulated days of service, then one alarm with its recording)`);
+  const ENDURANCE = 10_000;
+  const clock = sinon.useFakeTimers({ now: Date.UTC(2026, 10, 23, 12), toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+  try {
+    const rig = await createRig(() => clock);
+    try {
+      // Service: supervision polls on both paths, the daily test report, no alarm, no audio.
+      const quiet = rig.boot({ micOff: true });
+      await rig.run(5 * 60_000, 2000);
+      const nor = quiet.sim.world.nor;
+      const w0 = nor.wordsWritten;
+      const e0 = nor.erases.reduce((a, b) => a + b, 0);
+      await rig.run(WEAR_DAYS * 86_400_000, 10_000);
+      const dayBytes = ((nor.wordsWritten - w0) * 4) / WEAR_DAYS;
+      const dayErases = (nor.erases.reduce((a, b) => a + b, 0) - e0) / WEAR_DAYS;
+      fig('record store written per day of normal service', `${(dayBytes / 1024).toFixed(1)} KB, ${dayErases.toFixed(2)} sector erases`);
+      quiet.shutdown();
+      // One alarm: the press, the whole recording (alarmS and audio.maxS of the default config),
+      // its state records, the deliveries, the restore.
+      const loud = rig.boot({ micOff: false });
+      await rig.run(60_000, 1000);
+      const n2 = loud.sim.world.nor;
+      const w1 = n2.wordsWritten;
+      const e1 = n2.erases.reduce((a, b) => a + b, 0);
+      loud.sim.world.button.press(2000);
+      const c = rig.config;
+      await rig.run((Math.max(c.alarmS, c.audio.maxS) + 60) * 1000, 1000);
+      // (It includes the service's own writes meanwhile: half an hour of them, a few hundred bytes.)
+      const alarmBytes = (n2.wordsWritten - w1) * 4;
+      const alarmErases = n2.erases.reduce((a, b) => a + b, 0) - e1;
+      fig(`record store written per alarm (${Math.round(c.audio.maxS / 60)} min recording)`, `${(alarmBytes / 1024).toFixed(1)} KB, ${alarmErases} sector erases`);
+      // Six months: erases spread over the three sectors by rotation; one alarm a day, far more
+      // than any unit sees, as the conservative case.
+      // An alarm's writes are too few to fill a sector: they are charged at the service's measured
+      // bytes per erase (copies of live records included), or a whole sector each if none was seen.
+      const days = 182;
+      const perErase = dayErases > 0 ? dayBytes / dayErases : 16 * 1024;
+      const total = (dayErases * days + Math.max(alarmErases, alarmBytes / perErase) * days) / 3;
+      fig('erases per sector over six months (service + one alarm a day)', `${Math.ceil(total)} of ${ENDURANCE}`, `${ENDURANCE} (STM32F4 sector endurance)`, total <= ENDURANCE);
+      loud.shutdown();
+    } finally {
+      await rig.close();
+    }
+  } finally {
+    clock.restore();
+  }
+}
+
 function footprint(): void {
   console.log('\nFootprint: bundles (node build.js --all) and Storage');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const build = require('../build.js');
-  const storage: Record<string, number> = { ESPRUINOWIFI: 64 * 1024, PICO_R1_3: 48 * 1024, MDBT42Q: 40 * 1024 };
-  // The Storage plan (docs/footprint.md): the journal, cfg.json and cfg.new side by side during a
-  // config switch, and 1 KB for the small records (pwd, svc.json, rec.id, rst.json) and file headers.
-  const journal = 16 * 1024;
-  const cfg = 2 * 3 * 1024 + 1024;
   for (const b of Object.keys(build.BUDGETS)) {
     const f = build.outFile(b);
     const img = build.imageFile(b);
@@ -284,10 +337,14 @@ function footprint(): void {
     const minified = fs.statSync(f).size;
     const bytes = fs.statSync(img).size;
     fig(`${b} boot image (pretokenised; minified JS ${minified} B)`, `${bytes} B`, `${build.BUDGETS[b]} B (build ceiling)`, bytes <= build.BUDGETS[b]);
-    if (storage[b]) {
-      const room = storage[b] - journal - cfg;
-      fig(`${b} Storage: image + 16 KB journal + 2 × 3 KB config + 1 KB records`, `${bytes + journal + cfg} B of ${storage[b]} B`, `image ≤ ${room} B`, bytes <= room);
-    }
+  }
+  // The Espruino WiFi's Storage holds the boot image alone (docs/journal.md, "Flash layout"): the
+  // plan is the image and its 32-byte file header, within 90% of the one 64 KB page.
+  const wifi = build.imageFile('ESPRUINOWIFI');
+  if (fs.existsSync(wifi)) {
+    const plan = fs.statSync(wifi).size + 32;
+    const limit = build.STORAGE_PLAN ? build.STORAGE_PLAN.ESPRUINOWIFI : Math.floor(0.9 * 64 * 1024);
+    fig('ESPRUINOWIFI Storage plan (.bootcde + header; nothing else in Storage)', `${plan} B of ${64 * 1024} B (${((100 * plan) / 65536).toFixed(1)}%)`, `${limit} B (90%)`, plan <= limit);
   }
 }
 
@@ -401,6 +458,7 @@ async function main(): Promise<number> {
   if (want('failover')) await failover('silent');
   if (want('bytes')) await bytesOnAir();
   if (want('bytes')) await evidenceOverCellular();
+  if (want('wear')) await wear();
   if (want('footprint')) footprint();
   if (want('interpreter')) await interpreter();
   const judged = figures.filter((f) => f.ok !== undefined);
