@@ -60,6 +60,8 @@ export function createCentreClock(clock: Clock, floor: number, log: LogSink): Ce
   let newest = 0;
   const seen: string[] = [];
   const seenAt: number[] = [];
+  /** The newest time among ACKs dropped from memory for its size (0: none). */
+  let forgot = 0;
   let last: { wall: number; at: number } | undefined;
   if (floor > MIN_WALL && floor < MAX_WALL && clock.wall() < floor) clock.setWall(floor);
 
@@ -85,6 +87,9 @@ export function createCentreClock(clock: Clock, floor: number, log: LogSink): Ce
     seen.push(tag);
     seenAt.push(t);
     while (seen.length > REMEMBER || (seen.length > 0 && seenAt[0] < newest - 2 * WINDOW_MS)) {
+      // Forgotten for the count while it could still pass the window: nothing that old is taken
+      // again (a genuine ACK of the same second is refused once; the resend after it passes).
+      if (seen.length > REMEMBER && seenAt[0] > forgot) forgot = seenAt[0];
       seen.shift();
       seenAt.shift();
     }
@@ -99,7 +104,7 @@ export function createCentreClock(clock: Clock, floor: number, log: LogSink): Ce
       }
       if (time === undefined) return 'no timestamp';
       if (!plausible(time)) return 'timestamp implausible';
-      if (seen.indexOf(tag) >= 0) return 'replayed';
+      if (seen.indexOf(tag) >= 0 || time <= forgot) return 'replayed';
       if (time < newest - WINDOW_MS) return 'older than an ACK already taken';
       // Whole-second stamps: the centre's time is up to a second after the one it writes.
       const early = sentWall - 1000 - (authAt >= 0 ? WINDOW_MS : LOOSE_EARLY_MS);

@@ -98,7 +98,8 @@ export function createChannel(o: ChannelOptions): Channel {
       finish({ kind: 'duh' });
       return;
     } else if (r.type !== 'ACK') why = 'unknown reply ' + r.type;
-    else if (!!t.key !== r.encrypted) why = t.key ? 'plain ACK to an encrypted frame' : 'encrypted ACK to a plain frame';
+    // (Without a key, decodeReply already refuses an encrypted reply.)
+    else if (t.key && !r.encrypted) why = 'plain ACK to an encrypted frame';
     else {
       // When the frame went, on the clock as it is now (another route's reply may have moved it).
       why = o.times.ack(r.time, r.tag, clock.wall() - (clock.now() - sentAt));
@@ -111,7 +112,7 @@ export function createChannel(o: ChannelOptions): Channel {
         finish({ kind: 'nak', cured: true });
         return;
       }
-      if (why === 'replayed' && echo < 0 && !echoed) {
+      if (why === 'replayed' && !echoed) {
         // A receiver whose pad never changes answers two frames in one second with the same bytes,
         // and so would a replay: the frame goes once more after the second has turned, and only
         // a fresh ACK settles it.
