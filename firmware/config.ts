@@ -286,12 +286,33 @@ function isNumber(v: unknown): v is number {
   return typeof v === 'number' && v === v;
 }
 
-/** Compare a candidate's keys with the defaults': unknown keys and missing sections are problems. */
+/**
+ * An object's own keys, and `__proto__` when it has another prototype: Espruino's JSON and object
+ * literals make a `__proto__` key the prototype (Object.keys never lists it), whose fields would
+ * pass every check and then be missing from the stored text.
+ */
+function keysOf(o: Obj): string[] {
+  const k = Object.keys(o);
+  if (Object.getPrototypeOf(o) !== Object.prototype) k.push('__proto__');
+  return k;
+}
+
+/** Every key of `o` not among `names` (space-separated) is an unknown setting `<at>.<key>`. */
+function only(problems: ConfigProblem[], o: Obj, names: string, at: string): void {
+  const keys = keysOf(o);
+  const known = names.split(' ');
+  for (let i = 0; i < keys.length; i++) if (known.indexOf(keys[i]) < 0) problems.push({ field: at + '.' + keys[i], reason: 'unknown' });
+}
+
+/**
+ * Compare a candidate's keys with the defaults': unknown keys (`constructor`, `toString`... too:
+ * only the model's own keys are known) and missing sections are problems.
+ */
 function checkKeys(problems: ConfigProblem[], c: Obj, model: Obj, prefix: string): void {
-  const keys = Object.keys(c);
+  const keys = keysOf(c);
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i];
-    const m = model[k];
+    const m = model.hasOwnProperty(k) ? model[k] : undefined;
     if (m === undefined && !(prefix === '' && (k === 'network' || k === 'evidence'))) {
       problems.push({ field: prefix + k, reason: 'unknown' });
     } else if (isObject(m) && !isObject(c[k])) {
@@ -302,7 +323,7 @@ function checkKeys(problems: ConfigProblem[], c: Obj, model: Obj, prefix: string
   }
   const want = Object.keys(model);
   for (let i = 0; i < want.length; i++) {
-    if (isObject(model[want[i]]) && c[want[i]] === undefined) problems.push({ field: prefix + want[i], reason: 'object' });
+    if (isObject(model[want[i]]) && keys.indexOf(want[i]) < 0) problems.push({ field: prefix + want[i], reason: 'object' });
   }
 }
 
@@ -337,10 +358,7 @@ function checkReceiver(problems: ConfigProblem[], r: unknown, at: string, lab: b
     const kb = keyBytes(r.key, r.keyFormat);
     if (typeof kb !== 'string') bad('key', kb.error);
   }
-  const keys = Object.keys(r);
-  for (let i = 0; i < keys.length; i++) {
-    if ('path host port transport account receiver line key keyFormat'.split(' ').indexOf(keys[i]) < 0) bad(keys[i], 'unknown');
-  }
+  only(problems, r, 'path host port transport account receiver line key keyFormat', at);
 }
 
 /**
@@ -427,10 +445,7 @@ export function checkConfig(c: unknown, audioBytes?: number): ConfigProblem[] {
       if (!isNumber(ev.cellularKB) || Math.floor(ev.cellularKB) !== ev.cellularKB || ev.cellularKB < 0 || ev.cellularKB > 1000000) {
         bad('evidence.cellularKB', 'cellkb');
       }
-      const keys = Object.keys(ev);
-      for (let i = 0; i < keys.length; i++) {
-        if ('host port key batch cellularKB'.split(' ').indexOf(keys[i]) < 0) bad('evidence.' + keys[i], 'unknown');
-      }
+      only(problems, ev, 'host port key batch cellularKB', 'evidence');
     }
   }
 
@@ -445,13 +460,13 @@ export function checkConfig(c: unknown, audioBytes?: number): ConfigProblem[] {
           if (!printable(w.ssid, 1, 32)) bad('network.wifi.ssid', 'ssid');
           // WPA2-PSK passphrases are 8-63 characters; '' joins an open network.
           if (w.password !== '' && !printable(w.password, 8, 63)) bad('network.wifi.password', 'wpa');
+          only(problems, w, 'ssid password', 'network.wifi');
         }
       }
       if (net.apn !== undefined && (!printable(net.apn, 1, 63) || !/^[A-Za-z0-9.-]+$/.test(net.apn as string))) {
         bad('network.apn', 'apn');
       }
-      const nk = Object.keys(net);
-      for (let i = 0; i < nk.length; i++) if (nk[i] !== 'wifi' && nk[i] !== 'apn') bad('network.' + nk[i], 'unknown');
+      only(problems, net, 'wifi apn', 'network');
     }
   }
   return problems;

@@ -4,22 +4,34 @@
  *
  * Every request is `{id, op, ...}`; every answer is one `@I` line `{id, ok, ...figures}`; when not
  * ok, `error` is a short code (e.g. `mic-silent`) with the figures behind it, and the tool turns it
- * into a sentence and a hint (tools/installer-link.ts: the words cost flash on the unit). Long steps
- * send `{id, progress}` lines first. Nothing here ever puts a key, a password or audio into a reply or the log: `info`
- * gives a summary with secrets removed, and `sign` returns a MAC, never the key.
+ * into a sentence and a hint (tools/installer-link.ts: the words cost flash on the unit; every code
+ * is in firmware/installer-codes.ts). Long steps send `{id, progress: <code>}` lines first. A
+ * request over MAX_REQUEST characters is refused; of a request only its numeric id is echoed, and
+ * for a refused config the names of at most 20 fields. Nothing here ever puts a key, a password
+ * or audio into a reply or the log: `info` gives a hash of the config, and `sign` returns a MAC,
+ * never the key.
  */
 import type { Hal, RecordStore } from '../hal/types';
-import { readStoredConfig, writeStoredConfig } from './stored-config';
+import { readStoredConfig, writeStoredConfig, CONFIG_A, CONFIG_B } from './stored-config';
 import { Config, checkConfig, problemCodes } from './config';
 import type { Journal, JournalRecord } from './journal';
 import type { Reporter } from './reporter';
 import type { Recorder } from './recorder';
 import { CID } from './events';
 import { FIRMWARE_VERSION } from './version';
+import type { InstallerError, InstallerProgress } from './installer-codes';
 
 /** Where the config lives; a new one is written beside it, verified, then switched (app.ts reads both). */
 /** The console password. Kept in flash because Espruino keeps it in RAM only: set again at boot. */
 export const PASSWORD_RECORD = 'pwd';
+
+/**
+ * The longest request taken, as JSON characters: the largest valid config request is ~1,800. A
+ * longer one is refused with `too-long` and nothing of it is echoed (docs/installer.md).
+ */
+export const MAX_REQUEST = 4000;
+/** At most this many config problems are answered and journalled (the tool checks them all first). */
+const MAX_PROBLEMS = 20;
 
 /** How long the path test waits for the receiver's ACK to its 601, ms. */
 const REPORT_WAIT_MS = 60000;
@@ -67,14 +79,14 @@ export function configSummary(c: Config): { [k: string]: unknown } {
   return s;
 }
 
-/** A console password Espruino accepts: 8–20 printable ASCII characters. */
-function passwordProblem(p: unknown): string {
-  if (typeof p !== 'string' || p.length < 8 || p.length > 20) return 'must be 8-20 characters';
+/** A console password Espruino accepts: 8–20 printable ASCII characters, no spaces (the tool checks it too). */
+export function passwordOk(p: unknown): boolean {
+  if (typeof p !== 'string' || p.length < 8 || p.length > 20) return false;
   for (let i = 0; i < p.length; i++) {
     const c = p.charCodeAt(i);
-    if (c < 33 || c > 126) return 'must be printable ASCII without spaces';
+    if (c < 33 || c > 126) return false;
   }
-  return '';
+  return true;
 }
 
 export function createInstaller(d: InstallerDeps): Installer {
@@ -94,12 +106,19 @@ export function createInstaller(d: InstallerDeps): Installer {
     o.ok = true;
     send(o);
   }
-  function fail(id: unknown, error: string, o?: Req): void {
+  function fail(id: unknown, error: InstallerError, o?: Req): void {
     const r: Req = o || {};
     r.id = id;
     r.ok = false;
     r.error = error;
     send(r);
+  }
+
+  /** A progress line of a long step: a code and its figures (the tool has the words). */
+  function say(id: unknown, what: InstallerProgress, o: Req): void {
+    o.id = id;
+    o.progress = what;
+    send(o);
   }
 
   /** Deliver `code` (bound to `route`, or any) and call `done` with the ms it took or -1. */
@@ -145,6 +164,8 @@ export function createInstaller(d: InstallerDeps): Installer {
   function configure(id: unknown, c: unknown): void {
     const problems = checkConfig(c, hal.system.audioBytes);
     if (problems.length > 0) {
+      // Bounded: a request full of unknown keys must not become a long reply or journal record.
+      problems.splice(MAX_PROBLEMS, problems.length);
       d.journal.append('cfg-bad', { why: problemCodes(problems) });
       fail(id, 'config-refused', { problems: problems });
       return;
@@ -171,7 +192,7 @@ export function createInstaller(d: InstallerDeps): Installer {
     if (buttonTest) clock.cancel(buttonTest.timer);
     const t = { id: id, downAt: -1, timer: -1 };
     buttonTest = t;
-    send({ id: id, progress: 'waiting for a short press of the panic button' });
+    say(id, 'button', { waitedMs: timeoutMs });
     t.timer = clock.after(timeoutMs, function () {
       if (buttonTest !== t) return;
       buttonTest = undefined;
@@ -193,7 +214,7 @@ export function createInstaller(d: InstallerDeps): Installer {
       sq += m.rms * m.rms * block.length;
       clipped += m.clipped;
     });
-    send({ id: id, progress: 'listening for ' + ms + ' ms' });
+    say(id, 'mic', { ms: ms });
     clock.after(ms, function () {
       d.recorder.listen(undefined);
       if (blocks === 0) {
@@ -239,7 +260,7 @@ export function createInstaller(d: InstallerDeps): Installer {
       fail(id, 'no-receiver', { route: route });
       return;
     }
-    send({ id: id, progress: 'manual test report (601) via ' + rc.path + ' to ' + rc.host + ':' + rc.port });
+    say(id, 'report', { path: rc.path, host: rc.host, port: rc.port });
     const seq = deliver(CID.MANUAL_TEST, 0, route, REPORT_WAIT_MS, function (ms: number) {
       const o: Req = { route: route, path: rc.path, seq: seq, ms: ms, waitedMs: REPORT_WAIT_MS };
       if (ms < 0) fail(id, 'report-noack', o);
@@ -296,12 +317,23 @@ export function createInstaller(d: InstallerDeps): Installer {
     ok(id, { unit: cfg.unitId, mac: hal.crypto.hex(hal.crypto.hmacSha256(key, 'commissioning-report:' + cfg.unitId + ':' + digest)) });
   }
 
-  function lock(id: unknown, password: unknown): void {
+  /**
+   * Set the password (only on a unit with a stored config, and only with the current one as `old`
+   * once one is set), or lock again with the stored one; then lock the console.
+   */
+  function lock(id: unknown, password: unknown, old: unknown): void {
     let pw = records.read(PASSWORD_RECORD);
     if (password !== undefined) {
-      const why = passwordProblem(password);
-      if (why) {
-        fail(id, 'password-bad', { why: why });
+      if (records.read(CONFIG_A) === undefined && records.read(CONFIG_B) === undefined) {
+        fail(id, 'not-commissioned');
+        return;
+      }
+      if (pw && old !== pw) {
+        fail(id, 'old-password');
+        return;
+      }
+      if (!passwordOk(password)) {
+        fail(id, 'password-bad');
         return;
       }
       records.write(PASSWORD_RECORD, password as string);
@@ -347,7 +379,7 @@ export function createInstaller(d: InstallerDeps): Installer {
       fail(id, 'not-uploaded', { recordings: waiting });
       return;
     }
-    send({ id: id, progress: 'reporting decommission (308) to the centre' });
+    say(id, 'retire', {});
     deliver(CID.SHUTDOWN, 0, undefined, RETIRE_WAIT_MS, function (ms: number) {
       if (ms < 0 && !force) {
         // The 308 is still queued and will arrive when a path returns: follow it with its restore,
@@ -361,19 +393,41 @@ export function createInstaller(d: InstallerDeps): Installer {
       d.halt();
       const n = erase();
       hal.console.reply(JSON.stringify({ id: id, ok: true, reported: ms >= 0, erased: n, recordingsDiscarded: waiting }));
-      hal.log.write('warn', 'decommissioned: storage erased, restarting in factory state');
+      hal.log.write('warn', 'decommissioned: erased, restarting');
       clock.after(300, function () {
         hal.system.restart();
       });
     });
   }
 
+  function test(id: unknown, r: Req): void {
+    const st = r.step;
+    if (st === 'button') testButton(id, Math.min(60000, Number(r.timeoutMs) || 30000));
+    else if (st === 'indicator') {
+      d.blink(TEST_BLINK);
+      clock.after(2100, function () {
+        ok(id, {});
+      });
+    } else if (st === 'mic') testMic(id, Math.min(10000, Number(r.ms) || 2000));
+    else if (st === 'paths') testPaths(id);
+    else if (st === 'report') testReport(id, Number(r.route) || 0);
+    else if (st === 'power') testPower(id);
+    else if (st === 'storage') testStorage(id);
+    else if (st === 'clock') testClock(id);
+    else fail(id, 'unknown-op');
+  }
+
   function handle(req: unknown): void {
     if (stopped) return;
     const r = (typeof req === 'object' && req !== null ? req : {}) as Req;
-    const id = r.id;
+    // Only a number is echoed as the id: nothing else of a request goes back.
+    const id = typeof r.id === 'number' ? r.id : null;
     const op = r.op;
     try {
+      if (JSON.stringify(r).length > MAX_REQUEST) {
+        fail(id, 'too-long');
+        return;
+      }
       // The alarm comes first: no reconfiguring (or decommissioning without force) while a
       // recording runs, and nothing heavy when memory is short.
       const busy = d.recorder.status().recording;
@@ -382,25 +436,15 @@ export function createInstaller(d: InstallerDeps): Installer {
       else if (op === 'config' && mem.free < 300) fail(id, 'low-memory', { free: mem.free });
       else if (op === 'info') info(id);
       else if (op === 'config') configure(id, r.config);
-      else if (op === 'test' && r.step === 'button') testButton(id, Math.min(60000, Number(r.timeoutMs) || 30000));
-      else if (op === 'test' && r.step === 'indicator') {
-        d.blink(TEST_BLINK);
-        clock.after(2100, function () {
-          ok(id, { pattern: '3 long blinks' });
-        });
-      } else if (op === 'test' && r.step === 'mic') testMic(id, Math.min(10000, Number(r.ms) || 2000));
-      else if (op === 'test' && r.step === 'paths') testPaths(id);
-      else if (op === 'test' && r.step === 'report') testReport(id, Number(r.route) || 0);
-      else if (op === 'test' && r.step === 'power') testPower(id);
-      else if (op === 'test' && r.step === 'storage') testStorage(id);
-      else if (op === 'test' && r.step === 'clock') testClock(id);
+      else if (op === 'test') test(id, r);
       else if (op === 'sign') sign(id, r.digest);
-      else if (op === 'lock') lock(id, r.password);
+      else if (op === 'lock') lock(id, r.password, r.old);
       else if (op === 'decommission') decommission(id, r.force === true, r.password);
-      else fail(id, 'unknown-op', { op: String(op), step: String(r.step) });
+      else fail(id, 'unknown-op');
     } catch (e) {
-      hal.log.write('error', 'installer request ' + String(op) + ' failed: ' + ((e as Error).message || String(e)));
-      fail(id, 'exception', { why: (e as Error).message || String(e) });
+      const why = String((e as Error).message || e).substr(0, 80);
+      hal.log.write('error', 'installer request failed: ' + why);
+      fail(id, 'exception', { why: why });
     }
   }
 

@@ -7,15 +7,19 @@
  *   --port PORT            the unit's serial port (or tcp://HOST:PORT), through the espruino tools
  *   --sim                  a simulated unit fresh from the factory, with a simulated centre and
  *                          evidence server; the tool plays the installer's hands (press, look)
- *   --config FILE          the unit's config (JSON); with --sim, default: the simulator's own
+ *   --config FILE          the unit's config (JSON, e.g. from examples/unit.json); with --sim,
+ *                          default: the simulator's own
  *   --installer ID         installer id for the report (or env INSTALLER_ID)
  *   --password-file FILE   installer password (or env INSTALLER_PASSWORD); never on the command line
- *   --out DIR              where reports go (default: commissioning/)
+ *   --out DIR              where reports go (default: commissioning/); checked before the unit is touched
  *   --unlock               only unlock the console (for maintenance) and show the unit's info
  *   --verify FILE --key HEX   check a report's signature with the unit's evidence key
+ *   --check FILE           check a config without any unit: exit 0 when it would be taken, 1 if not
+ *
+ * Every option that takes a value needs one: a missing value is an error, never a default.
  *
  * Exit status: 0 commissioned and every step passed; 1 a step failed (the report says which);
- * 2 nothing done (bad arguments, config refused, unit unreachable).
+ * 2 nothing done (bad arguments, config refused, report folder unusable, unit unreachable).
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -23,8 +27,8 @@ import * as path from 'node:path';
 import * as readline from 'node:readline/promises';
 import type { Config } from '../firmware/config';
 import { validateConfig } from '../firmware/config-words';
-import { configSummary } from '../firmware/installer';
-import { Session, Reply, explain, simTransport, serialTransport } from './installer-link';
+import { configSummary, passwordOk } from '../firmware/installer';
+import { Session, Reply, explain, simTransport, serialTransport, parseOptions, readJsonFile, fsWords } from './installer-link';
 import type { SimSite } from '../sim/site';
 
 /** The installer's hands and eyes, and the way to the unit. */
@@ -81,8 +85,10 @@ export interface CommissionResult {
   ok: boolean;
   report?: CommissioningReport;
   files?: { json: string; html: string };
-  /** Why nothing was done (config refused, unit unreachable). */
+  /** Why it failed (config refused, unit unreachable, report not written...). */
   error?: string;
+  /** True when it stopped before the config was written (exit status 2): the unit is as it was, or only reflashed. */
+  untouched?: boolean;
 }
 
 /** Boards the tool can flash; the simulator stands in for the reference board. */
@@ -92,9 +98,11 @@ const FLASH_BOARD: Record<string, string> = { SIM: 'ESPRUINOWIFI', ESPRUINOWIFI:
  * What a unit must have before it protects anyone, beyond a valid config: a real identity, two
  * encrypted paths, an evidence server.
  */
-export function commissionProblems(c: Config, audioBytes?: number): { field: string; reason: string }[] {
-  const problems = validateConfig(c, audioBytes);
+export function commissionProblems(config: unknown, audioBytes?: number): { field: string; reason: string }[] {
+  // The unit's own check first: it takes anything (null, [], a missing section) and names fields.
+  const problems = validateConfig(config, audioBytes);
   if (problems.length > 0) return problems;
+  const c = config as Config;
   if (c.unitId === 'UNCOMMISSIONED') problems.push({ field: 'unitId', reason: 'must be this unit\'s own id, not the factory placeholder' });
   if (c.report.receivers.length !== 2) problems.push({ field: 'report.receivers', reason: 'must name a primary and a secondary receiver (dual path)' });
   else if (c.report.receivers[0].path === c.report.receivers[1].path) problems.push({ field: 'report.receivers', reason: 'primary and secondary must use different paths (wifi, cellular)' });
@@ -114,14 +122,131 @@ export function reportDigest(r: CommissioningReport): string {
   return sha256(JSON.stringify(body));
 }
 
-/** Check a report's signature with the unit's evidence key (64 hex digits). */
-export function verifyReport(r: CommissioningReport, keyHex: string): { ok: boolean; why?: string } {
-  if (!r.signature) return { ok: false, why: 'the report is not signed' };
+const HEX64 = /^[0-9a-fA-F]{64}$/;
+
+/**
+ * Check a report's signature with the unit's evidence key (64 hex digits). Anything that is not a
+ * signed report of this format (any JSON at all) gives `not a valid report: …`, never an exception.
+ */
+export function verifyReport(report: unknown, keyHex: string): { ok: boolean; why?: string } {
+  if (typeof keyHex !== 'string' || !HEX64.test(keyHex)) return { ok: false, why: 'the key must be the unit\'s evidence key, 64 hexadecimal digits' };
+  const r = report as CommissioningReport;
+  if (typeof r !== 'object' || r === null || Array.isArray(r) || r.format !== 'panic-alarm-commissioning/1') {
+    return { ok: false, why: 'not a valid report: not a panic-alarm commissioning report (format panic-alarm-commissioning/1)' };
+  }
+  if (typeof r.unit !== 'string') return { ok: false, why: 'not a valid report: it names no unit' };
+  if (r.signature === undefined) return { ok: false, why: 'the report is not signed' };
+  const sig = r.signature as unknown as { signed?: unknown; mac?: unknown } | null;
+  if (typeof sig !== 'object' || sig === null || typeof sig.signed !== 'string' || typeof sig.mac !== 'string' || !HEX64.test(sig.mac)) {
+    return { ok: false, why: 'not a valid report: its signature is not an HMAC-SHA256 (64 hexadecimal digits)' };
+  }
   const signed = `commissioning-report:${r.unit}:${reportDigest(r)}`;
-  if (r.signature.signed !== signed) return { ok: false, why: 'the report was changed after signing (digest differs)' };
-  const mac = crypto.createHmac('sha256', Buffer.from(keyHex, 'hex')).update(signed).digest('hex');
-  if (!crypto.timingSafeEqual(Buffer.from(mac, 'hex'), Buffer.from(r.signature.mac, 'hex'))) return { ok: false, why: 'the MAC does not match this unit\'s key' };
+  if (sig.signed !== signed) return { ok: false, why: 'the report was changed after signing (digest differs)' };
+  const mac = crypto.createHmac('sha256', Buffer.from(keyHex, 'hex')).update(signed).digest();
+  if (!crypto.timingSafeEqual(mac, Buffer.from(sig.mac, 'hex'))) return { ok: false, why: 'the MAC does not match this unit\'s key' };
   return { ok: true };
+}
+
+/**
+ * Make sure reports can be written to `dir` before the unit is touched: create what is missing one
+ * folder at a time (Node's recursive mkdir never returns for a path under /proc), then write and
+ * remove a probe file. Returns why not, in words, or undefined. Folders it made are removed again
+ * when the probe fails.
+ */
+export function outDirProblem(dir: string): string | undefined {
+  if (typeof dir !== 'string' || dir === '') return 'no report folder given';
+  const abs = path.resolve(dir);
+  const missing: string[] = [];
+  for (let p = abs; ; ) {
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return `the report folder ${dir} cannot be used (${fsWords(e)})`;
+    }
+    if (st) {
+      if (!st.isDirectory()) return p === abs ? `the report folder ${dir} is a file, not a folder` : `the report folder ${dir} cannot be made: ${p} is a file`;
+      break;
+    }
+    missing.unshift(p);
+    const up = path.dirname(p);
+    if (up === p || missing.length > 32) return `the report folder ${dir} cannot be made (no existing folder above it)`;
+    p = up;
+  }
+  const made: string[] = [];
+  const undo = () => {
+    for (const m of made.reverse()) {
+      try {
+        fs.rmdirSync(m);
+      } catch {
+        // left as it is
+      }
+    }
+  };
+  for (const m of missing) {
+    try {
+      fs.mkdirSync(m);
+      made.push(m);
+    } catch (e) {
+      undo();
+      return `the report folder ${dir} cannot be made at ${m} (${fsWords(e)})`;
+    }
+  }
+  const probe = path.join(abs, `.probe-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
+  try {
+    fs.writeFileSync(probe, 'probe\n', { flag: 'wx' });
+    fs.unlinkSync(probe);
+  } catch (e) {
+    try {
+      fs.unlinkSync(probe);
+    } catch {
+      // never written
+    }
+    undo();
+    return `reports cannot be written to ${dir} (${fsWords(e)})`;
+  }
+  return undefined;
+}
+
+/**
+ * A config file as the tool takes it: JSON (errors give line and column, never the text), with the
+ * editor's `"$schema"` reference (examples/unit.json) removed: the unit knows no such setting.
+ */
+export function readConfigFile(file: string): unknown {
+  const c = readJsonFile(file, 'the config file');
+  if (typeof c === 'object' && c !== null && !Array.isArray(c) && Object.hasOwn(c, '$schema')) {
+    const copy = { ...(c as Record<string, unknown>) };
+    delete copy.$schema;
+    return copy;
+  }
+  return c;
+}
+
+/**
+ * The placeholders of examples/unit.json. They pass every check (so the example loads as it is),
+ * and the tool warns about each one still in a config (test/installer-inputs.test.ts keeps this
+ * list and the example together).
+ */
+export const EXAMPLE_PLACEHOLDERS: { field: string; value: string }[] = [
+  { field: 'unitId', value: 'EXAMPLE-0001' },
+  { field: 'report.receivers[0].key', value: '5245504C4143452D4D452D4E4F572121' },
+  { field: 'report.receivers[1].key', value: '5245504C4143452D4D452D544F4F2121' },
+  { field: 'evidence.key', value: '5245504c4143452d544849532d45564944454e43452d4b45592d4e4f57212121' },
+  { field: 'network.wifi.password', value: 'replace-with-the-wifi-password' }
+];
+
+function fieldValue(c: unknown, field: string): unknown {
+  let v: unknown = c;
+  for (const part of field.replace(/\[(\d+)\]/g, '.$1').split('.')) {
+    if (typeof v !== 'object' || v === null || !Object.hasOwn(v, part)) return undefined;
+    v = (v as Record<string, unknown>)[part];
+  }
+  return v;
+}
+
+/** Fields still holding the example's placeholder: warnings (the config is still taken). */
+export function placeholderWarnings(c: unknown): string[] {
+  return EXAMPLE_PLACEHOLDERS.filter((p) => fieldValue(c, p.field) === p.value).map((p) => `${p.field} is still the placeholder of examples/unit.json: replace it before the unit goes into a home`);
 }
 
 function esc(s: unknown): string {
@@ -194,21 +319,39 @@ function figuresOf(r: Reply): Record<string, unknown> {
 export async function commission(o: CommissionOptions): Promise<CommissionResult> {
   const log = o.log ?? ((l: string) => console.log(l));
   const now = o.now ?? (() => new Date());
-  const cfg: Config = JSON.parse(JSON.stringify(o.config));
-  if (cfg.service.start === '') cfg.service.start = now().toISOString().slice(0, 10);
-  const total = 5 + STEPS.length;
+  const total = 6 + STEPS.length;
   let n = 0;
   const line = (title: string, text: string) => log(`[${String(++n).padStart(2)}/${total}] ${title.padEnd(42, '.')} ${text}`);
 
-  const problems = commissionProblems(cfg);
+  // Everything that can be checked without the unit is checked before it is touched.
+  const problems = commissionProblems(o.config);
   if (problems.length > 0) {
     log('config refused, nothing sent to the unit:');
     for (const p of problems) log(`  - ${p.field}: ${p.reason}`);
-    return { ok: false, error: 'config refused' };
+    return { ok: false, error: 'config refused', untouched: true };
   }
+  if (!passwordOk(o.password)) {
+    log('the installer password must be 8-20 printable ASCII characters without spaces: nothing sent to the unit');
+    return { ok: false, error: 'password refused', untouched: true };
+  }
+  const outProblem = outDirProblem(o.outDir);
+  if (outProblem) {
+    log(`${outProblem}: nothing sent to the unit (give --out with a folder that can be written)`);
+    return { ok: false, error: 'report folder unusable', untouched: true };
+  }
+  const cfg: Config = JSON.parse(JSON.stringify(o.config));
+  if (cfg.service.start === '') cfg.service.start = now().toISOString().slice(0, 10);
+  for (const w of placeholderWarnings(cfg)) log(`warning: ${w}`);
   log(`commissioning unit ${cfg.unitId} (account ${cfg.account}) for installer ${o.installerId}`);
 
   let session = await o.site.connect();
+  // Stopping before the config is written: a unit the tool opened is locked again (a factory-fresh
+  // one has no password and answers password-none: it has nothing to protect yet).
+  const leave = async (error: string): Promise<CommissionResult> => {
+    await session.request('lock', {}, { timeoutMs: 2000 });
+    await session.close();
+    return { ok: false, error, untouched: true };
+  };
   let info = await session.request('info', {}, { timeoutMs: 3000 });
   if (!info.ok && info.error === 'no-answer') {
     if (await session.unlock(o.password)) info = await session.request('info');
@@ -217,19 +360,25 @@ export async function commission(o: CommissionOptions): Promise<CommissionResult
     const e = explain(info);
     line('Connect', `FAIL ${e.reason}. ${e.hint}`);
     await session.close();
-    return { ok: false, error: e.reason };
+    return { ok: false, error: e.reason, untouched: true };
   }
   line('Connect', `ok: board ${info.board}, firmware ${info.fw}, ${info.commissioned ? `commissioned as ${info.unit}` : 'not commissioned'}`);
 
   // Firmware: flash when the unit runs anything other than this build.
-  const board = FLASH_BOARD[String(info.board)];
+  const board = Object.hasOwn(FLASH_BOARD, String(info.board)) ? FLASH_BOARD[String(info.board)] : undefined;
   if (!board) {
     line('Firmware', `FAIL no firmware build for board ${String(info.board)}`);
-    await session.close();
-    return { ok: false, error: 'unknown board' };
+    return leave('unknown board');
   }
-  const file = await o.firmware(board);
-  const want = sha256(fs.readFileSync(file));
+  let file: string;
+  let want: string;
+  try {
+    file = await o.firmware(board);
+    want = sha256(fs.readFileSync(file));
+  } catch (e) {
+    line('Firmware', `FAIL the firmware for ${board} cannot be built (${(e as Error).message})`);
+    return leave('firmware not built');
+  }
   if (info.fwHash !== want) {
     await session.close();
     await o.site.flash(board, file);
@@ -237,43 +386,105 @@ export async function commission(o: CommissionOptions): Promise<CommissionResult
     info = await session.waitForUnit(30000, o.password);
     if (!info.ok || info.fwHash !== want) {
       line('Firmware', `FAIL flashed, but the unit reports ${info.ok ? `image ${String(info.fwHash).slice(0, 16)}…` : 'nothing'}; expected ${want.slice(0, 16)}…`);
-      await session.close();
-      return { ok: false, error: 'flash not verified' };
+      return leave('flash not verified');
     }
     line('Firmware', `flashed ${board} ${info.fw}, image SHA-256 ${want.slice(0, 16)}… verified`);
   } else line('Firmware', `already ${info.fw}, image SHA-256 ${want.slice(0, 16)}…`);
 
   // Config: the unit validates it again, stores it atomically and restarts on it.
   const put = await session.request('config', { config: cfg }, { timeoutMs: 10000 });
-  if (!put.ok) {
+  // Without an answer the config may be written all the same: that case goes on (and locks).
+  if (!put.ok && put.error !== 'no-answer') {
     const e = explain(put);
     line('Config', `FAIL ${e.reason}`);
     log(`        ${e.hint}`);
-    await session.close();
-    return { ok: false, error: e.reason };
+    return leave(e.reason);
   }
+  // From here the unit holds the new config: whatever happens next, it is not left open.
+  const state: { report?: CommissioningReport; files?: { json: string; html: string }; error?: string; signed?: boolean } = {};
+  try {
+    await configured(session, o, cfg, put, line, log, state);
+  } catch (e) {
+    state.error = `the tool failed: ${(e as Error).message}`;
+    log(`FAIL ${state.error}`);
+  }
+  const locked = await relock(session, o.password);
+  line('Console lock', locked.ok ? 'locked with the installer password' : `FAIL ${locked.why}`);
+  await session.close();
+  const report = state.report;
+  if (report) log(`result: ${report.result}${report.result === 'PASSED' ? '' : ` (${report.steps.filter((s) => !s.ok).length} step(s) failed: the unit is NOT ready to protect anyone)`}`);
+  if (!locked.ok) log('        the unit is NOT locked: do not leave it so; run the commissioning again (a unit with a password also locks itself at its next start)');
+  if (state.error || !report) return { ok: false, report, files: state.files, error: state.error ?? 'not commissioned' };
+  return { ok: report.result === 'PASSED' && locked.ok && state.signed === true && !!state.files, report, files: state.files };
+}
+
+/**
+ * Lock the console with the stored password and check it no longer answers; or why it could not
+ * (in words, for the installer).
+ */
+async function relock(session: Session, password: string): Promise<{ ok: boolean; why?: string }> {
+  let r = await session.request('lock', {}, { timeoutMs: 3000 });
+  if (!r.ok && r.error === 'no-answer') {
+    // Locked already (a restart), or gone: open it with the password and lock again.
+    const again = await session.waitForUnit(5000, password);
+    if (!again.ok) return { ok: false, why: `the unit does not answer, so it could not be locked (${explain(again).reason}); it locks itself at its next start if a password was set` };
+    r = await session.request('lock', {}, { timeoutMs: 3000 });
+  }
+  if (!r.ok) return { ok: false, why: `${explain(r).reason}: the console is open` };
+  if ((await session.request('info', {}, { timeoutMs: 1500 })).ok) return { ok: false, why: 'the unit took the lock but its console still answers' };
+  return { ok: true };
+}
+
+/** After the config is written: verify it, set the password, run the steps, write the report. */
+async function configured(
+  session: Session,
+  o: CommissionOptions,
+  cfg: Config,
+  put: Reply,
+  line: (title: string, text: string) => void,
+  log: (l: string) => void,
+  state: { report?: CommissioningReport; files?: { json: string; html: string }; error?: string; signed?: boolean }
+): Promise<void> {
+  const now = o.now ?? (() => new Date());
   await new Promise((r) => setTimeout(r, 500));
-  info = await session.waitForUnit(30000, o.password);
+  let info = await session.waitForUnit(30000, o.password);
   const summary = configSummary(cfg);
   const sent = sha256(JSON.stringify(cfg));
-  if (!info.ok || info.configSha256 !== sent || put.configSha256 !== sent || info.unit !== cfg.unitId) {
+  if (!info.ok || info.configSha256 !== sent || (put.ok && put.configSha256 !== sent) || info.unit !== cfg.unitId) {
     line('Config', 'FAIL the unit restarted but does not report the config sent');
-    await session.close();
-    return { ok: false, error: 'config not verified' };
+    state.error = 'config not verified';
+    return;
   }
-  line('Config', `stored, verified after restart (SHA-256 ${String(put.configSha256).slice(0, 16)}…)`);
+  line('Config', `stored, verified after restart (SHA-256 ${sent.slice(0, 16)}…)`);
+
+  // The password goes in as soon as the config is there (the unit takes none before): from here a
+  // power cut or a pulled cable leaves a unit that locks itself at boot. Changing it needs the
+  // current one (`old`); this tool knows one password, so it can only keep the one it opened with.
+  const pw = await session.request('lock', { password: o.password, old: o.password }, { timeoutMs: 5000 });
+  if (!pw.ok && pw.error !== 'no-answer') {
+    const e = explain(pw);
+    line('Installer password', `FAIL ${e.reason}`);
+    log(`        ${e.hint}`);
+    state.error = e.reason;
+    return;
+  }
+  info = pw.ok && (await session.unlock(o.password)) ? await session.request('info') : await session.waitForUnit(5000, o.password);
+  if (!info.ok) {
+    line('Installer password', 'FAIL the console does not open with the installer password after setting it');
+    state.error = 'password not verified';
+    return;
+  }
+  line('Installer password', 'set; the unit locks its console at every start');
 
   const steps: StepResult[] = [];
   for (const s of STEPS) {
     const reqP = session.request('test', { step: s.step, ...(s.args ?? {}) }, { timeoutMs: s.timeoutMs, progress: (p) => log(`        … ${p}`) });
     if (s.step === 'button') await o.site.pressButton();
     let r = await reqP;
-    if (s.step === 'indicator' && r.ok && !(await o.site.sawIndicator())) {
-      r = { ...r, ok: false, error: 'indicator-unseen' };
-    }
+    if (s.step === 'indicator' && r.ok) r = (await o.site.sawIndicator()) ? { ...r, pattern: '3 long blinks' } : { ...r, ok: false, error: 'indicator-unseen' };
     const res: StepResult = { step: s.step, title: s.title, ok: r.ok, figures: figuresOf(r) };
     if (!r.ok) {
-      const e = r.error === 'indicator-unseen' ? { reason: 'the installer did not see three long blinks', hint: 'check the LED and its wiring; a unit without a working indicator cannot confirm alarms' } : explain(r);
+      const e = explain(r);
       res.reason = e.reason;
       res.hint = e.hint;
     }
@@ -292,29 +503,31 @@ export async function commission(o: CommissionOptions): Promise<CommissionResult
     date: now().toISOString(),
     serviceStart: cfg.service.start,
     serviceDays: cfg.service.days,
-    configSha256: String(put.configSha256),
+    configSha256: sent,
     config: summary,
     steps,
     result: steps.every((s) => s.ok) ? 'PASSED' : 'FAILED'
   };
+  state.report = report;
   const digest = reportDigest(report);
   const signed = await session.request('sign', { digest });
   if (signed.ok) {
     report.signature = { alg: 'HMAC-SHA256', key: `evidence key of unit ${cfg.unitId}`, signed: `commissioning-report:${cfg.unitId}:${digest}`, mac: String(signed.mac) };
   }
-  fs.mkdirSync(o.outDir, { recursive: true });
+  state.signed = signed.ok;
   const base = path.join(o.outDir, `${cfg.unitId}-${report.date.replace(/[-:]/g, '').replace(/\..*$/, '')}`);
   const files = { json: `${base}.json`, html: `${base}.html` };
-  fs.writeFileSync(files.json, JSON.stringify(report, null, 2) + '\n');
-  fs.writeFileSync(files.html, reportHtml(report));
+  try {
+    fs.writeFileSync(files.json, JSON.stringify(report, null, 2) + '\n');
+    fs.writeFileSync(files.html, reportHtml(report));
+  } catch (e) {
+    // The folder was probed before the unit was touched; a disk that filled since lands here.
+    line('Report', `FAIL cannot be written to ${o.outDir} (${fsWords(e)}); the unit is locked all the same`);
+    state.error = 'report not written';
+    return;
+  }
+  state.files = files;
   line('Report', signed.ok ? `signed by the unit, written to ${files.json} and .html` : `NOT signed (${explain(signed).reason}), written to ${files.json}`);
-
-  const locked = await session.request('lock', { password: o.password });
-  const stillOpen = locked.ok ? (await session.request('info', {}, { timeoutMs: 1500 })).ok : true;
-  line('Console lock', locked.ok && !stillOpen ? 'locked with the installer password' : `FAIL ${locked.ok ? 'the console still answers' : explain(locked).reason}`);
-  await session.close();
-  log(`result: ${report.result}${report.result === 'PASSED' ? '' : ` (${steps.filter((s) => !s.ok).length} step(s) failed: the unit is NOT ready to protect anyone)`}`);
-  return { ok: report.result === 'PASSED' && locked.ok && !stillOpen && signed.ok, report, files };
 }
 
 /** The simulated site as the installer's hands: it presses the button and watches the LED. */
@@ -372,60 +585,113 @@ export async function buildFirmware(board: string): Promise<string> {
   return r.image as string;
 }
 
-function readPassword(args: string[], sim: boolean): string {
-  const i = args.indexOf('--password-file');
-  if (i >= 0) return fs.readFileSync(args[i + 1], 'utf8').trim();
+function readPassword(opts: { [k: string]: string | true }, sim: boolean): string {
+  const file = opts['password-file'];
+  if (typeof file === 'string') {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new Error(`the password file ${file} cannot be read (${fsWords(e)})`);
+    }
+    return text.trim();
+  }
   if (process.env.INSTALLER_PASSWORD) return process.env.INSTALLER_PASSWORD;
   if (sim) return 'sim-installer-pw';
   throw new Error('give the installer password in INSTALLER_PASSWORD or --password-file FILE (never on the command line)');
 }
 
-async function main(): Promise<number> {
-  const args = process.argv.slice(2);
-  const opt = (name: string) => {
-    const i = args.indexOf(`--${name}`);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
+/** `--check FILE`: the config as the tool and the unit would take it, without any unit. */
+export function checkConfigFile(file: string, out: (line: string) => void = console.log): number {
+  let c: unknown;
+  try {
+    c = readConfigFile(file);
+  } catch (e) {
+    out(`${file}: NOT TAKEN: ${(e as Error).message}`);
+    return 1;
+  }
+  const problems = commissionProblems(c);
+  if (problems.length > 0) {
+    out(`${file}: NOT TAKEN, ${problems.length} problem(s):`);
+    for (const p of problems) out(`  - ${p.field}: ${p.reason}`);
+    return 1;
+  }
+  const cfg = c as Config;
+  out(`${file}: ok: unit ${cfg.unitId}, account ${cfg.account}, ${cfg.report.receivers.map((r) => `${r.path} ${r.transport} ${r.host}:${r.port}`).join(' + ')}, evidence ${cfg.evidence!.host}:${cfg.evidence!.port}`);
+  for (const w of placeholderWarnings(c)) out(`  warning: ${w}`);
+  return 0;
+}
+
+const OPTIONS = {
+  port: 'value',
+  sim: 'flag',
+  config: 'value',
+  installer: 'value',
+  'password-file': 'value',
+  out: 'value',
+  unlock: 'flag',
+  verify: 'value',
+  key: 'value',
+  check: 'value'
+} as const;
+
+export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
+  const opts = parseOptions(argv, OPTIONS);
+  const opt = (name: keyof typeof OPTIONS) => (typeof opts[name] === 'string' ? (opts[name] as string) : undefined);
+  if (opts.check !== undefined) {
+    if (Object.keys(opts).length > 1) throw new Error('--check FILE takes no other option');
+    return checkConfigFile(opt('check')!);
+  }
   const verify = opt('verify');
   if (verify) {
     const key = opt('key');
     if (!key || !/^[0-9a-fA-F]{64}$/.test(key)) throw new Error('--verify needs --key with the unit\'s 64-hex-digit evidence key');
-    const v = verifyReport(JSON.parse(fs.readFileSync(verify, 'utf8')), key);
+    let report: unknown;
+    try {
+      report = readJsonFile(verify, 'the report');
+    } catch (e) {
+      console.log(`${verify}: NOT VALID: not a valid report: ${(e as Error).message}`);
+      return 1;
+    }
+    const v = verifyReport(report, key);
     console.log(v.ok ? `${verify}: signature valid` : `${verify}: NOT VALID: ${v.why}`);
     return v.ok ? 0 : 1;
   }
-  const sim = args.includes('--sim');
+  if (opts.key !== undefined) throw new Error('--key goes with --verify FILE');
+  const sim = opts.sim === true;
   const port = opt('port');
+  if (sim && port) throw new Error('give --port PORT or --sim, not both');
   if (!sim && !port) throw new Error('give --port PORT (or --sim)');
-  const password = readPassword(args, sim);
+  const password = readPassword(opts, sim);
   const installerId = opt('installer') ?? process.env.INSTALLER_ID ?? (sim ? 'SIM-INSTALLER' : undefined);
   if (!installerId) throw new Error('give --installer ID (or INSTALLER_ID)');
   const outDir = opt('out') ?? 'commissioning';
+  const file = opt('config');
+  if (!sim && !file && opts.unlock !== true) throw new Error('give --config unit.json');
+  // Read before anything starts: a bad file stops here, with the unit untouched.
+  const fromFile = file ? readConfigFile(file) : undefined;
   let siteSim: SimSite | undefined;
   let site: Site;
-  let config: Config;
+  let config: unknown;
   if (sim) {
     const { createSimSite } = await import('../sim/site');
     siteSim = await createSimSite();
     site = simSiteActions(siteSim);
-    const f = opt('config');
-    config = f ? JSON.parse(fs.readFileSync(f, 'utf8')) : siteSim.config;
+    config = fromFile ?? siteSim.config;
   } else {
-    const f = opt('config');
-    if (!f) throw new Error('give --config unit.json');
-    config = JSON.parse(fs.readFileSync(f, 'utf8'));
+    config = fromFile;
     site = portSiteActions(port!);
   }
   try {
-    if (args.includes('--unlock')) {
+    if (opts.unlock === true) {
       const s = await site.connect();
       const ok = (await s.request('info', {}, { timeoutMs: 2000 })).ok || (await s.unlock(password));
       console.log(ok ? 'console unlocked (it locks again at the next restart, or with a commissioning run)' : 'unlock failed: wrong password or no unit');
       await s.close();
       return ok ? 0 : 2;
     }
-    const r = await commission({ config, installerId, password, site, firmware: buildFirmware, outDir });
-    if (r.error) return 2;
+    const r = await commission({ config: config as Config, installerId, password, site, firmware: buildFirmware, outDir });
+    if (r.untouched) return 2;
     return r.ok ? 0 : 1;
   } finally {
     if (siteSim) await siteSim.close();

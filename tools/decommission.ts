@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Session, explain } from './installer-link';
+import { Session, explain, parseOptions, fsWords } from './installer-link';
 import { commission, simSiteActions, buildFirmware, Site } from './commission';
 
 export interface DecommissionResult {
@@ -81,17 +81,27 @@ async function simDemo(): Promise<number> {
   }
 }
 
-async function main(): Promise<number> {
-  const args = process.argv.slice(2);
-  if (args.includes('--sim')) return simDemo();
-  const i = args.indexOf('--port');
-  const port = i >= 0 ? args[i + 1] : undefined;
+export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
+  // Every option that takes a value needs one: a missing value is an error, never a default.
+  const opts = parseOptions(argv, { port: 'value', sim: 'flag', force: 'flag', 'password-file': 'value' });
+  if (opts.sim === true) {
+    if (Object.keys(opts).length > 1) throw new Error('--sim is a demonstration and takes no other option');
+    return simDemo();
+  }
+  const port = typeof opts.port === 'string' ? opts.port : undefined;
   if (!port) throw new Error('give --port PORT (or --sim for a demonstration)');
-  const f = args.indexOf('--password-file');
-  const password = f >= 0 ? fs.readFileSync(args[f + 1], 'utf8').trim() : process.env.INSTALLER_PASSWORD;
+  const file = opts['password-file'];
+  let password = process.env.INSTALLER_PASSWORD;
+  if (typeof file === 'string') {
+    try {
+      password = fs.readFileSync(file, 'utf8').trim();
+    } catch (e) {
+      throw new Error(`the password file ${file} cannot be read (${fsWords(e)})`);
+    }
+  }
   if (!password) throw new Error('give the installer password in INSTALLER_PASSWORD or --password-file FILE');
   const { portSiteActions } = await import('./commission');
-  const r = await decommission(portSiteActions(port), { password, force: args.includes('--force') });
+  const r = await decommission(portSiteActions(port), { password, force: opts.force === true });
   return r.ok ? 0 : 1;
 }
 

@@ -2,12 +2,17 @@
  * The installer tool's side of the console protocol (docs/installer.md): a transport (the USB
  * serial port through the `espruino` tools, or a simulated unit's console), a session that sends
  * requests and matches replies, and the words: the unit answers with short error codes and the
- * figures behind them; this file turns them into a reason and a hint an installer can act on.
+ * figures behind them; this file turns them into a reason and a hint an installer can act on
+ * (every code: firmware/installer-codes.ts). Also the tools' shared input handling: command-line
+ * options (a missing value is an error) and JSON files (errors give a position, never the text).
  *
  * Nothing here prints a key or a password: requests are never echoed, and the password goes to the
  * port only as the unlock line Espruino's console lock asks for.
  */
+import * as fs from 'node:fs';
 import { reasonWords } from '../firmware/config-words';
+import { INSTALLER_ERRORS, InstallerError, InstallerProgress } from '../firmware/installer-codes';
+import { MAX_REQUEST } from '../firmware/installer';
 import type { SimConsole } from '../sim/hal';
 
 /** Bytes to and lines from a unit's console. */
@@ -97,7 +102,7 @@ export class Session {
 
   private line(line: string): void {
     if (!line.startsWith('@I ')) {
-      this.lines.push(line);
+      this.lines.push(line.slice(0, 2000));
       if (this.lines.length > 500) this.lines.splice(0, 100);
       return;
     }
@@ -107,10 +112,11 @@ export class Session {
     } catch {
       return;
     }
+    if (typeof r !== 'object' || r === null || typeof r.id !== 'number') return;
     const w = this.waiting.get(r.id);
     if (!w) return;
     if (typeof r.progress === 'string') {
-      if (w.progress) w.progress(r.progress);
+      if (w.progress) w.progress(progressWords(r));
       return;
     }
     this.waiting.delete(r.id);
@@ -129,7 +135,8 @@ export class Session {
       this.waiting.set(id, {
         resolve: (r) => {
           clearTimeout(timer);
-          resolve(r);
+          // The unit echoes nothing of a request: the tool knows what it asked.
+          resolve(r.error === 'unknown-op' ? { ...r, op, step: args.step } : r);
         },
         progress: opts.progress
       });
@@ -163,66 +170,265 @@ export class Session {
   }
 }
 
+/** Errors the tool itself gives a reply (no unit code): no answer in time, an unseen indicator. */
+export const TOOL_ERRORS = ['no-answer', 'indicator-unseen'] as const;
+export type ToolError = (typeof TOOL_ERRORS)[number];
+
+type Words = { reason: string; hint: string };
+
+/**
+ * The words for every code (firmware/installer-codes.ts, and the tool's own): the type makes a code
+ * without words a compile error, and test/installer-inputs.test.ts checks each.
+ */
+const ERROR_WORDS: { [C in InstallerError | ToolError]: (r: Reply, n: (k: string) => number, s: (k: string) => string) => Words } = {
+  'no-answer': (r, n) => ({ reason: `the unit did not answer within ${n('waitedMs') / 1000} s`, hint: 'check the USB cable and port; if the console is locked, give the installer password' }),
+  'indicator-unseen': () => ({ reason: 'the installer did not see three long blinks', hint: 'check the LED and its wiring; a unit without a working indicator cannot confirm alarms' }),
+  'config-refused': (r) => ({
+    reason: 'the unit refused the config and keeps its current one: ' + (Array.isArray(r.problems) ? (r.problems as unknown[]) : []).map((p) => problemText(p)).join('; '),
+    hint: 'correct each field named and run again'
+  }),
+  'config-store': (r, n, s) => ({ reason: `the config could not be stored (${s('why')}); the unit keeps its current one`, hint: `free flash is ${n('flashFree')} bytes: reflash the unit to compact storage and try again` }),
+  'busy-recording': (r, n, s) => ({ reason: `an alarm recording (${s('recording')}) is in progress: the config was not changed`, hint: 'wait until the alarm has ended and its recording is uploaded' }),
+  'low-memory': (r, n) => ({ reason: `the unit is short of memory (${n('free')} blocks free): the config was not changed`, hint: 'wait a minute and try again; if it persists, restart the unit' }),
+  'button-timeout': (r, n) => ({ reason: `no press of the panic button within ${n('waitedMs') / 1000} s`, hint: 'check the button cable and connector, then run again' }),
+  'mic-none': () => ({ reason: 'no audio blocks from the microphone', hint: 'capture is not running: power-cycle the unit; if it persists the board is faulty' }),
+  'mic-silent': (r, n) => ({ reason: `the microphone is silent (rms ${n('rms')}, ${n('dbfs')} dBFS)`, hint: 'a dead or disconnected microphone: check its cable and the ADC pin' }),
+  'mic-bias': (r, n) => ({ reason: `the microphone signal is off-centre (mean ${n('mean')}, 128 expected)`, hint: 'check the microphone supply and bias resistor' }),
+  'mic-clip': (r, n) => ({ reason: `the microphone is clipping (${n('clippedPct')}% of samples)`, hint: 'move the unit away from loud sources (TV, speakers) or lower the gain' }),
+  'no-receivers': () => ({ reason: 'no receivers are configured', hint: 'the config needs a primary and a secondary receiver' }),
+  'path-down': (r) => ({ reason: `path down: ${(Array.isArray(r.down) ? (r.down as unknown[]) : []).map(String).join(', ')}`, hint: 'Wi-Fi: check the SSID and password and the router; cellular: the SIM, the APN and the antenna' }),
+  'no-receiver': (r, n) => ({ reason: `the unit has no receiver ${n('route')}`, hint: 'the config has fewer receivers than the test expects' }),
+  'report-noack': (r, n, s) => ({ reason: `no ACK to the manual test report from the ${s('path')} receiver within ${n('waitedMs') / 1000} s`, hint: 'check the receiver address, port, account and key with the monitoring centre' }),
+  'mains-absent': () => ({ reason: 'mains power is absent', hint: 'plug the supply into a socket that is not switched off at the wall' }),
+  'battery-low': (r, n) => ({ reason: `the backup battery is low (${n('batteryV')} V, threshold ${n('lowBatteryV')} V)`, hint: 'charge or replace the battery before leaving the home' }),
+  'spool-small': (r, n) => ({ reason: `the audio store has room for less than one full recording (${n('spoolFree')} of ${n('recordingBytes')} bytes)`, hint: 'fit a larger card, or let waiting recordings upload first' }),
+  'flash-full': (r, n) => ({ reason: `internal flash is nearly full (${n('flashFree')} bytes free)`, hint: 'reflash the unit (this compacts storage)' }),
+  'clock-unknown': () => ({ reason: 'no timestamped reply from the centre in the last 2 minutes', hint: 'run the manual test report step first' }),
+  'bad-digest': () => ({ reason: 'the unit refused to sign: the digest sent is not 64 lower-case hexadecimal digits', hint: 'the tool and the firmware disagree on the report format: use the tool that matches the firmware' }),
+  'no-key': () => ({ reason: 'the unit has no evidence key to sign with', hint: 'the config needs an evidence section (server, port, key)' }),
+  'not-commissioned': () => ({ reason: 'the unit holds no config, so it takes no installer password', hint: 'commission it (the tool writes the config first, then sets the password)' }),
+  'password-bad': () => ({ reason: 'the installer password must be 8-20 printable ASCII characters without spaces', hint: 'choose another password' }),
+  'password-none': () => ({ reason: 'no installer password is set on the unit', hint: 'give the password to lock with' }),
+  'old-password': () => ({ reason: 'the unit already has an installer password and it is not the one given: the password was not changed', hint: 'give the password this unit was locked with' }),
+  'wrong-password': () => ({ reason: 'wrong installer password: nothing was erased', hint: 'forcing needs the password this unit was locked with' }),
+  'not-uploaded': (r, n) => ({ reason: `${n('recordings')} recording(s) on the unit are not yet uploaded: nothing was erased`, hint: 'restore the evidence path and wait for the upload; force (with the installer password) only when the evidence is accounted for' }),
+  'centre-noack': (r, n) => ({ reason: `the centre did not acknowledge the decommission report within ${n('waitedMs') / 1000} s: nothing was erased`, hint: 'restore a path and try again, or force with the installer password' }),
+  'too-long': () => ({ reason: `the request is longer than the unit takes (${MAX_REQUEST} characters): nothing was done`, hint: 'a config that long cannot be valid: check the file' }),
+  'unknown-op': (r, n, s) => ({ reason: `the unit does not know the request ${s('op')}${r.step !== undefined ? ` (step ${s('step')})` : ''}`, hint: 'the unit runs other firmware than this tool expects: flash it' }),
+  exception: (r, n, s) => ({ reason: `the unit failed on the request (${s('why')}); nothing else changed`, hint: 'see the unit log; if it persists, restart the unit and report the firmware version' })
+};
+
+/** Every code that has words: the unit's and the tool's own. */
+export const EXPLAINED = Object.keys(ERROR_WORDS);
+
+function problemText(p: unknown): string {
+  if (typeof p !== 'object' || p === null) return 'an unreadable problem';
+  const q = p as { field?: unknown; reason?: unknown };
+  const field = String(q.field).slice(0, 80);
+  return `${field} ${reasonWords({ field, reason: String(q.reason).slice(0, 80) })}`;
+}
+
 /** A reply's error in an installer's words: what failed and what to do. */
-export function explain(r: Reply): { reason: string; hint: string } {
-  const f = (k: string) => r[k] as number;
-  switch (r.error) {
-    case 'no-answer':
-      return { reason: `the unit did not answer within ${f('waitedMs') / 1000} s`, hint: 'check the USB cable and port; if the console is locked, give the installer password' };
-    case 'config-refused':
-      return {
-        reason: 'the unit refused the config and keeps its current one: ' + (r.problems as { field: string; reason: string }[]).map((p) => `${p.field} ${reasonWords(p)}`).join('; '),
-        hint: 'correct each field named and run again'
-      };
-    case 'config-store':
-      return { reason: `the config could not be stored (${String(r.why)}); the unit keeps its current one`, hint: `free flash is ${f('flashFree')} bytes: reflash the unit to compact storage and try again` };
-    case 'button-timeout':
-      return { reason: `no press of the panic button within ${f('waitedMs') / 1000} s`, hint: 'check the button cable and connector, then run again' };
-    case 'mic-none':
-      return { reason: 'no audio blocks from the microphone', hint: 'capture is not running: power-cycle the unit; if it persists the board is faulty' };
-    case 'mic-silent':
-      return { reason: `the microphone is silent (rms ${f('rms')}, ${f('dbfs')} dBFS)`, hint: 'a dead or disconnected microphone: check its cable and the ADC pin' };
-    case 'mic-bias':
-      return { reason: `the microphone signal is off-centre (mean ${f('mean')}, 128 expected)`, hint: 'check the microphone supply and bias resistor' };
-    case 'mic-clip':
-      return { reason: `the microphone is clipping (${f('clippedPct')}% of samples)`, hint: 'move the unit away from loud sources (TV, speakers) or lower the gain' };
-    case 'no-receivers':
-      return { reason: 'no receivers are configured', hint: 'the config needs a primary and a secondary receiver' };
-    case 'path-down':
-      return { reason: `path down: ${(r.down as string[]).join(', ')}`, hint: 'Wi-Fi: check the SSID and password and the router; cellular: the SIM, the APN and the antenna' };
-    case 'no-receiver':
-      return { reason: `the unit has no receiver ${f('route')}`, hint: 'the config has fewer receivers than the test expects' };
-    case 'report-noack':
-      return { reason: `no ACK to the manual test report from the ${String(r.path)} receiver within ${f('waitedMs') / 1000} s`, hint: 'check the receiver address, port, account and key with the monitoring centre' };
-    case 'mains-absent':
-      return { reason: 'mains power is absent', hint: 'plug the supply into a socket that is not switched off at the wall' };
-    case 'battery-low':
-      return { reason: `the backup battery is low (${f('batteryV')} V, threshold ${f('lowBatteryV')} V)`, hint: 'charge or replace the battery before leaving the home' };
-    case 'spool-small':
-      return { reason: `the audio store has room for less than one full recording (${f('spoolFree')} of ${f('recordingBytes')} bytes)`, hint: 'fit a larger card, or let waiting recordings upload first' };
-    case 'flash-full':
-      return { reason: `internal flash is nearly full (${f('flashFree')} bytes free)`, hint: 'reflash the unit (this compacts storage)' };
-    case 'clock-unknown':
-      return { reason: 'no timestamped reply from the centre in the last 2 minutes', hint: 'run the manual test report step first' };
-    case 'no-key':
-      return { reason: 'the unit has no evidence key to sign with', hint: 'the config needs an evidence section (server, port, key)' };
-    case 'password-bad':
-      return { reason: `the installer password ${String(r.why)}`, hint: 'choose another password' };
-    case 'password-none':
-      return { reason: 'no installer password is set on the unit', hint: 'give the password to lock with' };
-    case 'wrong-password':
-      return { reason: 'wrong installer password: nothing was erased', hint: 'forcing needs the password this unit was locked with' };
-    case 'not-uploaded':
-      return { reason: `${f('recordings')} recording(s) on the unit are not yet uploaded: nothing was erased`, hint: 'restore the evidence path and wait for the upload; force (with the installer password) only when the evidence is accounted for' };
-    case 'centre-noack':
-      return { reason: `the centre did not acknowledge the decommission report within ${f('waitedMs') / 1000} s: nothing was erased`, hint: 'restore a path and try again, or force with the installer password' };
-    case 'busy-recording':
-      return { reason: `an alarm recording (${String(r.recording)}) is in progress: the config was not changed`, hint: 'wait until the alarm has ended and its recording is uploaded' };
-    case 'low-memory':
-      return { reason: `the unit is short of memory (${f('free')} blocks free): the config was not changed`, hint: 'wait a minute and try again; if it persists, restart the unit' };
-    case 'unknown-op':
-      return { reason: `the unit does not know the request ${String(r.op)}`, hint: 'the unit runs other firmware than this tool expects: flash it' };
-    default:
-      return { reason: `the unit reported ${String(r.error)}${r.why ? ` (${String(r.why)})` : ''}`, hint: 'see the unit log' };
+export function explain(r: Reply): Words {
+  const n = (k: string) => (typeof r[k] === 'number' ? (r[k] as number) : NaN);
+  const s = (k: string) => (r[k] === undefined ? '?' : String(r[k]).slice(0, 80));
+  const code = String(r.error);
+  if (Object.hasOwn(ERROR_WORDS, code)) return ERROR_WORDS[code as InstallerError | ToolError](r, n, s);
+  return { reason: `the unit reported ${code.slice(0, 40)}${r.why ? ` (${s('why')})` : ''}`, hint: 'see the unit log' };
+}
+
+/** A progress line's words (firmware/installer-codes.ts INSTALLER_PROGRESS). */
+export function progressWords(p: { progress?: unknown; [k: string]: unknown }): string {
+  const words: { [C in InstallerProgress]: () => string } = {
+    button: () => 'waiting for a short press of the panic button',
+    mic: () => `listening for ${Number(p.ms)} ms`,
+    report: () => `manual test report (601) via ${String(p.path)} to ${String(p.host)}:${Number(p.port)}`,
+    retire: () => 'reporting decommission (308) to the centre'
+  };
+  const code = String(p.progress);
+  return Object.hasOwn(words, code) ? words[code as InstallerProgress]() : code.slice(0, 40);
+}
+
+/** Codes the unit can send that have no words (a test keeps this empty). */
+export function unexplained(): string[] {
+  return INSTALLER_ERRORS.filter((c) => !Object.hasOwn(ERROR_WORDS, c));
+}
+
+/**
+ * Command-line options: `spec` names each option as `value` (needs one) or `flag`. Unknown options,
+ * stray words, repeated options and a value missing (or another option in its place) are errors.
+ */
+export function parseOptions(argv: string[], spec: { [name: string]: 'value' | 'flag' }): { [name: string]: string | true } {
+  const out: { [name: string]: string | true } = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) throw new Error(`unexpected argument ${JSON.stringify(a.slice(0, 40))}: every option starts with --`);
+    const name = a.slice(2);
+    if (!Object.hasOwn(spec, name)) throw new Error(`unknown option --${name.slice(0, 40)} (options: ${Object.keys(spec).map((k) => `--${k}`).join(' ')})`);
+    if (Object.hasOwn(out, name)) throw new Error(`--${name} is given twice`);
+    if (spec[name] === 'flag') {
+      out[name] = true;
+      continue;
+    }
+    const v = argv[i + 1];
+    if (v === undefined || v === '' || v.startsWith('--')) throw new Error(`--${name} needs a value`);
+    out[name] = v;
+    i++;
   }
+  return out;
+}
+
+/** The largest JSON file the tools read (a config is ~2 KB, a report ~10 KB). */
+export const MAX_JSON_FILE = 1 << 20;
+
+/**
+ * Read a JSON file. Errors name the file and, for bad JSON, the line and column only: never any of
+ * its text (a config holds keys and passwords).
+ */
+export function readJsonFile(file: string, what: string): unknown {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch (e) {
+    throw new Error(`${what} ${file} cannot be read (${fsWords(e)})`);
+  }
+  if (!st.isFile()) throw new Error(`${what} ${file} is not a file`);
+  if (st.size > MAX_JSON_FILE) throw new Error(`${what} ${file} is ${st.size} bytes: too large to be one (at most ${MAX_JSON_FILE})`);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`${what} ${file} cannot be read (${fsWords(e)})`);
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  try {
+    return JSON.parse(text);
+  } catch {
+    const at = jsonErrorAt(text);
+    const where = at < 0 ? '' : `: line ${lineCol(text, at).line}, column ${lineCol(text, at).column}`;
+    throw new Error(`${what} ${file} is not valid JSON${where} (its contents are not shown: they may hold keys)`);
+  }
+}
+
+function lineCol(text: string, at: number): { line: number; column: number } {
+  let line = 1;
+  let start = 0;
+  for (let i = 0; i < at && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      start = i + 1;
+    }
+  }
+  return { line, column: at - start + 1 };
+}
+
+/**
+ * Where JSON text first goes wrong (offset), or -1 when it is valid: a small strict parser, so the
+ * position never depends on the JavaScript engine's message (which quotes the text).
+ */
+export function jsonErrorAt(text: string): number {
+  let i = 0;
+  const fail = (): never => {
+    throw i;
+  };
+  const ws = () => {
+    while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
+  };
+  const str = () => {
+    if (text[i] !== '"') fail();
+    i++;
+    for (;;) {
+      if (i >= text.length) fail();
+      const c = text.charCodeAt(i);
+      if (c === 0x22) {
+        i++;
+        return;
+      }
+      if (c < 0x20) fail();
+      if (c === 0x5c) {
+        i++;
+        const e = text[i];
+        if (e === 'u') {
+          for (let k = 1; k <= 4; k++) if (!/[0-9a-fA-F]/.test(text[i + k] ?? '')) fail();
+          i += 5;
+        } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i++;
+        else fail();
+      } else i++;
+    }
+  };
+  // Depth-bounded: a hostile file of 500,000 brackets must not overflow the stack.
+  const value = (depth: number): void => {
+    if (depth > 512) fail();
+    ws();
+    const c = text[i];
+    if (c === '{' || c === '[') {
+      const close = c === '{' ? '}' : ']';
+      i++;
+      ws();
+      if (text[i] === close) {
+        i++;
+        return;
+      }
+      for (;;) {
+        if (c === '{') {
+          ws();
+          str();
+          ws();
+          if (text[i] !== ':') fail();
+          i++;
+        }
+        value(depth + 1);
+        ws();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === close) {
+          i++;
+          return;
+        }
+        fail();
+      }
+    }
+    if (c === '"') return str();
+    for (const lit of ['true', 'false', 'null']) {
+      if (text.startsWith(lit, i)) {
+        i += lit.length;
+        return;
+      }
+    }
+    const m = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+    m.lastIndex = i;
+    if (c !== undefined && m.exec(text)) {
+      i = m.lastIndex;
+      return;
+    }
+    fail();
+  };
+  try {
+    value(0);
+    ws();
+    if (i < text.length) fail();
+    return -1;
+  } catch (e) {
+    if (typeof e === 'number') return e;
+    throw e;
+  }
+}
+
+/** A file-system error in words (its code, never a file's contents). */
+export function fsWords(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code ?? '';
+  const words: { [code: string]: string } = {
+    ENOENT: 'no such file or folder',
+    EACCES: 'permission denied',
+    EPERM: 'not permitted',
+    EROFS: 'read-only file system',
+    ENOSPC: 'no space left',
+    ENOTDIR: 'a part of the path is a file, not a folder',
+    EISDIR: 'it is a folder',
+    EEXIST: 'it exists already',
+    ELOOP: 'too many symbolic links'
+  };
+  return Object.hasOwn(words, code) ? `${words[code]}, ${code}` : code || 'error';
 }
