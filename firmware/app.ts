@@ -11,8 +11,8 @@
  * holds recognised before it existed are given to it), the supervised inputs, the service period
  * and the installer's console.
  */
-import type { Hal, LogLevel } from '../hal/types';
-import { Config, defaultConfig, checkConfig, problemCodes } from './config';
+import type { Hal, LogLevel, LogSink } from '../hal/types';
+import { Config, defaultConfig } from './config';
 import { createJournal, Journal, JournalRecord } from './journal';
 import { createPressRunner, PressRunner } from './press';
 import { createIndicatorDriver, IndicatorDriver, BOOT_FLASH, ACK_BLINK, GESTURE_BLINK, NO_REPORT } from './indicator';
@@ -27,7 +27,7 @@ import { sealKeys, SealKeys } from './seal';
 import { createUploader, Uploader } from './uploader';
 import { createServiceWatch, ServiceWatch } from './service';
 import { FIRMWARE_VERSION } from './version';
-import { createInstaller, Installer } from './installer';
+import { createConsoleFront, ConsoleFront } from './console';
 import { createFlashStore, FlashStore } from './flash-store';
 import { readStoredConfig } from './stored-config';
 import type { RecordStore } from '../hal/types';
@@ -103,6 +103,37 @@ export function openStore(hal: Hal): FlashStore | RecordStore {
   }
 }
 
+/**
+ * The config to boot on, checked by the installer module when it loads: `given` if it passes, else
+ * the stored copy (which without the module is taken on its CRC and schema version), else the
+ * factory one. Its own function so that no closure of the running unit holds the module (every
+ * `var` of createApp lives as long as any of its closures does).
+ */
+function bootConfig(front: ConsoleFront, records: RecordStore, given: Config | undefined, audioBytes: number, log: LogSink): { cfg: Config; rejected: string } {
+  let cfg: Config = defaultConfig();
+  let rejected = '';
+  try {
+    const m = front.module();
+    const problems = given !== undefined && typeof m !== 'string' ? m.checkConfig(given, audioBytes) : [];
+    if (given !== undefined && problems.length === 0) cfg = given;
+    else {
+      if (given !== undefined && typeof m !== 'string') rejected = m.problemCodes(problems);
+      cfg =
+        readStoredConfig(
+          records,
+          typeof m === 'string'
+            ? undefined
+            : function (c: unknown) {
+                return m.checkConfig(c, audioBytes).length === 0;
+              }
+        ).config || cfg;
+    }
+  } catch (e) {
+    log.write('error', 'config unreadable: factory defaults (' + errorText(e) + ')');
+  }
+  return { cfg: cfg, rejected: rejected };
+}
+
 /** A record store in RAM only (when the flash store cannot be opened): lost at power-off. */
 function createRamStore(): RecordStore {
   const w: { [k: string]: string } = {};
@@ -171,24 +202,34 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
   // 1. What must work before anything that can fail: the store (or one in RAM), the config (or the
   //    factory one), the indicator, the button and the watchdog.
   const records: RecordStore = store || openStore(hal);
-  let rejected = '';
-  let cfg: Config = defaultConfig();
-  try {
-    const problems = given !== undefined ? checkConfig(given, hal.system.audioBytes) : [];
-    if (given !== undefined && problems.length === 0) cfg = given;
-    else {
-      if (given !== undefined) rejected = problemCodes(problems);
-      cfg = readStoredConfig(records, hal.system.audioBytes).config || cfg;
-    }
-  } catch (e) {
-    log.write('error', 'config unreadable: factory defaults (' + errorText(e) + ')');
-  }
+  // The console, locked at once with the stored password; its installer module (loaded from its
+  // own sector only while used) also holds the full config check.
+  const front = createConsoleFront(hal, records, log, function () {
+    if (!rep || !rec || !journal) return undefined;
+    return {
+      hal: hal,
+      records: records,
+      config: cfg,
+      reporter: rep,
+      recorder: rec,
+      journal: journal,
+      blink: function (p: { steps: number[] }) {
+        indicator.play(p);
+      },
+      halt: function () {
+        stopAll();
+      }
+    };
+  });
+  const boot = bootConfig(front, records, given, hal.system.audioBytes, log);
+  const rejected = boot.rejected;
+  let cfg: Config = boot.cfg;
+  front.release();
 
   let journal: Journal | undefined;
   let rep: Reporter | undefined;
   let rec: Recorder | undefined;
   let alarm: AlarmRunner | undefined;
-  let installer: Installer | undefined;
   let triggers = 0;
   /** Holds recognised before the alarm machine exists (the boot is still going on). */
   let early = 0;
@@ -214,7 +255,8 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
   );
   hal.button.onEdge(
     guard.wrap('button', function (pressed: boolean, atMs: number) {
-      if (installer && installer.button(pressed, atMs)) return;
+      const inst = front.installer();
+      if (inst && inst.button(pressed, atMs)) return;
       press.edge(pressed, atMs);
     })
   );
@@ -308,7 +350,8 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
       config: cfg,
       onDelivered: guard.wrap('delivered', function (r: JournalRecord) {
         if (alarm) alarm.dispatch({ type: 'delivered', code: r.c as number, qualifier: r.q as number });
-        if (installer) installer.delivered(r);
+        const inst = front.installer();
+        if (inst) inst.delivered(r);
       }),
       onReach: guard.wrap('reach', reachable)
     });
@@ -425,34 +468,15 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
   alarm = alarmRunner;
   for (; early > 0; early--) alarmRunner.dispatch({ type: 'trigger' });
 
-  // 5. The supervised inputs, the service period, the installer's console.
+  // 5. The supervised inputs and the service period (the installer's console is up since step 1).
   const inputs = part('inputs', function () {
     return superviseInputs(clock, hal, cfg.inputs, alarmReport, guard.wrap);
   });
   const service: ServiceWatch | undefined = part('service', function () {
     return createServiceWatch(clock, records, cfg.service, alarmReport);
   });
-  if (reporter && recorder) {
-    installer = part('installer', function () {
-      return createInstaller({
-        hal: hal,
-        records: records,
-        config: cfg,
-        reporter: reporter,
-        recorder: recorder,
-        journal: jrn,
-        blink: function (p) {
-          indicator.play(p);
-        },
-        halt: function () {
-          stopAll();
-        }
-      });
-    });
-  }
-
   function stopAll(): void {
-    if (installer) installer.stop();
+    front.stop();
     if (uploader) uploader.stop();
     if (recorder) recorder.stop();
     health.stop();

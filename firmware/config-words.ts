@@ -3,7 +3,7 @@
  * codes so the image carries no sentences). Only the tools, the simulator and the tests load this
  * module: the device's entry point never imports it, so it is not in any image.
  */
-import { checkConfig, ConfigProblem, RANGES } from './config';
+import { checkConfig, ConfigProblem, RANGES } from './config-check';
 
 export type { ConfigProblem };
 

@@ -1,5 +1,5 @@
 /**
- * Every code the unit's installer service (firmware/installer.ts) can answer with, in one list
+ * Every code the unit's installer service (firmware/installer.ts, and firmware/console.ts before it) can answer with, in one list
  * shared by the unit and the tool: the unit imports only the types (`import type`, so nothing here
  * reaches the image), the tool (tools/installer-link.ts) holds the words for each code, and a test
  * checks that every code has words and that the unit sends no other.
@@ -36,7 +36,11 @@ export const INSTALLER_ERRORS = [
   'centre-noack',
   'too-long',
   'unknown-op',
-  'exception'
+  'exception',
+  // Answered by the boot image's console (firmware/console.ts), not the module:
+  'no-module',
+  'code-bad',
+  'unavailable'
 ] as const;
 
 export type InstallerError = (typeof INSTALLER_ERRORS)[number];

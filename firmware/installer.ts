@@ -12,18 +12,15 @@
  * never the key.
  */
 import type { Hal, RecordStore } from '../hal/types';
-import { readStoredConfig, writeStoredConfig, CONFIG_A, CONFIG_B } from './stored-config';
-import { Config, checkConfig, problemCodes } from './config';
+import { readStoredConfig, writeStoredConfig, CONFIG_A, CONFIG_B, PASSWORD_RECORD } from './stored-config';
+import type { Config } from './config';
+import { checkConfig, problemCodes } from './config-check';
 import type { Journal, JournalRecord } from './journal';
 import type { Reporter } from './reporter';
 import type { Recorder } from './recorder';
 import { CID } from './events';
 import { FIRMWARE_VERSION } from './version';
 import type { InstallerError, InstallerProgress } from './installer-codes';
-
-/** Where the config lives; a new one is written beside it, verified, then switched (app.ts reads both). */
-/** The console password. Kept in flash because Espruino keeps it in RAM only: set again at boot. */
-export const PASSWORD_RECORD = 'pwd';
 
 /**
  * The longest request taken, as JSON characters: the largest valid config request is ~1,800. A
@@ -57,6 +54,8 @@ export interface InstallerDeps {
 }
 
 export interface Installer {
+  /** One request from the console (firmware/console.ts takes them and hands them here). */
+  request(req: unknown): void;
   /** A button edge: `true` when the button self-test took it (it then raises no alarm). */
   button(pressed: boolean, atMs: number): boolean;
   /** An event was acknowledged by a receiver. */
@@ -157,7 +156,7 @@ export function createInstaller(d: InstallerDeps): Installer {
       spoolFiles: sp.list().length,
       time: clock.wall(),
       // The stored config's hash, not its text: a long reply overflows the console (docs/installer.md).
-      configSha256: hal.crypto.hex(hal.crypto.sha256(readStoredConfig(records, hal.system.audioBytes).text))
+      configSha256: hal.crypto.hex(hal.crypto.sha256(readStoredConfig(records).text))
     });
   }
 
@@ -174,7 +173,7 @@ export function createInstaller(d: InstallerDeps): Installer {
     try {
       // Two copies, the new one verified before the second goes (firmware/stored-config.ts): a
       // power cut at any point boots the old config or the verified new one.
-      writeStoredConfig(records, text, hal.system.audioBytes);
+      writeStoredConfig(records, text);
     } catch (e) {
       fail(id, 'config-store', { why: (e as Error).message || String(e), flashFree: records.free() });
       return;
@@ -448,11 +447,8 @@ export function createInstaller(d: InstallerDeps): Installer {
     }
   }
 
-  hal.console.onRequest(handle);
-  const stored = records.read(PASSWORD_RECORD);
-  if (stored) hal.console.lock(stored);
-
   return {
+    request: handle,
     button: function (pressed: boolean, atMs: number): boolean {
       const t = buttonTest;
       if (!t) return false;

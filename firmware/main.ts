@@ -9,7 +9,7 @@ import type { RecordStore } from '../hal/types';
 import { createApp } from './app';
 import { createFlashStore } from './flash-store';
 import { readStoredConfig } from './stored-config';
-import { boardProfile } from '../hal/espruino/boards';
+import { installerModule } from './installer-module';
 
 function start(): void {
   try {
@@ -18,13 +18,29 @@ function start(): void {
     let settings: DeviceSettings = {};
     try {
       store = createFlashStore(made.flash, made.crypto);
-      const c = readStoredConfig(store, boardProfile().audioBytes).config;
+      // Only the network settings, before the HAL: the app checks the whole config (its module).
+      const c = readStoredConfig(store).config;
       if (c && c.network) settings = { wifi: c.network.wifi, apn: c.network.apn };
     } catch (e) {
       // An unreadable store: createApp opens it again and reports it (a store in RAM then).
       store = undefined;
     }
-    createApp(createEspruinoHal(settings, made), undefined, store);
+    const hal = createEspruinoHal(settings, made);
+    // The Linux interpreter maps no flash: a module evaluated from its flash file is copied whole
+    // into RAM, every function body with it, where the board keeps them in flash. So the LINUX
+    // profile links the module into its image, as before the module existed (docs/footprint.md).
+    if (__BOARD__ === 'LINUX') {
+      hal.storage.code = {
+        size: 0,
+        load: function () {
+          return installerModule;
+        },
+        write: function () {
+          throw new Error('the LINUX image links its installer module');
+        }
+      };
+    }
+    createApp(hal, undefined, store);
   } catch (e) {
     // Nothing must stop the unit for good: report, and try the whole boot again shortly.
     console.log('error boot failed: ' + ((e && (e as Error).message) || String(e)));

@@ -8,14 +8,22 @@
  *   either the old config (A torn: its CRC fails, both copies still hold the old one) or the
  *   verified new one (A whole).
  * - Read: the highest version that parses and passes validation in either copy; the other copy is
- *   then repaired from it, so one damaged copy (a flipped bit) costs nothing.
+ *   then repaired from it, so one damaged copy (a flipped bit) costs nothing. The validation is the
+ *   full check (firmware/config-check.ts) when the installer module can be loaded; without it, a
+ *   copy whose CRC held (the store's) and whose schema version is this firmware's is taken: it
+ *   passed the full check when it was written.
  */
 import type { RecordStore } from '../hal/types';
 import type { Config } from './config';
-import { checkConfig } from './config';
+import { CONFIG_VERSION } from './config';
+
+/** `true` when a parsed config may be used (the full check, or nothing better). */
+export type ConfigCheck = (c: unknown) => boolean;
 
 export const CONFIG_A = 'cfg.a';
 export const CONFIG_B = 'cfg.b';
+/** The console password. Kept in flash because Espruino keeps it in RAM only: set again at boot. */
+export const PASSWORD_RECORD = 'pwd';
 
 export interface StoredConfig {
   /** The config in force; null when neither copy holds a valid one (never undefined: Espruino 2v29). */
@@ -27,7 +35,7 @@ export interface StoredConfig {
   repaired: number;
 }
 
-function parse(raw: string | undefined, audioBytes: number): { v: number; text: string; config: Config } | undefined {
+function parse(raw: string | undefined, check?: ConfigCheck): { v: number; text: string; config: Config } | undefined {
   if (raw === undefined) return undefined;
   const colon = raw.indexOf(':');
   const v = parseInt(raw.substr(0, colon), 10);
@@ -39,13 +47,14 @@ function parse(raw: string | undefined, audioBytes: number): { v: number; text: 
   } catch (e) {
     return undefined;
   }
-  return checkConfig(c, audioBytes).length === 0 ? { v: v, text: text, config: c as Config } : undefined;
+  const ok = check ? check(c) : typeof c === 'object' && c !== null && (c as Config).version === CONFIG_VERSION;
+  return ok ? { v: v, text: text, config: c as Config } : undefined;
 }
 
-/** Read the config (repairing a damaged copy); `audioBytes` is the board's ring budget. */
-export function readStoredConfig(store: RecordStore, audioBytes: number): StoredConfig {
-  const a = parse(store.read(CONFIG_A), audioBytes);
-  const b = parse(store.read(CONFIG_B), audioBytes);
+/** Read the config (repairing a damaged copy), each copy validated by `check` when given. */
+export function readStoredConfig(store: RecordStore, check?: ConfigCheck): StoredConfig {
+  const a = parse(store.read(CONFIG_A), check);
+  const b = parse(store.read(CONFIG_B), check);
   const best = a && (!b || a.v >= b.v) ? a : b;
   if (!best) return { config: null, text: '', version: 0, repaired: 0 };
   let repaired = 0;
@@ -69,8 +78,8 @@ export function readStoredConfig(store: RecordStore, audioBytes: number): Stored
  * Replace the config with `text` (already validated by the caller): copy A, read back, copy B.
  * Throws when copy A cannot be written or read back (the old config then stays in force).
  */
-export function writeStoredConfig(store: RecordStore, text: string, audioBytes: number): void {
-  const now = readStoredConfig(store, audioBytes);
+export function writeStoredConfig(store: RecordStore, text: string): void {
+  const now = readStoredConfig(store);
   const raw = now.version + 1 + ':' + text;
   store.write(CONFIG_A, raw);
   if (store.read(CONFIG_A) !== raw) throw new Error('read-back differs');

@@ -226,10 +226,35 @@ export interface Spool {
   list(): string[];
 }
 
+/**
+ * Code kept outside Storage in a flash sector of its own: the installer module
+ * (firmware/installer-module.ts), written by the installer tool, loaded only while it is used
+ * (docs/journal.md, "Flash layout").
+ */
+export interface CodeArea {
+  /** Bytes the area holds (its header included). */
+  readonly size: number;
+  /**
+   * The module's exports when the area holds this build's own module (the SHA-256 the image was
+   * built with); otherwise why not, as a code: `absent`, `damaged` (a header or length that does
+   * not read), `other-build` (a whole module of another build, or altered), `failed` (it would not
+   * evaluate).
+   */
+  load(): object | string;
+  /**
+   * Program `data` (a byte string) at `offset` of the area (both multiples of 4): the installer
+   * tool writes the module's image in pieces, header first. Offset 0 erases the area first.
+   * Throws with code `EFLASH` beyond the area.
+   */
+  write(offset: number, data: string): void;
+}
+
 /** Everything persistent. */
 export interface Storage {
   /** Raw flash sectors for the record store (firmware/flash-store.ts builds the `RecordStore`). */
   flash: FlashArea;
+  /** The installer module's own sector. */
+  code: CodeArea;
   spool: Spool;
 }
 

@@ -9,6 +9,8 @@
  */
 import type {
   Button,
+  CodeArea,
+  Crypto,
   Hal,
   LogLevel,
   Output,
@@ -20,6 +22,8 @@ import type {
 } from '../hal/types';
 import { createSimClock, SimClock } from './clock';
 import { SimNorFlash, createSimFlashArea } from './nor';
+import { installerModule } from '../firmware/installer-module';
+import { CODE_HEAD, codeLength } from '../hal/code-image';
 import { createFlashStore, FlashStore } from '../firmware/flash-store';
 import { SimPath, createSimLink } from './links';
 import { SimSound, createSimMicrophone } from './mic';
@@ -76,6 +80,31 @@ function spoolName(name: string): void {
   if (!/^[A-Za-z0-9_-]{1,8}(\.[A-Za-z0-9]{1,3})?$/.test(name)) {
     throw Object.assign(new Error(`spool name "${name}" is not 8.3`), { code: 'ENAME' });
   }
+}
+
+function simCodeArea(c: SimCodeArea, crypto: Crypto): CodeArea {
+  const text = (at: number, n: number) => Buffer.from(c.bytes!.subarray(at, at + n)).toString('latin1');
+  return {
+    size: c.size,
+    load() {
+      c.loads++;
+      if (!c.bytes) return c.state === 'builtin' ? installerModule : c.state;
+      const n = codeLength(text(0, CODE_HEAD), c.size);
+      if (n === 0) return 'absent';
+      if (n < 0) return 'damaged';
+      return c.expect !== undefined && crypto.hex(crypto.sha256(text(CODE_HEAD, n))) === c.expect ? installerModule : 'other-build';
+    },
+    write(offset, data) {
+      if (offset % 4 || data.length % 4 || offset < 0 || offset + data.length > c.size) {
+        throw Object.assign(new Error(`code area write of ${data.length} bytes at ${offset} outside its sector`), { code: 'EFLASH' });
+      }
+      if (offset === 0 || !c.bytes) c.bytes = new Uint8Array(c.size).fill(0xff);
+      for (let i = 0; i < data.length; i++) {
+        if (c.bytes[offset + i] !== 0xff) throw Object.assign(new Error('code area write over written words'), { code: 'EFLASH' });
+        c.bytes[offset + i] = data.charCodeAt(i) & 0xff;
+      }
+    }
+  };
 }
 
 function createSimSpool(media: SimSpoolMedia): Spool {
@@ -210,6 +239,22 @@ export class SimConsole {
 }
 
 /** A recording output: every level change with its HAL time. */
+/**
+ * The installer module's flash sector. Until something is written there it holds the sim's own
+ * module (the firmware's source, firmware/installer-module.ts) unless `state` says otherwise; once
+ * the installer tool writes an image (after flashing one: `expect` is then that image's module
+ * SHA-256, as the build compiles it into the image), it is read as the board reads it.
+ */
+export class SimCodeArea {
+  readonly size = 16 * 1024;
+  state: 'builtin' | 'absent' | 'damaged' = 'builtin';
+  /** The sector's bytes once written (erased: 0xFF). */
+  bytes: Uint8Array | undefined;
+  /** SHA-256 (hex) of the module the image expects; undefined: any written text is another build's. */
+  expect: string | undefined;
+  loads = 0;
+}
+
 export class SimOutput {
   level = false;
   history: { at: number; on: boolean }[] = [];
@@ -217,8 +262,8 @@ export class SimOutput {
 
 export interface SimHalOptions {
   /**
-   * The record store's raw flash to boot from (default: fresh, erased: 3 sectors of 16 KB, as
-   * sectors 1-3 of the Espruino WiFi).
+   * The record store's raw flash to boot from (default: fresh, erased: 2 sectors of 16 KB, as
+   * sectors 1-2 of the Espruino WiFi; sector 3 is the code area).
    */
   nor?: SimNorFlash;
   /** Spool capacity in bytes (default 4 MiB). */
@@ -263,6 +308,8 @@ export interface LogLine {
 export interface SimWorld {
   /** The raw flash sectors the firmware's record store lives on (journal, config, state). */
   nor: SimNorFlash;
+  /** The installer module's sector. */
+  code: SimCodeArea;
   /**
    * The records as the unit keeps them, read afresh from the flash (for tests to look at: do
    * not write through it while the unit runs).
@@ -356,6 +403,7 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
 
   const world: SimWorld = {
     nor: options.nor ?? new SimNorFlash(),
+    code: new SimCodeArea(),
     store: () => createFlashStore(createSimFlashArea(world.nor), createSimCrypto()),
     spool: new SimSpoolMedia(options.spoolBytes),
     sound,
@@ -566,7 +614,7 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
       microphone: { start: (o) => mic.start(o), stop: () => mic.stop(), running: () => mic.running(), measure },
       power,
       tamper,
-      storage: { flash: createSimFlashArea(world.nor), spool: createSimSpool(world.spool) },
+      storage: { flash: createSimFlashArea(world.nor), code: simCodeArea(world.code, createSimCrypto()), spool: createSimSpool(world.spool) },
       links,
       crypto: createSimCrypto(),
       watchdog,

@@ -37,7 +37,7 @@ export class SimNorFlash {
 
   constructor(
     readonly sectorBytes = 16 * 1024,
-    readonly sectors = 3,
+    readonly sectors = 2,
     /** Simulated time one erase takes, ms (for `busyFor`). */
     readonly eraseMs = 250
   ) {

@@ -184,7 +184,7 @@ describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, in
     const stored = simDefaultConfig();
     stored.unitId = 'STORED-7';
     stored.holdMs = 1000;
-    writeStoredConfig(storeOn(nor), JSON.stringify(stored), 65536);
+    writeStoredConfig(storeOn(nor), JSON.stringify(stored));
     const bad: any = simDefaultConfig();
     bad.holdMs = 9000;
     const u = boot(bad, nor);

@@ -15,10 +15,12 @@ import { SIM_KEYS, simDefaultConfig } from '../sim/default-config';
 import { Session, simTransport, explain, parseOptions, jsonErrorAt, progressWords, unexplained, EXPLAINED, TOOL_ERRORS, Reply } from '../tools/installer-link';
 import { commission, commissionProblems, simSiteActions, buildFirmware, verifyReport, outDirProblem, readConfigFile, checkConfigFile, main as commissionMain, Site } from '../tools/commission';
 import { main as decommissionMain } from '../tools/decommission';
-import { checkConfig, defaultConfig } from '../firmware/config';
+import { defaultConfig } from '../firmware/config';
+import { checkConfig } from '../firmware/config-check';
 import { reasonWords, validateConfig } from '../firmware/config-words';
 import { CONFIG_A, CONFIG_B } from '../firmware/stored-config';
-import { PASSWORD_RECORD, MAX_REQUEST } from '../firmware/installer';
+import { MAX_REQUEST } from '../firmware/installer';
+import { PASSWORD_RECORD } from '../firmware/stored-config';
 import { INSTALLER_ERRORS, INSTALLER_PROGRESS } from '../firmware/installer-codes';
 
 const ROOT = path.join(__dirname, '..');
@@ -397,7 +399,7 @@ function espruinoCheckScript(): string {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ts = require('typescript') as typeof import('typescript');
   const bundled = esbuild.buildSync({
-    stdin: { contents: `import { checkConfig } from ${JSON.stringify(path.join(ROOT, 'firmware', 'config'))};\n(globalThis as any).checkConfig = checkConfig;\n`, loader: 'ts', resolveDir: ROOT },
+    stdin: { contents: `import { checkConfig } from ${JSON.stringify(path.join(ROOT, 'firmware', 'config-check'))};\n(globalThis as any).checkConfig = checkConfig;\n`, loader: 'ts', resolveDir: ROOT },
     bundle: true,
     write: false,
     format: 'iife',
@@ -585,9 +587,10 @@ describe('installer inputs: files, options and reports', function () {
 });
 
 describe('installer codes: every code the unit sends has words in the tool', () => {
-  it('one list: each fail() code in firmware/installer.ts is listed, each listed code is sent, each has words', () => {
+  it('one list: each fail() code in firmware/installer.ts (and each error of firmware/console.ts) is listed, each listed code is sent, each has words', () => {
     const src = fs.readFileSync(path.join(ROOT, 'firmware', 'installer.ts'), 'utf8');
-    const sent = new Set([...src.matchAll(/fail\([^,()]+, '([a-z0-9-]+)'/g)].map((m) => m[1]));
+    const front = fs.readFileSync(path.join(ROOT, 'firmware', 'console.ts'), 'utf8');
+    const sent = new Set([...src.matchAll(/fail\([^,()]+, '([a-z0-9-]+)'/g), ...front.matchAll(/error: '([a-z0-9-]+)'/g)].map((m) => m[1]));
     assert.ok(sent.size >= 25, `found ${sent.size} codes`);
     assert.deepEqual([...sent].filter((c) => !(INSTALLER_ERRORS as readonly string[]).includes(c)), [], 'sent but not listed');
     assert.deepEqual(INSTALLER_ERRORS.filter((c) => !sent.has(c)), [], 'listed but never sent');

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { createSimSite, SimSite } from '../sim/site';
 import { SIM_KEYS, simDefaultConfig } from '../sim/default-config';
 import { Session, simTransport } from '../tools/installer-link';
-import { commission, commissionProblems, simSiteActions, buildFirmware, verifyReport, CommissioningReport } from '../tools/commission';
+import { MODULE_IMG, commission, commissionProblems, simSiteActions, buildFirmware, verifyReport, CommissioningReport } from '../tools/commission';
 import { decommission } from '../tools/decommission';
 import { createSimUnit } from '../sim/unit';
 import { SimNorFlash, SimPowerLoss, createSimFlashArea } from '../sim/nor';
@@ -14,7 +14,7 @@ import { createSimCrypto } from '../sim/crypto';
 import { writeStoredConfig, CONFIG_A, CONFIG_B } from '../firmware/stored-config';
 import { generators } from '../sim/mic';
 import type { Config } from '../firmware/config';
-import { PASSWORD_RECORD } from '../firmware/installer';
+import { PASSWORD_RECORD } from '../firmware/stored-config';
 
 const PASSWORD = 'Install3r-Pass';
 const WIFI_PASSWORD = 'wifi-secret-123';
@@ -80,6 +80,12 @@ describe('installer: commissioning, console lock, decommission (sim site)', func
     assert.match(report.firmware.sha256, /^[0-9a-f]{64}$/);
     assert.equal(report.firmware.sha256, require('node:crypto').createHash('sha256').update(fs.readFileSync(await firmware('ESPRUINOWIFI'))).digest('hex'));
     assert.equal(report.serviceStart, new Date().toISOString().slice(0, 10));
+    // The fresh board's code sector was empty: the tool wrote this build's installer module, which
+    // the unit checked against the SHA-256 its image carries and now runs from that sector.
+    assert.ok(log.some((l) => /Installer module[. ]+written \(\d+ bytes\) and checked/.test(l)), log.join('\n'));
+    const code = site.unit.sim.world.code;
+    assert.ok(code.bytes && code.expect && code.loads > 0);
+    assert.deepEqual(Buffer.from(code.bytes.subarray(0, fs.statSync(MODULE_IMG).size)), fs.readFileSync(MODULE_IMG));
     // Files: JSON and HTML; the signature checks with the unit's key and fails on any change.
     assert.ok(fs.existsSync(r.files!.json) && fs.existsSync(r.files!.html));
     const onDisk: CommissioningReport = JSON.parse(fs.readFileSync(r.files!.json, 'utf8'));
@@ -309,10 +315,10 @@ describe('installer: failures are reported step by step, with a reason and a hin
     const seen = new Set<string>();
     for (let cut = 0; cut < 400; cut += 3) {
       const nor = new SimNorFlash();
-      writeStoredConfig(createFlashStore(createSimFlashArea(nor), crypto), JSON.stringify(old), 65536);
+      writeStoredConfig(createFlashStore(createSimFlashArea(nor), crypto), JSON.stringify(old));
       nor.cutAfterWords = cut;
       try {
-        writeStoredConfig(createFlashStore(createSimFlashArea(nor), crypto), JSON.stringify(next), 65536);
+        writeStoredConfig(createFlashStore(createSimFlashArea(nor), crypto), JSON.stringify(next));
       } catch (e) {
         assert.ok(e instanceof SimPowerLoss);
       }
@@ -334,7 +340,7 @@ describe('installer: failures are reported step by step, with a reason and a hin
     const nor = new SimNorFlash();
     const c = simDefaultConfig();
     c.unitId = 'KEPT-UNIT';
-    writeStoredConfig(createFlashStore(createSimFlashArea(nor), crypto), JSON.stringify(c), 65536);
+    writeStoredConfig(createFlashStore(createSimFlashArea(nor), crypto), JSON.stringify(c));
     nor.flipByte(nor.find('KEPT-UNIT'), 0x01); // inside copy A
     const unit = createSimUnit(undefined, { nor, micOff: true });
     try {

@@ -30,6 +30,18 @@ import { validateConfig } from '../firmware/config-words';
 import { configSummary, passwordOk } from '../firmware/installer';
 import { Session, Reply, explain, simTransport, serialTransport, parseOptions, readJsonFile, fsWords } from './installer-link';
 import type { SimSite } from '../sim/site';
+import { CODE_HEAD, codeLength } from '../hal/code-image';
+
+/** The installer module image the build writes beside the firmware (build.js buildModule). */
+export const MODULE_IMG = path.join(__dirname, '..', 'dist', 'installer-module.img');
+
+/** SHA-256 (hex) of a module image's text, as the boot image that belongs to it expects. */
+export function moduleSha(img: Uint8Array): string {
+  const head = Buffer.from(img.subarray(0, CODE_HEAD)).toString('latin1');
+  const n = codeLength(head, img.length);
+  if (n <= 0) throw new Error('not an installer module image');
+  return crypto.createHash('sha256').update(img.subarray(CODE_HEAD, CODE_HEAD + n)).digest('hex');
+}
 
 /** The installer's hands and eyes, and the way to the unit. */
 export interface Site {
@@ -76,6 +88,8 @@ export interface CommissionOptions {
   site: Site;
   /** Build the firmware for a board: the file the unit should run. */
   firmware(board: string): Promise<string>;
+  /** The installer module image of that build (default: the build's dist/installer-module.img). */
+  module?: string;
   outDir: string;
   log?: (line: string) => void;
   now?: () => Date;
@@ -356,6 +370,10 @@ export async function commission(o: CommissionOptions): Promise<CommissionResult
   if (!info.ok && info.error === 'no-answer') {
     if (await session.unlock(o.password)) info = await session.request('info');
   }
+  // A unit without its installer module (a fresh board, or one flashed by other means) still says
+  // which image it runs: the module of this build is written below, with or after the firmware.
+  const noModule = !info.ok && info.error === 'no-module' ? String(info.why) : '';
+  if (noModule) info = { ...info, ok: true, fw: 'unknown (no installer module)', commissioned: false };
   if (!info.ok) {
     const e = explain(info);
     line('Connect', `FAIL ${e.reason}. ${e.hint}`);
@@ -379,17 +397,29 @@ export async function commission(o: CommissionOptions): Promise<CommissionResult
     line('Firmware', `FAIL the firmware for ${board} cannot be built (${(e as Error).message})`);
     return leave('firmware not built');
   }
+  const moduleImage = o.module ?? MODULE_IMG;
   if (info.fwHash !== want) {
     await session.close();
     await o.site.flash(board, file);
     session = await o.site.connect();
+    session.module = moduleImage;
     info = await session.waitForUnit(30000, o.password);
     if (!info.ok || info.fwHash !== want) {
       line('Firmware', `FAIL flashed, but the unit reports ${info.ok ? `image ${String(info.fwHash).slice(0, 16)}…` : 'nothing'}; expected ${want.slice(0, 16)}…`);
       return leave('flash not verified');
     }
     line('Firmware', `flashed ${board} ${info.fw}, image SHA-256 ${want.slice(0, 16)}… verified`);
-  } else line('Firmware', `already ${info.fw}, image SHA-256 ${want.slice(0, 16)}…`);
+  } else {
+    session.module = moduleImage;
+    if (noModule) info = await session.request('info');
+    if (!info.ok) {
+      const e = explain(session.moduleWrite && !session.moduleWrite.ok ? session.moduleWrite : info);
+      line('Firmware', `FAIL ${e.reason}. ${e.hint}`);
+      return leave('installer module not written');
+    }
+    line('Firmware', `already ${info.fw}, image SHA-256 ${want.slice(0, 16)}…`);
+  }
+  if (session.moduleWrite) line('Installer module', session.moduleWrite.ok ? `written (${fs.statSync(moduleImage).size} bytes) and checked by the unit against its image` : `FAIL ${explain(session.moduleWrite).reason}`);
 
   // Config: the unit validates it again, stores it atomically and restarts on it.
   const put = await session.request('config', { config: cfg }, { timeoutMs: 10000 });
@@ -538,6 +568,10 @@ export function simSiteActions(site: SimSite): Site {
     connect: async () => new Session(simTransport(world.console)),
     flash: async (_board, file) => {
       world.image = new Uint8Array(fs.readFileSync(file));
+      // The image checks its module against the SHA-256 the build compiled into it; a fresh board's
+      // code sector is erased.
+      world.code.expect = moduleSha(fs.readFileSync(MODULE_IMG));
+      if (!world.code.bytes) world.code.state = 'absent';
       site.unit.powerCut();
     },
     pressButton: async () => {

@@ -23,7 +23,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ts from 'typescript';
-import { defaultConfig, RANGES, CONFIG_VERSION } from '../firmware/config';
+import { defaultConfig, CONFIG_VERSION } from '../firmware/config';
+import { RANGES } from '../firmware/config-check';
 import { CHOICES, RANGE } from '../firmware/config-words';
 
 export const SCHEMA_FILE = path.join(__dirname, '..', 'examples', 'unit.schema.json');

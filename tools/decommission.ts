@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Session, explain, parseOptions, fsWords } from './installer-link';
-import { commission, simSiteActions, buildFirmware, Site } from './commission';
+import { commission, simSiteActions, buildFirmware, Site, MODULE_IMG } from './commission';
 
 export interface DecommissionResult {
   ok: boolean;
@@ -26,6 +26,8 @@ export interface DecommissionResult {
 export async function decommission(site: Site, o: { password: string; force: boolean; log?: (l: string) => void }): Promise<DecommissionResult> {
   const log = o.log ?? ((l: string) => console.log(l));
   const s: Session = await site.connect();
+  // A unit without its installer module is given this build's (when it is built).
+  if (fs.existsSync(MODULE_IMG)) s.module = MODULE_IMG;
   try {
     let info = await s.request('info', {}, { timeoutMs: 2000 });
     if (!info.ok && !(await s.unlock(o.password))) {

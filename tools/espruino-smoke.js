@@ -10,6 +10,7 @@
  * reset report and the held press reach the centre and are acknowledged, the acknowledgement is
  * shown on the indicator, and the journal in the interpreter's flash holds the events with valid
  * CRCs and their delivery records. Run through tsx (it loads sim/centre.ts).
+ * Then it runs the Espruino WiFi boot image on the same interpreter (tools/espruino-wifi.ts).
  */
 const { spawn, spawnSync } = require('child_process');
 const fs = require('fs');
@@ -34,10 +35,22 @@ const finish = () => {
   console.log(`${passed} passed, ${results.length - passed} failed`);
   process.exit(results.length === passed ? 0 : 1);
 };
+/**
+ * Then the Espruino WiFi boot image itself on the same interpreter, with the board prelude and
+ * its emulated ESP8266 and modem (tools/espruino-wifi.ts, issue #17); its checks count here too.
+ */
+const done = async () => {
+  try {
+    await require('./espruino-wifi').runWifiBoard(bin, check);
+  } catch (e) {
+    check('the Espruino WiFi image part ran to its end', false, String((e && e.stack) || e));
+  }
+  finish();
+};
 
 const bin = process.env.ESPRUINO_BIN;
 if (!bin) {
-  console.log('test:espruino skipped: set ESPRUINO_BIN to an Espruino interpreter built for Linux');
+  console.log('test:espruino skipped (the LINUX bundle and the Espruino WiFi image): set ESPRUINO_BIN to an Espruino interpreter built for Linux');
   console.log('0 passed, 0 failed, 1 skipped');
   process.exit(0);
 }
@@ -77,7 +90,7 @@ function interpreter(dir, args) {
 async function main() {
   const build = spawnSync(process.execPath, [path.join(ROOT, 'build.js'), '--board', 'LINUX', '--quiet'], { encoding: 'utf8' });
   check('LINUX bundle builds and passes the gate', build.status === 0, (build.stderr || '').trim().split('\n')[0]);
-  if (build.status !== 0) return finish();
+  if (build.status !== 0) return done();
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'espruino-smoke-'));
   fs.copyFileSync(process.env.SMOKE_FW || path.join(ROOT, 'dist', 'firmware-linux.img'), path.join(dir, 'fw.js'));
@@ -96,7 +109,7 @@ async function main() {
   const stored = await store.waitFor(/STORED \d+/, 10000);
   await store.stop();
   check('bundle stored as .bootcde in the interpreter flash', stored, (store.output().match(/STORED \d+/) || [''])[0]);
-  if (!stored) return finish();
+  if (!stored) return done();
   // The config goes in as an installer gives it: over the console, into the unit's record store.
   let provisioned = true;
   try {
@@ -225,7 +238,7 @@ async function main() {
   if (results.some((r) => !r.ok)) console.log(`--- interpreter output ---\n${unit.output()}`);
   await centre.close();
   fs.rmSync(dir, { recursive: true, force: true });
-  finish();
+  await done();
 }
 
 main().catch((e) => {

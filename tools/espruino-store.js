@@ -7,6 +7,8 @@
  * raw flash (nothing but the image is ever in Storage). Used by the smoke test and the bench.
  */
 const { spawn } = require('child_process');
+const fs = require('fs');
+const path = require('path');
 
 /**
  * Written in 2 KB pieces, as the Espruino tools send it: the whole image as one string would not
@@ -17,23 +19,59 @@ function storeCommand(size) {
 }
 
 /**
- * Boot the interpreter in `dir` and give the unit `config` over its console; resolves once the
- * unit has stored it (it then restarts, which quits the Linux build). Rejects with the output.
+ * Boot the interpreter in `dir`; when it answers `no-module`, write the build's installer module
+ * (dist/installer-module.img) into its code sector through the console's `code` request, as the
+ * installer tool does (the LINUX image links its module and answers at once); then give
+ * the unit `config`; resolves once the unit has stored it (it then restarts, which quits the Linux
+ * build). Rejects with the output.
  */
 function provision(bin, dir, config, ms = 20000) {
+  const img = fs.readFileSync(path.join(__dirname, '..', 'dist', 'installer-module.img'));
+  const PIECE = 768; // as tools/installer-link.ts MODULE_PIECE: a longer line overruns the input buffer
   return new Promise((resolve, reject) => {
     const child = spawn(bin, [], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let sent = false;
+    let piece = -2;
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error('the unit did not take the config:\n' + out.slice(-2000)));
     }, ms);
+    const send = (o) => child.stdin.write('\x10I(' + JSON.stringify(o) + ')\n');
+    const nextPiece = () => {
+      piece++;
+      const at = piece * PIECE;
+      if (at < img.length) send({ id: 7100 + piece, op: 'code', at, data: img.subarray(at, at + PIECE).toString('base64') });
+      else send({ id: 7100 + piece, op: 'code', done: true });
+    };
     const onData = (d) => {
       out += d.toString('latin1');
-      if (!sent && /info boot /.test(out)) {
-        sent = true;
-        child.stdin.write('\x10I(' + JSON.stringify({ id: 7001, op: 'config', config }) + ')\n');
+      if (piece === -2 && /info boot /.test(out)) {
+        piece = -1;
+        send({ id: 7099, op: 'info' });
+      }
+      const asked = piece === -1 && /@I (\{[^\n]*"id":7099,[^\n]*\})/.exec(out);
+      if (asked) {
+        // A module linked into the image (the LINUX profile) answers; an empty sector says no-module.
+        if (/"error":"no-module"/.test(asked[1])) nextPiece();
+        else {
+          piece = Infinity;
+          sent = true;
+          send({ id: 7001, op: 'config', config });
+        }
+      }
+      const r = piece >= 0 && piece !== Infinity && new RegExp('@I (\\{[^\\n]*"id":' + (7100 + piece) + ',[^\\n]*\\})').exec(out);
+      if (r && !sent) {
+        if (!/"ok":true/.test(r[1])) {
+          clearTimeout(timer);
+          child.kill('SIGKILL');
+          return reject(new Error('the unit refused its installer module: ' + r[1]));
+        }
+        if (piece * PIECE < img.length) nextPiece();
+        else {
+          sent = true;
+          send({ id: 7001, op: 'config', config });
+        }
       }
       if (/@I \{[^\n]*"id":7001,"ok":true/.test(out)) {
         clearTimeout(timer);

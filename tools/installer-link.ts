@@ -15,6 +15,13 @@ import { INSTALLER_ERRORS, InstallerError, InstallerProgress } from '../firmware
 import { MAX_REQUEST } from '../firmware/installer';
 import type { SimConsole } from '../sim/hal';
 
+/**
+ * Bytes of the installer module per `code` request: 1,024 base64 characters. A longer line overruns
+ * the interpreter's input buffer when sent at once (2,732 characters lost bytes on the 2v29 Linux
+ * build; the config, ~1.3 KB, does not).
+ */
+export const MODULE_PIECE = 768;
+
 /** Bytes to and lines from a unit's console. */
 export interface Transport {
   write(text: string): void;
@@ -123,8 +130,38 @@ export class Session {
     w.resolve(r);
   }
 
+  /**
+   * The installer module image (dist/installer-module.img) to give a unit that answers `no-module`:
+   * the first such reply in a session writes it through the `code` request and asks again.
+   */
+  module: string | undefined;
+  private moduleTried = false;
+  /** What the last module write found (for the report: written, or why not). */
+  moduleWrite: Reply | undefined;
+
   /** One request; resolves with the reply, or `{ok: false, error: 'no-answer'}` after `timeoutMs`. */
-  request(op: string, args: Record<string, unknown> = {}, opts: { timeoutMs?: number; progress?: (text: string) => void } = {}): Promise<Reply> {
+  async request(op: string, args: Record<string, unknown> = {}, opts: { timeoutMs?: number; progress?: (text: string) => void } = {}): Promise<Reply> {
+    const r = await this.ask(op, args, opts);
+    if (r.ok || r.error !== 'no-module' || !this.module || this.moduleTried) return r;
+    this.moduleTried = true;
+    this.moduleWrite = await this.writeModule(fs.readFileSync(this.module));
+    return this.moduleWrite.ok ? this.ask(op, args, opts) : r;
+  }
+
+  /**
+   * Write a module image into the unit's code sector in pieces of `PIECE` bytes (each request stays
+   * under the unit's 4,000-character limit), then have the unit check it against its image.
+   */
+  async writeModule(image: Uint8Array): Promise<Reply> {
+    for (let at = 0; at < image.length; at += MODULE_PIECE) {
+      const data = Buffer.from(image.subarray(at, at + MODULE_PIECE)).toString('base64');
+      const w = await this.ask('code', { at, data }, { timeoutMs: 5000 });
+      if (!w.ok) return w;
+    }
+    return this.ask('code', { done: true }, { timeoutMs: 5000 });
+  }
+
+  private ask(op: string, args: Record<string, unknown>, opts: { timeoutMs?: number; progress?: (text: string) => void }): Promise<Reply> {
     const id = this.nextId++;
     const timeoutMs = opts.timeoutMs ?? 10000;
     return new Promise((resolve) => {
@@ -215,8 +252,23 @@ const ERROR_WORDS: { [C in InstallerError | ToolError]: (r: Reply, n: (k: string
   'centre-noack': (r, n) => ({ reason: `the centre did not acknowledge the decommission report within ${n('waitedMs') / 1000} s: nothing was erased`, hint: 'restore a path and try again, or force with the installer password' }),
   'too-long': () => ({ reason: `the request is longer than the unit takes (${MAX_REQUEST} characters): nothing was done`, hint: 'a config that long cannot be valid: check the file' }),
   'unknown-op': (r, n, s) => ({ reason: `the unit does not know the request ${s('op')}${r.step !== undefined ? ` (step ${s('step')})` : ''}`, hint: 'the unit runs other firmware than this tool expects: flash it' }),
-  exception: (r, n, s) => ({ reason: `the unit failed on the request (${s('why')}); nothing else changed`, hint: 'see the unit log; if it persists, restart the unit and report the firmware version' })
+  exception: (r, n, s) => ({ reason: `the unit failed on the request (${s('why')}); nothing else changed`, hint: 'see the unit log; if it persists, restart the unit and report the firmware version' }),
+  'no-module': (r, n, s) => ({ reason: `the unit's installer module is ${moduleWhy(s('why'))}; the unit protects as before, but answers no installer request`, hint: 'commission it with the tool of its firmware: the tool writes the module (it is erased with sectors 1-3 by an Espruino firmware update)' }),
+  'code-bad': (r, n, s) => ({ reason: `the installer module written does not check out (${moduleWhy(s('why'))})`, hint: 'the module must come from the same build as the unit\'s image: flash both from one build' }),
+  unavailable: () => ({ reason: 'a part of the unit the installer service needs (the reporter or the recorder) did not start at boot', hint: 'see the unit log (boot-fail records); restart the unit' })
 };
+
+/** The code area's reasons (hal/types.ts `CodeArea.load`) in words. */
+function moduleWhy(why: string): string {
+  const words: { [why: string]: string } = {
+    absent: 'missing',
+    damaged: 'damaged',
+    'other-build': 'of another firmware build',
+    failed: 'unusable (it would not run)',
+    range: 'outside its sector'
+  };
+  return Object.hasOwn(words, why) ? words[why] : why;
+}
 
 /** Every code that has words: the unit's and the tool's own. */
 export const EXPLAINED = Object.keys(ERROR_WORDS);

@@ -8,10 +8,12 @@
  * - `Waveform` as a constructor (the package declares only its instance interface);
  * - `Pin` as a constructor from a pin name;
  * - the built-in modules the HAL loads with `global.require`: Storage, crypto, net, dgram, fs, AT;
- * - `__BOARD__`, the board id the build injects.
+ * - `__BOARD__`, the board id the build injects, and `__MODULE_SHA__`, the SHA-256 (hex) of the
+ *   installer module built with the image (build.js).
  */
 
 declare const __BOARD__: string;
+declare const __MODULE_SHA__: string;
 
 declare function setTimeout(fn: () => void, ms: number): number;
 declare function setInterval(fn: () => void, ms: number): number;

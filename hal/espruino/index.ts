@@ -6,7 +6,7 @@ import type { Clock, Crypto, FlashArea, Hal, InstallerConsole, LogLevel, Microph
 import { boardProfile, BoardProfile } from './boards';
 import { createEspruinoCrypto } from './crypto';
 import { createFsSpool, createStorageSpool } from './storage';
-import { createDeviceFlashArea } from './flash';
+import { createDeviceFlashArea, createDeviceCodeArea } from './flash';
 
 export { createDeviceFlashArea, createEspruinoCrypto };
 import { createWifiLink, createLinuxLink, LinkCore } from './links';
@@ -195,9 +195,9 @@ function stm32ResetCause(): ResetCause {
   return 'unknown';
 }
 
-/** The record store's flash: 3 sectors of 16 KB (sectors 1-3 on the Espruino WiFi). */
+/** The record store's flash: 2 sectors of 16 KB (sectors 1-2 on the Espruino WiFi; 3 is the code area's). */
 export function deviceFlash(): FlashArea {
-  return createDeviceFlashArea(16 * 1024, 3);
+  return createDeviceFlashArea();
 }
 
 /**
@@ -246,7 +246,7 @@ export function createEspruinoHal(settings: DeviceSettings, made?: { flash: Flas
       return global.require('Storage').read('.bootcde');
     }
   };
-  const storage = { flash: flash, spool: spool };
+  const storage = { flash: flash, code: createDeviceCodeArea(crypto, __MODULE_SHA__), spool: spool };
 
   if (__BOARD__ === 'LINUX') {
     const wifi: LinkCore = createLinuxLink(clock, 'wifi');
