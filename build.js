@@ -67,11 +67,19 @@ function imageFile(board) {
 function pretokenise(file, img) {
   const args = [
     require.resolve('espruino/bin/espruino-cli.js'),
-    '--board', path.join(BOARDS_DIR, 'ESPRUINOWIFI.json'),
-    '--config', 'MODULE_URL=',
-    '--config', 'SAVE_ON_SEND=1',
-    '--config', 'PRETOKENISE=2',
-    '-n', '-q', '-o', img + '.js', file // the tools insist on a .js name
+    '--board',
+    path.join(BOARDS_DIR, 'ESPRUINOWIFI.json'),
+    '--config',
+    'MODULE_URL=',
+    '--config',
+    'SAVE_ON_SEND=1',
+    '--config',
+    'PRETOKENISE=2',
+    '-n',
+    '-q',
+    '-o',
+    img + '.js',
+    file // the tools insist on a .js name
   ];
   if (!fs.existsSync(args[2])) args.splice(1, 2); // no board file: the tokens do not depend on it
   const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', timeout: 120000 });
@@ -139,13 +147,17 @@ async function compile(board, moduleSha) {
     charset: 'utf8',
     logLevel: 'silent'
   });
-  let esCode = bundled.outputFiles.find((f) => f.path.endsWith('.js')).text;
+  const outputs = bundled.outputFiles || [];
+  const jsOut = outputs.find((f) => f.path.endsWith('.js'));
+  const mapOut = outputs.find((f) => f.path.endsWith('.map'));
+  if (!jsOut || !mapOut) throw new Error('esbuild wrote no bundle');
+  let esCode = jsOut.text;
   if (!image) {
     const exp = /export\s*\{\s*(\w+)(?:\s+as\s+installerModule)?\s*\};?\s*\n\}\)\(\)\s*$/.exec(esCode);
     if (!exp) throw new Error('the installer module must export installerModule alone');
     esCode = esCode.slice(0, exp.index) + 'return ' + exp[1] + ';\n})()\n';
   }
-  const esMap = JSON.parse(bundled.outputFiles.find((f) => f.path.endsWith('.map')).text);
+  const esMap = JSON.parse(mapOut.text);
   esMap.sources = esMap.sources.map((s) => path.relative(ROOT, path.resolve(s)));
 
   const lowered = ts.transpileModule(esCode, {
@@ -165,7 +177,7 @@ async function compile(board, moduleSha) {
     const msg = lowered.diagnostics.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')).join('\n');
     throw new Error(`TypeScript could not lower the bundle:\n${msg}`);
   }
-  const loweredMap = JSON.parse(lowered.sourceMapText);
+  const loweredMap = JSON.parse(lowered.sourceMapText || '{}');
   const composed = remapping([loweredMap, esMap], () => null);
 
   const compressed = await minify(lowered.outputText, {
@@ -173,7 +185,15 @@ async function compile(board, moduleSha) {
     toplevel: true,
     // inline: 2 — inlining a function that declares variables (level 3) moves its `var`s after their
     // first use, which Espruino (no hoisting) cannot run; the gate catches it if it ever happens.
-    compress: { hoist_funs: false, hoist_vars: false, inline: 1, passes: 2, unsafe: false, keep_fargs: true, expression: !image },
+    compress: {
+      hoist_funs: false,
+      hoist_vars: false,
+      inline: 1,
+      passes: 2,
+      unsafe: false,
+      keep_fargs: true,
+      expression: !image
+    },
     mangle: false,
     format: { ecma: 5, ascii_only: true, comments: false },
     sourceMap: { content: JSON.parse(JSON.stringify(composed)) }
@@ -189,6 +209,7 @@ async function compile(board, moduleSha) {
   // so nothing moves them back, then mangles. Measured on the Espruino WiFi image: this pass costs
   // ~0.7 KB; hoist_vars in the main pass would cost ~3.1 KB. The gate's var-order rule checks the
   // result.
+  if (compressed.code === undefined) throw new Error('terser produced no code');
   const min = await minify(compressed.code, {
     ecma: 5,
     toplevel: true,
@@ -198,6 +219,7 @@ async function compile(board, moduleSha) {
     sourceMap: { content: typeof compressed.map === 'string' ? JSON.parse(compressed.map) : compressed.map }
   });
   const map = typeof min.map === 'string' ? JSON.parse(min.map) : min.map;
+  if (min.code === undefined) throw new Error('terser produced no code');
   return { code: min.code, map, unminified: lowered.outputText, unminifiedMap: composed };
 }
 
@@ -217,15 +239,22 @@ function gate(result, board) {
 function espruinoArgs(board, file) {
   const boardJson = path.join(BOARDS_DIR, `${board}.json`);
   if (!fs.existsSync(boardJson)) {
-    throw new Error(`no board description for ${board} at ${path.relative(ROOT, boardJson)} (the shared/ folder beside the checkout)`);
+    throw new Error(
+      `no board description for ${board} at ${path.relative(ROOT, boardJson)} (the shared/ folder beside the checkout)`
+    );
   }
   return [
     require.resolve('espruino/bin/espruino-cli.js'),
-    '--board', boardJson,
-    '--config', 'MODULE_URL=',
-    '--config', 'SAVE_ON_SEND=0',
-    '--storage', `.bootcde:${file}`,
-    '-e', 'load()'
+    '--board',
+    boardJson,
+    '--config',
+    'MODULE_URL=',
+    '--config',
+    'SAVE_ON_SEND=0',
+    '--storage',
+    `.bootcde:${file}`,
+    '-e',
+    'load()'
   ];
 }
 
@@ -260,26 +289,29 @@ let moduleBuilt;
  * image carries the SHA-256 of its text.
  */
 function buildModule(o) {
-  if (!moduleBuilt) moduleBuilt = (async () => {
-    const log = o.quiet ? () => {} : (s) => console.log(s);
-    const t0 = Date.now();
-    const result = await compile(DEFAULT_BOARD);
-    gate(result, 'installer module');
-    fs.mkdirSync(path.dirname(MODULE_JS), { recursive: true });
-    fs.writeFileSync(MODULE_JS, result.code + '\n');
-    fs.writeFileSync(MODULE_JS + '.map', JSON.stringify(result.map));
-    const tokens = MODULE_IMG + '.tok';
-    const n = pretokenise(MODULE_JS, tokens);
-    const text = fs.readFileSync(tokens);
-    fs.unlinkSync(tokens);
-    const head = Buffer.from('IM01' + n.toString(16).padStart(8, '0') + '    ', 'latin1');
-    const pad = Buffer.alloc((4 - (n % 4)) % 4, 0x20);
-    fs.writeFileSync(MODULE_IMG, Buffer.concat([head, text, pad]));
-    const sha = require('crypto').createHash('sha256').update(text).digest('hex');
-    log(`${'module'.padEnd(13)} ${path.relative(ROOT, MODULE_JS).padEnd(30)} ${String(Buffer.byteLength(result.code)).padStart(6)} bytes, image ${path.relative(ROOT, MODULE_IMG)} ${n} bytes (budget ${MODULE_BUDGET}, ${((100 * n) / MODULE_BUDGET).toFixed(0)}%) gate clean, ${Date.now() - t0} ms`);
-    if (n > MODULE_BUDGET) throw new Error(`the installer module is ${n} bytes, over its sector's ${MODULE_BUDGET}`);
-    return { file: MODULE_IMG, bytes: n, sha };
-  })();
+  if (!moduleBuilt)
+    moduleBuilt = (async () => {
+      const log = o.quiet ? () => {} : (s) => console.log(s);
+      const t0 = Date.now();
+      const result = await compile(DEFAULT_BOARD);
+      gate(result, 'installer module');
+      fs.mkdirSync(path.dirname(MODULE_JS), { recursive: true });
+      fs.writeFileSync(MODULE_JS, result.code + '\n');
+      fs.writeFileSync(MODULE_JS + '.map', JSON.stringify(result.map));
+      const tokens = MODULE_IMG + '.tok';
+      const n = pretokenise(MODULE_JS, tokens);
+      const text = fs.readFileSync(tokens);
+      fs.unlinkSync(tokens);
+      const head = Buffer.from('IM01' + n.toString(16).padStart(8, '0') + '    ', 'latin1');
+      const pad = Buffer.alloc((4 - (n % 4)) % 4, 0x20);
+      fs.writeFileSync(MODULE_IMG, Buffer.concat([head, text, pad]));
+      const sha = require('crypto').createHash('sha256').update(text).digest('hex');
+      log(
+        `${'module'.padEnd(13)} ${path.relative(ROOT, MODULE_JS).padEnd(30)} ${String(Buffer.byteLength(result.code)).padStart(6)} bytes, image ${path.relative(ROOT, MODULE_IMG)} ${n} bytes (budget ${MODULE_BUDGET}, ${((100 * n) / MODULE_BUDGET).toFixed(0)}%) gate clean, ${Date.now() - t0} ms`
+      );
+      if (n > MODULE_BUDGET) throw new Error(`the installer module is ${n} bytes, over its sector's ${MODULE_BUDGET}`);
+      return { file: MODULE_IMG, bytes: n, sha };
+    })();
   return moduleBuilt;
 }
 
@@ -295,10 +327,15 @@ async function buildBoard(board, o) {
   fs.writeFileSync(file + '.map', JSON.stringify(result.map));
   const bytes = Buffer.byteLength(result.code);
   const budget = BUDGETS[board];
-    const image = imageFile(board);
+  const image = imageFile(board);
   const imageBytes = pretokenise(file, image);
-  log(`${board.padEnd(13)} ${path.relative(ROOT, file).padEnd(30)} ${String(bytes).padStart(6)} bytes, image ${path.relative(ROOT, image)} ${imageBytes} bytes (budget ${budget}, ${((100 * imageBytes) / budget).toFixed(0)}%) gate clean, ${Date.now() - t0} ms`);
-  if (imageBytes > budget) throw new Error(`${board}: boot image is ${imageBytes} bytes, over its budget of ${budget} (see docs/footprint.md)`);
+  log(
+    `${board.padEnd(13)} ${path.relative(ROOT, file).padEnd(30)} ${String(bytes).padStart(6)} bytes, image ${path.relative(ROOT, image)} ${imageBytes} bytes (budget ${budget}, ${((100 * imageBytes) / budget).toFixed(0)}%) gate clean, ${Date.now() - t0} ms`
+  );
+  if (imageBytes > budget)
+    throw new Error(
+      `${board}: boot image is ${imageBytes} bytes, over its budget of ${budget} (see docs/footprint.md)`
+    );
   return { board, file, bytes, image, imageBytes, budget, module: mod };
 }
 
@@ -311,7 +348,14 @@ async function main() {
     process.exit(2);
   }
   if (o.help) {
-    console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 22).map((l) => l.replace(/^ \*\/?\s?/, '')).join('\n'));
+    console.log(
+      fs
+        .readFileSync(__filename, 'utf8')
+        .split('\n')
+        .slice(2, 22)
+        .map((l) => l.replace(/^ \*\/?\s?/, ''))
+        .join('\n')
+    );
     return;
   }
   const boards = o.all ? Object.keys(BUDGETS) : [o.board];
@@ -326,7 +370,18 @@ async function main() {
   }
 }
 
-module.exports = { compile, buildBoard, buildModule, writeOffline, flash, BUDGETS, STORAGE_PLAN, outFile, imageFile, MODULE_IMG };
+module.exports = {
+  compile,
+  buildBoard,
+  buildModule,
+  writeOffline,
+  flash,
+  BUDGETS,
+  STORAGE_PLAN,
+  outFile,
+  imageFile,
+  MODULE_IMG
+};
 
 if (require.main === module) {
   main().catch((e) => {

@@ -60,7 +60,10 @@ export function alarmStep(s: AlarmState, ev: AlarmEvent, c: AlarmSettings): Alar
   const panic: AlarmEffect = { type: 'report', code: c.panicCode, qualifier: 1, zone: BUTTON_ZONE };
   if (ev.type === 'trigger') {
     if (s.mode === 'alarm') {
-      return { state: { mode: 'alarm', cancelled: s.cancelled, taps: 0 }, effects: [{ type: 'cancelTimer', name: 'gap' }, panic] };
+      return {
+        state: { mode: 'alarm', cancelled: s.cancelled, taps: 0 },
+        effects: [{ type: 'cancelTimer', name: 'gap' }, panic]
+      };
     }
     return {
       state: { mode: 'alarm', cancelled: false, taps: 0 },
@@ -84,7 +87,10 @@ export function alarmStep(s: AlarmState, ev: AlarmEvent, c: AlarmSettings): Alar
     next.cancelled = true;
     return {
       state: next,
-      effects: [{ type: 'indicate', pattern: 'off' }, { type: 'report', code: code, qualifier: 1, zone: BUTTON_ZONE }]
+      effects: [
+        { type: 'indicate', pattern: 'off' },
+        { type: 'report', code: code, qualifier: 1, zone: BUTTON_ZONE }
+      ]
     };
   }
   if (ev.type === 'expire') {
@@ -101,7 +107,8 @@ export function alarmStep(s: AlarmState, ev: AlarmEvent, c: AlarmSettings): Alar
   // delivered
   if (!c.confirm || ev.qualifier !== 1) return { state: s, effects: [] };
   if (ev.code === c.panicCode && !s.cancelled) return { state: s, effects: [{ type: 'indicate', pattern: 'confirm' }] };
-  if (ev.code === CID.CANCEL || ev.code === CID.DURESS) return { state: s, effects: [{ type: 'indicate', pattern: 'gesture' }] };
+  if (ev.code === CID.CANCEL || ev.code === CID.DURESS)
+    return { state: s, effects: [{ type: 'indicate', pattern: 'gesture' }] };
   return { state: s, effects: [] };
 }
 

@@ -23,7 +23,7 @@ import { superviseInputs } from './monitors';
 import { createHealth, Health } from './health';
 import { CID } from './events';
 import { createRecorder, Recorder } from './recorder';
-import { sealKeys, SealKeys } from './seal';
+import { sealKeys } from './seal';
 import { createUploader, Uploader } from './uploader';
 import { createServiceWatch, ServiceWatch } from './service';
 import { FIRMWARE_VERSION } from './version';
@@ -32,14 +32,12 @@ import { createFlashStore, FlashStore } from './flash-store';
 import { readStoredConfig } from './stored-config';
 import type { RecordStore } from '../hal/types';
 
-
 /** Journal sizing for internal flash (see docs/journal.md). */
 export const JOURNAL_SEGMENT_BYTES = 2048;
 export const JOURNAL_SEGMENTS = 4;
 
 /** Contact ID 305 zone per reset cause (docs/reporting.md). */
 const RESET_ZONE: { [cause: string]: number } = { power: 1, watchdog: 2, software: 3 };
-
 
 export interface AppStatus {
   /** `alarm` while an alarm is active (it restores after `alarmS`). */
@@ -109,7 +107,13 @@ export function openStore(hal: Hal): FlashStore | RecordStore {
  * factory one. Its own function so that no closure of the running unit holds the module (every
  * `var` of createApp lives as long as any of its closures does).
  */
-function bootConfig(front: ConsoleFront, records: RecordStore, given: Config | undefined, audioBytes: number, log: LogSink): { cfg: Config; rejected: string } {
+function bootConfig(
+  front: ConsoleFront,
+  records: RecordStore,
+  given: Config | undefined,
+  audioBytes: number,
+  log: LogSink
+): { cfg: Config; rejected: string } {
   let cfg: Config = defaultConfig();
   let rejected = '';
   try {
@@ -331,7 +335,10 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
     if (ok === reach) return;
     reach = ok;
     indicator.standing(ok ? undefined : NO_REPORT);
-    log.write(ok ? 'info' : 'error', ok ? 'a receiver can be reached again' : 'no receiver can be reached: alarms are journalled and retried');
+    log.write(
+      ok ? 'info' : 'error',
+      ok ? 'a receiver can be reached again' : 'no receiver can be reached: alarms are journalled and retried'
+    );
     part('reach record', function () {
       jrn.append('reach', { ok: ok ? 1 : 0 });
     });
@@ -365,9 +372,10 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
   if (reporter) health.watch(reporter.stuck, 'reporter');
   let insecure = false;
   for (let i = 0; i < cfg.report.receivers.length; i++) if (!cfg.report.receivers[i].key) insecure = true;
-  if (insecure) part('insecure record', function () {
-    jrn.append('insecure', {});
-  });
+  if (insecure)
+    part('insecure record', function () {
+      jrn.append('insecure', {});
+    });
   function report(code: number, qualifier: number, zone: number, x?: string): void {
     if (reporter) reporter.report(code, qualifier, zone, x);
   }
@@ -375,7 +383,9 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
   // firmware's own reason as alarm text (printable characters only, never a secret).
   // A corrupt journal record was skipped at open: tell the centre (300 zone 8), once per boot.
   if (corrupt > 0) report(CID.TROUBLE, 1, 8);
-  const whyText = (cause === 'watchdog' && lastWhy === '' ? 'main loop blocked' : lastWhy).replace(/[^A-Za-z0-9 :.,_-]/g, ' ').substr(0, 48);
+  const whyText = (cause === 'watchdog' && lastWhy === '' ? 'main loop blocked' : lastWhy)
+    .replace(/[^A-Za-z0-9 :.,_-]/g, ' ')
+    .substr(0, 48);
   report(CID.RESET, 1, RESET_ZONE[cause] || 0, whyText ? 'I' + cause + ': ' + whyText : undefined);
 
   const alarmReport = guard.wrap('report', function (code: number, qualifier: number, zone: number) {

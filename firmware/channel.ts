@@ -93,7 +93,8 @@ export function createChannel(o: ChannelOptions): Channel {
     else if (r.type === 'NAK') {
       finish({ kind: 'nak', cured: o.times.nak(r.time, sentWall + clock.now() - sentAt) });
       return;
-    } else if (r.seq !== seq || r.account.toUpperCase() !== t.account.toUpperCase()) why = 'names another frame (' + r.seq + ')';
+    } else if (r.seq !== seq || r.account.toUpperCase() !== t.account.toUpperCase())
+      why = 'names another frame (' + r.seq + ')';
     else if (r.type === 'DUH') {
       finish({ kind: 'duh' });
       return;

@@ -80,7 +80,8 @@ function keysOf(o: Obj): string[] {
 function only(problems: ConfigProblem[], o: Obj, names: string, at: string): void {
   const keys = keysOf(o);
   const known = names.split(' ');
-  for (let i = 0; i < keys.length; i++) if (known.indexOf(keys[i]) < 0) problems.push({ field: at + '.' + keys[i], reason: 'unknown' });
+  for (let i = 0; i < keys.length; i++)
+    if (known.indexOf(keys[i]) < 0) problems.push({ field: at + '.' + keys[i], reason: 'unknown' });
 }
 
 /**
@@ -102,7 +103,8 @@ function checkKeys(problems: ConfigProblem[], c: Obj, model: Obj, prefix: string
   }
   const want = Object.keys(model);
   for (let i = 0; i < want.length; i++) {
-    if (isObject(model[want[i]]) && keys.indexOf(want[i]) < 0) problems.push({ field: prefix + want[i], reason: 'object' });
+    if (isObject(model[want[i]]) && keys.indexOf(want[i]) < 0)
+      problems.push({ field: prefix + want[i], reason: 'object' });
   }
 }
 
@@ -187,7 +189,8 @@ export function checkConfig(c: unknown, audioBytes?: number): ConfigProblem[] {
     if (!(rs instanceof Array) || rs.length > 2) {
       bad('report.receivers', 'receivers');
     } else {
-      for (let i = 0; i < rs.length; i++) checkReceiver(problems, rs[i], 'report.receivers[' + i + ']', rep.labUnencrypted === true);
+      for (let i = 0; i < rs.length; i++)
+        checkReceiver(problems, rs[i], 'report.receivers[' + i + ']', rep.labUnencrypted === true);
     }
   }
 
@@ -217,11 +220,19 @@ export function checkConfig(c: unknown, audioBytes?: number): ConfigProblem[] {
   if (ev !== undefined) {
     if (!isObject(ev)) bad('evidence', 'object');
     else {
-      if (typeof ev.host !== 'string' || ev.host.length > 63 || !/^[A-Za-z0-9.-]+$/.test(ev.host)) bad('evidence.host', 'host');
-      if (!isNumber(ev.port) || Math.floor(ev.port) !== ev.port || ev.port < 1 || ev.port > 65535) bad('evidence.port', 'port');
+      if (typeof ev.host !== 'string' || ev.host.length > 63 || !/^[A-Za-z0-9.-]+$/.test(ev.host))
+        bad('evidence.host', 'host');
+      if (!isNumber(ev.port) || Math.floor(ev.port) !== ev.port || ev.port < 1 || ev.port > 65535)
+        bad('evidence.port', 'port');
       if (!isHex(ev.key, 64, 64)) bad('evidence.key', 'hex64');
-      if (!isNumber(ev.batch) || Math.floor(ev.batch) !== ev.batch || ev.batch < 1 || ev.batch > 8) bad('evidence.batch', 'batch');
-      if (!isNumber(ev.cellularKB) || Math.floor(ev.cellularKB) !== ev.cellularKB || ev.cellularKB < 0 || ev.cellularKB > 1000000) {
+      if (!isNumber(ev.batch) || Math.floor(ev.batch) !== ev.batch || ev.batch < 1 || ev.batch > 8)
+        bad('evidence.batch', 'batch');
+      if (
+        !isNumber(ev.cellularKB) ||
+        Math.floor(ev.cellularKB) !== ev.cellularKB ||
+        ev.cellularKB < 0 ||
+        ev.cellularKB > 1000000
+      ) {
         bad('evidence.cellularKB', 'cellkb');
       }
       only(problems, ev, 'host port key batch cellularKB', 'evidence');

@@ -27,7 +27,12 @@ export interface ConsoleFront {
 type Req = { [k: string]: unknown };
 
 /** `deps` gives the installer's dependencies, or undefined when a part it needs did not start. */
-export function createConsoleFront(hal: Hal, records: RecordStore, log: LogSink, deps: () => InstallerDeps | undefined): ConsoleFront {
+export function createConsoleFront(
+  hal: Hal,
+  records: RecordStore,
+  log: LogSink,
+  deps: () => InstallerDeps | undefined
+): ConsoleFront {
   const clock = hal.clock;
   let mod: InstallerModule | undefined;
   let inst: Installer | undefined;
@@ -88,7 +93,14 @@ export function createConsoleFront(hal: Hal, records: RecordStore, log: LogSink,
       if (typeof m === 'string') {
         // The tool needs to know which image runs to write the module that belongs to it.
         const image = hal.system.firmwareImage();
-        reply({ id: id, ok: false, error: 'no-module', why: m, board: hal.system.board, fwHash: image ? hal.crypto.hex(hal.crypto.sha256(image)) : '' });
+        reply({
+          id: id,
+          ok: false,
+          error: 'no-module',
+          why: m,
+          board: hal.system.board,
+          fwHash: image ? hal.crypto.hex(hal.crypto.sha256(image)) : ''
+        });
         return;
       }
       if (!inst) {

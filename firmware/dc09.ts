@@ -107,8 +107,17 @@ export function formatTime(ms: number): string {
   const sod = s - days * 86400;
   const c = civil(days);
   return (
-    dec(Math.floor(sod / 3600), 2) + ':' + dec(Math.floor(sod / 60) % 60, 2) + ':' + dec(sod % 60, 2) +
-    ',' + dec(c[1], 2) + '-' + dec(c[2], 2) + '-' + dec(c[0], 4)
+    dec(Math.floor(sod / 3600), 2) +
+    ':' +
+    dec(Math.floor(sod / 60) % 60, 2) +
+    ':' +
+    dec(sod % 60, 2) +
+    ',' +
+    dec(c[1], 2) +
+    '-' +
+    dec(c[2], 2) +
+    '-' +
+    dec(c[0], 4)
   );
 }
 
@@ -124,7 +133,14 @@ function digits(s: string, from: number, n: number): number {
 
 /** `HH:MM:SS,MM-DD-YYYY` → UTC ms; `undefined` when malformed or out of range. */
 export function parseTime(t: string): number | undefined {
-  if (t.length !== 19 || t.charAt(2) !== ':' || t.charAt(5) !== ':' || t.charAt(8) !== ',' || t.charAt(11) !== '-' || t.charAt(14) !== '-') {
+  if (
+    t.length !== 19 ||
+    t.charAt(2) !== ':' ||
+    t.charAt(5) !== ':' ||
+    t.charAt(8) !== ',' ||
+    t.charAt(11) !== '-' ||
+    t.charAt(14) !== '-'
+  ) {
     return undefined;
   }
   const hh = digits(t, 0, 2);
@@ -133,7 +149,19 @@ export function parseTime(t: string): number | undefined {
   const mo = digits(t, 9, 2);
   const dd = digits(t, 12, 2);
   const yy = digits(t, 15, 4);
-  if (hh < 0 || hh > 23 || mi < 0 || mi > 59 || ss < 0 || ss > 59 || mo < 1 || mo > 12 || dd < 1 || dd > 31 || yy < 1970) {
+  if (
+    hh < 0 ||
+    hh > 23 ||
+    mi < 0 ||
+    mi > 59 ||
+    ss < 0 ||
+    ss > 59 ||
+    mo < 1 ||
+    mo > 12 ||
+    dd < 1 ||
+    dd > 31 ||
+    yy < 1970
+  ) {
     return undefined;
   }
   return ((daysFromCivil(yy, mo, dd) * 24 + hh) * 60 + mi) * 60000 + ss * 1000;
@@ -281,7 +309,8 @@ export function decodeReply(crypto: Crypto, frame: string, key?: string): Dc09Re
   }
   // Padding after the timestamp (a PKCS#7 block or NULs) only inside the encrypted text.
   const tail = rest.substr(stop);
-  if (tail !== '' && !(encrypted && isPadding(tail))) return { error: encrypted || rest.charAt(j) === '_' ? 'bad timestamp' : 'unexpected data in reply' };
+  if (tail !== '' && !(encrypted && isPadding(tail)))
+    return { error: encrypted || rest.charAt(j) === '_' ? 'bad timestamp' : 'unexpected data in reply' };
   const r: Dc09Reply = {
     type: id,
     encrypted: encrypted,

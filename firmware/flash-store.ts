@@ -259,9 +259,11 @@ export function createFlashStore(flash: FlashArea, crypto: Crypto): FlashStore {
   }
 
   function append(kind: string, name: string, at: number, data: string): number[] {
-    if (name.length < 1 || name.length > NAME_MAX) throw storeError('ENAME', 'record name "' + name + '" must be 1-' + NAME_MAX + ' characters');
+    if (name.length < 1 || name.length > NAME_MAX)
+      throw storeError('ENAME', 'record name "' + name + '" must be 1-' + NAME_MAX + ' characters');
     const rec = encode(kind, name, at, data);
-    if (rec.length > SB - HEAD) throw storeError('ENOSPC', 'record of ' + rec.length + ' bytes is larger than a sector');
+    if (rec.length > SB - HEAD)
+      throw storeError('ENOSPC', 'record of ' + rec.length + ' bytes is larger than a sector');
     if (pos + rec.length > SB) rotate(rec.length);
     const where = put(rec);
     const r: Rec = { kind: kind, name: name, at: at, data: '', pos: where[1], size: rec.length };

@@ -47,4 +47,3 @@ export function createGuard(log: LogSink, onFault: FaultHandler): Guard {
     }
   };
 }
-

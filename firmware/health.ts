@@ -80,7 +80,8 @@ export function createHealth(d: HealthDeps): Health {
   function mayRestart(): boolean {
     const now = clock.wall();
     const recent: number[] = [];
-    for (let i = 0; i < restarts.length; i++) if (now - restarts[i] < 3600000 && restarts[i] <= now) recent.push(restarts[i]);
+    for (let i = 0; i < restarts.length; i++)
+      if (now - restarts[i] < 3600000 && restarts[i] <= now) recent.push(restarts[i]);
     restarts = recent;
     if (restarts.length < FAULT_RESTARTS) {
       restarts.push(now);
@@ -121,9 +122,12 @@ export function createHealth(d: HealthDeps): Health {
       return;
     }
     const mem = d.system.memory();
-    if ((mem.free < mem.total / LOW_MEMORY_PART) !== lean) {
+    if (mem.free < mem.total / LOW_MEMORY_PART !== lean) {
       lean = !lean;
-      log.write('warn', lean ? 'memory low (' + mem.free + ' free): one chunk per upload, errors only in the log' : 'memory recovered');
+      log.write(
+        'warn',
+        lean ? 'memory low (' + mem.free + ' free): one chunk per upload, errors only in the log' : 'memory recovered'
+      );
     }
     d.watchdog.kick();
   });

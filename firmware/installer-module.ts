@@ -16,4 +16,8 @@ export interface InstallerModule {
   createInstaller: typeof createInstaller;
 }
 
-export const installerModule: InstallerModule = { checkConfig: checkConfig, problemCodes: problemCodes, createInstaller: createInstaller };
+export const installerModule: InstallerModule = {
+  checkConfig: checkConfig,
+  problemCodes: problemCodes,
+  createInstaller: createInstaller
+};

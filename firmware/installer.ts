@@ -121,7 +121,13 @@ export function createInstaller(d: InstallerDeps): Installer {
   }
 
   /** Deliver `code` (bound to `route`, or any) and call `done` with the ms it took or -1. */
-  function deliver(code: number, zone: number, route: number | undefined, waitMs: number, done: (ms: number) => void): number {
+  function deliver(
+    code: number,
+    zone: number,
+    route: number | undefined,
+    waitMs: number,
+    done: (ms: number) => void
+  ): number {
     const t0 = clock.now();
     const rec = d.reporter.report(code, 1, zone, undefined, route);
     let timer = -1;
@@ -222,7 +228,7 @@ export function createInstaller(d: InstallerDeps): Installer {
       }
       const mean = sum / samples;
       const rms = Math.sqrt(sq / samples);
-      const dbfs = rms > 0 ? Math.round(200 * Math.log(rms / 128) / Math.LN10) / 10 : -99;
+      const dbfs = rms > 0 ? Math.round((200 * Math.log(rms / 128)) / Math.LN10) / 10 : -99;
       const figures: Req = {
         blocks: blocks,
         samples: samples,
@@ -282,7 +288,13 @@ export function createInstaller(d: InstallerDeps): Installer {
     const free = sp.capacity() - sp.used();
     // One recording of the longest length, plus an eighth for records and state.
     const need = Math.ceil(cfg.audio.rate * cfg.audio.maxS * 1.125);
-    const o: Req = { flashFree: records.free(), spoolFree: free, spoolCapacity: sp.capacity(), recordingBytes: need, waiting: d.recorder.states().length };
+    const o: Req = {
+      flashFree: records.free(),
+      spoolFree: free,
+      spoolCapacity: sp.capacity(),
+      recordingBytes: need,
+      waiting: d.recorder.states().length
+    };
     if (free < need) fail(id, 'spool-small', o);
     else if (records.free() < 4096) fail(id, 'flash-full', o);
     else ok(id, o);
@@ -313,7 +325,10 @@ export function createInstaller(d: InstallerDeps): Installer {
     }
     const key = new Uint8Array(32);
     for (let i = 0; i < 32; i++) key[i] = parseInt(cfg.evidence.key.substr(i * 2, 2), 16);
-    ok(id, { unit: cfg.unitId, mac: hal.crypto.hex(hal.crypto.hmacSha256(key, 'commissioning-report:' + cfg.unitId + ':' + digest)) });
+    ok(id, {
+      unit: cfg.unitId,
+      mac: hal.crypto.hex(hal.crypto.hmacSha256(key, 'commissioning-report:' + cfg.unitId + ':' + digest))
+    });
   }
 
   /**
@@ -391,7 +406,9 @@ export function createInstaller(d: InstallerDeps): Installer {
       // Stop everything (this service too) before erasing, so nothing writes behind the erase.
       d.halt();
       const n = erase();
-      hal.console.reply(JSON.stringify({ id: id, ok: true, reported: ms >= 0, erased: n, recordingsDiscarded: waiting }));
+      hal.console.reply(
+        JSON.stringify({ id: id, ok: true, reported: ms >= 0, erased: n, recordingsDiscarded: waiting })
+      );
       hal.log.write('warn', 'decommissioned: erased, restarting');
       clock.after(300, function () {
         hal.system.restart();

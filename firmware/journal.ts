@@ -99,12 +99,7 @@ interface Segment {
   file: AppendFile;
 }
 
-export function createJournal(
-  store: RecordStore,
-  clock: Clock,
-  crypto: Crypto,
-  options: JournalOptions
-): Journal {
+export function createJournal(store: RecordStore, clock: Clock, crypto: Crypto, options: JournalOptions): Journal {
   const segments: Segment[] = [];
   let corrupt = 0;
   let next = 1;

@@ -16,15 +16,10 @@ export interface PressState {
   downAt: number;
 }
 
-export type PressEvent =
-  | { type: 'edge'; pressed: boolean; at: number; now: number }
-  | { type: 'timer'; now: number };
+export type PressEvent = { type: 'edge'; pressed: boolean; at: number; now: number } | { type: 'timer'; now: number };
 
 export type PressEffect =
-  | { type: 'arm'; ms: number }
-  | { type: 'disarm' }
-  | { type: 'trigger'; heldMs: number }
-  | { type: 'tap' };
+  { type: 'arm'; ms: number } | { type: 'disarm' } | { type: 'trigger'; heldMs: number } | { type: 'tap' };
 
 export interface PressResult {
   state: PressState;

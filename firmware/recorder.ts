@@ -14,7 +14,6 @@ import type { AudioConfig } from './config';
 import { audioRing } from './config';
 import { SealKeys, seal, sealHolds, parseHeader, sealedLength } from './seal';
 
-
 /** A recording's persistent state (`RRRRA.REC` / `RRRRB.REC`). */
 export interface RecState {
   /** Write counter: the higher valid copy wins. */
@@ -119,7 +118,17 @@ export function segmentName(r: string, sg: number): string {
 }
 
 /** The chain value of a chunk record (docs/evidence.md), as its 32 bytes. */
-export function chainOf(crypto: Crypto, p: string, r: string, i: number, s: number, n: number, t: number, w: number, h: string): Uint8Array {
+export function chainOf(
+  crypto: Crypto,
+  p: string,
+  r: string,
+  i: number,
+  s: number,
+  n: number,
+  t: number,
+  w: number,
+  h: string
+): Uint8Array {
   return crypto.sha256(p + ':' + r + ':' + i + ':' + s + ':' + n + ':' + t + ':' + w + ':' + h);
 }
 
@@ -132,7 +141,11 @@ const SAVE_EVERY = 16;
  * The sealed record at `off` in segment `seg`: its header, the ciphertext as a byte string and the
  * offset after it; `undefined` when there is none or it is torn.
  */
-export function readRecord(spool: Spool, seg: string, off: number): { h: import('./seal').ChunkHeader; ct: string; next: number } | undefined {
+export function readRecord(
+  spool: Spool,
+  seg: string,
+  off: number
+): { h: import('./seal').ChunkHeader; ct: string; next: number } | undefined {
   const text = spool.readAt(seg, off, HEAD_MAX);
   if (text === undefined) return undefined;
   const nl = text.indexOf('\n');
@@ -146,7 +159,9 @@ export function readRecord(spool: Spool, seg: string, off: number): { h: import(
 }
 
 function errCode(e: unknown): string {
-  return e && typeof e === 'object' && typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : 'EIO';
+  return e && typeof e === 'object' && typeof (e as { code?: unknown }).code === 'string'
+    ? (e as { code: string }).code
+    : 'EIO';
 }
 
 /** Read a recording's state: the valid copy with the higher counter. */
@@ -162,7 +177,8 @@ function readState(spool: Spool, r: string): RecState | undefined {
     } catch (e) {
       st = undefined;
     }
-    if (st && st.r === r && typeof st.n === 'number' && typeof st.sg === 'number' && (!best || st.q > best.q)) best = st;
+    if (st && st.r === r && typeof st.n === 'number' && typeof st.sg === 'number' && (!best || st.q > best.q))
+      best = st;
   }
   return best;
 }
@@ -183,7 +199,10 @@ export function createRecorder(d: RecorderDeps): Recorder {
   let slots = ring0.slots;
   if (slots * cs > d.audioBytes) {
     slots = Math.max(2, Math.floor(d.audioBytes / cs));
-    d.log.write('warn', 'audio ring cut to ' + slots + ' chunks to fit ' + d.audioBytes + ' bytes: less pre-trigger audio');
+    d.log.write(
+      'warn',
+      'audio ring cut to ' + slots + ' chunks to fit ' + d.audioBytes + ' bytes: less pre-trigger audio'
+    );
   }
   /** Full slots kept while idle: the pre-trigger audio (one slot is always the filling one). */
   const keep = slots - 1;
@@ -307,7 +326,15 @@ export function createRecorder(d: RecorderDeps): Recorder {
         const w = Math.round(sW[slot]);
         const h = d.crypto.hex(d.crypto.sha256(audio));
         const chain = chainOf(d.crypto, st.hd, st.r, st.n, s, n, t, w, h);
-        sealed = seal(d.crypto, d.keys as SealKeys, { r: st.r, i: st.n, s: s, n: n, t: t, w: w, h: h, p: st.hd }, chain, audio, undefined, sealBuf);
+        sealed = seal(
+          d.crypto,
+          d.keys as SealKeys,
+          { r: st.r, i: st.n, s: s, n: n, t: t, w: w, h: h, p: st.hd },
+          chain,
+          audio,
+          undefined,
+          sealBuf
+        );
         sealedC = d.crypto.hex(chain);
         waiting = sealed;
         waitingSlot = slot;
@@ -521,7 +548,10 @@ export function createRecorder(d: RecorderDeps): Recorder {
       maxTimer = clock.after(a.maxS * 1000, function () {
         end('max');
       });
-      d.log.write('info', 'recording ' + r + ' started, ' + Math.round(((live - base) * 1000) / a.rate) + ' ms before the alarm');
+      d.log.write(
+        'info',
+        'recording ' + r + ' started, ' + Math.round(((live - base) * 1000) / a.rate) + ' ms before the alarm'
+      );
       // Put the pre-trigger audio on the spool now: after this a power cut loses at most the
       // chunk being filled.
       for (let k = count; k > 0 && cur; k--) {

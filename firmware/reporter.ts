@@ -16,8 +16,20 @@ import { createChannel, Channel } from './channel';
 import { siaCode, isUrgent, CID } from './events';
 import { createCentreClock, CentreClock } from './centre-clock';
 import {
-  Outcome, RouteEffect, RouteSettings, RouteState, TryState, newRoute, FULL, SINGLE, MINIMAL,
-  eventStep, linkTestStep, dueAt, undeliverable, newTry
+  Outcome,
+  RouteEffect,
+  RouteSettings,
+  RouteState,
+  TryState,
+  newRoute,
+  FULL,
+  SINGLE,
+  MINIMAL,
+  eventStep,
+  linkTestStep,
+  dueAt,
+  undeliverable,
+  newTry
 } from './route';
 
 export interface ReporterDeps {
@@ -157,7 +169,8 @@ export function createReporter(d: ReporterDeps): Reporter {
       receiver: rc.receiver,
       key: typeof kb === 'string' ? kb : undefined
     };
-    if (!target.key) log.write('error', name + ' receiver is UNENCRYPTED: lab use only, reports can be read and forged');
+    if (!target.key)
+      log.write('error', name + ' receiver is UNENCRYPTED: lab use only, reports can be read and forged');
     const route: Route = {
       index: index,
       name: name,
@@ -201,7 +214,15 @@ export function createReporter(d: ReporterDeps): Reporter {
     // A route-bound event (the installer's per-path 601) is barred from the other routes.
     const only = rec.o;
     for (let i = 0; i < routes.length; i++) tries.push(newTry(routes[i].st, blocks, only !== undefined && only !== i));
-    const p: Pending = { rec: rec, at: clock.now(), urgent: isUrgent(rec.c as number), blocks: blocks, tries: tries, old: old, trouble: false };
+    const p: Pending = {
+      rec: rec,
+      at: clock.now(),
+      urgent: isUrgent(rec.c as number),
+      blocks: blocks,
+      tries: tries,
+      old: old,
+      trouble: false
+    };
     // Urgent events (hold-up, tamper, cancel) go ahead of the rest; otherwise journal order.
     let k = pending.length;
     while (k > 0 && p.urgent && !pending[k - 1].urgent) k--;
@@ -272,7 +293,10 @@ export function createReporter(d: ReporterDeps): Reporter {
       const e = fx[i];
       if (e.type === 'failed') log.write('warn', r.name + ' path: ' + e.why + ' (' + r.st.fails + ' in a row)');
       else if (e.type === 'trouble') {
-        log.write(e.qualifier === 1 ? 'error' : 'info', r.name + (e.qualifier === 1 ? ' path failed' : ' path restored'));
+        log.write(
+          e.qualifier === 1 ? 'error' : 'info',
+          r.name + (e.qualifier === 1 ? ' path failed' : ' path restored')
+        );
         report(CID.COMMS, e.qualifier, r.index + 1);
         let ok = false;
         for (let k = 0; k < routes.length; k++) if (!routes[k].st.failed) ok = true;
@@ -313,12 +337,33 @@ export function createReporter(d: ReporterDeps): Reporter {
         if (e.type === 'delivered') {
           // Settle before anything else can report (and pump) from here: it must not be sent again.
           settled(p, 'ok', r, e.form);
-          log.write('info', 'event ' + s + ' (' + p.rec.c + ') acknowledged via ' + r.name + (e.form === FULL ? '' : ' in its ' + (e.form === SINGLE ? 'one-block' : 'minimal') + ' form'));
-          if (e.form === MINIMAL && p.rec.x) log.write('warn', 'event ' + s + ': its ' + (p.rec.x as string).charAt(0) + ' block did not reach the centre');
+          log.write(
+            'info',
+            'event ' +
+              s +
+              ' (' +
+              p.rec.c +
+              ') acknowledged via ' +
+              r.name +
+              (e.form === FULL ? '' : ' in its ' + (e.form === SINGLE ? 'one-block' : 'minimal') + ' form')
+          );
+          if (e.form === MINIMAL && p.rec.x)
+            log.write(
+              'warn',
+              'event ' + s + ': its ' + (p.rec.x as string).charAt(0) + ' block did not reach the centre'
+            );
           if (p.trouble) report(CID.FAIL, 3, r.index + 1);
           d.onDelivered(p.rec);
         } else if (e.type === 'leaner') {
-          log.write('warn', 'event ' + s + ' refused by ' + r.name + ': sent again ' + (e.form === SINGLE ? 'with one extended block' : 'in its minimal form'));
+          log.write(
+            'warn',
+            'event ' +
+              s +
+              ' refused by ' +
+              r.name +
+              ': sent again ' +
+              (e.form === SINGLE ? 'with one extended block' : 'in its minimal form')
+          );
         } else if (e.type === 'refused') {
           log.write('error', 'event ' + s + ' refused by ' + r.name + ' even in its minimal form');
           if (res.tr.fails === 1) journal.append('duh', { r: p.rec.i, p: r.index });

@@ -65,10 +65,7 @@ export interface RouteSettings {
  * is not cured.
  */
 export type Outcome =
-  | { kind: 'ack' }
-  | { kind: 'nak'; cured: boolean }
-  | { kind: 'duh' }
-  | { kind: 'fail'; why: string };
+  { kind: 'ack' } | { kind: 'nak'; cured: boolean } | { kind: 'duh' } | { kind: 'fail'; why: string };
 
 export type RouteEffect =
   /** The event is delivered, in this form. */
@@ -204,7 +201,14 @@ export function eventStep(
  * A link test's exchange ended (`seq` its number). A NAK the clock cured is followed by the same
  * link test at once; any other answer ends it: a receiver that NAKs link tests is alive.
  */
-export function linkTestStep(r: RouteState, o: Outcome, now: number, sentAt: number, seq: number, c: RouteSettings): { route: RouteState; effects: RouteEffect[] } {
+export function linkTestStep(
+  r: RouteState,
+  o: Outcome,
+  now: number,
+  sentAt: number,
+  seq: number,
+  c: RouteSettings
+): { route: RouteState; effects: RouteEffect[] } {
   const fx: RouteEffect[] = [];
   if (o.kind === 'fail') {
     const route = unanswered(r, o.why, c, fx);
@@ -228,7 +232,14 @@ export function linkTestStep(r: RouteState, o: Outcome, now: number, sentAt: num
  * events go to the secondary only after `slowMs` without an ACK, or at once when the primary
  * cannot take them (down, failed, refused or barred).
  */
-export function dueAt(at: number, ri: number, urgent: boolean, primaryOut: boolean, urgentLagMs: number, slowMs: number): number {
+export function dueAt(
+  at: number,
+  ri: number,
+  urgent: boolean,
+  primaryOut: boolean,
+  urgentLagMs: number,
+  slowMs: number
+): number {
   if (ri === 0 || primaryOut) return at;
   return at + (urgent ? urgentLagMs : slowMs);
 }

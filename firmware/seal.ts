@@ -81,7 +81,19 @@ export function seal(
   const v = iv || crypto.randomBytes(16);
   const ct = crypto.aesCbcEncrypt(k.enc, v, plain, out);
   const c = crypto.hex(chain);
-  const head: ChunkHeader = { r: f.r, i: f.i, s: f.s, n: f.n, t: f.t, w: f.w, h: f.h, p: f.p, c: c, v: crypto.hex(v), m: macOf(crypto, k, chain, v, ct) };
+  const head: ChunkHeader = {
+    r: f.r,
+    i: f.i,
+    s: f.s,
+    n: f.n,
+    t: f.t,
+    w: f.w,
+    h: f.h,
+    p: f.p,
+    c: c,
+    v: crypto.hex(v),
+    m: macOf(crypto, k, chain, v, ct)
+  };
   return { head: JSON.stringify(head) + '\n', ct: ct };
 }
 
@@ -101,7 +113,17 @@ export function parseHeader(line: string): ChunkHeader | undefined {
   } catch (e) {
     return undefined;
   }
-  if (!h || typeof h !== 'object' || typeof h.r !== 'string' || typeof h.i !== 'number' || typeof h.n !== 'number' || typeof h.c !== 'string' || typeof h.m !== 'string' || typeof h.v !== 'string') return undefined;
+  if (
+    !h ||
+    typeof h !== 'object' ||
+    typeof h.r !== 'string' ||
+    typeof h.i !== 'number' ||
+    typeof h.n !== 'number' ||
+    typeof h.c !== 'string' ||
+    typeof h.m !== 'string' ||
+    typeof h.v !== 'string'
+  )
+    return undefined;
   if (!(h.n > 0) || h.n > 65536) return undefined;
   return h;
 }

@@ -80,7 +80,8 @@ export function createServiceWatch(
     let due = -1;
     for (let i = 0; i < REMIND.length; i++) if (l <= REMIND[i] && (due < 0 || REMIND[i] < due)) due = REMIND[i];
     if (due < 0 || done.r.indexOf(due) >= 0) return;
-    for (let i = 0; i < REMIND.length; i++) if (REMIND[i] >= due && done.r.indexOf(REMIND[i]) < 0) done.r.push(REMIND[i]);
+    for (let i = 0; i < REMIND.length; i++)
+      if (REMIND[i] >= due && done.r.indexOf(REMIND[i]) < 0) done.r.push(REMIND[i]);
     save();
     report(SERVICE_CODE, 1, due);
   }

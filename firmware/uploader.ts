@@ -263,7 +263,14 @@ export function createUploader(d: UploaderDeps): Uploader {
     const m = manifestText(d.unit, st);
     const signed = m.substr(0, m.length - 1) + ',"sig":"' + d.crypto.hex(d.crypto.hmacSha256(k.sig, m)) + '"}';
     const nonce = d.crypto.hex(d.crypto.randomBytes(16));
-    const r: Sent = { st: st, nonce: nonce, first: st.up, final: st.end !== '' && st.up + recs.length >= st.n, hashes: [], ends: [] };
+    const r: Sent = {
+      st: st,
+      nonce: nonce,
+      first: st.up,
+      final: st.end !== '' && st.up + recs.length >= st.n,
+      hashes: [],
+      ends: []
+    };
     req = r;
     reply = '';
     replyTimer = clock.after(REPLY_MS, function () {

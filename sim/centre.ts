@@ -93,7 +93,8 @@ export type ReceiverQuirk = keyof typeof RECEIVER_QUIRKS;
 
 /** A receiver profile: a name from RECEIVER_QUIRKS, `standard`, or a list of quirks. */
 export function parseProfile(p: string | readonly string[] | undefined): Set<ReceiverQuirk> {
-  const names = p === undefined ? [] : typeof p === 'string' ? p.split(',').filter((x) => x !== '' && x !== 'standard') : [...p];
+  const names =
+    p === undefined ? [] : typeof p === 'string' ? p.split(',').filter((x) => x !== '' && x !== 'standard') : [...p];
   for (const n of names) {
     if (!Object.prototype.hasOwnProperty.call(RECEIVER_QUIRKS, n)) {
       throw new Error(`unknown receiver profile '${n}' (known: standard, ${Object.keys(RECEIVER_QUIRKS).join(', ')})`);
@@ -117,8 +118,44 @@ export interface SimCentreOptions {
   knownSiaCodes?: string[];
 }
 
-export const DEFAULT_CID_CODES = ['120', '121', '122', '137', '144', '300', '301', '302', '305', '308', '350', '354', '406', '601', '602', '616'];
-export const DEFAULT_SIA_CODES = ['PA', 'PH', 'HA', 'HH', 'TA', 'TR', 'AT', 'AR', 'YT', 'YR', 'YW', 'YC', 'YK', 'OC', 'RX', 'RP', 'YX', 'YZ'];
+export const DEFAULT_CID_CODES = [
+  '120',
+  '121',
+  '122',
+  '137',
+  '144',
+  '300',
+  '301',
+  '302',
+  '305',
+  '308',
+  '350',
+  '354',
+  '406',
+  '601',
+  '602',
+  '616'
+];
+export const DEFAULT_SIA_CODES = [
+  'PA',
+  'PH',
+  'HA',
+  'HH',
+  'TA',
+  'TR',
+  'AT',
+  'AR',
+  'YT',
+  'YR',
+  'YW',
+  'YC',
+  'YK',
+  'OC',
+  'RX',
+  'RP',
+  'YX',
+  'YZ'
+];
 const DUPLICATE_WINDOW_MS = 10 * 60 * 1000;
 const MAX_FRAME = 4 + 4 + 0xfff + 2;
 
@@ -180,7 +217,9 @@ const cipherName = (key: Buffer) => `aes-${key.length * 8}-cbc`;
 
 function aes(key: Buffer, data: Buffer, decrypt: boolean): Buffer {
   const iv = Buffer.alloc(16);
-  const c = decrypt ? crypto.createDecipheriv(cipherName(key), key, iv) : crypto.createCipheriv(cipherName(key), key, iv);
+  const c = decrypt
+    ? crypto.createDecipheriv(cipherName(key), key, iv)
+    : crypto.createCipheriv(cipherName(key), key, iv);
   c.setAutoPadding(false);
   return Buffer.concat([c.update(data), c.final()]);
 }
@@ -198,7 +237,9 @@ function padFor(text: string, zeros = false): string {
 }
 
 function encryptText(key: Buffer, text: string, zeros = false): string {
-  return aes(key, Buffer.from(padFor(text, zeros) + text, 'latin1'), false).toString('hex').toUpperCase();
+  return aes(key, Buffer.from(padFor(text, zeros) + text, 'latin1'), false)
+    .toString('hex')
+    .toUpperCase();
 }
 
 /** Data block parsers: undefined when the block cannot be understood. */
@@ -234,7 +275,8 @@ interface Header {
   rest: string;
 }
 
-const HEADER = /^"(\*?)(SIA-DCS|ADM-CID|NULL)"(\d{4})(?:R([0-9A-Fa-f]{1,6}))?L([0-9A-Fa-f]{1,6})#([0-9A-Fa-f]{3,16})\[(.*)$/s;
+const HEADER =
+  /^"(\*?)(SIA-DCS|ADM-CID|NULL)"(\d{4})(?:R([0-9A-Fa-f]{1,6}))?L([0-9A-Fa-f]{1,6})#([0-9A-Fa-f]{3,16})\[(.*)$/s;
 
 /** Split `data]` + `[xdata]`… + optional timestamp. */
 function parseRest(rest: string): { data: string; xdata: string[]; ts?: string } | undefined {
@@ -286,7 +328,17 @@ export async function createSimCentre(options: SimCentreOptions): Promise<SimCen
     accounts.set(a.account.toUpperCase(), a.key === undefined ? undefined : parseKey(a.key, a.keyFormat));
   }
 
-  const faults: CentreFaults = { down: false, duhCodes: [], drop: 0, delayMs: 0, nak: 0, duh: 0, garble: 0, wrongKey: 0, wrongSeq: 0 };
+  const faults: CentreFaults = {
+    down: false,
+    duhCodes: [],
+    drop: 0,
+    delayMs: 0,
+    nak: 0,
+    duh: 0,
+    garble: 0,
+    wrongKey: 0,
+    wrongSeq: 0
+  };
   const log: CentreEvent[] = [];
   const rejects: Rejected[] = [];
   const listeners: ((e: CentreEvent) => void)[] = [];
@@ -381,7 +433,9 @@ export async function createSimCentre(options: SimCentreOptions): Promise<SimCen
       const dupKey = JSON.stringify([acct, ev.seq, ev.data]);
       ev.duplicate = log.some(
         (e) =>
-          e.reply === 'ACK' && e.id !== 'NULL' && now - e.at <= DUPLICATE_WINDOW_MS &&
+          e.reply === 'ACK' &&
+          e.id !== 'NULL' &&
+          now - e.at <= DUPLICATE_WINDOW_MS &&
           JSON.stringify([e.account.toUpperCase(), e.seq, e.data]) === dupKey
       );
     }
@@ -407,7 +461,11 @@ export async function createSimCentre(options: SimCentreOptions): Promise<SimCen
         let hexText: string;
         if (quirks.has('padded-ack')) {
           const text = `|]${ts}`;
-          const plain = Buffer.concat([Buffer.alloc(16 - (text.length % 16)), Buffer.from(text, 'latin1'), Buffer.alloc(16, 0x10)]);
+          const plain = Buffer.concat([
+            Buffer.alloc(16 - (text.length % 16)),
+            Buffer.from(text, 'latin1'),
+            Buffer.alloc(16, 0x10)
+          ]);
           hexText = aes(k, plain, false).toString('hex').toUpperCase();
         } else {
           const kb = quirks.has('k-block') && parsed.xdata.length > 0 ? `[K${key.toString('hex').toUpperCase()}]` : '';

@@ -43,10 +43,13 @@ export function createSimClock(options: { wallOffsetMs?: number } = {}): SimCloc
     after(ms: number, fn: () => void): TimerId {
       if (dead) return 0;
       const id = nextId++;
-      const handle = setTimeout(() => {
-        timers.delete(id);
-        clock.run(fn);
-      }, Math.max(0, ms));
+      const handle = setTimeout(
+        () => {
+          timers.delete(id);
+          clock.run(fn);
+        },
+        Math.max(0, ms)
+      );
       timers.set(id, { handle, repeat: false });
       return id;
     },

@@ -4,11 +4,14 @@ import * as zlib from 'node:zlib';
 import type { Crypto } from '../hal/types';
 
 function bytes(data: string | Uint8Array): Buffer {
-  return typeof data === 'string' ? Buffer.from(data, 'latin1') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return typeof data === 'string'
+    ? Buffer.from(data, 'latin1')
+    : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 function aes(decrypt: boolean, key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
-  if (key.length !== 16 && key.length !== 24 && key.length !== 32) throw new Error('AES key must be 16, 24 or 32 bytes');
+  if (key.length !== 16 && key.length !== 24 && key.length !== 32)
+    throw new Error('AES key must be 16, 24 or 32 bytes');
   if (iv.length !== 16) throw new Error('AES IV must be 16 bytes');
   if (data.length % 16 !== 0) throw new Error('AES-CBC data must be a multiple of 16 bytes');
   const name = `aes-${key.length * 8}-cbc`;

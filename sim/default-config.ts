@@ -57,7 +57,8 @@ export function simDefaultConfig(ports?: SimReceiverPorts, evidence?: SimEvidenc
   c.unitId = 'SIM-0001';
   c.account = '1234';
   if (ports) c.report.receivers = simReceivers(ports);
-  if (evidence) c.evidence = { host: '127.0.0.1', port: evidence.port, key: SIM_KEYS.evidence, batch: 2, cellularKB: 0 };
+  if (evidence)
+    c.evidence = { host: '127.0.0.1', port: evidence.port, key: SIM_KEYS.evidence, batch: 2, cellularKB: 0 };
   return c;
 }
 
@@ -66,9 +67,18 @@ export function simDefaultConfig(ports?: SimReceiverPorts, evidence?: SimEvidenc
  * `SIM_KEYS.primary` (hex) and a secondary keyed with `SIM_KEYS.secondary` (ASCII), on ephemeral
  * loopback ports, both for `account`; each may show a receiver profile (sim/centre.ts RECEIVER_QUIRKS).
  */
-export async function createLabCentres(account = '1234', profiles: { primary?: string; secondary?: string } = {}): Promise<[SimCentre, SimCentre]> {
+export async function createLabCentres(
+  account = '1234',
+  profiles: { primary?: string; secondary?: string } = {}
+): Promise<[SimCentre, SimCentre]> {
   return [
-    await createSimCentre({ accounts: [{ account, key: SIM_KEYS.primary, keyFormat: 'hex' }], profile: profiles.primary }),
-    await createSimCentre({ accounts: [{ account, key: SIM_KEYS.secondary, keyFormat: 'ascii' }], profile: profiles.secondary })
+    await createSimCentre({
+      accounts: [{ account, key: SIM_KEYS.primary, keyFormat: 'hex' }],
+      profile: profiles.primary
+    }),
+    await createSimCentre({
+      accounts: [{ account, key: SIM_KEYS.secondary, keyFormat: 'ascii' }],
+      profile: profiles.secondary
+    })
   ];
 }

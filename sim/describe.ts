@@ -6,9 +6,20 @@ import type { CentreEvent } from './centre';
 import { isUrgent } from '../firmware/events';
 
 export const CID_NAMES: Record<string, string> = {
-  '120': 'panic', '121': 'duress', '122': 'silent panic', '137': 'tamper', '301': 'mains loss', '302': 'low battery',
-  '305': 'system reset', '350': 'communication trouble', '354': 'failure to communicate', '406': 'cancel',
-  '300': 'system trouble', '308': 'system shutdown', '601': 'manual test', '602': 'periodic test',
+  '120': 'panic',
+  '121': 'duress',
+  '122': 'silent panic',
+  '137': 'tamper',
+  '301': 'mains loss',
+  '302': 'low battery',
+  '305': 'system reset',
+  '350': 'communication trouble',
+  '354': 'failure to communicate',
+  '406': 'cancel',
+  '300': 'system trouble',
+  '308': 'system shutdown',
+  '601': 'manual test',
+  '602': 'periodic test',
   '616': 'service request'
 };
 
@@ -20,12 +31,14 @@ export function describe(e: CentreEvent): string {
   return `${what}${e.xdata.length ? ' ' + e.xdata.map((x) => `[${x}]`).join('') : ''}${e.duplicate ? ' (duplicate)' : ''}`;
 }
 
-
 /**
  * The run in one line an operator can read at a glance: what the unit sent, what was acknowledged
  * (and in which form), what was refused and why; `alarmsMissed` counts alarms left unacknowledged.
  */
-export function verdict(recs: { k: string; i: number; c?: unknown; r?: unknown; f?: unknown }[], why: Map<string, number>): { line: string; alarmsMissed: number } {
+export function verdict(
+  recs: { k: string; i: number; c?: unknown; r?: unknown; f?: unknown }[],
+  why: Map<string, number>
+): { line: string; alarmsMissed: number } {
   const events = recs.filter((r) => r.k === 'ev');
   const ok = new Map(recs.filter((r) => r.k === 'ok').map((r) => [r.r, r]));
   const acked = events.filter((e) => ok.has(e.i));
@@ -49,7 +62,10 @@ export function replyTroubles(lines: string[]): Map<string, number> {
     const ignored = /(\w+): reply ignored: (.*)$/.exec(l);
     if (ignored) add(`${ignored[1]} ignored a reply: ${ignored[2].replace(/ \(\d+\)$/, '')}`);
     const refused = /^event \d+ refused by (\w+)(.*)$/.exec(l);
-    if (refused) add(`${refused[1]} refused an event ${/minimal form$/.test(refused[2]) && /even/.test(refused[2]) ? 'in every form' : '(sent again leaner)'}`);
+    if (refused)
+      add(
+        `${refused[1]} refused an event ${/minimal form$/.test(refused[2]) && /even/.test(refused[2]) ? 'in every form' : '(sent again leaner)'}`
+      );
   }
   return why;
 }

@@ -134,7 +134,9 @@ export class SimEsp8266 {
       this.echo = true;
       this.stats.resets++;
       // The ROM's banner comes at 74880 baud: garbage at 115200.
-      this.send('\r\n\x00\xfe\x8f\x1c\xe0\x12\r\n ets Jan  8 2013,rst cause:2, boot mode:(3,6)\r\n\r\nAi-Thinker Technology Co.,Ltd.\r\n\r\nready\r\n');
+      this.send(
+        '\r\n\x00\xfe\x8f\x1c\xe0\x12\r\n ets Jan  8 2013,rst cause:2, boot mode:(3,6)\r\n\r\nAi-Thinker Technology Co.,Ltd.\r\n\r\nready\r\n'
+      );
     }, this.opts.bootMs ?? 300);
   }
 
@@ -208,8 +210,14 @@ export class SimEsp8266 {
     } else if (l === 'ATE1') {
       this.echo = true;
       this.reply(OK);
-    } else if (/^AT\+(CIPDINFO=1|CIPMUX=1|UART_CUR=\d+,8,1,0,[0-3]|CWMODE=[123]|CWMODE_CUR=[123]|CWDHCP_CUR=1,1|CWHOSTNAME=.*)$/.test(l)) this.reply(OK);
-    else if ((m = /^AT\+CWJAP="((?:[^"\\]|\\.)*)","((?:[^"\\]|\\.)*)"$/.exec(l))) this.join(JSON.parse(`"${m[1]}"`), JSON.parse(`"${m[2]}"`));
+    } else if (
+      /^AT\+(CIPDINFO=1|CIPMUX=1|UART_CUR=\d+,8,1,0,[0-3]|CWMODE=[123]|CWMODE_CUR=[123]|CWDHCP_CUR=1,1|CWHOSTNAME=.*)$/.test(
+        l
+      )
+    )
+      this.reply(OK);
+    else if ((m = /^AT\+CWJAP="((?:[^"\\]|\\.)*)","((?:[^"\\]|\\.)*)"$/.exec(l)))
+      this.join(JSON.parse(`"${m[1]}"`), JSON.parse(`"${m[2]}"`));
     else if (l === 'AT+CWJAP?') {
       if (this.joined) this.reply(`+CWJAP:"${this.opts.ssid}","a0:b1:c2:d3:e4:f5",6,${this.opts.rssi ?? -58}`, OK);
       else this.reply('No AP', OK);
@@ -220,8 +228,13 @@ export class SimEsp8266 {
       this.reply(OK);
       if (was) this.reply('WIFI DISCONNECT');
     } else if (l === 'AT+CIFSR') {
-      this.reply(`+CIFSR:STAIP,"${this.joined ? this.opts.ip ?? '192.168.4.20' : '0.0.0.0'}"`, '+CIFSR:STAMAC,"5c:cf:7f:00:11:22"', OK);
-    } else if ((m = /^AT\+CIPSTART=(\d),"(TCP|UDP)","([^"]+)",(\d+)(,\d+,\d)?$/.exec(l))) this.open(Number(m[1]), m[2] as 'TCP' | 'UDP', m[3], Number(m[4]));
+      this.reply(
+        `+CIFSR:STAIP,"${this.joined ? (this.opts.ip ?? '192.168.4.20') : '0.0.0.0'}"`,
+        '+CIFSR:STAMAC,"5c:cf:7f:00:11:22"',
+        OK
+      );
+    } else if ((m = /^AT\+CIPSTART=(\d),"(TCP|UDP)","([^"]+)",(\d+)(,\d+,\d)?$/.exec(l)))
+      this.open(Number(m[1]), m[2] as 'TCP' | 'UDP', m[3], Number(m[4]));
     else if ((m = /^AT\+CIPSEND=(\d),(\d+)(?:,"([^"]+)",(\d+))?$/.exec(l))) {
       const n = Number(m[1]);
       const s = this.socks[n];
@@ -236,7 +249,11 @@ export class SimEsp8266 {
       this.reply(OK);
     } else if (/^AT\+CIPSERVER=/.test(l)) this.reply(OK);
     else if (/^AT\+PING=/.test(l)) this.reply(this.joined ? '+5' : '+timeout', this.joined ? OK : 'ERROR');
-    else if (l === 'AT+CWLAP') this.reply(...(this.apUp ? [`+CWLAP:(3,"${this.opts.ssid}",${this.opts.rssi ?? -58},"a0:b1:c2:d3:e4:f5",6)`] : []), OK);
+    else if (l === 'AT+CWLAP')
+      this.reply(
+        ...(this.apUp ? [`+CWLAP:(3,"${this.opts.ssid}",${this.opts.rssi ?? -58},"a0:b1:c2:d3:e4:f5",6)`] : []),
+        OK
+      );
     else this.reply('ERROR');
   }
 
@@ -247,7 +264,7 @@ export class SimEsp8266 {
       for (let i = 0; i < this.socks.length; i++) if (this.socks[i]) this.drop(i, true);
       this.reply('WIFI DISCONNECT');
     }
-    this.later(ok ? this.opts.joinMs ?? 400 : 2000, () => {
+    this.later(ok ? (this.opts.joinMs ?? 400) : 2000, () => {
       if (!ok) return this.reply(`+CWJAP:${this.apUp && ssid === this.opts.ssid ? 2 : 3}`, 'FAIL');
       this.joined = true;
       this.stats.joins++;

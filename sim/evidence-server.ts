@@ -63,7 +63,21 @@ const HASH_RE = /^[0-9a-f]{64}$/;
 const NONCE_RE = /^[0-9a-f]{32}$/;
 const IV_RE = /^[0-9a-f]{32}$/;
 const DECIMAL_RE = /^(0|[1-9][0-9]{0,8})$/;
-const MANIFEST_KEYS = ['v', 'unit', 'r', 'rate', 'bits', 'trig', 'start', 'n', 'samples', 'head', 'gaps', 'end', 'final'];
+const MANIFEST_KEYS = [
+  'v',
+  'unit',
+  'r',
+  'rate',
+  'bits',
+  'trig',
+  'start',
+  'n',
+  'samples',
+  'head',
+  'gaps',
+  'end',
+  'final'
+];
 const RECORD_KEYS = ['r', 'i', 's', 'n', 't', 'w', 'h', 'p', 'c'];
 const SEALED_KEYS = [...RECORD_KEYS, 'v', 'm'];
 const WAV_HEADER = 44;
@@ -210,7 +224,10 @@ export interface SealKeys {
 
 const sha256 = (data: string | Uint8Array) => crypto.createHash('sha256').update(data).digest('hex');
 const hmacRaw = (key: Buffer, data: string | Uint8Array) =>
-  crypto.createHmac('sha256', key).update(typeof data === 'string' ? Buffer.from(data, 'latin1') : data).digest();
+  crypto
+    .createHmac('sha256', key)
+    .update(typeof data === 'string' ? Buffer.from(data, 'latin1') : data)
+    .digest();
 const hmac = (key: Buffer, text: string) => hmacRaw(key, text).toString('hex');
 const sameHex = (a: string, b: string) => {
   const x = Buffer.from(a, 'latin1');
@@ -310,7 +327,8 @@ function validateManifest(o: Record<string, unknown>, unit: string, rid: string)
   if (!isCount(o.start)) throw bad('manifest: "start" must be a wall time in ms (integer >= 0)');
   if (!isCount(o.n, 0, 0x10000)) throw bad('manifest: "n" must be a chunk count 0..65536');
   if (!isCount(o.samples, 0, MAX_SAMPLES)) throw bad(`manifest: "samples" must be an integer 0..${MAX_SAMPLES}`);
-  if (typeof o.head !== 'string' || !HASH_RE.test(o.head)) throw bad('manifest: "head" must be 64 lowercase hex digits');
+  if (typeof o.head !== 'string' || !HASH_RE.test(o.head))
+    throw bad('manifest: "head" must be 64 lowercase hex digits');
   if (o.n === 0 && o.head !== ZERO_HASH) throw bad('manifest: "head" must be 64 zeros when "n" is 0');
   if (!Array.isArray(o.gaps)) throw bad('manifest: "gaps" must be an array');
   o.gaps.forEach((g: unknown, k) => {
@@ -330,9 +348,14 @@ function validateManifest(o: Record<string, unknown>, unit: string, rid: string)
 }
 
 /** A sealed record's header fields: types and ranges. `what` names it in errors. */
-function validateSealedRecord(o: Record<string, unknown>, rid: string | undefined, what: string): ChunkRecord & { v: string; m: string } {
+function validateSealedRecord(
+  o: Record<string, unknown>,
+  rid: string | undefined,
+  what: string
+): ChunkRecord & { v: string; m: string } {
   checkKeys(o, SEALED_KEYS, what);
-  if (typeof o.r !== 'string' || !RID_RE.test(o.r)) throw bad(`${what}: "r" must be a recording id (4 lowercase hex digits)`);
+  if (typeof o.r !== 'string' || !RID_RE.test(o.r))
+    throw bad(`${what}: "r" must be a recording id (4 lowercase hex digits)`);
   if (rid !== undefined && o.r !== rid) throw bad(`${what}: "r" does not match the request's recording ${rid}`);
   if (!isCount(o.i, 0, 0xffff)) throw bad(`${what}: "i" must be a chunk index 0..65535`);
   if (!isCount(o.s, 0, MAX_SAMPLES)) throw bad(`${what}: "s" must be a sample index 0..${MAX_SAMPLES}`);
@@ -341,7 +364,8 @@ function validateSealedRecord(o: Record<string, unknown>, rid: string | undefine
   if (!isCount(o.t)) throw bad(`${what}: "t" must be a unit time in ms (integer >= 0)`);
   if (!isCount(o.w)) throw bad(`${what}: "w" must be a wall time in ms (integer >= 0)`);
   for (const k of ['h', 'p', 'c'] as const) {
-    if (typeof o[k] !== 'string' || !HASH_RE.test(o[k] as string)) throw bad(`${what}: "${k}" must be 64 lowercase hex digits`);
+    if (typeof o[k] !== 'string' || !HASH_RE.test(o[k] as string))
+      throw bad(`${what}: "${k}" must be 64 lowercase hex digits`);
   }
   if (typeof o.v !== 'string' || !IV_RE.test(o.v)) throw bad(`${what}: "v" must be the IV, 32 lowercase hex digits`);
   if (typeof o.m !== 'string' || !HASH_RE.test(o.m)) throw bad(`${what}: "m" must be 64 lowercase hex digits`);
@@ -351,26 +375,48 @@ function validateSealedRecord(o: Record<string, unknown>, rid: string | undefine
 /** Bytes of ciphertext that follow a header line for `n` audio bytes: 16 × ceil(n / 16). */
 export const sealedLength = (n: number) => 16 * Math.ceil(n / 16);
 
-export type OpenedSeal = { ok: true; record: ChunkRecord; iv: string; m: string; audio: Buffer } | { ok: false; error: string };
+export type OpenedSeal =
+  { ok: true; record: ChunkRecord; iv: string; m: string; audio: Buffer } | { ok: false; error: string };
 
 /** Open a seal, throwing a Refusal naming the chunk. */
-function openOrRefuse(keys: SealKeys, line: string, ct: Buffer, rid: string | undefined, label: string): { record: ChunkRecord; iv: string; m: string; audio: Buffer } {
+function openOrRefuse(
+  keys: SealKeys,
+  line: string,
+  ct: Buffer,
+  rid: string | undefined,
+  label: string
+): { record: ChunkRecord; iv: string; m: string; audio: Buffer } {
   const o = parseJson(line, label);
   const what = isCount(o.i, 0, 0xffff) ? `chunk ${o.i}` : label;
   const rec = validateSealedRecord(o, rid, what);
-  const record: ChunkRecord = { r: rec.r, i: rec.i, s: rec.s, n: rec.n, t: rec.t, w: rec.w, h: rec.h, p: rec.p, c: rec.c };
+  const record: ChunkRecord = {
+    r: rec.r,
+    i: rec.i,
+    s: rec.s,
+    n: rec.n,
+    t: rec.t,
+    w: rec.w,
+    h: rec.h,
+    p: rec.p,
+    c: rec.c
+  };
   if (chainOf(record) !== record.c) throw bad(`${what}: "c" is not SHA-256 of p:r:i:s:n:t:w:h`);
   const L = sealedLength(record.n);
   if (ct.length !== L) throw bad(`${what}: ${ct.length} bytes of ciphertext, ${L} expected for n=${record.n}`);
   const iv = Buffer.from(rec.v, 'hex');
-  const mac = hmacRaw(keys.mac, Buffer.concat([Buffer.from(record.c, 'hex'), iv, crypto.createHash('sha256').update(ct).digest()]));
+  const mac = hmacRaw(
+    keys.mac,
+    Buffer.concat([Buffer.from(record.c, 'hex'), iv, crypto.createHash('sha256').update(ct).digest()])
+  );
   const got = Buffer.from(rec.m, 'hex');
-  if (got.length !== mac.length || !crypto.timingSafeEqual(got, mac)) throw bad(`${what}: seal MAC "m" is wrong (not sealed with this unit's key, or altered)`);
+  if (got.length !== mac.length || !crypto.timingSafeEqual(got, mac))
+    throw bad(`${what}: seal MAC "m" is wrong (not sealed with this unit's key, or altered)`);
   const d = crypto.createDecipheriv('aes-256-cbc', keys.enc, iv);
   d.setAutoPadding(false);
   const plain = Buffer.concat([d.update(ct), d.final()]);
   const audio = plain.subarray(0, record.n);
-  for (let k = record.n; k < plain.length; k++) if (plain[k] !== 0) throw bad(`${what}: the padding after the ${record.n} audio bytes is not zero`);
+  for (let k = record.n; k < plain.length; k++)
+    if (plain[k] !== 0) throw bad(`${what}: the padding after the ${record.n} audio bytes is not zero`);
   if (sha256(audio) !== record.h) throw bad(`${what}: audio does not match "h"`);
   return { record, iv: rec.v, m: rec.m, audio };
 }
@@ -380,7 +426,12 @@ function openOrRefuse(keys: SealKeys, line: string, ct: Buffer, rid: string | un
  * its newline) and the ciphertext. Checks the fields, `c` against the record, the ciphertext's
  * length, `m` (constant time), decrypts, the zero padding and `h`. Pure: nothing is stored.
  */
-export function openSealed(key: string | SealKeys, headerLine: string | Uint8Array, ct: Uint8Array, rid?: string): OpenedSeal {
+export function openSealed(
+  key: string | SealKeys,
+  headerLine: string | Uint8Array,
+  ct: Uint8Array,
+  rid?: string
+): OpenedSeal {
   let line = typeof headerLine === 'string' ? headerLine : Buffer.from(headerLine).toString('latin1');
   if (line.endsWith('\n')) line = line.slice(0, -1);
   try {
@@ -410,12 +461,14 @@ interface Upload {
 /** Open and check a request in itself (not yet against what is stored). */
 function parseRequest(req: Request, keys: SealKeys): Upload {
   const manifest = validateManifest(parseJson(req.manifest.toString('latin1'), 'manifest'), req.unit, req.rid);
-  if (!manifestSignatureOk(keys, manifest)) throw bad('manifest: signature "sig" is invalid (not signed with this unit\'s key, or altered)');
+  if (!manifestSignatureOk(keys, manifest))
+    throw bad('manifest: signature "sig" is invalid (not signed with this unit\'s key, or altered)');
   const chunks: Upload['chunks'] = [];
   req.records.forEach(({ line, ct }, k) => {
     const { record, audio } = openOrRefuse(keys, line, ct, req.rid, `sealed record ${k + 1} of the request`);
     const prev = chunks[chunks.length - 1];
-    if (prev && record.i !== prev.rec.i + 1) throw bad(`chunk records not consecutive (${record.i} after ${prev.rec.i})`);
+    if (prev && record.i !== prev.rec.i + 1)
+      throw bad(`chunk records not consecutive (${record.i} after ${prev.rec.i})`);
     if (record.i >= manifest.n) throw bad(`chunk ${record.i} is beyond the manifest's n=${manifest.n}`);
     chunks.push({ rec: record, audio });
   });
@@ -503,7 +556,8 @@ class Inbox {
 }
 
 /** An ASCII-only JSON text (non-ASCII escaped), so its byte length is its length. */
-const asciiJson = (v: unknown) => JSON.stringify(v).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+const asciiJson = (v: unknown) =>
+  JSON.stringify(v).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 export async function startEvidenceServer(opts: EvidenceServerOptions): Promise<EvidenceServer> {
   const root = path.resolve(opts.root);
@@ -511,7 +565,8 @@ export async function startEvidenceServer(opts: EvidenceServerOptions): Promise<
   const keys = new Map<string, SealKeys>();
   for (const [unit, hex] of Object.entries(opts.keys ?? {})) {
     if (!UNIT_RE.test(unit)) throw new Error(`unit id '${safe(unit)}' must be 1-24 letters, digits or "-"`);
-    if (typeof hex !== 'string' || !/^[0-9a-fA-F]{64}$/.test(hex)) throw new Error(`evidence key for unit '${unit}' must be 64 hex digits`);
+    if (typeof hex !== 'string' || !/^[0-9a-fA-F]{64}$/.test(hex))
+      throw new Error(`evidence key for unit '${unit}' must be 64 hex digits`);
     keys.set(unit, sealKeys(hex));
   }
   const host = opts.host ?? '127.0.0.1';
@@ -652,14 +707,20 @@ export async function startEvidenceServer(opts: EvidenceServerOptions): Promise<
   }
 
   /** The reply frame for a request: `EVR1 <len> <mac>\n<json>`. */
-  function replyFrame(unit: string, rid: string, nonce: string, body: { ok: { i: number; h: string }[]; error?: string }): Buffer {
+  function replyFrame(
+    unit: string,
+    rid: string,
+    nonce: string,
+    body: { ok: { i: number; h: string }[]; error?: string }
+  ): Buffer {
     const r = recs.get(`${unit}/${rid}`);
-    const payload: { q: string; r: string; have: number; ok: { i: number; h: string }[]; stop?: true; error?: string } = {
-      q: nonce,
-      r: rid,
-      have: r ? r.records.length : 0,
-      ok: body.ok
-    };
+    const payload: { q: string; r: string; have: number; ok: { i: number; h: string }[]; stop?: true; error?: string } =
+      {
+        q: nonce,
+        r: rid,
+        have: r ? r.records.length : 0,
+        ok: body.ok
+      };
     if (r?.stopQueued && !r.manifest?.final) payload.stop = true;
     if (body.error !== undefined) payload.error = body.error.slice(0, 300);
     const json = asciiJson(payload);
@@ -762,13 +823,17 @@ export async function startEvidenceServer(opts: EvidenceServerOptions): Promise<
       const f = line.split(' ');
       if (f.length !== 6 || f[0] !== 'EVD1') return drop('not an EVD1 request line', false);
       const [, unit, rid, nonce, mlen, k] = f as [string, string, string, string, string, string];
-      if (!UNIT_RE.test(unit) || !RID_RE.test(rid) || !NONCE_RE.test(nonce)) return drop('request line: unit, recording id or nonce malformed', false);
+      if (!UNIT_RE.test(unit) || !RID_RE.test(rid) || !NONCE_RE.test(nonce))
+        return drop('request line: unit, recording id or nonce malformed', false);
       req = { unit, rid, nonce, manifest: Buffer.alloc(0), records: [] };
       if (!keys.has(unit)) return drop(`unknown unit ${unit}: no key to authenticate it`, false);
       if (rid === '0000') return drop('request line: recording id must be 0001..ffff', true);
-      if (!DECIMAL_RE.test(mlen) || !DECIMAL_RE.test(k)) return drop('request line: <mlen> and <k> must be decimal numbers', true);
-      if (Number(k) > MAX_BATCH) return drop(`request line: k=${k}, at most ${MAX_BATCH} sealed records per request`, true);
-      if (bytes + Number(mlen) > MAX_BODY) return drop(`request over ${MAX_BODY} bytes (manifest of ${mlen} bytes)`, true);
+      if (!DECIMAL_RE.test(mlen) || !DECIMAL_RE.test(k))
+        return drop('request line: <mlen> and <k> must be decimal numbers', true);
+      if (Number(k) > MAX_BATCH)
+        return drop(`request line: k=${k}, at most ${MAX_BATCH} sealed records per request`, true);
+      if (bytes + Number(mlen) > MAX_BODY)
+        return drop(`request over ${MAX_BODY} bytes (manifest of ${mlen} bytes)`, true);
       remaining = Number(k);
       need = Number(mlen);
       phase = 'manifest';
@@ -803,7 +868,12 @@ export async function startEvidenceServer(opts: EvidenceServerOptions): Promise<
           const nl = inbox.newline(max);
           if (nl < 0) {
             if (inbox.size >= max) {
-              return drop(phase === 'line' ? 'request line too long (not an EVD1 request)' : `sealed record ${req!.records.length + 1}: no header line within ${max} bytes`, phase === 'record');
+              return drop(
+                phase === 'line'
+                  ? 'request line too long (not an EVD1 request)'
+                  : `sealed record ${req!.records.length + 1}: no header line within ${max} bytes`,
+                phase === 'record'
+              );
             }
             return;
           }
@@ -871,15 +941,17 @@ export async function startEvidenceServer(opts: EvidenceServerOptions): Promise<
     url: `tcp://${host}:${port}`,
     faults,
     recordings: () =>
-      [...recs.values()].filter((r) => r.manifest).map((r) => ({
-        unit: r.unit,
-        rid: r.rid,
-        chunks: r.records.length,
-        have: r.records.length,
-        ...(r.manifest ? { manifest: JSON.parse(JSON.stringify(r.manifest)) as EvidenceManifest } : {}),
-        ...(r.signatureOk !== undefined ? { signatureOk: r.signatureOk } : {}),
-        dir: r.dir
-      })),
+      [...recs.values()]
+        .filter((r) => r.manifest)
+        .map((r) => ({
+          unit: r.unit,
+          rid: r.rid,
+          chunks: r.records.length,
+          have: r.records.length,
+          ...(r.manifest ? { manifest: JSON.parse(JSON.stringify(r.manifest)) as EvidenceManifest } : {}),
+          ...(r.signatureOk !== undefined ? { signatureOk: r.signatureOk } : {}),
+          dir: r.dir
+        })),
     requestStop(unit, rid) {
       if (!UNIT_RE.test(unit) || !RID_RE.test(rid)) throw new Error(`no such recording id: ${unit}/${rid}`);
       const r = recordingFor(unit, rid);

@@ -92,15 +92,20 @@ function simCodeArea(c: SimCodeArea, crypto: Crypto): CodeArea {
       const n = codeLength(text(0, CODE_HEAD), c.size);
       if (n === 0) return 'absent';
       if (n < 0) return 'damaged';
-      return c.expect !== undefined && crypto.hex(crypto.sha256(text(CODE_HEAD, n))) === c.expect ? installerModule : 'other-build';
+      return c.expect !== undefined && crypto.hex(crypto.sha256(text(CODE_HEAD, n))) === c.expect
+        ? installerModule
+        : 'other-build';
     },
     write(offset, data) {
       if (offset % 4 || data.length % 4 || offset < 0 || offset + data.length > c.size) {
-        throw Object.assign(new Error(`code area write of ${data.length} bytes at ${offset} outside its sector`), { code: 'EFLASH' });
+        throw Object.assign(new Error(`code area write of ${data.length} bytes at ${offset} outside its sector`), {
+          code: 'EFLASH'
+        });
       }
       if (offset === 0 || !c.bytes) c.bytes = new Uint8Array(c.size).fill(0xff);
       for (let i = 0; i < data.length; i++) {
-        if (c.bytes[offset + i] !== 0xff) throw Object.assign(new Error('code area write over written words'), { code: 'EFLASH' });
+        if (c.bytes[offset + i] !== 0xff)
+          throw Object.assign(new Error('code area write over written words'), { code: 'EFLASH' });
         c.bytes[offset + i] = data.charCodeAt(i) & 0xff;
       }
     }
@@ -462,11 +467,14 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
         if (drainTimer) clearInterval(drainTimer);
         const from = batteryV;
         const start = Date.now();
-        drainTimer = setInterval(() => {
-          const f = Math.min(1, (Date.now() - start) / ms);
-          batteryV = from + (v - from) * f;
-          if (f >= 1 && drainTimer) clearInterval(drainTimer);
-        }, Math.max(1000, ms / 100));
+        drainTimer = setInterval(
+          () => {
+            const f = Math.min(1, (Date.now() - start) / ms);
+            batteryV = from + (v - from) * f;
+            if (f >= 1 && drainTimer) clearInterval(drainTimer);
+          },
+          Math.max(1000, ms / 100)
+        );
       },
       mains: () => mainsIn.level,
       battery: () => batteryV
@@ -483,7 +491,12 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
   let dead = false;
 
   /** A debounced watch on a SimInput, like setWatch with `debounce`. */
-  function watch(clock: SimClock, input: SimInput, ms: number, cb: () => ((level: boolean, at: number) => void) | undefined) {
+  function watch(
+    clock: SimClock,
+    input: SimInput,
+    ms: number,
+    cb: () => ((level: boolean, at: number) => void) | undefined
+  ) {
     let reported = input.level;
     let timer = -1;
     const unsubscribe = input.subscribe(() => {
@@ -564,8 +577,14 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
       const m = options.modem;
       if (p === 'cellular' && m) {
         const port = m.port();
-        const serial = { write: port.write, onData: (fn: (d: string) => void) => port.onData((d) => clock.run(() => fn(d))) };
-        links.cellular = createCellularLink(clock, 'internet', { at: createSimAt(clock, serial), powerKey: (pressed) => m.key(pressed) });
+        const serial = {
+          write: port.write,
+          onData: (fn: (d: string) => void) => port.onData((d) => clock.run(() => fn(d)))
+        };
+        links.cellular = createCellularLink(clock, 'internet', {
+          at: createSimAt(clock, serial),
+          powerKey: (pressed) => m.key(pressed)
+        });
         continue;
       }
       const l = createSimLink(paths[p]!, clock);
@@ -614,7 +633,11 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
       microphone: { start: (o) => mic.start(o), stop: () => mic.stop(), running: () => mic.running(), measure },
       power,
       tamper,
-      storage: { flash: createSimFlashArea(world.nor), code: simCodeArea(world.code, createSimCrypto()), spool: createSimSpool(world.spool) },
+      storage: {
+        flash: createSimFlashArea(world.nor),
+        code: simCodeArea(world.code, createSimCrypto()),
+        spool: createSimSpool(world.spool)
+      },
       links,
       crypto: createSimCrypto(),
       watchdog,

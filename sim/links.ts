@@ -6,15 +6,7 @@
 import * as net from 'node:net';
 import * as dgram from 'node:dgram';
 import type { SimClock } from './clock';
-import type {
-  Clock,
-  Connection,
-  ConnectionHandlers,
-  Link,
-  LinkStatus,
-  PathName,
-  Transport
-} from '../hal/types';
+import type { Connection, ConnectionHandlers, Link, LinkStatus, PathName, Transport } from '../hal/types';
 
 /** Environment state of one path: survives reboots of the unit. */
 export class SimPath {

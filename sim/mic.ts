@@ -13,8 +13,10 @@ export const generators = {
   /** A counter pattern 0..255 repeating: every sample is identifiable, gaps show at once. */
   counter: (): SampleGenerator => (n) => n & 255,
   /** A sine tone at `hz`, amplitude 0..127. */
-  tone: (hz: number, rate: number, amplitude = 60): SampleGenerator => (n) =>
-    Math.round(128 + amplitude * Math.sin((2 * Math.PI * hz * n) / rate)),
+  tone:
+    (hz: number, rate: number, amplitude = 60): SampleGenerator =>
+    (n) =>
+      Math.round(128 + amplitude * Math.sin((2 * Math.PI * hz * n) / rate)),
   /** Seeded noise, amplitude 0..127. */
   noise: (amplitude = 20, seed = 1): SampleGenerator => {
     let s = seed >>> 0 || 1;

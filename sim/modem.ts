@@ -182,7 +182,8 @@ export class SimModem {
     } else if (l === 'AT+CIPMUX=1' || /^AT\+CSTT="[^"]*"$/.test(l)) this.reply('OK');
     else if (l === 'AT+CIICR') this.reply(this.registered() ? 'OK' : 'ERROR');
     else if (l === 'AT+CIFSR') this.reply(this.registered() ? '10.64.1.23' : 'ERROR');
-    else if ((m = /^AT\+CIPSTART=(\d),"(TCP|UDP)","([^"]+)",(\d+)$/.exec(l))) this.open(Number(m[1]), m[2] as 'TCP' | 'UDP', m[3], Number(m[4]));
+    else if ((m = /^AT\+CIPSTART=(\d),"(TCP|UDP)","([^"]+)",(\d+)$/.exec(l)))
+      this.open(Number(m[1]), m[2] as 'TCP' | 'UDP', m[3], Number(m[4]));
     else if ((m = /^AT\+CIPSEND=(\d),(\d+)$/.exec(l))) {
       const s = this.sockets[Number(m[1])];
       if (!s || !s.open || !this.registered()) return this.reply('ERROR');

@@ -70,7 +70,8 @@ export class SimNorFlash {
 
   erase(sector: number): void {
     if (this.dead) this.lose();
-    if (!Number.isInteger(sector) || sector < 0 || sector >= this.sectors) throw flashError(`sector ${sector} outside the flash area`);
+    if (!Number.isInteger(sector) || sector < 0 || sector >= this.sectors)
+      throw flashError(`sector ${sector} outside the flash area`);
     const base = sector * this.sectorBytes;
     for (let w = 0; w < this.sectorBytes; w += 4) {
       if (this.tick()) this.lose();
@@ -81,16 +82,19 @@ export class SimNorFlash {
 
   write(sector: number, offset: number, data: string): void {
     if (this.dead) this.lose();
-    if (!Number.isInteger(sector) || sector < 0 || sector >= this.sectors) throw flashError(`sector ${sector} outside the flash area`);
+    if (!Number.isInteger(sector) || sector < 0 || sector >= this.sectors)
+      throw flashError(`sector ${sector} outside the flash area`);
     if (offset % 4 || data.length % 4) throw flashError(`unaligned write of ${data.length} bytes at ${offset}`);
-    if (offset < 0 || offset + data.length > this.sectorBytes) throw flashError(`write of ${data.length} bytes at ${offset} runs outside sector ${sector}`);
+    if (offset < 0 || offset + data.length > this.sectorBytes)
+      throw flashError(`write of ${data.length} bytes at ${offset} runs outside sector ${sector}`);
     const base = sector * this.sectorBytes + offset;
     for (let i = 0; i < data.length; i++) {
       if (data.charCodeAt(i) > 255) throw flashError(`character ${data.charCodeAt(i)} is not a byte`);
     }
     for (let i = 0; i < data.length; i += 4) {
       for (let k = 0; k < 4; k++) {
-        if (this.bytes[base + i + k] !== 0xff) throw flashError(`word at ${offset + i} of sector ${sector} is already written`);
+        if (this.bytes[base + i + k] !== 0xff)
+          throw flashError(`word at ${offset + i} of sector ${sector} is already written`);
       }
     }
     for (let i = 0; i < data.length; i += 4) {
@@ -105,7 +109,13 @@ export class SimNorFlash {
   }
 
   read(sector: number, offset: number, length: number): string {
-    if (!Number.isInteger(sector) || sector < 0 || sector >= this.sectors || offset < 0 || offset + length > this.sectorBytes) {
+    if (
+      !Number.isInteger(sector) ||
+      sector < 0 ||
+      sector >= this.sectors ||
+      offset < 0 ||
+      offset + length > this.sectorBytes
+    ) {
       throw flashError(`read of ${length} bytes at ${offset} outside sector ${sector}`);
     }
     const base = sector * this.sectorBytes + offset;

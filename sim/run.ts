@@ -33,7 +33,7 @@ import { keyBytes } from '../firmware/config';
 import { validateConfig, describeProblems } from '../firmware/config-words';
 import { parseProfile, RECEIVER_QUIRKS } from './centre';
 import { startEvidenceServer } from './evidence-server';
-import { verifyRecordingDir, formatReport } from '../tools/evidence-verify';
+import { verifyRecordingDir, formatReport } from './evidence-verify';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -63,7 +63,13 @@ function external(suffix: string, path: 'wifi' | 'cellular'): ReceiverConfig | u
   if (url === undefined) return undefined;
   const m = /^(tcp|udp):\/\/([A-Za-z0-9.-]+):(\d+)$/.exec(url);
   if (!m) fail(`--receiver${suffix} must look like tcp://HOST:PORT or udp://HOST:PORT`);
-  const r: ReceiverConfig = { path, host: m[2], port: Number(m[3]), transport: m[1] as 'tcp' | 'udp', line: opt(`line${suffix}`) ?? '0' };
+  const r: ReceiverConfig = {
+    path,
+    host: m[2],
+    port: Number(m[3]),
+    transport: m[1] as 'tcp' | 'udp',
+    line: opt(`line${suffix}`) ?? '0'
+  };
   const acct = opt(`account${suffix}`);
   if (acct) r.account = acct;
   const rcvr = opt(`rcvr${suffix}`);
@@ -119,7 +125,10 @@ async function main(): Promise<void> {
       ['primary', SIM_KEYS.primary, 'hex'],
       ['secondary', SIM_KEYS.secondary, 'ascii']
     ] as const) {
-      const c = await createSimCentre({ accounts: [{ account: config.account, key, keyFormat: fmt }], profile: profiles[name] });
+      const c = await createSimCentre({
+        accounts: [{ account: config.account, key, keyFormat: fmt }],
+        profile: profiles[name]
+      });
       for (const q of parseProfile(profiles[name])) console.log(`  simulated ${name} receiver: ${RECEIVER_QUIRKS[q]}`);
       c.onEvent((e) => console.log(`${stamp()} centre (${name}) <- ${describe(e)} -> ${e.reply}`));
       centres.push(c);
@@ -139,17 +148,25 @@ async function main(): Promise<void> {
   const evidenceDir = opt('evidence') ?? fs.mkdtempSync(path.join(os.tmpdir(), 'panic-alarm-evidence-'));
   fs.mkdirSync(evidenceDir, { recursive: true });
   const evidence = await startEvidenceServer({ root: evidenceDir, keys: { [config.unitId]: SIM_KEYS.evidence } });
-  evidence.onUpload((u, rid, have) => console.log(`${stamp()} evidence server <- recording ${u}-${rid}: ${have} chunks held, chain checked`));
+  evidence.onUpload((u, rid, have) =>
+    console.log(`${stamp()} evidence server <- recording ${u}-${rid}: ${have} chunks held, chain checked`)
+  );
   config.evidence = simDefaultConfig(undefined, { port: evidence.port }).evidence;
   const problems = validateConfig(config);
   if (problems.length) fail(`configuration refused: ${describeProblems(problems)}`);
 
-  console.log(`simulated unit ${config.unitId}, account ${config.account}, hold time ${config.holdMs} ms, format ${config.report.format === 'sia' ? 'SIA-DCS' : 'ADM-CID'}`);
+  console.log(
+    `simulated unit ${config.unitId}, account ${config.account}, hold time ${config.holdMs} ms, format ${config.report.format === 'sia' ? 'SIA-DCS' : 'ADM-CID'}`
+  );
   for (const [i, r] of config.report.receivers.entries()) {
-    console.log(`  ${i === 0 ? 'primary  ' : 'secondary'} ${r.transport}://${r.host}:${r.port} over ${r.path}, ${keySize(r)}`);
+    console.log(
+      `  ${i === 0 ? 'primary  ' : 'secondary'} ${r.transport}://${r.host}:${r.port} over ${r.path}, ${keySize(r)}`
+    );
   }
 
-  console.log(`  evidence  tcp://127.0.0.1:${evidence.port} (chunks sealed at capture, replies authenticated), recordings kept in ${evidenceDir}`);
+  console.log(
+    `  evidence  tcp://127.0.0.1:${evidence.port} (chunks sealed at capture, replies authenticated), recordings kept in ${evidenceDir}`
+  );
 
   const unit = createSimUnit(config, { echoLog: '' });
   const { world } = unit.sim;
@@ -161,7 +178,9 @@ async function main(): Promise<void> {
       // Evidence traffic: one line per request and reply (sealed audio is never shown).
       const ev = /^(EVD1 \S+ (\S+) \S+ \d+ (\d+))|^(EVR1 \d+)/.exec(data);
       if (ev) {
-        console.log(`${stamp()} ${p.name.padEnd(8)} ${arrow} ${ev[1] ? `evidence request: recording ${ev[2]}, ${ev[3]} sealed chunk(s)` : 'evidence reply (MAC under the unit key)'}`);
+        console.log(
+          `${stamp()} ${p.name.padEnd(8)} ${arrow} ${ev[1] ? `evidence request: recording ${ev[2]}, ${ev[3]} sealed chunk(s)` : 'evidence reply (MAC under the unit key)'}`
+        );
         return;
       }
       for (const f of data.split('\r').filter((x) => /^\n?[0-9A-Fa-f]{4}0[0-9A-Fa-f]{3}"/.test(x))) {
@@ -188,7 +207,7 @@ async function main(): Promise<void> {
   at(6, 'Wi-Fi goes down (primary path cut)', () => wifi.cut());
   at(7, `press and hold again for ${hold} ms: reported again, over the secondary`, () => world.button.press(hold));
   at(11, 'Wi-Fi back', () => wifi.restore());
-  at(13, 'the centre\'s operator stops the recording (authenticated command in the next upload reply)', () =>
+  at(13, "the centre's operator stops the recording (authenticated command in the next upload reply)", () =>
     evidence.requestStop(config.unitId, unit.app.recorder.states()[0]?.r ?? '0001')
   );
 
@@ -201,14 +220,23 @@ async function main(): Promise<void> {
       console.log(`  #${String(i).padEnd(3)} ${k.padEnd(8)} ${new Date(t).toISOString()} ${JSON.stringify(rest)}`);
     }
     const s = unit.app.status();
-    console.log(`status: mode=${s.mode} triggers=${s.triggers} pending=${s.pending} faults=${s.faults} routes=${s.routes.map((r) => `${r.path}:${r.ok ? 'ok' : 'FAILED'}`).join(',')}`);
+    console.log(
+      `status: mode=${s.mode} triggers=${s.triggers} pending=${s.pending} faults=${s.faults} routes=${s.routes.map((r) => `${r.path}:${r.ok ? 'ok' : 'FAILED'}`).join(',')}`
+    );
     for (const [i, c] of centres.entries()) {
-      console.log(`centre ${i === 0 ? 'primary' : 'secondary'}: ${c.alarms().length} events acknowledged, ${c.events().filter((e) => e.id === 'NULL').length} link tests, ${c.rejected().length} rejected`);
+      console.log(
+        `centre ${i === 0 ? 'primary' : 'secondary'}: ${c.alarms().length} events acknowledged, ${c.events().filter((e) => e.id === 'NULL').length} link tests, ${c.rejected().length} rejected`
+      );
     }
     const rs = unit.app.recorder.status();
-    console.log(`recorder: ${rs.recording ? 'recording ' + rs.recording : 'idle'}, ${rs.stored} recording(s) not yet fully uploaded, ${rs.droppedBlocks} blocks dropped, ${rs.overruns} overruns`);
+    console.log(
+      `recorder: ${rs.recording ? 'recording ' + rs.recording : 'idle'}, ${rs.stored} recording(s) not yet fully uploaded, ${rs.droppedBlocks} blocks dropped, ${rs.overruns} overruns`
+    );
     const up = unit.app.uploader?.status();
-    if (up) console.log(`uploader: ${up.sent} chunks confirmed by the server, ${up.cellularBytes} evidence bytes over cellular, ${up.failures} failed request(s)`);
+    if (up)
+      console.log(
+        `uploader: ${up.sent} chunks confirmed by the server, ${up.cellularBytes} evidence bytes over cellular, ${up.failures} failed request(s)`
+      );
     unit.shutdown();
     for (const c of centres) await c.close();
     await evidence.close();

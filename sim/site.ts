@@ -31,7 +31,10 @@ export async function createSimSite(options: SimHalOptions = {}): Promise<SimSit
   const evidenceDir = fs.mkdtempSync(path.join(os.tmpdir(), 'site-evidence-'));
   const evidence = await startEvidenceServer({ root: evidenceDir, keys: { [config.unitId]: SIM_KEYS.evidence } });
   const full = simDefaultConfig(
-    { primary: { port: centres[0].tcpPort, transport: 'tcp' }, secondary: { port: centres[1].udpPort, transport: 'udp' } },
+    {
+      primary: { port: centres[0].tcpPort, transport: 'tcp' },
+      secondary: { port: centres[1].udpPort, transport: 'udp' }
+    },
     { port: evidence.port }
   );
   // A card big enough for a full-length recording, as a commissioned unit must have.

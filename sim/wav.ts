@@ -40,7 +40,14 @@ const WAVE_FORMAT_PCM = 1;
 const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
 /** Bytes 4-15 of every WAVE_FORMAT_EXTENSIBLE sub-format GUID (the first 4 are the format code). */
 const KSDATAFORMAT_TAIL = Buffer.from([0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71]);
-const FORMAT_NAMES: Record<number, string> = { 2: 'MS ADPCM', 3: 'IEEE float', 6: 'A-law', 7: 'mu-law', 0x11: 'IMA ADPCM', 0x55: 'MP3' };
+const FORMAT_NAMES: Record<number, string> = {
+  2: 'MS ADPCM',
+  3: 'IEEE float',
+  6: 'A-law',
+  7: 'mu-law',
+  0x11: 'IMA ADPCM',
+  0x55: 'MP3'
+};
 
 /** Walks the chunks and checks the fmt chunk; throws a `WavError` saying what is wrong. */
 export function readWavInfo(buf: Buffer): WavInfo {
@@ -76,7 +83,8 @@ function readFmt(buf: Buffer, body: number, size: number): { rate: number; chann
   const bits = buf.readUInt16LE(body + 14);
   if (format === WAVE_FORMAT_EXTENSIBLE) {
     if (size < 40) throw new WavError(`WAV fmt chunk (WAVE_FORMAT_EXTENSIBLE) is ${size} bytes; 40 needed`);
-    if (body + 40 > buf.length) throw new WavError('WAV fmt chunk (WAVE_FORMAT_EXTENSIBLE) is cut short (the file ends inside it)');
+    if (body + 40 > buf.length)
+      throw new WavError('WAV fmt chunk (WAVE_FORMAT_EXTENSIBLE) is cut short (the file ends inside it)');
     const code = buf.readUInt32LE(body + 24);
     if (!buf.subarray(body + 28, body + 40).equals(KSDATAFORMAT_TAIL) || code > 0xffff) {
       throw new WavError('WAV (WAVE_FORMAT_EXTENSIBLE) has an unknown sub-format; PCM supported');

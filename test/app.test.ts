@@ -15,7 +15,10 @@ describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, in
   let clock: sinon.SinonFakeTimers;
   let unit: SimUnit | undefined;
   beforeEach(() => {
-    clock = sinon.useFakeTimers({ now: Date.UTC(2026, 10, 23, 12, 0, 0), toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    clock = sinon.useFakeTimers({
+      now: Date.UTC(2026, 10, 23, 12, 0, 0),
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date']
+    });
   });
   afterEach(() => {
     unit?.shutdown();
@@ -86,7 +89,8 @@ describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, in
     // No receiver: the unit shows that it can report to no one (a 1.2 s glow every 20 s), and the
     // press adds no light of its own.
     const lit = u.sim.world.led.history.slice(ledChanges);
-    for (let i = 0; i + 1 < lit.length; i += 2) assert.equal(lit[i + 1].at - lit[i].at, 1200, 'no light of the press until a centre acknowledges');
+    for (let i = 0; i + 1 < lit.length; i += 2)
+      assert.equal(lit[i + 1].at - lit[i].at, 1200, 'no light of the press until a centre acknowledges');
     assert.equal(u.sim.world.buzzer.history.length, 0);
     const panic = u.app.journal.records().pop()!;
     assert.deepEqual([panic.c, panic.q, panic.z], [120, 1, 1]);
@@ -137,17 +141,20 @@ describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, in
     u.sim.world.button.press(2000);
     clock.tick(2500);
     const app2 = u.powerCut();
-    assert.deepEqual(app2.journal.records().map((r) => [r.i, r.k, r.c ?? r.cause]), [
-      [1, 'boot', 'power'],
-      [2, 'reach', undefined],
-      [3, 'sq', undefined],
-      [4, 'ev', 305],
-      [5, 'ev', 120],
-      [6, 'boot', 'power'],
-      [7, 'reach', undefined],
-      [8, 'sq', undefined],
-      [9, 'ev', 305]
-    ]);
+    assert.deepEqual(
+      app2.journal.records().map((r) => [r.i, r.k, r.c ?? r.cause]),
+      [
+        [1, 'boot', 'power'],
+        [2, 'reach', undefined],
+        [3, 'sq', undefined],
+        [4, 'ev', 305],
+        [5, 'ev', 120],
+        [6, 'boot', 'power'],
+        [7, 'reach', undefined],
+        [8, 'sq', undefined],
+        [9, 'ev', 305]
+      ]
+    );
     assert.equal(app2.status().pending, 3, 'the undelivered events of the first boot are still owed');
     assert.equal(app2.status().mode, 'alarm', 'the alarm was active at the cut: resumed');
   });
@@ -217,7 +224,13 @@ describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, in
     u.app.stop(); // the main loop stops kicking
     clock.tick(25_000);
     assert.deepEqual(u.sim.world.boots, ['power', 'watchdog']);
-    assert.equal(u.app.journal.records().filter((r) => r.k === 'boot').pop()!.cause, 'watchdog');
+    assert.equal(
+      u.app.journal
+        .records()
+        .filter((r) => r.k === 'boot')
+        .pop()!.cause,
+      'watchdog'
+    );
   });
 
   it('a hung microphone stops the kicks: the watchdog resets the unit and the next 305 (zone 2) says why', () => {
@@ -267,7 +280,10 @@ describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, in
     const boots = recs.filter((r) => r.k === 'boot');
     assert.equal(boots[boots.length - 1].why, 'fault in battery: ADC fault');
     const resets = recs.filter((r) => r.k === 'ev' && r.c === 305);
-    assert.deepEqual([resets[resets.length - 1].z, resets[resets.length - 1].x], [3, 'Isoftware: fault in battery: ADC fault']);
+    assert.deepEqual(
+      [resets[resets.length - 1].z, resets[resets.length - 1].x],
+      [3, 'Isoftware: fault in battery: ADC fault']
+    );
     // The new boot has a working battery input (the fault was in the old HAL) and protects.
     clock.tick(500);
     u.sim.world.button.press(2000);
@@ -299,7 +315,10 @@ describe('unit on the sim HAL (no receivers): boot, hold-to-trigger, journal, in
     clock.tick(2500);
     assert.equal(u.app.status().triggers, 1);
     assert.equal(kinds(u).filter((k) => k === 'panic').length, 1);
-    assert.ok(u.sim.world.log.slice(before).every((l) => l.level === 'error' || l.level === 'warn'), 'no info logging while memory is short');
+    assert.ok(
+      u.sim.world.log.slice(before).every((l) => l.level === 'error' || l.level === 'warn'),
+      'no info logging while memory is short'
+    );
     u.sim.world.memory.free = 6000;
     clock.tick(1500);
     assert.ok(u.sim.world.log.some((l) => /memory recovered/.test(l.message)));

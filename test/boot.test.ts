@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { useFakeTime } from './support/fake-time';
-import { createRig, Rig, cid } from './support/alarm-rig';
+import { createRig, Rig, cid } from '../sim/alarm-rig';
 
 /**
  * A boot that always protects (issue #17): the button, the indicator and the watchdog are armed
@@ -34,10 +34,16 @@ describe('boot: the button is watched whatever fails after it', function () {
     const before = rig.alarms().filter((e) => cid(e) === '1 120 001').length;
     rig.unit!.sim.world.button.press(2000);
     await rig.until(() => rig.alarms().filter((e) => cid(e) === '1 120 001').length > before, 15_000);
-    assert.ok(rig.alarms().filter((e) => cid(e) === '1 120 001').length > before, 'the panic after the boot reached the centre');
+    assert.ok(
+      rig.alarms().filter((e) => cid(e) === '1 120 001').length > before,
+      'the panic after the boot reached the centre'
+    );
     const log = rig.unit!.sim.world.log.map((l) => l.message).join('\n');
     assert.match(log, /recorder failed at boot: no card/);
-    assert.ok(rig.unit!.app.journal.records().some((r) => r.k === 'boot-fail' && r.w === 'recorder'), 'the failure is journalled');
+    assert.ok(
+      rig.unit!.app.journal.records().some((r) => r.k === 'boot-fail' && r.w === 'recorder'),
+      'the failure is journalled'
+    );
   });
 
   it('a microphone that will not start: the recorder is lost, the button, the reporter and the watchdog are not', async () => {
@@ -90,6 +96,9 @@ describe('boot: the button is watched whatever fails after it', function () {
     rig.unit!.sim.world.paths.wifi!.cut();
     rig.unit!.powerCut();
     await rig.run(150_000, 1000);
-    assert.ok(trouble().some((e) => e.cid?.zone === '001'), 'the primary that never came up is reported (1 350 001)');
+    assert.ok(
+      trouble().some((e) => e.cid?.zone === '001'),
+      'the primary that never came up is reported (1 350 001)'
+    );
   });
 });

@@ -11,7 +11,10 @@ import { createSimCrypto } from '../sim/crypto';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const build = require('../build.js') as {
-  buildBoard(board: string, o: { quiet: boolean }): Promise<{ file: string; bytes: number; image: string; imageBytes: number; budget: number }>;
+  buildBoard(
+    board: string,
+    o: { quiet: boolean }
+  ): Promise<{ file: string; bytes: number; image: string; imageBytes: number; budget: number }>;
   imageFile(board: string): string;
   BUDGETS: Record<string, number>;
 };
@@ -47,18 +50,32 @@ describe('build.js: Espruino-ready bundles', function () {
     assert.match(r.stderr, /unknown board NOPE; known: ESPRUINOWIFI/);
   });
 
-  const boards = fs.existsSync(SHARED_BOARDS) ? fs.readdirSync(SHARED_BOARDS).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)) : [];
+  const boards = fs.existsSync(SHARED_BOARDS)
+    ? fs
+        .readdirSync(SHARED_BOARDS)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => f.slice(0, -5))
+    : [];
   for (const board of boards) {
     it(`--out for ${board}: the Espruino tools write offline exactly the code that would be sent`, () => {
       const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fw-out-')), 'upload.js');
-      const r = spawnSync(process.execPath, ['build.js', '--board', board, '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 90_000 });
+      const r = spawnSync(process.execPath, ['build.js', '--board', board, '--out', out], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 90_000
+      });
       assert.equal(r.status, 0, r.stderr + r.stdout);
       const sent = fs.readFileSync(out, 'utf8');
       // The upload writes the bundle into Storage as .bootcde in chunks, then starts it.
-      const chunks = [...sent.matchAll(/require\("Storage"\)\.write\("\.bootcde",atob\("([A-Za-z0-9+/=]+)"\)/g)].map((m) => Buffer.from(m[1], 'base64'));
+      const chunks = [...sent.matchAll(/require\("Storage"\)\.write\("\.bootcde",atob\("([A-Za-z0-9+/=]+)"\)/g)].map(
+        (m) => Buffer.from(m[1], 'base64')
+      );
       assert.ok(chunks.length > 0, 'no .bootcde writes in the output');
       // What is stored is the pretokenised boot image, byte for byte.
-      assert.ok(Buffer.concat(chunks).equals(fs.readFileSync(build.imageFile(board))), 'stored bytes differ from the boot image');
+      assert.ok(
+        Buffer.concat(chunks).equals(fs.readFileSync(build.imageFile(board))),
+        'stored bytes differ from the boot image'
+      );
       assert.match(sent, /\nload\(\)\s*$/);
     });
   }
@@ -80,7 +97,13 @@ function fakeEspruino(clock: sinon.SinonFakeTimers) {
     erase: (n: string) => files.delete(n),
     list: () => [...files.keys()],
     getFree: () => 200_000 - [...files.values()].reduce((a, b) => a + b.length, 0),
-    getStats: () => ({ freeBytes: 200_000 - [...files.values()].reduce((a, b) => a + b.length, 0), trashBytes: 0, fileBytes: 0, fileCount: files.size, trashCount: 0 }),
+    getStats: () => ({
+      freeBytes: 200_000 - [...files.values()].reduce((a, b) => a + b.length, 0),
+      trashBytes: 0,
+      fileBytes: 0,
+      fileCount: files.size,
+      trashCount: 0
+    }),
     compact: () => {},
     open: (n: string, mode: string) => {
       let pos = 0;
@@ -104,11 +127,15 @@ function fakeEspruino(clock: sinon.SinonFakeTimers) {
   const dirs = new Set<string>();
   const bytes = (d: string | Uint8Array) => (typeof d === 'string' ? Buffer.from(d, 'latin1') : Buffer.from(d));
   const fs = {
-    readdirSync: (p: string) => (dirs.has(p) ? [...disk.keys()].filter((k) => k.startsWith(p + '/')).map((k) => k.slice(p.length + 1)) : undefined),
+    readdirSync: (p: string) =>
+      dirs.has(p) ? [...disk.keys()].filter((k) => k.startsWith(p + '/')).map((k) => k.slice(p.length + 1)) : undefined,
     mkdirSync: (p: string) => (dirs.add(p), true),
     statSync: (p: string) => (disk.has(p) ? { size: disk.get(p)!.length } : undefined),
     writeFileSync: (p: string, d: string | Uint8Array) => (disk.set(p, bytes(d)), true),
-    appendFileSync: (p: string, d: string | Uint8Array) => (disk.set(p, Buffer.concat([disk.get(p) ?? Buffer.alloc(0), bytes(d)])), true),
+    appendFileSync: (p: string, d: string | Uint8Array) => (
+      disk.set(p, Buffer.concat([disk.get(p) ?? Buffer.alloc(0), bytes(d)])),
+      true
+    ),
     readFileSync: (p: string) => disk.get(p)?.toString('latin1'),
     unlinkSync: (p: string) => disk.delete(p)
   };
@@ -131,7 +158,8 @@ function fakeEspruino(clock: sinon.SinonFakeTimers) {
   const Flash = {
     getFree: () => [{ addr: FLASH_AT, length: flashBytes.length }],
     getPage: (a: number) => ({ addr: a - ((a - FLASH_AT) % 1024), length: 1024 }),
-    erasePage: (a: number) => flashBytes.fill(0xff, a - FLASH_AT - ((a - FLASH_AT) % 1024), a - FLASH_AT - ((a - FLASH_AT) % 1024) + 1024),
+    erasePage: (a: number) =>
+      flashBytes.fill(0xff, a - FLASH_AT - ((a - FLASH_AT) % 1024), a - FLASH_AT - ((a - FLASH_AT) % 1024) + 1024),
     write: (d: string, a: number) => {
       const b = Buffer.from(d, 'latin1');
       for (let i = 0; i < b.length; i++) flashBytes[a - FLASH_AT + i] &= b[i];
@@ -181,7 +209,13 @@ function fakeEspruino(clock: sinon.SinonFakeTimers) {
     sectors: 3,
     erase: () => undefined,
     write: () => undefined,
-    read: (sec: number, off: number, n: number) => flashBytes.subarray(flashBytes.length - 48 * 1024 + sec * 16 * 1024 + off, flashBytes.length - 48 * 1024 + sec * 16 * 1024 + off + n).toString('latin1')
+    read: (sec: number, off: number, n: number) =>
+      flashBytes
+        .subarray(
+          flashBytes.length - 48 * 1024 + sec * 16 * 1024 + off,
+          flashBytes.length - 48 * 1024 + sec * 16 * 1024 + off + n
+        )
+        .toString('latin1')
   };
   return { ctx: vm.createContext(ctx), files, out, area, key: (k: string) => keys && keys(k) };
 }
@@ -193,20 +227,32 @@ describe('the shipped LINUX bundle, run on a minimal Espruino API in Node', () =
     try {
       const esp = fakeEspruino(clock);
       vm.runInContext(fs.readFileSync(path.join(ROOT, 'dist', 'firmware-linux.js'), 'utf8'), esp.ctx);
-      assert.ok(esp.out.some((l) => /^info boot \S+ unit UNCOMMISSIONED on LINUX$/.test(l)), esp.out.join('\n'));
+      assert.ok(
+        esp.out.some((l) => /^info boot \S+ unit UNCOMMISSIONED on LINUX$/.test(l)),
+        esp.out.join('\n')
+      );
       clock.tick(500);
       esp.key('p');
       clock.tick(1400);
       assert.ok(!esp.out.some((l) => l.includes('panic')));
       clock.tick(200);
       esp.key('r');
-      assert.ok(esp.out.some((l) => /^info panic: button held 1500 ms$/.test(l)), esp.out.join('\n'));
+      assert.ok(
+        esp.out.some((l) => /^info panic: button held 1500 ms$/.test(l)),
+        esp.out.join('\n')
+      );
       // The journal is in the record store on raw flash (nothing was written to Storage).
       assert.deepEqual([...esp.files.keys()], [], 'Storage untouched in service');
       const journal = createFlashStore(esp.area, createSimCrypto()).appendFile('j.0').read();
-      const recs = journal.trim().split('\n').map((l) => JSON.parse(l.slice(0, l.lastIndexOf('~'))));
+      const recs = journal
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l.slice(0, l.lastIndexOf('~'))));
       // Uncommissioned, no receiver: it shows and journals that it can report to no one.
-      assert.deepEqual(recs.map((r) => (r.k === 'ev' ? `ev${r.c}/${r.q}` : r.k)), ['boot', 'reach', 'sq', 'ev305/1', 'ev120/1']);
+      assert.deepEqual(
+        recs.map((r) => (r.k === 'ev' ? `ev${r.c}/${r.q}` : r.k)),
+        ['boot', 'reach', 'sq', 'ev305/1', 'ev120/1']
+      );
     } finally {
       clock.restore();
     }

@@ -11,7 +11,13 @@ import { defaultConfig } from '../firmware/config';
 import { checkConfig, RANGES } from '../firmware/config-check';
 import { CHOICES } from '../firmware/config-words';
 import { schemaText, configSchema, SCHEMA_FILE } from '../tools/config-schema';
-import { commissionProblems, readConfigFile, checkConfigFile, placeholderWarnings, EXAMPLE_PLACEHOLDERS } from '../tools/commission';
+import {
+  commissionProblems,
+  readConfigFile,
+  checkConfigFile,
+  placeholderWarnings,
+  EXAMPLE_PLACEHOLDERS
+} from '../tools/commission';
 
 const EXAMPLE = path.join(__dirname, '..', 'examples', 'unit.json');
 const EXAMPLE_README = path.join(__dirname, '..', 'examples', 'README.md');
@@ -43,7 +49,11 @@ function withField(c: Any, field: string, value: unknown): Any {
 
 describe('installer kit: the example config and its JSON Schema', () => {
   it('the committed schema is the generated one (npm run schema)', () => {
-    assert.equal(fs.readFileSync(SCHEMA_FILE, 'utf8'), schemaText(), 'examples/unit.schema.json is stale: run npm run schema');
+    assert.equal(
+      fs.readFileSync(SCHEMA_FILE, 'utf8'),
+      schemaText(),
+      'examples/unit.schema.json is stale: run npm run schema'
+    );
   });
 
   it('the example validates against the schema, refers to it for editors, and is taken as it is (--check, --config)', () => {
@@ -54,7 +64,11 @@ describe('installer kit: the example config and its JSON Schema', () => {
     assert.equal((loaded as Any).$schema, undefined, 'the tool removes the editor reference');
     assert.deepEqual(commissionProblems(loaded), []);
     const out: string[] = [];
-    assert.equal(checkConfigFile(EXAMPLE, (l) => out.push(l)), 0, out.join('\n'));
+    assert.equal(
+      checkConfigFile(EXAMPLE, (l) => out.push(l)),
+      0,
+      out.join('\n')
+    );
     // The unit itself refuses the reference, so the tool must remove it.
     assert.deepEqual(
       checkConfig(c).map((p) => p.field),
@@ -72,23 +86,41 @@ describe('installer kit: the example config and its JSON Schema', () => {
       }
     };
     walk(model, c, '');
-    for (const r of c.report.receivers) assert.deepEqual(Object.keys(r).sort(), ['account', 'host', 'key', 'keyFormat', 'line', 'path', 'port', 'receiver', 'transport']);
+    for (const r of c.report.receivers)
+      assert.deepEqual(Object.keys(r).sort(), [
+        'account',
+        'host',
+        'key',
+        'keyFormat',
+        'line',
+        'path',
+        'port',
+        'receiver',
+        'transport'
+      ]);
     assert.deepEqual(Object.keys(c.evidence).sort(), ['batch', 'cellularKB', 'host', 'key', 'port']);
     assert.deepEqual(Object.keys(c.network).sort(), ['apn', 'wifi']);
     // Documentation addresses only (RFC 5737), never a real one.
-    for (const h of [c.report.receivers[0].host, c.report.receivers[1].host, c.evidence.host]) assert.match(h, /^(192\.0\.2|198\.51\.100|203\.0\.113)\.\d+$/);
+    for (const h of [c.report.receivers[0].host, c.report.receivers[1].host, c.evidence.host])
+      assert.match(h, /^(192\.0\.2|198\.51\.100|203\.0\.113)\.\d+$/);
     const readme = fs.readFileSync(EXAMPLE_README, 'utf8');
     const warned = placeholderWarnings(c);
     for (const p of EXAMPLE_PLACEHOLDERS) {
-      const v = p.field.replace(/\[(\d+)\]/g, '.$1').split('.').reduce((o: Any, k) => o[k], c);
+      const v = p.field
+        .replace(/\[(\d+)\]/g, '.$1')
+        .split('.')
+        .reduce((o: Any, k) => o[k], c);
       assert.equal(v, p.value, `${p.field} holds the listed placeholder`);
       assert.ok(readme.includes(p.value) || readme.includes(p.field), `examples/README.md names ${p.field}`);
-      assert.ok(warned.some((w) => w.startsWith(p.field)), `warned: ${p.field}`);
+      assert.ok(
+        warned.some((w) => w.startsWith(p.field)),
+        `warned: ${p.field}`
+      );
     }
     assert.match(readme, /replace/i);
   });
 
-  it('ranges and choices come from the unit\'s tables', () => {
+  it("ranges and choices come from the unit's tables", () => {
     const s = configSchema() as Any;
     for (const r of RANGES.split(',')) {
       const [field, min, max] = r.split(' ');
@@ -99,7 +131,10 @@ describe('installer kit: the example config and its JSON Schema', () => {
       assert.equal(node.maximum, Number(max), field);
     }
     assert.deepEqual(s.properties.indicator.properties.confirm.enum, CHOICES['indicator.confirm'].values);
-    assert.deepEqual(s.properties.report.properties.receivers.items.properties.path.enum, CHOICES['report.receivers[].path'].values);
+    assert.deepEqual(
+      s.properties.report.properties.receivers.items.properties.path.enum,
+      CHOICES['report.receivers[].path'].values
+    );
     assert.equal(s.properties.holdMs.default, defaultConfig().holdMs);
   });
 
@@ -116,7 +151,8 @@ describe('installer kit: the example config and its JSON Schema', () => {
     const b = Number(max);
     probes.push([field, [a, b, a - 1, b + 1, a + 0.5, String(a), null, true]]);
   }
-  for (const [field, ch] of Object.entries(CHOICES)) probes.push([field.replace('report.receivers[].', receiver), [...ch.values, 'other', 121, '', null]]);
+  for (const [field, ch] of Object.entries(CHOICES))
+    probes.push([field.replace('report.receivers[].', receiver), [...ch.values, 'other', 121, '', null]]);
   probes.push(
     ['version', [4, 3, '4']],
     ['unitId', ['A', 'A'.repeat(24), 'A'.repeat(25), '', 'bad id', 'UNIT_1', 7]],
@@ -130,7 +166,21 @@ describe('installer kit: the example config and its JSON Schema', () => {
     [`${receiver}account`, ['123', '12', 'XYZ', undefined]],
     [`${receiver}receiver`, ['1', 'FFFFFF', '1234567', '', undefined]],
     [`${receiver}line`, ['1', 'ABCDEF', '', 'G', 1]],
-    [`${receiver}key`, ['00'.repeat(16), '00'.repeat(24), '00'.repeat(32), 'sixteen-chars-ok', 'x'.repeat(24), 'x'.repeat(32), 'short', '00'.repeat(20), undefined, 5]],
+    [
+      `${receiver}key`,
+      [
+        '00'.repeat(16),
+        '00'.repeat(24),
+        '00'.repeat(32),
+        'sixteen-chars-ok',
+        'x'.repeat(24),
+        'x'.repeat(32),
+        'short',
+        '00'.repeat(20),
+        undefined,
+        5
+      ]
+    ],
     [`${receiver}keyFormat`, ['hex', 'ascii', undefined]],
     ['report.receivers[1].host', ['198.51.100.1', 'rx.example', '300.1.1.1']],
     ['evidence.host', ['203.0.113.1', 'ev.example', '', 'https://x']],
@@ -159,8 +209,15 @@ describe('installer kit: the example config and its JSON Schema', () => {
         const unit = checkConfig(c).length === 0;
         const schema = validate(c) as boolean;
         const name = `${field}=${String(value)}`;
-        if (unit) assert.ok(schema, `${name}: the unit takes it, the schema refuses it: ${JSON.stringify(validate.errors)}`);
-        else if (!unitOnly.has(name)) assert.ok(!schema, `${name}: the unit refuses it (${checkConfig(c).map((p) => p.field + ' ' + p.reason).join(', ')}), the schema takes it`);
+        if (unit)
+          assert.ok(schema, `${name}: the unit takes it, the schema refuses it: ${JSON.stringify(validate.errors)}`);
+        else if (!unitOnly.has(name))
+          assert.ok(
+            !schema,
+            `${name}: the unit refuses it (${checkConfig(c)
+              .map((p) => p.field + ' ' + p.reason)
+              .join(', ')}), the schema takes it`
+          );
         compared++;
       }
     }
@@ -169,7 +226,14 @@ describe('installer kit: the example config and its JSON Schema', () => {
 
   it('random values in random fields: whatever the unit takes, the schema takes', () => {
     const fields = probes.map(([f]) => f);
-    const pool = fc.oneof(fc.integer({ min: -2, max: 100000 }), fc.double({ noNaN: true, min: -10, max: 100 }), fc.constantFrom('', 'wifi', 'udp', 'hex', 'ascii', '0000', '1'), fc.string({ maxLength: 70 }), fc.boolean(), fc.constant(null));
+    const pool = fc.oneof(
+      fc.integer({ min: -2, max: 100000 }),
+      fc.double({ noNaN: true, min: -10, max: 100 }),
+      fc.constantFrom('', 'wifi', 'udp', 'hex', 'ascii', '0000', '1'),
+      fc.string({ maxLength: 70 }),
+      fc.boolean(),
+      fc.constant(null)
+    );
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.constantFrom(...fields), pool), { minLength: 1, maxLength: 4 }), (edits) => {
         let c = noSchemaKey(example());

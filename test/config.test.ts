@@ -16,7 +16,10 @@ describe('config validation', () => {
     c.evidence = { host: '127.0.0.1', port: 8443, key: KEY, batch: 4, cellularKB: 0 };
     assert.deepEqual(validateConfig(c, 36000), [], 'the default ring (9 x 4000 B) fits the Espruino WiFi budget');
     const problems = validateConfig(c, 16000);
-    assert.deepEqual(problems.map((p) => p.field), ['audio']);
+    assert.deepEqual(
+      problems.map((p) => p.field),
+      ['audio']
+    );
     assert.match(problems[0].reason, /36000-byte ring \(9 chunks\), more than the 16000 bytes/);
     c.audio.preMs = 1000;
     c.audio.rate = 4000;
@@ -41,10 +44,30 @@ describe('config validation', () => {
     ['audio rate too high', (c) => (c.audio.rate = 32000), 'audio.rate', /4000 to 16000 Hz/],
     ['chunk not whole samples at 11025 Hz', (c) => (c.audio.rate = 11025), 'audio.chunkMs', /divisible by 4/],
     ['recording too long', (c) => (c.audio.maxS = 99999), 'audio.maxS', /60 to 14400 s/],
-    ['evidence key short', (c) => (c.evidence = { host: 'ev.example', port: 443, key: 'abcd', batch: 2, cellularKB: 0 }), 'evidence.key', /64 hexadecimal/],
-    ['evidence cellular cap negative', (c) => (c.evidence = { host: 'ev.example', port: 443, key: KEY, batch: 2, cellularKB: -1 }), 'evidence.cellularKB', /no cap/],
-    ['evidence batch', (c) => (c.evidence = { host: 'ev.example', port: 443, key: KEY, batch: 0, cellularKB: 0 }), 'evidence.batch', /1-8/],
-    ['evidence certificate (HTTPS is gone)', (c) => (c.evidence = { host: 'ev.example', port: 443, key: KEY, batch: 2, cellularKB: 0, cert: 'x' } as never), 'evidence.cert', /not a known setting/]
+    [
+      'evidence key short',
+      (c) => (c.evidence = { host: 'ev.example', port: 443, key: 'abcd', batch: 2, cellularKB: 0 }),
+      'evidence.key',
+      /64 hexadecimal/
+    ],
+    [
+      'evidence cellular cap negative',
+      (c) => (c.evidence = { host: 'ev.example', port: 443, key: KEY, batch: 2, cellularKB: -1 }),
+      'evidence.cellularKB',
+      /no cap/
+    ],
+    [
+      'evidence batch',
+      (c) => (c.evidence = { host: 'ev.example', port: 443, key: KEY, batch: 0, cellularKB: 0 }),
+      'evidence.batch',
+      /1-8/
+    ],
+    [
+      'evidence certificate (HTTPS is gone)',
+      (c) => (c.evidence = { host: 'ev.example', port: 443, key: KEY, batch: 2, cellularKB: 0, cert: 'x' } as never),
+      'evidence.cert',
+      /not a known setting/
+    ]
   ];
   for (const [name, mutate, field, reason] of bad) {
     it(`names the field: ${name}`, () => {
@@ -61,7 +84,10 @@ describe('config validation', () => {
     const c: any = defaultConfig();
     c.account = 'x';
     c.holdMs = 99999;
-    assert.deepEqual(validateConfig(c).map((p) => p.field), ['account', 'holdMs']);
+    assert.deepEqual(
+      validateConfig(c).map((p) => p.field),
+      ['account', 'holdMs']
+    );
   });
 
   it('refuses non-objects without throwing', () => {
@@ -75,12 +101,21 @@ describe('config check: the unit answers with codes, the tools hold the words', 
   it('every code the unit can give has words, and the image carries none of them', async function () {
     this.timeout(60_000);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    await (require('../build.js') as { buildBoard(b: string, o: object): Promise<unknown> }).buildBoard('ESPRUINOWIFI', { quiet: true });
+    await (require('../build.js') as { buildBoard(b: string, o: object): Promise<unknown> }).buildBoard(
+      'ESPRUINOWIFI',
+      { quiet: true }
+    );
     for (const code of CONFIG_CODES) {
-      const words = reasonWords({ field: 'holdMs', reason: code === 'ring' ? 'ring:1:2:3' : code === 'range' ? 'range:9' : code });
+      const words = reasonWords({
+        field: 'holdMs',
+        reason: code === 'ring' ? 'ring:1:2:3' : code === 'range' ? 'range:9' : code
+      });
       assert.doesNotMatch(words, /is refused \(/, `${code} has no words`);
     }
     const image = fs.readFileSync(path.join(__dirname, '..', 'dist', 'firmware.js'), 'utf8');
-    assert.ok(!image.includes('must be 32/48/64 hexadecimal digits'), 'config sentences are not in the Espruino WiFi image');
+    assert.ok(
+      !image.includes('must be 32/48/64 hexadecimal digits'),
+      'config sentences are not in the Espruino WiFi image'
+    );
   });
 });

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import { useFakeTime } from './support/fake-time';
-import { createRig, Rig, cid } from './support/alarm-rig';
+import { createRig, Rig, cid } from '../sim/alarm-rig';
 import { buildFirmware, MODULE_IMG, moduleSha } from '../tools/commission';
 import { MODULE_PIECE } from '../tools/installer-link';
 import { UNLOAD_MS } from '../firmware/console';
@@ -36,7 +36,9 @@ describe('installer module: loaded from its own sector, checked against the imag
     const from = u.sim.world.console.output.length;
     u.sim.world.console.send('\x10I(' + JSON.stringify({ id, ...req }) + ')\n');
     for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-    const line = u.sim.world.console.output.slice(from).find((l) => l.startsWith('@I ') && JSON.parse(l.slice(3)).id === id);
+    const line = u.sim.world.console.output
+      .slice(from)
+      .find((l) => l.startsWith('@I ') && JSON.parse(l.slice(3)).id === id);
     assert.ok(line, `no reply to ${String(req.op)}: ${u.sim.world.console.output.slice(from).join(' | ')}`);
     return JSON.parse(line.slice(3));
   }
@@ -59,7 +61,11 @@ describe('installer module: loaded from its own sector, checked against the imag
 
   for (const [what, set, why] of [
     ['an erased sector (a fresh board)', (c: SimUnit['sim']['world']['code']) => (c.state = 'absent'), 'absent'],
-    ['a header that does not read', (c: SimUnit['sim']['world']['code']) => (c.bytes = new Uint8Array(c.size).fill(0x41)), 'damaged'],
+    [
+      'a header that does not read',
+      (c: SimUnit['sim']['world']['code']) => (c.bytes = new Uint8Array(c.size).fill(0x41)),
+      'damaged'
+    ],
     [
       "another build's module",
       (c: SimUnit['sim']['world']['code']) => {
@@ -105,7 +111,11 @@ describe('installer module: loaded from its own sector, checked against the imag
     await reboot(u, (c) => (c.state = 'absent'));
     const bad = Buffer.from(img);
     bad[100] ^= 4;
-    for (let at = 0; at < bad.length; at += MODULE_PIECE) assert.equal((await ask(u, { op: 'code', at, data: bad.subarray(at, at + MODULE_PIECE).toString('base64') })).ok, true);
+    for (let at = 0; at < bad.length; at += MODULE_PIECE)
+      assert.equal(
+        (await ask(u, { op: 'code', at, data: bad.subarray(at, at + MODULE_PIECE).toString('base64') })).ok,
+        true
+      );
     const done = await ask(u, { op: 'code', done: true });
     assert.deepEqual([done.ok, done.error, done.why], [false, 'code-bad', 'other-build']);
     assert.equal((await ask(u, { op: 'info' })).error, 'no-module');

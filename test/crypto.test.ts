@@ -64,7 +64,13 @@ describe('device crypto (hal/espruino/crypto.ts) on an emulated Espruino crypto 
     g.require = (name: string) => {
       if (name !== 'crypto') throw new Error(`unexpected module ${name}`);
       return {
-        SHA256: (d: string | Uint8Array) => new Uint8Array(nodeCrypto.createHash('sha256').update(typeof d === 'string' ? Buffer.from(d, 'latin1') : d).digest()).buffer,
+        SHA256: (d: string | Uint8Array) =>
+          new Uint8Array(
+            nodeCrypto
+              .createHash('sha256')
+              .update(typeof d === 'string' ? Buffer.from(d, 'latin1') : d)
+              .digest()
+          ).buffer,
         get AES() {
           return nativeAes ?? undefined;
         }
@@ -119,13 +125,17 @@ describe('device crypto (hal/espruino/crypto.ts) on an emulated Espruino crypto 
     const out = new Uint8Array(4000);
     const ct = c.aesCbcEncrypt(key, iv, data, out);
     assert.deepEqual(Buffer.from(ct), Buffer.from(createSimCrypto().aesCbcEncrypt(key, iv, data)));
-    assert.ok(ct.buffer === out.buffer, 'written into the caller\'s buffer');
+    assert.ok(ct.buffer === out.buffer, "written into the caller's buffer");
     assert.deepEqual(aesCalls, [2048, 1952]);
     assert.equal(c.hex(new Uint8Array([0, 1, 0xab, 0xff])), '0001abff');
-    assert.throws(() => {
-      nativeAes = { encrypt: () => undefined, decrypt: () => undefined };
-      createEspruinoCrypto().aesCbcEncrypt(key, iv, data);
-    }, /AES failed/, 'no JavaScript AES in an Espruino WiFi image: a failure is a failure');
+    assert.throws(
+      () => {
+        nativeAes = { encrypt: () => undefined, decrypt: () => undefined };
+        createEspruinoCrypto().aesCbcEncrypt(key, iv, data);
+      },
+      /AES failed/,
+      'no JavaScript AES in an Espruino WiFi image: a failure is a failure'
+    );
   });
 
   it('falls back to the JavaScript AES when the board has none, and random bytes have the length asked', () => {
@@ -133,7 +143,10 @@ describe('device crypto (hal/espruino/crypto.ts) on an emulated Espruino crypto 
     const key = nodeCrypto.randomBytes(32);
     const iv = nodeCrypto.randomBytes(16);
     const data = nodeCrypto.randomBytes(48);
-    assert.deepEqual(Buffer.from(c.aesCbcEncrypt(key, iv, data)), Buffer.from(createSimCrypto().aesCbcEncrypt(key, iv, data)));
+    assert.deepEqual(
+      Buffer.from(c.aesCbcEncrypt(key, iv, data)),
+      Buffer.from(createSimCrypto().aesCbcEncrypt(key, iv, data))
+    );
     assert.equal(c.randomBytes(7).length, 7);
     const a = Buffer.from(c.randomBytes(48));
     const b = Buffer.from(c.randomBytes(48));

@@ -23,13 +23,23 @@ describe('DC-09 codec: the vectors in the reporting doc', () => {
   it('CRC-16/ARC check value', () => assert.equal(crc16('123456789'), 0xbb3d));
 
   it('plain SIA-DCS example frame, byte for byte', () => {
-    const f = encodeMessage(crypto, { account: '1234', line: '0' }, { id: 'SIA-DCS', seq: 1, data: '#1234|Nri1/PA001', xdata: '', time: NOON });
+    const f = encodeMessage(
+      crypto,
+      { account: '1234', line: '0' },
+      { id: 'SIA-DCS', seq: 1, data: '#1234|Nri1/PA001', xdata: '', time: NOON }
+    );
     assert.equal(f, '\n7A82003A"SIA-DCS"0001L0#1234[#1234|Nri1/PA001]_12:00:00,01-01-2025\r');
   });
 
   it('receiver-numbered frame and the NAK vector', () => {
-    assert.equal(wrapFrame('"SIA-DCS"0001RF3L77#1234[#1234|NRR|Atest]'), '\nF4D20029"SIA-DCS"0001RF3L77#1234[#1234|NRR|Atest]\r');
-    assert.equal(wrapFrame('"NAK"0000R0L0A0[]_16:20:01,09-24-2025'), '\nE4410025"NAK"0000R0L0A0[]_16:20:01,09-24-2025\r');
+    assert.equal(
+      wrapFrame('"SIA-DCS"0001RF3L77#1234[#1234|NRR|Atest]'),
+      '\nF4D20029"SIA-DCS"0001RF3L77#1234[#1234|NRR|Atest]\r'
+    );
+    assert.equal(
+      wrapFrame('"NAK"0000R0L0A0[]_16:20:01,09-24-2025'),
+      '\nE4410025"NAK"0000R0L0A0[]_16:20:01,09-24-2025\r'
+    );
     const nak = decodeReply(crypto, '\nE4410025"NAK"0000R0L0A0[]_16:20:01,09-24-2025\r');
     assert.ok(!('error' in nak));
     assert.equal(nak.type, 'NAK');
@@ -54,7 +64,11 @@ describe('DC-09 codec: encryption', () => {
       const k = key as string;
       for (let n = 0; n < 40; n++) {
         const data = '#1234|1120 01 001' + 'x'.repeat(n % 17);
-        const f = encodeMessage(crypto, { account: '1234', line: '1', receiver: '2', key: k }, { id: 'ADM-CID', seq: 42, data, xdata: '[V12]', time: NOON });
+        const f = encodeMessage(
+          crypto,
+          { account: '1234', line: '1', receiver: '2', key: k },
+          { id: 'ADM-CID', seq: 42, data, xdata: '[V12]', time: NOON }
+        );
         const m = /^\n([0-9A-F]{4})0([0-9A-F]{3})("\*ADM-CID"0042R2L1#1234\[)([0-9A-F]+)\r$/.exec(f);
         assert.ok(m, JSON.stringify(f));
         assert.equal(parseInt(m[2], 16), m[3].length + m[4].length);
@@ -72,7 +86,11 @@ describe('DC-09 codec: encryption', () => {
 
   it('encrypted NULL is pad]timestamp', () => {
     const k = keyBytes('000102030405060708090A0B0C0D0E0F') as string;
-    const f = encodeMessage(crypto, { account: '1234', line: '0', key: k }, { id: 'NULL', seq: 7, data: '', xdata: '', time: NOON });
+    const f = encodeMessage(
+      crypto,
+      { account: '1234', line: '0', key: k },
+      { id: 'NULL', seq: 7, data: '', xdata: '', time: NOON }
+    );
     const hex = f.slice(f.indexOf('[') + 1, -1);
     const d = nodeCrypto.createDecipheriv('aes-128-cbc', Buffer.from(k, 'latin1'), Buffer.alloc(16));
     d.setAutoPadding(false);
@@ -83,7 +101,10 @@ describe('DC-09 codec: encryption', () => {
   it('the two pads of the same message differ (random)', () => {
     const k = keyBytes('000102030405060708090A0B0C0D0E0F') as string;
     const m = { id: 'ADM-CID', seq: 1, data: '#1234|1120 01 001', xdata: '', time: NOON };
-    assert.notEqual(encodeMessage(crypto, { account: '1234', line: '0', key: k }, m), encodeMessage(crypto, { account: '1234', line: '0', key: k }, m));
+    assert.notEqual(
+      encodeMessage(crypto, { account: '1234', line: '0', key: k }, m),
+      encodeMessage(crypto, { account: '1234', line: '0', key: k }, m)
+    );
   });
 });
 
@@ -105,17 +126,36 @@ describe('DC-09 codec: properties (fast-check)', () => {
     account: fc.stringMatching(/^[0-9A-F]{3,16}$/),
     line: fc.stringMatching(/^[0-9A-F]{1,6}$/),
     receiver: fc.option(fc.stringMatching(/^[0-9A-F]{1,6}$/), { nil: undefined }),
-    key: fc.option(fc.constantFrom(16, 24, 32).chain((n) => fc.uint8Array({ minLength: n, maxLength: n }).map((b) => Buffer.from(b).toString('latin1'))), { nil: undefined })
+    key: fc.option(
+      fc
+        .constantFrom(16, 24, 32)
+        .chain((n) => fc.uint8Array({ minLength: n, maxLength: n }).map((b) => Buffer.from(b).toString('latin1'))),
+      { nil: undefined }
+    )
   });
 
   it('replies round-trip: type, seq, R, L, account, time', () => {
     fc.assert(
-      fc.property(target, fc.integer({ min: 1, max: 9999 }), fc.constantFrom('ACK', 'DUH'), fc.integer({ min: 0, max: 4e12 / 1000 }), (t, seq, type, s) => {
-        const digits = String(seq).padStart(4, '0');
-        const r = decodeReply(crypto, encodeReply(crypto, type, digits, t, s * 1000), t.key);
-        if ('error' in r) return false;
-        return r.type === type && r.seq === digits && r.account === t.account && r.line === t.line && r.receiver === t.receiver && r.time === s * 1000 && r.encrypted === (!!t.key && type === 'ACK');
-      }),
+      fc.property(
+        target,
+        fc.integer({ min: 1, max: 9999 }),
+        fc.constantFrom('ACK', 'DUH'),
+        fc.integer({ min: 0, max: 4e12 / 1000 }),
+        (t, seq, type, s) => {
+          const digits = String(seq).padStart(4, '0');
+          const r = decodeReply(crypto, encodeReply(crypto, type, digits, t, s * 1000), t.key);
+          if ('error' in r) return false;
+          return (
+            r.type === type &&
+            r.seq === digits &&
+            r.account === t.account &&
+            r.line === t.line &&
+            r.receiver === t.receiver &&
+            r.time === s * 1000 &&
+            r.encrypted === (!!t.key && type === 'ACK')
+          );
+        }
+      ),
       { numRuns: 500 }
     );
   });
@@ -150,18 +190,22 @@ describe('DC-09 codec: properties (fast-check)', () => {
 
   it('the TCP splitter finds every frame however the stream is cut', () => {
     fc.assert(
-      fc.property(fc.array(fc.stringMatching(/^[A-Z0-9"#[\]]{1,40}$/), { minLength: 1, maxLength: 5 }), fc.array(fc.integer({ min: 1, max: 30 }), { maxLength: 10 }), (bodies, cuts) => {
-        const stream = 'noise' + bodies.map((b) => wrapFrame(b)).join('');
-        const got: string[] = [];
-        const sp = createFrameSplitter(400);
-        let i = 0;
-        for (const c of cuts) {
-          sp.push(stream.slice(i, i + c), (f) => got.push(f));
-          i += c;
+      fc.property(
+        fc.array(fc.stringMatching(/^[A-Z0-9"#[\]]{1,40}$/), { minLength: 1, maxLength: 5 }),
+        fc.array(fc.integer({ min: 1, max: 30 }), { maxLength: 10 }),
+        (bodies, cuts) => {
+          const stream = 'noise' + bodies.map((b) => wrapFrame(b)).join('');
+          const got: string[] = [];
+          const sp = createFrameSplitter(400);
+          let i = 0;
+          for (const c of cuts) {
+            sp.push(stream.slice(i, i + c), (f) => got.push(f));
+            i += c;
+          }
+          sp.push(stream.slice(i), (f) => got.push(f));
+          return JSON.stringify(got) === JSON.stringify(bodies.map((b) => wrapFrame(b)));
         }
-        sp.push(stream.slice(i), (f) => got.push(f));
-        return JSON.stringify(got) === JSON.stringify(bodies.map((b) => wrapFrame(b)));
-      })
+      )
     );
   });
 });

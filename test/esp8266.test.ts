@@ -28,7 +28,11 @@ describe('ESP8266 AT emulator (sim/esp8266.ts)', function () {
   });
 
   /** Run one command; resolves with the lines up to its final line (OK, ERROR, FAIL, ready...). */
-  function cmd(at: ReturnType<typeof createSimAt>, c: string, end = /^(OK|ERROR|FAIL|ready|SEND OK|SEND FAIL)$/): Promise<string[]> {
+  function cmd(
+    at: ReturnType<typeof createSimAt>,
+    c: string,
+    end = /^(OK|ERROR|FAIL|ready|SEND OK|SEND FAIL)$/
+  ): Promise<string[]> {
     return new Promise((resolve) => {
       const lines: string[] = [];
       const h: ModemLineHandler = (l) => {
@@ -64,7 +68,8 @@ describe('ESP8266 AT emulator (sim/esp8266.ts)', function () {
     esp.chPd(true);
     assert.deepEqual((await boot).slice(-1), ['ready']);
     assert.deepEqual(await cmd(at, 'ATE0\r\n'), ['ATE0', 'OK'], 'echo of ATE0, then OK');
-    for (const c of ['AT+CIPDINFO=1', 'AT+CIPMUX=1', 'AT+UART_CUR=115200,8,1,0,2', 'AT+CWMODE=1']) assert.deepEqual(await cmd(at, c + '\r\n'), ['OK'], c);
+    for (const c of ['AT+CIPDINFO=1', 'AT+CIPMUX=1', 'AT+UART_CUR=115200,8,1,0,2', 'AT+CWMODE=1'])
+      assert.deepEqual(await cmd(at, c + '\r\n'), ['OK'], c);
     assert.deepEqual(await cmd(at, 'AT+CWJAP="lab","wrong-pass"\r\n'), ['+CWJAP:2', 'FAIL']);
     assert.deepEqual(await cmd(at, 'AT+CWJAP="lab","secret-pass"\r\n'), ['OK']);
     assert.deepEqual(events, ['WIFI CONNECTED', 'WIFI GOT IP']);
@@ -78,10 +83,18 @@ describe('ESP8266 AT emulator (sim/esp8266.ts)', function () {
 
     esp.cutAp();
     await new Promise((r) => setTimeout(r, 20));
-    assert.deepEqual(events.slice(3), ['WIFI DISCONNECT', '0,CLOSED'], 'the 1.x firmware\'s words (not "WIFI DISCONNECTED")');
+    assert.deepEqual(
+      events.slice(3),
+      ['WIFI DISCONNECT', '0,CLOSED'],
+      'the 1.x firmware\'s words (not "WIFI DISCONNECTED")'
+    );
     assert.deepEqual(await cmd(at, 'AT+CWJAP?\r\n'), ['No AP', 'OK']);
     assert.deepEqual(await cmd(at, `AT+CIPSTART=0,"TCP","127.0.0.1",${port}\r\n`), ['no ip', 'ERROR']);
-    assert.deepEqual(await cmd(at, 'AT+CWJAP="lab","secret-pass"\r\n'), ['+CWJAP:3', 'FAIL'], 'no such access point until it is restored');
+    assert.deepEqual(
+      await cmd(at, 'AT+CWJAP="lab","secret-pass"\r\n'),
+      ['+CWJAP:3', 'FAIL'],
+      'no such access point until it is restored'
+    );
     clock.shutdown();
   });
 

@@ -65,7 +65,8 @@ const P = [ZERO_HASH, CHUNKS[0]!.c];
 const audioOf = (c: (typeof CHUNKS)[number]) => Buffer.from(Array.from({ length: c.n }, (_, k) => (c.s + k) & 255));
 /** The header line of each chunk, in full. */
 const LINES = CHUNKS.map(
-  (c, k) => `{"r":"${c.r}","i":${c.i},"s":${c.s},"n":${c.n},"t":${c.t},"w":${c.w},"h":"${c.h}","p":"${P[k]}","c":"${c.c}","v":"${c.iv}","m":"${c.m}"}`
+  (c, k) =>
+    `{"r":"${c.r}","i":${c.i},"s":${c.s},"n":${c.n},"t":${c.t},"w":${c.w},"h":"${c.h}","p":"${P[k]}","c":"${c.c}","v":"${c.iv}","m":"${c.m}"}`
 );
 const MANIFEST =
   '{"v":1,"unit":"KAT-1","r":"0001","rate":8000,"bits":8,"trig":16,"start":1767225600000,"n":2,"samples":52,' +
@@ -90,7 +91,7 @@ const ct = (k: number) => Buffer.from(CHUNKS[k]!.ct, 'hex');
 const line = (k: number) => Buffer.from(LINES[k]!, 'latin1');
 
 describe('known-answer vectors of docs/evidence.md', () => {
-  it('the document\'s vectors are consistent among themselves (chunk 0\'s chain value is chunk 1\'s "p", the head of the manifest)', () => {
+  it("the document's vectors are consistent among themselves (chunk 0's chain value is chunk 1's \"p\", the head of the manifest)", () => {
     assert.equal(JSON.parse(MANIFEST).head, CHUNKS[1]!.c);
     assert.equal(LINES[1]!.includes(`"p":"${CHUNKS[0]!.c}"`), true);
     CHUNKS.forEach((c, k) => assert.equal(sha256(audioOf(c)), c.h, `chunk ${k}`));
@@ -99,7 +100,10 @@ describe('known-answer vectors of docs/evidence.md', () => {
   describe('the evidence server (sim/evidence-server.ts)', () => {
     it('derives K_enc, K_mac and K_rep', () => {
       const keys = sealKeys(K);
-      assert.deepEqual([keys.enc.toString('hex'), keys.mac.toString('hex'), keys.rep.toString('hex'), keys.sig.toString('hex')], [K_ENC, K_MAC, K_REP, K]);
+      assert.deepEqual(
+        [keys.enc.toString('hex'), keys.mac.toString('hex'), keys.rep.toString('hex'), keys.sig.toString('hex')],
+        [K_ENC, K_MAC, K_REP, K]
+      );
     });
 
     it('opens both chunks: the audio, every field', () => {
@@ -116,8 +120,10 @@ describe('known-answer vectors of docs/evidence.md', () => {
 
     it('refuses each chunk with any one byte of its header line or ciphertext flipped, another key, or another recording', () => {
       for (const k of [0, 1]) {
-        for (const [at, mask, l] of flips(line(k), MASKS)) assert.equal(openSealed(K, l, ct(k)).ok, false, `chunk ${k} line byte ${at} ^${mask}`);
-        for (const [at, mask, x] of flips(ct(k), MASKS)) assert.equal(openSealed(K, LINES[k]!, x).ok, false, `chunk ${k} ct byte ${at} ^${mask}`);
+        for (const [at, mask, l] of flips(line(k), MASKS))
+          assert.equal(openSealed(K, l, ct(k)).ok, false, `chunk ${k} line byte ${at} ^${mask}`);
+        for (const [at, mask, x] of flips(ct(k), MASKS))
+          assert.equal(openSealed(K, LINES[k]!, x).ok, false, `chunk ${k} ct byte ${at} ^${mask}`);
         assert.equal(openSealed(K.replace(/^00/, '01'), LINES[k]!, ct(k)).ok, false);
         assert.equal(openSealed(K, LINES[k]!, ct(k), '0002').ok, false);
         assert.equal(openSealed(K, LINES[k]!, ct(k).subarray(0, 16)).ok, false, 'ciphertext cut short');
@@ -129,7 +135,8 @@ describe('known-answer vectors of docs/evidence.md', () => {
     it('checks the manifest signature, and refuses it with any one byte flipped', () => {
       const m = { ...JSON.parse(MANIFEST), sig: SIG } as EvidenceManifest;
       assert.ok(manifestSignatureOk(K, m));
-      for (const [at, mask, x] of flips(Buffer.from(SIG, 'latin1'))) assert.equal(manifestSignatureOk(K, { ...m, sig: x.toString('latin1') }), false, `sig byte ${at} ^${mask}`);
+      for (const [at, mask, x] of flips(Buffer.from(SIG, 'latin1')))
+        assert.equal(manifestSignatureOk(K, { ...m, sig: x.toString('latin1') }), false, `sig byte ${at} ^${mask}`);
       for (const [at, , x] of flips(Buffer.from(MANIFEST, 'latin1'))) {
         let o: EvidenceManifest;
         try {
@@ -145,17 +152,21 @@ describe('known-answer vectors of docs/evidence.md', () => {
     it('gives the reply MAC, which changes with any one byte of the reply, the nonce, the unit or the recording', () => {
       assert.equal(replyMac(K, 'KAT-1', '0001', NONCE, REPLY), REPLY_MAC);
       assert.equal(replyMac(sealKeys(K), 'KAT-1', '0001', NONCE, REPLY), REPLY_MAC);
-      for (const [at, , x] of flips(Buffer.from(REPLY, 'latin1'))) assert.notEqual(replyMac(K, 'KAT-1', '0001', NONCE, x.toString('latin1')), REPLY_MAC, `byte ${at}`);
+      for (const [at, , x] of flips(Buffer.from(REPLY, 'latin1')))
+        assert.notEqual(replyMac(K, 'KAT-1', '0001', NONCE, x.toString('latin1')), REPLY_MAC, `byte ${at}`);
       assert.notEqual(replyMac(K, 'KAT-1', '0001', NONCE.replace(/^00/, '01'), REPLY), REPLY_MAC);
       assert.notEqual(replyMac(K, 'KAT-2', '0001', NONCE, REPLY), REPLY_MAC);
       assert.notEqual(replyMac(K, 'KAT-1', '0002', NONCE, REPLY), REPLY_MAC);
     });
   });
 
-  describe('the verifier\'s card mode (tools/evidence-verify.ts)', () => {
+  describe("the verifier's card mode (tools/evidence-verify.ts)", () => {
     it('derives K_enc, K_mac and K_rep', () => {
       const keys = deriveSealKeys(K);
-      assert.deepEqual([keys.enc.toString('hex'), keys.mac.toString('hex'), keys.rep.toString('hex')], [K_ENC, K_MAC, K_REP]);
+      assert.deepEqual(
+        [keys.enc.toString('hex'), keys.mac.toString('hex'), keys.rep.toString('hex')],
+        [K_ENC, K_MAC, K_REP]
+      );
       assert.deepEqual(deriveSealKeys(Buffer.from(K, 'hex')).mac.toString('hex'), K_MAC);
     });
 
@@ -164,13 +175,26 @@ describe('known-answer vectors of docs/evidence.md', () => {
         const o = openSeal(K, LINES[k]!, ct(k), '0001');
         assert.ok(o.ok, o.ok ? '' : `${o.code}: ${o.message}`);
         assert.ok(o.audio.equals(audioOf(c)));
-        assert.deepEqual(o.record, { r: c.r, i: c.i, s: c.s, n: c.n, t: c.t, w: c.w, h: c.h, p: P[k], c: c.c, v: c.iv, m: c.m });
+        assert.deepEqual(o.record, {
+          r: c.r,
+          i: c.i,
+          s: c.s,
+          n: c.n,
+          t: c.t,
+          w: c.w,
+          h: c.h,
+          p: P[k],
+          c: c.c,
+          v: c.iv,
+          m: c.m
+        });
       });
     });
 
     it('refuses each chunk with any one byte flipped, naming why', () => {
       for (const k of [0, 1]) {
-        for (const [at, mask, l] of flips(line(k), MASKS)) assert.equal(openSeal(K, l, ct(k)).ok, false, `chunk ${k} line byte ${at} ^${mask}`);
+        for (const [at, mask, l] of flips(line(k), MASKS))
+          assert.equal(openSeal(K, l, ct(k)).ok, false, `chunk ${k} line byte ${at} ^${mask}`);
         for (const [at, mask, x] of flips(ct(k), MASKS)) {
           const o = openSeal(K, LINES[k]!, x);
           assert.ok(!o.ok && o.code === 'seal-mac', `chunk ${k} ct byte ${at} ^${mask}`);
@@ -184,7 +208,7 @@ describe('known-answer vectors of docs/evidence.md', () => {
       assert.equal(codeOf(openSeal(K.replace(/1f$/, '1e'), LINES[0]!, ct(0))), 'seal-mac');
     });
 
-    it('gives the manifest\'s signed string and signature', () => {
+    it("gives the manifest's signed string and signature", () => {
       const m = JSON.parse(MANIFEST);
       assert.equal(canonicalManifest(m), MANIFEST);
       assert.equal(crypto.createHmac('sha256', Buffer.from(K, 'hex')).update(canonicalManifest(m)).digest('hex'), SIG);
@@ -193,7 +217,10 @@ describe('known-answer vectors of docs/evidence.md', () => {
     it('reads the two chunks as a card: CARD OK', () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kat-card-'));
       try {
-        fs.writeFileSync(path.join(dir, '000100.EVD'), Buffer.concat([0, 1].map((k) => sealedBytes({ line: LINES[k]!, ct: ct(k) }))));
+        fs.writeFileSync(
+          path.join(dir, '000100.EVD'),
+          Buffer.concat([0, 1].map((k) => sealedBytes({ line: LINES[k]!, ct: ct(k) })))
+        );
         const [r] = verifyCardDir(dir, { key: Buffer.from(K, 'hex') }).recordings;
         assert.deepEqual(r!.problems, []);
         assert.equal(r!.verdict, 'card-ok');
@@ -207,7 +234,10 @@ describe('known-answer vectors of docs/evidence.md', () => {
   describe('the test client (test/support/evidence-client.ts)', () => {
     it('derives K_enc, K_mac and K_rep', () => {
       const keys = deriveKeys(K);
-      assert.deepEqual([keys.enc.toString('hex'), keys.mac.toString('hex'), keys.rep.toString('hex')], [K_ENC, K_MAC, K_REP]);
+      assert.deepEqual(
+        [keys.enc.toString('hex'), keys.mac.toString('hex'), keys.rep.toString('hex')],
+        [K_ENC, K_MAC, K_REP]
+      );
     });
 
     it('makes the records, seals them to the exact ciphertext, MAC and header line', () => {

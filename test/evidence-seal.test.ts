@@ -8,7 +8,7 @@ import { SIM_KEYS } from '../sim/default-config';
 import { readSpoolRecording, counterBreaks } from '../tools/spool-reader';
 import { parseWav } from '../sim/wav';
 import { useFakeTime } from './support/fake-time';
-import { createRig, Rig } from './support/alarm-rig';
+import { createRig, Rig } from '../sim/alarm-rig';
 
 /**
  * The seal as someone without the key sees it (docs/evidence.md, "Threats"): a card taken out of the
@@ -57,7 +57,11 @@ describe('evidence sealed at capture: nothing on the card or the wire reveals au
     assert.ok(rec.chunks.length >= 50);
     assert.deepEqual(counterBreaks(rec), [], 'with the key: the audio, bit-exact');
     assert.ok(longestCounterRun(rec.chunks[5].audio) === 4000, 'the control: audio in the clear is one long run');
-    assert.throws(() => readSpoolRecording(media, '0001', 'ff'.repeat(32)), /MAC does not match/, 'another key opens nothing');
+    assert.throws(
+      () => readSpoolRecording(media, '0001', 'ff'.repeat(32)),
+      /MAC does not match/,
+      'another key opens nothing'
+    );
   });
 
   it('nothing that crossed Wi-Fi or cellular during the upload holds a run of the audio; the server, with the key, assembles it bit-exact', async () => {
@@ -73,7 +77,8 @@ describe('evidence sealed at capture: nothing on the card or the wire reveals au
     const u = rig.boot();
     u.sim.world.mic.source(generators.counter());
     const wire: Buffer[] = [];
-    for (const p of [u.sim.world.paths.wifi!, u.sim.world.paths.cellular!]) p.tap((_dir, data) => wire.push(Buffer.from(data, 'latin1')));
+    for (const p of [u.sim.world.paths.wifi!, u.sim.world.paths.cellular!])
+      p.tap((_dir, data) => wire.push(Buffer.from(data, 'latin1')));
     await rig.run(5000);
     u.sim.world.button.press(2000);
     await rig.run(20_000);
@@ -83,7 +88,8 @@ describe('evidence sealed at capture: nothing on the card or the wire reveals au
     const all = Buffer.concat(wire);
     assert.ok(all.length > 60 * 8000, `${all.length} bytes crossed the paths`);
     assert.ok(longestCounterRun(all) < 16, `a run of ${longestCounterRun(all)} counter samples on the wire`);
-    for (const k of [SIM_KEYS.evidence, Buffer.from(SIM_KEYS.evidence, 'hex').toString('latin1')]) assert.equal(all.includes(Buffer.from(k, 'latin1')), false, 'no key on the wire');
+    for (const k of [SIM_KEYS.evidence, Buffer.from(SIM_KEYS.evidence, 'hex').toString('latin1')])
+      assert.equal(all.includes(Buffer.from(k, 'latin1')), false, 'no key on the wire');
     const [rec] = server.recordings();
     const wav = parseWav(fs.readFileSync(path.join(rec.dir, 'recording.wav')));
     assert.ok(longestCounterRun(wav.samples) > 60 * 8000, 'the server opened every chunk');

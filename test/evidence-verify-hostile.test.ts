@@ -14,8 +14,23 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import * as sinon from 'sinon';
 import { startEvidenceServer } from '../sim/evidence-server';
-import { CARD_LIMITS, LIMITS, main, verifyCardDir, verifyRecordingDir, type FailureCode } from '../tools/evidence-verify';
-import { buildRecording, cardFiles, requestFor, sealRecord, sealedBytes, segmentName, sendBytes } from './support/evidence-client';
+import {
+  CARD_LIMITS,
+  LIMITS,
+  main,
+  verifyCardDir,
+  verifyRecordingDir,
+  type FailureCode
+} from '../tools/evidence-verify';
+import {
+  buildRecording,
+  cardFiles,
+  requestFor,
+  sealRecord,
+  sealedBytes,
+  segmentName,
+  sendBytes
+} from './support/evidence-client';
 
 const ROOT = path.join(__dirname, '..');
 const UNIT = 'SIM-0001';
@@ -45,7 +60,8 @@ const editManifest = (edit: (j: any) => void) => (d: string) => {
   writeJson(manOf(d), j);
 };
 const replaceManifest = (text: string) => (d: string) => fs.writeFileSync(manOf(d), text);
-const editWav = (edit: (wav: Buffer) => Buffer) => (d: string) => fs.writeFileSync(wavOf(d), edit(fs.readFileSync(wavOf(d))));
+const editWav = (edit: (wav: Buffer) => Buffer) => (d: string) =>
+  fs.writeFileSync(wavOf(d), edit(fs.readFileSync(wavOf(d))));
 /** A file of `size` bytes that takes no disk space (a hole). */
 const sparse = (file: string, size: number) => {
   fs.rmSync(file, { recursive: true, force: true });
@@ -78,25 +94,85 @@ interface Hostile {
 /** Each crafted recording folder, what it does, and the failure it must get. */
 const HOSTILE: Hostile[] = [
   // Times and counts out of range (the issue's first two findings).
-  { name: 'start-8.7e15', make: editManifest((j) => (j.manifest.start = 8.7e15)), code: 'bad-manifest', words: /"start" is 8700000000000000, not a plausible time/ },
-  { name: 'n-30M', make: editManifest((j) => (j.manifest.n = 30_000_000)), code: 'bad-manifest', words: /"n" is 30000000, not a chunk count/ },
-  { name: 'n-over-samples', make: editManifest((j) => (j.manifest.n = 40_000)), code: 'bad-manifest', words: new RegExp(`"n" is 40000 chunks, more than its ${EXTENT} samples can hold`) },
+  {
+    name: 'start-8.7e15',
+    make: editManifest((j) => (j.manifest.start = 8.7e15)),
+    code: 'bad-manifest',
+    words: /"start" is 8700000000000000, not a plausible time/
+  },
+  {
+    name: 'n-30M',
+    make: editManifest((j) => (j.manifest.n = 30_000_000)),
+    code: 'bad-manifest',
+    words: /"n" is 30000000, not a chunk count/
+  },
+  {
+    name: 'n-over-samples',
+    make: editManifest((j) => (j.manifest.n = 40_000)),
+    code: 'bad-manifest',
+    words: new RegExp(`"n" is 40000 chunks, more than its ${EXTENT} samples can hold`)
+  },
   {
     name: 'n-over-wav',
     make: editManifest((j) => Object.assign(j.manifest, { n: 100_000, samples: 200_000 })),
     code: 'bad-manifest',
     words: new RegExp(`"n" is 100000 chunks; recording\\.wav's ${EXTENT} samples cannot hold them`)
   },
-  { name: 'n-missing-flood', make: editManifest((j) => (j.manifest.n = 12_000)), code: 'chunk-missing', words: /chunk 5 missing/ },
-  { name: 'trig-huge', make: editManifest((j) => (j.manifest.trig = 2 ** 60)), code: 'bad-manifest', words: /"trig" is \d+, not a sample index/ },
-  { name: 'samples-negative', make: editManifest((j) => (j.manifest.samples = -1)), code: 'bad-manifest', words: /"samples" is -1, not a sample count/ },
-  { name: 'rate-high', make: editManifest((j) => (j.manifest.rate = 96_000)), code: 'bad-manifest', words: /"rate" is 96000, not a rate the unit records \(4000\.\.16000 Hz/ },
+  {
+    name: 'n-missing-flood',
+    make: editManifest((j) => (j.manifest.n = 12_000)),
+    code: 'chunk-missing',
+    words: /chunk 5 missing/
+  },
+  {
+    name: 'trig-huge',
+    make: editManifest((j) => (j.manifest.trig = 2 ** 60)),
+    code: 'bad-manifest',
+    words: /"trig" is \d+, not a sample index/
+  },
+  {
+    name: 'samples-negative',
+    make: editManifest((j) => (j.manifest.samples = -1)),
+    code: 'bad-manifest',
+    words: /"samples" is -1, not a sample count/
+  },
+  {
+    name: 'rate-high',
+    make: editManifest((j) => (j.manifest.rate = 96_000)),
+    code: 'bad-manifest',
+    words: /"rate" is 96000, not a rate the unit records \(4000\.\.16000 Hz/
+  },
   // Wrong types and strings.
-  { name: 'rate-string', make: editManifest((j) => (j.manifest.rate = '8000')), code: 'bad-manifest', words: /"rate" is "8000", not a rate/ },
-  { name: 'final-string', make: editManifest((j) => (j.manifest.final = 'yes')), code: 'bad-manifest', words: /"final" is "yes", not true or false/ },
-  { name: 'gaps-object', make: editManifest((j) => (j.manifest.gaps = {})), code: 'bad-manifest', words: /"gaps" is object, not an array/ },
-  { name: 'gap-huge', make: editManifest((j) => (j.manifest.gaps[0].s = 1e300)), code: 'bad-manifest', words: /gap 0 is not \{"i":chunk,"s":samples/ },
-  { name: 'unit-long', make: editManifest((j) => (j.manifest.unit = 'A'.repeat(100_000))), code: 'bad-manifest', words: /"unit" is "A{40}…", not a unit id/ },
+  {
+    name: 'rate-string',
+    make: editManifest((j) => (j.manifest.rate = '8000')),
+    code: 'bad-manifest',
+    words: /"rate" is "8000", not a rate/
+  },
+  {
+    name: 'final-string',
+    make: editManifest((j) => (j.manifest.final = 'yes')),
+    code: 'bad-manifest',
+    words: /"final" is "yes", not true or false/
+  },
+  {
+    name: 'gaps-object',
+    make: editManifest((j) => (j.manifest.gaps = {})),
+    code: 'bad-manifest',
+    words: /"gaps" is object, not an array/
+  },
+  {
+    name: 'gap-huge',
+    make: editManifest((j) => (j.manifest.gaps[0].s = 1e300)),
+    code: 'bad-manifest',
+    words: /gap 0 is not \{"i":chunk,"s":samples/
+  },
+  {
+    name: 'unit-long',
+    make: editManifest((j) => (j.manifest.unit = 'A'.repeat(100_000))),
+    code: 'bad-manifest',
+    words: /"unit" is "A{40}…", not a unit id/
+  },
   {
     name: 'field-name-forges-lines',
     make: editManifest((j) => (j.manifest['\u001b[2J\n  VERIFIED'] = 1)),
@@ -104,19 +180,44 @@ const HOSTILE: Hostile[] = [
     words: /unknown field "\\u001b\[2J\\u000a  VERIFIED"/
   },
   // Not JSON of the format's shape.
-  { name: 'json-null', make: replaceManifest('null'), code: 'bad-structure', words: /is not \{"manifest":\{…\},"chunks":\[…\]\}/ },
+  {
+    name: 'json-null',
+    make: replaceManifest('null'),
+    code: 'bad-structure',
+    words: /is not \{"manifest":\{…\},"chunks":\[…\]\}/
+  },
   { name: 'json-array', make: replaceManifest('[]'), code: 'bad-structure', words: /is not \{"manifest"/ },
   { name: 'json-number', make: replaceManifest('42'), code: 'bad-structure', words: /is not \{"manifest"/ },
-  { name: 'json-manifest-null', make: replaceManifest('{"manifest":null,"chunks":[]}'), code: 'bad-structure', words: /is not \{"manifest"/ },
-  { name: 'json-invalid', make: replaceManifest('{"manifest":{"v":1,'), code: 'bad-json', words: /manifest\.json is not valid JSON/ },
-  { name: 'json-deep', make: replaceManifest('['.repeat(200_000) + ']'.repeat(200_000)), code: 'bad-json', words: /nests deeper than the format's 4 levels/ },
+  {
+    name: 'json-manifest-null',
+    make: replaceManifest('{"manifest":null,"chunks":[]}'),
+    code: 'bad-structure',
+    words: /is not \{"manifest"/
+  },
+  {
+    name: 'json-invalid',
+    make: replaceManifest('{"manifest":{"v":1,'),
+    code: 'bad-json',
+    words: /manifest\.json is not valid JSON/
+  },
+  {
+    name: 'json-deep',
+    make: replaceManifest('['.repeat(200_000) + ']'.repeat(200_000)),
+    code: 'bad-json',
+    words: /nests deeper than the format's 4 levels/
+  },
   {
     name: 'json-object-flood',
     make: replaceManifest(`{"manifest":{},"chunks":[${'{},'.repeat(300_000)}{}]}`),
     code: 'bad-json',
     words: /holds more than \d+ objects and arrays/
   },
-  { name: 'json-too-large', make: (d) => sparse(manOf(d), LIMITS.manifestBytes + 1), code: 'file-too-large', words: /manifest\.json is \d+ bytes, more than any recording/ },
+  {
+    name: 'json-too-large',
+    make: (d) => sparse(manOf(d), LIMITS.manifestBytes + 1),
+    code: 'file-too-large',
+    words: /manifest\.json is \d+ bytes, more than any recording/
+  },
   {
     name: 'chunks-too-many',
     make: editManifest((j) => (j.chunks = Array<number>(LIMITS.maxChunks + 1).fill(0))),
@@ -124,23 +225,88 @@ const HOSTILE: Hostile[] = [
     words: new RegExp(`lists ${LIMITS.maxChunks + 1} chunk records, more than ${LIMITS.maxChunks}`)
   },
   // Chunk records.
-  { name: 'index-repeated', make: editManifest((j) => (j.chunks[1].i = 0)), code: 'chunk-repeated', words: /chunk 0 repeated/ },
-  { name: 'index-negative', make: editManifest((j) => (j.chunks[1].i = -1)), code: 'bad-chunk-record', words: /chunk list entry 1: "i" is -1, not a chunk index/ },
-  { name: 'index-fraction', make: editManifest((j) => (j.chunks[1].i = 1.5)), code: 'bad-chunk-record', words: /chunk list entry 1: "i" is 1\.5, not a chunk index/ },
-  { name: 'index-string', make: editManifest((j) => (j.chunks[1].i = '1')), code: 'bad-chunk-record', words: /chunk list entry 1: "i" is "1", not a chunk index/ },
-  { name: 'hash-short', make: editManifest((j) => (j.chunks[2].h = j.chunks[2].h.slice(1))), code: 'bad-chunk-record', words: /entry 2 \(chunk 2\): "h" is not 64 lowercase hex digits/ },
-  { name: 'hash-not-hex', make: editManifest((j) => (j.chunks[2].p = 'z'.repeat(64))), code: 'bad-chunk-record', words: /"p" is not 64 lowercase hex digits/ },
-  { name: 'hash-upper-case', make: editManifest((j) => (j.chunks[2].c = j.chunks[2].c.toUpperCase())), code: 'bad-chunk-record', words: /"c" is not 64 lowercase hex digits/ },
-  { name: 'chunk-time-huge', make: editManifest((j) => (j.chunks[0].t = 1e300)), code: 'bad-chunk-record', words: /"t" is 1e\+300, not a plausible unit time/ },
-  { name: 'chunk-n-huge', make: editManifest((j) => (j.chunks[0].n = 1e9)), code: 'bad-chunk-record', words: /"n" is 1000000000, not a chunk length \(1\.\.32000 samples at 8000 Hz\)/ },
-  { name: 'chunk-overlap', make: editManifest((j) => (j.chunks[1].s = 0)), code: 'chunk-overlap', words: /chunk 1: samples 0\.\.3999 overlap chunk 0's audio/ },
+  {
+    name: 'index-repeated',
+    make: editManifest((j) => (j.chunks[1].i = 0)),
+    code: 'chunk-repeated',
+    words: /chunk 0 repeated/
+  },
+  {
+    name: 'index-negative',
+    make: editManifest((j) => (j.chunks[1].i = -1)),
+    code: 'bad-chunk-record',
+    words: /chunk list entry 1: "i" is -1, not a chunk index/
+  },
+  {
+    name: 'index-fraction',
+    make: editManifest((j) => (j.chunks[1].i = 1.5)),
+    code: 'bad-chunk-record',
+    words: /chunk list entry 1: "i" is 1\.5, not a chunk index/
+  },
+  {
+    name: 'index-string',
+    make: editManifest((j) => (j.chunks[1].i = '1')),
+    code: 'bad-chunk-record',
+    words: /chunk list entry 1: "i" is "1", not a chunk index/
+  },
+  {
+    name: 'hash-short',
+    make: editManifest((j) => (j.chunks[2].h = j.chunks[2].h.slice(1))),
+    code: 'bad-chunk-record',
+    words: /entry 2 \(chunk 2\): "h" is not 64 lowercase hex digits/
+  },
+  {
+    name: 'hash-not-hex',
+    make: editManifest((j) => (j.chunks[2].p = 'z'.repeat(64))),
+    code: 'bad-chunk-record',
+    words: /"p" is not 64 lowercase hex digits/
+  },
+  {
+    name: 'hash-upper-case',
+    make: editManifest((j) => (j.chunks[2].c = j.chunks[2].c.toUpperCase())),
+    code: 'bad-chunk-record',
+    words: /"c" is not 64 lowercase hex digits/
+  },
+  {
+    name: 'chunk-time-huge',
+    make: editManifest((j) => (j.chunks[0].t = 1e300)),
+    code: 'bad-chunk-record',
+    words: /"t" is 1e\+300, not a plausible unit time/
+  },
+  {
+    name: 'chunk-n-huge',
+    make: editManifest((j) => (j.chunks[0].n = 1e9)),
+    code: 'bad-chunk-record',
+    words: /"n" is 1000000000, not a chunk length \(1\.\.32000 samples at 8000 Hz\)/
+  },
+  {
+    name: 'chunk-overlap',
+    make: editManifest((j) => (j.chunks[1].s = 0)),
+    code: 'chunk-overlap',
+    words: /chunk 1: samples 0\.\.3999 overlap chunk 0's audio/
+  },
   // Files missing, or not files.
-  { name: 'manifest-folder', make: (d) => asFolder(manOf(d)), code: 'not-a-file', words: /manifest\.json is a folder, not a file/ },
+  {
+    name: 'manifest-folder',
+    make: (d) => asFolder(manOf(d)),
+    code: 'not-a-file',
+    words: /manifest\.json is a folder, not a file/
+  },
   { name: 'wav-missing', make: (d) => fs.rmSync(wavOf(d)), code: 'missing-file', words: /recording\.wav missing/ },
-  { name: 'wav-folder', make: (d) => asFolder(wavOf(d)), code: 'not-a-file', words: /recording\.wav is a folder, not a file/ },
+  {
+    name: 'wav-folder',
+    make: (d) => asFolder(wavOf(d)),
+    code: 'not-a-file',
+    words: /recording\.wav is a folder, not a file/
+  },
   // WAV headers.
   { name: 'wav-empty', make: (d) => fs.writeFileSync(wavOf(d), ''), code: 'bad-wav', words: /not a RIFF\/WAVE file/ },
-  { name: 'wav-header-20-bytes', make: editWav((w) => w.subarray(0, 20)), code: 'bad-wav', words: /"fmt " chunk too short/ },
+  {
+    name: 'wav-header-20-bytes',
+    make: editWav((w) => w.subarray(0, 20)),
+    code: 'bad-wav',
+    words: /"fmt " chunk too short/
+  },
   { name: 'wav-header-42-bytes', make: editWav((w) => w.subarray(0, 42)), code: 'bad-wav', words: /no data chunk/ },
   {
     name: 'wav-data-length-huge',
@@ -148,8 +314,18 @@ const HOSTILE: Hostile[] = [
     code: 'bad-wav',
     words: new RegExp(`data chunk says 4294967280 samples, the file holds ${EXTENT + 1}`) // the pad byte too
   },
-  { name: 'wav-junk-chunks', make: editWav((w) => junkChunks(w, 5000)), code: 'bad-wav', words: /more than 16 RIFF chunks before the audio/ },
-  { name: 'wav-too-large', make: (d) => sparse(wavOf(d), LIMITS.wavBytes + 1), code: 'file-too-large', words: /recording\.wav is \d+ bytes, more than any recording/ }
+  {
+    name: 'wav-junk-chunks',
+    make: editWav((w) => junkChunks(w, 5000)),
+    code: 'bad-wav',
+    words: /more than 16 RIFF chunks before the audio/
+  },
+  {
+    name: 'wav-too-large',
+    make: (d) => sparse(wavOf(d), LIMITS.wavBytes + 1),
+    code: 'file-too-large',
+    words: /recording\.wav is \d+ bytes, more than any recording/
+  }
 ];
 if (process.platform !== 'win32') {
   HOSTILE.push({
@@ -183,13 +359,17 @@ interface Run {
 
 function cli(...args: string[]): Run {
   const t0 = Date.now();
-  const r = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'tsx'), [path.join(ROOT, 'tools', 'evidence-verify.ts'), ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 3 * RUN_BOUND_MS, // a runaway verifier is killed (status null), failing the test
-    maxBuffer: 64 * 1024 * 1024,
-    env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-old-space-size=${HEAP_MB}`.trim() }
-  });
+  const r = spawnSync(
+    path.join(ROOT, 'node_modules', '.bin', 'tsx'),
+    [path.join(ROOT, 'tools', 'evidence-verify.ts'), ...args],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 3 * RUN_BOUND_MS, // a runaway verifier is killed (status null), failing the test
+      maxBuffer: 64 * 1024 * 1024,
+      env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-old-space-size=${HEAP_MB}`.trim() }
+    }
+  );
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t0 };
 }
 
@@ -215,7 +395,10 @@ describe('evidence verifier against crafted folders (issue #16)', function () {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'evidence-hostile-'));
     const server = await startEvidenceServer({ root: path.join(tmp, 'server'), keys: { [UNIT]: KEY } });
     try {
-      for (const [from, to, end] of [[0, 2, ''], [2, 5, 'stop']] as const) {
+      for (const [from, to, end] of [
+        [0, 2, ''],
+        [2, 5, 'stop']
+      ] as const) {
         const q = requestFor(rec, KEY, from, to, to, end);
         const r = await sendBytes(server.host, server.port, UNIT, '0001', q.nonce, q.bytes, KEY);
         assert.ok(r.macOk && r.json.error === undefined, JSON.stringify(r.json));
@@ -247,7 +430,10 @@ describe('evidence verifier against crafted folders (issue #16)', function () {
       assert.equal(v.ok, false, h.name);
       assert.equal(v.verdict, 'failed', h.name);
       const hit = v.failures.find((f) => f.code === h.code && h.words.test(f.message));
-      assert.ok(hit, `${h.name}: expected ${h.code} ${h.words}, got\n${v.failures.map((f) => `${f.code}: ${f.message}`).join('\n')}`);
+      assert.ok(
+        hit,
+        `${h.name}: expected ${h.code} ${h.words}, got\n${v.failures.map((f) => `${f.code}: ${f.message}`).join('\n')}`
+      );
     }
   });
 
@@ -272,13 +458,20 @@ describe('evidence verifier against crafted folders (issue #16)', function () {
       assert.ok(block, `${h.name}: not reported`);
       assert.match(block, /\n {2}FAILED \(\d+ problems?\):\n/, h.name);
       const lines = block.split('\n').filter((l) => l.startsWith(`    ${h.code}: `));
-      assert.ok(lines.some((l) => h.words.test(l)), `${h.name}: expected "${h.code}: ${h.words}" in\n${block}`);
+      assert.ok(
+        lines.some((l) => h.words.test(l)),
+        `${h.name}: expected "${h.code}: ${h.words}" in\n${block}`
+      );
       // Bounded: at most the listed problems and one line counting the rest; no long lines.
       assert.ok(block.split('\n').length <= LIMITS.listedProblems + 12, `${h.name}: ${block.split('\n').length} lines`);
-      for (const l of block.split('\n')) if (!l.startsWith('Recording')) assert.ok(l.length <= 300, `${h.name}: a ${l.length}-character line`);
+      for (const l of block.split('\n'))
+        if (!l.startsWith('Recording')) assert.ok(l.length <= 300, `${h.name}: a ${l.length}-character line`);
     }
     assert.match(byDir.get(dirOf('n-missing-flood'))!, /… and \d+ more problems not listed \(chunk-missing ×\d+[,)]/);
-    assert.match(r.stdout.trimEnd(), new RegExp(`${HOSTILE.length} of ${HOSTILE.length + 1} recording\\(s\\) FAILED verification\\.$`));
+    assert.match(
+      r.stdout.trimEnd(),
+      new RegExp(`${HOSTILE.length} of ${HOSTILE.length + 1} recording\\(s\\) FAILED verification\\.$`)
+    );
   });
 
   it('the 30,000,000-chunk manifest fails at once in bounded memory, and the good recording beside it is reported', () => {
@@ -328,6 +521,8 @@ describe('evidence verifier against crafted folders (issue #16)', function () {
     const root = path.join(tmp, 'internal');
     fs.cpSync(goodDir, path.join(root, 'a'), { recursive: true });
     fs.cpSync(goodDir, path.join(root, 'b'), { recursive: true });
+    // The module object itself, which sinon can stub (an import namespace cannot be).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const nodeCrypto: typeof import('node:crypto') = require('node:crypto');
     const stub = sinon.stub(nodeCrypto, 'createHmac');
     stub.onFirstCall().throws(new RangeError('Invalid time value'));
@@ -335,7 +530,11 @@ describe('evidence verifier against crafted folders (issue #16)', function () {
     const out: string[] = [];
     let status: number;
     try {
-      status = main([root, '--key', KEY], (s) => out.push(s), (s) => out.push(s));
+      status = main(
+        [root, '--key', KEY],
+        (s) => out.push(s),
+        (s) => out.push(s)
+      );
     } finally {
       stub.restore();
     }
@@ -343,7 +542,10 @@ describe('evidence verifier against crafted folders (issue #16)', function () {
     assert.equal(status, 1, text);
     assert.doesNotMatch(text, /^\s+at /m);
     const byDir = reports(text);
-    assert.match(byDir.get(path.join(root, 'a'))!, /FAILED \(1 problem\):\n {4}internal-error: the verifier failed on this recording, so nothing about it is proven \(RangeError: Invalid time value\)/);
+    assert.match(
+      byDir.get(path.join(root, 'a'))!,
+      /FAILED \(1 problem\):\n {4}internal-error: the verifier failed on this recording, so nothing about it is proven \(RangeError: Invalid time value\)/
+    );
     assert.match(byDir.get(path.join(root, 'b'))!, / {2}VERIFIED$/);
     assert.match(text, /1 of 2 recording\(s\) FAILED verification\./);
   });
@@ -401,7 +603,13 @@ describe('evidence verifier --card against crafted spool files (issue #16)', fun
   };
   const put = (dir: string, name: string, data: Buffer | string) => fs.writeFileSync(path.join(dir, name), data);
   const CARDS: HostileCard[] = [
-    { rid: '0002', name: 'segment-folder', make: (d) => fs.mkdirSync(path.join(d, '000200.EVD')), code: 'not-a-file', words: /segment 000200\.EVD is a folder, not a file/ },
+    {
+      rid: '0002',
+      name: 'segment-folder',
+      make: (d) => fs.mkdirSync(path.join(d, '000200.EVD')),
+      code: 'not-a-file',
+      words: /segment 000200\.EVD is a folder, not a file/
+    },
     {
       rid: '0003',
       name: 'segment-huge',
@@ -413,18 +621,53 @@ describe('evidence verifier --card against crafted spool files (issue #16)', fun
       code: 'file-too-large',
       words: /segment 000300\.EVD is \d+ bytes, more than any recording makes it/
     },
-    { rid: '0004', name: 'line-endless', make: (d) => put(d, '000400.EVD', Buffer.alloc(2 * 1024 * 1024, 0x41)), code: 'seal-record', words: /no header line end within 1024 bytes; the rest of the segment \(2097152 bytes\) is not read/ },
-    { rid: '0005', name: 'n-huge', make: (d) => put(d, '000500.EVD', `${sealedLine('0005', { n: 1e9 }).line}\n`), code: 'seal-record', words: /"n" is 1000000000, not a chunk length \(1\.\.64000\)/ },
-    { rid: '0006', name: 'line-null', make: (d) => put(d, '000600.EVD', 'null\n'.repeat(3)), code: 'seal-record', words: /not a sealed record line/ },
+    {
+      rid: '0004',
+      name: 'line-endless',
+      make: (d) => put(d, '000400.EVD', Buffer.alloc(2 * 1024 * 1024, 0x41)),
+      code: 'seal-record',
+      words: /no header line end within 1024 bytes; the rest of the segment \(2097152 bytes\) is not read/
+    },
+    {
+      rid: '0005',
+      name: 'n-huge',
+      make: (d) => put(d, '000500.EVD', `${sealedLine('0005', { n: 1e9 }).line}\n`),
+      code: 'seal-record',
+      words: /"n" is 1000000000, not a chunk length \(1\.\.64000\)/
+    },
+    {
+      rid: '0006',
+      name: 'line-null',
+      make: (d) => put(d, '000600.EVD', 'null\n'.repeat(3)),
+      code: 'seal-record',
+      words: /not a sealed record line/
+    },
     {
       rid: '0007',
       name: 'field-forges-lines',
-      make: (d) => put(d, '000700.EVD', sealedBytes(sealedLine('0007', { '\u001b[2J\n  CARD OK: 99 chunks sealed and intact': 1 }))),
+      make: (d) =>
+        put(
+          d,
+          '000700.EVD',
+          sealedBytes(sealedLine('0007', { '\u001b[2J\n  CARD OK: 99 chunks sealed and intact': 1 }))
+        ),
       code: 'seal-record',
       words: /unknown field "\\u001b\[2J\\u000a {2}CARD OK/
     },
-    { rid: '0008', name: 'record-of-another-recording', make: (d) => put(d, '000800.EVD', sealedBytes(sealedLine('0009'))), code: 'seal-record', words: /"r" is "0009", not the file's recording 0008/ },
-    { rid: '0009', name: 'ct-garbage', make: (d) => put(d, '000900.EVD', sealedBytes({ ...sealedLine('0009'), ct: crypto.randomBytes(16) })), code: 'seal-mac', words: /chunk 0 \(segment 000900\.EVD byte 0\): seal MAC wrong/ }
+    {
+      rid: '0008',
+      name: 'record-of-another-recording',
+      make: (d) => put(d, '000800.EVD', sealedBytes(sealedLine('0009'))),
+      code: 'seal-record',
+      words: /"r" is "0009", not the file's recording 0008/
+    },
+    {
+      rid: '0009',
+      name: 'ct-garbage',
+      make: (d) => put(d, '000900.EVD', sealedBytes({ ...sealedLine('0009'), ct: crypto.randomBytes(16) })),
+      code: 'seal-mac',
+      words: /chunk 0 \(segment 000900\.EVD byte 0\): seal MAC wrong/
+    }
   ];
   if (process.platform !== 'win32') {
     CARDS.push({
@@ -472,12 +715,18 @@ describe('evidence verifier --card against crafted spool files (issue #16)', fun
     const ff = byRid.get('00ff')!;
     assert.equal(ff.verdict, 'card-ok', ff.problems.join('\n'));
     assert.equal(ff.state, undefined);
-    assert.ok(ff.notes.some((n) => n.code === 'state' && /00FFB\.REC is a folder/.test(n.message)), JSON.stringify(ff.notes));
+    assert.ok(
+      ff.notes.some((n) => n.code === 'state' && /00FFB\.REC is a folder/.test(n.message)),
+      JSON.stringify(ff.notes)
+    );
     for (const c of CARDS.filter((x) => !x.cliOnly)) {
       const r = byRid.get(c.rid);
       assert.ok(r, `${c.name}: not reported`);
       assert.equal(r.verdict, 'failed', c.name);
-      assert.ok(r.failures.some((f) => f.code === c.code && c.words.test(f.message)), `${c.name}: expected ${c.code} ${c.words}, got\n${r.failures.map((f) => `${f.code}: ${f.message}`).join('\n')}`);
+      assert.ok(
+        r.failures.some((f) => f.code === c.code && c.words.test(f.message)),
+        `${c.name}: expected ${c.code} ${c.words}, got\n${r.failures.map((f) => `${f.code}: ${f.message}`).join('\n')}`
+      );
     }
   });
 
@@ -501,17 +750,29 @@ describe('evidence verifier --card against crafted spool files (issue #16)', fun
       assert.ok(b, `${c.name}: not reported`);
       assert.match(b, /\n {2}CARD FAILED \(\d+ problems?\):\n/, c.name);
       const lines = b.split('\n').filter((l) => l.startsWith(`    ${c.code}: `));
-      assert.ok(lines.some((l) => c.words.test(l)), `${c.name}: expected "${c.code}: ${c.words}" in\n${b}`);
-      for (const l of b.split('\n')) if (!l.startsWith('Card recording')) assert.ok(l.length <= 300, `${c.name}: a ${l.length}-character line`);
+      assert.ok(
+        lines.some((l) => c.words.test(l)),
+        `${c.name}: expected "${c.code}: ${c.words}" in\n${b}`
+      );
+      for (const l of b.split('\n'))
+        if (!l.startsWith('Card recording')) assert.ok(l.length <= 300, `${c.name}: a ${l.length}-character line`);
     }
-    assert.match(r.stdout.trimEnd(), new RegExp(`${CARDS.length} of ${CARDS.length + 2} card recording\\(s\\) FAILED\\.$`));
+    assert.match(
+      r.stdout.trimEnd(),
+      new RegExp(`${CARDS.length} of ${CARDS.length + 2} card recording\\(s\\) FAILED\\.$`)
+    );
     assert.ok(!(r.stdout + r.stderr).includes(KEY));
   });
 
   it('a card recording of many records is read in bounded memory and time', () => {
     const dir = path.join(tmp, 'many');
     fs.mkdirSync(dir);
-    const rec = buildRecording({ unit: UNIT, rid: '0abc', key: KEY, chunks: Array.from({ length: 3000 }, () => ({ n: 16 })) });
+    const rec = buildRecording({
+      unit: UNIT,
+      rid: '0abc',
+      key: KEY,
+      chunks: Array.from({ length: 3000 }, () => ({ n: 16 }))
+    });
     const parts = rec.records.map((x, i) => sealedBytes(sealRecord(x, rec.audio[i]!, KEY)));
     put(dir, segmentName('0abc', 0), Buffer.concat(parts));
     const r = cli('--card', dir, '--key', KEY);

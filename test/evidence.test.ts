@@ -143,7 +143,12 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
     });
 
     it('assembles a multi-chunk recording with declared gaps into a bit-exact WAV, which verifies', async () => {
-      const batches: [number, number, '' | 'stop'][] = [[0, 2, ''], [2, 4, ''], [4, 7, ''], [7, 8, 'stop']];
+      const batches: [number, number, '' | 'stop'][] = [
+        [0, 2, ''],
+        [2, 4, ''],
+        [4, 7, ''],
+        [7, 8, 'stop']
+      ];
       for (const [from, to, end] of batches) {
         const r = await upload(rec1, from, to, to, end);
         assert.ok(r.macOk, JSON.stringify(r.json));
@@ -151,10 +156,16 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
         assert.equal(r.json.r, '0001');
         assert.equal(r.json.error, undefined, r.json.error);
         assert.equal(r.json.have, to);
-        assert.deepEqual(r.json.ok, rec1.records.slice(from, to).map((c) => ({ i: c.i, h: c.h })));
+        assert.deepEqual(
+          r.json.ok,
+          rec1.records.slice(from, to).map((c) => ({ i: c.i, h: c.h }))
+        );
         assert.equal(r.json.stop, undefined);
       }
-      assert.deepEqual(uploads, batches.map(([, to]) => [UNIT, '0001', to]));
+      assert.deepEqual(
+        uploads,
+        batches.map(([, to]) => [UNIT, '0001', to])
+      );
 
       const wav = fs.readFileSync(path.join(goodDir, 'recording.wav'));
       const extent = rec1.expected.length;
@@ -163,7 +174,15 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
       assert.equal(wav.readUInt32LE(4), wav.length - 8);
       assert.equal(wav.toString('latin1', 8, 16), 'WAVEfmt ');
       assert.deepEqual(
-        [wav.readUInt32LE(16), wav.readUInt16LE(20), wav.readUInt16LE(22), wav.readUInt32LE(24), wav.readUInt32LE(28), wav.readUInt16LE(32), wav.readUInt16LE(34)],
+        [
+          wav.readUInt32LE(16),
+          wav.readUInt16LE(20),
+          wav.readUInt16LE(22),
+          wav.readUInt32LE(24),
+          wav.readUInt32LE(28),
+          wav.readUInt16LE(32),
+          wav.readUInt16LE(34)
+        ],
         [16, 1, 1, 8000, 8000, 1, 8]
       );
       assert.equal(wav.toString('latin1', 36, 40), 'data');
@@ -196,18 +215,34 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
       assert.equal(v.summary.chunks, 8);
       assert.equal(v.summary.samples, extent);
       assert.equal(v.summary.signature, 'valid');
-      assert.deepEqual(v.summary.gaps.map((g) => [g.i, g.s, g.why]), [[3, 1500, 'mic'], [5, 4000, 'spool']]);
+      assert.deepEqual(
+        v.summary.gaps.map((g) => [g.i, g.s, g.why]),
+        [
+          [3, 1500, 'mic'],
+          [5, 4000, 'spool']
+        ]
+      );
     });
 
     it('accepts a re-upload of stored chunks idempotently, confirms them again and keeps the newer manifest', async () => {
       const before = snapshot(goodDir);
       let r = await upload(rec1, 6, 8, 8, 'stop');
       assert.ok(r.macOk);
-      assert.deepEqual(r.json, { q: r.nonce, r: '0001', have: 8, ok: [6, 7].map((i) => ({ i, h: rec1.records[i]!.h })) });
+      assert.deepEqual(r.json, {
+        q: r.nonce,
+        r: '0001',
+        have: 8,
+        ok: [6, 7].map((i) => ({ i, h: rec1.records[i]!.h }))
+      });
       // An older manifest (n = 2) with chunks 0-1 again: confirmed, the stored final manifest stays.
       r = await upload(rec1, 0, 2, 2);
       assert.ok(r.macOk);
-      assert.deepEqual(r.json, { q: r.nonce, r: '0001', have: 8, ok: [0, 1].map((i) => ({ i, h: rec1.records[i]!.h })) });
+      assert.deepEqual(r.json, {
+        q: r.nonce,
+        r: '0001',
+        have: 8,
+        ok: [0, 1].map((i) => ({ i, h: rec1.records[i]!.h }))
+      });
       // A replayed non-final manifest with as many chunks does not undo the final one.
       r = await upload(rec1, 7, 8, 8, '');
       assert.ok(r.macOk);
@@ -217,7 +252,12 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
     });
 
     it('refuses a bad hash, a broken chain, a skipped index and malformed requests with an authenticated error; nothing stored is lost', async () => {
-      const rec = buildRecording({ unit: UNIT, rid: '0002', key: KEY, chunks: [4000, 4000, 4000, 4000, 4000, 100].map((n) => ({ n })) });
+      const rec = buildRecording({
+        unit: UNIT,
+        rid: '0002',
+        key: KEY,
+        chunks: [4000, 4000, 4000, 4000, 4000, 100].map((n) => ({ n }))
+      });
       const ok = await upload(rec, 0, 3);
       assert.ok(ok.macOk);
       assert.equal(ok.json.have, 3);
@@ -229,46 +269,128 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
       const a3 = rec.audio[3]!;
       const seal3 = sealRecord(r3, a3, KEY);
       const seal4 = sealRecord(rec.records[4]!, rec.audio[4]!, KEY);
-      const req = (manifest: object | string, chunks: (ReturnType<typeof sealRecord> | Buffer)[]) => encodeRequest(UNIT, '0002', '@', manifest, chunks);
+      const req = (manifest: object | string, chunks: (ReturnType<typeof sealRecord> | Buffer)[]) =>
+        encodeRequest(UNIT, '0002', '@', manifest, chunks);
 
       // Framed requests, refused: each gets an error reply on the same connection, which stays open.
       const cases: [string, Buffer, RegExp][] = [];
       const flipped = Buffer.from(a3);
       flipped[100] ^= 1;
-      cases.push(['bad hash (sealed as it is)', req(m5, [sealRecord(r3, flipped, KEY)]), /chunk 3: audio does not match "h"/]);
-      cases.push(['c not the chain of its record', req(m5, [sealRecord({ ...r3, c: 'f'.repeat(64) }, a3, KEY)]), /chunk 3: "c" is not SHA-256/]);
+      cases.push([
+        'bad hash (sealed as it is)',
+        req(m5, [sealRecord(r3, flipped, KEY)]),
+        /chunk 3: audio does not match "h"/
+      ]);
+      cases.push([
+        'c not the chain of its record',
+        req(m5, [sealRecord({ ...r3, c: 'f'.repeat(64) }, a3, KEY)]),
+        /chunk 3: "c" is not SHA-256/
+      ]);
       const broken = makeRecord({ ...r3, p: sha256('not chunk 2') });
-      cases.push(['broken chain', req(m5, [sealRecord(broken, a3, KEY)]), /chunk 3: "p" is not the chain value of chunk 2/]);
+      cases.push([
+        'broken chain',
+        req(m5, [sealRecord(broken, a3, KEY)]),
+        /chunk 3: "p" is not the chain value of chunk 2/
+      ]);
       cases.push(['skipped index', req(m5, [seal4]), /chunk 4 does not continue: the server expects chunk 3/]);
       const other = Buffer.alloc(4000, 7);
       const conflicting = makeRecord({ ...rec.records[1]!, h: sha256(other) });
-      cases.push(['a different hash for a stored index', req(m5, [sealRecord(conflicting, other, KEY)]), /chunk 1 is already stored with a different hash/]);
+      cases.push([
+        'a different hash for a stored index',
+        req(m5, [sealRecord(conflicting, other, KEY)]),
+        /chunk 1 is already stored with a different hash/
+      ]);
       const overlap = makeRecord({ ...r3, s: r3.s - 10 });
-      cases.push(['overlapping samples', req(m5, [sealRecord(overlap, a3, KEY)]), /chunk 3: starts at sample 11990, inside chunk 2/]);
+      cases.push([
+        'overlapping samples',
+        req(m5, [sealRecord(overlap, a3, KEY)]),
+        /chunk 3: starts at sample 11990, inside chunk 2/
+      ]);
       cases.push(['records not consecutive', req(m5, [seal3, seal3]), /not consecutive/]);
       cases.push(['manifest not JSON', req('{"v":1,', []), /manifest is not valid JSON/]);
       const { samples: _drop, ...noSamples } = m5;
       cases.push(['manifest field missing', req(noSamples, []), /manifest: missing "samples"/]);
-      cases.push(['manifest signed with another key', req(signManifest({ ...m5 }, WRONG_KEY), [seal3]), /manifest: signature "sig" is invalid/]);
-      cases.push(['manifest altered after signing', req({ ...m5, trig: m5.trig + 1 }, [seal3]), /manifest: signature "sig" is invalid/]);
+      cases.push([
+        'manifest signed with another key',
+        req(signManifest({ ...m5 }, WRONG_KEY), [seal3]),
+        /manifest: signature "sig" is invalid/
+      ]);
+      cases.push([
+        'manifest altered after signing',
+        req({ ...m5, trig: m5.trig + 1 }, [seal3]),
+        /manifest: signature "sig" is invalid/
+      ]);
       const badHead = signManifest({ ...rec.manifest(3), head: rec.records[1]!.c }, KEY);
-      cases.push(['manifest head not the chain', req(badHead, []), /manifest: "head" is not the chain value of chunk 2/]);
+      cases.push([
+        'manifest head not the chain',
+        req(badHead, []),
+        /manifest: "head" is not the chain value of chunk 2/
+      ]);
       const { w: _w, ...noW } = rec.records[4]!;
-      cases.push(['record field missing', req(m5, [sealedBytes({ line: JSON.stringify({ ...noW, v: seal4.iv, m: seal4.m }), ct: seal4.ct })]), /chunk 4: missing "w"/]);
-      cases.push(['chunk beyond the manifest n', req(rec.manifest(4), [seal4]), /chunk 4 is beyond the manifest's n=4/]);
-      cases.push(['record of another recording', req(m5, [sealRecord(makeRecord({ ...rec.records[4]!, r: '0009' }), rec.audio[4]!, KEY)]), /"r" does not match/]);
+      cases.push([
+        'record field missing',
+        req(m5, [sealedBytes({ line: JSON.stringify({ ...noW, v: seal4.iv, m: seal4.m }), ct: seal4.ct })]),
+        /chunk 4: missing "w"/
+      ]);
+      cases.push([
+        'chunk beyond the manifest n',
+        req(rec.manifest(4), [seal4]),
+        /chunk 4 is beyond the manifest's n=4/
+      ]);
+      cases.push([
+        'record of another recording',
+        req(m5, [sealRecord(makeRecord({ ...rec.records[4]!, r: '0009' }), rec.audio[4]!, KEY)]),
+        /"r" does not match/
+      ]);
       // The seal: one flipped byte of ciphertext or header, or another key's MAC.
-      cases.push(['ciphertext byte flipped', req(m5, [sealedBytes({ line: seal3.line, ct: flip(seal3.ct, 1234) })]), /chunk 3: seal MAC "m" is wrong/]);
-      cases.push(['last ciphertext byte flipped', req(m5, [sealedBytes({ line: seal3.line, ct: flip(seal3.ct, seal3.ct.length - 1, 0x80) })]), /chunk 3: seal MAC "m" is wrong/]);
-      cases.push(['IV byte flipped', req(m5, [editLine(seal3, (o) => (o.v = (o.v[0] === '0' ? '1' : '0') + o.v.slice(1)))]), /chunk 3: seal MAC "m" is wrong/]);
-      cases.push(['MAC byte flipped', req(m5, [editLine(seal3, (o) => (o.m = o.m.slice(0, 63) + (o.m[63] === '0' ? '1' : '0')))]), /chunk 3: seal MAC "m" is wrong/]);
+      cases.push([
+        'ciphertext byte flipped',
+        req(m5, [sealedBytes({ line: seal3.line, ct: flip(seal3.ct, 1234) })]),
+        /chunk 3: seal MAC "m" is wrong/
+      ]);
+      cases.push([
+        'last ciphertext byte flipped',
+        req(m5, [sealedBytes({ line: seal3.line, ct: flip(seal3.ct, seal3.ct.length - 1, 0x80) })]),
+        /chunk 3: seal MAC "m" is wrong/
+      ]);
+      cases.push([
+        'IV byte flipped',
+        req(m5, [editLine(seal3, (o) => (o.v = (o.v[0] === '0' ? '1' : '0') + o.v.slice(1)))]),
+        /chunk 3: seal MAC "m" is wrong/
+      ]);
+      cases.push([
+        'MAC byte flipped',
+        req(m5, [editLine(seal3, (o) => (o.m = o.m.slice(0, 63) + (o.m[63] === '0' ? '1' : '0')))]),
+        /chunk 3: seal MAC "m" is wrong/
+      ]);
       cases.push(['header time changed', req(m5, [editLine(seal3, (o) => (o.t += 1))]), /chunk 3: "c" is not SHA-256/]);
-      cases.push(['header time and c changed (c no longer sealed)', req(m5, [sealedBytes({ line: JSON.stringify({ ...makeRecord({ ...r3, t: r3.t + 1 }), v: seal3.iv, m: seal3.m }), ct: seal3.ct })]), /chunk 3: seal MAC "m" is wrong/]);
-      cases.push(['sealed with another key', req(m5, [sealRecord(r3, a3, WRONG_KEY)]), /chunk 3: seal MAC "m" is wrong/]);
+      cases.push([
+        'header time and c changed (c no longer sealed)',
+        req(m5, [
+          sealedBytes({
+            line: JSON.stringify({ ...makeRecord({ ...r3, t: r3.t + 1 }), v: seal3.iv, m: seal3.m }),
+            ct: seal3.ct
+          })
+        ]),
+        /chunk 3: seal MAC "m" is wrong/
+      ]);
+      cases.push([
+        'sealed with another key',
+        req(m5, [sealRecord(r3, a3, WRONG_KEY)]),
+        /chunk 3: seal MAC "m" is wrong/
+      ]);
       const r5 = rec.records[5]!; // 100 samples: 12 bytes of padding
       const padded = Buffer.concat([rec.audio[5]!, Buffer.alloc(12, 0x55)]);
-      cases.push(['padding not zero', req(rec.manifest(6), [sealRecord(r5, padded, KEY)]), /chunk 5: the padding after the 100 audio bytes is not zero/]);
-      cases.push(['manifest fields in another order (fine)', req(Object.fromEntries(Object.entries(m5).reverse()), [seal3]), /^$/]);
+      cases.push([
+        'padding not zero',
+        req(rec.manifest(6), [sealRecord(r5, padded, KEY)]),
+        /chunk 5: the padding after the 100 audio bytes is not zero/
+      ]);
+      cases.push([
+        'manifest fields in another order (fine)',
+        req(Object.fromEntries(Object.entries(m5).reverse()), [seal3]),
+        /^$/
+      ]);
 
       const conn = await EvidenceConnection.open(server.host, server.port);
       try {
@@ -295,13 +417,29 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
       const lineOf = (o: object) => Buffer.from(JSON.stringify(o) + '\n', 'latin1');
       const closing: [string, Buffer, RegExp][] = [
         ['n = 0', req(m5, [lineOf({ ...rec.records[4]!, n: 0, v: seal4.iv, m: seal4.m })]), /"n" must be 1\.\.65536/],
-        ['n too big', req(m5, [lineOf({ ...rec.records[4]!, n: 70000, v: seal4.iv, m: seal4.m })]), /"n" must be 1\.\.65536/],
-        ['record line not JSON', req(m5, [Buffer.from('{"r":"0002"\n')]), /sealed record 1 of the request is not valid JSON/],
-        ['record without a newline', req(m5, [Buffer.alloc(MAX_RECORD_LINE + 10, 0x41)]), /no header line within 1024 bytes/],
+        [
+          'n too big',
+          req(m5, [lineOf({ ...rec.records[4]!, n: 70000, v: seal4.iv, m: seal4.m })]),
+          /"n" must be 1\.\.65536/
+        ],
+        [
+          'record line not JSON',
+          req(m5, [Buffer.from('{"r":"0002"\n')]),
+          /sealed record 1 of the request is not valid JSON/
+        ],
+        [
+          'record without a newline',
+          req(m5, [Buffer.alloc(MAX_RECORD_LINE + 10, 0x41)]),
+          /no header line within 1024 bytes/
+        ],
         ['k over 8', encodeRequest(UNIT, '0002', '@', m5, [], { k: 9 }), /at most 8 sealed records/],
         ['mlen not a number', encodeRequest(UNIT, '0002', '@', m5, [], { mlen: '0x10' }), /must be decimal numbers/],
         ['recording 0000', encodeRequest(UNIT, '0000', '@', m5, []), /recording id must be 0001\.\.ffff/],
-        ['manifest over the request bound', encodeRequest(UNIT, '0002', '@', m5, [], { mlen: MAX_BODY }), /request over 1048576 bytes/]
+        [
+          'manifest over the request bound',
+          encodeRequest(UNIT, '0002', '@', m5, [], { mlen: MAX_BODY }),
+          /request over 1048576 bytes/
+        ]
       ];
       for (const [name, template, error] of closing) {
         const nonce = newNonce();
@@ -320,8 +458,20 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
       // The request line: a unit or recording not matching the manifest, ids the server cannot
       // answer for, and what is not the protocol at all (closed without a reply).
       const lineCases: [string, Buffer, string, string, RegExp | 'closed'][] = [
-        ['unit mismatch', encodeRequest(UNIT2, '0002', '@', m5, [seal3]), UNIT2, '0002', /manifest: "unit" does not match the request's unit SIM-0002/],
-        ['rid mismatch', encodeRequest(UNIT, '0003', '@', m5, [seal3]), UNIT, '0003', /manifest: "r" does not match the request's recording 0003/],
+        [
+          'unit mismatch',
+          encodeRequest(UNIT2, '0002', '@', m5, [seal3]),
+          UNIT2,
+          '0002',
+          /manifest: "unit" does not match the request's unit SIM-0002/
+        ],
+        [
+          'rid mismatch',
+          encodeRequest(UNIT, '0003', '@', m5, [seal3]),
+          UNIT,
+          '0003',
+          /manifest: "r" does not match the request's recording 0003/
+        ],
         ['unit not in the keys', encodeRequest('SIM-0009', '0002', '@', m5, [seal3]), 'SIM-0009', '0002', 'closed'],
         ['unit with a path in it', encodeRequest('../../x', '0002', '@', m5, [seal3]), '../../x', '0002', 'closed'],
         ['nonce too short', encodeRequest(UNIT, '0002', 'abcd', m5, [seal3]), UNIT, '0002', 'closed'],
@@ -354,7 +504,9 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
       assert.equal(refused.filter((x) => x.replied && !x.closed).length, cases.length - 1 + 2);
       assert.equal(refused.filter((x) => x.replied && x.closed).length, closing.length);
       assert.equal(refused.filter((x) => !x.replied && x.closed).length, lineCases.length - 2);
-      assert.ok(!fs.existsSync(path.join(serverRoot, 'SIM-0009')) && !fs.existsSync(path.join(serverRoot, UNIT, '0000')));
+      assert.ok(
+        !fs.existsSync(path.join(serverRoot, 'SIM-0009')) && !fs.existsSync(path.join(serverRoot, UNIT, '0000'))
+      );
 
       // The recording continues normally and verifies.
       const rest = await upload(rec, 4, 6, 6, 'max');
@@ -371,7 +523,10 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
       const r = await sendBytes(server.host, server.port, 'SIM-0077', '0001', q.nonce, q.bytes, KEY);
       assert.equal(r.frame, undefined);
       assert.ok(r.closed);
-      assert.equal(server.recordings().find((x) => x.unit === 'SIM-0077'), undefined);
+      assert.equal(
+        server.recordings().find((x) => x.unit === 'SIM-0077'),
+        undefined
+      );
       assert.ok(!fs.existsSync(path.join(serverRoot, 'SIM-0077')));
       const last = server.rejected().at(-1)!;
       assert.deepEqual([last.unit, last.replied, last.closed], ['SIM-0077', false, true]);
@@ -388,7 +543,13 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
       assert.equal(f.raw.toString('latin1'), `EVR1 ${f.len} ${f.mac}\n${f.text}`);
       assert.equal(f.mac, replyMacHex(KEY, UNIT, '0008', q.nonce, f.text));
       // Not under K itself, K_mac or another unit's key; not for another unit or recording.
-      assert.notEqual(f.mac, crypto.createHmac('sha256', Buffer.from(KEY, 'hex')).update(`EVR1:${UNIT}:0008:${q.nonce}:${f.text}`).digest('hex'));
+      assert.notEqual(
+        f.mac,
+        crypto
+          .createHmac('sha256', Buffer.from(KEY, 'hex'))
+          .update(`EVR1:${UNIT}:0008:${q.nonce}:${f.text}`)
+          .digest('hex')
+      );
       assert.equal(verifyReply(KEY2, UNIT, '0008', q.nonce, f), false);
       assert.equal(verifyReply(KEY, UNIT2, '0008', q.nonce, f), false);
       assert.equal(verifyReply(KEY, UNIT, '0009', q.nonce, f), false);
@@ -411,22 +572,37 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
     });
 
     it('carries "stop" only in authenticated replies for that recording, until its final manifest', async () => {
-      const rec = buildRecording({ unit: UNIT, rid: '0003', key: KEY, chunks: [{ n: 4000 }, { n: 4000 }, { n: 4000 }] });
+      const rec = buildRecording({
+        unit: UNIT,
+        rid: '0003',
+        key: KEY,
+        chunks: [{ n: 4000 }, { n: 4000 }, { n: 4000 }]
+      });
       let r = await upload(rec, 0, 1);
       assert.equal(r.json.stop, undefined);
       server.requestStop(UNIT, '0003');
-      for (const [from, to] of [[1, 2], [1, 2]]) {
+      for (const [from, to] of [
+        [1, 2],
+        [1, 2]
+      ]) {
         r = await upload(rec, from!, to!);
         assert.ok(r.macOk);
         assert.equal(r.json.stop, true);
         assert.match(r.frame!.text, /,"stop":true\}$/);
         // The stop cannot be taken out of, or put into, a reply without breaking its MAC.
         const stripped = r.frame!.text.replace(',"stop":true', '');
-        assert.equal(verifyReply(KEY, UNIT, '0003', r.nonce, { ...r.frame!, text: stripped, json: JSON.parse(stripped) }), false);
+        assert.equal(
+          verifyReply(KEY, UNIT, '0003', r.nonce, { ...r.frame!, text: stripped, json: JSON.parse(stripped) }),
+          false
+        );
       }
       // An error reply for that recording carries it too (a recording whose upload is stuck can be stopped).
       const badNonce = newNonce();
-      const bad = await exchange(rec, encodeRequest(UNIT, '0003', badNonce, rec.manifest(3), sealedFor(rec, 2, 3, WRONG_KEY)), badNonce);
+      const bad = await exchange(
+        rec,
+        encodeRequest(UNIT, '0003', badNonce, rec.manifest(3), sealedFor(rec, 2, 3, WRONG_KEY)),
+        badNonce
+      );
       assert.ok(bad.macOk);
       assert.match(bad.json.error, /seal MAC/);
       assert.equal(bad.json.stop, true);
@@ -451,7 +627,12 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
     });
 
     it('serves many requests on one connection, pipelined or one at a time, in order', async () => {
-      const rec = buildRecording({ unit: UNIT, rid: '000a', key: KEY, chunks: Array.from({ length: 6 }, () => ({ n: 1000 })) });
+      const rec = buildRecording({
+        unit: UNIT,
+        rid: '000a',
+        key: KEY,
+        chunks: Array.from({ length: 6 }, () => ({ n: 1000 }))
+      });
       const c = await EvidenceConnection.open(server.host, server.port);
       try {
         const a = requestFor(rec, KEY, 0, 2);
@@ -485,7 +666,10 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
       assert.ok(r.macOk);
       assert.equal(r.json.error, 'storage offline');
       assert.deepEqual(r.json.ok, []);
-      assert.equal(server.recordings().find((x) => x.rid === '0006'), undefined);
+      assert.equal(
+        server.recordings().find((x) => x.rid === '0006'),
+        undefined
+      );
 
       server.faults.silent = true;
       const c = await EvidenceConnection.open(server.host, server.port);
@@ -494,7 +678,11 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
       assert.equal(c.ended, false, 'the connection stays open');
       c.close();
       delete server.faults.silent;
-      assert.equal(server.recordings().find((x) => x.rid === '0006'), undefined, 'nothing stored');
+      assert.equal(
+        server.recordings().find((x) => x.rid === '0006'),
+        undefined,
+        'nothing stored'
+      );
 
       server.faults.loseReplies = true;
       const lost = requestFor(rec, KEY, 0, 1);
@@ -505,7 +693,10 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
       // The unit, never told, sends chunk 0 again with chunk 1: both are confirmed.
       r = await upload(rec, 0, 2);
       assert.ok(r.macOk);
-      assert.deepEqual(r.json.ok.map((x: { i: number }) => x.i), [0, 1]);
+      assert.deepEqual(
+        r.json.ok.map((x: { i: number }) => x.i),
+        [0, 1]
+      );
 
       server.faults.down = true;
       r = await upload(rec, 0, 2).catch(() => ({ closed: true, macOk: false }) as SendResult);
@@ -531,16 +722,35 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
       assert.equal(server.recordings().find((x) => x.rid === '0001')?.signatureOk, true);
       const r = await upload(rec, 0, 2, 2, 'stop');
       assert.ok(r.macOk);
-      assert.deepEqual(r.json.ok.map((x: { i: number }) => x.i), [0, 1]);
+      assert.deepEqual(
+        r.json.ok.map((x: { i: number }) => x.i),
+        [0, 1]
+      );
       assert.deepEqual(verifyRecordingDir(path.join(serverRoot, UNIT, '0007'), KEY).problems, []);
     });
 
     it('the send() helper: one request, its reply checked', async () => {
       const rec = buildRecording({ unit: UNIT, rid: '000b', key: KEY, chunks: [{ n: 20 }] });
-      const r = await send(server.host, server.port, UNIT, '000b', rec.manifest(1, 'stop'), sealedFor(rec, 0, 1, KEY), KEY);
+      const r = await send(
+        server.host,
+        server.port,
+        UNIT,
+        '000b',
+        rec.manifest(1, 'stop'),
+        sealedFor(rec, 0, 1, KEY),
+        KEY
+      );
       assert.ok(r.macOk);
       assert.equal(r.json.have, 1);
-      const wrong = await send(server.host, server.port, UNIT, '000b', rec.manifest(1, 'stop'), sealedFor(rec, 0, 1, KEY), WRONG_KEY);
+      const wrong = await send(
+        server.host,
+        server.port,
+        UNIT,
+        '000b',
+        rec.manifest(1, 'stop'),
+        sealedFor(rec, 0, 1, KEY),
+        WRONG_KEY
+      );
       assert.equal(wrong.macOk, false, 'checked with the wrong key, the reply does not verify');
     });
   });
@@ -550,7 +760,13 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
     let root: string;
     before(async () => {
       root = path.join(tmp, 'limited');
-      limited = await startEvidenceServer({ root, keys: { [UNIT]: KEY }, idleMs: 400, requestMs: 800, maxConnections: 6 });
+      limited = await startEvidenceServer({
+        root,
+        keys: { [UNIT]: KEY },
+        idleMs: 400,
+        requestMs: 800,
+        maxConnections: 6
+      });
     });
     after(async () => {
       await limited?.close();
@@ -573,19 +789,36 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
     }
 
     it('garbage without a newline is dropped after one request line, without buffering it', async () => {
-      const r = await pour(Buffer.from(crypto.randomBytes(64 * 1024).map((b) => (b === 0x0a ? 0x20 : b))), 32 * 1024 * 1024);
+      const r = await pour(
+        Buffer.from(crypto.randomBytes(64 * 1024).map((b) => (b === 0x0a ? 0x20 : b))),
+        32 * 1024 * 1024
+      );
       assert.ok(r.closed, 'closed');
       assert.ok(r.written < 32 * 1024 * 1024, `the server read all ${r.written} bytes`);
-      assert.ok(limited.stats().peakBuffered <= MAX_REQUEST_LINE + 64 * 1024, `buffered ${limited.stats().peakBuffered}`);
+      assert.ok(
+        limited.stats().peakBuffered <= MAX_REQUEST_LINE + 64 * 1024,
+        `buffered ${limited.stats().peakBuffered}`
+      );
       assert.match(limited.rejected().at(-1)!.error, /request line too long/);
     });
 
     it('a request over MAX_BODY is refused as soon as its lengths say so; the most held is one request', async () => {
-      const rec = buildRecording({ unit: UNIT, rid: '0001', key: KEY, chunks: Array.from({ length: 8 }, () => ({ n: MAX_CHUNK_SAMPLES })) });
+      const rec = buildRecording({
+        unit: UNIT,
+        rid: '0001',
+        key: KEY,
+        chunks: Array.from({ length: 8 }, () => ({ n: MAX_CHUNK_SAMPLES }))
+      });
       // A manifest padded to near the bound, then eight records of 64 KiB: over it at the first record.
       const big = Buffer.alloc(MAX_BODY - 40_000, 0x20);
       const nonce = newNonce();
-      const bytes = encodeRequest(UNIT, '0001', nonce, Buffer.concat([Buffer.from(JSON.stringify(rec.manifest(8))), big]), sealedFor(rec, 0, 8, KEY));
+      const bytes = encodeRequest(
+        UNIT,
+        '0001',
+        nonce,
+        Buffer.concat([Buffer.from(JSON.stringify(rec.manifest(8))), big]),
+        sealedFor(rec, 0, 8, KEY)
+      );
       const c = await EvidenceConnection.open(limited.host, limited.port);
       const frame = await c.request(bytes);
       assert.ok(frame && verifyReply(KEY, UNIT, '0001', nonce, frame));
@@ -630,7 +863,9 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
     });
 
     it('refuses connections beyond its bound, and serves again once they are gone', async () => {
-      const held = await Promise.all(Array.from({ length: 6 }, () => EvidenceConnection.open(limited.host, limited.port)));
+      const held = await Promise.all(
+        Array.from({ length: 6 }, () => EvidenceConnection.open(limited.host, limited.port))
+      );
       await sleep(50);
       const extra = await EvidenceConnection.open(limited.host, limited.port).catch(() => undefined);
       if (extra) assert.ok(await extra.closed(2000), 'the seventh connection is closed');
@@ -688,7 +923,10 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
       const v = verifyRecordingDir(d, KEY);
       assert.equal(v.ok, false);
       assert.equal(v.problems[0], 'chunk 3 missing');
-      assert.ok(v.problems.includes(`chunk 4: audio hash mismatch (samples ${region(4)[0]}..${region(4)[1] - 1})`), v.problems.join('\n'));
+      assert.ok(
+        v.problems.includes(`chunk 4: audio hash mismatch (samples ${region(4)[0]}..${region(4)[1] - 1})`),
+        v.problems.join('\n')
+      );
     });
 
     it('reports two chunks whose audio was swapped in the WAV', () => {
@@ -734,7 +972,7 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
       fs.writeFileSync(wavOf(d), wav);
       assert.deepEqual(verifyRecordingDir(d, KEY).problems, [
         'recording.wav: rate 16000 Hz, the manifest says 8000 Hz',
-        'recording.wav: 5 samples beyond the recording\'s extent (32233)'
+        "recording.wav: 5 samples beyond the recording's extent (32233)"
       ]);
     });
 
@@ -762,10 +1000,14 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
 
   describe('npm run evidence:verify (CLI)', () => {
     const run = (...args: string[]) =>
-      spawnSync(path.join(ROOT, 'node_modules', '.bin', 'tsx'), [path.join(ROOT, 'tools', 'evidence-verify.ts'), ...args], {
-        cwd: ROOT,
-        encoding: 'utf8'
-      });
+      spawnSync(
+        path.join(ROOT, 'node_modules', '.bin', 'tsx'),
+        [path.join(ROOT, 'tools', 'evidence-verify.ts'), ...args],
+        {
+          cwd: ROOT,
+          encoding: 'utf8'
+        }
+      );
     let cliRoot: string;
 
     before(() => {
@@ -811,10 +1053,11 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
     });
   });
 
-  describe('verifier --card (the spool files on a unit\'s microSD card)', () => {
+  describe("verifier --card (the spool files on a unit's microSD card)", () => {
     let k = 0;
     const sealed = sealedFor(rec1, 0, 8, KEY);
-    const seg = (xs: ({ line: string; ct: Buffer } | Buffer)[]) => Buffer.concat(xs.map((x) => (Buffer.isBuffer(x) ? x : sealedBytes(x))));
+    const seg = (xs: ({ line: string; ct: Buffer } | Buffer)[]) =>
+      Buffer.concat(xs.map((x) => (Buffer.isBuffer(x) ? x : sealedBytes(x))));
     /** A card folder holding these files. */
     const card = (files: Map<string, Buffer>) => {
       const d = path.join(tmp, 'cards', String(k++));
@@ -823,7 +1066,16 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
       return d;
     };
     /** Two segments: chunks 0-3 then a torn chunk 4 (a power cut in its append), then 4-7. */
-    const twoSegments = (tornBytes = 200) => cardFiles(rec1, KEY, [[0, 1, 2, 3], [4, 5, 6, 7]], { torn: [{ seg: 0, i: 4, bytes: tornBytes }] });
+    const twoSegments = (tornBytes = 200) =>
+      cardFiles(
+        rec1,
+        KEY,
+        [
+          [0, 1, 2, 3],
+          [4, 5, 6, 7]
+        ],
+        { torn: [{ seg: 0, i: 4, bytes: tornBytes }] }
+      );
     const key = Buffer.from(KEY, 'hex');
     const only = (d: string, opts: Parameters<typeof verifyCardDir>[1] = { key }) => {
       const rep = verifyCardDir(d, opts);
@@ -831,7 +1083,11 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
       return rep.recordings[0]!;
     };
     const cli = (...args: string[]) =>
-      spawnSync(path.join(ROOT, 'node_modules', '.bin', 'tsx'), [path.join(ROOT, 'tools', 'evidence-verify.ts'), ...args], { cwd: ROOT, encoding: 'utf8' });
+      spawnSync(
+        path.join(ROOT, 'node_modules', '.bin', 'tsx'),
+        [path.join(ROOT, 'tools', 'evidence-verify.ts'), ...args],
+        { cwd: ROOT, encoding: 'utf8' }
+      );
     /** The two segments with segment 1's records replaced. */
     const withSegment1 = (xs: ({ line: string; ct: Buffer } | Buffer)[]) => {
       const files = twoSegments();
@@ -840,17 +1096,32 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
     };
 
     it('opens every seal of a card with a record torn at a power cut: CARD OK, the torn record a note', () => {
-      for (const [torn, of] of [[200, /200 bytes of a header line/], [1000, /1000 bytes of 4\d\d\d\)/]] as const) {
+      for (const [torn, of] of [
+        [200, /200 bytes of a header line/],
+        [1000, /1000 bytes of 4\d\d\d\)/]
+      ] as const) {
         const r = only(card(twoSegments(torn)));
         assert.deepEqual(r.problems, [], `${torn}`);
         assert.equal(r.verdict, 'card-ok');
         assert.equal(r.ok, true);
         assert.deepEqual([r.chunks, r.first, r.last, r.fromSample, r.toSample], [8, 0, 7, 0, 32232]);
-        assert.deepEqual(r.missingBefore, [{ i: 3, s: 1500 }, { i: 5, s: 4000 }]);
-        assert.deepEqual(r.segments.map((s) => [s.name, s.records, s.torn]), [['000100.EVD', 4, torn], ['000101.EVD', 4, 0]]);
+        assert.deepEqual(r.missingBefore, [
+          { i: 3, s: 1500 },
+          { i: 5, s: 4000 }
+        ]);
+        assert.deepEqual(
+          r.segments.map((s) => [s.name, s.records, s.torn]),
+          [
+            ['000100.EVD', 4, torn],
+            ['000101.EVD', 4, 0]
+          ]
+        );
         assert.equal(r.notes.length, 1);
         assert.equal(r.notes[0]!.code, 'seal-truncated');
-        assert.match(r.notes[0]!.message, /^segment 000100\.EVD byte \d+: the segment's last record is torn \(chunk 4, /);
+        assert.match(
+          r.notes[0]!.message,
+          /^segment 000100\.EVD byte \d+: the segment's last record is torn \(chunk 4, /
+        );
         assert.match(r.notes[0]!.message, of);
         assert.match(r.notes[0]!.message, /the chunk being written at a power cut, not counted/);
         assert.equal(r.state?.n, 8);
@@ -866,22 +1137,42 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
       const s = sealed;
       const ctFlip = only(card(withSegment1([s[4]!, { line: s[5]!.line, ct: flip(s[5]!.ct, 10) }, s[6]!, s[7]!])));
       assert.equal(ctFlip.verdict, 'failed');
-      assert.deepEqual(ctFlip.failures.map((f) => f.code), ['seal-mac']);
+      assert.deepEqual(
+        ctFlip.failures.map((f) => f.code),
+        ['seal-mac']
+      );
       assert.match(ctFlip.problems[0]!, /^chunk 5 \(segment 000101\.EVD byte \d+\): seal MAC wrong/);
 
       const lineFlip = only(card(withSegment1([s[4]!, editLine(s[5]!, (o) => (o.w += 1)), s[6]!, s[7]!])));
-      assert.deepEqual(lineFlip.failures.map((f) => f.code), ['chain-broken']);
-      assert.match(lineFlip.problems[0]!, /^chunk 5 \(segment 000101\.EVD byte \d+\): its "c" does not match its record/);
+      assert.deepEqual(
+        lineFlip.failures.map((f) => f.code),
+        ['chain-broken']
+      );
+      assert.match(
+        lineFlip.problems[0]!,
+        /^chunk 5 \(segment 000101\.EVD byte \d+\): its "c" does not match its record/
+      );
 
-      const ivFlip = only(card(withSegment1([s[4]!, editLine(s[5]!, (o) => (o.v = 'f' + o.v.slice(1))), s[6]!, s[7]!])));
-      assert.deepEqual(ivFlip.failures.map((f) => f.code), ['seal-mac']);
+      const ivFlip = only(
+        card(withSegment1([s[4]!, editLine(s[5]!, (o) => (o.v = 'f' + o.v.slice(1))), s[6]!, s[7]!]))
+      );
+      assert.deepEqual(
+        ivFlip.failures.map((f) => f.code),
+        ['seal-mac']
+      );
 
       const dropped = only(card(withSegment1([s[4]!, s[6]!, s[7]!])));
-      assert.deepEqual(dropped.problems.map((p) => p.replace(/byte \d+/, 'byte B')), ['chunk 5 missing (before segment 000101.EVD byte B)']);
+      assert.deepEqual(
+        dropped.problems.map((p) => p.replace(/byte \d+/, 'byte B')),
+        ['chunk 5 missing (before segment 000101.EVD byte B)']
+      );
       assert.equal(dropped.failures[0]!.code, 'chunk-missing');
 
       const swapped = only(card(withSegment1([s[4]!, s[6]!, s[5]!, s[7]!])));
-      assert.ok(swapped.failures.some((f) => f.code === 'chunk-out-of-order' && /chunks 5 and 6 out of order/.test(f.message)), swapped.problems.join('\n'));
+      assert.ok(
+        swapped.failures.some((f) => f.code === 'chunk-out-of-order' && /chunks 5 and 6 out of order/.test(f.message)),
+        swapped.problems.join('\n')
+      );
 
       const wrong = only(card(twoSegments()), { key: Buffer.from(WRONG_KEY, 'hex') });
       assert.equal(wrong.verdict, 'failed');
@@ -898,7 +1189,13 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
       assert.deepEqual(r.problems, []);
       assert.equal(r.verdict, 'card-ok');
       assert.deepEqual([r.first, r.last, r.chunks], [4, 7, 4]);
-      assert.ok(r.notes.some((n) => n.code === 'not-on-card' && /chunks 0\.\.3 are not on the card.*confirmed up to chunk 3/.test(n.message)), JSON.stringify(r.notes));
+      assert.ok(
+        r.notes.some(
+          (n) =>
+            n.code === 'not-on-card' && /chunks 0\.\.3 are not on the card.*confirmed up to chunk 3/.test(n.message)
+        ),
+        JSON.stringify(r.notes)
+      );
 
       const torn = cardFiles(rec1, KEY, [[]], { torn: [{ seg: 0, i: 0, bytes: 50 }], stateN: 0 });
       const e = only(card(torn));
@@ -932,10 +1229,12 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
       assert.match(m.stdout, /CARD OK: 2 chunks sealed and intact/);
       assert.ok(!(m.stdout + m.stderr).includes(KEY) && !(m.stdout + m.stderr).includes(KEY2));
       const pinned = cli('--card', both, '--keys', keysFile, '--unit', UNIT);
-      assert.equal(pinned.status, 1, 'the other unit\'s recording does not open with SIM-0001\'s key');
+      assert.equal(pinned.status, 1, "the other unit's recording does not open with SIM-0001's key");
       assert.match(pinned.stdout, /Card recording 00ab[\s\S]*CARD FAILED \(2 problems\):\n {4}seal-mac: chunk 0/);
 
-      const tampered = card(withSegment1([sealed[4]!, { line: sealed[5]!.line, ct: flip(sealed[5]!.ct, 0) }, sealed[6]!, sealed[7]!]));
+      const tampered = card(
+        withSegment1([sealed[4]!, { line: sealed[5]!.line, ct: flip(sealed[5]!.ct, 0) }, sealed[6]!, sealed[7]!])
+      );
       const t = cli('--card', tampered, '--key', KEY);
       assert.equal(t.status, 1, t.stdout + t.stderr);
       assert.match(t.stdout, /CARD FAILED \(1 problem\):\n {4}seal-mac: chunk 5 \(segment 000101\.EVD byte \d+\)/);

@@ -13,7 +13,10 @@ describe('fault-injection matrix: nothing lost, the unit keeps protecting', func
   this.timeout(600_000);
   let clock: sinon.SinonFakeTimers;
   beforeEach(() => {
-    clock = sinon.useFakeTimers({ now: T0, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    clock = sinon.useFakeTimers({
+      now: T0,
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date']
+    });
   });
   afterEach(() => clock.restore());
 

@@ -57,9 +57,18 @@ describe('flash store (firmware/flash-store.ts) on simulated NOR sectors', () =>
 
   it('refuses names and records it cannot hold, with a code', () => {
     const s = store(new SimNorFlash(1024, 3));
-    assert.throws(() => s.write('', 'x'), (e: { code?: string }) => e.code === 'ENAME');
-    assert.throws(() => s.write('x'.repeat(29), 'x'), (e: { code?: string }) => e.code === 'ENAME');
-    assert.throws(() => s.write('big', 'x'.repeat(2000)), (e: { code?: string }) => e.code === 'ENOSPC');
+    assert.throws(
+      () => s.write('', 'x'),
+      (e: { code?: string }) => e.code === 'ENAME'
+    );
+    assert.throws(
+      () => s.write('x'.repeat(29), 'x'),
+      (e: { code?: string }) => e.code === 'ENAME'
+    );
+    assert.throws(
+      () => s.write('big', 'x'.repeat(2000)),
+      (e: { code?: string }) => e.code === 'ENOSPC'
+    );
   });
 
   it('a flipped bit costs that record only: the previous version is read, the others are intact', () => {
@@ -82,7 +91,7 @@ describe('flash store (firmware/flash-store.ts) on simulated NOR sectors', () =>
     // 8 KB, two config copies and the state records the same way.
     const nor = new SimNorFlash(4096, 3);
     let seed = 17;
-    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
     // The model: what each name must read as, and each append file's content.
     const model = new Map<string, string>();
     const files = new Map<string, string>();
@@ -128,12 +137,18 @@ describe('flash store (firmware/flash-store.ts) on simulated NOR sectors', () =>
         if (op < 5) {
           const got = s.read(name);
           const v = `${name}=${step}:`;
-          assert.ok(got === before.model.get(name) || (got !== undefined && got.startsWith(v)), `step ${step}: ${name} reads ${got?.slice(0, 20)}`);
+          assert.ok(
+            got === before.model.get(name) || (got !== undefined && got.startsWith(v)),
+            `step ${step}: ${name} reads ${got?.slice(0, 20)}`
+          );
           if (got !== undefined) model.set(name, got);
         } else if (op < 8) {
           const got = s.appendFile(file).read();
           const old = before.files.get(file) ?? '';
-          assert.ok(got === old || (got.startsWith(old) && got.slice(old.length).startsWith(`${step}:`)), `step ${step}: ${file} is neither the old nor the old plus the piece`);
+          assert.ok(
+            got === old || (got.startsWith(old) && got.slice(old.length).startsWith(`${step}:`)),
+            `step ${step}: ${file} is neither the old nor the old plus the piece`
+          );
           if (got) files.set(file, got);
         } else if (op === 8) {
           const got = s.read(name);

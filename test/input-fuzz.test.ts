@@ -31,7 +31,19 @@ const bytes = fc.uint8Array({ maxLength: 300 }).map(latin1);
 /** A channel whose connection we feed by hand; returns what it decided (or undefined: still waiting). */
 function channelRig(clock: SimClock) {
   const { link, handlers } = handLink();
-  const ch = createChannel({ link, host: 'h', port: 1, transport: 'tcp', target, ackTimeoutMs: 600_000, clock, crypto, log: silentLog, times: createCentreClock(clock, 0, silentLog), name: 'primary' });
+  const ch = createChannel({
+    link,
+    host: 'h',
+    port: 1,
+    transport: 'tcp',
+    target,
+    ackTimeoutMs: 600_000,
+    clock,
+    crypto,
+    log: silentLog,
+    times: createCentreClock(clock, 0, silentLog),
+    name: 'primary'
+  });
   return {
     async send(): Promise<() => ChannelResult | undefined> {
       let result: ChannelResult | undefined;
@@ -85,14 +97,19 @@ describe('network input: every reader survives garbage and takes only valid repl
 
   it('DC-09 replies: a valid ACK among garbage, split anywhere across reads, is taken (300 runs)', async () => {
     await fc.assert(
-      fc.asyncProperty(bytes, bytes, fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 12 }), async (before, after, cuts) => {
-        const rig = channelRig(clock);
-        const result = await rig.send();
-        for (const piece of split(before + validAck() + after, cuts)) rig.feed(piece);
-        const res = result();
-        rig.close();
-        return res !== undefined && res.kind === 'ack';
-      }),
+      fc.asyncProperty(
+        bytes,
+        bytes,
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 12 }),
+        async (before, after, cuts) => {
+          const rig = channelRig(clock);
+          const result = await rig.send();
+          for (const piece of split(before + validAck() + after, cuts)) rig.feed(piece);
+          const res = result();
+          rig.close();
+          return res !== undefined && res.kind === 'ack';
+        }
+      ),
       { numRuns: 300, seed: 7 }
     );
   });
@@ -101,7 +118,10 @@ describe('network input: every reader survives garbage and takes only valid repl
     for (const make of [
       (ack: string) => ack.split(''),
       (ack: string) => ['\n' + 'A'.repeat(1 << 20), ack],
-      (ack: string) => [...Array.from({ length: 2000 }, (_, i) => `\n0000000A"ACK"${String(i).padStart(4, '0')}R1L1#1234[]\r`), ack]
+      (ack: string) => [
+        ...Array.from({ length: 2000 }, (_, i) => `\n0000000A"ACK"${String(i).padStart(4, '0')}R1L1#1234[]\r`),
+        ack
+      ]
     ]) {
       const rig = channelRig(clock);
       const result = await rig.send();
@@ -149,10 +169,19 @@ describe('network input: every reader survives garbage and takes only valid repl
     const at = createSimAt(clock, { write: () => undefined, onData: (fn) => (push = fn) });
     const link = createCellularLink(clock, 'internet', { at, powerKey: () => undefined });
     fc.assert(
-      fc.property(fc.array(fc.oneof(bytes, fc.constantFrom('+RECEIVE,0,99999:\r\n', '+RECEIVE,9,-1:\r\n', '0, CONNECT OK\r\n', '> ', '\r\n', 'OK\r\n')), { maxLength: 30 }), (reads) => {
-        for (const r of reads) push!(r);
-        return true;
-      }),
+      fc.property(
+        fc.array(
+          fc.oneof(
+            bytes,
+            fc.constantFrom('+RECEIVE,0,99999:\r\n', '+RECEIVE,9,-1:\r\n', '0, CONNECT OK\r\n', '> ', '\r\n', 'OK\r\n')
+          ),
+          { maxLength: 30 }
+        ),
+        (reads) => {
+          for (const r of reads) push!(r);
+          return true;
+        }
+      ),
       { numRuns: 300, seed: 8 }
     );
     push!('X'.repeat(1 << 20));
@@ -168,7 +197,14 @@ describe('network input: every reader survives garbage and takes only valid repl
         fc.oneof(
           fc.string({ maxLength: 80 }),
           fc.jsonValue({ maxDepth: 3 }).map((v) => `I(${JSON.stringify(v)})`),
-          fc.record({ id: fc.integer(), op: fc.constantFrom('info', 'config', 'test', 'sign', 'lock', 'decommission', 'x'), step: fc.string({ maxLength: 8 }), config: fc.jsonValue({ maxDepth: 2 }) }).map((v) => `I(${JSON.stringify(v)})`)
+          fc
+            .record({
+              id: fc.integer(),
+              op: fc.constantFrom('info', 'config', 'test', 'sign', 'lock', 'decommission', 'x'),
+              step: fc.string({ maxLength: 8 }),
+              config: fc.jsonValue({ maxDepth: 2 })
+            })
+            .map((v) => `I(${JSON.stringify(v)})`)
         ),
         { numRuns: 300, seed: 9 }
       );

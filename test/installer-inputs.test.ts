@@ -12,8 +12,30 @@ import * as path from 'node:path';
 import fc from 'fast-check';
 import { createSimSite, SimSite } from '../sim/site';
 import { SIM_KEYS, simDefaultConfig } from '../sim/default-config';
-import { Session, simTransport, explain, parseOptions, jsonErrorAt, progressWords, unexplained, EXPLAINED, TOOL_ERRORS, Reply } from '../tools/installer-link';
-import { commission, commissionProblems, simSiteActions, buildFirmware, verifyReport, outDirProblem, readConfigFile, checkConfigFile, main as commissionMain, Site } from '../tools/commission';
+import {
+  Session,
+  simTransport,
+  explain,
+  parseOptions,
+  jsonErrorAt,
+  progressWords,
+  unexplained,
+  EXPLAINED,
+  TOOL_ERRORS,
+  Reply
+} from '../tools/installer-link';
+import {
+  commission,
+  commissionProblems,
+  simSiteActions,
+  buildFirmware,
+  verifyReport,
+  outDirProblem,
+  readConfigFile,
+  checkConfigFile,
+  main as commissionMain,
+  Site
+} from '../tools/commission';
 import { main as decommissionMain } from '../tools/decommission';
 import { defaultConfig } from '../firmware/config';
 import { checkConfig } from '../firmware/config-check';
@@ -96,19 +118,34 @@ describe('installer inputs: a report that cannot be written never leaves an open
   });
 
   const run = (outDir: string, log: string[], s: Site = simSiteActions(site)) =>
-    commission({ config: site.config, installerId: 'INST-1', password: PASSWORD, site: s, firmware, outDir, log: (l) => log.push(l) });
+    commission({
+      config: site.config,
+      installerId: 'INST-1',
+      password: PASSWORD,
+      site: s,
+      firmware,
+      outDir,
+      log: (l) => log.push(l)
+    });
 
   it('--out naming an existing file, a folder under a file, an unwritable folder or /proc/x: refused at once, before the unit is touched', async () => {
     const file = path.join(dir, 'a-file.json');
     fs.writeFileSync(file, '{}');
     const cases: [string, RegExp][] = [
       [file, /is a file, not a folder/],
-      [path.join(file, 'reports'), /a-file\.json\/reports cannot be used \(a part of the path is a file, not a folder, ENOTDIR\)/],
+      [
+        path.join(file, 'reports'),
+        /a-file\.json\/reports cannot be used \(a part of the path is a file, not a folder, ENOTDIR\)/
+      ],
       ['/proc/x', /cannot be made at \/proc\/x \(no such file or folder, ENOENT\)/],
       ['/proc/x/y/z', /cannot be made at \/proc\/x/]
     ];
     const ro = unwritableFolder(dir);
-    if (ro) cases.push([ro, /cannot be written to .* \((permission denied, EACCES|not permitted, EPERM|read-only file system, EROFS)\)/]);
+    if (ro)
+      cases.push([
+        ro,
+        /cannot be written to .* \((permission denied, EACCES|not permitted, EPERM|read-only file system, EROFS)\)/
+      ]);
     else console.log('        (no unwritable folder on this machine: that case is not run)');
     for (const [out, why] of cases) {
       const log: string[] = [];
@@ -124,7 +161,10 @@ describe('installer inputs: a report that cannot be written never leaves an open
       assert.equal(outDirProblem(out) !== undefined, true);
     }
     // Nothing was left behind: no probe file, no folder made for /proc/x's sake.
-    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith('.probe')), []);
+    assert.deepEqual(
+      fs.readdirSync(dir).filter((f) => f.startsWith('.probe')),
+      []
+    );
     assert.equal(outDirProblem(path.join(dir, 'new', 'deeper')), undefined, 'missing folders are made');
     assert.ok(fs.statSync(path.join(dir, 'new', 'deeper')).isDirectory());
     assert.deepEqual(fs.readdirSync(path.join(dir, 'new', 'deeper')), [], 'the probe is removed');
@@ -138,7 +178,10 @@ describe('installer inputs: a report that cannot be written never leaves an open
     const s: Site = {
       ...base,
       pressButton: async () => {
-        atFirstStep = { config: world.store().read(CONFIG_A) !== undefined, password: world.store().read(PASSWORD_RECORD) === PASSWORD };
+        atFirstStep = {
+          config: world.store().read(CONFIG_A) !== undefined,
+          password: world.store().read(PASSWORD_RECORD) === PASSWORD
+        };
         // The folder was probed before the unit was touched; now it goes (a disk pulled, a full disk).
         fs.rmSync(outDir, { recursive: true, force: true });
         fs.writeFileSync(outDir, 'in the way');
@@ -151,8 +194,14 @@ describe('installer inputs: a report that cannot be written never leaves an open
     assert.equal(r.ok, false);
     assert.equal(r.error, 'report not written');
     assert.equal(r.report?.result, 'PASSED', 'every step ran');
-    assert.ok(log.some((l) => /Report\.+ FAIL cannot be written .*the unit is locked all the same/.test(l)), log.join('\n'));
-    assert.ok(log.some((l) => /Console lock\.+ locked with the installer password/.test(l)), log.join('\n'));
+    assert.ok(
+      log.some((l) => /Report\.+ FAIL cannot be written .*the unit is locked all the same/.test(l)),
+      log.join('\n')
+    );
+    assert.ok(
+      log.some((l) => /Console lock\.+ locked with the installer password/.test(l)),
+      log.join('\n')
+    );
     assert.ok(world.console.locked, 'locked');
     site.unit.powerCut();
     assert.ok(world.console.locked, 'locked again after a power cut');
@@ -167,7 +216,7 @@ describe('installer inputs: a report that cannot be written never leaves an open
     fs.rmSync(outDir, { force: true });
   });
 
-  it('a tool that fails after the config is written (here: the installer\'s hands) still locks the unit', async () => {
+  it("a tool that fails after the config is written (here: the installer's hands) still locks the unit", async () => {
     const world = site.unit.sim.world;
     const base = simSiteActions(site);
     const s: Site = {
@@ -180,7 +229,10 @@ describe('installer inputs: a report that cannot be written never leaves an open
     const r = await run(path.join(dir, 'reports2'), log, s);
     assert.equal(r.ok, false);
     assert.match(r.error!, /the tool failed: interrupted by the installer/);
-    assert.ok(log.some((l) => /Console lock\.+ locked with the installer password/.test(l)), log.join('\n'));
+    assert.ok(
+      log.some((l) => /Console lock\.+ locked with the installer password/.test(l)),
+      log.join('\n')
+    );
     assert.ok(world.console.locked);
     // The button step the tool abandoned times out on the unit, harmlessly.
     const session = new Session(simTransport(world.console));
@@ -194,7 +246,11 @@ describe('installer inputs: a report that cannot be written never leaves an open
     const session = new Session(simTransport(world.console));
     assert.ok(await session.unlock(PASSWORD));
     // A stranger at the open console.
-    for (const req of [{ password: 'Strangers-Pw1' }, { password: 'Strangers-Pw1', old: 'guess-guess' }, { password: 'Strangers-Pw1', old: 7 }]) {
+    for (const req of [
+      { password: 'Strangers-Pw1' },
+      { password: 'Strangers-Pw1', old: 'guess-guess' },
+      { password: 'Strangers-Pw1', old: 7 }
+    ]) {
       const r = await session.request('lock', req);
       assert.equal(r.error, 'old-password', JSON.stringify(req));
       assert.match(explain(r).reason, /already has an installer password/);
@@ -300,22 +356,55 @@ describe('installer inputs: a factory-fresh unit and hostile requests', function
     for (const [c, field] of cases) {
       const r = await s.request('config', { config: c });
       assert.equal(r.error, 'config-refused', JSON.stringify(c)?.slice(0, 40));
-      assert.ok((r.problems as { field: string }[]).some((p) => p.field === field), `unit: ${field}`);
+      assert.ok(
+        (r.problems as { field: string }[]).some((p) => p.field === field),
+        `unit: ${field}`
+      );
       const tool = commissionProblems(c);
-      assert.ok(tool.some((p) => p.field === field), `tool: ${field}`);
-      assert.ok(tool.every((p) => !/TypeError|undefined/.test(p.reason)), JSON.stringify(tool));
+      assert.ok(
+        tool.some((p) => p.field === field),
+        `tool: ${field}`
+      );
+      assert.ok(
+        tool.every((p) => !/TypeError|undefined/.test(p.reason)),
+        JSON.stringify(tool)
+      );
       const log: string[] = [];
-      const res = await commission({ config: c as never, installerId: 'I', password: PASSWORD, site: simSiteActions(site), firmware, outDir: os.tmpdir(), log: (l) => log.push(l) });
+      const res = await commission({
+        config: c as never,
+        installerId: 'I',
+        password: PASSWORD,
+        site: simSiteActions(site),
+        firmware,
+        outDir: os.tmpdir(),
+        log: (l) => log.push(l)
+      });
       assert.equal(res.error, 'config refused');
-      assert.ok(log.some((l) => l.includes(`- ${field}: `)), log.join('\n'));
+      assert.ok(
+        log.some((l) => l.includes(`- ${field}: `)),
+        log.join('\n')
+      );
     }
     untouched(site);
   });
 });
 
 describe('installer inputs: keys named like Object.prototype members are unknown settings', () => {
-  const NAMES = ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', '__defineGetter__'];
-  const full = () => JSON.parse(JSON.stringify(simDefaultConfig({ primary: { port: 1 }, secondary: { port: 2, host: '127.0.0.1' } }, { port: 3 }))) as Record<string, any>;
+  const NAMES = [
+    'constructor',
+    'toString',
+    '__proto__',
+    'hasOwnProperty',
+    'valueOf',
+    'isPrototypeOf',
+    'propertyIsEnumerable',
+    'toLocaleString',
+    '__defineGetter__'
+  ];
+  const full = () =>
+    JSON.parse(
+      JSON.stringify(simDefaultConfig({ primary: { port: 1 }, secondary: { port: 2, host: '127.0.0.1' } }, { port: 3 }))
+    ) as Record<string, any>;
   const places: [string, (c: any) => any][] = [
     ['', (c) => c],
     ['indicator.', (c) => c.indicator],
@@ -326,7 +415,7 @@ describe('installer inputs: keys named like Object.prototype members are unknown
     ['network.wifi.', (c) => (c.network = { wifi: { ssid: 'Home', password: '' } }) && c.network.wifi]
   ];
 
-  it('refused in every section, as they arrive from JSON (own keys), by the unit\'s check and the tool\'s', () => {
+  it("refused in every section, as they arrive from JSON (own keys), by the unit's check and the tool's", () => {
     assert.deepEqual(checkConfig(full()), []);
     for (const [at, where] of places) {
       for (const name of NAMES) {
@@ -336,7 +425,10 @@ describe('installer inputs: keys named like Object.prototype members are unknown
         const parsed = JSON.parse(JSON.stringify(c).replace('"__MARK__":1', `"${name}":{}`));
         const fields = checkConfig(parsed).map((p) => `${p.field} ${p.reason}`);
         assert.ok(fields.includes(`${at}${name} unknown`), `${at}${name}: ${fields.join(', ')}`);
-        assert.ok(commissionProblems(parsed).some((p) => p.field === `${at}${name}` && /not a known setting/.test(p.reason)), `tool: ${at}${name}`);
+        assert.ok(
+          commissionProblems(parsed).some((p) => p.field === `${at}${name}` && /not a known setting/.test(p.reason)),
+          `tool: ${at}${name}`
+        );
       }
     }
   });
@@ -351,10 +443,11 @@ describe('installer inputs: keys named like Object.prototype members are unknown
     c.network = { wifi: Object.create({ ssid: 'Home', password: '' }) };
     c.evidence = Object.create(c.evidence);
     const fields = checkConfig(c).map((p) => p.field);
-    for (const f of ['report.receivers[0].__proto__', 'network.wifi.__proto__', 'evidence.__proto__']) assert.ok(fields.includes(f), `${f}: ${fields.join(', ')}`);
+    for (const f of ['report.receivers[0].__proto__', 'network.wifi.__proto__', 'evidence.__proto__'])
+      assert.ok(fields.includes(f), `${f}: ${fields.join(', ')}`);
   });
 
-  it('the tool\'s words never come from Object.prototype', () => {
+  it("the tool's words never come from Object.prototype", () => {
     for (const name of NAMES) {
       assert.equal(typeof reasonWords({ field: name, reason: name }), 'string');
       assert.match(reasonWords({ field: name, reason: name }), /is refused/);
@@ -365,9 +458,9 @@ describe('installer inputs: keys named like Object.prototype members are unknown
     }
   });
 
-  it('on the Espruino 2v29 interpreter: a `__proto__` key becomes the prototype, and the firmware\'s check still refuses it', function () {
+  it("on the Espruino 2v29 interpreter: a `__proto__` key becomes the prototype, and the firmware's check still refuses it", function () {
     this.timeout(60000);
-    const bin = [process.env.ESPRUINO_BIN, '/opt/espruino-2v29/bin/espruino'].find((b) => b && fs.existsSync(b));
+    const bin = [process.env.ESPRUINO_BIN].find((b) => b && fs.existsSync(b));
     if (!bin) {
       console.log('        (no Espruino interpreter: set ESPRUINO_BIN to run this on 2v29)');
       this.skip();
@@ -380,7 +473,13 @@ describe('installer inputs: keys named like Object.prototype members are unknown
       const out = r.stdout ?? '';
       const m = /RESULT (.*)/.exec(out);
       assert.ok(m, out.slice(-2000));
-      const res = JSON.parse(m![1]) as { good: string[]; proto: string[]; protoKeys: string[]; ctor: string[]; nested: string[] };
+      const res = JSON.parse(m![1]) as {
+        good: string[];
+        proto: string[];
+        protoKeys: string[];
+        ctor: string[];
+        nested: string[];
+      };
       assert.deepEqual(res.good, [], 'the valid config is taken on Espruino');
       assert.deepEqual(res.protoKeys, [], 'Object.keys never lists __proto__ on Espruino');
       assert.ok(res.proto.includes('__proto__ unknown'), res.proto.join(', '));
@@ -399,14 +498,20 @@ function espruinoCheckScript(): string {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ts = require('typescript') as typeof import('typescript');
   const bundled = esbuild.buildSync({
-    stdin: { contents: `import { checkConfig } from ${JSON.stringify(path.join(ROOT, 'firmware', 'config-check'))};\n(globalThis as any).checkConfig = checkConfig;\n`, loader: 'ts', resolveDir: ROOT },
+    stdin: {
+      contents: `import { checkConfig } from ${JSON.stringify(path.join(ROOT, 'firmware', 'config-check'))};\n(globalThis as any).checkConfig = checkConfig;\n`,
+      loader: 'ts',
+      resolveDir: ROOT
+    },
     bundle: true,
     write: false,
     format: 'iife',
     target: 'es2017',
     platform: 'neutral'
   }).outputFiles[0].text;
-  const es5 = ts.transpileModule(bundled.replace(/globalThis/g, 'global'), { compilerOptions: { target: ts.ScriptTarget.ES5, module: ts.ModuleKind.None, noEmitHelpers: true } }).outputText;
+  const es5 = ts.transpileModule(bundled.replace(/globalThis/g, 'global'), {
+    compilerOptions: { target: ts.ScriptTarget.ES5, module: ts.ModuleKind.None, noEmitHelpers: true }
+  }).outputText;
   const good = JSON.stringify(simDefaultConfig({ primary: { port: 1 }, secondary: { port: 2 } }, { port: 3 }));
   return `${es5}
 var good = ${good};
@@ -456,17 +561,32 @@ describe('installer inputs: files, options and reports', function () {
       }
       assert.ok(err, text);
       assert.ok(!err!.message.includes(secret) && !err!.message.includes('S3cret'), err!.message);
-      assert.match(err!.message, new RegExp(`the config file .*unit\\.json is not valid JSON: line ${line}, column ${column} \\(its contents are not shown`), `${JSON.stringify(text)}: ${err!.message}`);
+      assert.match(
+        err!.message,
+        new RegExp(
+          `the config file .*unit\\.json is not valid JSON: line ${line}, column ${column} \\(its contents are not shown`
+        ),
+        `${JSON.stringify(text)}: ${err!.message}`
+      );
       // The CLI: --check and a commissioning run say the same, and still show nothing of the file.
       const out: string[] = [];
-      assert.equal(checkConfigFile(f, (l) => out.push(l)), 1);
+      assert.equal(
+        checkConfigFile(f, (l) => out.push(l)),
+        1
+      );
       assert.ok(!out.join('\n').includes(secret));
       const run = await captureConsole(() => commissionMain(['--sim', '--config', f]));
-      assert.ok(run.error && !run.error.message.includes(secret) && /not valid JSON/.test(run.error.message), String(run.error));
+      assert.ok(
+        run.error && !run.error.message.includes(secret) && /not valid JSON/.test(run.error.message),
+        String(run.error)
+      );
     }
     // Not a file, missing, too large: named, nothing read out.
     assert.throws(() => readConfigFile(dir), /is not a file/);
-    assert.throws(() => readConfigFile(path.join(dir, 'none.json')), /cannot be read \(no such file or folder, ENOENT\)/);
+    assert.throws(
+      () => readConfigFile(path.join(dir, 'none.json')),
+      /cannot be read \(no such file or folder, ENOENT\)/
+    );
     const huge = path.join(dir, 'huge.json');
     fs.writeFileSync(huge, ' '.repeat((1 << 20) + 1));
     assert.throws(() => readConfigFile(huge), /too large/);
@@ -477,7 +597,9 @@ describe('installer inputs: files, options and reports', function () {
       fc.oneof(
         fc.json(),
         fc.json().map((j) => j.slice(0, Math.max(0, j.length - 1))),
-        fc.tuple(fc.json(), fc.nat(), fc.constantFrom(',', '}', ']', '"', 'x', '\\', '\n', '0', '-', '.', 'e')).map(([j, at, ch]) => j.slice(0, at % (j.length + 1)) + ch + j.slice(at % (j.length + 1))),
+        fc
+          .tuple(fc.json(), fc.nat(), fc.constantFrom(',', '}', ']', '"', 'x', '\\', '\n', '0', '-', '.', 'e'))
+          .map(([j, at, ch]) => j.slice(0, at % (j.length + 1)) + ch + j.slice(at % (j.length + 1))),
         fc.string({ maxLength: 20 })
       ),
       { numRuns: 3000, seed: 18 }
@@ -526,12 +648,16 @@ describe('installer inputs: files, options and reports', function () {
     ] as [string[], RegExp][]) {
       await assert.rejects(decommissionMain(argv), why, argv.join(' '));
     }
-    assert.deepEqual(parseOptions(['--config', 'a.json', '--sim'], { config: 'value', sim: 'flag' }), { config: 'a.json', sim: true });
+    assert.deepEqual(parseOptions(['--config', 'a.json', '--sim'], { config: 'value', sim: 'flag' }), {
+      config: 'a.json',
+      sim: true
+    });
   });
 
   it('the command line exits 2 for a missing value (the lab config is never used in its place), 0/1 for --check', () => {
     const tsx = path.join(ROOT, 'node_modules', '.bin', 'tsx');
-    const cli = (...a: string[]) => spawnSync(tsx, [path.join(ROOT, 'tools', 'commission.ts'), ...a], { cwd: dir, encoding: 'utf8', timeout: 30000 });
+    const cli = (...a: string[]) =>
+      spawnSync(tsx, [path.join(ROOT, 'tools', 'commission.ts'), ...a], { cwd: dir, encoding: 'utf8', timeout: 30000 });
     const r = cli('--sim', '--config');
     assert.equal(r.status, 2, r.stdout + r.stderr);
     assert.match(r.stderr, /commission: --config needs a value/);
@@ -543,12 +669,20 @@ describe('installer inputs: files, options and reports', function () {
     fs.writeFileSync(bad, JSON.stringify({ ...defaultConfig(), holdMs: 9000, toString: 1 }));
     const no = cli('--check', bad);
     assert.equal(no.status, 1);
-    assert.match(no.stdout, /NOT TAKEN, 2 problem\(s\):\n  - toString: is not a known setting\n  - holdMs: must be from 0 to 5000 ms, got 9000\n/);
+    assert.match(
+      no.stdout,
+      /NOT TAKEN, 2 problem\(s\):\n  - toString: is not a known setting\n  - holdMs: must be from 0 to 5000 ms, got 9000\n/
+    );
   });
 
   it('--verify on anything that is not a signed report: "not a valid report", never an exception', async () => {
     const key = SIM_KEYS.evidence;
-    const signed = (mac: unknown) => ({ format: 'panic-alarm-commissioning/1', unit: 'SIM-0001', steps: [], signature: { alg: 'HMAC-SHA256', key: 'k', signed: 'commissioning-report:SIM-0001:x', mac } });
+    const signed = (mac: unknown) => ({
+      format: 'panic-alarm-commissioning/1',
+      unit: 'SIM-0001',
+      steps: [],
+      signature: { alg: 'HMAC-SHA256', key: 'k', signed: 'commissioning-report:SIM-0001:x', mac }
+    });
     const cases: unknown[] = [
       signed('abc'),
       signed('ab'),
@@ -590,10 +724,20 @@ describe('installer codes: every code the unit sends has words in the tool', () 
   it('one list: each fail() code in firmware/installer.ts (and each error of firmware/console.ts) is listed, each listed code is sent, each has words', () => {
     const src = fs.readFileSync(path.join(ROOT, 'firmware', 'installer.ts'), 'utf8');
     const front = fs.readFileSync(path.join(ROOT, 'firmware', 'console.ts'), 'utf8');
-    const sent = new Set([...src.matchAll(/fail\([^,()]+, '([a-z0-9-]+)'/g), ...front.matchAll(/error: '([a-z0-9-]+)'/g)].map((m) => m[1]));
+    const sent = new Set(
+      [...src.matchAll(/fail\([^,()]+, '([a-z0-9-]+)'/g), ...front.matchAll(/error: '([a-z0-9-]+)'/g)].map((m) => m[1])
+    );
     assert.ok(sent.size >= 25, `found ${sent.size} codes`);
-    assert.deepEqual([...sent].filter((c) => !(INSTALLER_ERRORS as readonly string[]).includes(c)), [], 'sent but not listed');
-    assert.deepEqual(INSTALLER_ERRORS.filter((c) => !sent.has(c)), [], 'listed but never sent');
+    assert.deepEqual(
+      [...sent].filter((c) => !(INSTALLER_ERRORS as readonly string[]).includes(c)),
+      [],
+      'sent but not listed'
+    );
+    assert.deepEqual(
+      INSTALLER_ERRORS.filter((c) => !sent.has(c)),
+      [],
+      'listed but never sent'
+    );
     assert.deepEqual(unexplained(), []);
     for (const code of [...INSTALLER_ERRORS, ...TOOL_ERRORS]) {
       assert.ok(EXPLAINED.includes(code), code);
@@ -603,16 +747,27 @@ describe('installer codes: every code the unit sends has words in the tool', () 
       assert.doesNotMatch(w.reason + w.hint, /undefined|\[object/, `${code}: ${w.reason} / ${w.hint}`);
     }
     assert.match(explain({ id: 1, ok: false, error: 'bad-digest' }).reason, /refused to sign/);
-    assert.match(explain({ id: 1, ok: false, error: 'exception', why: 'x is not defined' }).reason, /failed on the request \(x is not defined\)/);
+    assert.match(
+      explain({ id: 1, ok: false, error: 'exception', why: 'x is not defined' }).reason,
+      /failed on the request \(x is not defined\)/
+    );
     // Progress lines too.
     const said = new Set([...src.matchAll(/say\([^,()]+, '([a-z0-9-]+)'/g)].map((m) => m[1]));
     assert.deepEqual([...said].sort(), [...INSTALLER_PROGRESS].sort());
     for (const p of INSTALLER_PROGRESS) assert.notEqual(progressWords({ progress: p }), p, p);
-    assert.equal(progressWords({ progress: 'report', path: 'wifi', host: '192.0.2.1', port: 7000 }), 'manual test report (601) via wifi to 192.0.2.1:7000');
+    assert.equal(
+      progressWords({ progress: 'report', path: 'wifi', host: '192.0.2.1', port: 7000 }),
+      'manual test report (601) via wifi to 192.0.2.1:7000'
+    );
   });
 
   it('a malformed reply (no problem list, odd figures) still gets words, never an exception', () => {
-    for (const r of [{ error: 'config-refused', problems: 'x' }, { error: 'config-refused', problems: [null, 3, { field: {} }] }, { error: 'path-down', down: 5 }, { error: 'no-answer' }]) {
+    for (const r of [
+      { error: 'config-refused', problems: 'x' },
+      { error: 'config-refused', problems: [null, 3, { field: {} }] },
+      { error: 'path-down', down: 5 },
+      { error: 'no-answer' }
+    ]) {
       const w = explain({ id: 1, ok: false, ...r } as Reply);
       assert.equal(typeof w.reason, 'string');
     }
@@ -622,9 +777,19 @@ describe('installer codes: every code the unit sends has words in the tool', () 
     this.timeout(60000);
     await firmware('ESPRUINOWIFI');
     const image = fs.readFileSync(path.join(ROOT, 'dist', 'firmware.js'), 'utf8');
-    for (const words of ['without spaces', 'must be 8-20', 'waiting for a short press', 'listening for', 'reporting decommission', '3 long blinks']) {
+    for (const words of [
+      'without spaces',
+      'must be 8-20',
+      'waiting for a short press',
+      'listening for',
+      'reporting decommission',
+      '3 long blinks'
+    ]) {
       assert.ok(!image.includes(words), words);
     }
-    assert.deepEqual(validateConfig(null).map((p) => p.reason), ['must be an object']);
+    assert.deepEqual(
+      validateConfig(null).map((p) => p.reason),
+      ['must be an object']
+    );
   });
 });

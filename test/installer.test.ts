@@ -1,11 +1,20 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
+import * as nodeCrypto from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createSimSite, SimSite } from '../sim/site';
 import { SIM_KEYS, simDefaultConfig } from '../sim/default-config';
 import { Session, simTransport } from '../tools/installer-link';
-import { MODULE_IMG, commission, commissionProblems, simSiteActions, buildFirmware, verifyReport, CommissioningReport } from '../tools/commission';
+import {
+  MODULE_IMG,
+  commission,
+  commissionProblems,
+  simSiteActions,
+  buildFirmware,
+  verifyReport,
+  CommissioningReport
+} from '../tools/commission';
 import { decommission } from '../tools/decommission';
 import { createSimUnit } from '../sim/unit';
 import { SimNorFlash, SimPowerLoss, createSimFlashArea } from '../sim/nor';
@@ -38,7 +47,10 @@ function assertNoSecrets(where: string, text: string): void {
 }
 
 function cid(site: SimSite, i: number): string[] {
-  return site.centres[i].events().filter((e) => e.cid).map((e) => e.cid!.code);
+  return site.centres[i]
+    .events()
+    .filter((e) => e.cid)
+    .map((e) => e.cid!.code);
 }
 
 describe('installer: commissioning, console lock, decommission (sim site)', function () {
@@ -59,13 +71,31 @@ describe('installer: commissioning, console lock, decommission (sim site)', func
 
   it('commissions a factory-fresh unit: flashes, configures, passes every self-test step, writes a signed report, locks the console', async () => {
     log = [];
-    const r = await commission({ config: siteConfig(site), installerId: 'INST-042', password: PASSWORD, site: simSiteActions(site), firmware, outDir, log: (l) => log.push(l) });
+    const r = await commission({
+      config: siteConfig(site),
+      installerId: 'INST-042',
+      password: PASSWORD,
+      site: simSiteActions(site),
+      firmware,
+      outDir,
+      log: (l) => log.push(l)
+    });
     assert.ok(r.ok, log.join('\n'));
     report = r.report!;
     assert.equal(report.result, 'PASSED');
     assert.deepEqual(
       report.steps.map((s) => `${s.step}:${s.ok}`),
-      ['button:true', 'indicator:true', 'mic:true', 'paths:true', 'report:true', 'report:true', 'power:true', 'storage:true', 'clock:true']
+      [
+        'button:true',
+        'indicator:true',
+        'mic:true',
+        'paths:true',
+        'report:true',
+        'report:true',
+        'power:true',
+        'storage:true',
+        'clock:true'
+      ]
     );
     // Figures from the unit, not placeholders.
     const mic = report.steps[2].figures;
@@ -78,11 +108,20 @@ describe('installer: commissioning, console lock, decommission (sim site)', func
     assert.equal(report.installer, 'INST-042');
     assert.equal(report.unit, 'SIM-0001');
     assert.match(report.firmware.sha256, /^[0-9a-f]{64}$/);
-    assert.equal(report.firmware.sha256, require('node:crypto').createHash('sha256').update(fs.readFileSync(await firmware('ESPRUINOWIFI'))).digest('hex'));
+    assert.equal(
+      report.firmware.sha256,
+      nodeCrypto
+        .createHash('sha256')
+        .update(fs.readFileSync(await firmware('ESPRUINOWIFI')))
+        .digest('hex')
+    );
     assert.equal(report.serviceStart, new Date().toISOString().slice(0, 10));
     // The fresh board's code sector was empty: the tool wrote this build's installer module, which
     // the unit checked against the SHA-256 its image carries and now runs from that sector.
-    assert.ok(log.some((l) => /Installer module[. ]+written \(\d+ bytes\) and checked/.test(l)), log.join('\n'));
+    assert.ok(
+      log.some((l) => /Installer module[. ]+written \(\d+ bytes\) and checked/.test(l)),
+      log.join('\n')
+    );
     const code = site.unit.sim.world.code;
     assert.ok(code.bytes && code.expect && code.loads > 0);
     assert.deepEqual(Buffer.from(code.bytes.subarray(0, fs.statSync(MODULE_IMG).size)), fs.readFileSync(MODULE_IMG));
@@ -133,7 +172,15 @@ describe('installer: commissioning, console lock, decommission (sim site)', func
     const c = siteConfig(site);
     c.holdMs = 1800;
     const log: string[] = [];
-    const r = await commission({ config: c, installerId: 'INST-042', password: PASSWORD, site: simSiteActions(site), firmware, outDir, log: (l) => log.push(l) });
+    const r = await commission({
+      config: c,
+      installerId: 'INST-042',
+      password: PASSWORD,
+      site: simSiteActions(site),
+      firmware,
+      outDir,
+      log: (l) => log.push(l)
+    });
     assert.ok(r.ok, log.join('\n'));
     assert.equal(site.unit.app.config().holdMs, 1800);
     assert.ok(site.unit.sim.world.console.locked);
@@ -209,7 +256,10 @@ describe('installer: commissioning, console lock, decommission (sim site)', func
       const fields = (r.problems as { field: string; reason: string }[]).map((p) => p.field);
       assert.ok(fields.includes(field), `${field}: got ${fields.join(', ')}`);
       // The installer tool refuses the same config before sending anything.
-      assert.ok(commissionProblems(c).some((p) => p.field === field), `tool: ${field}`);
+      assert.ok(
+        commissionProblems(c).some((p) => p.field === field),
+        `tool: ${field}`
+      );
     }
     // Nothing changed: same config in force, same record, no restart, no secret echoed.
     assert.equal((await s.request('info')).configSha256, good);
@@ -238,11 +288,11 @@ describe('installer: commissioning, console lock, decommission (sim site)', func
     const refused = await decommission(actions, { password: PASSWORD, force: false, log: (l) => lines.push(l) });
     assert.equal(refused.ok, false);
     assert.match(refused.reason!, /not yet uploaded/);
-    assert.ok((world.store().read(CONFIG_A) !== undefined) && world.spool.blobs.size > 0, 'nothing erased');
+    assert.ok(world.store().read(CONFIG_A) !== undefined && world.spool.blobs.size > 0, 'nothing erased');
     assert.ok(world.console.locked, 'left locked');
     const wrong = await decommission(actions, { password: 'Wrong-Pass-1', force: true, log: (l) => lines.push(l) });
     assert.equal(wrong.ok, false);
-    assert.ok((world.store().read(CONFIG_A) !== undefined));
+    assert.ok(world.store().read(CONFIG_A) !== undefined);
     // The wrong password cannot even open the console; open it and force with a wrong one.
     const s = new Session(simTransport(world.console));
     assert.ok(await s.unlock(PASSWORD));
@@ -250,17 +300,25 @@ describe('installer: commissioning, console lock, decommission (sim site)', func
     assert.equal(bad.error, 'wrong-password');
     await s.request('lock');
     await s.close();
-    assert.ok((world.store().read(CONFIG_A) !== undefined) && world.spool.blobs.size > 0, 'nothing erased');
+    assert.ok(world.store().read(CONFIG_A) !== undefined && world.spool.blobs.size > 0, 'nothing erased');
 
-    const before308 = cid(site, 0).concat(cid(site, 1)).filter((c) => c === '308').length;
+    const before308 = cid(site, 0)
+      .concat(cid(site, 1))
+      .filter((c) => c === '308').length;
     const done = await decommission(actions, { password: PASSWORD, force: true, log: (l) => lines.push(l) });
     assert.ok(done.ok, lines.join('\n'));
-    assert.equal(cid(site, 0).concat(cid(site, 1)).filter((c) => c === '308').length, before308 + 1);
+    assert.equal(
+      cid(site, 0)
+        .concat(cid(site, 1))
+        .filter((c) => c === '308').length,
+      before308 + 1
+    );
     await sleep(500);
     // Keys, config, password and evidence are gone; the unit runs in its factory state, console open.
     assert.equal(world.spool.blobs.size, 0);
     const store = world.store();
-    for (const name of [CONFIG_A, CONFIG_B, PASSWORD_RECORD, 'svc.json', 'rec.id']) assert.equal(store.read(name), undefined, name);
+    for (const name of [CONFIG_A, CONFIG_B, PASSWORD_RECORD, 'svc.json', 'rec.id'])
+      assert.equal(store.read(name), undefined, name);
     const flashText = Buffer.from(world.nor.bytes).toString('latin1');
     assertNoSecrets('flash after decommission', flashText);
     assert.equal(world.console.locked, false);
@@ -280,11 +338,22 @@ describe('installer: failures are reported step by step, with a reason and a hin
       site.unit.sim.world.mic.source(generators.silence());
       site.unit.sim.world.power.unplug();
       const log: string[] = [];
-      const r = await commission({ config: site.config, installerId: 'INST-7', password: PASSWORD, site: simSiteActions(site), firmware, outDir, log: (l) => log.push(l) });
+      const r = await commission({
+        config: site.config,
+        installerId: 'INST-7',
+        password: PASSWORD,
+        site: simSiteActions(site),
+        firmware,
+        outDir,
+        log: (l) => log.push(l)
+      });
       assert.equal(r.ok, false);
       assert.equal(r.report!.result, 'FAILED');
       const failed = r.report!.steps.filter((s) => !s.ok);
-      assert.deepEqual(failed.map((s) => s.step), ['mic', 'power']);
+      assert.deepEqual(
+        failed.map((s) => s.step),
+        ['mic', 'power']
+      );
       assert.match(failed[0].reason!, /silent/);
       assert.match(failed[0].hint!, /microphone/);
       assert.equal(failed[0].figures.rms, 0);

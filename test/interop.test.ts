@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { useFakeTime } from './support/fake-time';
-import { createRig, Rig, cid } from './support/alarm-rig';
+import { createRig, Rig, cid } from '../sim/alarm-rig';
 import { RECEIVER_QUIRKS } from '../sim/centre';
 import type { CentreEvent } from '../sim/centre';
 
@@ -44,7 +44,10 @@ describe('interop: every receiver profile x every kind of event', function () {
       await rig.run(100_000, 1000);
       const nulls = rig.primary.events().filter((e) => e.id === 'NULL');
       assert.ok(nulls.length >= 1, `${profile}: link tests sent`);
-      assert.ok(u.app.status().routes.every((r) => r.ok), `${profile}: no path reported failed`);
+      assert.ok(
+        u.app.status().routes.every((r) => r.ok),
+        `${profile}: no path reported failed`
+      );
       assert.equal(rig.alarms().filter((e) => e.cid?.code === '350').length, 0, `${profile}: no communication trouble`);
 
       const hold = async () => {
@@ -69,8 +72,13 @@ describe('interop: every receiver profile x every kind of event', function () {
       // A second hold during the alarm names the recording.
       at = await hold();
       await within('the panic with the recording reference', () => acked('120', 1, at).length === 1);
-      const withRef = [...rig.primary.events(), ...rig.secondary.events()].filter((e) => e.cid?.code === '120' && e.reply === 'ACK' && e.at >= at);
-      assert.ok(withRef.some((e) => e.xdata.some((x) => x.startsWith('V'))), `${profile}: the recording reference reached the centre`);
+      const withRef = [...rig.primary.events(), ...rig.secondary.events()].filter(
+        (e) => e.cid?.code === '120' && e.reply === 'ACK' && e.at >= at
+      );
+      assert.ok(
+        withRef.some((e) => e.xdata.some((x) => x.startsWith('V'))),
+        `${profile}: the recording reference reached the centre`
+      );
       at = await taps(3);
       await within('the cancel (406)', () => acked('406', 1, at - 2000).length === 1);
       at = await taps(5);
@@ -84,9 +92,14 @@ describe('interop: every receiver profile x every kind of event', function () {
       const recs = u.app.journal.records();
       const events = recs.filter((r) => r.k === 'ev');
       for (const ev of events) {
-        assert.ok(recs.some((r) => r.k === 'ok' && r.r === ev.i), `${profile}: event ${ev.c} delivered`);
+        assert.ok(
+          recs.some((r) => r.k === 'ok' && r.r === ev.i),
+          `${profile}: event ${ev.c} delivered`
+        );
       }
-      const all: CentreEvent[] = [...rig.primary.events(), ...rig.secondary.events()].filter((e) => e.id !== 'NULL' && e.reply === 'ACK');
+      const all: CentreEvent[] = [...rig.primary.events(), ...rig.secondary.events()].filter(
+        (e) => e.id !== 'NULL' && e.reply === 'ACK'
+      );
       const byEvent = new Map<string, Set<string>>();
       for (const e of all) {
         const k = cid(e);
@@ -97,10 +110,19 @@ describe('interop: every receiver profile x every kind of event', function () {
       for (const ev of events) {
         const k = `${ev.q} ${ev.c} ${String(ev.z).padStart(3, '0')}`;
         const seqs = [...(byEvent.get(k) ?? [])];
-        const mine = events.filter((x) => `${x.q} ${x.c} ${String(x.z).padStart(3, '0')}` === k).map((x) => String(x.n).padStart(4, '0'));
-        for (const s of seqs) assert.ok(mine.includes(s), `${profile}: ${k} reached the centre under ${s}, a number the unit never gave it`);
+        const mine = events
+          .filter((x) => `${x.q} ${x.c} ${String(x.z).padStart(3, '0')}` === k)
+          .map((x) => String(x.n).padStart(4, '0'));
+        for (const s of seqs)
+          assert.ok(
+            mine.includes(s),
+            `${profile}: ${k} reached the centre under ${s}, a number the unit never gave it`
+          );
       }
-      assert.ok(Math.abs(u.sim.hal.clock.wall() - Date.now()) <= 5000, `${profile}: the clock within 5 s of the receivers'`);
+      assert.ok(
+        Math.abs(u.sim.hal.clock.wall() - Date.now()) <= 5000,
+        `${profile}: the clock within 5 s of the receivers'`
+      );
     });
   }
 });

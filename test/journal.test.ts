@@ -37,7 +37,10 @@ describe('journal', () => {
     assert.equal(decodeRecord(crypto, line.slice(0, -1)), undefined);
     assert.equal(decodeRecord(crypto, 'garbage'), undefined);
     const body = '{"k":"x"}';
-    assert.equal(decodeRecord(crypto, `${body}~${(crypto.crc32(body) >>> 0).toString(16).padStart(8, '0')}`), undefined);
+    assert.equal(
+      decodeRecord(crypto, `${body}~${(crypto.crc32(body) >>> 0).toString(16).padStart(8, '0')}`),
+      undefined
+    );
   });
 
   it('keeps records across a reopen and continues the sequence', () => {
@@ -46,7 +49,13 @@ describe('journal', () => {
     j1.append('boot');
     j1.append('panic', { held: 1500 });
     const j2 = open(flash);
-    assert.deepEqual(j2.records().map((r) => [r.i, r.k]), [[1, 'boot'], [2, 'panic']]);
+    assert.deepEqual(
+      j2.records().map((r) => [r.i, r.k]),
+      [
+        [1, 'boot'],
+        [2, 'panic']
+      ]
+    );
     assert.equal(j2.append('boot').i, 3);
   });
 
@@ -74,7 +83,10 @@ describe('journal', () => {
     flash.flipByte('j.0', raw.indexOf('"b"') + 1, 0x02);
     const j2 = open(flash);
     assert.equal(j2.corruptAtOpen(), 1);
-    assert.deepEqual(j2.records().map((r) => r.k), ['a', 'c']);
+    assert.deepEqual(
+      j2.records().map((r) => r.k),
+      ['a', 'c']
+    );
   });
 
   it('survives a write cut short by a power failure, and the next record is intact', () => {
@@ -87,7 +99,10 @@ describe('journal', () => {
     assert.equal(j2.corruptAtOpen(), 1);
     j2.append('c');
     const j3 = open(flash);
-    assert.deepEqual(j3.records().map((r) => r.k), ['a', 'c']);
+    assert.deepEqual(
+      j3.records().map((r) => r.k),
+      ['a', 'c']
+    );
     assert.equal(j3.corruptAtOpen(), 1);
   });
 
@@ -118,7 +133,10 @@ describe('journal', () => {
     assert.throws(() => j.append('lost'), /storage full/);
     j.append('b');
     const reopened = open(flash);
-    assert.deepEqual(reopened.records().map((r) => r.k), ['a', 'b']);
+    assert.deepEqual(
+      reopened.records().map((r) => r.k),
+      ['a', 'b']
+    );
     assert.equal(reopened.corruptAtOpen(), 1);
   });
 

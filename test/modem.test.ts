@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { useFakeTime } from './support/fake-time';
-import { createRig, Rig } from './support/alarm-rig';
+import { createRig, Rig } from '../sim/alarm-rig';
 import { SimModem } from '../sim/modem';
 
 const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
@@ -25,7 +25,8 @@ describe('cellular modem recovery: the device driver against an AT modem emulato
     return u;
   }
   const cellUp = () => !!rig.unit!.sim.hal.links.cellular!.status().up;
-  const viaSecondary = (code: string) => rig.secondary.alarms().filter((e) => e.cid?.code === code && e.cid.qualifier === 1).length;
+  const viaSecondary = (code: string) =>
+    rig.secondary.alarms().filter((e) => e.cid?.code === code && e.cid.qualifier === 1).length;
 
   async function panicGetsThrough(): Promise<number> {
     const before = viaSecondary('120');

@@ -26,7 +26,9 @@ describe('press state machine (pure)', () => {
       const r = pressStep(from, ev, hold);
       assert.deepEqual(r.state, to);
       assert.deepEqual(
-        r.effects.map((e) => (e.type === 'arm' ? `arm:${e.ms}` : e.type === 'trigger' ? `trigger:${e.heldMs}` : e.type)),
+        r.effects.map((e) =>
+          e.type === 'arm' ? `arm:${e.ms}` : e.type === 'trigger' ? `trigger:${e.heldMs}` : e.type
+        ),
         effects
       );
     });

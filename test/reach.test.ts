@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { useFakeTime } from './support/fake-time';
-import { createRig, Rig, cid } from './support/alarm-rig';
+import { createRig, Rig, cid } from '../sim/alarm-rig';
 import { createIndicatorDriver, ACK_BLINK, NO_REPORT } from '../firmware/indicator';
 import { createSimClock } from '../sim/clock';
 import { SimOutput } from '../sim/hal';
@@ -51,7 +51,11 @@ describe('a unit that cannot report to anyone shows it', function () {
     assert.equal(st.reach, false, 'status says no one can be reached');
     assert.ok(st.pending > 0, 'the panic is still owed');
     const down = u.app.journal.records().filter((x) => x.k === 'reach');
-    assert.deepEqual(down.map((x) => x.ok), [0], 'journalled once, as unreachable');
+    assert.deepEqual(
+      down.map((x) => x.ok),
+      [0],
+      'journalled once, as unreachable'
+    );
     const since = down[0].u as number;
     const lit = glows(u.sim.world.led, since);
     assert.ok(lit.filter((ms) => ms >= 1000).length >= 3, `the long glow repeats (lit ${lit.join(',')})`);
@@ -60,23 +64,41 @@ describe('a unit that cannot report to anyone shows it', function () {
     r.primary.faults.down = false;
     r.secondary.faults.down = false;
     await r.until(() => r.alarms().some((e) => cid(e) === '1 120 001'), 10 * 60_000);
-    assert.ok(r.alarms().some((e) => cid(e) === '1 120 001'), 'the owed panic is delivered once a receiver answers');
+    assert.ok(
+      r.alarms().some((e) => cid(e) === '1 120 001'),
+      'the owed panic is delivered once a receiver answers'
+    );
     await r.run(60_000, 1000);
     assert.equal(u.app.status().reach, true);
-    assert.deepEqual(u.app.journal.records().filter((x) => x.k === 'reach').map((x) => x.ok), [0, 1]);
+    assert.deepEqual(
+      u.app.journal
+        .records()
+        .filter((x) => x.k === 'reach')
+        .map((x) => x.ok),
+      [0, 1]
+    );
     const back = u.app.journal.records().filter((x) => x.k === 'reach')[1].u as number;
     const after = glows(u.sim.world.led, back + 25_000);
-    assert.ok(after.every((ms) => ms < 1000), `no long glow once reachable (lit ${after.join(',')})`);
+    assert.ok(
+      after.every((ms) => ms < 1000),
+      `no long glow once reachable (lit ${after.join(',')})`
+    );
   });
 
   it('a config without receivers: shown from the boot on, and a panic is still journalled', async () => {
-    const r = (rig = await createRig(() => fake.clock, (c) => void (c.report.receivers = [])));
+    const r = (rig = await createRig(
+      () => fake.clock,
+      (c) => void (c.report.receivers = [])
+    ));
     const u = r.boot();
     await r.run(2000);
     assert.equal(u.app.status().reach, false);
     u.sim.world.button.press(2000);
     await r.run(70_000, 500);
-    assert.ok(u.app.journal.records().some((x) => x.k === 'ev' && x.c === 120), 'the panic is journalled');
+    assert.ok(
+      u.app.journal.records().some((x) => x.k === 'ev' && x.c === 120),
+      'the panic is journalled'
+    );
     assert.ok(glows(u.sim.world.led).filter((ms) => ms >= 1000).length >= 3, 'the long glow plays');
     assert.ok(u.app.journal.records().some((x) => x.k === 'reach' && x.ok === 0));
   });
@@ -103,9 +125,15 @@ describe('a unit that cannot report to anyone shows it', function () {
     // Six plays 10 s apart, ~0.56 s each: over by 5 s + 53.4 s.
     const during = glows(led, 5000, 5000 + 53_500);
     assert.equal(during.filter((ms) => ms === 80).length, 18, 'the acknowledgement plays whole (3 blinks x 6)');
-    assert.ok(during.every((ms) => ms === 80), 'no long glow over it');
+    assert.ok(
+      during.every((ms) => ms === 80),
+      'no long glow over it'
+    );
     fake.clock.tick(60_000);
-    assert.ok(glows(led, 65_000).some((ms) => ms === 1200), 'the standing pattern resumes');
+    assert.ok(
+      glows(led, 65_000).some((ms) => ms === 1200),
+      'the standing pattern resumes'
+    );
     ind.standing(undefined);
     const n = led.history.length;
     fake.clock.tick(60_000);

@@ -54,7 +54,10 @@ describe('audio capture: ring, chunks, chain and spool (sim microphone, no serve
     assert.ok(rec.chunks.every((c) => c.rec.n === CHUNK));
     // The trigger was recognised 1.5 s into the press; the ring held at least 4 s before that.
     const recognisedAt = pressAt + 1500 + 25;
-    assert.ok(rec.chunks[0].rec.w <= recognisedAt - 4000, `audio from ${recognisedAt - rec.chunks[0].rec.w} ms before the alarm`);
+    assert.ok(
+      rec.chunks[0].rec.w <= recognisedAt - 4000,
+      `audio from ${recognisedAt - rec.chunks[0].rec.w} ms before the alarm`
+    );
     const pressSample = rec.state.trig;
     const pressWall = rec.state.start + (pressSample * 1000) / RATE;
     assert.ok(Math.abs(pressWall - pressAt) <= 150, `press marked ${pressWall - pressAt} ms from when it began`);
@@ -98,8 +101,12 @@ describe('audio capture: ring, chunks, chain and spool (sim microphone, no serve
     assert.deepEqual(counterBreaks(rec), [], 'the declared gap is exactly the audio dropped');
     assert.equal(rec.state.gaps.length, 1);
     assert.equal(rec.state.gaps[0].why, 'spool');
-    assert.ok(rec.state.gaps[0].s > 0 && rec.state.gaps[0].s <= 8000 * RATE / 1000);
-    assert.deepEqual(rec.chunks.slice(0, before.length).map((c) => c.rec.h), before, 'chunks already written untouched');
+    assert.ok(rec.state.gaps[0].s > 0 && rec.state.gaps[0].s <= (8000 * RATE) / 1000);
+    assert.deepEqual(
+      rec.chunks.slice(0, before.length).map((c) => c.rec.h),
+      before,
+      'chunks already written untouched'
+    );
     assert.ok(u.app.recorder.status().droppedBlocks > 0);
   });
 
@@ -112,9 +119,15 @@ describe('audio capture: ring, chunks, chain and spool (sim microphone, no serve
     t.clock.tick(3000);
     const rec = readSpoolRecording(u.sim.world.spool, '0001');
     assert.deepEqual(checkSpoolRecording(rec), []);
-    assert.deepEqual(rec.state.gaps.map((g) => [g.s, g.why]), [[2 * 1000, 'mic']]);
+    assert.deepEqual(
+      rec.state.gaps.map((g) => [g.s, g.why]),
+      [[2 * 1000, 'mic']]
+    );
     assert.deepEqual(counterBreaks(rec), []);
-    assert.ok(rec.chunks.some((c) => c.rec.n < CHUNK), 'the chunk before the gap is short');
+    assert.ok(
+      rec.chunks.some((c) => c.rec.n < CHUNK),
+      'the chunk before the gap is short'
+    );
   });
 
   it('power cuts at random moments each lose at most the chunk being filled, declared, and the recording resumes', () => {
@@ -122,7 +135,7 @@ describe('audio capture: ring, chunks, chain and spool (sim microphone, no serve
     t.clock.tick(5000);
     hold(u);
     let seed = 7;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     const cuts = 12;
     for (let k = 0; k < cuts; k++) {
       t.clock.tick(1000 + Math.floor(rnd() * 4000));
@@ -134,7 +147,8 @@ describe('audio capture: ring, chunks, chain and spool (sim microphone, no serve
     assert.deepEqual(checkSpoolRecording(rec), []);
     const boots = rec.state.gaps.filter((g) => g.why === 'boot');
     assert.equal(boots.length, cuts, 'every restart is declared');
-    for (const g of boots) assert.ok(g.s <= CHUNK + 1000, `a restart lost ${g.s} samples: at most the chunk being filled`);
+    for (const g of boots)
+      assert.ok(g.s <= CHUNK + 1000, `a restart lost ${g.s} samples: at most the chunk being filled`);
     assert.deepEqual(counterBreaks(rec), [], 'the gaps declared from the clock are exactly the audio lost');
     assert.ok(rec.chunks.length > 60);
   });
@@ -188,7 +202,11 @@ describe('audio capture: ring, chunks, chain and spool (sim microphone, no serve
     t.clock.tick(10_000);
     const media = u.sim.world.spool;
     assert.ok(media.used() <= 60_000);
-    const evs = () => u.app.journal.records().filter((r) => r.k === 'ev' && r.c === 300).map((r) => [r.q, r.z]);
+    const evs = () =>
+      u.app.journal
+        .records()
+        .filter((r) => r.k === 'ev' && r.c === 300)
+        .map((r) => [r.q, r.z]);
     assert.deepEqual(evs(), [[1, 7]]);
     const rec = readSpoolRecording(media, '0001');
     assert.deepEqual(checkSpoolRecording(rec), [], 'everything written is intact');
@@ -196,13 +214,20 @@ describe('audio capture: ring, chunks, chain and spool (sim microphone, no serve
     // Room on the card again (the server took earlier recordings): recording carries on.
     media.capacity += 40_000;
     t.clock.tick(1500);
-    assert.deepEqual(evs(), [[1, 7], [3, 7]]);
+    assert.deepEqual(evs(), [
+      [1, 7],
+      [3, 7]
+    ]);
     const after = readSpoolRecording(media, '0001');
-    assert.deepEqual(after.chunks.slice(0, kept.length).map((c) => c.rec.h), kept, 'nothing written was touched');
+    assert.deepEqual(
+      after.chunks.slice(0, kept.length).map((c) => c.rec.h),
+      kept,
+      'nothing written was touched'
+    );
     assert.deepEqual(checkSpoolRecording(after), []);
     const full = after.state.gaps.filter((g) => g.why === 'full');
     assert.equal(full.length, 1, 'the lost stretch is one declared gap');
-    assert.ok(full[0].s >= 5000 * RATE / 1000, `${full[0].s} samples lost while full`);
+    assert.ok(full[0].s >= (5000 * RATE) / 1000, `${full[0].s} samples lost while full`);
   });
 
   it('ends at the configured maximum; the next alarm starts a new recording', () => {

@@ -25,7 +25,9 @@ const log: LogSink = { write: (_l, m) => void lines.push(m) };
 function ackWith(plain: Buffer, seq = '0041', lower = false): string {
   const c = nodeCrypto.createCipheriv('aes-128-cbc', Buffer.from(HEXKEY, 'hex'), Buffer.alloc(16));
   c.setAutoPadding(false);
-  let hex = Buffer.concat([c.update(plain), c.final()]).toString('hex').toUpperCase();
+  let hex = Buffer.concat([c.update(plain), c.final()])
+    .toString('hex')
+    .toUpperCase();
   if (lower) hex = hex.toLowerCase();
   return wrapFrame(`"*ACK"${seq}R1L1#1234[${hex}`);
 }
@@ -40,7 +42,19 @@ const nak = (ms: number) => wrapFrame(`"NAK"0000R0L0A0[]${ts(ms)}`);
 
 function rig(clock: SimClock, times: CentreClock, t: Dc09Target = target) {
   const { link, handlers } = handLink();
-  const ch = createChannel({ link, host: 'h', port: 1, transport: 'tcp', target: t, ackTimeoutMs: 600_000, clock, crypto, log, times, name: 'primary' });
+  const ch = createChannel({
+    link,
+    host: 'h',
+    port: 1,
+    transport: 'tcp',
+    target: t,
+    ackTimeoutMs: 600_000,
+    clock,
+    crypto,
+    log,
+    times,
+    name: 'primary'
+  });
   return {
     async send(seq: string): Promise<() => Outcome | undefined> {
       let result: Outcome | undefined;
@@ -63,7 +77,7 @@ describe('reply checks: only an ACK from someone with the key, for this frame, n
   });
   afterEach(() => clock.shutdown());
 
-  it('the centre\'s last encrypted ACK, renumbered for the next frame (CRC recomputed), is not an ACK', async () => {
+  it("the centre's last encrypted ACK, renumbered for the next frame (CRC recomputed), is not an ACK", async () => {
     const r = rig(clock, times);
     const real = encodeReply(crypto, 'ACK', '0041', target, Date.now());
     const first = await r.send('0041');
@@ -81,7 +95,11 @@ describe('reply checks: only an ACK from someone with the key, for this frame, n
 
   it('the same ACK with its padding block cut off (a different ciphertext) is still a replay', async () => {
     const r = rig(clock, times);
-    const plain = Buffer.concat([Buffer.alloc(10), Buffer.from(`|]${ts(Date.now())}`, 'latin1'), Buffer.alloc(16, 0x10)]);
+    const plain = Buffer.concat([
+      Buffer.alloc(10),
+      Buffer.from(`|]${ts(Date.now())}`, 'latin1'),
+      Buffer.alloc(16, 0x10)
+    ]);
     const padded = ackWith(plain);
     const first = await r.send('0041');
     r.feed(padded);
@@ -131,7 +149,7 @@ describe('reply checks: only an ACK from someone with the key, for this frame, n
     c2.shutdown();
   });
 
-  it('a NAK whose time agrees with the frame\'s is not cured (the receiver refuses the content), even on a clock just moved', () => {
+  it("a NAK whose time agrees with the frame's is not cured (the receiver refuses the content), even on a clock just moved", () => {
     const c = createSimClock({ wallOffsetMs: -60_000 });
     const t = createCentreClock(c, 0, log);
     const frameNow = c.wall();
@@ -218,14 +236,20 @@ describe('reply checks: lenient where security does not suffer', () => {
   const now = () => Buffer.from(ts(Date.now()), 'latin1');
 
   const layouts: [string, () => Buffer, boolean?][] = [
-    ['a NUL pad, "|]", the time, a PKCS#7 block of 16 x 0x10', () => Buffer.concat([Buffer.alloc(10), Buffer.from('|]'), now(), Buffer.alloc(16, 0x10)])],
+    [
+      'a NUL pad, "|]", the time, a PKCS#7 block of 16 x 0x10',
+      () => Buffer.concat([Buffer.alloc(10), Buffer.from('|]'), now(), Buffer.alloc(16, 0x10)])
+    ],
     ['a letter pad, "]" (the standard)', () => Buffer.concat([Buffer.from('abcdefghijk'), Buffer.from(']'), now()])],
     ['a letter pad, "|]"', () => Buffer.concat([Buffer.from('abcdefghij|'), Buffer.from(']'), now()])],
     ['NUL padding after the time', () => Buffer.concat([Buffer.from('ab]'), now(), Buffer.alloc(9)])],
     ['PKCS#7 padding of 9 after the time', () => Buffer.concat([Buffer.from('ab]'), now(), Buffer.alloc(9, 9)])],
     ['lower-case hex', () => Buffer.concat([Buffer.from('abcdefghijk]'), now()]), true],
     ['a pad of "0" characters', () => Buffer.concat([Buffer.from('00000000000]'), now()])],
-    ['a [K…] block before the time (ignored, never applied)', () => Buffer.concat([Buffer.from('00000000][K00112233445566778899AABBCCDDEEFF]'), now()])]
+    [
+      'a [K…] block before the time (ignored, never applied)',
+      () => Buffer.concat([Buffer.from('00000000][K00112233445566778899AABBCCDDEEFF]'), now()])
+    ]
   ];
   for (const [name, plain, lower] of layouts) {
     it(`an encrypted ACK with ${name} is an ACK`, async () => {
@@ -238,7 +262,10 @@ describe('reply checks: lenient where security does not suffer', () => {
   }
 
   const bad: [string, () => Buffer][] = [
-    ['bytes after the time that are not padding', () => Buffer.concat([Buffer.from('ab]'), now(), Buffer.from('XXXXXXXXX')])],
+    [
+      'bytes after the time that are not padding',
+      () => Buffer.concat([Buffer.from('ab]'), now(), Buffer.from('XXXXXXXXX')])
+    ],
     ['PKCS#7 that lies about its length', () => Buffer.concat([Buffer.from('ab]'), now(), Buffer.alloc(9, 8)])],
     ['no "]" at all', () => Buffer.concat([Buffer.from('abcdefghijkl'), now()])]
   ];
@@ -257,7 +284,19 @@ describe('reply checks: lenient where security does not suffer', () => {
     const n = nak(Date.now());
     let results: Outcome[] = [];
     const { link, handlers } = handLink();
-    const ch = createChannel({ link, host: 'h', port: 1, transport: 'tcp', target, ackTimeoutMs: 600_000, clock, crypto, log, times, name: 'primary' });
+    const ch = createChannel({
+      link,
+      host: 'h',
+      port: 1,
+      transport: 'tcp',
+      target,
+      ackTimeoutMs: 600_000,
+      clock,
+      crypto,
+      log,
+      times,
+      name: 'primary'
+    });
     ch.send('frame', '0041', (o) => {
       results.push(o);
       // The reporter resends at once, inside the callback.
@@ -267,7 +306,10 @@ describe('reply checks: lenient where security does not suffer', () => {
     handlers().onData(n + n);
     assert.equal(results.length, 1, 'the doubled NAK answered only the first frame');
     handlers().onData(encodeReply(crypto, 'ACK', '0041', target, Date.now()));
-    assert.deepEqual(results.map((o) => o.kind), ['nak', 'ack']);
+    assert.deepEqual(
+      results.map((o) => o.kind),
+      ['nak', 'ack']
+    );
     ch.close();
     r.close();
     results = [];
@@ -289,7 +331,19 @@ describe('reply checks: lenient where security does not suffer', () => {
       },
       request: () => undefined
     };
-    const ch = createChannel({ link, host: 'h', port: 1, transport: 'tcp', target, ackTimeoutMs: 600_000, clock, crypto, log, times, name: 'primary' });
+    const ch = createChannel({
+      link,
+      host: 'h',
+      port: 1,
+      transport: 'tcp',
+      target,
+      ackTimeoutMs: 600_000,
+      clock,
+      crypto,
+      log,
+      times,
+      name: 'primary'
+    });
     let res: Outcome | undefined;
     const got = () => res;
     ch.send('frame', '0041', (o) => (res = o));
@@ -324,9 +378,22 @@ describe('reply checks: lenient where security does not suffer', () => {
       },
       request: () => undefined
     };
-    const ch = createChannel({ link, host: 'h', port: 1, transport: 'tcp', target, ackTimeoutMs: 600_000, clock, crypto, log, times, name: 'primary' });
+    const ch = createChannel({
+      link,
+      host: 'h',
+      port: 1,
+      transport: 'tcp',
+      target,
+      ackTimeoutMs: 600_000,
+      clock,
+      crypto,
+      log,
+      times,
+      name: 'primary'
+    });
     const t = Date.now();
-    const fixed = (seq: string, ms: number) => ackWith(Buffer.concat([Buffer.alloc(10), Buffer.from(`|]${ts(ms)}`), Buffer.alloc(16, 0x10)]), seq);
+    const fixed = (seq: string, ms: number) =>
+      ackWith(Buffer.concat([Buffer.alloc(10), Buffer.from(`|]${ts(ms)}`), Buffer.alloc(16, 0x10)]), seq);
     const got: Outcome[] = [];
     ch.send('A', '0041', (o) => got.push(o));
     await Promise.resolve();
@@ -337,7 +404,10 @@ describe('reply checks: lenient where security does not suffer', () => {
     await new Promise((r) => setTimeout(r, 1300));
     assert.deepEqual(writes, ['A', 'B', 'B'], 'B went once more');
     h!.onData(fixed('0042', t + 1000));
-    assert.deepEqual(got.map((o) => o.kind), ['ack', 'ack']);
+    assert.deepEqual(
+      got.map((o) => o.kind),
+      ['ack', 'ack']
+    );
     ch.close();
   });
 
@@ -349,7 +419,10 @@ describe('reply checks: lenient where security does not suffer', () => {
     assert.equal(n.time, t);
     const r = rig(clock, times);
     const a = await r.send('0041');
-    const body = (openFrame(ackWith(Buffer.concat([Buffer.from('abcdefghijk]'), now()]), '0041')) as string).replace('R1L1', 'RNoneL1');
+    const body = (openFrame(ackWith(Buffer.concat([Buffer.from('abcdefghijk]'), now()]), '0041')) as string).replace(
+      'R1L1',
+      'RNoneL1'
+    );
     r.feed(wrapFrame(body));
     assert.equal(a()?.kind, 'ack');
     r.close();

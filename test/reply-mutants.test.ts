@@ -3,12 +3,23 @@ import * as nodeCrypto from 'node:crypto';
 import { createChannel } from '../firmware/channel';
 import { createCentreClock, MIN_WALL, MAX_WALL } from '../firmware/centre-clock';
 import { eventStep, newRoute, newTry, SINGLE, FULL, Outcome, RouteState } from '../firmware/route';
-import { encodeMessage, encodeReply, decodeReply, openFrame, wrapFrame, crc16, Dc09Target, formatTime, parseTime, createFrameSplitter } from '../firmware/dc09';
+import {
+  encodeMessage,
+  encodeReply,
+  decodeReply,
+  openFrame,
+  wrapFrame,
+  crc16,
+  Dc09Target,
+  formatTime,
+  parseTime,
+  createFrameSplitter
+} from '../firmware/dc09';
 import { keyBytes } from '../firmware/config';
 import { createSimCrypto } from '../sim/crypto';
 import type { Clock, ConnectionHandlers, Link, LogSink } from '../hal/types';
 import { useFakeTime } from './support/fake-time';
-import { createRig, Rig } from './support/alarm-rig';
+import { createRig, Rig } from '../sim/alarm-rig';
 
 /**
  * The reply checks again, one rule at a time, for the mutants `npm run mutate` found surviving the
@@ -39,7 +50,9 @@ const nak = (ms: number) => wrapFrame(`"NAK"0000R0L0A0[]${ts(ms)}`);
 function sealed(plain: Buffer, seq = '0041', id = 'ACK'): string {
   const c = nodeCrypto.createCipheriv('aes-128-cbc', Buffer.from(HEXKEY, 'hex'), Buffer.alloc(16));
   c.setAutoPadding(false);
-  const hex = Buffer.concat([c.update(plain), c.final()]).toString('hex').toUpperCase();
+  const hex = Buffer.concat([c.update(plain), c.final()])
+    .toString('hex')
+    .toUpperCase();
   return wrapFrame(`"*${id}"${seq}R1L1#1234[${hex}`);
 }
 
@@ -74,7 +87,7 @@ function manualClock(wall: number, now0 = 3_600_000): ManualClock {
       for (;;) {
         let id = -1;
         let at = Infinity;
-        for (const [k, t] of timers) if (t.at < at) (id = k), (at = t.at);
+        for (const [k, t] of timers) if (t.at < at) ((id = k), (at = t.at));
         if (id < 0 || at > end) break;
         const t = timers.get(id)!;
         timers.delete(id);
@@ -189,7 +202,7 @@ describe('reply mutants: what acknowledges a frame, one rule at a time', () => {
     assert.deepEqual(a(), { kind: 'ack' });
   });
 
-  it('a DUH for another account or number is not this frame\'s refusal', () => {
+  it("a DUH for another account or number is not this frame's refusal", () => {
     const r = channelRig();
     const a = r.send('0041');
     r.open();
@@ -237,7 +250,7 @@ describe('reply mutants: what acknowledges a frame, one rule at a time', () => {
     const a = r.send('0041');
     r.open();
     r.feed(ack('0041', W0 + 20_000));
-    assert.deepEqual(a(), { kind: 'ack' }, '20 s ahead: inside the standard\'s window');
+    assert.deepEqual(a(), { kind: 'ack' }, "20 s ahead: inside the standard's window");
     const r2 = channelRig();
     const b = r2.send('0041');
     r2.open();
@@ -297,7 +310,7 @@ describe('reply mutants: the centre clock\'s numbers (docs/reporting.md, "Clock"
     const clock = manualClock(W0 + 5000, now0);
     const times = createCentreClock(clock, 0, log);
     assert.equal(times.ack(W0, 'tag-W0', clock.wall()), '');
-    assert.equal(clock.wall(), W0 + 500, 'set to the ACK\'s time, half a second on');
+    assert.equal(clock.wall(), W0 + 500, "set to the ACK's time, half a second on");
     assert.ok(times.trusted());
     return { clock, times };
   }
@@ -345,11 +358,21 @@ describe('reply mutants: the centre clock\'s numbers (docs/reporting.md, "Clock"
     const rows: [string, number, number, string][] = [
       ['11 s before the frame went: in', 5000, 500 + 5000 - 11_000, ''],
       ['11 s and 1 ms before: out', 5000, 500 + 5000 - 11_001, 'timestamp outside the window'],
-      ['15 s before (the window a clock never set would allow): out', 5000, 500 + 5000 - 15_000, 'timestamp outside the window'],
+      [
+        '15 s before (the window a clock never set would allow): out',
+        5000,
+        500 + 5000 - 15_000,
+        'timestamp outside the window'
+      ],
       ['10 s after now: in', 5000, 500 + 5000 + 10_000, ''],
       ['10 s and 1 ms after now: out', 5000, 500 + 5000 + 10_001, 'timestamp outside the window'],
       ['10 s before the newest ACK taken: in', 0, -10_000, ''],
-      ['10 s and 1 ms before the newest ACK taken: out, though inside the window', 0, -10_001, 'older than an ACK already taken']
+      [
+        '10 s and 1 ms before the newest ACK taken: out, though inside the window',
+        0,
+        -10_001,
+        'older than an ACK already taken'
+      ]
     ];
     for (const [name, since, rel, want] of rows) {
       it(`trusted clock: ${name}`, () => {
@@ -363,7 +386,11 @@ describe('reply mutants: the centre clock\'s numbers (docs/reporting.md, "Clock"
       const { times } = trusted();
       // Two frames on two routes, both sent 1.5 s before the trusting ACK (sentWall W0 - 1000).
       assert.equal(times.ack(W0 - 5000, 'tag-b', W0 - 1000), '', 'older than the newest, within 10 s');
-      assert.equal(times.ack(W0 - 10_500, 'tag-c', W0 - 1000), 'older than an ACK already taken', 'measured from W0, not from the last taken');
+      assert.equal(
+        times.ack(W0 - 10_500, 'tag-c', W0 - 1000),
+        'older than an ACK already taken',
+        'measured from W0, not from the last taken'
+      );
     });
 
     const loose: [string, number, string][] = [
@@ -389,7 +416,11 @@ describe('reply mutants: the centre clock\'s numbers (docs/reporting.md, "Clock"
       assert.equal(times.ack(W0 + 25_000, 'tag-b', clock.wall()), '');
       clock.advance(1000);
       assert.equal(times.ack(W0 + 26_000, 'tag-c', clock.wall()), '');
-      assert.equal(times.ack(W0, 'tag-W0', W0), 'older than an ACK already taken', 'not a replay the channel would answer with a resend');
+      assert.equal(
+        times.ack(W0, 'tag-W0', W0),
+        'older than an ACK already taken',
+        'not a replay the channel would answer with a resend'
+      );
       assert.equal(times.ack(W0 + 25_000, 'tag-b', clock.wall()), 'replayed', 'a recent one is still remembered');
     });
 
@@ -443,7 +474,7 @@ describe('reply mutants: the centre clock\'s numbers (docs/reporting.md, "Clock"
       }
     });
 
-    it('a NAK may set a clock never trusted back to 10 s before the journal\'s latest time, not further', () => {
+    it("a NAK may set a clock never trusted back to 10 s before the journal's latest time, not further", () => {
       const floor = W0 - 600_000;
       const rows: [number, boolean][] = [
         [floor - 5000, true],
@@ -457,7 +488,7 @@ describe('reply mutants: the centre clock\'s numbers (docs/reporting.md, "Clock"
       }
     });
 
-    it('a NAK within 3 s of the frame\'s time is about the content: not cured, clock not moved', () => {
+    it("a NAK within 3 s of the frame's time is about the content: not cured, clock not moved", () => {
       for (const d of [3000, -3000]) {
         const clock = manualClock(W0);
         const times = createCentreClock(clock, 0, log);
@@ -466,7 +497,7 @@ describe('reply mutants: the centre clock\'s numbers (docs/reporting.md, "Clock"
       }
     });
 
-    it('a NAK about the frame\'s time that agrees (within 3 s) with the clock as it reads now is cured without a step', () => {
+    it("a NAK about the frame's time that agrees (within 3 s) with the clock as it reads now is cured without a step", () => {
       // The frame went on a clock 60 s slow; another reply has corrected it since.
       for (const d of [2000, 3000, -3000]) {
         const clock = manualClock(W0);
@@ -499,11 +530,16 @@ describe('reply mutants: the centre clock\'s numbers (docs/reporting.md, "Clock"
 
   describe('at boot', () => {
     const rows: [string, number, number, number][] = [
-      ['raised to the journal\'s latest time when behind it', W0 - 3600_000, W0, W0],
+      ["raised to the journal's latest time when behind it", W0 - 3600_000, W0, W0],
       ['left alone when ahead of it', W0 + 3600_000, W0, W0 + 3600_000],
       ['left alone when there is no journal', W0, 0, W0],
-      ['left alone when the journal\'s time is after 2044 (a corrupt record)', W0, Date.UTC(2099, 0, 1), W0],
-      ['left alone when the journal\'s time is before 2025', Date.UTC(2000, 0, 1), Date.UTC(2024, 5, 1), Date.UTC(2000, 0, 1)]
+      ["left alone when the journal's time is after 2044 (a corrupt record)", W0, Date.UTC(2099, 0, 1), W0],
+      [
+        "left alone when the journal's time is before 2025",
+        Date.UTC(2000, 0, 1),
+        Date.UTC(2024, 5, 1),
+        Date.UTC(2000, 0, 1)
+      ]
     ];
     for (const [name, wall, floor, want] of rows) {
       it(`the clock is ${name}`, () => {
@@ -549,9 +585,9 @@ describe('reply mutants: one exchange on one connection (docs/reporting.md, "Del
     old.h.onOpen();
     old.h.onData(nak(W0 + 60_000));
     old.h.onClose();
-    assert.equal(b(), undefined, 'the old connection\'s late NAK and close are not this exchange\'s');
+    assert.equal(b(), undefined, "the old connection's late NAK and close are not this exchange's");
     assert.deepEqual(r.conn(1).writes, [], 'nothing written before the new connection opened');
-    assert.equal(r.net.conns.length, 2, 'no reconnect for the old connection\'s close');
+    assert.equal(r.net.conns.length, 2, "no reconnect for the old connection's close");
     r.open();
     assert.deepEqual(r.conn(1).writes, ['again']);
     r.feed(ack('0041', W0 + 10_000));
@@ -637,7 +673,8 @@ describe('reply mutants: one exchange on one connection (docs/reporting.md, "Del
 
   it('only an ACK identical to one already taken makes the frame go again, and only once; other refused ACKs do not', () => {
     const r = channelRig();
-    const fixed = (seq: string, ms: number) => sealed(Buffer.concat([Buffer.alloc(10), Buffer.from(`|]${ts(ms)}`, 'latin1'), Buffer.alloc(16, 0x10)]), seq);
+    const fixed = (seq: string, ms: number) =>
+      sealed(Buffer.concat([Buffer.alloc(10), Buffer.from(`|]${ts(ms)}`, 'latin1'), Buffer.alloc(16, 0x10)]), seq);
     const a = r.send('0041', 'A');
     r.open();
     r.feed(fixed('0041', W0));
@@ -663,7 +700,8 @@ describe('reply mutants: one exchange on one connection (docs/reporting.md, "Del
     let fired = false;
     clock.after(3_600_000, () => (fired = true));
     const r = channelRig({ clock });
-    const fixed = (seq: string, ms: number) => sealed(Buffer.concat([Buffer.from('00000000000]'), Buffer.from(ts(ms), 'latin1')]), seq);
+    const fixed = (seq: string, ms: number) =>
+      sealed(Buffer.concat([Buffer.from('00000000000]'), Buffer.from(ts(ms), 'latin1')]), seq);
     const a = r.send('0041');
     r.open();
     r.feed(fixed('0041', W0));
@@ -720,7 +758,11 @@ describe('reply mutants: decoding (firmware/dc09.ts)', () => {
   });
 
   it('a plain (lab-only) NULL link test carries no data block content, byte for byte', () => {
-    const f = encodeMessage(crypto, { account: '1234', line: '0' }, { id: 'NULL', seq: 7, data: '#1234|1602 01 000', xdata: '', time: T });
+    const f = encodeMessage(
+      crypto,
+      { account: '1234', line: '0' },
+      { id: 'NULL', seq: 7, data: '#1234|1602 01 000', xdata: '', time: T }
+    );
     assert.equal(f, wrapFrame(`"NULL"0007L0#1234[]${TS}`));
   });
 
@@ -732,7 +774,7 @@ describe('reply mutants: decoding (firmware/dc09.ts)', () => {
     }
   });
 
-  it('decodeReply refuses a reply that is not the standard\'s layout', () => {
+  it("decodeReply refuses a reply that is not the standard's layout", () => {
     assert.ok(!('error' in decodeReply(crypto, wrapFrame(`"ACK"0041R1L1#1234[]${TS}`))), 'the layout itself decodes');
     for (const body of [
       `ACK"0041R1L1#1234[]${TS}`,
@@ -782,13 +824,25 @@ describe('reply mutants: decoding (firmware/dc09.ts)', () => {
   }
 
   const bad: [string, () => string][] = [
-    ['17 NULs after the time', () => sealed(Buffer.concat([Buffer.from('abcdefghij]' + TS, 'latin1'), Buffer.alloc(17)]))],
-    ['17 bytes of 0x11 (PKCS#7 pads at most a block)', () => sealed(Buffer.concat([Buffer.from('abcdefghij]' + TS, 'latin1'), Buffer.alloc(17, 0x11)]))],
-    ['bytes ending in 0x09 that are not nine 0x09', () => sealed(Buffer.concat([Buffer.from('ab]' + TS, 'latin1'), Buffer.alloc(8, 0x41), Buffer.from([9])]))],
-    ['an odd number of hex digits', () => {
-      const f = ack('0041', T);
-      return wrapFrame(f.slice(9, -1) + '0');
-    }],
+    [
+      '17 NULs after the time',
+      () => sealed(Buffer.concat([Buffer.from('abcdefghij]' + TS, 'latin1'), Buffer.alloc(17)]))
+    ],
+    [
+      '17 bytes of 0x11 (PKCS#7 pads at most a block)',
+      () => sealed(Buffer.concat([Buffer.from('abcdefghij]' + TS, 'latin1'), Buffer.alloc(17, 0x11)]))
+    ],
+    [
+      'bytes ending in 0x09 that are not nine 0x09',
+      () => sealed(Buffer.concat([Buffer.from('ab]' + TS, 'latin1'), Buffer.alloc(8, 0x41), Buffer.from([9])]))
+    ],
+    [
+      'an odd number of hex digits',
+      () => {
+        const f = ack('0041', T);
+        return wrapFrame(f.slice(9, -1) + '0');
+      }
+    ],
     ['no encrypted text at all', () => wrapFrame('"*ACK"0041R1L1#1234[')]
   ];
   for (const [name, frame] of bad) {
@@ -808,7 +862,11 @@ describe('reply mutants: decoding (firmware/dc09.ts)', () => {
     };
     assert.deepEqual(got(['junk\r' + frame]), [frame], 'a CR without an LF before it is not a frame');
     assert.deepEqual(got(['\r' + frame]), [frame], 'a stray CR first');
-    assert.deepEqual(got(['x'.repeat(350) + frame.slice(0, 20), frame.slice(20)]), [frame], 'split across reads after noise');
+    assert.deepEqual(
+      got(['x'.repeat(350) + frame.slice(0, 20), frame.slice(20)]),
+      [frame],
+      'split across reads after noise'
+    );
     assert.deepEqual(got(['\n' + 'x'.repeat(400) + '\r' + frame]), [frame], 'longer than the limit: dropped');
     assert.deepEqual(got([frame], frame.length), [frame], 'exactly the limit: kept');
   });
@@ -835,6 +893,9 @@ describe('reply mutants: supervision from boot', function () {
     rig = await createRig(() => fake.clock);
     rig.boot();
     await rig.until(() => rig.secondary.events().some((e) => e.id === 'NULL'), 10_000);
-    assert.ok(rig.secondary.events().some((e) => e.id === 'NULL'), 'a NULL link test reached the secondary');
+    assert.ok(
+      rig.secondary.events().some((e) => e.id === 'NULL'),
+      'a NULL link test reached the secondary'
+    );
   });
 });

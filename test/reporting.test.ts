@@ -1,8 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as net from 'node:net';
 import { useFakeTime } from './support/fake-time';
-import { createRig, Rig, cid } from './support/alarm-rig';
-import { SimFlash } from '../sim/flash';
+import { createRig, Rig, cid } from '../sim/alarm-rig';
 import { encodeReply, openFrame } from '../firmware/dc09';
 import { keyBytes } from '../firmware/config';
 import { createSimCrypto } from '../sim/crypto';
@@ -94,9 +93,17 @@ describe('alarm path: a press becomes an acknowledged alarm at the centre', func
     assert.equal(copies[0].seq, copies[1].seq);
     assert.equal(rig.alarms().filter((e) => e.cid?.code === '120').length, 1, 'one alarm at the centre');
     const recs = u.app.journal.records();
-    assert.equal(recs.filter((r) => r.k === 'ok').length, recs.filter((r) => r.k === 'ev').length, 'each event settled once');
+    assert.equal(
+      recs.filter((r) => r.k === 'ok').length,
+      recs.filter((r) => r.k === 'ev').length,
+      'each event settled once'
+    );
     await rig.run(30_000);
-    assert.equal(copies.length, [...rig.primary.events(), ...rig.secondary.events()].filter((e) => e.cid?.code === '120').length, 'no resend after delivery');
+    assert.equal(
+      copies.length,
+      [...rig.primary.events(), ...rig.secondary.events()].filter((e) => e.cid?.code === '120').length,
+      'no resend after delivery'
+    );
   });
 
   it('with both receivers down for 10 minutes, the alarm is delivered after they return, once', async () => {
@@ -114,7 +121,10 @@ describe('alarm path: a press becomes an acknowledged alarm at the centre', func
     const took = await rig.until(() => u.app.status().pending === 0, 120_000);
     assert.equal(panics().length, 1);
     assert.ok(took <= 31_000, `delivered ${took} ms after the receivers returned (retry cap 30 s)`);
-    assert.ok(panics()[0].xdata.some((x) => x.startsWith('H')), 'a late event carries its own time');
+    assert.ok(
+      panics()[0].xdata.some((x) => x.startsWith('H')),
+      'a late event carries its own time'
+    );
   });
 
   it('a power cut between the journal write and the send still ends in delivery after boot, same number', async () => {
@@ -145,7 +155,10 @@ describe('alarm path: a press becomes an acknowledged alarm at the centre', func
     rig.primary.faults.drop = 0;
     rig.secondary.faults.drop = 0;
     await rig.until(() => panics().length === 1 && rig.unit!.app.status().pending === 0, 30_000);
-    assert.deepEqual(panics().map((e) => e.seq), [String(ev.n).padStart(4, '0')]);
+    assert.deepEqual(
+      panics().map((e) => e.seq),
+      [String(ev.n).padStart(4, '0')]
+    );
     const seqs = rig.alarms().map((e) => e.seq);
     assert.equal(new Set(seqs).size, seqs.length, 'no number used twice');
   });
@@ -158,9 +171,16 @@ describe('alarm path: a press becomes an acknowledged alarm at the centre', func
     assert.ok(naks.length >= 1, 'the drifted clock was refused first');
     assert.ok(Math.abs(u.sim.hal.clock.wall() - Date.now()) < 2000, 'clock corrected');
     const resets = rig.primary.events().filter((e) => e.cid?.code === '305');
-    assert.deepEqual(resets.map((e) => e.reply), ['NAK', 'ACK']);
+    assert.deepEqual(
+      resets.map((e) => e.reply),
+      ['NAK', 'ACK']
+    );
     assert.equal(resets[0].seq, resets[1].seq);
-    assert.deepEqual(resets[0].xdata.map((x) => x[0]), resets[1].xdata.map((x) => x[0]), 'the same form: the time was the problem');
+    assert.deepEqual(
+      resets[0].xdata.map((x) => x[0]),
+      resets[1].xdata.map((x) => x[0]),
+      'the same form: the time was the problem'
+    );
     assert.ok(u.sim.world.log.some((l) => /clock corrected/.test(l.message)));
   });
 
@@ -173,11 +193,18 @@ describe('alarm path: a press becomes an acknowledged alarm at the centre', func
     await hold();
     await rig.until(() => u.app.status().pending === 0, 10_000);
     const tries = rig.primary.events().filter((e) => e.cid?.code === '120');
-    assert.deepEqual(tries.map((e) => e.reply), ['NAK', 'ACK']);
+    assert.deepEqual(
+      tries.map((e) => e.reply),
+      ['NAK', 'ACK']
+    );
     assert.equal(tries[0].seq, tries[1].seq);
     assert.ok(tries[1].at - tries[0].at < 1000, 'resent at once, not after a backoff');
     assert.equal(tries[0].xdata.length, 2, 'first in full: the recording reference and the event time');
-    assert.deepEqual(tries[1].xdata.map((x) => x[0]), ['V'], 'then with one block: the recording reference');
+    assert.deepEqual(
+      tries[1].xdata.map((x) => x[0]),
+      ['V'],
+      'then with one block: the recording reference'
+    );
     const recs = u.app.journal.records();
     const ev = recs.find((r) => r.k === 'ev' && r.c === 120)!;
     assert.equal(recs.find((r) => r.k === 'ok' && r.r === ev.i)!.f, 1, 'the journal says which form was delivered');
@@ -217,13 +244,17 @@ describe('alarm path: a press becomes an acknowledged alarm at the centre', func
         const body = openFrame(d.toString('latin1'));
         if (typeof body !== 'string') return;
         const seq = body.slice(body.indexOf('"', 1) + 1, body.indexOf('"', 1) + 5);
-        s.write(encodeReply(crypto, 'ACK', seq, { account: '1234', line: '1', receiver: '1', key }, Date.now() - 3600_000));
+        s.write(
+          encodeReply(crypto, 'ACK', seq, { account: '1234', line: '1', receiver: '1', key }, Date.now() - 3600_000)
+        );
       });
       s.on('error', () => {});
     });
     await new Promise<void>((r) => rogue.listen(0, '127.0.0.1', r));
     try {
-      rig.config.report.receivers = [{ ...rig.config.report.receivers[0], port: (rogue.address() as net.AddressInfo).port }];
+      rig.config.report.receivers = [
+        { ...rig.config.report.receivers[0], port: (rogue.address() as net.AddressInfo).port }
+      ];
       const u = rig.boot();
       await rig.run(2000);
       await hold();
@@ -249,7 +280,12 @@ describe('alarm path: a press becomes an acknowledged alarm at the centre', func
     const tries = [...rig.primary.events(), ...rig.secondary.events()].filter((e) => e.cid?.code === '120');
     assert.deepEqual(tries.map((e) => e.reply).sort(), ['ACK', 'ACK', 'DUH', 'DUH']);
     for (const t of tries.filter((e) => e.reply === 'DUH')) assert.equal(t.xdata.length, 2, 'refused in full');
-    for (const t of tries.filter((e) => e.reply === 'ACK')) assert.deepEqual(t.xdata.map((x) => x[0]), ['V'], 'resent leaner');
+    for (const t of tries.filter((e) => e.reply === 'ACK'))
+      assert.deepEqual(
+        t.xdata.map((x) => x[0]),
+        ['V'],
+        'resent leaner'
+      );
     assert.equal(new Set(tries.map((e) => e.seq)).size, 1, 'one number');
     assert.equal(u.app.status().pending, 0);
     assert.equal(rig.alarms().filter((e) => e.cid?.code === '354').length, 0, 'delivered: no trouble');
@@ -268,7 +304,10 @@ describe('alarm path: a press becomes an acknowledged alarm at the centre', func
     assert.equal(u.app.status().pending >= 1, true, 'the panic is still owed');
     await rig.run(300_000, 1000);
     // Each refusal goes through the forms (full, one block, minimal), then waits 1, 2, 4 … s.
-    const full = rig.primary.events().filter((e) => e.cid?.code === '120' && e.xdata.length === 2).map((e) => e.at);
+    const full = rig.primary
+      .events()
+      .filter((e) => e.cid?.code === '120' && e.xdata.length === 2)
+      .map((e) => e.at);
     const gaps = full.slice(1).map((t, i) => t - full[i]);
     assert.ok(full.length >= 5 && full.length <= 10, `${full.length} rounds in 5 minutes: backing off, not spinning`);
     for (let i = 1; i < gaps.length; i++) assert.ok(gaps[i] >= gaps[i - 1], `gaps grow: ${gaps.join(', ')} ms`);

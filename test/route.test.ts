@@ -1,7 +1,21 @@
 import { strict as assert } from 'node:assert';
 import {
-  eventStep, linkTestStep, dueAt, undeliverable, newRoute, newTry, leaner, firstForm, backoff,
-  FULL, SINGLE, MINIMAL, REFUSED_MAX_MS, Outcome, RouteState, TryState
+  eventStep,
+  linkTestStep,
+  dueAt,
+  undeliverable,
+  newRoute,
+  newTry,
+  leaner,
+  firstForm,
+  backoff,
+  FULL,
+  SINGLE,
+  MINIMAL,
+  REFUSED_MAX_MS,
+  Outcome,
+  RouteState,
+  TryState
 } from '../firmware/route';
 
 /**
@@ -25,16 +39,72 @@ describe('route rules (pure): outcome → next route state, next try, effects', 
       // name, try before, outcome, blocks, try after (fields checked), effects
       ['ACK in full delivers', tryOf(), ACK, 2, { form: FULL, fails: 0 }, ['delivered']],
       ['a cured NAK resends the same form at once', tryOf(), NAK_CURED, 2, { form: FULL, naks: 1, next: 1000 }, []],
-      ['a second cured NAK is not about time: one block', tryOf({ naks: 1 }), NAK_CURED, 2, { form: SINGLE, naks: 0, next: 1000 }, ['leaner']],
-      ['a NAK that agrees with the clock: one block at once', tryOf(), NAK, 2, { form: SINGLE, next: 1000 }, ['leaner']],
+      [
+        'a second cured NAK is not about time: one block',
+        tryOf({ naks: 1 }),
+        NAK_CURED,
+        2,
+        { form: SINGLE, naks: 0, next: 1000 },
+        ['leaner']
+      ],
+      [
+        'a NAK that agrees with the clock: one block at once',
+        tryOf(),
+        NAK,
+        2,
+        { form: SINGLE, next: 1000 },
+        ['leaner']
+      ],
       ['DUH in full: one block at once', tryOf(), DUH, 2, { form: SINGLE, next: 1000 }, ['leaner']],
-      ['DUH with one block: minimal at once', tryOf({ form: SINGLE }), DUH, 2, { form: MINIMAL, next: 1000 }, ['leaner']],
+      [
+        'DUH with one block: minimal at once',
+        tryOf({ form: SINGLE }),
+        DUH,
+        2,
+        { form: MINIMAL, next: 1000 },
+        ['leaner']
+      ],
       ['a one-block event skips the one-block form', tryOf(), DUH, 1, { form: MINIMAL }, ['leaner']],
-      ['refused minimal: refused, backs off, starts over', tryOf({ form: MINIMAL }), DUH, 2, { refused: true, fails: 1, next: 2000, form: FULL }, ['refused']],
-      ['refused again: the backoff doubles', tryOf({ form: MINIMAL, refused: true, fails: 3 }), NAK, 2, { refused: true, fails: 4, next: 1000 + 8000 }, ['refused']],
-      ['an event with no blocks refused at once', tryOf({ form: MINIMAL }), DUH, 0, { refused: true, form: MINIMAL }, ['refused']],
-      ['silence backs off, keeps the form', tryOf({ form: SINGLE, naks: 1 }), SILENT, 2, { form: SINGLE, fails: 1, naks: 0, next: 2000 }, ['failed']],
-      ['ACK after refusals clears them', tryOf({ refused: true, fails: 4 }), ACK, 2, { refused: false, fails: 0 }, ['delivered']]
+      [
+        'refused minimal: refused, backs off, starts over',
+        tryOf({ form: MINIMAL }),
+        DUH,
+        2,
+        { refused: true, fails: 1, next: 2000, form: FULL },
+        ['refused']
+      ],
+      [
+        'refused again: the backoff doubles',
+        tryOf({ form: MINIMAL, refused: true, fails: 3 }),
+        NAK,
+        2,
+        { refused: true, fails: 4, next: 1000 + 8000 },
+        ['refused']
+      ],
+      [
+        'an event with no blocks refused at once',
+        tryOf({ form: MINIMAL }),
+        DUH,
+        0,
+        { refused: true, form: MINIMAL },
+        ['refused']
+      ],
+      [
+        'silence backs off, keeps the form',
+        tryOf({ form: SINGLE, naks: 1 }),
+        SILENT,
+        2,
+        { form: SINGLE, fails: 1, naks: 0, next: 2000 },
+        ['failed']
+      ],
+      [
+        'ACK after refusals clears them',
+        tryOf({ refused: true, fails: 4 }),
+        ACK,
+        2,
+        { refused: false, fails: 0 },
+        ['delivered']
+      ]
     ];
     for (const [name, before, o, blocks, after, fx] of rows) {
       it(name, () => {
@@ -84,7 +154,11 @@ describe('route rules (pure): outcome → next route state, next try, effects', 
       for (let i = 0; i < 4; i++) {
         const s = eventStep(r, tryOf(), SILENT, 2, 1000, 900, C);
         r = s.route;
-        fx.push(...s.effects.filter((e) => e.type === 'trouble').map((e) => `${e.type}:${(e as { qualifier: number }).qualifier}`));
+        fx.push(
+          ...s.effects
+            .filter((e) => e.type === 'trouble')
+            .map((e) => `${e.type}:${(e as { qualifier: number }).qualifier}`)
+        );
       }
       assert.deepEqual(fx, ['trouble:1'], 'reported once');
       assert.equal(r.failed, true);
@@ -118,7 +192,11 @@ describe('route rules (pure): outcome → next route state, next try, effects', 
       const two = linkTestStep(one.route, SILENT, 1000, 900, 8, C);
       assert.equal(two.route.failed, true);
       assert.deepEqual(types(two.effects), ['failed', 'trouble']);
-      const capped = linkTestStep(route({ fails: 30 }), SILENT, 1000, 900, 8, { ...C, pollMs: 5000, retryMaxMs: 600_000 });
+      const capped = linkTestStep(route({ fails: 30 }), SILENT, 1000, 900, 8, {
+        ...C,
+        pollMs: 5000,
+        retryMaxMs: 600_000
+      });
       assert.equal(capped.route.retryAt, 6000, 'never later than the interval');
     });
   });
@@ -130,8 +208,10 @@ describe('route rules (pure): outcome → next route state, next try, effects', 
       ['secondary, not urgent: after the slow failover', 1, false, false, 100 + 60_000],
       ['secondary, primary out: at once', 1, false, true, 100]
     ];
-    for (const [name, ri, urgent, out, at] of rows) it(name, () => assert.equal(dueAt(100, ri, urgent, out, 0, 60_000), at));
-    it('an urgent lag set in the config delays only the secondary', () => assert.equal(dueAt(100, 1, true, false, 3000, 60_000), 3100));
+    for (const [name, ri, urgent, out, at] of rows)
+      it(name, () => assert.equal(dueAt(100, ri, urgent, out, 0, 60_000), at));
+    it('an urgent lag set in the config delays only the secondary', () =>
+      assert.equal(dueAt(100, 1, true, false, 3000, 60_000), 3100));
   });
 
   describe('failure to communicate (354)', () => {
@@ -152,8 +232,17 @@ describe('route rules (pure): outcome → next route state, next try, effects', 
   });
 
   it('forms and backoff', () => {
-    assert.deepEqual([leaner(FULL, 2), leaner(SINGLE, 2), leaner(MINIMAL, 2), leaner(FULL, 1), leaner(FULL, 0)], [SINGLE, MINIMAL, -1, MINIMAL, -1]);
-    assert.deepEqual([firstForm(FULL, 0), firstForm(SINGLE, 1), firstForm(SINGLE, 2), firstForm(MINIMAL, 1)], [MINIMAL, FULL, SINGLE, MINIMAL]);
-    assert.deepEqual([1, 2, 3, 4, 5, 6, 7].map((f) => backoff(f, 30_000)), [1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]);
+    assert.deepEqual(
+      [leaner(FULL, 2), leaner(SINGLE, 2), leaner(MINIMAL, 2), leaner(FULL, 1), leaner(FULL, 0)],
+      [SINGLE, MINIMAL, -1, MINIMAL, -1]
+    );
+    assert.deepEqual(
+      [firstForm(FULL, 0), firstForm(SINGLE, 1), firstForm(SINGLE, 2), firstForm(MINIMAL, 1)],
+      [MINIMAL, FULL, SINGLE, MINIMAL]
+    );
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6, 7].map((f) => backoff(f, 30_000)),
+      [1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]
+    );
   });
 });

@@ -26,7 +26,15 @@ const VECTORS = [
     m: '3d9dcf3c637eb8471afd8bd5cca3013255c8221c097f1574dc241a66020146d6'
   },
   {
-    f: { r: '0001', i: 1, s: 32, n: 20, t: 1004, w: 1767225600004, p: 'd0b8f9a718fb7c65d526bcdb2c4fea71c7fe3bde8f503449bae898b1d2ea5843' },
+    f: {
+      r: '0001',
+      i: 1,
+      s: 32,
+      n: 20,
+      t: 1004,
+      w: 1767225600004,
+      p: 'd0b8f9a718fb7c65d526bcdb2c4fea71c7fe3bde8f503449bae898b1d2ea5843'
+    },
     iv: 'b0b1b2b3b4b5b6b7b8b9babbbcbdbebf',
     h: 'd3e80a69ca1aeffab9dca2943dfa2af79425f293e36bf7747390e519632a703e',
     c: 'f67dda3956bcae824d1016d89a4857ac6ca973d2d625647c668d5f38dcca1d08',
@@ -61,7 +69,19 @@ describe('the seal (firmware/seal.ts) against the known-answer vectors of docs/e
       assert.equal(head.m, v.m);
       assert.equal(
         out.head,
-        JSON.stringify({ r: v.f.r, i: v.f.i, s: v.f.s, n: v.f.n, t: v.f.t, w: v.f.w, h: v.h, p: v.f.p, c: v.c, v: v.iv, m: v.m }) + '\n'
+        JSON.stringify({
+          r: v.f.r,
+          i: v.f.i,
+          s: v.f.s,
+          n: v.f.n,
+          t: v.f.t,
+          w: v.f.w,
+          h: v.h,
+          p: v.f.p,
+          c: v.c,
+          v: v.iv,
+          m: v.m
+        }) + '\n'
       );
       assert.ok(sealHolds(crypto, k, head, out.ct));
       // One flipped bit anywhere in the ciphertext, the IV or the chain value breaks the seal.
@@ -86,25 +106,45 @@ describe('the seal (firmware/seal.ts) against the known-answer vectors of docs/e
 
   it('the manifest text and its signature', () => {
     const st = {
-      r: '0001', rate: 8000, trig: 16, start: 1767225600000, n: 2, ns: 52,
-      hd: 'f67dda3956bcae824d1016d89a4857ac6ca973d2d625647c668d5f38dcca1d08', gaps: [], end: 'stop'
+      r: '0001',
+      rate: 8000,
+      trig: 16,
+      start: 1767225600000,
+      n: 2,
+      ns: 52,
+      hd: 'f67dda3956bcae824d1016d89a4857ac6ca973d2d625647c668d5f38dcca1d08',
+      gaps: [],
+      end: 'stop'
     } as unknown as RecState;
     const m = manifestText('KAT-1', st);
     assert.equal(
       m,
       '{"v":1,"unit":"KAT-1","r":"0001","rate":8000,"bits":8,"trig":16,"start":1767225600000,"n":2,"samples":52,"head":"f67dda3956bcae824d1016d89a4857ac6ca973d2d625647c668d5f38dcca1d08","gaps":[],"end":"stop","final":true}'
     );
-    assert.equal(hexOf(crypto.hmacSha256(k.sig, m)), '53a3ef80c42e579537aad55aed323ce47e1fc695a52341b44f9d4229f448e8b2');
+    assert.equal(
+      hexOf(crypto.hmacSha256(k.sig, m)),
+      '53a3ef80c42e579537aad55aed323ce47e1fc695a52341b44f9d4229f448e8b2'
+    );
   });
 
   it('the reply MAC the uploader checks', () => {
     const nonce = '00112233445566778899aabbccddeeff';
     const body = `{"q":"${nonce}","r":"0001","have":2,"ok":[{"i":0,"h":"${VECTORS[0].h}"},{"i":1,"h":"${VECTORS[1].h}"}],"stop":true}`;
-    assert.equal(hexOf(crypto.hmacSha256(k.rep, `EVR1:KAT-1:0001:${nonce}:${body}`)), '00f8d5cde15d5866493403061b627d2231cfc0ede800eb87e6708cb5268700a2');
+    assert.equal(
+      hexOf(crypto.hmacSha256(k.rep, `EVR1:KAT-1:0001:${nonce}:${body}`)),
+      '00f8d5cde15d5866493403061b627d2231cfc0ede800eb87e6708cb5268700a2'
+    );
   });
 
   it('parseHeader refuses what is not a header line', () => {
-    for (const bad of ['', '{', 'null', '[]', '{"r":"0001"}', JSON.stringify({ r: '0001', i: 0, n: 0, c: 'x', m: 'y', v: 'z' })]) {
+    for (const bad of [
+      '',
+      '{',
+      'null',
+      '[]',
+      '{"r":"0001"}',
+      JSON.stringify({ r: '0001', i: 0, n: 0, c: 'x', m: 'y', v: 'z' })
+    ]) {
       assert.equal(parseHeader(bad), undefined, bad);
     }
   });

@@ -8,7 +8,7 @@ import { createSimCrypto } from '../sim/crypto';
 import { createSimClock } from '../sim/clock';
 import { SIM_KEYS } from '../sim/default-config';
 import { useFakeTime } from './support/fake-time';
-import { createRig, Rig } from './support/alarm-rig';
+import { createRig, Rig } from '../sim/alarm-rig';
 import { handLink } from './support/hand-link';
 
 const crypto = createSimCrypto();
@@ -21,7 +21,19 @@ describe('security: replays fail, keys never leave the unit in the clear', funct
     const key = keyBytes(SIM_KEYS.primary) as string;
     const target: Dc09Target = { account: '1234', line: '1', receiver: '1', key };
     const { link, handlers } = handLink();
-    const ch = createChannel({ link, host: 'h', port: 1, transport: 'tcp', target, ackTimeoutMs: 60_000, clock, crypto, log: { write: () => undefined }, times: createCentreClock(clock, 0, { write: () => undefined }), name: 'primary' });
+    const ch = createChannel({
+      link,
+      host: 'h',
+      port: 1,
+      transport: 'tcp',
+      target,
+      ackTimeoutMs: 60_000,
+      clock,
+      crypto,
+      log: { write: () => undefined },
+      times: createCentreClock(clock, 0, { write: () => undefined }),
+      name: 'primary'
+    });
     try {
       const captured = encodeReply(crypto, 'ACK', '0041', target, Date.now());
       let first: ChannelResult | undefined;

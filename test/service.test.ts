@@ -16,13 +16,20 @@ describe('service period: reminders before the end, overdue after it, never disa
   it('reads service dates strictly', () => {
     assert.equal(parseDay('2026-11-23'), Date.UTC(2026, 10, 23));
     assert.equal(parseDay('2028-02-29'), Date.UTC(2028, 1, 29));
-    for (const bad of ['2026-02-30', '2026-13-01', '26-11-23', '2026/11/23', '', 20261123]) assert.equal(parseDay(bad), undefined, String(bad));
+    for (const bad of ['2026-02-30', '2026-13-01', '26-11-23', '2026/11/23', '', 20261123])
+      assert.equal(parseDay(bad), undefined, String(bad));
     const c = simDefaultConfig();
     c.service.start = '2026-02-30';
-    assert.deepEqual(validateConfig(c).map((p) => p.field), ['service.start']);
+    assert.deepEqual(
+      validateConfig(c).map((p) => p.field),
+      ['service.start']
+    );
     c.service.start = '2026-11-23';
     c.service.days = 0;
-    assert.deepEqual(validateConfig(c).map((p) => p.field), ['service.days']);
+    assert.deepEqual(
+      validateConfig(c).map((p) => p.field),
+      ['service.days']
+    );
   });
 
   it('over seven simulated months: 616 at 14 days and 1 day left, then daily while overdue; a restart repeats nothing', () => {
@@ -50,7 +57,11 @@ describe('service period: reminders before the end, overdue after it, never disa
       { day: 182, zone: 0 }
     ]);
     const overdue = reports.filter((r) => r.zone === 0);
-    assert.deepEqual(overdue.map((r) => r.day), Array.from({ length: 24 }, (_, k) => 182 + k), 'one a day from the end (day 182) to the last day run (205)');
+    assert.deepEqual(
+      overdue.map((r) => r.day),
+      Array.from({ length: 24 }, (_, k) => 182 + k),
+      'one a day from the end (day 182) to the last day run (205)'
+    );
   });
 
   it('a unit whose period has ended still raises and journals an alarm', () => {
@@ -59,7 +70,11 @@ describe('service period: reminders before the end, overdue after it, never disa
     const u: SimUnit = createSimUnit(c, { micOff: true });
     try {
       t.clock.tick(1000);
-      const evs = () => u.app.journal.records().filter((r) => r.k === 'ev').map((r) => `${r.q} ${r.c} ${r.z}`);
+      const evs = () =>
+        u.app.journal
+          .records()
+          .filter((r) => r.k === 'ev')
+          .map((r) => `${r.q} ${r.c} ${r.z}`);
       assert.ok(evs().includes('1 616 0'), 'reported overdue at boot');
       assert.ok((u.app.service.daysLeft() ?? 0) < 0);
       u.sim.world.button.press(2000);

@@ -36,12 +36,29 @@ function aes(key: Buffer, data: Buffer, dec: boolean): Buffer {
 /** Encrypt `text` with a pad of the given filler so that the whole fills 16-byte blocks. */
 function seal(key: Buffer, text: string, fill = 'x'): string {
   const pad = fill.repeat(16 - (text.length % 16) || 16);
-  return aes(key, Buffer.from(pad + text, 'latin1'), false).toString('hex').toUpperCase();
+  return aes(key, Buffer.from(pad + text, 'latin1'), false)
+    .toString('hex')
+    .toUpperCase();
 }
-function plain(id: string, seq: string, acct: string, data: string, o: { r?: string; l?: string; x?: string; ts?: string } = {}) {
-  return wrap(`"${id}"${seq}${o.r !== undefined ? 'R' + o.r : ''}L${o.l ?? '0'}#${acct}[${data}]${o.x ?? ''}${o.ts ?? ''}`);
+function plain(
+  id: string,
+  seq: string,
+  acct: string,
+  data: string,
+  o: { r?: string; l?: string; x?: string; ts?: string } = {}
+) {
+  return wrap(
+    `"${id}"${seq}${o.r !== undefined ? 'R' + o.r : ''}L${o.l ?? '0'}#${acct}[${data}]${o.x ?? ''}${o.ts ?? ''}`
+  );
 }
-function sealed(key: Buffer, id: string, seq: string, acct: string, data: string, o: { r?: string; x?: string; ts?: string; nullBar?: boolean } = {}) {
+function sealed(
+  key: Buffer,
+  id: string,
+  seq: string,
+  acct: string,
+  data: string,
+  o: { r?: string; x?: string; ts?: string; nullBar?: boolean } = {}
+) {
   const ts = o.ts ?? stamp();
   const inner = id === 'NULL' && !o.nullBar ? `]${ts}` : `|${data}]${o.x ?? ''}${ts}`;
   return wrap(`"*${id}"${seq}${o.r !== undefined ? 'R' + o.r : ''}L0#${acct}[${seal(key, inner)}`);
@@ -123,12 +140,20 @@ describe('sim centre: SIA DC-09 receiver', () => {
     c.send(plain('NULL', '0099', acct, ''));
     await c.wait(1);
     await sleep(20);
-    assert.deepEqual(c.got().map((r) => r.body.slice(0, 11)), ['"ACK"0099L0']);
+    assert.deepEqual(
+      c.got().map((r) => r.body.slice(0, 11)),
+      ['"ACK"0099L0']
+    );
   }
 
   beforeEach(async () => {
     centre = await createSimCentre({
-      accounts: [{ account: '1234' }, { account: 'ABCD', key: HEXKEY }, { account: '5678', key: ASCIIKEY, keyFormat: 'ascii' }, { account: '9999' }]
+      accounts: [
+        { account: '1234' },
+        { account: 'ABCD', key: HEXKEY },
+        { account: '5678', key: ASCIIKEY, keyFormat: 'ascii' },
+        { account: '9999' }
+      ]
     });
   });
   afterEach(async () => {
@@ -172,8 +197,28 @@ describe('sim centre: SIA DC-09 receiver', () => {
     assert.match(r.body, /^"ACK"0042RF3L77#1234\[\]_\d\d:\d\d:\d\d,\d\d-\d\d-\d{4}$/);
     const [e] = centre.events();
     assert.deepEqual(
-      { id: e!.id, enc: e!.encrypted, r: e!.receiver, l: e!.line, data: e!.data, x: e!.xdata, cid: e!.cid, reply: e!.reply, t: e!.transport },
-      { id: 'ADM-CID', enc: false, r: 'F3', l: '77', data: '#1234|1120 01 001', x: ['V12AB'], cid: { qualifier: 1, code: '120', partition: '01', zone: '001' }, reply: 'ACK', t: 'tcp' }
+      {
+        id: e!.id,
+        enc: e!.encrypted,
+        r: e!.receiver,
+        l: e!.line,
+        data: e!.data,
+        x: e!.xdata,
+        cid: e!.cid,
+        reply: e!.reply,
+        t: e!.transport
+      },
+      {
+        id: 'ADM-CID',
+        enc: false,
+        r: 'F3',
+        l: '77',
+        data: '#1234|1120 01 001',
+        x: ['V12AB'],
+        cid: { qualifier: 1, code: '120', partition: '01', zone: '001' },
+        reply: 'ACK',
+        t: 'tcp'
+      }
     );
     assert.equal(e!.timestamp, undefined);
     assert.deepEqual(seen, ['0042']);
@@ -185,7 +230,9 @@ describe('sim centre: SIA DC-09 receiver', () => {
   });
 
   it('answers an encrypted frame with an encrypted ACK that decrypts with the key and carries the current time', async () => {
-    const r = await ask(sealed(KEY, 'ADM-CID', '0007', 'abcd', '#ABCD|1120 01 001', { r: '1', x: '[H12:00:00,01-01-2025]' }));
+    const r = await ask(
+      sealed(KEY, 'ADM-CID', '0007', 'abcd', '#ABCD|1120 01 001', { r: '1', x: '[H12:00:00,01-01-2025]' })
+    );
     assert.ok(r.crcOk);
     const m = /^"\*ACK"0007R1L0#abcd\[([0-9A-F]+)$/.exec(r.body);
     assert.ok(m, r.body);
@@ -207,12 +254,18 @@ describe('sim centre: SIA DC-09 receiver', () => {
     c.send(sealed(k, 'NULL', '0002', '5678', ''));
     c.send(sealed(k, 'NULL', '0003', '5678', '', { nullBar: true }));
     const rs = await c.wait(3);
-    assert.deepEqual(rs.map((r) => r.body.slice(0, 10)), ['"*ACK"0001', '"*ACK"0002', '"*ACK"0003']);
+    assert.deepEqual(
+      rs.map((r) => r.body.slice(0, 10)),
+      ['"*ACK"0001', '"*ACK"0002', '"*ACK"0003']
+    );
     const [sia, n1, n2] = centre.events();
     assert.deepEqual(sia!.sia, { code: 'HA', zone: '003', area: '2' });
     assert.equal(n1!.data, '');
     assert.equal(n2!.data, '');
-    assert.deepEqual(centre.alarms().map((e) => e.seq), ['0001']);
+    assert.deepEqual(
+      centre.alarms().map((e) => e.seq),
+      ['0001']
+    );
   });
 
   it('NAKs a message time outside the window with the centre time', async () => {
@@ -220,9 +273,14 @@ describe('sim centre: SIA DC-09 receiver', () => {
     const m = /^"NAK"0000R0L0A0\[\](_.*)$/.exec(r.body);
     assert.ok(m && r.crcOk, r.body);
     assert.ok(Math.abs(stampMs(m[1]!) - Date.now()) < 2000);
-    const r2 = await ask(sealed(KEY, 'ADM-CID', '0006', 'ABCD', '#ABCD|1120 01 001', { ts: stamp(Date.now() + 30000) }));
+    const r2 = await ask(
+      sealed(KEY, 'ADM-CID', '0006', 'ABCD', '#ABCD|1120 01 001', { ts: stamp(Date.now() + 30000) })
+    );
     assert.match(r2.body, /^"NAK"0000R0L0A0\[\]_/);
-    assert.deepEqual(centre.events().map((e) => e.reply), ['NAK', 'NAK']);
+    assert.deepEqual(
+      centre.events().map((e) => e.reply),
+      ['NAK', 'NAK']
+    );
     assert.equal(centre.alarms().length, 0);
     // inside the window (39 s behind) is fine
     const r3 = await ask(plain('SIA-DCS', '0005', '1234', '#1234|Nri1/PA001', { ts: stamp(Date.now() - 39000) }));
@@ -235,7 +293,10 @@ describe('sim centre: SIA DC-09 receiver', () => {
     await expectSilence(good.replace(/^\n..../, '\n0000'));
     await expectSilence(good.replace('0001L0', '0001L00'));
     await expectSilence('\nnonsense\r');
-    assert.deepEqual(centre.rejected().map((r) => r.reason), ['bad crc', 'bad length', 'unparseable']);
+    assert.deepEqual(
+      centre.rejected().map((r) => r.reason),
+      ['bad crc', 'bad length', 'unparseable']
+    );
     assert.equal(centre.events().filter((e) => e.id !== 'NULL').length, 0);
   });
 
@@ -257,20 +318,38 @@ describe('sim centre: SIA DC-09 receiver', () => {
     c.send(f);
     c.send(plain('ADM-CID', '0021', '1234', '#1234|1120 01 001'));
     const rs = await c.wait(3);
-    assert.deepEqual(rs.map((r) => r.body.slice(0, 9)), ['"ACK"0020', '"ACK"0020', '"ACK"0021']);
-    assert.deepEqual(centre.events().map((e) => e.duplicate), [false, true, false]);
-    assert.deepEqual(centre.alarms().map((e) => e.seq), ['0020', '0021']);
+    assert.deepEqual(
+      rs.map((r) => r.body.slice(0, 9)),
+      ['"ACK"0020', '"ACK"0020', '"ACK"0021']
+    );
+    assert.deepEqual(
+      centre.events().map((e) => e.duplicate),
+      [false, true, false]
+    );
+    assert.deepEqual(
+      centre.alarms().map((e) => e.seq),
+      ['0020', '0021']
+    );
     // NULL frames are never duplicates
     c.send(plain('NULL', '0030', '1234', ''));
     c.send(plain('NULL', '0030', '1234', ''));
     await c.wait(5);
-    assert.deepEqual(centre.events().slice(3).map((e) => e.duplicate), [false, false]);
+    assert.deepEqual(
+      centre
+        .events()
+        .slice(3)
+        .map((e) => e.duplicate),
+      [false, false]
+    );
   });
 
   it('answers two frames in one TCP chunk and a frame split across two writes', async () => {
     const c = await tcp();
     c.send(plain('NULL', '0001', '1234', '') + plain('ADM-CID', '0002', '1234', '#1234|1602 00 000'));
-    assert.deepEqual((await c.wait(2)).map((r) => r.body.slice(0, 9)), ['"ACK"0001', '"ACK"0002']);
+    assert.deepEqual(
+      (await c.wait(2)).map((r) => r.body.slice(0, 9)),
+      ['"ACK"0001', '"ACK"0002']
+    );
     const f = plain('SIA-DCS', '0003', '1234', '#1234|Nri1/PA001/ti12:00', { ts: stamp() });
     c.send(f.slice(0, 20));
     await sleep(20);
@@ -297,9 +376,17 @@ describe('sim centre: SIA DC-09 receiver', () => {
     await expectSilence(wrap(`"*ADM-CID"0001L0#ABCD[${seal(KEY, '|#ABCD|1120 01 001]')}`));
     await expectSilence(plain('ADM-CID', '0001', 'ABCD', '#ABCD|1120 01 001'));
     await expectSilence(plain('ADM-CID', '0001', 'EEEE', '#EEEE|1120 01 001'));
-    assert.deepEqual(centre.rejected().map((r) => r.reason), [
-      'unknown account', 'no key', 'decrypt failed', 'missing timestamp', 'plain frame for encrypted account', 'unknown account'
-    ]);
+    assert.deepEqual(
+      centre.rejected().map((r) => r.reason),
+      [
+        'unknown account',
+        'no key',
+        'decrypt failed',
+        'missing timestamp',
+        'plain frame for encrypted account',
+        'unknown account'
+      ]
+    );
     assert.ok(centre.rejected().every((r) => r.raw.length <= 200 && !r.raw.includes(HEXKEY)));
   });
 
@@ -322,7 +409,10 @@ describe('sim centre: SIA DC-09 receiver', () => {
       assert.equal(u.got().length, 0);
       centre.faults.down = false;
       assert.match((await ask(cid('0002'))).body, /^"ACK"0002/);
-      assert.deepEqual(centre.events().map((e) => e.seq), ['0002']);
+      assert.deepEqual(
+        centre.events().map((e) => e.seq),
+        ['0002']
+      );
     });
 
     it('drop ignores that many valid frames', async () => {
@@ -331,9 +421,15 @@ describe('sim centre: SIA DC-09 receiver', () => {
       c.send(cid('0001') + cid('0002') + cid('0003'));
       const rs = await c.wait(1);
       await sleep(20);
-      assert.deepEqual(rs.map((r) => r.body.slice(0, 9)), ['"ACK"0003']);
+      assert.deepEqual(
+        rs.map((r) => r.body.slice(0, 9)),
+        ['"ACK"0003']
+      );
       assert.equal(centre.faults.drop, 0);
-      assert.deepEqual(centre.alarms().map((e) => e.seq), ['0003']);
+      assert.deepEqual(
+        centre.alarms().map((e) => e.seq),
+        ['0003']
+      );
     });
 
     it('delayMs holds the reply back', async () => {
@@ -349,8 +445,14 @@ describe('sim centre: SIA DC-09 receiver', () => {
       const c = await tcp();
       c.send(cid('0001') + cid('0002') + cid('0003'));
       const rs = await c.wait(3);
-      assert.deepEqual(rs.map((r) => r.body.slice(0, 9)), ['"NAK"0000', '"DUH"0002', '"ACK"0003']);
-      assert.deepEqual(centre.events().map((e) => e.reply), ['NAK', 'DUH', 'ACK']);
+      assert.deepEqual(
+        rs.map((r) => r.body.slice(0, 9)),
+        ['"NAK"0000', '"DUH"0002', '"ACK"0003']
+      );
+      assert.deepEqual(
+        centre.events().map((e) => e.reply),
+        ['NAK', 'DUH', 'ACK']
+      );
     });
 
     it('garble corrupts the reply CRC', async () => {
@@ -358,7 +460,10 @@ describe('sim centre: SIA DC-09 receiver', () => {
       const c = await tcp();
       c.send(cid('0001') + cid('0002'));
       const rs = await c.wait(2);
-      assert.deepEqual(rs.map((r) => r.crcOk), [false, true]);
+      assert.deepEqual(
+        rs.map((r) => r.crcOk),
+        [false, true]
+      );
     });
 
     it('wrongKey forges an encrypted ACK; wrongSeq echoes seq + 1', async () => {

@@ -22,7 +22,10 @@ describe('sim flash keeps Espruino Storage limits', () => {
     const flash = new SimFlash(8192);
     const s = createSimRecordStore(flash);
     s.write('a', 'x'.repeat(4000));
-    assert.throws(() => s.write('b', 'y'.repeat(5000)), (e: any) => e.code === 'ENOSPC');
+    assert.throws(
+      () => s.write('b', 'y'.repeat(5000)),
+      (e: any) => e.code === 'ENOSPC'
+    );
     assert.equal(s.read('a'), 'x'.repeat(4000));
     assert.equal(s.read('b'), undefined);
   });

@@ -99,7 +99,10 @@ describe('sim links: real sockets on 127.0.0.1', () => {
     sim.world.paths.wifi!.restore();
     const again = open(sim, 'wifi', tcpPort, 'tcp');
     await again.opened;
-    assert.deepEqual(statuses.map((s) => s.up), [false, true]);
+    assert.deepEqual(
+      statuses.map((s) => s.up),
+      [false, true]
+    );
     again.conn.close();
   });
 

@@ -13,20 +13,44 @@ interface Reply {
   status: number;
   type: string;
   body: Buffer;
-  json(): any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  json(): any;
 }
 
-function request(sim: WebSim, method: string, path: string, body?: Buffer | string | object, type = 'application/json', host?: string, extra: Record<string, string> = {}): Promise<Reply> {
+function request(
+  sim: WebSim,
+  method: string,
+  path: string,
+  body?: Buffer | string | object,
+  type = 'application/json',
+  host?: string,
+  extra: Record<string, string> = {}
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    const data =
+      body === undefined
+        ? undefined
+        : Buffer.isBuffer(body)
+          ? body
+          : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
     const req = http.request(
-      { host: '127.0.0.1', port: sim.port, method, path, headers: { ...(data ? { 'content-type': type } : {}), ...(host ? { host } : {}), ...extra } },
+      {
+        host: '127.0.0.1',
+        port: sim.port,
+        method,
+        path,
+        headers: { ...(data ? { 'content-type': type } : {}), ...(host ? { host } : {}), ...extra }
+      },
       (res) => {
         const parts: Buffer[] = [];
         res.on('data', (d) => parts.push(d));
         res.on('end', () => {
           const b = Buffer.concat(parts);
-          resolve({ status: res.statusCode!, type: String(res.headers['content-type']), body: b, json: () => JSON.parse(b.toString('utf8')) });
+          resolve({
+            status: res.statusCode!,
+            type: String(res.headers['content-type']),
+            body: b,
+            json: () => JSON.parse(b.toString('utf8'))
+          });
         });
       }
     );
@@ -100,7 +124,6 @@ const pcm16 = (values: number[]) => {
   return b;
 };
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const panics = (s: any) => s.centre.filter((c: any) => /\(CID 1 120/.test(c.what));
 
 describe('simulator page server (npm run sim:web)', function () {
@@ -125,12 +148,21 @@ describe('simulator page server (npm run sim:web)', function () {
       assert.equal(r.status, 200, f);
     }
     const hooks = (await request(sim, 'GET', '/vendor/hooks.mjs')).body.toString();
-    assert.ok(hooks.includes('"/vendor/preact.mjs"') && !/from\s*"preact"/.test(hooks), 'hooks import the served preact');
+    assert.ok(
+      hooks.includes('"/vendor/preact.mjs"') && !/from\s*"preact"/.test(hooks),
+      'hooks import the served preact'
+    );
     const app = (await request(sim, 'GET', '/app.js')).body.toString();
     assert.ok(!/https?:\/\//.test(app), 'the script loads nothing from elsewhere');
-    const headers = await new Promise<http.IncomingHttpHeaders>((r) => http.get({ host: '127.0.0.1', port: sim.port, path: '/' }, (res) => (res.resume(), r(res.headers))));
+    const headers = await new Promise<http.IncomingHttpHeaders>((r) =>
+      http.get({ host: '127.0.0.1', port: sim.port, path: '/' }, (res) => (res.resume(), r(res.headers)))
+    );
     assert.match(String(headers['content-security-policy']), /default-src 'self'/);
-    assert.match(String(headers['content-security-policy']), /frame-ancestors 'none'/, 'no other site may frame the page');
+    assert.match(
+      String(headers['content-security-policy']),
+      /frame-ancestors 'none'/,
+      'no other site may frame the page'
+    );
     assert.equal((await request(sim, 'GET', '/../package.json')).status, 404);
     assert.equal((await request(sim, 'GET', '/nothing.html')).status, 404);
   });
@@ -141,13 +173,22 @@ describe('simulator page server (npm run sim:web)', function () {
     const form = await request(sim, 'POST', '/api/button', 'down=true', 'application/x-www-form-urlencoded');
     assert.equal(form.status, 400);
     assert.match(form.json().error, /JSON/);
-    const crossSite = await request(sim, 'POST', '/api/button', { down: true }, 'application/json', undefined, { origin: 'https://attacker.example' });
+    const crossSite = await request(sim, 'POST', '/api/button', { down: true }, 'application/json', undefined, {
+      origin: 'https://attacker.example'
+    });
     assert.equal(crossSite.status, 403);
     assert.equal((await state(sim)).button.down, false);
   });
 
   it('no request can stop the simulator: odd paths, prototype names and bad escapes get 4xx', async () => {
-    for (const path of ['//', '/vendor/constructor', '/vendor/__proto__', '/vendor/toString', '/recordings/%E0%A4%A/x.wav', '/recordings/../../package.json']) {
+    for (const path of [
+      '//',
+      '/vendor/constructor',
+      '/vendor/__proto__',
+      '/vendor/toString',
+      '/recordings/%E0%A4%A/x.wav',
+      '/recordings/../../package.json'
+    ]) {
       const r = await request(sim, 'GET', path);
       assert.ok(r.status >= 400 && r.status < 500, `${path}: ${r.status}`);
     }
@@ -165,8 +206,16 @@ describe('simulator page server (npm run sim:web)', function () {
     });
     assert.equal(s.alarm.mode, 'idle');
     assert.deepEqual(
-      s.paths.map((p: { name: string; role: string; up: boolean; reporting: boolean }) => [p.name, p.role, p.up, p.reporting]),
-      [['wifi', 'primary', true, true], ['cellular', 'secondary', true, true]]
+      s.paths.map((p: { name: string; role: string; up: boolean; reporting: boolean }) => [
+        p.name,
+        p.role,
+        p.up,
+        p.reporting
+      ]),
+      [
+        ['wifi', 'primary', true, true],
+        ['cellular', 'secondary', true, true]
+      ]
     );
     assert.equal(s.power.mains, true);
     assert.equal(s.unit.holdMs, 1500);
@@ -192,11 +241,20 @@ describe('simulator page server (npm run sim:web)', function () {
       assert.match(r.json().error, why);
     }
     assert.equal((await request(sim, 'POST', '/api/nothing', {})).status, 404);
-    const big = await request(sim, 'POST', '/api/audio/pcm', Buffer.alloc(3 * 1024 * 1024, 128), 'application/octet-stream');
+    const big = await request(
+      sim,
+      'POST',
+      '/api/audio/pcm',
+      Buffer.alloc(3 * 1024 * 1024, 128),
+      'application/octet-stream'
+    );
     assert.equal(big.status, 413, 'an oversize body is refused with a reply');
     assert.match(big.json().error, /body over/);
     const after = await state(sim);
-    assert.deepEqual(after.paths.map((p: { up: boolean }) => p.up), before.paths.map((p: { up: boolean }) => p.up));
+    assert.deepEqual(
+      after.paths.map((p: { up: boolean }) => p.up),
+      before.paths.map((p: { up: boolean }) => p.up)
+    );
     assert.equal(after.power.battery, before.power.battery);
     assert.equal(after.audio.source, before.audio.source);
     assert.equal(after.alarm.triggers, before.alarm.triggers);
@@ -223,14 +281,19 @@ describe('simulator page server (npm run sim:web)', function () {
     assert.equal(p.encrypted, true);
     assert.equal(s.alarm.mode, 'alarm');
     assert.equal(s.alarm.triggers, 1);
-    assert.ok(s.journal.some((r: { k: string; fields: string }) => r.k === 'ev' && /120/.test(r.fields)), 'the event is in the journal');
+    assert.ok(
+      s.journal.some((r: { k: string; fields: string }) => r.k === 'ev' && /120/.test(r.fields)),
+      'the event is in the journal'
+    );
     assert.ok(s.journal[0].i > s.journal[s.journal.length - 1].i, 'journal newest first');
     await until('the recording at the evidence server', async () => (await state(sim)).recordings.length > 0);
   });
 
   it('streams state as server-sent events, and the indicator confirms the acknowledgement', async () => {
     const events: { event: string; data: string }[] = [];
-    const res = await new Promise<http.IncomingMessage>((r) => http.get({ host: '127.0.0.1', port: sim.port, path: '/api/events' }, r));
+    const res = await new Promise<http.IncomingMessage>((r) =>
+      http.get({ host: '127.0.0.1', port: sim.port, path: '/api/events' }, r)
+    );
     assert.match(String(res.headers['content-type']), /text\/event-stream/);
     let buf = '';
     res.on('data', (d: Buffer) => {
@@ -248,11 +311,15 @@ describe('simulator page server (npm run sim:web)', function () {
       await until('a state event', async () => events.some((e) => e.event === 'state'));
       const first = JSON.parse(events.find((e) => e.event === 'state')!.data);
       assert.ok(panics(first).length >= 1, 'the stream carries the centre console');
-      await until('a level event from the tone', async () => events.some((e) => e.event === 'level' && Number(e.data) > 40));
+      await until('a level event from the tone', async () =>
+        events.some((e) => e.event === 'level' && Number(e.data) > 40)
+      );
       // Cut mains: the next state event shows it.
       const n = events.length;
       assert.equal((await request(sim, 'POST', '/api/power', { mains: false })).status, 200);
-      await until('mains off in the stream', async () => events.slice(n).some((e) => e.event === 'state' && JSON.parse(e.data).power.mains === false));
+      await until('mains off in the stream', async () =>
+        events.slice(n).some((e) => e.event === 'state' && JSON.parse(e.data).power.mains === false)
+      );
       assert.equal((await request(sim, 'POST', '/api/power', { mains: true })).status, 200);
       // The indicator blinks after the ACK (confirm: blink): each time it lights is counted, so a
       // blink shorter than one push still reaches the page.
@@ -260,7 +327,9 @@ describe('simulator page server (npm run sim:web)', function () {
       const acks = panics(await state(sim)).length;
       await hold(sim, 2000);
       await until('the new alarm acknowledged', async () => panics(await state(sim)).length > acks);
-      await until('the indicator lit again', async () => events.some((e) => e.event === 'state' && JSON.parse(e.data).indicator.flashes > flashes));
+      await until('the indicator lit again', async () =>
+        events.some((e) => e.event === 'state' && JSON.parse(e.data).indicator.flashes > flashes)
+      );
     } finally {
       res.destroy();
       // The server releases a held button when the last page goes; let it see this one go first.
@@ -272,12 +341,14 @@ describe('simulator page server (npm run sim:web)', function () {
     assert.equal((await request(sim, 'POST', '/api/path', { path: 'wifi', up: false })).status, 200);
     const before = panics(await state(sim)).length;
     await hold(sim, 2000);
-    let last: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    let last: any;
     const s = await until('a panic via the secondary', async () => {
       const x = (last = await state(sim));
       return panics(x).length > before && x;
     }).catch((e) => {
-      throw new Error(`${e.message}: ${JSON.stringify({ alarm: last.alarm, centre: last.centre.slice(0, 4), journal: last.journal.slice(0, 6) })}`);
+      throw new Error(
+        `${e.message}: ${JSON.stringify({ alarm: last.alarm, centre: last.centre.slice(0, 4), journal: last.journal.slice(0, 6) })}`
+      );
     });
     const latest = panics(s)[0];
     assert.equal(latest.receiver, 'secondary');
@@ -305,21 +376,38 @@ describe('simulator page server (npm run sim:web)', function () {
   });
 
   it('a receiver told to NAK or DUH the next frame does so, the console shows it, and the unit still gets the event through', async () => {
-    assert.equal((await request(sim, 'POST', '/api/centre/fault', { receiver: 'primary', fault: 'bogus' })).status, 400);
+    assert.equal(
+      (await request(sim, 'POST', '/api/centre/fault', { receiver: 'primary', fault: 'bogus' })).status,
+      400
+    );
     assert.equal((await request(sim, 'POST', '/api/centre/fault', { receiver: 'primary', fault: 'duh' })).status, 200);
     const before = panics(await state(sim)).length;
     await hold(sim, 2000);
-    const s = await until('a DUH then an ACK for the new panic', async () => {
-      const x = await state(sim);
-      const fresh = panics(x).slice(0, panics(x).length - before);
-      return fresh.some((c: { reply: string }) => c.reply === 'DUH') && fresh.some((c: { reply: string }) => c.reply === 'ACK') && x;
-    }, 20_000);
+    const s = await until(
+      'a DUH then an ACK for the new panic',
+      async () => {
+        const x = await state(sim);
+        const fresh = panics(x).slice(0, panics(x).length - before);
+        return (
+          fresh.some((c: { reply: string }) => c.reply === 'DUH') &&
+          fresh.some((c: { reply: string }) => c.reply === 'ACK') &&
+          x
+        );
+      },
+      20_000
+    );
     assert.ok(s.centre.some((c: { reply: string }) => c.reply === 'DUH'));
   });
 
   it('a receiver set to behave as one in the field (one extended-data block only) refuses the full panic, and the unit still gets it through', async () => {
-    assert.equal((await request(sim, 'POST', '/api/centre/profile', { receiver: 'primary', profile: ['bogus'] })).status, 400);
-    assert.equal((await request(sim, 'POST', '/api/centre/profile', { receiver: 'primary', profile: 'one-xdata' })).status, 400);
+    assert.equal(
+      (await request(sim, 'POST', '/api/centre/profile', { receiver: 'primary', profile: ['bogus'] })).status,
+      400
+    );
+    assert.equal(
+      (await request(sim, 'POST', '/api/centre/profile', { receiver: 'primary', profile: 'one-xdata' })).status,
+      400
+    );
     const set = await request(sim, 'POST', '/api/centre/profile', { receiver: 'primary', profile: ['one-xdata'] });
     assert.deepEqual(set.json(), { ok: true, profile: ['one-xdata'] });
     assert.deepEqual((await state(sim)).profiles.primary, ['one-xdata']);
@@ -328,10 +416,18 @@ describe('simulator page server (npm run sim:web)', function () {
     await sleep(2500); // the last test's hold is let go first
     await hold(sim, 2000);
     // (The DUH above already taught the unit that the primary takes one block: it may not need the NAK.)
-    const s = await until('the primary ACKs the panic with one block', async () => {
-      const x = await state(sim);
-      return panics(x).filter(isNew).some((c: { reply: string }) => c.reply === 'ACK') && x;
-    }, 20_000);
+    const s = await until(
+      'the primary ACKs the panic with one block',
+      async () => {
+        const x = await state(sim);
+        return (
+          panics(x)
+            .filter(isNew)
+            .some((c: { reply: string }) => c.reply === 'ACK') && x
+        );
+      },
+      20_000
+    );
     const fresh = panics(s).filter(isNew);
     for (const c of fresh) {
       const blocks = (c.what.match(/\[/g) ?? []).length;
@@ -343,11 +439,15 @@ describe('simulator page server (npm run sim:web)', function () {
   it('the centre operator stops the recording; it is verified and served as WAV', async () => {
     const rid = (await state(sim)).recordings[0].rid;
     assert.equal((await request(sim, 'POST', '/api/centre/stop', { rid })).status, 200);
-    const s = await until('the final, verified recording', async () => {
-      const x = await state(sim);
-      const r = x.recordings.find((y: { rid: string }) => y.rid === rid);
-      return r && r.final && r.verified && r;
-    }, 30_000);
+    const s = await until(
+      'the final, verified recording',
+      async () => {
+        const x = await state(sim);
+        const r = x.recordings.find((y: { rid: string }) => y.rid === rid);
+        return r && r.final && r.verified && r;
+      },
+      30_000
+    );
     assert.equal(s.signature, 'valid');
     assert.equal(s.gaps, 0);
     assert.ok(s.durationS > 3);
@@ -360,8 +460,13 @@ describe('simulator page server (npm run sim:web)', function () {
 
   it('button requests from a page are taken in order: a press arriving after its release is ignored', async () => {
     const triggers = (await state(sim)).alarm.triggers;
-    assert.deepEqual((await request(sim, 'POST', '/api/button', { down: false, seq: 2, page: 'p1' })).json(), { ok: true });
-    assert.deepEqual((await request(sim, 'POST', '/api/button', { down: true, seq: 1, page: 'p1' })).json(), { ok: true, ignored: 'out of order' });
+    assert.deepEqual((await request(sim, 'POST', '/api/button', { down: false, seq: 2, page: 'p1' })).json(), {
+      ok: true
+    });
+    assert.deepEqual((await request(sim, 'POST', '/api/button', { down: true, seq: 1, page: 'p1' })).json(), {
+      ok: true,
+      ignored: 'out of order'
+    });
     assert.equal(sim.unit.sim.world.button.isDown(), false, 'the late press did not hold the button');
     await sleep(2500);
     assert.equal((await state(sim)).alarm.triggers, triggers, 'no alarm from a reordered tap');
@@ -369,8 +474,12 @@ describe('simulator page server (npm run sim:web)', function () {
   });
 
   it('a page that goes away while holding the button releases it, even with another page open', async () => {
-    const other = await new Promise<http.IncomingMessage>((r) => http.get({ host: '127.0.0.1', port: sim.port, path: '/api/events?page=watcher' }, r));
-    const presser = await new Promise<http.IncomingMessage>((r) => http.get({ host: '127.0.0.1', port: sim.port, path: '/api/events?page=presser' }, r));
+    const other = await new Promise<http.IncomingMessage>((r) =>
+      http.get({ host: '127.0.0.1', port: sim.port, path: '/api/events?page=watcher' }, r)
+    );
+    const presser = await new Promise<http.IncomingMessage>((r) =>
+      http.get({ host: '127.0.0.1', port: sim.port, path: '/api/events?page=presser' }, r)
+    );
     await until('both pages connected', async () => sim.pages() === 2, 3000);
     assert.equal((await request(sim, 'POST', '/api/button', { down: true, seq: 1, page: 'presser' })).status, 200);
     assert.equal(sim.unit.sim.world.button.isDown(), true);
@@ -381,7 +490,9 @@ describe('simulator page server (npm run sim:web)', function () {
   });
 
   it('the last page going away releases a button held by an unnamed client', async () => {
-    const res = await new Promise<http.IncomingMessage>((r) => http.get({ host: '127.0.0.1', port: sim.port, path: '/api/events' }, r));
+    const res = await new Promise<http.IncomingMessage>((r) =>
+      http.get({ host: '127.0.0.1', port: sim.port, path: '/api/events' }, r)
+    );
     assert.equal((await request(sim, 'POST', '/api/button', { down: true })).status, 200);
     assert.equal(sim.unit.sim.world.button.isDown(), true);
     await until('the page connected', async () => sim.pages() === 1, 3000);
@@ -397,7 +508,12 @@ describe('simulator page server (npm run sim:web)', function () {
     /** The state request answered within `ms` while `during` runs, and again after it. */
     async function stillQuick<T>(during: Promise<T>, ms = 500): Promise<T> {
       const t0 = performance.now();
-      const [r] = await Promise.all([during, state(sim).then(() => assert.ok(performance.now() - t0 < ms, `state during: ${Math.round(performance.now() - t0)} ms`))]);
+      const [r] = await Promise.all([
+        during,
+        state(sim).then(() =>
+          assert.ok(performance.now() - t0 < ms, `state during: ${Math.round(performance.now() - t0)} ms`)
+        )
+      ]);
       const t1 = performance.now();
       assert.ok((await state(sim)).unit.id, 'state answered');
       assert.ok(performance.now() - t1 < ms, `state after: ${Math.round(performance.now() - t1)} ms`);
@@ -420,7 +536,8 @@ describe('simulator page server (npm run sim:web)', function () {
       sound().feed = feed;
       drain();
     });
-    const assertLoopFree = (ms = 250) => assert.ok(loop.max / 1e6 < ms, `the event loop was blocked for ${Math.round(loop.max / 1e6)} ms`);
+    const assertLoopFree = (ms = 250) =>
+      assert.ok(loop.max / 1e6 < ms, `the event loop was blocked for ${Math.round(loop.max / 1e6)} ms`);
 
     it('a sample rate of 0 Hz or 8 Hz gets 400 with the reason, and nothing is queued', async () => {
       const samples = Buffer.alloc(1000, 200);
@@ -457,18 +574,48 @@ describe('simulator page server (npm run sim:web)', function () {
         ['cut inside the data chunk header', good.subarray(0, 40), /no data chunk/],
         ['no fmt chunk', riff(chunk('data', Buffer.alloc(800, 200))), /no fmt chunk before its data chunk/],
         ['two fmt chunks', riff(fmt(), fmt({ rate: 16000 }), chunk('data', Buffer.alloc(8))), /two fmt chunks/],
-        ['fmt chunk of 14 bytes', riff(chunk('fmt ', fmt().subarray(8, 22)), chunk('data', Buffer.alloc(8))), /fmt chunk is 14 bytes; at least 16/],
-        ['a chunk running past the end before fmt', riff(chunk('LIST', Buffer.alloc(4), 0xfffffff0), fmt(), chunk('data', Buffer.alloc(8))), /no fmt chunk/],
+        [
+          'fmt chunk of 14 bytes',
+          riff(chunk('fmt ', fmt().subarray(8, 22)), chunk('data', Buffer.alloc(8))),
+          /fmt chunk is 14 bytes; at least 16/
+        ],
+        [
+          'a chunk running past the end before fmt',
+          riff(chunk('LIST', Buffer.alloc(4), 0xfffffff0), fmt(), chunk('data', Buffer.alloc(8))),
+          /no fmt chunk/
+        ],
         ['0 channels', riff(fmt({ channels: 0 }), chunk('data', Buffer.alloc(8))), /0 channels; the unit records mono/],
         ['stereo', riff(fmt({ channels: 2 }), chunk('data', Buffer.alloc(8))), /2 channels/],
         ['0-bit', riff(fmt({ bits: 0 }), chunk('data', Buffer.alloc(8))), /0-bit samples; 8 or 16 supported/],
         ['7-bit', riff(fmt({ bits: 7 }), chunk('data', Buffer.alloc(8))), /7-bit samples/],
         ['24-bit', riff(fmt({ bits: 24 }), chunk('data', Buffer.alloc(9))), /24-bit samples/],
         ['64-bit', riff(fmt({ bits: 64 }), chunk('data', Buffer.alloc(16))), /64-bit samples/],
-        ['IEEE float', riff(fmt({ format: 3, bits: 32 }), chunk('data', Buffer.alloc(16))), /format 3 \(IEEE float\) is not PCM/],
-        ['EXTENSIBLE float', riff(fmt({ sub: 3, bits: 32 }), chunk('data', Buffer.alloc(16))), /format 3 \(IEEE float\) is not PCM/],
-        ['EXTENSIBLE, unknown GUID', riff(chunk('fmt ', Buffer.concat([fmt({ sub: 1 }).subarray(8, 36), Buffer.alloc(12, 0xee)])), chunk('data', Buffer.alloc(8))), /unknown sub-format/],
-        ['EXTENSIBLE without its extension', riff(chunk('fmt ', Buffer.concat([Buffer.from([0xfe, 0xff]), fmt().subarray(10, 24)])), chunk('data', Buffer.alloc(8))), /EXTENSIBLE\) is 16 bytes; 40 needed/],
+        [
+          'IEEE float',
+          riff(fmt({ format: 3, bits: 32 }), chunk('data', Buffer.alloc(16))),
+          /format 3 \(IEEE float\) is not PCM/
+        ],
+        [
+          'EXTENSIBLE float',
+          riff(fmt({ sub: 3, bits: 32 }), chunk('data', Buffer.alloc(16))),
+          /format 3 \(IEEE float\) is not PCM/
+        ],
+        [
+          'EXTENSIBLE, unknown GUID',
+          riff(
+            chunk('fmt ', Buffer.concat([fmt({ sub: 1 }).subarray(8, 36), Buffer.alloc(12, 0xee)])),
+            chunk('data', Buffer.alloc(8))
+          ),
+          /unknown sub-format/
+        ],
+        [
+          'EXTENSIBLE without its extension',
+          riff(
+            chunk('fmt ', Buffer.concat([Buffer.from([0xfe, 0xff]), fmt().subarray(10, 24)])),
+            chunk('data', Buffer.alloc(8))
+          ),
+          /EXTENSIBLE\) is 16 bytes; 40 needed/
+        ],
         ['EXTENSIBLE, cut short', riff(fmt({ sub: 1 })).subarray(0, 50), /EXTENSIBLE\) is cut short/],
         ['an empty data chunk', riff(fmt(), chunk('data', Buffer.alloc(0))), /holds no samples/],
         ['one byte of 16-bit data', riff(fmt({ bits: 16 }), chunk('data', Buffer.alloc(1))), /holds no samples/]
@@ -503,12 +650,32 @@ describe('simulator page server (npm run sim:web)', function () {
     it('odd but sound files are taken: an odd-sized chunk before fmt, a data length past the end, WAVE_FORMAT_EXTENSIBLE PCM, an odd 16-bit tail', async () => {
       const samples = Buffer.alloc(800, 200);
       const cases: [string, Buffer, number][] = [
-        ['odd-sized LIST chunk (padded) before fmt', riff(chunk('LIST', Buffer.from('abc')), fmt(), chunk('data', samples)), 800],
+        [
+          'odd-sized LIST chunk (padded) before fmt',
+          riff(chunk('LIST', Buffer.from('abc')), fmt(), chunk('data', samples)),
+          800
+        ],
         // A recorder that never went back to fix the length: the data runs to the end of the file.
-        ['data length 0xFFFFFFFF', Buffer.concat([riff(fmt()), chunk('data', Buffer.alloc(0), 0xffffffff), samples]), 800],
-        ['data length past the end', Buffer.concat([riff(fmt()), chunk('data', Buffer.alloc(0), 100_000), samples]), 800],
-        ['EXTENSIBLE PCM 16-bit at 16 kHz', riff(fmt({ sub: 1, bits: 16, rate: 16000 }), chunk('data', pcm16(new Array(1600).fill(9000)))), 800],
-        ['16-bit with an odd byte at the end', riff(fmt({ bits: 16 }), chunk('data', Buffer.concat([pcm16(new Array(800).fill(9000)), Buffer.from([1])]))), 800]
+        [
+          'data length 0xFFFFFFFF',
+          Buffer.concat([riff(fmt()), chunk('data', Buffer.alloc(0), 0xffffffff), samples]),
+          800
+        ],
+        [
+          'data length past the end',
+          Buffer.concat([riff(fmt()), chunk('data', Buffer.alloc(0), 100_000), samples]),
+          800
+        ],
+        [
+          'EXTENSIBLE PCM 16-bit at 16 kHz',
+          riff(fmt({ sub: 1, bits: 16, rate: 16000 }), chunk('data', pcm16(new Array(1600).fill(9000)))),
+          800
+        ],
+        [
+          '16-bit with an odd byte at the end',
+          riff(fmt({ bits: 16 }), chunk('data', Buffer.concat([pcm16(new Array(800).fill(9000)), Buffer.from([1])]))),
+          800
+        ]
       ];
       for (const [what, body, n] of cases) {
         fed = [];
@@ -538,7 +705,13 @@ describe('simulator page server (npm run sim:web)', function () {
       const full = await stillQuick(wav(riff(fmt({ rate: 4000 }), chunk('data', Buffer.alloc(200 * 4000, 200)))));
       assert.equal(full.status, 413, String(full.body));
       assert.match(full.json().error, /too much audio waiting: \d+(\.\d)? s queued, and 200 s more would pass 600 s/);
-      const pcm = await request(sim, 'POST', '/api/audio/pcm', Buffer.alloc(200 * 8000, 128), 'application/octet-stream');
+      const pcm = await request(
+        sim,
+        'POST',
+        '/api/audio/pcm',
+        Buffer.alloc(200 * 8000, 128),
+        'application/octet-stream'
+      );
       assert.equal(pcm.status, 413, String(pcm.body));
       assert.match(pcm.json().error, /too much audio waiting/);
       assert.deepEqual(fed, [300 * 8000, 200 * 8000], 'only the two that fit were queued');

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { useFakeTime } from './support/fake-time';
-import { createRig, Rig, cid } from './support/alarm-rig';
+import { createRig, Rig, cid } from '../sim/alarm-rig';
 import type { Config } from '../firmware/config';
 
 const T0 = Date.UTC(2026, 10, 23, 0, 0, 0);
@@ -13,14 +13,17 @@ describe('alarm path: every code reaches the centre with the right qualifier', f
   afterEach(async () => rig && (await rig.close()));
 
   async function scenario(format: 'cid' | 'sia'): Promise<string[]> {
-    rig = await createRig(() => fake.clock, (c: Config) => {
-      c.report.format = format;
-      c.alarmS = 120;
-      c.gestures.cancelTaps = 3;
-      c.gestures.duressTaps = 4;
-      c.inputs.mainsDelayS = 5;
-      c.supervision.testReportH = 1;
-    });
+    rig = await createRig(
+      () => fake.clock,
+      (c: Config) => {
+        c.report.format = format;
+        c.alarmS = 120;
+        c.gestures.cancelTaps = 3;
+        c.gestures.duressTaps = 4;
+        c.inputs.mainsDelayS = 5;
+        c.supervision.testReportH = 1;
+      }
+    );
     const u = rig.boot();
     const w = u.sim.world;
     await rig.run(2000);
@@ -57,11 +60,30 @@ describe('alarm path: every code reaches the centre with the right qualifier', f
 
   it('ADM-CID: 305, 120, 406, 121, restore 120, 137, 301, 302 (each with restore), 350/restore, 602', async () => {
     const got = await scenario('cid');
-    for (const want of ['1 305 001', '1 120 001', '1 406 001', '1 121 001', '3 120 001', '1 137 000', '3 137 000', '1 301 000', '3 301 000', '1 302 000', '3 302 000', '1 350 001', '3 350 001', '1 602 000']) {
+    for (const want of [
+      '1 305 001',
+      '1 120 001',
+      '1 406 001',
+      '1 121 001',
+      '3 120 001',
+      '1 137 000',
+      '3 137 000',
+      '1 301 000',
+      '3 301 000',
+      '1 302 000',
+      '3 302 000',
+      '1 350 001',
+      '3 350 001',
+      '1 602 000'
+    ]) {
       assert.ok(got.includes(want), `${want} missing from ${got.join(', ')}`);
     }
     const order = (x: string) => got.indexOf(x);
-    assert.ok(order('1 120 001') < order('1 406 001') && order('1 406 001') < order('1 121 001') && order('1 121 001') < order('3 120 001'));
+    assert.ok(
+      order('1 120 001') < order('1 406 001') &&
+        order('1 406 001') < order('1 121 001') &&
+        order('1 121 001') < order('3 120 001')
+    );
     const trouble = rig.secondary.alarms().map(cid);
     assert.ok(trouble.includes('1 350 001'), 'the failed primary is reported over the secondary');
     assert.equal(rig.unit!.app.status().pending, 0);
@@ -70,7 +92,10 @@ describe('alarm path: every code reaches the centre with the right qualifier', f
   it('SIA-DCS: the same events as YW, PA, OC, HA, PH, TA/TR, AT/AR, YT/YR, YC/YK, RP', async () => {
     const got = await scenario('sia');
     for (const want of ['YW', 'PA', 'OC', 'HA', 'PH', 'TA', 'TR', 'AT', 'AR', 'YT', 'YR', 'YC', 'YK', 'RP']) {
-      assert.ok(got.some((g) => g.startsWith(`sia ${want} `)), `${want} missing from ${got.join(', ')}`);
+      assert.ok(
+        got.some((g) => g.startsWith(`sia ${want} `)),
+        `${want} missing from ${got.join(', ')}`
+      );
     }
   });
 
@@ -86,7 +111,11 @@ describe('alarm path: every code reaches the centre with the right qualifier', f
     }
     u.sim.world.tamper.open();
     await rig.run(10 * 60_000, 1000);
-    const tamper = () => rig.alarms().filter((e) => e.cid?.code === '137').map(cid);
+    const tamper = () =>
+      rig
+        .alarms()
+        .filter((e) => e.cid?.code === '137')
+        .map(cid);
     assert.equal(tamper().length, 3, tamper().join(', '));
     await rig.run(HOUR, 2000);
     assert.equal(tamper().at(-1), '1 137 000', 'the case is open: that is what the centre ends up knowing');

@@ -15,7 +15,9 @@ function deviceErrors(code: string): string {
     JSON.stringify({
       extends: path.join(ROOT, 'tsconfig.device.json'),
       compilerOptions: { typeRoots: [path.join(ROOT, 'node_modules', '@types')] },
-      include: [], files: [path.join(dir, 'snippet.ts'), path.join(ROOT, 'hal', 'platform.d.ts')] })
+      include: [],
+      files: [path.join(dir, 'snippet.ts'), path.join(ROOT, 'hal', 'platform.d.ts')]
+    })
   );
   const r = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', dir], { encoding: 'utf8' });
   fs.rmSync(dir, { recursive: true, force: true });
@@ -39,7 +41,11 @@ describe('device type-checking context (firmware/ and hal/)', function () {
     ];
     const out = deviceErrors(lines.join('\n') + '\nexport {};\n');
     for (let n = 1; n <= lines.length; n++) {
-      assert.match(out, new RegExp(`snippet\\.ts\\(${n},\\d+\\): error`), `line ${n} (${lines[n - 1]}) should not compile:\n${out}`);
+      assert.match(
+        out,
+        new RegExp(`snippet\\.ts\\(${n},\\d+\\): error`),
+        `line ${n} (${lines[n - 1]}) should not compile:\n${out}`
+      );
     }
   });
 

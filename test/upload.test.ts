@@ -7,7 +7,7 @@ import { parseWav } from '../sim/wav';
 import { generators } from '../sim/mic';
 import { verifyRecordingDir } from '../tools/evidence-verify';
 import { useFakeTime } from './support/fake-time';
-import { createRig, Rig, cid } from './support/alarm-rig';
+import { createRig, Rig, cid } from '../sim/alarm-rig';
 
 const START = Date.UTC(2026, 10, 23, 12, 0, 0);
 const EVKEY = '6c61622d6f6e6c792d65766964656e63652d6b65792d33322d62797465732121';
@@ -94,10 +94,13 @@ describe('evidence upload: sealed chunks over plain TCP to the simulated evidenc
     let breaks = 0;
     for (let k = 1; k < wav.samples.length; k++) if (wav.samples[k] !== ((wav.samples[k - 1] + 1) & 255)) breaks++;
     assert.equal(breaks, 0, 'bit-exact over cellular');
-    assert.ok(r.secondary.alarms().some((e) => cid(e) === '1 120 001'), 'the panic went over cellular too');
+    assert.ok(
+      r.secondary.alarms().some((e) => cid(e) === '1 120 001'),
+      'the panic went over cellular too'
+    );
   });
 
-  it('a server without the unit\'s key (a rogue server or access point) gets sealed bytes it cannot open, confirms nothing, frees nothing', async () => {
+  it("a server without the unit's key (a rogue server or access point) gets sealed bytes it cannot open, confirms nothing, frees nothing", async () => {
     await server.close();
     fs.rmSync(root, { recursive: true, force: true });
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'evidence-'));
@@ -111,7 +114,10 @@ describe('evidence upload: sealed chunks over plain TCP to the simulated evidenc
     const up = u.app.uploader!.status();
     assert.equal(up.sent, 0, 'nothing confirmed');
     assert.ok(up.failures > 0);
-    assert.ok([...u.sim.world.spool.blobs.keys()].some((n) => n.endsWith('.EVD')), 'the audio stays on the card');
+    assert.ok(
+      [...u.sim.world.spool.blobs.keys()].some((n) => n.endsWith('.EVD')),
+      'the audio stays on the card'
+    );
     assert.equal(server.recordings().filter((x) => x.chunks > 0).length, 0, 'the rogue server could store nothing');
   });
 
@@ -156,7 +162,11 @@ describe('evidence upload: sealed chunks over plain TCP to the simulated evidenc
     const v = verifyRecordingDir(rec.dir, EVKEY);
     assert.deepEqual(v.problems, []);
     assert.equal(rec.manifest?.end, 'max');
-    assert.deepEqual(rec.manifest?.gaps.map((g) => g.why), ['boot'], 'the power cut is the only gap, and it is declared');
+    assert.deepEqual(
+      rec.manifest?.gaps.map((g) => g.why),
+      ['boot'],
+      'the power cut is the only gap, and it is declared'
+    );
     // The press made during the outage reached the centre before the first upload after it.
     const panics = r.alarms().filter((e) => cid(e) === '1 120 001');
     assert.equal(panics.length, 2);

@@ -119,11 +119,33 @@ describe('uploader: what it sends, what it frees, which stops it obeys (scripted
     cell = { up: true, bytes: 0 };
     const zero = '0'.repeat(64);
     const chain = chainOf(sim.hal.crypto, zero, '0001', 0, 0, 4000, 100, START, H);
-    const sealed = seal(sim.hal.crypto, sealKeys(sim.hal.crypto, KEY), { r: '0001', i: 0, s: 0, n: 4000, t: 100, w: START, h: H, p: zero }, chain, AUDIO);
+    const sealed = seal(
+      sim.hal.crypto,
+      sealKeys(sim.hal.crypto, KEY),
+      { r: '0001', i: 0, s: 0, n: 4000, t: 100, w: START, h: H, p: zero },
+      chain,
+      AUDIO
+    );
     sim.hal.storage.spool.append(segmentName('0001', 0), [sealed.head, sealed.ct]);
     st = {
-      q: 1, r: '0001', rate: 8000, cs: 4000, trig: 0, start: START, n: 1, ns: 4000, hd: Buffer.from(chain).toString('hex'), up: 0, gaps: [], end: '', fin: false,
-      sg: 0, wo: sealed.head.length + sealed.ct.length, us: 0, uo: 0, cb: 0
+      q: 1,
+      r: '0001',
+      rate: 8000,
+      cs: 4000,
+      trig: 0,
+      start: START,
+      n: 1,
+      ns: 4000,
+      hd: Buffer.from(chain).toString('hex'),
+      up: 0,
+      gaps: [],
+      end: '',
+      fin: false,
+      sg: 0,
+      wo: sealed.head.length + sealed.ct.length,
+      us: 0,
+      uo: 0,
+      cb: 0
     };
     startUploader(0);
   });
@@ -154,7 +176,10 @@ describe('uploader: what it sends, what it frees, which stops it obeys (scripted
     sim.shutdown();
   });
 
-  const confirm = (extra: object = {}) => (r: Request) => replyFor(r.unit, r.rid, r.nonce, { q: r.nonce, r: r.rid, have: 1, ok: [{ i: 0, h: H }], ...extra });
+  const confirm =
+    (extra: object = {}) =>
+    (r: Request) =>
+      replyFor(r.unit, r.rid, r.nonce, { q: r.nonce, r: r.rid, have: 1, ok: [{ i: 0, h: H }], ...extra });
   async function settle(ms = 100): Promise<void> {
     for (let i = 0; i < 10; i++) {
       t.clock.tick(ms / 10);
@@ -171,13 +196,35 @@ describe('uploader: what it sends, what it frees, which stops it obeys (scripted
     assert.equal(r.rid, '0001');
     assert.match(r.nonce, /^[0-9a-f]{32}$/);
     const { sig, ...signed } = r.manifest;
-    assert.equal(sig, crypto.createHmac('sha256', K).update(JSON.stringify(signed)).digest('hex'), 'HMAC over the manifest exactly as sent, sig removed');
-    assert.deepEqual(Object.keys(signed), ['v', 'unit', 'r', 'rate', 'bits', 'trig', 'start', 'n', 'samples', 'head', 'gaps', 'end', 'final']);
+    assert.equal(
+      sig,
+      crypto.createHmac('sha256', K).update(JSON.stringify(signed)).digest('hex'),
+      'HMAC over the manifest exactly as sent, sig removed'
+    );
+    assert.deepEqual(Object.keys(signed), [
+      'v',
+      'unit',
+      'r',
+      'rate',
+      'bits',
+      'trig',
+      'start',
+      'n',
+      'samples',
+      'head',
+      'gaps',
+      'end',
+      'final'
+    ]);
     assert.equal(r.records.length, 1);
     const opened = openRecord(KEY, r.records[0].line, r.records[0].ct);
     assert.ok(typeof opened !== 'string', String(opened));
     assert.deepEqual(Buffer.from(opened.audio), Buffer.from(AUDIO), 'the server opens exactly the audio');
-    assert.equal(Buffer.from(r.records[0].ct).includes(Buffer.from(AUDIO.subarray(0, 64))), false, 'the audio does not cross the wire in the clear');
+    assert.equal(
+      Buffer.from(r.records[0].ct).includes(Buffer.from(AUDIO.subarray(0, 64))),
+      false,
+      'the audio does not cross the wire in the clear'
+    );
     assert.equal(st.up, 1);
     assert.equal(st.uo, st.wo, 'the upload point moved past the record');
   });
@@ -203,13 +250,37 @@ describe('uploader: what it sends, what it frees, which stops it obeys (scripted
   // Each carries a stop too: only an authentic reply for this recording may stop it.
   const ok0 = { have: 1, ok: [{ i: 0, h: H }], stop: true };
   const forged: [string, (r: Request) => string, string][] = [
-    ['MAC under another key', (r) => replyFor(r.unit, r.rid, r.nonce, { q: r.nonce, r: r.rid, ...ok0 }, crypto.randomBytes(32)), ''],
+    [
+      'MAC under another key',
+      (r) => replyFor(r.unit, r.rid, r.nonce, { q: r.nonce, r: r.rid, ...ok0 }, crypto.randomBytes(32)),
+      ''
+    ],
     ['MAC for another unit', (r) => replyFor('SIM-0002', r.rid, r.nonce, { q: r.nonce, r: r.rid, ...ok0 }), ''],
     ['MAC for another recording', (r) => replyFor(r.unit, '0002', r.nonce, { q: r.nonce, r: r.rid, ...ok0 }), ''],
-    ['authentic but naming another recording', (r) => replyFor(r.unit, r.rid, r.nonce, { q: r.nonce, r: '0002', ...ok0 }), ''],
-    ['the JSON changed after the MAC', (r) => replyFor(r.unit, r.rid, r.nonce, { q: r.nonce, r: r.rid, ...ok0, have: 0 }).replace('"have":0', '"have":1'), ''],
+    [
+      'authentic but naming another recording',
+      (r) => replyFor(r.unit, r.rid, r.nonce, { q: r.nonce, r: '0002', ...ok0 }),
+      ''
+    ],
+    [
+      'the JSON changed after the MAC',
+      (r) =>
+        replyFor(r.unit, r.rid, r.nonce, { q: r.nonce, r: r.rid, ...ok0, have: 0 }).replace('"have":0', '"have":1'),
+      ''
+    ],
     // The server's own stop counts; its confirmation of a hash the unit did not send does not.
-    ['authentic, another hash', (r) => replyFor(r.unit, r.rid, r.nonce, { q: r.nonce, r: r.rid, have: 1, ok: [{ i: 0, h: '0'.repeat(64) }], stop: true }), 'stop']
+    [
+      'authentic, another hash',
+      (r) =>
+        replyFor(r.unit, r.rid, r.nonce, {
+          q: r.nonce,
+          r: r.rid,
+          have: 1,
+          ok: [{ i: 0, h: '0'.repeat(64) }],
+          stop: true
+        }),
+      'stop'
+    ]
   ];
   for (const [name, make, stopped] of forged) {
     it(`a confirmation with ${name} frees nothing${stopped ? '' : ' and stops nothing'}`, async () => {
@@ -227,8 +298,14 @@ describe('uploader: what it sends, what it frees, which stops it obeys (scripted
     const bodies = fc.sample(
       fc.oneof(
         fc.string({ maxLength: 200 }),
-        fc.jsonValue({ maxDepth: 4 }).map((v) => `EVR1 ${JSON.stringify(v).length} ${'a'.repeat(64)}\n${JSON.stringify(v)}`),
-        fc.nat({ max: 200 }).map((n) => confirm()({ unit: 'SIM-0001', rid: '0001', nonce: 'x', manifest: {}, records: [], bytes: 0 }).slice(0, n)),
+        fc
+          .jsonValue({ maxDepth: 4 })
+          .map((v) => `EVR1 ${JSON.stringify(v).length} ${'a'.repeat(64)}\n${JSON.stringify(v)}`),
+        fc
+          .nat({ max: 200 })
+          .map((n) =>
+            confirm()({ unit: 'SIM-0001', rid: '0001', nonce: 'x', manifest: {}, records: [], bytes: 0 }).slice(0, n)
+          ),
         fc.constant('EVR1 99999999 ' + 'a'.repeat(64) + '\n'),
         fc.constant('x'.repeat(5000))
       ),
@@ -278,9 +355,22 @@ describe('uploader: what it sends, what it frees, which stops it obeys (scripted
 
   const stops: [string, (r: Request) => string, string][] = [
     ['in an authentic reply for this recording', (r) => confirm({ stop: true })(r), 'stop'],
-    ['in an authentic reply naming another recording', (r) => replyFor(r.unit, r.rid, r.nonce, { q: r.nonce, r: '0002', have: 0, ok: [], stop: true }), ''],
-    ['in a reply with a forged MAC', (r) => replyFor(r.unit, r.rid, r.nonce, { q: r.nonce, r: r.rid, have: 1, ok: [], stop: true }, crypto.randomBytes(32)), ''],
-    ['in a reply bound to another nonce', (r) => replyFor(r.unit, r.rid, 'f'.repeat(32), { q: 'f'.repeat(32), r: r.rid, have: 1, ok: [], stop: true }), '']
+    [
+      'in an authentic reply naming another recording',
+      (r) => replyFor(r.unit, r.rid, r.nonce, { q: r.nonce, r: '0002', have: 0, ok: [], stop: true }),
+      ''
+    ],
+    [
+      'in a reply with a forged MAC',
+      (r) =>
+        replyFor(r.unit, r.rid, r.nonce, { q: r.nonce, r: r.rid, have: 1, ok: [], stop: true }, crypto.randomBytes(32)),
+      ''
+    ],
+    [
+      'in a reply bound to another nonce',
+      (r) => replyFor(r.unit, r.rid, 'f'.repeat(32), { q: 'f'.repeat(32), r: r.rid, have: 1, ok: [], stop: true }),
+      ''
+    ]
   ];
   for (const [name, make, expect] of stops) {
     it(`a stop ${name}: ${expect ? 'obeyed' : 'refused'}`, async () => {

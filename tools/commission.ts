@@ -28,7 +28,16 @@ import * as readline from 'node:readline/promises';
 import type { Config } from '../firmware/config';
 import { validateConfig } from '../firmware/config-words';
 import { configSummary, passwordOk } from '../firmware/installer';
-import { Session, Reply, explain, simTransport, serialTransport, parseOptions, readJsonFile, fsWords } from './installer-link';
+import {
+  Session,
+  Reply,
+  explain,
+  simTransport,
+  serialTransport,
+  parseOptions,
+  readJsonFile,
+  fsWords
+} from './installer-link';
 import type { SimSite } from '../sim/site';
 import { CODE_HEAD, codeLength } from '../hal/code-image';
 
@@ -40,7 +49,10 @@ export function moduleSha(img: Uint8Array): string {
   const head = Buffer.from(img.subarray(0, CODE_HEAD)).toString('latin1');
   const n = codeLength(head, img.length);
   if (n <= 0) throw new Error('not an installer module image');
-  return crypto.createHash('sha256').update(img.subarray(CODE_HEAD, CODE_HEAD + n)).digest('hex');
+  return crypto
+    .createHash('sha256')
+    .update(img.subarray(CODE_HEAD, CODE_HEAD + n))
+    .digest('hex');
 }
 
 /** The installer's hands and eyes, and the way to the unit. */
@@ -106,7 +118,14 @@ export interface CommissionResult {
 }
 
 /** Boards the tool can flash; the simulator stands in for the reference board. */
-const FLASH_BOARD: Record<string, string> = { SIM: 'ESPRUINOWIFI', ESPRUINOWIFI: 'ESPRUINOWIFI', PICO: 'PICO_R1_3', PICO_R1_3: 'PICO_R1_3', MDBT42Q: 'MDBT42Q', LINUX: 'LINUX' };
+const FLASH_BOARD: Record<string, string> = {
+  SIM: 'ESPRUINOWIFI',
+  ESPRUINOWIFI: 'ESPRUINOWIFI',
+  PICO: 'PICO_R1_3',
+  PICO_R1_3: 'PICO_R1_3',
+  MDBT42Q: 'MDBT42Q',
+  LINUX: 'LINUX'
+};
 
 /**
  * What a unit must have before it protects anyone, beyond a valid config: a real identity, two
@@ -117,11 +136,19 @@ export function commissionProblems(config: unknown, audioBytes?: number): { fiel
   const problems = validateConfig(config, audioBytes);
   if (problems.length > 0) return problems;
   const c = config as Config;
-  if (c.unitId === 'UNCOMMISSIONED') problems.push({ field: 'unitId', reason: 'must be this unit\'s own id, not the factory placeholder' });
-  if (c.report.receivers.length !== 2) problems.push({ field: 'report.receivers', reason: 'must name a primary and a secondary receiver (dual path)' });
-  else if (c.report.receivers[0].path === c.report.receivers[1].path) problems.push({ field: 'report.receivers', reason: 'primary and secondary must use different paths (wifi, cellular)' });
-  if (c.report.labUnencrypted) problems.push({ field: 'report.labUnencrypted', reason: 'must be false on a unit in a home' });
-  if (!c.evidence) problems.push({ field: 'evidence', reason: 'is required: without it recordings never leave the unit' });
+  if (c.unitId === 'UNCOMMISSIONED')
+    problems.push({ field: 'unitId', reason: "must be this unit's own id, not the factory placeholder" });
+  if (c.report.receivers.length !== 2)
+    problems.push({ field: 'report.receivers', reason: 'must name a primary and a secondary receiver (dual path)' });
+  else if (c.report.receivers[0].path === c.report.receivers[1].path)
+    problems.push({
+      field: 'report.receivers',
+      reason: 'primary and secondary must use different paths (wifi, cellular)'
+    });
+  if (c.report.labUnencrypted)
+    problems.push({ field: 'report.labUnencrypted', reason: 'must be false on a unit in a home' });
+  if (!c.evidence)
+    problems.push({ field: 'evidence', reason: 'is required: without it recordings never leave the unit' });
   return problems;
 }
 
@@ -143,21 +170,32 @@ const HEX64 = /^[0-9a-fA-F]{64}$/;
  * signed report of this format (any JSON at all) gives `not a valid report: …`, never an exception.
  */
 export function verifyReport(report: unknown, keyHex: string): { ok: boolean; why?: string } {
-  if (typeof keyHex !== 'string' || !HEX64.test(keyHex)) return { ok: false, why: 'the key must be the unit\'s evidence key, 64 hexadecimal digits' };
+  if (typeof keyHex !== 'string' || !HEX64.test(keyHex))
+    return { ok: false, why: "the key must be the unit's evidence key, 64 hexadecimal digits" };
   const r = report as CommissioningReport;
   if (typeof r !== 'object' || r === null || Array.isArray(r) || r.format !== 'panic-alarm-commissioning/1') {
-    return { ok: false, why: 'not a valid report: not a panic-alarm commissioning report (format panic-alarm-commissioning/1)' };
+    return {
+      ok: false,
+      why: 'not a valid report: not a panic-alarm commissioning report (format panic-alarm-commissioning/1)'
+    };
   }
   if (typeof r.unit !== 'string') return { ok: false, why: 'not a valid report: it names no unit' };
   if (r.signature === undefined) return { ok: false, why: 'the report is not signed' };
   const sig = r.signature as unknown as { signed?: unknown; mac?: unknown } | null;
-  if (typeof sig !== 'object' || sig === null || typeof sig.signed !== 'string' || typeof sig.mac !== 'string' || !HEX64.test(sig.mac)) {
+  if (
+    typeof sig !== 'object' ||
+    sig === null ||
+    typeof sig.signed !== 'string' ||
+    typeof sig.mac !== 'string' ||
+    !HEX64.test(sig.mac)
+  ) {
     return { ok: false, why: 'not a valid report: its signature is not an HMAC-SHA256 (64 hexadecimal digits)' };
   }
   const signed = `commissioning-report:${r.unit}:${reportDigest(r)}`;
   if (sig.signed !== signed) return { ok: false, why: 'the report was changed after signing (digest differs)' };
   const mac = crypto.createHmac('sha256', Buffer.from(keyHex, 'hex')).update(signed).digest();
-  if (!crypto.timingSafeEqual(mac, Buffer.from(sig.mac, 'hex'))) return { ok: false, why: 'the MAC does not match this unit\'s key' };
+  if (!crypto.timingSafeEqual(mac, Buffer.from(sig.mac, 'hex')))
+    return { ok: false, why: "the MAC does not match this unit's key" };
   return { ok: true };
 }
 
@@ -171,15 +209,19 @@ export function outDirProblem(dir: string): string | undefined {
   if (typeof dir !== 'string' || dir === '') return 'no report folder given';
   const abs = path.resolve(dir);
   const missing: string[] = [];
-  for (let p = abs; ; ) {
+  for (let p = abs; ;) {
     let st: fs.Stats | undefined;
     try {
       st = fs.statSync(p);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return `the report folder ${dir} cannot be used (${fsWords(e)})`;
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+        return `the report folder ${dir} cannot be used (${fsWords(e)})`;
     }
     if (st) {
-      if (!st.isDirectory()) return p === abs ? `the report folder ${dir} is a file, not a folder` : `the report folder ${dir} cannot be made: ${p} is a file`;
+      if (!st.isDirectory())
+        return p === abs
+          ? `the report folder ${dir} is a file, not a folder`
+          : `the report folder ${dir} cannot be made: ${p} is a file`;
       break;
     }
     missing.unshift(p);
@@ -260,7 +302,9 @@ function fieldValue(c: unknown, field: string): unknown {
 
 /** Fields still holding the example's placeholder: warnings (the config is still taken). */
 export function placeholderWarnings(c: unknown): string[] {
-  return EXAMPLE_PLACEHOLDERS.filter((p) => fieldValue(c, p.field) === p.value).map((p) => `${p.field} is still the placeholder of examples/unit.json: replace it before the unit goes into a home`);
+  return EXAMPLE_PLACEHOLDERS.filter((p) => fieldValue(c, p.field) === p.value).map(
+    (p) => `${p.field} is still the placeholder of examples/unit.json: replace it before the unit goes into a home`
+  );
 }
 
 function esc(s: unknown): string {
@@ -274,7 +318,12 @@ function figuresText(f: Record<string, unknown>): string {
     .filter(([k]) => k !== 'id' && k !== 'ok' && k !== 'error' && k !== 'waitedMs')
     .map(([k, v]) =>
       k === 'paths'
-        ? (v as PathFigures[]).map((p) => `${p.path} ${p.up ? 'up' : 'DOWN'}, signal ${p.signal}%${p.rssiDbm !== undefined ? ` (${p.rssiDbm} dBm)` : ''}`).join('; ')
+        ? (v as PathFigures[])
+            .map(
+              (p) =>
+                `${p.path} ${p.up ? 'up' : 'DOWN'}, signal ${p.signal}%${p.rssiDbm !== undefined ? ` (${p.rssiDbm} dBm)` : ''}`
+            )
+            .join('; ')
         : `${k} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`
     )
     .join(', ');
@@ -335,7 +384,8 @@ export async function commission(o: CommissionOptions): Promise<CommissionResult
   const now = o.now ?? (() => new Date());
   const total = 6 + STEPS.length;
   let n = 0;
-  const line = (title: string, text: string) => log(`[${String(++n).padStart(2)}/${total}] ${title.padEnd(42, '.')} ${text}`);
+  const line = (title: string, text: string) =>
+    log(`[${String(++n).padStart(2)}/${total}] ${title.padEnd(42, '.')} ${text}`);
 
   // Everything that can be checked without the unit is checked before it is touched.
   const problems = commissionProblems(o.config);
@@ -380,7 +430,10 @@ export async function commission(o: CommissionOptions): Promise<CommissionResult
     await session.close();
     return { ok: false, error: e.reason, untouched: true };
   }
-  line('Connect', `ok: board ${info.board}, firmware ${info.fw}, ${info.commissioned ? `commissioned as ${info.unit}` : 'not commissioned'}`);
+  line(
+    'Connect',
+    `ok: board ${info.board}, firmware ${info.fw}, ${info.commissioned ? `commissioned as ${info.unit}` : 'not commissioned'}`
+  );
 
   // Firmware: flash when the unit runs anything other than this build.
   const board = Object.hasOwn(FLASH_BOARD, String(info.board)) ? FLASH_BOARD[String(info.board)] : undefined;
@@ -405,7 +458,10 @@ export async function commission(o: CommissionOptions): Promise<CommissionResult
     session.module = moduleImage;
     info = await session.waitForUnit(30000, o.password);
     if (!info.ok || info.fwHash !== want) {
-      line('Firmware', `FAIL flashed, but the unit reports ${info.ok ? `image ${String(info.fwHash).slice(0, 16)}…` : 'nothing'}; expected ${want.slice(0, 16)}…`);
+      line(
+        'Firmware',
+        `FAIL flashed, but the unit reports ${info.ok ? `image ${String(info.fwHash).slice(0, 16)}…` : 'nothing'}; expected ${want.slice(0, 16)}…`
+      );
       return leave('flash not verified');
     }
     line('Firmware', `flashed ${board} ${info.fw}, image SHA-256 ${want.slice(0, 16)}… verified`);
@@ -419,7 +475,13 @@ export async function commission(o: CommissionOptions): Promise<CommissionResult
     }
     line('Firmware', `already ${info.fw}, image SHA-256 ${want.slice(0, 16)}…`);
   }
-  if (session.moduleWrite) line('Installer module', session.moduleWrite.ok ? `written (${fs.statSync(moduleImage).size} bytes) and checked by the unit against its image` : `FAIL ${explain(session.moduleWrite).reason}`);
+  if (session.moduleWrite)
+    line(
+      'Installer module',
+      session.moduleWrite.ok
+        ? `written (${fs.statSync(moduleImage).size} bytes) and checked by the unit against its image`
+        : `FAIL ${explain(session.moduleWrite).reason}`
+    );
 
   // Config: the unit validates it again, stores it atomically and restarts on it.
   const put = await session.request('config', { config: cfg }, { timeoutMs: 10000 });
@@ -431,7 +493,12 @@ export async function commission(o: CommissionOptions): Promise<CommissionResult
     return leave(e.reason);
   }
   // From here the unit holds the new config: whatever happens next, it is not left open.
-  const state: { report?: CommissioningReport; files?: { json: string; html: string }; error?: string; signed?: boolean } = {};
+  const state: {
+    report?: CommissioningReport;
+    files?: { json: string; html: string };
+    error?: string;
+    signed?: boolean;
+  } = {};
   try {
     await configured(session, o, cfg, put, line, log, state);
   } catch (e) {
@@ -442,10 +509,21 @@ export async function commission(o: CommissionOptions): Promise<CommissionResult
   line('Console lock', locked.ok ? 'locked with the installer password' : `FAIL ${locked.why}`);
   await session.close();
   const report = state.report;
-  if (report) log(`result: ${report.result}${report.result === 'PASSED' ? '' : ` (${report.steps.filter((s) => !s.ok).length} step(s) failed: the unit is NOT ready to protect anyone)`}`);
-  if (!locked.ok) log('        the unit is NOT locked: do not leave it so; run the commissioning again (a unit with a password also locks itself at its next start)');
-  if (state.error || !report) return { ok: false, report, files: state.files, error: state.error ?? 'not commissioned' };
-  return { ok: report.result === 'PASSED' && locked.ok && state.signed === true && !!state.files, report, files: state.files };
+  if (report)
+    log(
+      `result: ${report.result}${report.result === 'PASSED' ? '' : ` (${report.steps.filter((s) => !s.ok).length} step(s) failed: the unit is NOT ready to protect anyone)`}`
+    );
+  if (!locked.ok)
+    log(
+      '        the unit is NOT locked: do not leave it so; run the commissioning again (a unit with a password also locks itself at its next start)'
+    );
+  if (state.error || !report)
+    return { ok: false, report, files: state.files, error: state.error ?? 'not commissioned' };
+  return {
+    ok: report.result === 'PASSED' && locked.ok && state.signed === true && !!state.files,
+    report,
+    files: state.files
+  };
 }
 
 /**
@@ -457,11 +535,16 @@ async function relock(session: Session, password: string): Promise<{ ok: boolean
   if (!r.ok && r.error === 'no-answer') {
     // Locked already (a restart), or gone: open it with the password and lock again.
     const again = await session.waitForUnit(5000, password);
-    if (!again.ok) return { ok: false, why: `the unit does not answer, so it could not be locked (${explain(again).reason}); it locks itself at its next start if a password was set` };
+    if (!again.ok)
+      return {
+        ok: false,
+        why: `the unit does not answer, so it could not be locked (${explain(again).reason}); it locks itself at its next start if a password was set`
+      };
     r = await session.request('lock', {}, { timeoutMs: 3000 });
   }
   if (!r.ok) return { ok: false, why: `${explain(r).reason}: the console is open` };
-  if ((await session.request('info', {}, { timeoutMs: 1500 })).ok) return { ok: false, why: 'the unit took the lock but its console still answers' };
+  if ((await session.request('info', {}, { timeoutMs: 1500 })).ok)
+    return { ok: false, why: 'the unit took the lock but its console still answers' };
   return { ok: true };
 }
 
@@ -498,7 +581,10 @@ async function configured(
     state.error = e.reason;
     return;
   }
-  info = pw.ok && (await session.unlock(o.password)) ? await session.request('info') : await session.waitForUnit(5000, o.password);
+  info =
+    pw.ok && (await session.unlock(o.password))
+      ? await session.request('info')
+      : await session.waitForUnit(5000, o.password);
   if (!info.ok) {
     line('Installer password', 'FAIL the console does not open with the installer password after setting it');
     state.error = 'password not verified';
@@ -508,10 +594,17 @@ async function configured(
 
   const steps: StepResult[] = [];
   for (const s of STEPS) {
-    const reqP = session.request('test', { step: s.step, ...(s.args ?? {}) }, { timeoutMs: s.timeoutMs, progress: (p) => log(`        … ${p}`) });
+    const reqP = session.request(
+      'test',
+      { step: s.step, ...(s.args ?? {}) },
+      { timeoutMs: s.timeoutMs, progress: (p) => log(`        … ${p}`) }
+    );
     if (s.step === 'button') await o.site.pressButton();
     let r = await reqP;
-    if (s.step === 'indicator' && r.ok) r = (await o.site.sawIndicator()) ? { ...r, pattern: '3 long blinks' } : { ...r, ok: false, error: 'indicator-unseen' };
+    if (s.step === 'indicator' && r.ok)
+      r = (await o.site.sawIndicator())
+        ? { ...r, pattern: '3 long blinks' }
+        : { ...r, ok: false, error: 'indicator-unseen' };
     const res: StepResult = { step: s.step, title: s.title, ok: r.ok, figures: figuresOf(r) };
     if (!r.ok) {
       const e = explain(r);
@@ -542,7 +635,12 @@ async function configured(
   const digest = reportDigest(report);
   const signed = await session.request('sign', { digest });
   if (signed.ok) {
-    report.signature = { alg: 'HMAC-SHA256', key: `evidence key of unit ${cfg.unitId}`, signed: `commissioning-report:${cfg.unitId}:${digest}`, mac: String(signed.mac) };
+    report.signature = {
+      alg: 'HMAC-SHA256',
+      key: `evidence key of unit ${cfg.unitId}`,
+      signed: `commissioning-report:${cfg.unitId}:${digest}`,
+      mac: String(signed.mac)
+    };
   }
   state.signed = signed.ok;
   const base = path.join(o.outDir, `${cfg.unitId}-${report.date.replace(/[-:]/g, '').replace(/\..*$/, '')}`);
@@ -557,7 +655,12 @@ async function configured(
     return;
   }
   state.files = files;
-  line('Report', signed.ok ? `signed by the unit, written to ${files.json} and .html` : `NOT signed (${explain(signed).reason}), written to ${files.json}`);
+  line(
+    'Report',
+    signed.ok
+      ? `signed by the unit, written to ${files.json} and .html`
+      : `NOT signed (${explain(signed).reason}), written to ${files.json}`
+  );
 }
 
 /** The simulated site as the installer's hands: it presses the button and watches the LED. */
@@ -632,7 +735,9 @@ function readPassword(opts: { [k: string]: string | true }, sim: boolean): strin
   }
   if (process.env.INSTALLER_PASSWORD) return process.env.INSTALLER_PASSWORD;
   if (sim) return 'sim-installer-pw';
-  throw new Error('give the installer password in INSTALLER_PASSWORD or --password-file FILE (never on the command line)');
+  throw new Error(
+    'give the installer password in INSTALLER_PASSWORD or --password-file FILE (never on the command line)'
+  );
 }
 
 /** `--check FILE`: the config as the tool and the unit would take it, without any unit. */
@@ -651,7 +756,9 @@ export function checkConfigFile(file: string, out: (line: string) => void = cons
     return 1;
   }
   const cfg = c as Config;
-  out(`${file}: ok: unit ${cfg.unitId}, account ${cfg.account}, ${cfg.report.receivers.map((r) => `${r.path} ${r.transport} ${r.host}:${r.port}`).join(' + ')}, evidence ${cfg.evidence!.host}:${cfg.evidence!.port}`);
+  out(
+    `${file}: ok: unit ${cfg.unitId}, account ${cfg.account}, ${cfg.report.receivers.map((r) => `${r.path} ${r.transport} ${r.host}:${r.port}`).join(' + ')}, evidence ${cfg.evidence!.host}:${cfg.evidence!.port}`
+  );
   for (const w of placeholderWarnings(c)) out(`  warning: ${w}`);
   return 0;
 }
@@ -679,7 +786,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const verify = opt('verify');
   if (verify) {
     const key = opt('key');
-    if (!key || !/^[0-9a-fA-F]{64}$/.test(key)) throw new Error('--verify needs --key with the unit\'s 64-hex-digit evidence key');
+    if (!key || !/^[0-9a-fA-F]{64}$/.test(key))
+      throw new Error("--verify needs --key with the unit's 64-hex-digit evidence key");
     let report: unknown;
     try {
       report = readJsonFile(verify, 'the report');
@@ -720,11 +828,22 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     if (opts.unlock === true) {
       const s = await site.connect();
       const ok = (await s.request('info', {}, { timeoutMs: 2000 })).ok || (await s.unlock(password));
-      console.log(ok ? 'console unlocked (it locks again at the next restart, or with a commissioning run)' : 'unlock failed: wrong password or no unit');
+      console.log(
+        ok
+          ? 'console unlocked (it locks again at the next restart, or with a commissioning run)'
+          : 'unlock failed: wrong password or no unit'
+      );
       await s.close();
       return ok ? 0 : 2;
     }
-    const r = await commission({ config: config as Config, installerId, password, site, firmware: buildFirmware, outDir });
+    const r = await commission({
+      config: config as Config,
+      installerId,
+      password,
+      site,
+      firmware: buildFirmware,
+      outDir
+    });
     if (r.untouched) return 2;
     return r.ok ? 0 : 1;
   } finally {

@@ -71,7 +71,12 @@ function docComments(): { [iface: string]: { [prop: string]: { doc: string; type
       for (const m of node.members) {
         if (!ts.isPropertySignature(m) || !m.name) continue;
         const t = m.type;
-        const ref = t && ts.isTypeReferenceNode(t) ? t.typeName.getText(src) : t && ts.isArrayTypeNode(t) && ts.isTypeReferenceNode(t.elementType) ? t.elementType.typeName.getText(src) : undefined;
+        const ref =
+          t && ts.isTypeReferenceNode(t)
+            ? t.typeName.getText(src)
+            : t && ts.isArrayTypeNode(t) && ts.isTypeReferenceNode(t.elementType)
+              ? t.elementType.typeName.getText(src)
+              : undefined;
         props[m.name.getText(src)] = { doc: docOf(m), type: ref };
       }
       out[node.name.text] = props;
@@ -88,7 +93,17 @@ export function configSchema(): Schema {
   const ranges = new Set(RANGES.split(',').map((r) => r.split(' ')[0]));
   const model = defaultConfig() as unknown as Schema;
   // The parts the factory config leaves out: their shape, from the interfaces.
-  const receiver = { path: 'wifi', host: '', port: 0, transport: 'tcp', account: '', receiver: '', line: '', key: '', keyFormat: 'hex' };
+  const receiver = {
+    path: 'wifi',
+    host: '',
+    port: 0,
+    transport: 'tcp',
+    account: '',
+    receiver: '',
+    line: '',
+    key: '',
+    keyFormat: 'hex'
+  };
   const optionalReceiverKeys = ['account', 'receiver', 'key', 'keyFormat'];
   const evidence = { host: '', port: 0, key: '', batch: 0, cellularKB: 0 };
   const network = { wifi: { ssid: '', password: '' }, apn: '' };
@@ -114,7 +129,13 @@ export function configSchema(): Schema {
     return s;
   };
 
-  const object = (iface: string | undefined, shape: Schema, prefix: string, dflt: boolean, optional: string[] = []): Schema => {
+  const object = (
+    iface: string | undefined,
+    shape: Schema,
+    prefix: string,
+    dflt: boolean,
+    optional: string[] = []
+  ): Schema => {
     const props: Schema = {};
     const d = iface ? (docs[iface] ?? {}) : {};
     for (const k of Object.keys(shape)) {
@@ -133,7 +154,12 @@ export function configSchema(): Schema {
         props[k] = { ...(doc ? { description: doc } : {}), ...object(d[k]?.type, v as Schema, field + '.', dflt) };
       } else props[k] = leaf(field, v, doc, dflt);
     }
-    return { type: 'object', properties: props, required: Object.keys(shape).filter((k) => !optional.includes(k)), additionalProperties: false };
+    return {
+      type: 'object',
+      properties: props,
+      required: Object.keys(shape).filter((k) => !optional.includes(k)),
+      additionalProperties: false
+    };
   };
 
   const top = object('Config', model, '', true);
@@ -142,15 +168,34 @@ export function configSchema(): Schema {
   topProps.evidence = { description: cdocs.evidence.doc, ...object('EvidenceConfig', evidence, 'evidence.', false) };
   const net = object('NetworkConfig', network, 'network.', false, ['wifi', 'apn']);
   topProps.network = { description: cdocs.network.doc || 'Wi-Fi and the cellular APN', ...net };
-  ((net.properties as Schema).wifi as Schema).description = 'The Wi-Fi network the unit joins: "password" "" joins an open network.';
-  const props: Schema = { $schema: { type: 'string', description: 'This schema, for an editor; the tool removes it before the config goes to the unit.' }, ...topProps };
+  ((net.properties as Schema).wifi as Schema).description =
+    'The Wi-Fi network the unit joins: "password" "" joins an open network.';
+  const props: Schema = {
+    $schema: {
+      type: 'string',
+      description: 'This schema, for an editor; the tool removes it before the config goes to the unit.'
+    },
+    ...topProps
+  };
   // Encryption is on unless a lab says otherwise: each receiver then needs its key.
   const report = topProps.report as Schema;
   report.if = { properties: { labUnencrypted: { const: true } }, required: ['labUnencrypted'] };
   report.then = {};
-  report.else = { properties: { receivers: { type: 'array', items: { type: 'object', properties: { key: { type: 'string' } }, required: ['key'] } } } };
+  report.else = {
+    properties: {
+      receivers: {
+        type: 'array',
+        items: { type: 'object', properties: { key: { type: 'string' } }, required: ['key'] }
+      }
+    }
+  };
   // With holdMs 0 every press is an alarm: there are no taps to count.
-  const noTaps = { if: { properties: { holdMs: { const: 0 } }, required: ['holdMs'] }, then: { properties: { gestures: { type: 'object', properties: { cancelTaps: { const: 0 }, duressTaps: { const: 0 } } } } } };
+  const noTaps = {
+    if: { properties: { holdMs: { const: 0 } }, required: ['holdMs'] },
+    then: {
+      properties: { gestures: { type: 'object', properties: { cancelTaps: { const: 0 }, duressTaps: { const: 0 } } } }
+    }
+  };
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
     title: `Panic-alarm unit config, version ${CONFIG_VERSION}`,
@@ -171,12 +216,27 @@ function receiverSchema(s: Schema): Schema {
   // The key: 32/48/64 hex digits, or a 16/24/32-character string; keyFormat says which when both fit.
   const hexKey = '^([0-9A-Fa-f]{32}|[0-9A-Fa-f]{48}|[0-9A-Fa-f]{64})$';
   const asciiKey = '^([ -~]{16}|[ -~]{24}|[ -~]{32})$';
-  p.key = { ...(p.key as Schema), anyOf: [{ type: 'string', pattern: hexKey }, { type: 'string', pattern: asciiKey }] };
+  p.key = {
+    ...(p.key as Schema),
+    anyOf: [
+      { type: 'string', pattern: hexKey },
+      { type: 'string', pattern: asciiKey }
+    ]
+  };
   s.allOf = [
-    { if: { properties: { keyFormat: { const: 'hex' } }, required: ['keyFormat'] }, then: { properties: { key: { type: 'string', pattern: hexKey } } } },
-    { if: { properties: { keyFormat: { const: 'ascii' } }, required: ['keyFormat'] }, then: { properties: { key: { type: 'string', pattern: asciiKey } } } },
+    {
+      if: { properties: { keyFormat: { const: 'hex' } }, required: ['keyFormat'] },
+      then: { properties: { key: { type: 'string', pattern: hexKey } } }
+    },
+    {
+      if: { properties: { keyFormat: { const: 'ascii' } }, required: ['keyFormat'] },
+      then: { properties: { key: { type: 'string', pattern: asciiKey } } }
+    },
     // A UDP receiver's replies are taken only from its address: an IPv4 address.
-    { if: { properties: { transport: { const: 'udp' } }, required: ['transport'] }, then: { properties: { host: { type: 'string', pattern: IPV4 } } } }
+    {
+      if: { properties: { transport: { const: 'udp' } }, required: ['transport'] },
+      then: { properties: { host: { type: 'string', pattern: IPV4 } } }
+    }
   ];
   return s;
 }
@@ -190,7 +250,11 @@ if (require.main === module) {
   const text = schemaText();
   if (process.argv.includes('--check')) {
     const same = fs.existsSync(SCHEMA_FILE) && fs.readFileSync(SCHEMA_FILE, 'utf8') === text;
-    console.log(same ? `${path.relative(process.cwd(), SCHEMA_FILE)} is up to date` : `${path.relative(process.cwd(), SCHEMA_FILE)} is stale: run npm run schema`);
+    console.log(
+      same
+        ? `${path.relative(process.cwd(), SCHEMA_FILE)} is up to date`
+        : `${path.relative(process.cwd(), SCHEMA_FILE)} is stale: run npm run schema`
+    );
     process.exit(same ? 0 : 1);
   }
   fs.mkdirSync(path.dirname(SCHEMA_FILE), { recursive: true });

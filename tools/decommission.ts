@@ -23,7 +23,10 @@ export interface DecommissionResult {
   erased?: number;
 }
 
-export async function decommission(site: Site, o: { password: string; force: boolean; log?: (l: string) => void }): Promise<DecommissionResult> {
+export async function decommission(
+  site: Site,
+  o: { password: string; force: boolean; log?: (l: string) => void }
+): Promise<DecommissionResult> {
   const log = o.log ?? ((l: string) => console.log(l));
   const s: Session = await site.connect();
   // A unit without its installer module is given this build's (when it is built).
@@ -35,7 +38,9 @@ export async function decommission(site: Site, o: { password: string; force: boo
       return { ok: false, reason: 'console locked' };
     }
     info = await s.request('info');
-    log(`unit ${String(info.unit)} (account ${String(info.account)}), ${String(info.recordings)} recording(s) not yet uploaded`);
+    log(
+      `unit ${String(info.unit)} (account ${String(info.account)}), ${String(info.recordings)} recording(s) not yet uploaded`
+    );
     const r = await s.request('decommission', o.force ? { force: true, password: o.password } : {}, {
       timeoutMs: 75000,
       progress: (p) => log(`  … ${p}`)
@@ -48,9 +53,14 @@ export async function decommission(site: Site, o: { password: string; force: boo
       await s.request('lock', {}, { timeoutMs: 2000 });
       return { ok: false, reason: e.reason, hint: e.hint };
     }
-    log(`decommissioned: ${r.reported ? 'reported to the centre (308, acknowledged)' : 'NOT acknowledged by the centre (forced)'}; ${String(r.erased)} stored item(s) erased${r.recordingsDiscarded ? `, ${String(r.recordingsDiscarded)} unuploaded recording(s) discarded (forced)` : ''}`);
+    log(
+      `decommissioned: ${r.reported ? 'reported to the centre (308, acknowledged)' : 'NOT acknowledged by the centre (forced)'}; ${String(r.erased)} stored item(s) erased${r.recordingsDiscarded ? `, ${String(r.recordingsDiscarded)} unuploaded recording(s) discarded (forced)` : ''}`
+    );
     const after = await s.waitForUnit(15000);
-    if (after.ok) log(`after restart: unit ${String(after.unit)}, ${after.commissioned ? 'still commissioned (!)' : 'factory state'}, console ${after.locked ? 'locked' : 'open'}, ${String(after.spoolFiles)} file(s) on the card`);
+    if (after.ok)
+      log(
+        `after restart: unit ${String(after.unit)}, ${after.commissioned ? 'still commissioned (!)' : 'factory state'}, console ${after.locked ? 'locked' : 'open'}, ${String(after.spoolFiles)} file(s) on the card`
+      );
     return { ok: true, erased: r.erased as number };
   } finally {
     await s.close();
@@ -66,7 +76,15 @@ async function simDemo(): Promise<number> {
     const actions = simSiteActions(site);
     const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'decommission-demo-'));
     console.log('1. commissioning a simulated unit (npm run commission -- --sim shows this step by step)');
-    const c = await commission({ config: site.config, installerId: 'SIM-INSTALLER', password, site: actions, firmware: buildFirmware, outDir, log: (l) => quiet.push(l) });
+    const c = await commission({
+      config: site.config,
+      installerId: 'SIM-INSTALLER',
+      password,
+      site: actions,
+      firmware: buildFirmware,
+      outDir,
+      log: (l) => quiet.push(l)
+    });
     console.log(`   ${c.report?.result ?? c.error}`);
     console.log('2. the evidence server goes away, then the panic button is held: a recording waits on the unit');
     await site.evidence.close();

@@ -41,7 +41,8 @@ function provision(bin, dir, config, ms = 20000) {
     const nextPiece = () => {
       piece++;
       const at = piece * PIECE;
-      if (at < img.length) send({ id: 7100 + piece, op: 'code', at, data: img.subarray(at, at + PIECE).toString('base64') });
+      if (at < img.length)
+        send({ id: 7100 + piece, op: 'code', at, data: img.subarray(at, at + PIECE).toString('base64') });
       else send({ id: 7100 + piece, op: 'code', done: true });
     };
     const onData = (d) => {
@@ -60,7 +61,10 @@ function provision(bin, dir, config, ms = 20000) {
           send({ id: 7001, op: 'config', config });
         }
       }
-      const r = piece >= 0 && piece !== Infinity && new RegExp('@I (\\{[^\\n]*"id":' + (7100 + piece) + ',[^\\n]*\\})').exec(out);
+      const r =
+        piece >= 0 &&
+        piece !== Infinity &&
+        new RegExp('@I (\\{[^\\n]*"id":' + (7100 + piece) + ',[^\\n]*\\})').exec(out);
       if (r && !sent) {
         if (!/"ok":true/.test(r[1])) {
           clearTimeout(timer);

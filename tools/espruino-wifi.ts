@@ -32,7 +32,19 @@ import { SimEsp8266 } from '../sim/esp8266';
 import { parseWav } from '../sim/wav';
 import { verifyRecordingDir } from './evidence-verify';
 import {
-  BoardTables, BoardUnit, MemoryFigures, PtyMux, RCC, boardTables, evalOnce, moduleExports, pinTable, preludeSource, sleep, staticCheck, storeCommand
+  BoardTables,
+  BoardUnit,
+  MemoryFigures,
+  PtyMux,
+  RCC,
+  boardTables,
+  evalOnce,
+  moduleExports,
+  pinTable,
+  preludeSource,
+  sleep,
+  staticCheck,
+  storeCommand
 } from './espruino-board/board';
 
 const ROOT = path.join(__dirname, '..');
@@ -58,16 +70,28 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
   const wifiSrc = path.join(src, 'libs', 'js', 'espruino_wifi', 'Wifi.min.js');
   const atSrc = path.join(src, 'libs', 'js', 'AT.min.js');
   const haveWifi = fs.existsSync(wifiSrc) && fs.existsSync(atSrc);
-  if (!haveWifi) log(`  skip: Wi-Fi part: no ${path.relative(src, wifiSrc)} / libs/js/AT.min.js under ESPRUINO_SRC=${src} (the board's own Wifi and AT modules are needed; set ESPRUINO_SRC to an Espruino source tree)`);
+  if (!haveWifi)
+    log(
+      `  skip: Wi-Fi part: no ${path.relative(src, wifiSrc)} / libs/js/AT.min.js under ESPRUINO_SRC=${src} (the board's own Wifi and AT modules are needed; set ESPRUINO_SRC to an Espruino source tree)`
+    );
 
   // ---- the image
-  const build = spawnSync(process.execPath, [path.join(ROOT, 'build.js'), '--board', 'ESPRUINOWIFI', '--quiet'], { encoding: 'utf8' });
+  const build = spawnSync(process.execPath, [path.join(ROOT, 'build.js'), '--board', 'ESPRUINOWIFI', '--quiet'], {
+    encoding: 'utf8'
+  });
   const img = path.join(ROOT, 'dist', 'firmware.img');
   const js = path.join(ROOT, 'dist', 'firmware.js');
   const built = build.status === 0;
-  check('ESPRUINOWIFI boot image builds (node build.js --board ESPRUINOWIFI)', built, built ? `${n0(fs.statSync(img).size)} B pretokenised` : (build.stderr || build.stdout).trim().split('\n').slice(0, 3).join(' | '));
+  check(
+    'ESPRUINOWIFI boot image builds (node build.js --board ESPRUINOWIFI)',
+    built,
+    built
+      ? `${n0(fs.statSync(img).size)} B pretokenised`
+      : (build.stderr || build.stdout).trim().split('\n').slice(0, 3).join(' | ')
+  );
   if (!fs.existsSync(img) || !fs.existsSync(js)) return;
-  if (!built) log(`  note: running the last image built (${fs.statSync(img).mtime.toISOString()}), not the working tree`);
+  if (!built)
+    log(`  note: running the last image built (${fs.statSync(img).mtime.toISOString()}), not the working tree`);
   const image = fs.readFileSync(img);
   const code = fs.readFileSync(js, 'utf8');
 
@@ -86,13 +110,22 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
     jsExports.Wifi = moduleExports(fs.readFileSync(wifiSrc, 'latin1'));
     jsExports.AT = moduleExports(fs.readFileSync(atSrc, 'latin1'));
   }
-  let st = { findings: [] as string[], pinGlobals: [] as string[], stubs: [] as string[], tripwires: [] as string[], globals: [] as string[], modules: [] as string[] };
+  let st = {
+    findings: [] as string[],
+    pinGlobals: [] as string[],
+    stubs: [] as string[],
+    tripwires: [] as string[],
+    globals: [] as string[],
+    modules: [] as string[]
+  };
   if (wifiT && linuxT) {
     st = staticCheck(code, wifiT, linuxT, jsExports);
     check(
       'the image names only globals, modules and members the Espruino WiFi build has (its symbols from boards/ESPRUINOWIFI.py and the wrappers)',
       st.findings.length === 0,
-      st.findings.length ? st.findings.join('; ') : `${st.globals.length} globals, modules ${st.modules.join(',')}; checked against ${n0(wifiT.symbols.length)} symbols of ${wifiT.board} ${wifiT.version}`
+      st.findings.length
+        ? st.findings.join('; ')
+        : `${st.globals.length} globals, modules ${st.modules.join(',')}; checked against ${n0(wifiT.symbols.length)} symbols of ${wifiT.board} ${wifiT.version}`
     );
   } else {
     check('the image names only what the Espruino WiFi build has', false, `no symbol tables: ${tableErr}`);
@@ -141,12 +174,21 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
       const dir = path.join(tmp, name);
       fs.mkdirSync(dir);
       fs.writeFileSync(path.join(dir, 'boot0.js'), preludeSource(settings(pinGlobals)));
-      fs.writeFileSync(path.join(dir, 'pins.txt'), pinTable(wifiTables) + ' |,' + wifiTables.libraries.concat(wifiTables.jsmodules).join(',') + ',|');
-      const files = [{ name: '.boot0', file: path.join(dir, 'boot0.js') }, { name: '.bpins', file: path.join(dir, 'pins.txt') }];
+      fs.writeFileSync(
+        path.join(dir, 'pins.txt'),
+        pinTable(wifiTables) + ' |,' + wifiTables.libraries.concat(wifiTables.jsmodules).join(',') + ',|'
+      );
+      const files = [
+        { name: '.boot0', file: path.join(dir, 'boot0.js') },
+        { name: '.bpins', file: path.join(dir, 'pins.txt') }
+      ];
       if (haveWifi) {
         fs.copyFileSync(wifiSrc, path.join(dir, 'wifi.js'));
         fs.copyFileSync(atSrc, path.join(dir, 'at.js'));
-        files.push({ name: '.mWifi', file: path.join(dir, 'wifi.js') }, { name: '.mAT', file: path.join(dir, 'at.js') });
+        files.push(
+          { name: '.mWifi', file: path.join(dir, 'wifi.js') },
+          { name: '.mAT', file: path.join(dir, 'at.js') }
+        );
       }
       if (cfgText !== undefined) {
         fs.writeFileSync(path.join(dir, 'cfg.txt'), cfgText);
@@ -157,13 +199,18 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
         files.push({ name: '.bootcde', file: path.join(dir, 'fw.img.js') });
       }
       const out = await evalOnce(bin, dir, storeCommand(files, withImage), /BOOTCDE SHA256 \w+|STORED DONE/);
-      for (const f of ['boot0.js', 'pins.txt', 'wifi.js', 'at.js', 'fw.img.js', 'cfg.txt']) fs.rmSync(path.join(dir, f), { force: true });
+      for (const f of ['boot0.js', 'pins.txt', 'wifi.js', 'at.js', 'fw.img.js', 'cfg.txt'])
+        fs.rmSync(path.join(dir, f), { force: true });
       fs.writeFileSync(path.join(dir, 'store.log'), out);
       return dir;
     };
     const newUnit = (dir: string): BoardUnit => {
       const u = new BoardUnit({
-        bin, dir, serials: { Serial1: modemB, Serial2: espB }, ctl: ctlB, ctlDevice: CTL,
+        bin,
+        dir,
+        serials: { Serial1: modemB, Serial2: espB },
+        ctl: ctlB,
+        ctlDevice: CTL,
         onPin: (p, v) => {
           if (p === 'A14') esp.chPd(v === 1);
           if (p === 'B4') modem.key(v === 0);
@@ -178,7 +225,12 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
     const bareDir = path.join(tmp, 'bare');
     fs.mkdirSync(bareDir);
     fs.writeFileSync(path.join(bareDir, 'b.js'), 'setTimeout(function(){print("USED "+process.memory().usage);},300);');
-    await evalOnce(bin, bareDir, storeCommand([{ name: '.boot0', file: path.join(bareDir, 'b.js') }], false), /STORED DONE/);
+    await evalOnce(
+      bin,
+      bareDir,
+      storeCommand([{ name: '.boot0', file: path.join(bareDir, 'b.js') }], false),
+      /STORED DONE/
+    );
     const bareUnit = newUnit(bareDir);
     bareUnit.start(RCC.POR);
     await bareUnit.waitFor(/USED \d+/, 5000);
@@ -191,25 +243,48 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
     const bm = await base.memory();
     await base.stop();
     overhead = bm ? bm.used - bareUsed : 0;
-    check('the board prelude runs on the interpreter (no image)', !!bm && base.violations.length === 0, bm ? `harness resident ${n0(overhead)} variables (prelude ${n0(bm.used)} vs bare interpreter ${n0(bareUsed)}); the board figures below are net of it` : 'no answer on the control channel:\n' + base.output().slice(-1500));
+    check(
+      'the board prelude runs on the interpreter (no image)',
+      !!bm && base.violations.length === 0,
+      bm
+        ? `harness resident ${n0(overhead)} variables (prelude ${n0(bm.used)} vs bare interpreter ${n0(bareUsed)}); the board figures below are net of it`
+        : 'no answer on the control channel:\n' + base.output().slice(-1500)
+    );
     ctlB.onData(() => undefined);
 
     // ---- the unit: image stored as .bootcde, config written as the factory would
     const layout = configLayout(code);
-    const cfg = simDefaultConfig({ primary: { port: primary.tcpPort, transport: 'tcp' }, secondary: { port: secondary.udpPort, transport: 'udp' } }, { port: evidence.port });
+    const cfg = simDefaultConfig(
+      {
+        primary: { port: primary.tcpPort, transport: 'tcp' },
+        secondary: { port: secondary.udpPort, transport: 'udp' }
+      },
+      { port: evidence.port }
+    );
     cfg.network = haveWifi ? { wifi: WIFI, apn: 'internet' } : { apn: 'internet' };
     const diagPre = process.env.ESPRUINO_WIFI_PRE_MS;
     if (diagPre !== undefined) {
       // Diagnostic only (not the board's default): a smaller ring, e.g. to give back what the harness takes.
       cfg.audio.preMs = Number(diagPre);
-      log(`  DIAGNOSTIC RUN: audio.preMs ${cfg.audio.preMs} instead of the default (ring smaller than the board's default config): these results are not the default configuration's`);
+      log(
+        `  DIAGNOSTIC RUN: audio.preMs ${cfg.audio.preMs} instead of the default (ring smaller than the board's default config): these results are not the default configuration's`
+      );
     }
     const dir = await prepare('unit', true, layout === 'storage' ? JSON.stringify(cfg) : undefined);
     const storeLog = fs.readFileSync(path.join(dir, 'store.log'), 'latin1');
     const sha = crypto.createHash('sha256').update(image).digest('hex');
-    const stored = new RegExp(`STORED \\.bootcde ${image.length}\\b`).test(storeLog) && storeLog.includes(`BOOTCDE SHA256 ${sha}`);
-    check('image stored as .bootcde byte for byte (as --flash stores it), harness files beside it', stored, stored ? `${n0(image.length)} B, SHA-256 ${sha.slice(0, 16)}…; .boot0 (prelude) ${/STORED \.boot0 (\d+)/.exec(storeLog)?.[1]} B` : storeLog.slice(-600));
-    log(`  config provisioned as the image reads it: ${layout === 'storage' ? 'cfg.json in Storage' : await provisionFlashStore(dir, JSON.stringify(cfg))}`);
+    const stored =
+      new RegExp(`STORED \\.bootcde ${image.length}\\b`).test(storeLog) && storeLog.includes(`BOOTCDE SHA256 ${sha}`);
+    check(
+      'image stored as .bootcde byte for byte (as --flash stores it), harness files beside it',
+      stored,
+      stored
+        ? `${n0(image.length)} B, SHA-256 ${sha.slice(0, 16)}…; .boot0 (prelude) ${/STORED \.boot0 (\d+)/.exec(storeLog)?.[1]} B`
+        : storeLog.slice(-600)
+    );
+    log(
+      `  config provisioned as the image reads it: ${layout === 'storage' ? 'cfg.json in Storage' : await provisionFlashStore(dir, JSON.stringify(cfg))}`
+    );
 
     const unit = newUnit(dir);
     const mark = () => unit.output().length;
@@ -226,24 +301,53 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
     await sleep(1500);
     const dead = !booted || /Execution Interrupted/.test(unit.output());
     const W = (ms: number) => (dead ? Math.min(ms, 3000) : ms);
-    check('the unit boots from flash (.boot0 prelude, then .bootcde)', booted, booted ? `boot line after ${Date.now() - t0} ms` : around(unit.output(), /MEMORY|Error|Uncaught/));
-    const at305 = await waitEvent([primary, secondary], (e) => !!e.cid && e.cid.code === '305' && e.reply === 'ACK' && e.at >= t0, W(30000));
-    check('it reports 305 (reset) and the centre acknowledges it', !!at305, at305 ? `via ${at305.transport === 'tcp' ? 'Wi-Fi (primary, TCP)' : 'cellular (secondary, UDP)'} ${at305.at - t0} ms after boot` : 'no 305 at either receiver:\n' + around(unit.output(), /MEMORY|Error|Uncaught|305/));
+    check(
+      'the unit boots from flash (.boot0 prelude, then .bootcde)',
+      booted,
+      booted ? `boot line after ${Date.now() - t0} ms` : around(unit.output(), /MEMORY|Error|Uncaught/)
+    );
+    const at305 = await waitEvent(
+      [primary, secondary],
+      (e) => !!e.cid && e.cid.code === '305' && e.reply === 'ACK' && e.at >= t0,
+      W(30000)
+    );
+    check(
+      'it reports 305 (reset) and the centre acknowledges it',
+      !!at305,
+      at305
+        ? `via ${at305.transport === 'tcp' ? 'Wi-Fi (primary, TCP)' : 'cellular (secondary, UDP)'} ${at305.at - t0} ms after boot`
+        : 'no 305 at either receiver:\n' + around(unit.output(), /MEMORY|Error|Uncaught|305/)
+    );
     if (haveWifi) {
       await waitUntil(() => esp.stats.joins > 0, W(20000));
       const joined = esp.commands.some((c) => c.startsWith(`AT+CWJAP="${WIFI.ssid}"`)) && esp.stats.joins > 0;
-      check('Wi-Fi: the board\'s own Wifi module drove the ESP8266 (AT+RST, CWMODE, CWJAP with the config\'s credentials)', joined, `${esp.stats.resets} boot(s), ${esp.stats.joins} join(s), ${esp.stats.connects} socket(s); commands: ${[...new Set(esp.commands.map((c) => c.replace(/=.*/, '=…')))].slice(0, 14).join(' ')}`);
+      check(
+        "Wi-Fi: the board's own Wifi module drove the ESP8266 (AT+RST, CWMODE, CWJAP with the config's credentials)",
+        joined,
+        `${esp.stats.resets} boot(s), ${esp.stats.joins} join(s), ${esp.stats.connects} socket(s); commands: ${[...new Set(esp.commands.map((c) => c.replace(/=.*/, '=…')))].slice(0, 14).join(' ')}`
+      );
     }
     const cell = modem.commands.includes('AT+CIICR') && modem.commands.includes('AT+CIFSR');
-    check('cellular: the firmware\'s AT driver brought the SIM800 emulator up on USART1', cell, `${modem.commands.length} commands: ${[...new Set(modem.commands.map((c) => c.replace(/=.*/, '=…')))].slice(0, 12).join(' ')}`);
+    check(
+      "cellular: the firmware's AT driver brought the SIM800 emulator up on USART1",
+      cell,
+      `${modem.commands.length} commands: ${[...new Set(modem.commands.map((c) => c.replace(/=.*/, '=…')))].slice(0, 12).join(' ')}`
+    );
     await sleep(3000);
     const idle = await mem('idle after boot');
     check(
       `idle: <= ${n0(BUDGET.idleUsed)} variables in use (70% of ${n0(BUDGET.total)}), the firmware running`,
       !!idle && !dead && idle.used - overhead <= BUDGET.idleUsed,
-      (idle ? `${n0(idle.used - overhead)} in use on the board (${n0(idle.used)} with the harness)` : 'no answer') + (dead ? '; not a running unit: its boot was aborted (see above), so this is what was left' : '')
+      (idle ? `${n0(idle.used - overhead)} in use on the board (${n0(idle.used)} with the harness)` : 'no answer') +
+        (dead ? '; not a running unit: its boot was aborted (see above), so this is what was left' : '')
     );
-    log('    memory at each require() and first log lines of the boot (variables in use, with the harness): ' + unit.requires.filter((q) => q.boot === unit.boots).map((q) => `${q.module} ${n0(q.used)}`).join(', '));
+    log(
+      '    memory at each require() and first log lines of the boot (variables in use, with the harness): ' +
+        unit.requires
+          .filter((q) => q.boot === unit.boots)
+          .map((q) => `${q.module} ${n0(q.used)}`)
+          .join(', ')
+    );
 
     // ---- installer requests on the console (docs/installer.md)
     let reqId = 100;
@@ -256,18 +360,40 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
       return JSON.parse(re.exec(unit.output().slice(from))![1]) as Record<string, unknown>;
     };
     const info = await ask({ op: 'info' });
-    check('installer info: the unit answers, with the SHA-256 of .bootcde computed on the interpreter', !!info && info.ok === true && info.fwHash === sha && info.board === 'ESPRUINOWIFI', info ? `unit ${info.unit}, board ${info.board}, fwHash ${String(info.fwHash).slice(0, 16)}…` : 'no answer:\n' + around(unit.output(), /MEMORY|Error|Uncaught|@I/));
+    check(
+      'installer info: the unit answers, with the SHA-256 of .bootcde computed on the interpreter',
+      !!info && info.ok === true && info.fwHash === sha && info.board === 'ESPRUINOWIFI',
+      info
+        ? `unit ${info.unit}, board ${info.board}, fwHash ${String(info.fwHash).slice(0, 16)}…`
+        : 'no answer:\n' + around(unit.output(), /MEMORY|Error|Uncaught|@I/)
+    );
     await mem('after installer info');
     const mic = await ask({ op: 'test', step: 'mic' }, W(10000));
-    check('installer mic test: Waveform blocks measured natively pass with a live microphone (the ramp)', !!mic && mic.ok === true, mic ? JSON.stringify(mic) : 'no answer');
+    check(
+      'installer mic test: Waveform blocks measured natively pass with a live microphone (the ramp)',
+      !!mic && mic.ok === true,
+      mic ? JSON.stringify(mic) : 'no answer'
+    );
     const power = await ask({ op: 'test', step: 'power' });
-    check('installer power test: mains on A6, battery on A7 (ADC, 2:1 divider)', !!power && power.ok === true, power ? JSON.stringify(power) : 'no answer');
+    check(
+      'installer power test: mains on A6, battery on A7 (ADC, 2:1 divider)',
+      !!power && power.ok === true,
+      power ? JSON.stringify(power) : 'no answer'
+    );
     const paths = await ask({ op: 'test', step: 'paths' });
-    check('installer paths test: Wi-Fi and cellular up with their signal', !!paths && paths.ok === true, paths ? JSON.stringify(paths) : 'no answer');
+    check(
+      'installer paths test: Wi-Fi and cellular up with their signal',
+      !!paths && paths.ok === true,
+      paths ? JSON.stringify(paths) : 'no answer'
+    );
     const bad = JSON.parse(JSON.stringify(cfg));
     bad.holdMs = 9999;
     const refused = await ask({ op: 'config', config: bad }, W(10000));
-    check('installer: a bad config is refused naming the field', !!refused && refused.error === 'config-refused', refused ? JSON.stringify(refused).slice(0, 200) : 'no answer');
+    check(
+      'installer: a bad config is refused naming the field',
+      !!refused && refused.error === 'config-refused',
+      refused ? JSON.stringify(refused).slice(0, 200) : 'no answer'
+    );
     await mem('after installer requests');
 
     // ---- panic over Wi-Fi
@@ -279,14 +405,39 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
     unit.ctl('R');
     let t = Date.now();
     await press(2000);
-    const p1 = await waitEvent([primary], (e) => !!e.cid && e.cid.code === '120' && e.cid.qualifier === 1 && e.reply === 'ACK' && e.at >= t, W(15000));
-    check('a held panic (1 120) is acknowledged via Wi-Fi (primary receiver, TCP through the ESP8266)', !!p1, p1 ? `at the centre ${p1.at - t} ms after the button went down (hold 1,500 ms)` : 'not at the primary:\n' + around(unit.output(), /MEMORY|Error|Uncaught|120/));
+    const p1 = await waitEvent(
+      [primary],
+      (e) => !!e.cid && e.cid.code === '120' && e.cid.qualifier === 1 && e.reply === 'ACK' && e.at >= t,
+      W(15000)
+    );
+    check(
+      'a held panic (1 120) is acknowledged via Wi-Fi (primary receiver, TCP through the ESP8266)',
+      !!p1,
+      p1
+        ? `at the centre ${p1.at - t} ms after the button went down (hold 1,500 ms)`
+        : 'not at the primary:\n' + around(unit.output(), /MEMORY|Error|Uncaught|120/)
+    );
     await sleep(800);
     const led = unit.pins.some((p) => p.pin === 'B2' && p.v === 1 && p.at > (p1 ? p1.at : t));
-    check('the indicator (B2) confirms the acknowledgement', led, `B2 changes since the press: ${unit.pins.filter((p) => p.pin === 'B2' && p.at > t).map((p) => p.v).join('') || 'none'}`);
+    check(
+      'the indicator (B2) confirms the acknowledgement',
+      led,
+      `B2 changes since the press: ${
+        unit.pins
+          .filter((p) => p.pin === 'B2' && p.at > t)
+          .map((p) => p.v)
+          .join('') || 'none'
+      }`
+    );
     await mem('panic acknowledged, recording');
     const rec = await waitUntil(() => evidence.recordings().find((r) => r.unit === UNIT && r.chunks > 0), W(20000));
-    check('the recording the panic started reaches the evidence server (over Wi-Fi)', !!rec, rec ? `recording ${rec.rid}: ${rec.chunks} chunks stored` : `nothing uploaded; ESP8266 sockets ${esp.stats.connects}, bytes out ${n0(esp.stats.bytesOut)}`);
+    check(
+      'the recording the panic started reaches the evidence server (over Wi-Fi)',
+      !!rec,
+      rec
+        ? `recording ${rec.rid}: ${rec.chunks} chunks stored`
+        : `nothing uploaded; ESP8266 sockets ${esp.stats.connects}, bytes out ${n0(esp.stats.bytesOut)}`
+    );
 
     // ---- Wi-Fi cut: the next panic over cellular
     esp.cutAp();
@@ -294,16 +445,35 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
     t = Date.now();
     const beforeP = primary.events().length;
     await press(2000);
-    const p2 = await waitEvent([secondary], (e) => !!e.cid && e.cid.code === '120' && e.cid.qualifier === 1 && e.reply === 'ACK' && e.at >= t, W(30000));
-    check('with the access point gone, the next held panic is acknowledged via cellular (secondary, UDP through the SIM800)', !!p2 && primary.events().length === beforeP, p2 ? `at the centre ${p2.at - t} ms after the press; primary got ${primary.events().length - beforeP} frames meanwhile` : 'not at the secondary:\n' + around(unit.output(), /MEMORY|Error|Uncaught|120/));
+    const p2 = await waitEvent(
+      [secondary],
+      (e) => !!e.cid && e.cid.code === '120' && e.cid.qualifier === 1 && e.reply === 'ACK' && e.at >= t,
+      W(30000)
+    );
+    check(
+      'with the access point gone, the next held panic is acknowledged via cellular (secondary, UDP through the SIM800)',
+      !!p2 && primary.events().length === beforeP,
+      p2
+        ? `at the centre ${p2.at - t} ms after the press; primary got ${primary.events().length - beforeP} frames meanwhile`
+        : 'not at the secondary:\n' + around(unit.output(), /MEMORY|Error|Uncaught|120/)
+    );
     await mem('panic over cellular');
     // The unit learns the access point is gone from its 30 s AT+CWJAP? poll (the Wifi module's
     // `disconnected` event never fires on the ESP8266's "WIFI DISCONNECT"): allow for it.
     const cutT = Date.now();
     const chunksBefore = (evidence.recordings().find((r) => r.unit === UNIT) || { chunks: 0 }).chunks;
-    const cellUp = await waitUntil(() => modem.commands.some((c) => c.includes(`"TCP","127.0.0.1",${evidence.port}`)) && (evidence.recordings().find((r) => r.unit === UNIT) || { chunks: 0 }).chunks > chunksBefore, W(75000));
+    const cellUp = await waitUntil(
+      () =>
+        modem.commands.some((c) => c.includes(`"TCP","127.0.0.1",${evidence.port}`)) &&
+        (evidence.recordings().find((r) => r.unit === UNIT) || { chunks: 0 }).chunks > chunksBefore,
+      W(75000)
+    );
     const recNow = evidence.recordings().find((r) => r.unit === UNIT);
-    check('the recording goes on over the modem\'s own sockets', !!cellUp, `${cellUp ? `chunks arriving over the modem ${Date.now() - cutT} ms after the panic` : 'no upload over the modem within 75 s'}; ${recNow ? recNow.chunks : 0} chunks stored so far`);
+    check(
+      "the recording goes on over the modem's own sockets",
+      !!cellUp,
+      `${cellUp ? `chunks arriving over the modem ${Date.now() - cutT} ms after the panic` : 'no upload over the modem within 75 s'}; ${recNow ? recNow.chunks : 0} chunks stored so far`
+    );
 
     // ---- power cut mid-recording, with an event owed
     primary.faults.down = true;
@@ -325,9 +495,22 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
     const from2 = mark();
     unit.start(RCC.POR);
     const rebooted = await unit.waitFor(/boot \S+ unit \S+ on ESPRUINOWIFI/, 20000, from2);
-    const owed = await waitEvent([primary, secondary], (e) => !!e.cid && e.cid.code === '137' && e.cid.qualifier === 1 && e.reply === 'ACK' && e.at > cutAt, W(45000));
-    const r305 = !!(await waitEvent([primary, secondary], (e) => !!e.cid && e.cid.code === '305' && e.reply === 'ACK' && e.at > cutAt, W(20000)));
-    check('after a power cut mid-recording (SIGKILL; same flash file and card) it boots and delivers what it owed (the tamper, 1 137) and a 305', rebooted && !!owed && r305, `${rebooted ? 'rebooted' : 'did not boot'}; tamper ${owed ? `acknowledged ${owed.at - cutAt} ms after the cut via ${owed.transport}` : 'never delivered'}; 305 ${r305 ? 'acknowledged' : 'missing'}; ${chunksAtCut} chunks were on the server at the cut` + (rebooted ? '' : '\n' + around(unit.output().slice(from2), /MEMORY|Error|Uncaught/)));
+    const owed = await waitEvent(
+      [primary, secondary],
+      (e) => !!e.cid && e.cid.code === '137' && e.cid.qualifier === 1 && e.reply === 'ACK' && e.at > cutAt,
+      W(45000)
+    );
+    const r305 = !!(await waitEvent(
+      [primary, secondary],
+      (e) => !!e.cid && e.cid.code === '305' && e.reply === 'ACK' && e.at > cutAt,
+      W(20000)
+    ));
+    check(
+      'after a power cut mid-recording (SIGKILL; same flash file and card) it boots and delivers what it owed (the tamper, 1 137) and a 305',
+      rebooted && !!owed && r305,
+      `${rebooted ? 'rebooted' : 'did not boot'}; tamper ${owed ? `acknowledged ${owed.at - cutAt} ms after the cut via ${owed.transport}` : 'never delivered'}; 305 ${r305 ? 'acknowledged' : 'missing'}; ${chunksAtCut} chunks were on the server at the cut` +
+        (rebooted ? '' : '\n' + around(unit.output().slice(from2), /MEMORY|Error|Uncaught/))
+    );
     await sleep(2000);
     await mem('after the power cut, recording resumed');
 
@@ -350,8 +533,17 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
       const wav = path.join(r0.dir, 'recording.wav');
       if (fs.existsSync(wav)) audio = ramp(parseWav(fs.readFileSync(wav)).samples, v.summary.gaps.length);
     }
-    check('the recording is stopped by the operator, uploaded whole, and the independent verifier accepts it (verifyRecordingDir)', ok, `${verdict}${ended ? '' : ' (no final manifest with all its chunks within 90 s)'}`);
-    if (audio) check('its audio is the microphone\'s ramp, continuous across chunk seams except at declared gaps', audio.startsWith('continuous'), audio);
+    check(
+      'the recording is stopped by the operator, uploaded whole, and the independent verifier accepts it (verifyRecordingDir)',
+      ok,
+      `${verdict}${ended ? '' : ' (no final manifest with all its chunks within 90 s)'}`
+    );
+    if (audio)
+      check(
+        "its audio is the microphone's ramp, continuous across chunk seams except at declared gaps",
+        audio.startsWith('continuous'),
+        audio
+      );
     await mem('end');
 
     // ---- memory over the whole run, errors, and what the prelude saw
@@ -364,21 +556,48 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
     check(
       `at the worst moment >= ${n0(BUDGET.worstFree)} variables free`,
       all.length > 0 && !oom && worst + overhead >= BUDGET.worstFree,
-      (oom ? 'ran out (0 free) at least once; ' : '') + (all.length ? `lowest free seen while sampling ${n0(worst + overhead)} on the board (${n0(worst)} with the harness; sampled every 100 ms, around each microphone block, at each require, SHA-256 and AES call and control command; at "${worstStep?.lowAt}")` : 'no figures')
+      (oom ? 'ran out (0 free) at least once; ' : '') +
+        (all.length
+          ? `lowest free seen while sampling ${n0(worst + overhead)} on the board (${n0(worst)} with the harness; sampled every 100 ms, around each microphone block, at each require, SHA-256 and AES call and control command; at "${worstStep?.lowAt}")`
+          : 'no figures')
     );
     const ooms = (outText.match(/OUT OF MEMORY/g) || []).length;
     const nem = (outText.match(/Not enough memory/g) || []).length;
-    check('no out-of-memory anywhere (console, E.getErrorFlags)', !oom, oom ? `${ooms} "OUT OF MEMORY" and ${nem} "Not enough memory for result" on the console over ${unit.boots} boot(s); the first:\n` + around(outText, OOM) : 'none');
+    check(
+      'no out-of-memory anywhere (console, E.getErrorFlags)',
+      !oom,
+      oom
+        ? `${ooms} "OUT OF MEMORY" and ${nem} "Not enough memory for result" on the console over ${unit.boots} boot(s); the first:\n` +
+            around(outText, OOM)
+        : 'none'
+    );
     const wd = unit.events.filter((e) => e.kind === 'watchdog' || e.kind === 'reboot');
     check('no watchdog lapse and no unplanned reboot', wd.length === 0, wd.map((e) => e.text).join('; ') || 'none');
-    check('the interpreter never crashed', unit.crashes.length === 0, unit.crashes.length ? `${unit.crashes.join(', ')} (the Linux build of 2v29, after running out of memory):\n` + around(outText, /interpreter ended: signal/) : 'none');
+    check(
+      'the interpreter never crashed',
+      unit.crashes.length === 0,
+      unit.crashes.length
+        ? `${unit.crashes.join(', ')} (the Linux build of 2v29, after running out of memory):\n` +
+            around(outText, /interpreter ended: signal/)
+        : 'none'
+    );
     const viol = units.flatMap((u) => u.violations);
-    check('the prelude saw nothing the real board would not do (pins, peripherals, modules, flash, registers)', viol.length === 0, viol.length ? viol.join('; ') : `notes: ${[...new Set(units.flatMap((u) => u.notes))].join('; ') || 'none'}`);
+    check(
+      'the prelude saw nothing the real board would not do (pins, peripherals, modules, flash, registers)',
+      viol.length === 0,
+      viol.length ? viol.join('; ') : `notes: ${[...new Set(units.flatMap((u) => u.notes))].join('; ') || 'none'}`
+    );
     const storeEnd = all.length ? all[all.length - 1] : undefined;
     if (storeEnd) {
       const top = 256 * 1024 - storeEnd.storageFree;
-      log(`    Storage on the interpreter: ${n0(storeEnd.storageUsed)} B of files and trash, written up to ${n0(top)} B of the 256 KB file (the board's sectors 1-3 are mapped to its top 48 KB, from ${n0(208 * 1024)} B); largest E.memoryArea copy ${n0(storeEnd.memoryAreaCopy)} B`);
-      check('Linux Storage stays below the flash window that stands in for sectors 1-3', top <= 208 * 1024, `${n0(top)} B`);
+      log(
+        `    Storage on the interpreter: ${n0(storeEnd.storageUsed)} B of files and trash, written up to ${n0(top)} B of the 256 KB file (the board's sectors 1-3 are mapped to its top 48 KB, from ${n0(208 * 1024)} B); largest E.memoryArea copy ${n0(storeEnd.memoryAreaCopy)} B`
+      );
+      check(
+        'Linux Storage stays below the flash window that stands in for sectors 1-3',
+        top <= 208 * 1024,
+        `${n0(top)} B`
+      );
     }
     log('    memory by step (variables; board = without the harness):');
     for (const s of steps) log(`      ${s.step.padEnd(40)} ${s.m ? fmt(s.m, overhead) : 'no answer'}`);
@@ -415,9 +634,15 @@ function around(out: string, re: RegExp): string {
   return out.slice(Math.max(0, at - 1200), at + 800).replace(/\r/g, '');
 }
 
-type CentreLike = { events(): { at: number; transport: string; reply: string; cid?: { code: string; qualifier: number } }[] };
+type CentreLike = {
+  events(): { at: number; transport: string; reply: string; cid?: { code: string; qualifier: number } }[];
+};
 
-async function waitEvent<E extends ReturnType<CentreLike['events']>[number]>(centres: CentreLike[], pred: (e: E) => boolean, ms: number): Promise<E | undefined> {
+async function waitEvent<E extends ReturnType<CentreLike['events']>[number]>(
+  centres: CentreLike[],
+  pred: (e: E) => boolean,
+  ms: number
+): Promise<E | undefined> {
   return waitUntil(() => {
     for (const c of centres) {
       const e = (c.events() as E[]).find(pred);
@@ -486,7 +711,9 @@ async function provisionFlashStore(dir: string, text: string): Promise<string> {
 if (require.main === module) {
   const bin = process.env.ESPRUINO_BIN;
   if (!bin) {
-    console.log('test:espruino (Espruino WiFi image) skipped: set ESPRUINO_BIN to an Espruino interpreter built for Linux');
+    console.log(
+      'test:espruino (Espruino WiFi image) skipped: set ESPRUINO_BIN to an Espruino interpreter built for Linux'
+    );
     console.log('0 passed, 0 failed, 1 skipped');
     process.exit(0);
   }

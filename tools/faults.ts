@@ -20,7 +20,7 @@
  * Exit status 1 when any must-be-0 column is not 0 or an alarm went unacknowledged.
  */
 import * as sinon from 'sinon';
-import { createRig, Rig } from '../test/support/alarm-rig';
+import { createRig, Rig } from '../sim/alarm-rig';
 import { SimModem } from '../sim/modem';
 import { readSpoolRecording, checkSpoolRecording } from './spool-reader';
 import { SIM_KEYS } from '../sim/default-config';
@@ -107,7 +107,10 @@ export const FAULTS: Fault[] = [
     inject: (c) => {
       const world = c.unit().sim.world;
       const store = world.store();
-      const seg = store.list('j.').sort((a, b) => Number(a.slice(2)) - Number(b.slice(2))).pop()!;
+      const seg = store
+        .list('j.')
+        .sort((a, b) => Number(a.slice(2)) - Number(b.slice(2)))
+        .pop()!;
       const first = store.appendFile(seg).read().split('\n')[0];
       // The newest copy of that line on the flash (a rotation may have copied it forward).
       let at = -1;
@@ -154,7 +157,15 @@ export interface Row {
   noOne: 'must' | 'may' | 'never';
 }
 
-function measure(rig: Rig, unit: SimUnit, injected: number, presses: number, fault: string, state: State, noOne: Row['noOne'] = 'never'): Row {
+function measure(
+  rig: Rig,
+  unit: SimUnit,
+  injected: number,
+  presses: number,
+  fault: string,
+  state: State,
+  noOne: Row['noOne'] = 'never'
+): Row {
   const recs = unit.app.journal.records();
   const done = new Set(recs.filter((r) => r.k === 'ok' || r.k === 'fail').map((r) => r.r));
   const evs = recs.filter((r) => r.k === 'ev');
@@ -201,10 +212,13 @@ function measure(rig: Rig, unit: SimUnit, injected: number, presses: number, fau
 
 /** One fault in one state, on a fresh unit. `clock` must be installed by the caller (sinon). */
 export async function runCase(clock: sinon.SinonFakeTimers, fault: Fault, state: State): Promise<Row> {
-  const rig = await createRig(() => clock, (c) => {
-    c.alarmS = 120;
-    c.audio.maxS = 90;
-  });
+  const rig = await createRig(
+    () => clock,
+    (c) => {
+      c.alarmS = 120;
+      c.audio.maxS = 90;
+    }
+  );
   const modem = new SimModem();
   rig.boot({ modem, spoolBytes: 64 * 1024 * 1024, micOff: state !== 'recording' });
   const ctx: Ctx = { rig, modem, unit: () => rig.unit!, run: (ms, step) => rig.run(ms, step) };
@@ -262,14 +276,18 @@ export async function soak(clock: sinon.SinonFakeTimers, days: number, seed = 1)
     s ^= s << 5;
     return (s >>> 0) / 4294967296;
   };
-  const rig = await createRig(() => clock, (c) => void (c.alarmS = 120));
+  const rig = await createRig(
+    () => clock,
+    (c) => void (c.alarmS = 120)
+  );
   const modem = new SimModem();
   rig.boot({ modem, micOff: true });
   const ctx: Ctx = { rig, modem, unit: () => rig.unit!, run: (ms, step) => rig.run(ms, step) };
   const usable = FAULTS.filter((f) => f.name !== 'card stalls 3 s' && f.name !== 'hung loop (microphone)');
   // Sequence numbers wrap (NULL polls use them too: about every 10 days), so a panic is known by its
   // number and its event time (`[H…]`), which also merges one event acknowledged on both paths.
-  const panicEvents = () => [...rig.primary.alarms(), ...rig.secondary.alarms()].filter((e) => e.cid?.code === '120' && e.cid.qualifier === 1);
+  const panicEvents = () =>
+    [...rig.primary.alarms(), ...rig.secondary.alarms()].filter((e) => e.cid?.code === '120' && e.cid.qualifier === 1);
   const idOf = (e: { seq: string; xdata: string[] }) => e.seq + e.xdata.join('');
   const panicsAtCentre = () => new Set(panicEvents().map(idOf));
   let injected = 0;
@@ -304,8 +322,15 @@ export async function soak(clock: sinon.SinonFakeTimers, days: number, seed = 1)
           worst = Math.max(worst, Math.min(...fresh.map((e) => e.at)) - (t0 + 1500));
         } else if (process.env.FAULTS_DEBUG) {
           const u = rig.unit!;
-          console.error(`press on day ${((t0 - T0) / 86400000).toFixed(2)} during "${fault?.name ?? 'nothing'}" not acknowledged; boots ${u.sim.world.boots.slice(-3)}, status ${JSON.stringify(u.app.status())}`);
-          console.error(u.sim.world.log.slice(-25).map((l) => l.message).join('\n'));
+          console.error(
+            `press on day ${((t0 - T0) / 86400000).toFixed(2)} during "${fault?.name ?? 'nothing'}" not acknowledged; boots ${u.sim.world.boots.slice(-3)}, status ${JSON.stringify(u.app.status())}`
+          );
+          console.error(
+            u.sim.world.log
+              .slice(-25)
+              .map((l) => l.message)
+              .join('\n')
+          );
         }
       }
     }
@@ -331,15 +356,46 @@ export async function soak(clock: sinon.SinonFakeTimers, days: number, seed = 1)
 }
 
 function table(rows: Row[]): string {
-  const head = ['fault', 'state', 'faults', 'alarms raised', 'alarms acked', 'events lost', 'audio lost*', 'restart gaps', 'chain', 'no one: shown', 'worst alarm→ACK'];
-  const cells = rows.map((r) => [r.fault, r.state, String(r.injected), String(r.raised), String(r.acked), String(r.lost), String(r.audioLost), r.restartLost ? `${r.restartLost} samples` : '-', r.chainOk ? 'ok' : 'BROKEN', r.shown ? (r.noOne === 'never' ? 'WRONGLY' : 'yes') : r.noOne === 'must' ? 'NOT SHOWN' : '-', r.acked ? `${(r.worstMs / 1000).toFixed(1)} s` : '-']);
+  const head = [
+    'fault',
+    'state',
+    'faults',
+    'alarms raised',
+    'alarms acked',
+    'events lost',
+    'audio lost*',
+    'restart gaps',
+    'chain',
+    'no one: shown',
+    'worst alarm→ACK'
+  ];
+  const cells = rows.map((r) => [
+    r.fault,
+    r.state,
+    String(r.injected),
+    String(r.raised),
+    String(r.acked),
+    String(r.lost),
+    String(r.audioLost),
+    r.restartLost ? `${r.restartLost} samples` : '-',
+    r.chainOk ? 'ok' : 'BROKEN',
+    r.shown ? (r.noOne === 'never' ? 'WRONGLY' : 'yes') : r.noOne === 'must' ? 'NOT SHOWN' : '-',
+    r.acked ? `${(r.worstMs / 1000).toFixed(1)} s` : '-'
+  ]);
   const w = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((x, i) => (i < 2 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  ');
   return [line(head), line(w.map((n) => '-'.repeat(n))), ...cells.map(line)].join('\n');
 }
 
 export function rowOk(r: Row): boolean {
-  return r.lost === 0 && r.audioLost === 0 && r.chainOk && r.acked === r.raised && r.raised > 0 && (r.shown ? r.noOne !== 'never' : r.noOne !== 'must');
+  return (
+    r.lost === 0 &&
+    r.audioLost === 0 &&
+    r.chainOk &&
+    r.acked === r.raised &&
+    r.raised > 0 &&
+    (r.shown ? r.noOne !== 'never' : r.noOne !== 'must')
+  );
 }
 
 async function main(): Promise<number> {
@@ -349,7 +405,10 @@ async function main(): Promise<number> {
   const t0 = Date.now();
   for (const f of FAULTS) {
     for (const st of ['idle', 'alarm', 'recording'] as State[]) {
-      const clock = sinon.useFakeTimers({ now: T0, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+      const clock = sinon.useFakeTimers({
+        now: T0,
+        toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date']
+      });
       try {
         const r = await runCase(clock, f, st);
         rows.push(r);
@@ -360,7 +419,10 @@ async function main(): Promise<number> {
     }
   }
   if (!args.includes('--no-soak')) {
-    const clock = sinon.useFakeTimers({ now: T0, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    const clock = sinon.useFakeTimers({
+      now: T0,
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date']
+    });
     try {
       rows.push(await soak(clock, days));
     } finally {
@@ -369,9 +431,13 @@ async function main(): Promise<number> {
   }
   process.stderr.write('\n');
   console.log(table(rows));
-  console.log('* audio samples lost outside restarts (must be 0); restart gaps are the declared cost of a power cut or reset');
+  console.log(
+    '* audio samples lost outside restarts (must be 0); restart gaps are the declared cost of a power cut or reset'
+  );
   const bad = rows.filter((r) => !rowOk(r));
-  console.log(`${rows.length} cases in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${rows.length - bad.length} passed, ${bad.length} failed`);
+  console.log(
+    `${rows.length} cases in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${rows.length - bad.length} passed, ${bad.length} failed`
+  );
   return bad.length === 0 ? 0 : 1;
 }
 

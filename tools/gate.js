@@ -39,7 +39,17 @@ const MISSING_GLOBALS = {
 const MISSING_STATICS = {
   Object: ['freeze', 'isFrozen', 'seal', 'getOwnPropertySymbols', 'groupBy', 'hasOwn'],
   Array: ['from', 'of'],
-  Number: ['isInteger', 'isNaN', 'isFinite', 'isSafeInteger', 'MAX_SAFE_INTEGER', 'MIN_SAFE_INTEGER', 'EPSILON', 'parseFloat', 'parseInt'],
+  Number: [
+    'isInteger',
+    'isNaN',
+    'isFinite',
+    'isSafeInteger',
+    'MAX_SAFE_INTEGER',
+    'MIN_SAFE_INTEGER',
+    'EPSILON',
+    'parseFloat',
+    'parseInt'
+  ],
   Math: ['imul', 'trunc', 'log2', 'log10', 'hypot', 'clz32', 'sign', 'cbrt', 'expm1', 'log1p', 'fround'],
   Promise: ['race', 'allSettled', 'any'],
   String: ['raw'],
@@ -97,7 +107,8 @@ function walk(node, parent, visit) {
 function memberName(node) {
   if (node.type !== 'MemberExpression') return undefined;
   if (!node.computed && node.property.type === 'Identifier') return node.property.name;
-  if (node.computed && node.property.type === 'Literal' && typeof node.property.value === 'string') return node.property.value;
+  if (node.computed && node.property.type === 'Literal' && typeof node.property.value === 'string')
+    return node.property.value;
   return undefined;
 }
 
@@ -110,12 +121,15 @@ function checkConstructs(ast, scopeManager, add) {
       case 'FunctionDeclaration':
       case 'FunctionExpression':
       case 'ArrowFunctionExpression':
-        if (node.async) add(node, 'async', 'async function (Espruino has no async/await): use callbacks or plain Promises');
+        if (node.async)
+          add(node, 'async', 'async function (Espruino has no async/await): use callbacks or plain Promises');
         if (node.generator) add(node, 'generator', 'generator function (unsupported on Espruino)');
         for (const p of node.params) {
-          if (p.type === 'AssignmentPattern') add(p, 'default-param', 'default parameter value (SyntaxError on Espruino)');
+          if (p.type === 'AssignmentPattern')
+            add(p, 'default-param', 'default parameter value (SyntaxError on Espruino)');
           if (p.type === 'RestElement') add(p, 'rest', 'rest parameter (SyntaxError on Espruino)');
-          if (p.type === 'ObjectPattern' || p.type === 'ArrayPattern') add(p, 'destructuring', 'destructuring parameter (fails on Espruino)');
+          if (p.type === 'ObjectPattern' || p.type === 'ArrayPattern')
+            add(p, 'destructuring', 'destructuring parameter (fails on Espruino)');
         }
         break;
       case 'AwaitExpression':
@@ -125,7 +139,8 @@ function checkConstructs(ast, scopeManager, add) {
         add(node, 'generator', 'yield (unsupported on Espruino)');
         break;
       case 'VariableDeclarator':
-        if (node.id.type !== 'Identifier') add(node.id, 'destructuring', 'destructuring declaration (fails on Espruino)');
+        if (node.id.type !== 'Identifier')
+          add(node.id, 'destructuring', 'destructuring declaration (fails on Espruino)');
         break;
       case 'AssignmentExpression':
         if (node.left.type === 'ObjectPattern' || node.left.type === 'ArrayPattern') {
@@ -158,7 +173,8 @@ function checkConstructs(ast, scopeManager, add) {
         add(node, 'tagged-template', 'tagged template (not supported on Espruino)');
         break;
       case 'PropertyDefinition':
-        if (node.value === null) add(node, 'class-field', 'class field without an initialiser (SyntaxError on Espruino)');
+        if (node.value === null)
+          add(node, 'class-field', 'class field without an initialiser (SyntaxError on Espruino)');
         if (node.key.type === 'PrivateIdentifier') add(node, 'private', '#private member (SyntaxError on Espruino)');
         break;
       case 'PrivateIdentifier':
@@ -172,11 +188,16 @@ function checkConstructs(ast, scopeManager, add) {
       case 'ClassDeclaration':
       case 'ClassExpression':
         if (node.superClass && node.superClass.type === 'Identifier' && /Error$/.test(node.superClass.name)) {
-          add(node, 'extends-error', `class extends ${node.superClass.name} (super() fails on Espruino; instanceof is false)`);
+          add(
+            node,
+            'extends-error',
+            `class extends ${node.superClass.name} (super() fails on Espruino; instanceof is false)`
+          );
         }
         break;
       case 'ArrayExpression':
-        if (node.elements.some((e) => e === null)) add(node, 'array-hole', 'array literal with a hole (parser bug on Espruino)');
+        if (node.elements.some((e) => e === null))
+          add(node, 'array-hole', 'array literal with a hole (parser bug on Espruino)');
         break;
       case 'ImportExpression':
       case 'ImportDeclaration':
@@ -195,14 +216,20 @@ function checkConstructs(ast, scopeManager, add) {
           if (/\(\?<[A-Za-z]/.test(p)) add(node, 'regex', 'regex named group (SyntaxError on Espruino)');
           const q = regexQuantifierProblem(p);
           if (q) add(node, 'regex', q);
-          if (/[suy]/.test(node.regex.flags)) add(node, 'regex', `regex flag(s) '${node.regex.flags}' (only g, i, m on Espruino)`);
+          if (/[suy]/.test(node.regex.flags))
+            add(node, 'regex', `regex flag(s) '${node.regex.flags}' (only g, i, m on Espruino)`);
         }
         break;
       case 'MemberExpression': {
         const name = memberName(node);
         if (name === undefined) break;
-        if (node.object.type === 'Identifier' && has(MISSING_STATICS, node.object.name) && MISSING_STATICS[node.object.name].includes(name)) {
-          if (isGlobalRef(scopeManager, node.object)) add(node, 'missing-api', `${node.object.name}.${name} is undefined on Espruino`);
+        if (
+          node.object.type === 'Identifier' &&
+          has(MISSING_STATICS, node.object.name) &&
+          MISSING_STATICS[node.object.name].includes(name)
+        ) {
+          if (isGlobalRef(scopeManager, node.object))
+            add(node, 'missing-api', `${node.object.name}.${name} is undefined on Espruino`);
         }
         if (
           name !== 'prototype' &&
@@ -211,7 +238,11 @@ function checkConstructs(ast, scopeManager, add) {
           node.object.object.type === 'Identifier' &&
           BUILTIN_PROTOS.includes(node.object.object.name)
         ) {
-          add(node, 'prototype-lookup', `${node.object.object.name}.prototype.${name} looked up directly is undefined on Espruino: use [].${name}.call or a method call`);
+          add(
+            node,
+            'prototype-lookup',
+            `${node.object.object.name}.prototype.${name} looked up directly is undefined on Espruino: use [].${name}.call or a method call`
+          );
         }
         const parent = parents.get(node);
         if (has(MISSING_METHODS, name) && parent && parent.type === 'CallExpression' && parent.callee === node) {
@@ -238,7 +269,11 @@ function checkGlobals(scopeManager, add) {
     const name = ref.identifier.name;
     if (has(MISSING_GLOBALS, name)) add(ref.identifier, 'missing-global', `${name} is undefined on Espruino`);
     else if (/^__[a-z][A-Za-z]+$/.test(name)) {
-      add(ref.identifier, 'ts-helper', `TypeScript helper ${name} is not provided for Espruino (the build emits no helpers): avoid the construct that needs it`);
+      add(
+        ref.identifier,
+        'ts-helper',
+        `TypeScript helper ${name} is not provided for Espruino (the build emits no helpers): avoid the construct that needs it`
+      );
     }
   }
 }
@@ -336,18 +371,29 @@ function checkOrder(scopeManager, parents, add) {
       if (at < def && !(ref.init && at >= def)) {
         // A function's own `var` used early is the var-order rule's (checkVarFlow), with a message
         // naming the outer binding it reaches instead.
-        const ownVar = home.type === 'function' && v.defs.some((d) => d.type === 'Variable' && d.parent && d.parent.kind === 'var') && !v.defs.some((d) => d.type === 'Parameter' || d.type === 'FunctionName');
-        if (!ownVar) add(ref.identifier, 'hoisting', `'${v.name}' is used before its definition (Espruino does not hoist)`);
+        const ownVar =
+          home.type === 'function' &&
+          v.defs.some((d) => d.type === 'Variable' && d.parent && d.parent.kind === 'var') &&
+          !v.defs.some((d) => d.type === 'Parameter' || d.type === 'FunctionName');
+        if (!ownVar)
+          add(ref.identifier, 'hoisting', `'${v.name}' is used before its definition (Espruino does not hoist)`);
         continue;
       }
       // A load-time call of a function of this scope: everything it needs must exist by now.
       const parent = parents.get(ref.identifier);
-      const called = parent && (parent.type === 'CallExpression' || parent.type === 'NewExpression') && parent.callee === ref.identifier;
+      const called =
+        parent &&
+        (parent.type === 'CallExpression' || parent.type === 'NewExpression') &&
+        parent.callee === ref.identifier;
       const f = fnScopeOfVar.get(v);
       if (called && f) {
         for (const need of closure(f, new Set())) {
           if (defPos.get(need) > at) {
-            add(ref.identifier, 'hoisting', `'${v.name}' is called here but needs '${need.name}', defined later (Espruino does not hoist)`);
+            add(
+              ref.identifier,
+              'hoisting',
+              `'${v.name}' is called here but needs '${need.name}', defined later (Espruino does not hoist)`
+            );
           }
         }
       }
@@ -358,7 +404,12 @@ function checkOrder(scopeManager, parents, add) {
       if (p && (p.type === 'CallExpression' || p.type === 'NewExpression') && p.callee === f.block) {
         const at = f.block.range[0];
         for (const need of closure(f, new Set())) {
-          if (defPos.get(need) > at) add(f.block, 'hoisting', `function invoked here needs '${need.name}', defined later (Espruino does not hoist)`);
+          if (defPos.get(need) > at)
+            add(
+              f.block,
+              'hoisting',
+              `function invoked here needs '${need.name}', defined later (Espruino does not hoist)`
+            );
         }
       }
     }
@@ -397,7 +448,8 @@ function walkSkip(node, visit) {
  * Literal-constant tests (`while (1)`, `for (;;)`, `if (0)`) are followed as constants.
  * ------------------------------------------------------------------------------------------- */
 
-const isFunctionNode = (n) => n.type === 'FunctionDeclaration' || n.type === 'FunctionExpression' || n.type === 'ArrowFunctionExpression';
+const isFunctionNode = (n) =>
+  n.type === 'FunctionDeclaration' || n.type === 'FunctionExpression' || n.type === 'ArrowFunctionExpression';
 
 /** true / false for a test whose truth is a literal constant (`1`, `!0`, `true`, `""`), else undefined. */
 function constTruth(node) {
@@ -422,7 +474,8 @@ function meet(a, b) {
 function patternIds(p, out = []) {
   if (!p) return out;
   if (p.type === 'Identifier') out.push(p);
-  else if (p.type === 'ObjectPattern') for (const q of p.properties) patternIds(q.type === 'RestElement' ? q.argument : q.value, out);
+  else if (p.type === 'ObjectPattern')
+    for (const q of p.properties) patternIds(q.type === 'RestElement' ? q.argument : q.value, out);
   else if (p.type === 'ArrayPattern') for (const q of p.elements) patternIds(q, out);
   else if (p.type === 'AssignmentPattern') patternIds(p.left, out);
   else if (p.type === 'RestElement') patternIds(p.argument, out);
@@ -435,7 +488,8 @@ function functionLabel(fn, parents) {
   const p = parents.get(fn);
   if (p && p.type === 'VariableDeclarator' && p.id.type === 'Identifier') return `function ${p.id.name}`;
   if (p && p.type === 'Property' && !p.computed && p.key.type === 'Identifier') return `method ${p.key.name}`;
-  if (p && p.type === 'AssignmentExpression' && p.left.type === 'MemberExpression' && memberName(p.left)) return `function .${memberName(p.left)}`;
+  if (p && p.type === 'AssignmentExpression' && p.left.type === 'MemberExpression' && memberName(p.left))
+    return `function .${memberName(p.left)}`;
   return 'function';
 }
 
@@ -445,7 +499,14 @@ function outerBinding(scope, name) {
     const v = s.set.get(name);
     if (!v || v.defs.length === 0) continue;
     const d = v.defs[0];
-    const kind = d.type === 'FunctionName' ? 'a function' : d.type === 'Parameter' ? 'a parameter' : d.type === 'ClassName' ? 'a class' : 'a variable';
+    const kind =
+      d.type === 'FunctionName'
+        ? 'a function'
+        : d.type === 'Parameter'
+          ? 'a parameter'
+          : d.type === 'ClassName'
+            ? 'a class'
+            : 'a variable';
     return { text: `the enclosing scope's '${name}' (${kind} at {at})`, node: d.name };
   }
   return { text: `the global '${name}'` };
@@ -464,10 +525,12 @@ function checkVarFlow(scopeManager, parents, add) {
     }
     if (tracked.size === 0) continue;
     const declIds = new Set();
-    for (const v of tracked) for (const d of v.defs) if (d.type === 'Variable') for (const id of patternIds(d.node.id)) declIds.add(id);
+    for (const v of tracked)
+      for (const d of v.defs) if (d.type === 'Variable') for (const id of patternIds(d.node.id)) declIds.add(id);
     const refOf = new Map(); // identifier node → reference, for references to tracked names in this body
     const collect = (s) => {
-      for (const r of s.references) if (tracked.has(r.resolved) && !declIds.has(r.identifier)) refOf.set(r.identifier, r);
+      for (const r of s.references)
+        if (tracked.has(r.resolved) && !declIds.has(r.identifier)) refOf.set(r.identifier, r);
       for (const c of s.childScopes) if (c.variableScope === scope) collect(c);
     };
     collect(scope);
@@ -568,7 +631,9 @@ function checkVarFlow(scopeManager, parents, add) {
           return meet(c, a);
         }
         case 'LabeledStatement': {
-          const isLoopOrSwitch = /^(For|ForIn|ForOf|While|DoWhile|Switch)Statement$/.test(node.body.type) || node.body.type === 'LabeledStatement';
+          const isLoopOrSwitch =
+            /^(For|ForIn|ForOf|While|DoWhile|Switch)Statement$/.test(node.body.type) ||
+            node.body.type === 'LabeledStatement';
           if (isLoopOrSwitch) {
             pendingLabels = pendingLabels.concat([node.label.name]);
             return stmt(node.body, D);
@@ -709,12 +774,61 @@ function checkVarFlow(scopeManager, parents, add) {
  * (`[undefined][0]` works on 2v29).
  * ------------------------------------------------------------------------------------------- */
 
-const DEFINED_GLOBAL_CALLS = ['String', 'Number', 'Boolean', 'parseInt', 'parseFloat', 'isNaN', 'isFinite', 'getTime', 'encodeURIComponent', 'decodeURIComponent', 'btoa', 'atob', 'Array', 'Object'];
-const DEFINED_STATIC_CALLS = { Math: null, Object: ['keys', 'assign', 'create'], JSON: ['parse'], E: ['sum', 'variance', 'CRC32', 'hwRand'] };
+const DEFINED_GLOBAL_CALLS = [
+  'String',
+  'Number',
+  'Boolean',
+  'parseInt',
+  'parseFloat',
+  'isNaN',
+  'isFinite',
+  'getTime',
+  'encodeURIComponent',
+  'decodeURIComponent',
+  'btoa',
+  'atob',
+  'Array',
+  'Object'
+];
+const DEFINED_STATIC_CALLS = {
+  Math: null,
+  Object: ['keys', 'assign', 'create'],
+  JSON: ['parse'],
+  E: ['sum', 'variance', 'CRC32', 'hwRand']
+};
 const DEFINED_METHOD_CALLS = [
-  'substr', 'substring', 'slice', 'indexOf', 'charAt', 'charCodeAt', 'join', 'concat', 'toString', 'toFixed', 'replace', 'split',
-  'toUpperCase', 'toLowerCase', 'trim', 'padStart', 'padEnd', 'repeat', 'startsWith', 'endsWith', 'includes', 'test', 'map', 'filter',
-  'push', 'some', 'every', 'subarray', 'splice', 'sort', 'reverse', 'hasOwnProperty'
+  'substr',
+  'substring',
+  'slice',
+  'indexOf',
+  'charAt',
+  'charCodeAt',
+  'join',
+  'concat',
+  'toString',
+  'toFixed',
+  'replace',
+  'split',
+  'toUpperCase',
+  'toLowerCase',
+  'trim',
+  'padStart',
+  'padEnd',
+  'repeat',
+  'startsWith',
+  'endsWith',
+  'includes',
+  'test',
+  'map',
+  'filter',
+  'push',
+  'some',
+  'every',
+  'subarray',
+  'splice',
+  'sort',
+  'reverse',
+  'hasOwnProperty'
 ];
 const DEFINED_GLOBAL_NAMES = ['NaN', 'Infinity'];
 
@@ -744,14 +858,24 @@ function checkTempReads(ast, scopeManager, parents, add) {
   }
   const forInHeads = new Set(); // names a for…in assigns its keys to
   walk(ast, null, (n) => {
-    if (n.type === 'ForInStatement') for (const id of patternIds(n.left.type === 'VariableDeclaration' ? n.left.declarations[0].id : n.left)) forInHeads.add(id);
+    if (n.type === 'ForInStatement')
+      for (const id of patternIds(n.left.type === 'VariableDeclaration' ? n.left.declarations[0].id : n.left))
+        forInHeads.add(id);
     if (n.type === 'Property' && isFunctionNode(n.value) && propKeyName(n) !== undefined) bind(propKeyName(n), n.value);
     else if (n.type === 'MethodDefinition' && !n.computed && n.key.type === 'Identifier') bind(n.key.name, n.value);
-    else if (n.type === 'AssignmentExpression' && n.operator === '=' && n.left.type === 'MemberExpression' && isFunctionNode(n.right) && memberName(n.left)) bind(memberName(n.left), n.right);
+    else if (
+      n.type === 'AssignmentExpression' &&
+      n.operator === '=' &&
+      n.left.type === 'MemberExpression' &&
+      isFunctionNode(n.right) &&
+      memberName(n.left)
+    )
+      bind(memberName(n.left), n.right);
   });
   // `{b: g}` where g names a function: bound too.
   walk(ast, null, (n) => {
-    if (n.type === 'Property' && n.value.type === 'Identifier' && propKeyName(n) !== undefined) for (const f of fnsOfName(n.value)) bind(propKeyName(n), f);
+    if (n.type === 'Property' && n.value.type === 'Identifier' && propKeyName(n) !== undefined)
+      for (const f of fnsOfName(n.value)) bind(propKeyName(n), f);
   });
 
   function fnsOfName(id) {
@@ -820,7 +944,9 @@ function checkTempReads(ast, scopeManager, parents, add) {
       case 'IfStatement':
         return !s.alternate || mayComplete(s.consequent) || mayComplete(s.alternate);
       case 'TryStatement':
-        return (s.finalizer && !mayComplete(s.finalizer)) ? false : mayComplete(s.block) || (!!s.handler && mayComplete(s.handler.body));
+        return s.finalizer && !mayComplete(s.finalizer)
+          ? false
+          : mayComplete(s.block) || (!!s.handler && mayComplete(s.handler.body));
       default:
         return true;
     }
@@ -868,7 +994,7 @@ function checkTempReads(ast, scopeManager, parents, add) {
   }
 
   /** Of two reasons, the one naming a certain `undefined`/`void` if either does. */
-  const sharper = (a, b) => (a && /`(undefined|void)`/.test(a)) || !b ? a : b;
+  const sharper = (a, b) => ((a && /`(undefined|void)`/.test(a)) || !b ? a : b);
 
   /** Why `e` may evaluate to undefined ('' when it cannot). */
   function mayBeUndefined(e, seen) {
@@ -885,7 +1011,11 @@ function checkTempReads(ast, scopeManager, parents, add) {
         for (const d of v.defs) {
           if (d.type === 'FunctionName' || d.type === 'ClassName') continue;
           if (d.type === 'Parameter') return `'${e.name}', a parameter`;
-          if (d.type === 'Variable' && parents.get(d.parent) && /^For(In|Of)Statement$/.test(parents.get(d.parent).type)) {
+          if (
+            d.type === 'Variable' &&
+            parents.get(d.parent) &&
+            /^For(In|Of)Statement$/.test(parents.get(d.parent).type)
+          ) {
             return `'${e.name}', a for…in/of variable (undefined when the loop never ran)`;
           }
           if (d.type === 'Variable' && !d.node.init) return `'${e.name}', declared without a value`;
@@ -894,7 +1024,8 @@ function checkTempReads(ast, scopeManager, parents, add) {
         for (const w of writesOf.get(v) || []) {
           if (!w.writeExpr || forInHeads.has(w.identifier)) continue; // `++`, `+=` and for…in keys give numbers and strings
           const p = parents.get(w.identifier);
-          if (p && p.type === 'AssignmentExpression' && p.operator !== '=' && !/^(\|\||&&|\?\?)=$/.test(p.operator)) continue;
+          if (p && p.type === 'AssignmentExpression' && p.operator !== '=' && !/^(\|\||&&|\?\?)=$/.test(p.operator))
+            continue;
           const why = mayBeUndefined(w.writeExpr, seen);
           if (why) return `'${e.name}', which may be assigned ${why}`;
         }
@@ -935,12 +1066,14 @@ function checkTempReads(ast, scopeManager, parents, add) {
         for (const fn of fns) {
           if (seen.has(fn)) continue;
           seen.add(fn);
-          if (fn.body.type === 'BlockStatement' && mayComplete(fn.body)) return `a call of a function that can end without returning a value`;
+          if (fn.body.type === 'BlockStatement' && mayComplete(fn.body))
+            return `a call of a function that can end without returning a value`;
           for (const n of returnStatementsOf(fn)) {
             if (!n.argument) return 'a call of a function with a bare `return`';
             if (mayBeUndefined(n.argument, seen)) return 'a call of a function that may return undefined';
           }
-          if (fn.body.type !== 'BlockStatement' && mayBeUndefined(fn.body, seen)) return 'a call of a function that may return undefined';
+          if (fn.body.type !== 'BlockStatement' && mayBeUndefined(fn.body, seen))
+            return 'a call of a function that may return undefined';
         }
         return '';
       }
@@ -960,14 +1093,20 @@ function checkTempReads(ast, scopeManager, parents, add) {
     if (name === undefined) return;
     const parent = parents.get(node);
     if (parent && parent.type === 'AssignmentExpression' && parent.left === node && parent.operator === '=') return; // a write
-    if (parent && parent.type === 'UnaryExpression' && (parent.operator === 'typeof' || parent.operator === 'delete')) return;
+    if (parent && parent.type === 'UnaryExpression' && (parent.operator === 'typeof' || parent.operator === 'delete'))
+      return;
     const objs = temporaries(node.object, new Set());
     for (const o of objs) {
       const p = findProp(o, name);
       if (!p) continue;
       const why = mayBeUndefined(p.value, new Set());
       if (!why) continue;
-      const what = node.object.type === 'ObjectExpression' ? 'an object literal' : node.object.type === 'CallExpression' ? `the result of ${describeCall(node.object)}` : 'an unreferenced object';
+      const what =
+        node.object.type === 'ObjectExpression'
+          ? 'an object literal'
+          : node.object.type === 'CallExpression'
+            ? `the result of ${describeCall(node.object)}`
+            : 'an unreferenced object';
       add(
         node.property,
         'undefined-field',
@@ -1015,9 +1154,11 @@ function regexQuantifierProblem(p) {
       continue;
     }
     if (c === '[') inClass = true;
-    else if (c === '?' && p[i - 1] !== '(') return 'regex `?` quantifier (never matches on Espruino): use `*`, `+` or code';
+    else if (c === '?' && p[i - 1] !== '(')
+      return 'regex `?` quantifier (never matches on Espruino): use `*`, `+` or code';
     else if (c === '?' && p[i + 1] === ':') return 'regex non-capturing group `(?:` (never matches on Espruino)';
-    else if (c === '{' && /^\{\d+(,\d*)?\}/.test(p.slice(i))) return 'regex counted quantifier `{n,m}` (never matches on Espruino): check lengths in code';
+    else if (c === '{' && /^\{\d+(,\d*)?\}/.test(p.slice(i)))
+      return 'regex counted quantifier `{n,m}` (never matches on Espruino): check lengths in code';
   }
   return undefined;
 }
@@ -1030,11 +1171,24 @@ function checkCode(code, options = {}) {
   const findings = [];
   let ast;
   try {
-    ast = acorn.parse(code, { ecmaVersion: 'latest', sourceType: 'script', locations: true, ranges: true, allowHashBang: true });
+    ast = acorn.parse(code, {
+      ecmaVersion: 'latest',
+      sourceType: 'script',
+      locations: true,
+      ranges: true,
+      allowHashBang: true
+    });
   } catch (e) {
-    return [{ rule: 'syntax', message: `does not parse: ${e.message}`, line: e.loc ? e.loc.line : 0, column: e.loc ? e.loc.column : 0 }];
+    return [
+      {
+        rule: 'syntax',
+        message: `does not parse: ${e.message}`,
+        line: e.loc ? e.loc.line : 0,
+        column: e.loc ? e.loc.column : 0
+      }
+    ];
   }
-  const scopeManager = eslintScope.analyze(ast, { ecmaVersion: 2022, sourceType: 'script' });
+  const scopeManager = eslintScope.analyze(/** @type {any} */ (ast), { ecmaVersion: 2022, sourceType: 'script' });
   const seen = new Set();
   const extras = new Map(); // finding → { ident, related } until the source map is applied
   const add = (node, rule, message, extra) => {
@@ -1049,7 +1203,11 @@ function checkCode(code, options = {}) {
   // stops at the backslash ("Got '\' expected ID"), seen on 2v29 in issue #7.
   for (const tok of acorn.tokenizer(code, { ecmaVersion: 'latest', locations: true, allowHashBang: true })) {
     if (tok.type.label === 'name' && code.slice(tok.start, tok.end).includes('\\')) {
-      add({ start: tok.start, loc: tok.loc }, 'identifier-escape', 'escaped character in a name (Espruino cannot lex it): use a computed string key the minifier cannot fold');
+      add(
+        { start: tok.start, loc: tok.loc },
+        'identifier-escape',
+        'escaped character in a name (Espruino cannot lex it): use a computed string key the minifier cannot fold'
+      );
     }
   }
   const parents = checkConstructs(ast, scopeManager, add);
@@ -1057,6 +1215,7 @@ function checkCode(code, options = {}) {
   checkOrder(scopeManager, parents, add);
   checkVarFlow(scopeManager, parents, add);
   checkTempReads(ast, scopeManager, parents, add);
+  /** @type {(line: number, column: number) => { source: string | null; line: number | null; column: number | null; name: string | null } | undefined} */
   let original = () => undefined;
   if (options.map) {
     const { TraceMap, originalPositionFor } = require('@jridgewell/trace-mapping');
@@ -1080,7 +1239,8 @@ function checkCode(code, options = {}) {
     }
     if (x.ident) {
       const o = original(f.line, f.column);
-      if (o && o.name && o.name !== x.ident) f.message = f.message.replace(`'${x.ident}'`, `'${x.ident}' ('${o.name}' in the source)`);
+      if (o && o.name && o.name !== x.ident)
+        f.message = f.message.replace(`'${x.ident}'`, `'${x.ident}' ('${o.name}' in the source)`);
     }
   }
   findings.sort((a, b) => a.line - b.line || a.column - b.column);
@@ -1091,7 +1251,9 @@ function checkCode(code, options = {}) {
 function formatFindings(findings, file = 'bundle') {
   return findings
     .map((f) => {
-      const where = f.source ? `${f.source.file}:${f.source.line}:${f.source.column + 1} (${file}:${f.line}:${f.column + 1})` : `${file}:${f.line}:${f.column + 1}`;
+      const where = f.source
+        ? `${f.source.file}:${f.source.line}:${f.source.column + 1} (${file}:${f.line}:${f.column + 1})`
+        : `${file}:${f.line}:${f.column + 1}`;
       return `${where} ${f.rule}: ${f.message}`;
     })
     .join('\n');
@@ -1107,7 +1269,9 @@ if (require.main === module) {
     process.exit(2);
   }
   const mapFile = process.argv[3] || (fs.existsSync(file + '.map') ? file + '.map' : undefined);
-  const findings = checkCode(fs.readFileSync(file, 'utf8'), { map: mapFile ? fs.readFileSync(mapFile, 'utf8') : undefined });
+  const findings = checkCode(fs.readFileSync(file, 'utf8'), {
+    map: mapFile ? fs.readFileSync(mapFile, 'utf8') : undefined
+  });
   if (findings.length) {
     console.error(formatFindings(findings, file));
     console.error(`gate: ${findings.length} Espruino incompatibilit${findings.length === 1 ? 'y' : 'ies'} in ${file}`);

@@ -75,10 +75,11 @@ export async function serialTransport(port: string): Promise<Transport> {
     onLine(fn) {
       listener = fn;
     },
-    close: () => new Promise<void>((resolve) => {
-      E.close();
-      setTimeout(resolve, 300);
-    })
+    close: () =>
+      new Promise<void>((resolve) => {
+        E.close();
+        setTimeout(resolve, 300);
+      })
   };
 }
 
@@ -140,7 +141,11 @@ export class Session {
   moduleWrite: Reply | undefined;
 
   /** One request; resolves with the reply, or `{ok: false, error: 'no-answer'}` after `timeoutMs`. */
-  async request(op: string, args: Record<string, unknown> = {}, opts: { timeoutMs?: number; progress?: (text: string) => void } = {}): Promise<Reply> {
+  async request(
+    op: string,
+    args: Record<string, unknown> = {},
+    opts: { timeoutMs?: number; progress?: (text: string) => void } = {}
+  ): Promise<Reply> {
     const r = await this.ask(op, args, opts);
     if (r.ok || r.error !== 'no-module' || !this.module || this.moduleTried) return r;
     this.moduleTried = true;
@@ -161,7 +166,11 @@ export class Session {
     return this.ask('code', { done: true }, { timeoutMs: 5000 });
   }
 
-  private ask(op: string, args: Record<string, unknown>, opts: { timeoutMs?: number; progress?: (text: string) => void }): Promise<Reply> {
+  private ask(
+    op: string,
+    args: Record<string, unknown>,
+    opts: { timeoutMs?: number; progress?: (text: string) => void }
+  ): Promise<Reply> {
     const id = this.nextId++;
     const timeoutMs = opts.timeoutMs ?? 10000;
     return new Promise((resolve) => {
@@ -217,45 +226,151 @@ type Words = { reason: string; hint: string };
  * The words for every code (firmware/installer-codes.ts, and the tool's own): the type makes a code
  * without words a compile error, and test/installer-inputs.test.ts checks each.
  */
-const ERROR_WORDS: { [C in InstallerError | ToolError]: (r: Reply, n: (k: string) => number, s: (k: string) => string) => Words } = {
-  'no-answer': (r, n) => ({ reason: `the unit did not answer within ${n('waitedMs') / 1000} s`, hint: 'check the USB cable and port; if the console is locked, give the installer password' }),
-  'indicator-unseen': () => ({ reason: 'the installer did not see three long blinks', hint: 'check the LED and its wiring; a unit without a working indicator cannot confirm alarms' }),
+const ERROR_WORDS: {
+  [C in InstallerError | ToolError]: (r: Reply, n: (k: string) => number, s: (k: string) => string) => Words;
+} = {
+  'no-answer': (_r, n) => ({
+    reason: `the unit did not answer within ${n('waitedMs') / 1000} s`,
+    hint: 'check the USB cable and port; if the console is locked, give the installer password'
+  }),
+  'indicator-unseen': () => ({
+    reason: 'the installer did not see three long blinks',
+    hint: 'check the LED and its wiring; a unit without a working indicator cannot confirm alarms'
+  }),
   'config-refused': (r) => ({
-    reason: 'the unit refused the config and keeps its current one: ' + (Array.isArray(r.problems) ? (r.problems as unknown[]) : []).map((p) => problemText(p)).join('; '),
+    reason:
+      'the unit refused the config and keeps its current one: ' +
+      (Array.isArray(r.problems) ? (r.problems as unknown[]) : []).map((p) => problemText(p)).join('; '),
     hint: 'correct each field named and run again'
   }),
-  'config-store': (r, n, s) => ({ reason: `the config could not be stored (${s('why')}); the unit keeps its current one`, hint: `free flash is ${n('flashFree')} bytes: reflash the unit to compact storage and try again` }),
-  'busy-recording': (r, n, s) => ({ reason: `an alarm recording (${s('recording')}) is in progress: the config was not changed`, hint: 'wait until the alarm has ended and its recording is uploaded' }),
-  'low-memory': (r, n) => ({ reason: `the unit is short of memory (${n('free')} blocks free): the config was not changed`, hint: 'wait a minute and try again; if it persists, restart the unit' }),
-  'button-timeout': (r, n) => ({ reason: `no press of the panic button within ${n('waitedMs') / 1000} s`, hint: 'check the button cable and connector, then run again' }),
-  'mic-none': () => ({ reason: 'no audio blocks from the microphone', hint: 'capture is not running: power-cycle the unit; if it persists the board is faulty' }),
-  'mic-silent': (r, n) => ({ reason: `the microphone is silent (rms ${n('rms')}, ${n('dbfs')} dBFS)`, hint: 'a dead or disconnected microphone: check its cable and the ADC pin' }),
-  'mic-bias': (r, n) => ({ reason: `the microphone signal is off-centre (mean ${n('mean')}, 128 expected)`, hint: 'check the microphone supply and bias resistor' }),
-  'mic-clip': (r, n) => ({ reason: `the microphone is clipping (${n('clippedPct')}% of samples)`, hint: 'move the unit away from loud sources (TV, speakers) or lower the gain' }),
-  'no-receivers': () => ({ reason: 'no receivers are configured', hint: 'the config needs a primary and a secondary receiver' }),
-  'path-down': (r) => ({ reason: `path down: ${(Array.isArray(r.down) ? (r.down as unknown[]) : []).map(String).join(', ')}`, hint: 'Wi-Fi: check the SSID and password and the router; cellular: the SIM, the APN and the antenna' }),
-  'no-receiver': (r, n) => ({ reason: `the unit has no receiver ${n('route')}`, hint: 'the config has fewer receivers than the test expects' }),
-  'report-noack': (r, n, s) => ({ reason: `no ACK to the manual test report from the ${s('path')} receiver within ${n('waitedMs') / 1000} s`, hint: 'check the receiver address, port, account and key with the monitoring centre' }),
-  'mains-absent': () => ({ reason: 'mains power is absent', hint: 'plug the supply into a socket that is not switched off at the wall' }),
-  'battery-low': (r, n) => ({ reason: `the backup battery is low (${n('batteryV')} V, threshold ${n('lowBatteryV')} V)`, hint: 'charge or replace the battery before leaving the home' }),
-  'spool-small': (r, n) => ({ reason: `the audio store has room for less than one full recording (${n('spoolFree')} of ${n('recordingBytes')} bytes)`, hint: 'fit a larger card, or let waiting recordings upload first' }),
-  'flash-full': (r, n) => ({ reason: `internal flash is nearly full (${n('flashFree')} bytes free)`, hint: 'reflash the unit (this compacts storage)' }),
-  'clock-unknown': () => ({ reason: 'no timestamped reply from the centre in the last 2 minutes', hint: 'run the manual test report step first' }),
-  'bad-digest': () => ({ reason: 'the unit refused to sign: the digest sent is not 64 lower-case hexadecimal digits', hint: 'the tool and the firmware disagree on the report format: use the tool that matches the firmware' }),
-  'no-key': () => ({ reason: 'the unit has no evidence key to sign with', hint: 'the config needs an evidence section (server, port, key)' }),
-  'not-commissioned': () => ({ reason: 'the unit holds no config, so it takes no installer password', hint: 'commission it (the tool writes the config first, then sets the password)' }),
-  'password-bad': () => ({ reason: 'the installer password must be 8-20 printable ASCII characters without spaces', hint: 'choose another password' }),
-  'password-none': () => ({ reason: 'no installer password is set on the unit', hint: 'give the password to lock with' }),
-  'old-password': () => ({ reason: 'the unit already has an installer password and it is not the one given: the password was not changed', hint: 'give the password this unit was locked with' }),
-  'wrong-password': () => ({ reason: 'wrong installer password: nothing was erased', hint: 'forcing needs the password this unit was locked with' }),
-  'not-uploaded': (r, n) => ({ reason: `${n('recordings')} recording(s) on the unit are not yet uploaded: nothing was erased`, hint: 'restore the evidence path and wait for the upload; force (with the installer password) only when the evidence is accounted for' }),
-  'centre-noack': (r, n) => ({ reason: `the centre did not acknowledge the decommission report within ${n('waitedMs') / 1000} s: nothing was erased`, hint: 'restore a path and try again, or force with the installer password' }),
-  'too-long': () => ({ reason: `the request is longer than the unit takes (${MAX_REQUEST} characters): nothing was done`, hint: 'a config that long cannot be valid: check the file' }),
-  'unknown-op': (r, n, s) => ({ reason: `the unit does not know the request ${s('op')}${r.step !== undefined ? ` (step ${s('step')})` : ''}`, hint: 'the unit runs other firmware than this tool expects: flash it' }),
-  exception: (r, n, s) => ({ reason: `the unit failed on the request (${s('why')}); nothing else changed`, hint: 'see the unit log; if it persists, restart the unit and report the firmware version' }),
-  'no-module': (r, n, s) => ({ reason: `the unit's installer module is ${moduleWhy(s('why'))}; the unit protects as before, but answers no installer request`, hint: 'commission it with the tool of its firmware: the tool writes the module (it is erased with sectors 1-3 by an Espruino firmware update)' }),
-  'code-bad': (r, n, s) => ({ reason: `the installer module written does not check out (${moduleWhy(s('why'))})`, hint: 'the module must come from the same build as the unit\'s image: flash both from one build' }),
-  unavailable: () => ({ reason: 'a part of the unit the installer service needs (the reporter or the recorder) did not start at boot', hint: 'see the unit log (boot-fail records); restart the unit' })
+  'config-store': (_r, n, s) => ({
+    reason: `the config could not be stored (${s('why')}); the unit keeps its current one`,
+    hint: `free flash is ${n('flashFree')} bytes: reflash the unit to compact storage and try again`
+  }),
+  'busy-recording': (_r, _n, s) => ({
+    reason: `an alarm recording (${s('recording')}) is in progress: the config was not changed`,
+    hint: 'wait until the alarm has ended and its recording is uploaded'
+  }),
+  'low-memory': (_r, n) => ({
+    reason: `the unit is short of memory (${n('free')} blocks free): the config was not changed`,
+    hint: 'wait a minute and try again; if it persists, restart the unit'
+  }),
+  'button-timeout': (_r, n) => ({
+    reason: `no press of the panic button within ${n('waitedMs') / 1000} s`,
+    hint: 'check the button cable and connector, then run again'
+  }),
+  'mic-none': () => ({
+    reason: 'no audio blocks from the microphone',
+    hint: 'capture is not running: power-cycle the unit; if it persists the board is faulty'
+  }),
+  'mic-silent': (_r, n) => ({
+    reason: `the microphone is silent (rms ${n('rms')}, ${n('dbfs')} dBFS)`,
+    hint: 'a dead or disconnected microphone: check its cable and the ADC pin'
+  }),
+  'mic-bias': (_r, n) => ({
+    reason: `the microphone signal is off-centre (mean ${n('mean')}, 128 expected)`,
+    hint: 'check the microphone supply and bias resistor'
+  }),
+  'mic-clip': (_r, n) => ({
+    reason: `the microphone is clipping (${n('clippedPct')}% of samples)`,
+    hint: 'move the unit away from loud sources (TV, speakers) or lower the gain'
+  }),
+  'no-receivers': () => ({
+    reason: 'no receivers are configured',
+    hint: 'the config needs a primary and a secondary receiver'
+  }),
+  'path-down': (r) => ({
+    reason: `path down: ${(Array.isArray(r.down) ? (r.down as unknown[]) : []).map(String).join(', ')}`,
+    hint: 'Wi-Fi: check the SSID and password and the router; cellular: the SIM, the APN and the antenna'
+  }),
+  'no-receiver': (_r, n) => ({
+    reason: `the unit has no receiver ${n('route')}`,
+    hint: 'the config has fewer receivers than the test expects'
+  }),
+  'report-noack': (_r, n, s) => ({
+    reason: `no ACK to the manual test report from the ${s('path')} receiver within ${n('waitedMs') / 1000} s`,
+    hint: 'check the receiver address, port, account and key with the monitoring centre'
+  }),
+  'mains-absent': () => ({
+    reason: 'mains power is absent',
+    hint: 'plug the supply into a socket that is not switched off at the wall'
+  }),
+  'battery-low': (_r, n) => ({
+    reason: `the backup battery is low (${n('batteryV')} V, threshold ${n('lowBatteryV')} V)`,
+    hint: 'charge or replace the battery before leaving the home'
+  }),
+  'spool-small': (_r, n) => ({
+    reason: `the audio store has room for less than one full recording (${n('spoolFree')} of ${n('recordingBytes')} bytes)`,
+    hint: 'fit a larger card, or let waiting recordings upload first'
+  }),
+  'flash-full': (_r, n) => ({
+    reason: `internal flash is nearly full (${n('flashFree')} bytes free)`,
+    hint: 'reflash the unit (this compacts storage)'
+  }),
+  'clock-unknown': () => ({
+    reason: 'no timestamped reply from the centre in the last 2 minutes',
+    hint: 'run the manual test report step first'
+  }),
+  'bad-digest': () => ({
+    reason: 'the unit refused to sign: the digest sent is not 64 lower-case hexadecimal digits',
+    hint: 'the tool and the firmware disagree on the report format: use the tool that matches the firmware'
+  }),
+  'no-key': () => ({
+    reason: 'the unit has no evidence key to sign with',
+    hint: 'the config needs an evidence section (server, port, key)'
+  }),
+  'not-commissioned': () => ({
+    reason: 'the unit holds no config, so it takes no installer password',
+    hint: 'commission it (the tool writes the config first, then sets the password)'
+  }),
+  'password-bad': () => ({
+    reason: 'the installer password must be 8-20 printable ASCII characters without spaces',
+    hint: 'choose another password'
+  }),
+  'password-none': () => ({
+    reason: 'no installer password is set on the unit',
+    hint: 'give the password to lock with'
+  }),
+  'old-password': () => ({
+    reason: 'the unit already has an installer password and it is not the one given: the password was not changed',
+    hint: 'give the password this unit was locked with'
+  }),
+  'wrong-password': () => ({
+    reason: 'wrong installer password: nothing was erased',
+    hint: 'forcing needs the password this unit was locked with'
+  }),
+  'not-uploaded': (_r, n) => ({
+    reason: `${n('recordings')} recording(s) on the unit are not yet uploaded: nothing was erased`,
+    hint: 'restore the evidence path and wait for the upload; force (with the installer password) only when the evidence is accounted for'
+  }),
+  'centre-noack': (_r, n) => ({
+    reason: `the centre did not acknowledge the decommission report within ${n('waitedMs') / 1000} s: nothing was erased`,
+    hint: 'restore a path and try again, or force with the installer password'
+  }),
+  'too-long': () => ({
+    reason: `the request is longer than the unit takes (${MAX_REQUEST} characters): nothing was done`,
+    hint: 'a config that long cannot be valid: check the file'
+  }),
+  'unknown-op': (r, _n, s) => ({
+    reason: `the unit does not know the request ${s('op')}${r.step !== undefined ? ` (step ${s('step')})` : ''}`,
+    hint: 'the unit runs other firmware than this tool expects: flash it'
+  }),
+  exception: (_r, _n, s) => ({
+    reason: `the unit failed on the request (${s('why')}); nothing else changed`,
+    hint: 'see the unit log; if it persists, restart the unit and report the firmware version'
+  }),
+  'no-module': (_r, _n, s) => ({
+    reason: `the unit's installer module is ${moduleWhy(s('why'))}; the unit protects as before, but answers no installer request`,
+    hint: 'commission it with the tool of its firmware: the tool writes the module (it is erased with sectors 1-3 by an Espruino firmware update)'
+  }),
+  'code-bad': (_r, _n, s) => ({
+    reason: `the installer module written does not check out (${moduleWhy(s('why'))})`,
+    hint: "the module must come from the same build as the unit's image: flash both from one build"
+  }),
+  unavailable: () => ({
+    reason: 'a part of the unit the installer service needs (the reporter or the recorder) did not start at boot',
+    hint: 'see the unit log (boot-fail records); restart the unit'
+  })
 };
 
 /** The code area's reasons (hal/types.ts `CodeArea.load`) in words. */
@@ -310,13 +425,22 @@ export function unexplained(): string[] {
  * Command-line options: `spec` names each option as `value` (needs one) or `flag`. Unknown options,
  * stray words, repeated options and a value missing (or another option in its place) are errors.
  */
-export function parseOptions(argv: string[], spec: { [name: string]: 'value' | 'flag' }): { [name: string]: string | true } {
+export function parseOptions(
+  argv: string[],
+  spec: { [name: string]: 'value' | 'flag' }
+): { [name: string]: string | true } {
   const out: { [name: string]: string | true } = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (!a.startsWith('--')) throw new Error(`unexpected argument ${JSON.stringify(a.slice(0, 40))}: every option starts with --`);
+    if (!a.startsWith('--'))
+      throw new Error(`unexpected argument ${JSON.stringify(a.slice(0, 40))}: every option starts with --`);
     const name = a.slice(2);
-    if (!Object.hasOwn(spec, name)) throw new Error(`unknown option --${name.slice(0, 40)} (options: ${Object.keys(spec).map((k) => `--${k}`).join(' ')})`);
+    if (!Object.hasOwn(spec, name))
+      throw new Error(
+        `unknown option --${name.slice(0, 40)} (options: ${Object.keys(spec)
+          .map((k) => `--${k}`)
+          .join(' ')})`
+      );
     if (Object.hasOwn(out, name)) throw new Error(`--${name} is given twice`);
     if (spec[name] === 'flag') {
       out[name] = true;
@@ -345,7 +469,8 @@ export function readJsonFile(file: string, what: string): unknown {
     throw new Error(`${what} ${file} cannot be read (${fsWords(e)})`);
   }
   if (!st.isFile()) throw new Error(`${what} ${file} is not a file`);
-  if (st.size > MAX_JSON_FILE) throw new Error(`${what} ${file} is ${st.size} bytes: too large to be one (at most ${MAX_JSON_FILE})`);
+  if (st.size > MAX_JSON_FILE)
+    throw new Error(`${what} ${file} is ${st.size} bytes: too large to be one (at most ${MAX_JSON_FILE})`);
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');

@@ -5,7 +5,10 @@
  * continuity with declared gaps (docs/evidence.md). Used by the tests and `npm run faults`.
  */
 import * as crypto from 'node:crypto';
-import type { SimSpoolMedia } from '../sim/hal';
+/** What the reader needs of a card: its files (the sim's `SimSpoolMedia`, or a copy of a real card). */
+export interface SpoolFiles {
+  blobs: Map<string, Uint8Array>;
+}
 import type { RecState } from '../firmware/recorder';
 
 export const ZERO_HASH = '0'.repeat(64);
@@ -38,7 +41,7 @@ export interface SpoolRecording {
   tornSegments: string[];
 }
 
-export function readState(media: SimSpoolMedia, rid: string): SpoolState | undefined {
+export function readState(media: SpoolFiles, rid: string): SpoolState | undefined {
   let best: SpoolState | undefined;
   for (const ab of ['A', 'B']) {
     const b = media.blobs.get(`${rid}${ab}.REC`);
@@ -70,7 +73,10 @@ export function openRecord(keyHex: string, line: string, ct: Buffer): { rec: Chu
   }
   const k = keysOf(keyHex);
   const iv = Buffer.from(h.v, 'hex');
-  const want = crypto.createHmac('sha256', k.mac).update(Buffer.concat([Buffer.from(h.c, 'hex'), iv, crypto.createHash('sha256').update(ct).digest()])).digest();
+  const want = crypto
+    .createHmac('sha256', k.mac)
+    .update(Buffer.concat([Buffer.from(h.c, 'hex'), iv, crypto.createHash('sha256').update(ct).digest()]))
+    .digest();
   const got = Buffer.from(h.m, 'hex');
   if (got.length !== 32 || !crypto.timingSafeEqual(want, got)) return 'MAC does not match';
   const d = crypto.createDecipheriv('aes-256-cbc', k.enc, iv);
@@ -81,7 +87,7 @@ export function openRecord(keyHex: string, line: string, ct: Buffer): { rec: Chu
 }
 
 /** Every chunk of `rid` still on the spool, opened with the unit's evidence key, in index order. */
-export function readSpoolRecording(media: SimSpoolMedia, rid: string, keyHex: string): SpoolRecording {
+export function readSpoolRecording(media: SpoolFiles, rid: string, keyHex: string): SpoolRecording {
   const state = readState(media, rid);
   if (!state) throw new Error(`no state for recording ${rid}`);
   const chunks: SpoolRecording['chunks'] = [];
@@ -141,7 +147,8 @@ export function checkSpoolRecording(r: SpoolRecording): string[] {
   // The state is saved every 16 chunks (and at start, end and resume): the chunks after it are
   // the ones the unit takes in from the card at its next boot.
   const n = r.state.n;
-  if (n > r.chunks.length || r.chunks.length - n > 16) out.push(`state says ${n} chunks, spool holds ${r.chunks.length}`);
+  if (n > r.chunks.length || r.chunks.length - n > 16)
+    out.push(`state says ${n} chunks, spool holds ${r.chunks.length}`);
   else if (n > 0) {
     const last = r.chunks[n - 1].rec;
     if (r.state.hd !== last.c) out.push('state head is not chunk n-1');

@@ -152,7 +152,8 @@ export function decryptBlock(k: AesKey, st: Uint8Array): void {
 function checkCbc(key: Uint8Array, iv: Uint8Array, data: Uint8Array): void {
   if (iv.length !== 16) throw new Error('AES IV must be 16 bytes');
   if (data.length % 16 !== 0) throw new Error('AES-CBC data must be a multiple of 16 bytes');
-  if (key.length !== 16 && key.length !== 24 && key.length !== 32) throw new Error('AES key must be 16, 24 or 32 bytes');
+  if (key.length !== 16 && key.length !== 24 && key.length !== 32)
+    throw new Error('AES key must be 16, 24 or 32 bytes');
 }
 
 export function aesCbcEncrypt(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {

@@ -93,7 +93,18 @@ export function boardProfile(): BoardProfile {
     };
   }
   if (__BOARD__ === 'LINUX') {
-    return { id: 'LINUX', button: '', buttonActiveHigh: true, debounceMs: 0, led: '', batteryScale: 1, wifi: true, spool: 'storage', audioBytes: 8000, linux: true };
+    return {
+      id: 'LINUX',
+      button: '',
+      buttonActiveHigh: true,
+      debounceMs: 0,
+      led: '',
+      batteryScale: 1,
+      wifi: true,
+      spool: 'storage',
+      audioBytes: 8000,
+      linux: true
+    };
   }
   throw new Error('unknown board ' + __BOARD__);
 }

@@ -86,7 +86,13 @@ export function createCellularLink(clock: Clock, apn: string, io: ModemIo): Link
    * keeps its queue across a timeout, so after a modem fault it would later replay stale commands
    * (a `CIPSEND` into a slot a new connection now owns). `down()` empties this queue instead.
    */
-  const queue: { c: string; t: number; end: RegExp; done: (ok: boolean, lines: string[], timedOut?: boolean) => void; data?: string }[] = [];
+  const queue: {
+    c: string;
+    t: number;
+    end: RegExp;
+    done: (ok: boolean, lines: string[], timedOut?: boolean) => void;
+    data?: string;
+  }[] = [];
   let busy = false;
   /** Bytes for the `> ` prompt of the `CIPSEND` running now. */
   let sendData: string | undefined;
@@ -119,7 +125,13 @@ export function createCellularLink(clock: Clock, apn: string, io: ModemIo): Link
   }
 
   /** Run one command; `done(ok, lines, timedOut)` once its final line, an error or the timeout. */
-  function command(cmd: string, timeoutMs: number, end: RegExp, done: (ok: boolean, lines: string[], timedOut?: boolean) => void, data?: string): void {
+  function command(
+    cmd: string,
+    timeoutMs: number,
+    end: RegExp,
+    done: (ok: boolean, lines: string[], timedOut?: boolean) => void,
+    data?: string
+  ): void {
     queue.push({ c: cmd, t: timeoutMs, end: end, done: done, data: data });
     next();
   }
@@ -166,9 +178,10 @@ export function createCellularLink(clock: Clock, apn: string, io: ModemIo): Link
     const probe = function (left: number) {
       command('AT', 1500, /^OK$/, function (ok) {
         if (ok) finish();
-        else if (left > 1) clock.after(1000, function () {
-          probe(left - 1);
-        });
+        else if (left > 1)
+          clock.after(1000, function () {
+            probe(left - 1);
+          });
         else press(finish);
       });
     };
@@ -308,12 +321,17 @@ export function createCellularLink(clock: Clock, apn: string, io: ModemIo): Link
         closeSlot(n, 'connect timeout');
       }
     });
-    command('AT+CIPSTART=' + n + ',"' + (t.transport === 'tcp' ? 'TCP' : 'UDP') + '","' + t.host + '",' + t.port, 5000, /^OK$/, function (ok) {
-      if (!ok) {
-        clock.cancel(timer);
-        closeSlot(n, 'connect failed');
+    command(
+      'AT+CIPSTART=' + n + ',"' + (t.transport === 'tcp' ? 'TCP' : 'UDP') + '","' + t.host + '",' + t.port,
+      5000,
+      /^OK$/,
+      function (ok) {
+        if (!ok) {
+          clock.cancel(timer);
+          closeSlot(n, 'connect failed');
+        }
       }
-    });
+    );
     return {
       write: function (data: string) {
         if (!slot.open || slot.closed) return false;

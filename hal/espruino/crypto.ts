@@ -72,7 +72,8 @@ export function createEspruinoCrypto(): Crypto {
       if (r) return new Uint8Array(r);
     }
     // The JavaScript AES only ships for boards whose build has no native AES (docs/hardware.md).
-    if (__BOARD__ === 'PICO_R1_3' || __BOARD__ === 'MDBT42Q') return enc ? aesCbcEncrypt(key, iv, data) : aesCbcDecrypt(key, iv, data);
+    if (__BOARD__ === 'PICO_R1_3' || __BOARD__ === 'MDBT42Q')
+      return enc ? aesCbcEncrypt(key, iv, data) : aesCbcDecrypt(key, iv, data);
     throw new Error('AES failed');
   }
 

@@ -38,7 +38,12 @@ declare namespace E {
   function toUint8Array(...args: unknown[]): Uint8Array;
   /** A string onto `length` bytes of memory at `addr` (memory-mapped flash on STM32): no copy. */
   function memoryArea(addr: number, length: number): string;
-  function mapInPlace(from: Uint8Array, to: Uint8Array | Uint16Array, map: Uint8Array | Uint16Array, bits: number): void;
+  function mapInPlace(
+    from: Uint8Array,
+    to: Uint8Array | Uint16Array,
+    map: Uint8Array | Uint16Array,
+    bits: number
+  ): void;
   function reboot(): void;
 }
 
@@ -95,8 +100,16 @@ interface EspruinoDgram {
 interface EspruinoCryptoModule {
   SHA256(data: string | ArrayBuffer | Uint8Array): ArrayBuffer;
   AES?: {
-    encrypt(data: ArrayBuffer | string, key: ArrayBuffer, options: { iv: ArrayBuffer; mode: 'CBC' }): ArrayBuffer | undefined;
-    decrypt(data: ArrayBuffer | string, key: ArrayBuffer, options: { iv: ArrayBuffer; mode: 'CBC' }): ArrayBuffer | undefined;
+    encrypt(
+      data: ArrayBuffer | string,
+      key: ArrayBuffer,
+      options: { iv: ArrayBuffer; mode: 'CBC' }
+    ): ArrayBuffer | undefined;
+    decrypt(
+      data: ArrayBuffer | string,
+      key: ArrayBuffer,
+      options: { iv: ArrayBuffer; mode: 'CBC' }
+    ): ArrayBuffer | undefined;
   };
 }
 interface EspruinoFlash {

@@ -59,9 +59,10 @@ function readAt(r: Region, a: number, length: number): string {
 
 /** Erase `[start, start + bytes)`: a board page may be smaller than a sector (1 KB on Linux). */
 function eraseRange(r: Region, start: number, bytes: number): void {
-  for (let a = start; a < start + bytes; ) {
+  for (let a = start; a < start + bytes;) {
     const p = r.F.getPage(a);
-    if (!p || p.addr < start || p.addr + p.length > start + bytes) throw flashError('flash page at ' + a + ' is not inside the sector');
+    if (!p || p.addr < start || p.addr + p.length > start + bytes)
+      throw flashError('flash page at ' + a + ' is not inside the sector');
     r.F.erasePage(a);
     a = p.addr + p.length;
   }
@@ -69,8 +70,10 @@ function eraseRange(r: Region, start: number, bytes: number): void {
 
 /** Program erased words only (NOR): refuse rather than corrupt. */
 function program(r: Region, a: number, data: string, offset: number): void {
-  if (offset % 4 || data.length % 4) throw flashError('unaligned flash write of ' + data.length + ' bytes at ' + offset);
-  if (readAt(r, a, data.length) !== '\xff'.repeat(data.length)) throw flashError('flash write of ' + data.length + ' bytes at ' + offset + ' over written words');
+  if (offset % 4 || data.length % 4)
+    throw flashError('unaligned flash write of ' + data.length + ' bytes at ' + offset);
+  if (readAt(r, a, data.length) !== '\xff'.repeat(data.length))
+    throw flashError('flash write of ' + data.length + ' bytes at ' + offset + ' over written words');
   r.F.write(data, a);
 }
 
@@ -124,7 +127,8 @@ export function createDeviceCodeArea(crypto: Crypto, sha: string): CodeArea {
       return typeof m === 'object' && m !== null ? (m as object) : 'failed';
     },
     write: function (offset: number, data: string) {
-      if (offset < 0 || offset + data.length > SECTOR) throw flashError('code area write of ' + data.length + ' bytes at ' + offset + ' outside its sector');
+      if (offset < 0 || offset + data.length > SECTOR)
+        throw flashError('code area write of ' + data.length + ' bytes at ' + offset + ' outside its sector');
       if (offset === 0) eraseRange(r, start, SECTOR);
       program(r, start + offset, data, offset);
     }

@@ -2,7 +2,19 @@
  * `createEspruinoHal(boardId, settings)`: the HAL contract on an Espruino board. Everything here is
  * a thin mapping to one or two device calls; behaviour lives in firmware/.
  */
-import type { Clock, Crypto, FlashArea, Hal, InstallerConsole, LogLevel, Microphone, MicrophoneOptions, ResetCause, Spool, TimerId } from '../types';
+import type {
+  Clock,
+  Crypto,
+  FlashArea,
+  Hal,
+  InstallerConsole,
+  LogLevel,
+  Microphone,
+  MicrophoneOptions,
+  ResetCause,
+  Spool,
+  TimerId
+} from '../types';
 import { boardProfile, BoardProfile } from './boards';
 import { createEspruinoCrypto } from './crypto';
 import { createFsSpool, createStorageSpool } from './storage';
@@ -41,10 +53,13 @@ export function createDeviceClock(): Clock {
     },
     after: function (ms: number, fn: () => void): TimerId {
       const id = nextId++;
-      live[id] = setTimeout(function () {
-        delete live[id];
-        fn();
-      }, ms < 0 ? 0 : ms);
+      live[id] = setTimeout(
+        function () {
+          delete live[id];
+          fn();
+        },
+        ms < 0 ? 0 : ms
+      );
       return id;
     },
     every: function (ms: number, fn: () => void): TimerId {
@@ -167,7 +182,13 @@ function createSilentMic(clock: Clock, cost?: AudioCost): Microphone {
 }
 
 /** The modem as wired on the board: its UART through the built-in AT module, and its power key. */
-function modemIo(c: { serial: 'Serial1' | 'Serial2'; tx: string; rx: string; powerKey: string; baud: number }): ModemIo {
+function modemIo(c: {
+  serial: 'Serial1' | 'Serial2';
+  tx: string;
+  rx: string;
+  powerKey: string;
+  baud: number;
+}): ModemIo {
   const port = c.serial === 'Serial1' ? Serial1 : Serial2;
   // Espruino moves the console to Serial1 when USB is unplugged; keep it on USB so the modem's
   // UART never receives the REPL's output (nor the REPL the modem's).
@@ -207,18 +228,24 @@ export function deviceFlash(): FlashArea {
 export function createEspruinoHal(settings: DeviceSettings, made?: { flash: FlashArea; crypto: Crypto }): Hal {
   const board: BoardProfile = boardProfile();
   const clock = createDeviceClock();
-  const cause: ResetCause = __BOARD__ === 'ESPRUINOWIFI' || __BOARD__ === 'PICO_R1_3' ? stm32ResetCause() : __BOARD__ === 'LINUX' ? 'power' : 'unknown';
+  const cause: ResetCause =
+    __BOARD__ === 'ESPRUINOWIFI' || __BOARD__ === 'PICO_R1_3'
+      ? stm32ResetCause()
+      : __BOARD__ === 'LINUX'
+        ? 'power'
+        : 'unknown';
   const crypto = made ? made.crypto : createEspruinoCrypto();
   const flash = made ? made.flash : deviceFlash();
 
   // __BOARD__ is replaced by the build (and compared in place, so the bundler drops the other
   // boards' code): one spool driver in each bundle. The Linux
   // build keeps its spool in the host's file system (the folder AUDIO where it runs).
-  const spool: Spool = __BOARD__ === 'ESPRUINOWIFI'
-    ? createFsSpool(settings.spoolBytes || 512 * 1024 * 1024, board.sd!)
-    : __BOARD__ === 'LINUX'
-      ? createFsSpool(settings.spoolBytes || 64 * 1024 * 1024)
-      : createStorageSpool(8 * 1024);
+  const spool: Spool =
+    __BOARD__ === 'ESPRUINOWIFI'
+      ? createFsSpool(settings.spoolBytes || 512 * 1024 * 1024, board.sd!)
+      : __BOARD__ === 'LINUX'
+        ? createFsSpool(settings.spoolBytes || 64 * 1024 * 1024)
+        : createStorageSpool(8 * 1024);
 
   const log = {
     write: function (level: LogLevel, message: string) {

@@ -47,7 +47,10 @@ export function createPinOutput(pinName: string): Output {
 }
 
 /** A debounced input that reports its level (mains sense, tamper switch). High = active. */
-function watchLevel(pinName: string | undefined, fallback: boolean): { level(): boolean; on(fn: (v: boolean) => void): void } {
+function watchLevel(
+  pinName: string | undefined,
+  fallback: boolean
+): { level(): boolean; on(fn: (v: boolean) => void): void } {
   if (!pinName) {
     return {
       level: function () {

@@ -5,13 +5,7 @@
  * - Linux: sockets with no bearer to manage (always up).
  * The cellular modem is in ./cellular.ts.
  */
-import type {
-  Clock,
-  Connection,
-  ConnectionHandlers,
-  Link,
-  PathName
-} from '../types';
+import type { Clock, Connection, ConnectionHandlers, Link, PathName } from '../types';
 
 import { createLinkCore, rssiToPercent } from './link-core';
 import type { Target, LinkCore } from './link-core';
@@ -101,20 +95,15 @@ export function socketConnect(clock: Clock, target: Target, h: ConnectionHandler
   };
 }
 
-
 /**
  * Wi-Fi on the Espruino WiFi board (an ESP8266 behind the `Wifi` module). Without credentials the
  * path stays down. One rejoin timer at a time, backing off 5 s → 60 s. Signal comes from the
  * ESP8266's `AT+CWJAP?` (the module has no getDetails), which also notices a silent disconnect.
  */
 export function createWifiLink(clock: Clock, creds: { ssid: string; password: string } | undefined): Link {
-  const core = createLinkCore(
-    clock,
-    'wifi',
-    function (t, h) {
-      return socketConnect(clock, t, h);
-    }
-  );
+  const core = createLinkCore(clock, 'wifi', function (t, h) {
+    return socketConnect(clock, t, h);
+  });
   if (!creds || !creds.ssid) return core.link;
   const wifi = global.require('Wifi');
   let backoff = 5000;
@@ -166,13 +155,9 @@ export function createWifiLink(clock: Clock, creds: { ssid: string; password: st
 
 /** Sockets on the Linux build: no bearer, always up (the console can take a path down for tests). */
 export function createLinuxLink(clock: Clock, path: PathName): LinkCore {
-  const core = createLinkCore(
-    clock,
-    path,
-    function (t, h) {
-      return socketConnect(clock, t, h);
-    }
-  );
+  const core = createLinkCore(clock, path, function (t, h) {
+    return socketConnect(clock, t, h);
+  });
   core.setStatus(true, -60);
   return core;
 }

@@ -29,7 +29,11 @@ export interface AudioCost {
   recent?: number[];
 }
 
-export function createLinuxConsole(clock: Clock, links: { wifi: LinkCore; cellular: LinkCore }, cost: AudioCost): LinuxConsole {
+export function createLinuxConsole(
+  clock: Clock,
+  links: { wifi: LinkCore; cellular: LinkCore },
+  cost: AudioCost
+): LinuxConsole {
   let pressed = false;
   let mains = true;
   let open = false;
@@ -90,7 +94,9 @@ export function createLinuxConsole(clock: Clock, links: { wifi: LinkCore; cellul
         return x - y;
       });
       const median = r.length ? r[r.length >> 1] : 0;
-      console.log('AUDIO ' + cost.n + ' ' + (cost.ms / cost.n).toFixed(3) + ' ' + loop.toFixed(3) + ' ' + median.toFixed(3));
+      console.log(
+        'AUDIO ' + cost.n + ' ' + (cost.ms / cost.n).toFixed(3) + ' ' + loop.toFixed(3) + ' ' + median.toFixed(3)
+      );
     } else if (ch === 'v') {
       // Variables in use (for footprint measurements): `MEM used/total`.
       const m = process.memory(false);

@@ -32,7 +32,10 @@ function ownedBytes(s: string): Uint8Array {
  * Listing every file at each write ran the interpreter out of memory after ~60 chunks (measured on
  * the Linux build, npm run bench), and is slow on a full card.
  */
-function byteCount(names: () => string[], sizeOf: (name: string) => number): { used(): number; change(delta: number): void } {
+function byteCount(
+  names: () => string[],
+  sizeOf: (name: string) => number
+): { used(): number; change(delta: number): void } {
   let used = -1;
   function get(): number {
     if (used < 0) used = totalSize(names(), sizeOf);
@@ -51,7 +54,10 @@ function byteCount(names: () => string[], sizeOf: (name: string) => number): { u
  * Espruino WiFi, the host's file system on the Linux build (`mount` absent). Recordings are
  * appended (docs/evidence.md): `appendFileSync` per chunk, ranges read with `E.openFile`.
  */
-export function createFsSpool(capacityBytes: number, mount?: { sck: string; miso: string; mosi: string; cs: string }): Spool {
+export function createFsSpool(
+  capacityBytes: number,
+  mount?: { sck: string; miso: string; mosi: string; cs: string }
+): Spool {
   if (mount) {
     SPI2.setup({ sck: new Pin(mount.sck), miso: new Pin(mount.miso), mosi: new Pin(mount.mosi) });
     E.connectSDCard(SPI2, new Pin(mount.cs));
@@ -215,7 +221,8 @@ export function createStorageSpool(capacityBytes: number): Spool {
     append: function (name, parts) {
       // Build targets only (no card, no service): an append rewrites the file.
       let more = S.read(P + name) || '';
-      for (let i = 0; i < parts.length; i++) more += typeof parts[i] === 'string' ? parts[i] : (E.toString(parts[i]) as string);
+      for (let i = 0; i < parts.length; i++)
+        more += typeof parts[i] === 'string' ? parts[i] : (E.toString(parts[i]) as string);
       this.write(name, more);
     },
     readAt: function (name, offset, length) {

@@ -15,9 +15,15 @@ async function main(): Promise<void> {
   const port = portText === undefined ? 8080 : Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error('--port must be 0-65535');
   const profile = opt('profile');
-  const sim = await startWebSim({ port, evidenceDir: opt('evidence'), profiles: { primary: profile, secondary: opt('profile2') ?? profile } });
+  const sim = await startWebSim({
+    port,
+    evidenceDir: opt('evidence'),
+    profiles: { primary: profile, secondary: opt('profile2') ?? profile }
+  });
   const c = sim.unit.app.config();
-  console.log(`simulated unit ${c.unitId}: open ${sim.url} (hold the button ${c.holdMs} ms to raise the alarm; Ctrl-C stops)`);
+  console.log(
+    `simulated unit ${c.unitId}: open ${sim.url} (hold the button ${c.holdMs} ms to raise the alarm; Ctrl-C stops)`
+  );
   const stop = () => {
     sim.close().then(() => process.exit(0));
   };

@@ -40,7 +40,7 @@ import { RECEIVER_QUIRKS } from '../centre';
 import { describe } from '../describe';
 import { startEvidenceServer, EvidenceServer } from '../evidence-server';
 import { readWavInfo, decodeWav } from '../wav';
-import { verifyRecordingDir } from '../../tools/evidence-verify';
+import { verifyRecordingDir } from '../evidence-verify';
 import type { Config } from '../../firmware/config';
 
 const PUBLIC = path.join(__dirname, 'public');
@@ -118,7 +118,10 @@ export interface CentreLine {
 }
 
 class BadRequest extends Error {
-  constructor(message: string, readonly status = 400) {
+  constructor(
+    message: string,
+    readonly status = 400
+  ) {
     super(message);
   }
 }
@@ -162,7 +165,8 @@ function bool(o: Record<string, unknown>, key: string): boolean {
 }
 
 /** How many samples `frames` at `from` Hz become at `to` Hz (what `resample` allocates). */
-const resampledLength = (frames: number, from: number, to: number) => (from === to ? frames : Math.floor((frames * to) / from));
+const resampledLength = (frames: number, from: number, to: number) =>
+  from === to ? frames : Math.floor((frames * to) / from);
 
 /** Samples at `from` Hz to `to` Hz (nearest sample: the unit's own audio is 8-bit telephone quality). */
 function resample(s: Uint8Array, from: number, to: number): Uint8Array {
@@ -207,7 +211,17 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
   centres.forEach((c, i) => {
     const receiver = i === 0 ? 'primary' : 'secondary';
     c.onEvent((e) =>
-      push({ at: e.at, receiver, transport: e.transport, id: e.id, seq: e.seq, account: e.account, encrypted: e.encrypted, what: describe(e), reply: e.reply })
+      push({
+        at: e.at,
+        receiver,
+        transport: e.transport,
+        id: e.id,
+        seq: e.seq,
+        account: e.account,
+        encrypted: e.encrypted,
+        what: describe(e),
+        reply: e.reply
+      })
     );
   });
   const rejectedSeen = [0, 0];
@@ -216,7 +230,17 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
       const r = c.rejected();
       for (; rejectedSeen[i] < r.length; rejectedSeen[i]++) {
         const x = r[rejectedSeen[i]];
-        push({ at: x.at, receiver: i === 0 ? 'primary' : 'secondary', transport: '', id: '(dropped)', seq: '', account: '', encrypted: false, what: x.reason, reply: 'none' });
+        push({
+          at: x.at,
+          receiver: i === 0 ? 'primary' : 'secondary',
+          transport: '',
+          id: '(dropped)',
+          seq: '',
+          account: '',
+          encrypted: false,
+          what: x.reason,
+          reply: 'none'
+        });
       }
     });
   }
@@ -225,7 +249,19 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
    * Verification reads the whole recording: it runs again when a recording's chunks or manifest
    * change, at most every 3 s while it grows, and at once when its final manifest arrives.
    */
-  const verified = new Map<string, { key: string; at: number; ok: boolean; problems: string[]; durationS?: number; gaps: number; signature: string; final: boolean }>();
+  const verified = new Map<
+    string,
+    {
+      key: string;
+      at: number;
+      ok: boolean;
+      problems: string[];
+      durationS?: number;
+      gaps: number;
+      signature: string;
+      final: boolean;
+    }
+  >();
   function recordings() {
     return evidence.recordings().map((r) => {
       const final = !!(r.manifest && r.manifest.final);
@@ -269,20 +305,52 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
       const p = world.paths[name]!;
       const role = config.report.receivers.findIndex((r) => r.path === name);
       const route = role >= 0 ? routes[role] : undefined;
-      return { name, role: role === 0 ? 'primary' : role === 1 ? 'secondary' : 'unused', up: p.up, signal: p.signal, reporting: route ? route.ok : false };
+      return {
+        name,
+        role: role === 0 ? 'primary' : role === 1 ? 'secondary' : 'unused',
+        up: p.up,
+        signal: p.signal,
+        reporting: route ? route.ok : false
+      };
     });
-    const journal = app.journal.records().slice(-KEEP).reverse().map((r) => {
-      const { i, k, t, u: _u, ...rest } = r;
-      return { i, k, t, fields: JSON.stringify(rest) };
-    });
+    const journal = app.journal
+      .records()
+      .slice(-KEEP)
+      .reverse()
+      .map((r) => {
+        const { i, k, t, u: _u, ...rest } = r;
+        return { i, k, t, fields: JSON.stringify(rest) };
+      });
     return {
-      unit: { id: config.unitId, account: config.account, holdMs: config.holdMs, format: config.report.format, boots: world.boots.length },
-      alarm: { mode: s.mode, triggers: s.triggers, pending: s.pending, inflight: s.inflight, faults: s.faults, recording: s.recording, stored: s.stored },
+      unit: {
+        id: config.unitId,
+        account: config.account,
+        holdMs: config.holdMs,
+        format: config.report.format,
+        boots: world.boots.length
+      },
+      alarm: {
+        mode: s.mode,
+        triggers: s.triggers,
+        pending: s.pending,
+        inflight: s.inflight,
+        faults: s.faults,
+        recording: s.recording,
+        stored: s.stored
+      },
       // `flashes` counts the times it lit: a blink shorter than the 100 ms push still shows.
-      indicator: { on: world.led.level, flashes: world.led.history.filter((h) => h.on).length, confirm: config.indicator.confirm },
+      indicator: {
+        on: world.led.level,
+        flashes: world.led.history.filter((h) => h.on).length,
+        confirm: config.indicator.confirm
+      },
       button: { down: world.button.isDown() },
       paths,
-      power: { mains: world.power.mains(), battery: world.power.battery() <= config.inputs.lowBatteryV ? 'low' : 'ok', volts: world.power.battery() },
+      power: {
+        mains: world.power.mains(),
+        battery: world.power.battery() <= config.inputs.lowBatteryV ? 'low' : 'ok',
+        volts: world.power.battery()
+      },
       tamper: { open: world.tamper.isOpen() },
       audio: { source, rate },
       centre: centreLog.slice().reverse(),
@@ -320,7 +388,10 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
   function roomFor(n: number): void {
     const queued = world.sound.backlog();
     if (queued + n > MAX_QUEUED_S * rate) {
-      throw new BadRequest(`too much audio waiting: ${seconds(queued)} s queued, and ${seconds(n)} s more would pass ${MAX_QUEUED_S} s; try again once it has played`, 413);
+      throw new BadRequest(
+        `too much audio waiting: ${seconds(queued)} s queued, and ${seconds(n)} s more would pass ${MAX_QUEUED_S} s; try again once it has played`,
+        413
+      );
     }
   }
 
@@ -328,7 +399,8 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
     const kind = (req.headers['content-type'] || '').split(';')[0].trim();
     const body = await readBody(req);
     if (route === '/api/audio/wav' || route === '/api/audio/pcm') {
-      if (kind !== 'application/octet-stream' && kind !== 'audio/wav' && kind !== 'audio/x-wav') throw new BadRequest('send the audio as application/octet-stream');
+      if (kind !== 'application/octet-stream' && kind !== 'audio/wav' && kind !== 'audio/x-wav')
+        throw new BadRequest('send the audio as application/octet-stream');
       if (body.length === 0) throw new BadRequest('no audio in the body');
       if (route === '/api/audio/pcm') {
         roomFor(body.length);
@@ -343,7 +415,9 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
         throw new BadRequest(`not a usable WAV file: ${(e as Error).message}`);
       }
       if (info.rate < WAV_RATE.min || info.rate > WAV_RATE.max) {
-        throw new BadRequest(`not a usable WAV file: sample rate ${info.rate} Hz is outside ${WAV_RATE.min}-${WAV_RATE.max} Hz`);
+        throw new BadRequest(
+          `not a usable WAV file: sample rate ${info.rate} Hz is outside ${WAV_RATE.min}-${WAV_RATE.max} Hz`
+        );
       }
       const n = resampledLength(info.frames, info.rate, rate);
       if (n === 0) throw new BadRequest('not a usable WAV file: its data chunk holds no samples');
@@ -363,7 +437,8 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
         const page = b.page === undefined ? '' : b.page;
         if (typeof page !== 'string' || page.length > 40) throw new BadRequest('"page" must be a short string');
         if (b.seq !== undefined) {
-          if (typeof b.seq !== 'number' || !Number.isInteger(b.seq)) throw new BadRequest('"seq" must be a whole number');
+          if (typeof b.seq !== 'number' || !Number.isInteger(b.seq))
+            throw new BadRequest('"seq" must be a whole number');
           if (b.seq <= (buttonSeq.get(page) ?? -1)) return { ok: true, ignored: 'out of order' };
           buttonSeq.set(page, b.seq);
         }
@@ -410,15 +485,21 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
         const centre = b.receiver === 'primary' ? centres[0] : b.receiver === 'secondary' ? centres[1] : undefined;
         if (!centre) throw new BadRequest('"receiver" must be "primary" or "secondary"');
         const list = b.profile;
-        if (!Array.isArray(list) || list.length > 20 || !list.every((q: unknown) => typeof q === 'string' && own(RECEIVER_QUIRKS, q))) {
+        if (
+          !Array.isArray(list) ||
+          list.length > 20 ||
+          !list.every((q: unknown) => typeof q === 'string' && own(RECEIVER_QUIRKS, q))
+        ) {
           throw new BadRequest(`"profile" must be a list of: ${Object.keys(RECEIVER_QUIRKS).join(', ')}`);
         }
         centre.setProfile(list as string[]);
         return { ok: true, profile: centre.profile() };
       }
       case '/api/centre/stop': {
-        if (typeof b.rid !== 'string' || !/^[0-9A-Za-z]{1,8}$/.test(b.rid)) throw new BadRequest('"rid" must be a recording id');
-        if (!evidence.recordings().some((r) => r.rid === b.rid)) throw new BadRequest(`no recording ${b.rid} at the evidence server`);
+        if (typeof b.rid !== 'string' || !/^[0-9A-Za-z]{1,8}$/.test(b.rid))
+          throw new BadRequest('"rid" must be a recording id');
+        if (!evidence.recordings().some((r) => r.rid === b.rid))
+          throw new BadRequest(`no recording ${b.rid} at the evidence server`);
         evidence.requestStop(config.unitId, b.rid);
         return { ok: true };
       }
@@ -436,20 +517,30 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
       let body: Buffer | string = data;
       // The hooks module imports "preact" by its package name; point it at the served file (an
       // import map would need an inline script, which the page's content policy forbids).
-      if (file === VENDOR['hooks.mjs']) body = data.toString('utf8').replace(/from\s*"preact"/g, 'from"/vendor/preact.mjs"');
-      res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream', 'cache-control': 'no-store' }).end(body);
+      if (file === VENDOR['hooks.mjs'])
+        body = data.toString('utf8').replace(/from\s*"preact"/g, 'from"/vendor/preact.mjs"');
+      res
+        .writeHead(200, {
+          'content-type': TYPES[path.extname(file)] || 'application/octet-stream',
+          'cache-control': 'no-store'
+        })
+        .end(body);
     });
   }
 
   const server = http.createServer((req, res) => {
     res.setHeader('x-content-type-options', 'nosniff');
     res.setHeader('referrer-policy', 'no-referrer');
-    res.setHeader('content-security-policy', "default-src 'self'; media-src 'self' blob:; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+    res.setHeader(
+      'content-security-policy',
+      "default-src 'self'; media-src 'self' blob:; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'"
+    );
     try {
       route(req, res);
     } catch (e) {
       // Nothing a request carries may stop the simulator.
-      if (!res.headersSent) res.writeHead(400, { 'content-type': 'text/plain' }).end(`bad request: ${(e as Error).message}`);
+      if (!res.headersSent)
+        res.writeHead(400, { 'content-type': 'text/plain' }).end(`bad request: ${(e as Error).message}`);
     }
   });
 
@@ -464,7 +555,9 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
     // A page from elsewhere may not drive the unit (its browser says where it came from).
     const origin = req.headers.origin;
     if (req.method === 'POST' && origin !== undefined && !here.some((h) => origin === `http://${h}`)) {
-      res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'requests from other sites are refused' }));
+      res
+        .writeHead(403, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: 'requests from other sites are refused' }));
       return;
     }
     let p: string;
@@ -478,11 +571,17 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
       return;
     }
     if (req.method === 'GET' && p === '/api/state') {
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(state()));
+      res
+        .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+        .end(JSON.stringify(state()));
       return;
     }
     if (req.method === 'GET' && p === '/api/events') {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-store',
+        connection: 'keep-alive'
+      });
       const text = JSON.stringify(state());
       res.write(`retry: 1000\nevent: state\ndata: ${text}\n\n`);
       clients.add(res);
@@ -497,13 +596,19 @@ export async function startWebSim(o: WebSimOptions = {}): Promise<WebSim> {
     if (req.method === 'POST' && p.startsWith('/api/')) {
       api(req, p)
         .then((r) => {
-          if (r === undefined) res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `no such request ${p}` }));
+          if (r === undefined)
+            res
+              .writeHead(404, { 'content-type': 'application/json' })
+              .end(JSON.stringify({ error: `no such request ${p}` }));
           else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(r));
           lastState = ''; // push the change at the next tick
         })
         .catch((e) => {
           const status = e instanceof BadRequest ? e.status : 500;
-          if (!res.headersSent) res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: (e as Error).message }));
+          if (!res.headersSent)
+            res
+              .writeHead(status, { 'content-type': 'application/json' })
+              .end(JSON.stringify({ error: (e as Error).message }));
         });
       return;
     }

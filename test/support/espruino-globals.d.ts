@@ -8,7 +8,12 @@ declare namespace E {
   function hwRand(): number;
   function toString(data: Uint8Array): string;
   function toUint8Array(data: string): Uint8Array;
-  function mapInPlace(from: Uint8Array, to: Uint8Array | Uint16Array, map: Uint8Array | Uint16Array, bits: number): void;
+  function mapInPlace(
+    from: Uint8Array,
+    to: Uint8Array | Uint16Array,
+    map: Uint8Array | Uint16Array,
+    bits: number
+  ): void;
 }
 declare const __BOARD__: string;
 declare function getTime(): number;

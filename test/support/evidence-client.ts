@@ -186,7 +186,10 @@ export interface DerivedKeys {
 }
 
 const hmacBytes = (key: Buffer, data: string | Uint8Array) =>
-  crypto.createHmac('sha256', key).update(typeof data === 'string' ? Buffer.from(data, 'latin1') : data).digest();
+  crypto
+    .createHmac('sha256', key)
+    .update(typeof data === 'string' ? Buffer.from(data, 'latin1') : data)
+    .digest();
 
 export function deriveKeys(keyHex: string): DerivedKeys {
   const k = Buffer.from(keyHex, 'hex');
@@ -218,9 +221,15 @@ export function sealedLine(rec: ClientRecord, iv: string, m: string): string {
  * given (16 bytes, or 32 hex digits). `audio` is sealed as given, even if it does not match the
  * record (to make bad chunks).
  */
-export function sealRecord(rec: ClientRecord, audio: Uint8Array, keyHex: string, iv?: Uint8Array | string): SealedChunk {
+export function sealRecord(
+  rec: ClientRecord,
+  audio: Uint8Array,
+  keyHex: string,
+  iv?: Uint8Array | string
+): SealedChunk {
   const keys = deriveKeys(keyHex);
-  const ivb = iv === undefined ? crypto.randomBytes(16) : typeof iv === 'string' ? Buffer.from(iv, 'hex') : Buffer.from(iv);
+  const ivb =
+    iv === undefined ? crypto.randomBytes(16) : typeof iv === 'string' ? Buffer.from(iv, 'hex') : Buffer.from(iv);
   if (ivb.length !== 16) throw new Error('IV must be 16 bytes');
   const plain = Buffer.alloc(16 * Math.ceil(audio.length / 16));
   Buffer.from(audio).copy(plain);
@@ -228,7 +237,10 @@ export function sealRecord(rec: ClientRecord, audio: Uint8Array, keyHex: string,
   cipher.setAutoPadding(false);
   const ct = Buffer.concat([cipher.update(plain), cipher.final()]);
   const cBin = Buffer.from(rec.c, 'hex');
-  const m = hmacBytes(keys.mac, Buffer.concat([cBin.length === 32 ? cBin : Buffer.alloc(32), ivb, crypto.createHash('sha256').update(ct).digest()])).toString('hex');
+  const m = hmacBytes(
+    keys.mac,
+    Buffer.concat([cBin.length === 32 ? cBin : Buffer.alloc(32), ivb, crypto.createHash('sha256').update(ct).digest()])
+  ).toString('hex');
   const ivHex = ivb.toString('hex');
   return { record: rec, iv: ivHex, m, line: sealedLine(rec, ivHex, m), ct };
 }
@@ -264,7 +276,9 @@ export function encodeRequest(
   override: { k?: number | string; mlen?: number | string } = {}
 ): Buffer {
   const m =
-    manifest instanceof Uint8Array ? Buffer.from(manifest) : Buffer.from(typeof manifest === 'string' ? manifest : JSON.stringify(manifest), 'latin1');
+    manifest instanceof Uint8Array
+      ? Buffer.from(manifest)
+      : Buffer.from(typeof manifest === 'string' ? manifest : JSON.stringify(manifest), 'latin1');
   const parts = chunks.map((c) => (c instanceof Uint8Array ? Buffer.from(c) : sealedBytes(c)));
   const head = `EVD1 ${unit} ${rid} ${nonce} ${override.mlen ?? m.length} ${override.k ?? chunks.length}\n`;
   return Buffer.concat([Buffer.from(head, 'latin1'), m, ...parts]);
@@ -317,7 +331,10 @@ export function parseReplyFrame(buf: Buffer): { frame: ReplyFrame; rest: Buffer 
   } catch {
     json = undefined;
   }
-  return { frame: { len, mac: m[2]!, text, json, raw: buf.subarray(0, nl + 1 + len) }, rest: buf.subarray(nl + 1 + len) };
+  return {
+    frame: { len, mac: m[2]!, text, json, raw: buf.subarray(0, nl + 1 + len) },
+    rest: buf.subarray(nl + 1 + len)
+  };
 }
 
 /** Whether a reply answers this request: its MAC under K_rep over this unit, recording and nonce
@@ -458,7 +475,16 @@ export async function send(
   opts: { nonce?: string; timeoutMs?: number } = {}
 ): Promise<SendResult> {
   const nonce = opts.nonce ?? newNonce();
-  return sendBytes(host, port, unit, rid, nonce, encodeRequest(unit, rid, nonce, manifest, chunks), keyHex, opts.timeoutMs);
+  return sendBytes(
+    host,
+    port,
+    unit,
+    rid,
+    nonce,
+    encodeRequest(unit, rid, nonce, manifest, chunks),
+    keyHex,
+    opts.timeoutMs
+  );
 }
 
 /** Send ready-made request bytes over a fresh connection; the reply is checked as for `nonce`. */
@@ -499,14 +525,20 @@ export function cardFiles(
   rec: TestRecording,
   keyHex: string,
   segments: number[][],
-  opts: { torn?: { seg: number; i: number; bytes: number }[]; up?: number; stateN?: number; end?: '' | 'stop' | 'max' } = {}
+  opts: {
+    torn?: { seg: number; i: number; bytes: number }[];
+    up?: number;
+    stateN?: number;
+    end?: '' | 'stop' | 'max';
+  } = {}
 ): Map<string, Buffer> {
   const files = new Map<string, Buffer>();
   const offsets: number[] = [];
   segments.forEach((list, seg) => {
     const parts = list.map((i) => sealedBytes(sealRecord(rec.records[i]!, rec.audio[i]!, keyHex)));
     for (const t of opts.torn ?? []) {
-      if (t.seg === seg) parts.push(sealedBytes(sealRecord(rec.records[t.i]!, rec.audio[t.i]!, keyHex)).subarray(0, t.bytes));
+      if (t.seg === seg)
+        parts.push(sealedBytes(sealRecord(rec.records[t.i]!, rec.audio[t.i]!, keyHex)).subarray(0, t.bytes));
     }
     const data = Buffer.concat(parts);
     offsets.push(data.length);

@@ -7,7 +7,10 @@ import * as sinon from 'sinon';
 export function useFakeTime(now = 0): { clock: sinon.SinonFakeTimers } {
   const holder = {} as { clock: sinon.SinonFakeTimers };
   beforeEach(() => {
-    holder.clock = sinon.useFakeTimers({ now, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    holder.clock = sinon.useFakeTimers({
+      now,
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date']
+    });
   });
   afterEach(() => holder.clock.restore());
   return holder;

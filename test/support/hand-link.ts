@@ -14,7 +14,7 @@ export function handLink(): { link: Link; handlers(): ConnectionHandlers } {
       h = handlers;
       Promise.resolve().then(() => handlers.onOpen());
       return { write: () => true, close: () => undefined };
-    },
+    }
   };
   return {
     link,

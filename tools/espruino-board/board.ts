@@ -30,7 +30,10 @@ import type { SimSerialPort } from '../../sim/at';
 // eslint-scope has no types here
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const eslintScope = require('eslint-scope') as {
-  analyze(ast: unknown, o: unknown): { globalScope: { through: { identifier: { name: string } }[] }; acquire(n: unknown): unknown };
+  analyze(
+    ast: unknown,
+    o: unknown
+  ): { globalScope: { through: { identifier: { name: string } }[] }; acquire(n: unknown): unknown };
 };
 
 const HERE = __dirname;
@@ -50,7 +53,10 @@ export interface BoardTables {
 /** The built-in symbols of a board's build, from the Espruino sources (python3 + make, nothing compiled). */
 export function boardTables(src: string, board: string): BoardTables {
   const r = spawnSync('python3', [path.join(HERE, 'symbols.py'), src, board], { encoding: 'utf8', timeout: 120000 });
-  if (r.status !== 0) throw new Error(`symbols.py ${board} failed: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' ')}`);
+  if (r.status !== 0)
+    throw new Error(
+      `symbols.py ${board} failed: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' ')}`
+    );
   return JSON.parse(r.stdout) as BoardTables;
 }
 
@@ -66,7 +72,8 @@ export function moduleExports(source: string): string[] {
 /** Members every object has on Espruino (Object.prototype, Function.prototype). */
 function universal(t: BoardTables): Set<string> {
   const s = new Set<string>(['prototype', 'constructor', 'length', 'name']);
-  for (const [type, cls, name] of t.symbols) if ((cls === 'Object' || cls === 'Function') && (type === 'method' || type === 'property')) s.add(name);
+  for (const [type, cls, name] of t.symbols)
+    if ((cls === 'Object' || cls === 'Function') && (type === 'method' || type === 'property')) s.add(name);
   return s;
 }
 
@@ -90,7 +97,12 @@ export interface StaticReport {
  * object or a module (`E.x`, `Serial1.x`, `require("Storage").x`, a variable holding one) must be
  * one of that class's or module's members.
  */
-export function staticCheck(code: string, board: BoardTables, linux: BoardTables, jsExports: Record<string, string[]>): StaticReport {
+export function staticCheck(
+  code: string,
+  board: BoardTables,
+  linux: BoardTables,
+  jsExports: Record<string, string[]>
+): StaticReport {
   const ast = acorn.parse(code, { ecmaVersion: 5, sourceType: 'script', ranges: true }) as unknown as Node;
   const sm = eslintScope.analyze(ast, { ecmaVersion: 5 });
   const findings: string[] = [];
@@ -98,7 +110,8 @@ export function staticCheck(code: string, board: BoardTables, linux: BoardTables
     const g = new Map<string, string>(); // name -> class (for objects: their class)
     for (const [type, cls, name] of t.symbols) {
       if (cls === '' && (type === 'function' || type === 'variable' || type === 'object')) g.set(name, name);
-      if (type === 'class' || type === 'staticmethod' || type === 'staticproperty' || type === 'constructor') if (cls && !t.libraries.includes(cls)) g.set(cls, cls);
+      if (type === 'class' || type === 'staticmethod' || type === 'staticproperty' || type === 'constructor')
+        if (cls && !t.libraries.includes(cls)) g.set(cls, cls);
     }
     for (const p of Object.keys(t.pins)) g.set(p, 'Pin');
     for (const k of ['undefined', 'NaN', 'Infinity', 'arguments']) g.set(k, k);
@@ -120,10 +133,16 @@ export function staticCheck(code: string, board: BoardTables, linux: BoardTables
   const membersOk = (cls: string, member: string, t: BoardTables): boolean => {
     if (uni.has(member)) return true;
     const inst = instanceOf[cls];
-    if (inst) return t.symbols.some((s) => s[1] === inst && s[2] === member && (s[0] === 'method' || s[0] === 'property'));
+    if (inst)
+      return t.symbols.some((s) => s[1] === inst && s[2] === member && (s[0] === 'method' || s[0] === 'property'));
     if (jsExports[cls]) return jsExports[cls].includes(member);
-    return t.symbols.some((s) => s[1] === cls && s[2] === member && (s[0] === 'staticmethod' || s[0] === 'staticproperty' || s[0] === 'class'))
-      || (cls !== '' && t.symbols.some((s) => s[1] === cls && s[0] === 'class' && s[2] === member));
+    return (
+      t.symbols.some(
+        (s) =>
+          s[1] === cls && s[2] === member && (s[0] === 'staticmethod' || s[0] === 'staticproperty' || s[0] === 'class')
+      ) ||
+      (cls !== '' && t.symbols.some((s) => s[1] === cls && s[0] === 'class' && s[2] === member))
+    );
   };
   const globals = new Map<string, number>();
   const globalIds = new Set<unknown>();
@@ -136,7 +155,9 @@ export function staticCheck(code: string, board: BoardTables, linux: BoardTables
   const tripwires = new Set<string>();
   for (const [name, n] of globals) {
     if (!bg.has(name)) {
-      findings.push(`global \`${name}\` (${n}×): not in the Espruino WiFi build${lg.has(name) ? ' (the Linux build has it)' : ''}`);
+      findings.push(
+        `global \`${name}\` (${n}×): not in the Espruino WiFi build${lg.has(name) ? ' (the Linux build has it)' : ''}`
+      );
       if (lg.has(name)) tripwires.add(name);
       continue;
     }
@@ -144,7 +165,8 @@ export function staticCheck(code: string, board: BoardTables, linux: BoardTables
     if (!lg.has(name) && !board.pins[name]) {
       const dev = board.devices[name] as { pin?: string } | undefined;
       if (dev && dev.pin) pinGlobals.push(`${name}=${dev.pin}`);
-      else if (name === 'LED' || name === 'BTN') pinGlobals.push(`${name}=${name === 'LED' ? board.devices.LED1.pin : board.devices.BTN1.pin}`);
+      else if (name === 'LED' || name === 'BTN')
+        pinGlobals.push(`${name}=${name === 'LED' ? board.devices.LED1.pin : board.devices.BTN1.pin}`);
       else stubs.add(name);
     }
   }
@@ -154,7 +176,13 @@ export function staticCheck(code: string, board: BoardTables, linux: BoardTables
   const isRequire = (n: Node | undefined): string | undefined => {
     if (!n || n.type !== 'CallExpression') return undefined;
     const c = n.callee as Node;
-    const named = (c.type === 'Identifier' && c.name === 'require') || (c.type === 'MemberExpression' && !c.computed && (c.object as Node).type === 'Identifier' && (c.object as Node).name === 'global' && (c.property as Node).name === 'require');
+    const named =
+      (c.type === 'Identifier' && c.name === 'require') ||
+      (c.type === 'MemberExpression' &&
+        !c.computed &&
+        (c.object as Node).type === 'Identifier' &&
+        (c.object as Node).name === 'global' &&
+        (c.property as Node).name === 'require');
     const a = (n.arguments as Node[])[0];
     return named && a && a.type === 'Literal' && typeof a.value === 'string' ? (a.value as string) : undefined;
   };
@@ -162,7 +190,8 @@ export function staticCheck(code: string, board: BoardTables, linux: BoardTables
     const m = isRequire(n);
     if (m !== undefined) {
       modules.add(m);
-      if (!board.libraries.includes(m) && !board.jsmodules.includes(m)) findings.push(`require("${m}"): no such module in the Espruino WiFi build`);
+      if (!board.libraries.includes(m) && !board.jsmodules.includes(m))
+        findings.push(`require("${m}"): no such module in the Espruino WiFi build`);
     }
   });
   // A variable holding a module: every value written to it is the same require("x").
@@ -171,11 +200,13 @@ export function staticCheck(code: string, board: BoardTables, linux: BoardTables
   for (const scope of scopeOf.scopes) {
     for (const v of scope.variables) {
       const writes = v.references.filter((r) => r.writeExpr).map((r) => isRequire(r.writeExpr));
-      if (writes.length > 0 && writes[0] !== undefined && writes.every((x) => x === writes[0])) moduleVars.set(v, writes[0]);
+      if (writes.length > 0 && writes[0] !== undefined && writes.every((x) => x === writes[0]))
+        moduleVars.set(v, writes[0]);
     }
   }
   const idToModule = new Map<Node, string>();
-  for (const [v, mod] of moduleVars) for (const r of (v as { references: Ref[] }).references) idToModule.set(r.identifier, mod);
+  for (const [v, mod] of moduleVars)
+    for (const r of (v as { references: Ref[] }).references) idToModule.set(r.identifier, mod);
   const seen = new Set<string>();
   walk(ast, (n) => {
     if (n.type !== 'MemberExpression' || n.computed) return;
@@ -199,9 +230,23 @@ export function staticCheck(code: string, board: BoardTables, linux: BoardTables
       const onLinux = membersOk(cls, member, linux) && !jsExports[cls];
       findings.push(`${label}: not in the Espruino WiFi build${onLinux ? ' (the Linux build has it)' : ''}`);
       if (onLinux && !isRequire(obj) && mod === undefined) tripwires.add(`${cls}.${member}`);
-    } else if (!jsExports[cls] && !instanceOf[cls] && has(board, cls, member) && !has(linux, cls, member) && mod === undefined) stubs.add(`${cls}.${member}`);
+    } else if (
+      !jsExports[cls] &&
+      !instanceOf[cls] &&
+      has(board, cls, member) &&
+      !has(linux, cls, member) &&
+      mod === undefined
+    )
+      stubs.add(`${cls}.${member}`);
   });
-  return { findings, pinGlobals, stubs: [...stubs], tripwires: [...tripwires], globals: [...globals.keys()].sort(), modules: [...modules].sort() };
+  return {
+    findings,
+    pinGlobals,
+    stubs: [...stubs],
+    tripwires: [...tripwires],
+    globals: [...globals.keys()].sort(),
+    modules: [...modules].sort()
+  };
 }
 
 interface Node {
@@ -222,7 +267,9 @@ function walk(node: unknown, visit: (n: Node) => void): void {
 /** The pins table the prelude reads (Storage file `.bpins`): ` A5:ADC1_IN5,SPI1_SCK ...`. */
 export function pinTable(t: BoardTables): string {
   const keep = /^(ADC\d_IN\d+|USART\d_(TX|RX|CTS)|SPI\d_(SCK|MISO|MOSI))$/;
-  return Object.entries(t.pins).map(([p, f]) => ` ${p}:${f.filter((x) => keep.test(x)).join(',')}`).join('');
+  return Object.entries(t.pins)
+    .map(([p, f]) => ` ${p}:${f.filter((x) => keep.test(x)).join(',')}`)
+    .join('');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -316,7 +363,10 @@ export class PtyBridge {
   bytesFromUnit = 0;
   bytesToUnit = 0;
 
-  constructor(readonly name: string, readonly baud = 115200) {}
+  constructor(
+    readonly name: string,
+    readonly baud = 115200
+  ) {}
 
   /** @internal */
   received(data: string): void {
@@ -450,8 +500,15 @@ export class BoardUnit {
         this.notes.push(l.slice(3));
       } else if (f[0] === '@M') {
         const m: MemoryFigures = {
-          used: Number(f[1]), free: Number(f[2]), total: Number(f[3]), lowFree: Number(f[4]), lowAt: f[5].replace(/_/g, ' '), errorFlags: f[6] === '-' ? '' : f[6],
-          memoryAreaCopy: Number(f[7]), storageUsed: Number(f[8]), storageFree: Number(f[9])
+          used: Number(f[1]),
+          free: Number(f[2]),
+          total: Number(f[3]),
+          lowFree: Number(f[4]),
+          lowAt: f[5].replace(/_/g, ' '),
+          errorFlags: f[6] === '-' ? '' : f[6],
+          memoryAreaCopy: Number(f[7]),
+          storageUsed: Number(f[8]),
+          storageFree: Number(f[9])
         };
         const w = this.memWait.shift();
         if (w) w(m);
@@ -495,7 +552,11 @@ export class BoardUnit {
         if (why === 'exit 1' && /Not implemented\s*$/.test(this.out)) why = 'reboot';
         this.lastExit = why;
         this.out += `\n[harness] interpreter ended: ${why}\n`;
-        this.events.push({ kind: why === 'reboot' ? 'reboot' : 'exit', at: Date.now(), text: why === 'reboot' ? 'E.reboot()' : why });
+        this.events.push({
+          kind: why === 'reboot' ? 'reboot' : 'exit',
+          at: Date.now(),
+          text: why === 'reboot' ? 'E.reboot()' : why
+        });
         if (sig === 'SIGSEGV' || sig === 'SIGABRT') this.crashes.push(why);
         if (why === 'reboot' && this.autoRestart) this.start(RCC.SOFT);
       }, 150);
@@ -562,13 +623,17 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /** The interpreter command that stores the harness files and the image (2 KB pieces), prints their sizes and the image's SHA-256, and quits. */
 export function storeCommand(files: { name: string; file: string }[], image: boolean): string {
-  const parts = files.map((f) => `w(${JSON.stringify(f.name)},${JSON.stringify(path.basename(f.file))},${fs.statSync(f.file).size});`).join('');
-  return 'var S=require("Storage");function w(n,p,z){var f=E.openFile(p,"r"),o=0,d;while((d=f.read(2048))&&d.length){S.write(n,d,o,z);o+=d.length;}f.close();print("STORED "+n+" "+S.read(n).length);}' +
+  const parts = files
+    .map((f) => `w(${JSON.stringify(f.name)},${JSON.stringify(path.basename(f.file))},${fs.statSync(f.file).size});`)
+    .join('');
+  return (
+    'var S=require("Storage");function w(n,p,z){var f=E.openFile(p,"r"),o=0,d;while((d=f.read(2048))&&d.length){S.write(n,d,o,z);o+=d.length;}f.close();print("STORED "+n+" "+S.read(n).length);}' +
     parts +
     (image
       ? 'var h=new Uint8Array(require("crypto").SHA256(S.read(".bootcde"))),x="";for(var i=0;i<32;i++)x+=(256+h[i]).toString(16).substr(1);print("BOOTCDE SHA256 "+x);'
       : 'print("STORED DONE");') +
-    'quit();';
+    'quit();'
+  );
 }
 
 /** The prelude as stored in `.boot0`: its source with the harness's settings as its argument. */
@@ -584,7 +649,13 @@ export function preludeSource(settings: Record<string, unknown>): string {
  * Run `code` with `-e` in `dir` and return what it printed once `until` shows (or after `ms`).
  * stdin stays open: at end-of-file the Linux build reads junk bytes as console input.
  */
-export async function evalOnce(bin: string, dir: string | undefined, code: string, until: RegExp, ms = 30000): Promise<string> {
+export async function evalOnce(
+  bin: string,
+  dir: string | undefined,
+  code: string,
+  until: RegExp,
+  ms = 30000
+): Promise<string> {
   const child = spawn(bin, ['-e', code], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString('latin1')));

@@ -5,11 +5,11 @@
  * "late" only because the test jumped over it.
  */
 import type * as sinon from 'sinon';
-import type { SimCentre, CentreEvent } from '../../sim/centre';
-import { createSimUnit, SimUnit } from '../../sim/unit';
-import { simDefaultConfig, createLabCentres } from '../../sim/default-config';
-import type { Config } from '../../firmware/config';
-import type { SimHalOptions } from '../../sim/hal';
+import type { SimCentre, CentreEvent } from './centre';
+import { createSimUnit, SimUnit } from './unit';
+import { simDefaultConfig, createLabCentres } from './default-config';
+import type { Config } from '../firmware/config';
+import type { SimHalOptions } from './hal';
 
 export interface Rig {
   primary: SimCentre;
