@@ -102,6 +102,24 @@ export function openStore(hal: Hal): FlashStore | RecordStore {
 }
 
 /**
+ * Variables the rest of the boot and the unit's worst moment need beside the audio ring (issue
+ * #17: the reporter's sockets, the uploader, the inputs and the service come after the recorder,
+ * and an alarm in flight with an upload and an installer request must still leave 1,200 free).
+ */
+export const RING_RESERVE_VARS = 2700;
+/** Bytes of one interpreter variable (Espruino's 13-byte JsVar on the boards; flat strings use whole ones). */
+const VAR_BYTES = 13;
+
+/**
+ * The audio ring's budget: the board's, cut to what the free memory at this point can give beside
+ * the reserve. A ring the heap cannot hold would run the boot out of memory (uncatchable on
+ * Espruino) and leave the button unwatched; a shorter pre-trigger is logged by the recorder.
+ */
+export function ringRoom(boardBytes: number, freeVars: number): number {
+  return Math.max(0, Math.min(boardBytes, (freeVars - RING_RESERVE_VARS) * VAR_BYTES));
+}
+
+/**
  * The config to boot on, checked by the installer module when it loads: `given` if it passes, else
  * the stored copy (which without the module is taken on its CRC and schema version), else the
  * factory one. Its own function so that no closure of the running unit holds the module (every
@@ -408,7 +426,7 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
       log: log,
       unit: cfg.unitId,
       audio: cfg.audio,
-      audioBytes: hal.system.audioBytes,
+      audioBytes: ringRoom(hal.system.audioBytes, hal.system.memory().free),
       report: alarmReport
     });
   });

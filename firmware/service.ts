@@ -9,7 +9,7 @@
  * repeats a reminder.
  */
 import type { Clock, RecordStore } from '../hal/types';
-import { parseTime, formatTime } from './dc09';
+import { parseTime, formatTime } from './civil-time';
 
 export const SERVICE_CODE = 616;
 const DAY = 86400000;

@@ -1154,7 +1154,14 @@ describe('audio evidence: evidence server over TCP with sealed chunks, and the v
       );
 
       const ivFlip = only(
-        card(withSegment1([s[4]!, editLine(s[5]!, (o) => (o.v = 'f' + o.v.slice(1))), s[6]!, s[7]!]))
+        card(
+          withSegment1([
+            s[4]!,
+            editLine(s[5]!, (o) => (o.v = (o.v[0] === 'f' ? '0' : 'f') + o.v.slice(1))),
+            s[6]!,
+            s[7]!
+          ])
+        )
       );
       assert.deepEqual(
         ivFlip.failures.map((f) => f.code),

@@ -7,6 +7,7 @@
  *   npm run bench -- --alarms N --failovers N --record-s S
  *   npm run bench -- --only latency,failover,bytes,wear,footprint,interpreter
  *   npm run bench -- --wear-days N      # simulated days of normal service for the wear figures
+ *   npm run bench -- --markdown docs/bench-last.md   # also write the figures as a table there
  *
  * Exit status 1 when a figure misses its budget.
  */
@@ -599,7 +600,37 @@ async function main(): Promise<number> {
   console.log(
     `\n${judged.length - missed.length} within budget, ${missed.length} missed${missed.length ? ': ' + missed.map((f) => f.name).join('; ') : ''} (${((Date.now() - t0) / 1000).toFixed(0)} s)`
   );
+  const mdAt = args.indexOf('--markdown');
+  if (mdAt >= 0) writeMarkdown(args[mdAt + 1] || 'docs/bench-last.md', judged.length - missed.length, missed.length);
   return missed.length ? 1 : 0;
+}
+
+/**
+ * `--markdown FILE` (default docs/bench-last.md): the run's figures as a table, so the README
+ * points to a file a command wrote instead of figures copied by hand (issue #19). No machine path
+ * goes into it.
+ */
+function writeMarkdown(file: string, within: number, missed: number): void {
+  const cell = (s: string) => s.replace(/\|/g, '\\|');
+  const shown = args.filter((a, i) => a !== '--markdown' && args[i - 1] !== '--markdown');
+  const lines = [
+    '# The last `npm run bench` run',
+    '',
+    `Written by \`npm run bench -- ${[...shown, '--markdown', file].join(' ')}\` on ${new Date().toISOString().slice(0, 16)}Z:`,
+    `Node ${process.version}, ${os.cpus().length} cores; interpreter figures ${process.env.ESPRUINO_BIN ? 'from the interpreter ESPRUINO_BIN named (the README says which build)' : 'not taken (no ESPRUINO_BIN)'}.`,
+    `${within} within budget, ${missed} missed.`,
+    '',
+    '| figure | measured | budget | verdict |',
+    '| --- | --- | --- | --- |',
+    ...figures.map(
+      (f) =>
+        `| ${cell(f.name)} | ${cell(f.value)} | ${f.budget === '-' ? '' : cell(f.budget)} | ${f.ok === undefined ? '' : f.ok ? 'ok' : '**MISS**'} |`
+    ),
+    ''
+  ];
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, lines.join('\n'));
+  console.log(`figures written to ${file}`);
 }
 
 main().then(
