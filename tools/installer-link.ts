@@ -51,7 +51,19 @@ export async function serialTransport(port: string): Promise<Transport> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const esp = require('espruino');
   await new Promise<void>((resolve) => esp.init(resolve));
-  const E = (globalThis as unknown as { Espruino: { Core: { Serial: SerialApi } } }).Espruino.Core.Serial;
+  const Espruino = (
+    globalThis as unknown as { Espruino: { Core: { Serial: SerialApi }; Config: Record<string, unknown> } }
+  ).Espruino;
+  // As the tools' own `--no-ble`: a USB port or TCP needs no Bluetooth, and on a machine without
+  // D-Bus the tools' Bluetooth scan dies on an unhandled error (seen on the CI image). Nor may the
+  // tools type `setTime(…)` at the unit's console: it answers only installer requests.
+  Espruino.Config.BLUETOOTH_LOW_ENERGY = false;
+  Espruino.Config.BLUETOOTH_LOW_ENERGY_DBUS = false;
+  Espruino.Config.SET_TIME_ON_WRITE = false;
+  // `tcp://HOST:PORT` (e.g. the Linux interpreter's `--telnet` console): the tools list only the
+  // network ports they are told of.
+  if (port.startsWith('tcp://')) Espruino.Config.SERIAL_TCPIP = [port];
+  const E = Espruino.Core.Serial;
   let partial = '';
   let listener: ((line: string) => void) | undefined;
   E.startListening((data: ArrayBuffer) => {
