@@ -13,7 +13,7 @@
  */
 import type { Hal, LogLevel, LogSink } from '../hal/types';
 import { Config, defaultConfig } from './config';
-import { createJournal, Journal, JournalRecord } from './journal';
+import { createJournal, Journal, JournalRecord, RecordOf } from './journal';
 import { createPressRunner, PressRunner } from './press';
 import { createIndicatorDriver, IndicatorDriver, BOOT_FLASH, ACK_BLINK, GESTURE_BLINK, NO_REPORT } from './indicator';
 import { createGuard, errorText } from './guard';
@@ -373,7 +373,7 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
       history: history,
       links: hal.links,
       config: cfg,
-      onDelivered: guard.wrap('delivered', function (r: JournalRecord) {
+      onDelivered: guard.wrap('delivered', function (r: RecordOf<'ev'>) {
         if (alarm) alarm.dispatch({ type: 'delivered', code: r.c as number, qualifier: r.q as number });
         const inst = front.installer();
         if (inst) inst.delivered(r);

@@ -5,6 +5,7 @@
  * pressure ("lean" mode). The watchdog is armed as soon as the unit boots, before anything that can
  * fail: the loops it watches are registered as they come up.
  */
+import type { RecordFields } from './journal';
 import type { Clock, LogSink, RecordStore, System, Watchdog } from '../hal/types';
 import { errorText } from './guard';
 
@@ -23,7 +24,7 @@ export interface HealthDeps {
   system: System;
   watchdogS: number;
   /** Journal a record (late-bound: the journal may not exist yet, or may have failed). */
-  journal(kind: string, fields: { [k: string]: unknown }): void;
+  journal<K extends 'hung' | 'fault'>(kind: K, fields: RecordFields[K]): void;
   /** Report to the centre (300 zone 9 when restarts are exhausted). */
   report(code: number, qualifier: number, zone: number): void;
 }

@@ -15,7 +15,7 @@ import type { Hal, RecordStore } from '../hal/types';
 import { readStoredConfig, writeStoredConfig, CONFIG_A, CONFIG_B, PASSWORD_RECORD } from './stored-config';
 import type { Config } from './config';
 import { checkConfig, problemCodes } from './config-check';
-import type { Journal, JournalRecord } from './journal';
+import type { Journal, RecordOf } from './journal';
 import type { Reporter } from './reporter';
 import type { Recorder } from './recorder';
 import { CID } from './events';
@@ -59,7 +59,7 @@ export interface Installer {
   /** A button edge: `true` when the button self-test took it (it then raises no alarm). */
   button(pressed: boolean, atMs: number): boolean;
   /** An event was acknowledged by a receiver. */
-  delivered(rec: JournalRecord): void;
+  delivered(rec: RecordOf<'ev'>): void;
   stop(): void;
 }
 
@@ -477,7 +477,7 @@ export function createInstaller(d: InstallerDeps): Installer {
       }
       return true;
     },
-    delivered: function (rec: JournalRecord) {
+    delivered: function (rec: RecordOf<'ev'>) {
       for (let i = 0; i < waits.length; i++) {
         if (waits[i].n === rec.n) {
           const w = waits[i];

@@ -8,19 +8,60 @@
  */
 import type { Clock, Crypto, RecordStore, AppendFile } from '../hal/types';
 
-/** A journal record. `i` is unique and increasing across reboots. */
-export interface JournalRecord {
+/**
+ * The fields of each kind of record (docs/journal.md, docs/reporting.md): the one place a kind is
+ * defined. Types only: nothing of this reaches the image.
+ */
+export interface RecordFields {
+  /** A boot: firmware, board, reset cause (and the fault before it), unit. */
+  boot: { fw: string; board: string; cause: string; why: string; unit: string };
+  /** A part of the boot that failed (`w`) and why. */
+  'boot-fail': { w: string; e: string };
+  /** Lines skipped at open. */
+  'jrn-bad': { lines: number };
+  /** A config refused (problem codes). */
+  'cfg-bad': { why: string };
+  /** A config stored: unit, first 16 hex of its SHA-256. */
+  cfg: { unit: string; h: string };
+  /** Whether any receiver can be reached (1) or none (0). */
+  reach: { ok: number };
+  /** A receiver configured without encryption. */
+  insecure: Record<string, never>;
+  /** Decommissioned: forced, recordings not uploaded. */
+  retire: { forced: boolean; recordings: number };
+  /** DC-09 sequence numbers reserved up to `to`. */
+  sq: { to: number };
+  /** An event: sequence number, Contact ID code, qualifier, zone, extended data, bound route. */
+  ev: { n: number; c: number; q: number; z: number; x?: string; o?: number };
+  /** Event `r` delivered on route `p` (`f`: the form, when not the full one). */
+  ok: { r: number; p: number; f?: number };
+  /** Event `r` given up on route `p`. */
+  fail: { r: number; p: number; f?: number };
+  /** Event `r` refused in a form by route `p`. */
+  duh: { r: number; p: number };
+  /** A loop that stopped turning. */
+  hung: { w: string };
+  /** An exception caught at a callback boundary. */
+  fault: { w: string; e: string };
+}
+
+export type RecordKind = keyof RecordFields;
+
+/** What every record has: `i` is unique and increasing across reboots. */
+interface RecordBase {
   /** Sequence number, 1, 2, 3, … for the unit's lifetime. */
   i: number;
-  /** Kind, e.g. `boot`, `press`, `panic`. */
-  k: string;
   /** `Clock.now()` when written, ms since that boot. */
   u: number;
   /** Wall clock when written, UTC ms (as the unit believed it). */
   t: number;
-  /** Kind-specific fields. */
-  [field: string]: unknown;
 }
+
+/** A record of one kind. */
+export type RecordOf<K extends RecordKind> = RecordBase & { k: K } & RecordFields[K];
+
+/** A journal record: a union discriminated on its kind `k`. */
+export type JournalRecord = { [K in RecordKind]: RecordOf<K> }[RecordKind];
 
 export interface JournalOptions {
   /** Bytes per segment before a new one is started. */
@@ -36,7 +77,7 @@ export interface JournalOptions {
 
 export interface Journal {
   /** Append a record; returns it. Throws (code ENOSPC) only when storage is full even after rotation. */
-  append(kind: string, fields?: Record<string, unknown>): JournalRecord;
+  append<K extends RecordKind>(kind: K, fields: RecordFields[K]): RecordOf<K>;
   /** All readable records in order of `i`. */
   records(): JournalRecord[];
   /** Lines that failed their check when the journal was opened. */
@@ -174,24 +215,27 @@ export function createJournal(store: RecordStore, clock: Clock, crypto: Crypto, 
     }
   }
 
-  function append(kind: string, fields?: Record<string, unknown>): JournalRecord {
-    const rec: JournalRecord = { i: next, k: kind, u: Math.round(clock.now()), t: Math.round(clock.wall()) };
+  function append<K extends RecordKind>(kind: K, fields: RecordFields[K]): RecordOf<K> {
+    // Built as plain fields; the types say what each kind holds (nothing of them is in the image).
+    const rec: { [f: string]: unknown } = { i: next, k: kind, u: Math.round(clock.now()), t: Math.round(clock.wall()) };
     if (fields) {
       const keys = Object.keys(fields);
       for (let i = 0; i < keys.length; i++) {
-        if (keys[i] !== 'i' && keys[i] !== 'k' && keys[i] !== 'u' && keys[i] !== 't') rec[keys[i]] = fields[keys[i]];
+        if (keys[i] !== 'i' && keys[i] !== 'k' && keys[i] !== 'u' && keys[i] !== 't') {
+          rec[keys[i]] = (fields as unknown as { [f: string]: unknown })[keys[i]];
+        }
       }
     }
     if (current().file.size() >= options.segmentBytes) rotate();
     try {
-      write(current(), rec);
+      write(current(), rec as unknown as JournalRecord);
     } catch (e) {
       // Full: make room by dropping the oldest segment (carrying what must stay), then try once more.
       if (!dropOldest()) throw e;
-      write(current(), rec);
+      write(current(), rec as unknown as JournalRecord);
     }
     next++;
-    return rec;
+    return rec as unknown as RecordOf<K>;
   }
 
   function records(): JournalRecord[] {

@@ -10,7 +10,7 @@
 import type { Clock, Crypto, Link, LogSink } from '../hal/types';
 import type { Config, ReceiverConfig } from './config';
 import { keyBytes } from './config';
-import type { Journal, JournalRecord } from './journal';
+import type { Journal, JournalRecord, RecordFields, RecordOf } from './journal';
 import { Dc09Target, encodeMessage, cidData, siaData } from './dc09';
 import { formatTime } from './civil-time';
 import { createChannel, Channel } from './channel';
@@ -43,7 +43,7 @@ export interface ReporterDeps {
   links: { wifi?: Link; cellular?: Link };
   config: Config;
   /** An event was acknowledged (once per event). */
-  onDelivered: (rec: JournalRecord) => void;
+  onDelivered: (rec: RecordOf<'ev'>) => void;
   /** Every route is now rated failed (`false`), or one is no longer (`true`). */
   onReach?: (ok: boolean) => void;
 }
@@ -61,7 +61,7 @@ export interface Reporter {
    * Journal an event and start delivering it. Returns its journal record. `only` binds it to one
    * route (its index): the installer's per-path test report (601), delivered there or not at all.
    */
-  report(code: number, qualifier: number, zone: number, xdata?: string, only?: number): JournalRecord;
+  report(code: number, qualifier: number, zone: number, xdata?: string, only?: number): RecordOf<'ev'>;
   /**
    * Health: the name of a route whose frame has waited for its reply far longer than its own
    * timeout allows (a lost timer or a HAL that never answers), or ''.
@@ -80,7 +80,7 @@ export interface Reporter {
 }
 
 interface Pending {
-  rec: JournalRecord;
+  rec: RecordOf<'ev'>;
   at: number;
   urgent: boolean;
   /** Extended-data blocks in the event's full form. */
@@ -208,7 +208,7 @@ export function createReporter(d: ReporterDeps): Reporter {
     return !!r.link && r.link.status().up;
   }
 
-  function addPending(rec: JournalRecord, old: boolean): void {
+  function addPending(rec: RecordOf<'ev'>, old: boolean): void {
     const tries: TryState[] = [];
     // Every event carries its time [H…]; some also a recording reference or a reason.
     const blocks = rec.x ? 2 : 1;
@@ -248,9 +248,9 @@ export function createReporter(d: ReporterDeps): Reporter {
     if (k >= 0) pending.splice(k, 1);
   }
 
-  function settled(p: Pending, kind: string, r: Route, form: number): void {
+  function settled(p: Pending, kind: 'ok' | 'fail', r: Route, form: number): void {
     remove(p);
-    const f: { [k: string]: unknown } = { r: p.rec.i, p: r.index };
+    const f: RecordFields['ok'] = { r: p.rec.i, p: r.index };
     if (form !== FULL) f.f = form;
     try {
       journal.append(kind, f);
@@ -435,21 +435,21 @@ export function createReporter(d: ReporterDeps): Reporter {
     });
   }
 
-  function report(code: number, qualifier: number, zone: number, xdata?: string, only?: number): JournalRecord {
-    const fields: { [k: string]: unknown } = { n: takeSeq(), c: code, q: qualifier, z: zone };
+  function report(code: number, qualifier: number, zone: number, xdata?: string, only?: number): RecordOf<'ev'> {
+    const fields: RecordFields['ev'] = { n: takeSeq(), c: code, q: qualifier, z: zone };
     if (xdata) fields.x = xdata;
     if (only !== undefined) fields.o = only;
-    let rec: JournalRecord;
+    let rec: RecordOf<'ev'>;
     try {
       rec = journal.append('ev', fields);
     } catch (e) {
       // Storage is full even after rotation: deliver from memory rather than lose the event.
       log.write('error', 'journal full: event ' + code + ' kept in memory only');
-      fields.i = 0;
-      fields.k = 'ev';
-      fields.u = clock.now();
-      fields.t = clock.wall();
-      rec = fields as JournalRecord;
+      rec = fields as RecordOf<'ev'>;
+      rec.i = 0;
+      rec.k = 'ev';
+      rec.u = clock.now();
+      rec.t = clock.wall();
     }
     if (routes.length === 0) log.write('warn', 'no receivers configured: event ' + code + ' journalled only');
     addPending(rec, false);
@@ -475,7 +475,7 @@ export function createReporter(d: ReporterDeps): Reporter {
   for (let i = 0; i < rep.receivers.length; i++) routes.push(makeRoute(rep.receivers[i], i));
   // Undelivered events from before this boot, in journal order.
   for (let j = 0; j < all.length; j++) {
-    if (all[j].k === 'ev' && !done[String(all[j].i)]) addPending(all[j], true);
+    if (all[j].k === 'ev' && !done[String(all[j].i)]) addPending(all[j] as RecordOf<'ev'>, true);
   }
   all = [];
   done = {};

@@ -7,6 +7,7 @@ import type { SimHalOptions } from '../sim/hal';
 import { useFakeTime } from './support/fake-time';
 import { readSpoolRecording as readSealed, checkSpoolRecording, counterBreaks, readState } from '../tools/spool-reader';
 import type { SimSpoolMedia } from '../sim/hal';
+import { loose } from './support/loose-record';
 
 /** The recording as the card holds it, opened with the unit's evidence key. */
 const readSpoolRecording = (m: SimSpoolMedia, rid: string) => readSealed(m, rid, SIM_KEYS.evidence);
@@ -73,7 +74,7 @@ describe('audio capture: ring, chunks, chain and spool (sim microphone, no serve
     t.clock.tick(5000);
     hold(u);
     const panic = u.app.journal.records().find((r) => r.k === 'ev' && r.c === 120 && r.q === 1);
-    assert.equal(panic?.x, 'VSIM-0001-0001');
+    assert.equal(loose(panic)?.x, 'VSIM-0001-0001');
   });
 
   it('a card that stalls shorter than the ring loses nothing; a longer stall is a declared gap, never an overwrite', () => {
@@ -206,7 +207,7 @@ describe('audio capture: ring, chunks, chain and spool (sim microphone, no serve
       u.app.journal
         .records()
         .filter((r) => r.k === 'ev' && r.c === 300)
-        .map((r) => [r.q, r.z]);
+        .map((r) => [loose(r).q, loose(r).z]);
     assert.deepEqual(evs(), [[1, 7]]);
     const rec = readSpoolRecording(media, '0001');
     assert.deepEqual(checkSpoolRecording(rec), [], 'everything written is intact');

@@ -26,6 +26,7 @@ import { createSimCrypto } from '../sim/crypto';
 import { encodeMessage, cidData, encodeReply } from '../firmware/dc09';
 import { keyBytes } from '../firmware/config';
 import type { Config } from '../firmware/config';
+import type { RecordOf } from '../firmware/journal';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { storeCommand, provision } = require('./espruino-store') as {
   storeCommand(size: number): string;
@@ -82,11 +83,12 @@ async function until(cond: () => boolean, limit: number): Promise<boolean> {
 }
 
 /** The panic event journalled last and its delivery record, if any. */
-function lastPanic(u: SimUnit): { ev?: Record<string, unknown>; ok?: Record<string, unknown> } {
+function lastPanic(u: SimUnit): { ev?: RecordOf<'ev'>; ok?: RecordOf<'ok'> } {
   const recs = u.app.journal.records();
-  let ev: Record<string, unknown> | undefined;
+  let ev: RecordOf<'ev'> | undefined;
   for (const r of recs) if (r.k === 'ev' && r.c === 120 && r.q === 1) ev = r;
-  const ok = ev ? recs.find((r) => r.k === 'ok' && r.r === ev!.i) : undefined;
+  let ok: RecordOf<'ok'> | undefined;
+  for (const r of recs) if (ev && r.k === 'ok' && r.r === ev.i) ok = ok || r;
   return { ev, ok };
 }
 
