@@ -26,6 +26,7 @@
 import * as net from 'node:net';
 import * as dgram from 'node:dgram';
 import type { SimSerialPort } from './at';
+import { AtInput } from './at-input';
 
 export interface Esp8266Options {
   ssid: string;
@@ -64,9 +65,10 @@ export class SimEsp8266 {
   private powered = false;
   private booting: NodeJS.Timeout | undefined;
   private echo = true;
-  private line = '';
-  private lastCr = false;
-  private sending: { n: number; len: number; data: string; ip?: string; port?: number } | undefined;
+  private readonly input = new AtInput<{ n: number; len: number; ip?: string; port?: number }>(
+    (l) => this.command(l),
+    (t, data) => this.transmit(t, data)
+  );
   private toUnit: ((data: string) => void) | undefined;
   private socks: (Sock | undefined)[] = [];
   private timers = new Set<NodeJS.Timeout>();
@@ -143,8 +145,7 @@ export class SimEsp8266 {
   private off(): void {
     this.on = false;
     this.joined = false;
-    this.sending = undefined;
-    this.line = '';
+    this.input.reset();
     if (this.booting) clearTimeout(this.booting);
     this.booting = undefined;
     for (const t of this.timers) clearTimeout(t);
@@ -177,21 +178,7 @@ export class SimEsp8266 {
 
   private fromUnit(data: string): void {
     if (!this.on) return;
-    for (const ch of data) {
-      const afterCr = this.lastCr;
-      this.lastCr = ch === '\r';
-      if (this.sending && this.sending.data === '' && ch === '\n' && afterCr) continue;
-      if (this.sending) {
-        this.sending.data += ch;
-        if (this.sending.data.length === this.sending.len) this.transmit();
-        continue;
-      }
-      if (ch === '\r') {
-        const l = this.line.replace(/^\n+/, '');
-        this.line = '';
-        if (l) this.command(l);
-      } else if (ch !== '\n' || this.line !== '') this.line += ch;
-    }
+    this.input.feed(data);
   }
 
   private command(l: string): void {
@@ -240,7 +227,7 @@ export class SimEsp8266 {
       const s = this.socks[n];
       if (!s || !s.open || !this.joined) return this.reply('link is not valid', 'ERROR');
       if (Number(m[2]) > 2048) return this.reply('ERROR');
-      this.sending = { n, len: Number(m[2]), data: '', ip: m[3], port: m[4] ? Number(m[4]) : undefined };
+      this.input.expect({ n, len: Number(m[2]), ip: m[3], port: m[4] ? Number(m[4]) : undefined });
       this.send('\r\nOK\r\n> ');
     } else if ((m = /^AT\+CIPCLOSE=(\d)$/.exec(l))) {
       const n = Number(m[1]);
@@ -323,13 +310,11 @@ export class SimEsp8266 {
     }
   }
 
-  private transmit(): void {
-    const t = this.sending!;
-    this.sending = undefined;
+  private transmit(t: { n: number; len: number; ip?: string; port?: number }, data: string): void {
     const s = this.socks[t.n];
     this.send(`\r\nRecv ${t.len} bytes\r\n`);
     if (!s || !s.open || !this.joined) return this.reply('SEND FAIL');
-    const buf = Buffer.from(t.data, 'latin1');
+    const buf = Buffer.from(data, 'latin1');
     this.note(`> [${t.len} bytes for socket ${t.n}]`);
     this.stats.sends++;
     this.stats.bytesOut += buf.length;

@@ -16,6 +16,7 @@
 import * as net from 'node:net';
 import * as dgram from 'node:dgram';
 import type { SimSerialPort } from './at';
+import { AtInput } from './at-input';
 
 interface Socket {
   kind: 'TCP' | 'UDP';
@@ -48,9 +49,10 @@ export class SimModem {
   private dereg: { until: number; stuck: boolean } | undefined;
   private readyAt = 0;
   private echo = true;
-  private line = '';
-  private lastCr = false;
-  private sending: { slot: number; len: number; data: string } | undefined;
+  private readonly input = new AtInput<{ slot: number; len: number }>(
+    (l) => this.command(l),
+    (t, data) => this.transmit(t, data)
+  );
   private keyDownAt = -1;
   private toUnit: ((data: string) => void) | undefined;
   private sockets: (Socket | undefined)[] = [];
@@ -118,8 +120,7 @@ export class SimModem {
   private powerOff(): void {
     this.on = false;
     this.hung = false;
-    this.sending = undefined;
-    this.line = '';
+    this.input.reset();
     if (this.dereg?.stuck) this.dereg = undefined;
     for (let i = 0; i < this.sockets.length; i++) if (this.sockets[i]) this.drop(i, false);
   }
@@ -135,23 +136,7 @@ export class SimModem {
 
   private fromUnit(data: string): void {
     if (!this.on || Date.now() < this.readyAt) return;
-    for (const ch of data) {
-      const afterCr = this.lastCr;
-      this.lastCr = ch === '\r';
-      // The line feed after a command's CR belongs to the command, not to the data that follows
-      // the `> ` prompt.
-      if (this.sending && this.sending.data === '' && ch === '\n' && afterCr) continue;
-      if (this.sending) {
-        this.sending.data += ch;
-        if (this.sending.data.length === this.sending.len) this.transmit();
-        continue;
-      }
-      if (ch === '\r') {
-        const l = this.line.replace(/^\n+/, '');
-        this.line = '';
-        if (l) this.command(l);
-      } else if (ch !== '\n' || this.line !== '') this.line += ch;
-    }
+    this.input.feed(data);
   }
 
   private command(l: string): void {
@@ -187,7 +172,7 @@ export class SimModem {
     else if ((m = /^AT\+CIPSEND=(\d),(\d+)$/.exec(l))) {
       const s = this.sockets[Number(m[1])];
       if (!s || !s.open || !this.registered()) return this.reply('ERROR');
-      this.sending = { slot: Number(m[1]), len: Number(m[2]), data: '' };
+      this.input.expect({ slot: Number(m[1]), len: Number(m[2]) });
       this.send('\r\n> ');
     } else if ((m = /^AT\+CIPCLOSE=(\d)(,1)?$/.exec(l))) {
       const n = Number(m[1]);
@@ -238,12 +223,10 @@ export class SimModem {
     }
   }
 
-  private transmit(): void {
-    const t = this.sending!;
-    this.sending = undefined;
+  private transmit(t: { slot: number; len: number }, data: string): void {
     const s = this.sockets[t.slot];
     if (!s || !s.open || !this.registered()) return this.reply(`${t.slot}, SEND FAIL`);
-    const buf = Buffer.from(t.data, 'latin1');
+    const buf = Buffer.from(data, 'latin1');
     if (s.tcp) s.tcp.write(buf);
     else if (s.udp) s.udp.send(buf);
     this.reply(`${t.slot}, SEND OK`);

@@ -1,6 +1,5 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { createChannel } from '../firmware/channel';
 import { createCentreClock } from '../firmware/centre-clock';
 import type { Outcome as ChannelResult } from '../firmware/route';
 import { encodeReply, decodeReply, Dc09Target } from '../firmware/dc09';
@@ -12,7 +11,7 @@ import { createCellularLink } from '../hal/espruino/cellular';
 import { createSimSite } from '../sim/site';
 import { Session, simTransport } from '../tools/installer-link';
 import type { LogSink } from '../hal/types';
-import { handLink } from './support/hand-link';
+import { handLink, testChannel } from './support/hand-link';
 
 /**
  * Every socket and serial line the unit reads, fed garbage, oversized input, frames split across
@@ -31,18 +30,13 @@ const bytes = fc.uint8Array({ maxLength: 300 }).map(latin1);
 /** A channel whose connection we feed by hand; returns what it decided (or undefined: still waiting). */
 function channelRig(clock: SimClock) {
   const { link, handlers } = handLink();
-  const ch = createChannel({
+  const ch = testChannel({
     link,
-    host: 'h',
-    port: 1,
-    transport: 'tcp',
     target,
-    ackTimeoutMs: 600_000,
     clock,
     crypto,
     log: silentLog,
-    times: createCentreClock(clock, 0, silentLog),
-    name: 'primary'
+    times: createCentreClock(clock, 0, silentLog)
   });
   return {
     async send(): Promise<() => ChannelResult | undefined> {

@@ -1,6 +1,5 @@
 import { strict as assert } from 'node:assert';
 import * as nodeCrypto from 'node:crypto';
-import { createChannel } from '../firmware/channel';
 import { createCentreClock, CentreClock, WINDOW_MS, MIN_WALL } from '../firmware/centre-clock';
 import type { Outcome } from '../firmware/route';
 import { encodeReply, decodeReply, openFrame, wrapFrame, Dc09Target, formatTime } from '../firmware/dc09';
@@ -8,7 +7,7 @@ import { keyBytes } from '../firmware/config';
 import { createSimCrypto } from '../sim/crypto';
 import { createSimClock, SimClock } from '../sim/clock';
 import type { LogSink } from '../hal/types';
-import { handLink } from './support/hand-link';
+import { handLink, testChannel } from './support/hand-link';
 
 /**
  * The checks that decide whether a reply acknowledges a frame, tried as an attacker between the
@@ -42,18 +41,13 @@ const nak = (ms: number) => wrapFrame(`"NAK"0000R0L0A0[]${ts(ms)}`);
 
 function rig(clock: SimClock, times: CentreClock, t: Dc09Target = target) {
   const { link, handlers } = handLink();
-  const ch = createChannel({
+  const ch = testChannel({
     link,
-    host: 'h',
-    port: 1,
-    transport: 'tcp',
     target: t,
-    ackTimeoutMs: 600_000,
     clock,
     crypto,
     log,
-    times,
-    name: 'primary'
+    times
   });
   return {
     async send(seq: string): Promise<() => Outcome | undefined> {
@@ -284,18 +278,13 @@ describe('reply checks: lenient where security does not suffer', () => {
     const n = nak(Date.now());
     let results: Outcome[] = [];
     const { link, handlers } = handLink();
-    const ch = createChannel({
+    const ch = testChannel({
       link,
-      host: 'h',
-      port: 1,
-      transport: 'tcp',
       target,
-      ackTimeoutMs: 600_000,
       clock,
       crypto,
       log,
-      times,
-      name: 'primary'
+      times
     });
     ch.send('frame', '0041', (o) => {
       results.push(o);
@@ -331,18 +320,13 @@ describe('reply checks: lenient where security does not suffer', () => {
       },
       request: () => undefined
     };
-    const ch = createChannel({
+    const ch = testChannel({
       link,
-      host: 'h',
-      port: 1,
-      transport: 'tcp',
       target,
-      ackTimeoutMs: 600_000,
       clock,
       crypto,
       log,
-      times,
-      name: 'primary'
+      times
     });
     let res: Outcome | undefined;
     const got = () => res;
@@ -378,18 +362,13 @@ describe('reply checks: lenient where security does not suffer', () => {
       },
       request: () => undefined
     };
-    const ch = createChannel({
+    const ch = testChannel({
       link,
-      host: 'h',
-      port: 1,
-      transport: 'tcp',
       target,
-      ackTimeoutMs: 600_000,
       clock,
       crypto,
       log,
-      times,
-      name: 'primary'
+      times
     });
     const t = Date.now();
     const fixed = (seq: string, ms: number) =>

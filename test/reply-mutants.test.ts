@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import * as nodeCrypto from 'node:crypto';
-import { createChannel } from '../firmware/channel';
+import { testChannel } from './support/hand-link';
 import { createCentreClock, MIN_WALL, MAX_WALL } from '../firmware/centre-clock';
 import { eventStep, newRoute, newTry, SINGLE, FULL, Outcome, RouteState } from '../firmware/route';
 import {
@@ -131,18 +131,14 @@ function channelRig(o: { target?: Dc09Target; wall?: number; noPath?: boolean; c
   const clock = o.clock ?? manualClock(o.wall ?? W0);
   const times = createCentreClock(clock, 0, log);
   const net = scriptedLink();
-  const ch = createChannel({
+  const ch = testChannel({
     link: o.noPath ? undefined : net.link,
-    host: 'h',
-    port: 1,
-    transport: 'tcp',
     target: o.target ?? target,
     ackTimeoutMs: 10_000,
     clock,
     crypto,
     log,
-    times,
-    name: 'primary'
+    times
   });
   const conn = (i = net.conns.length - 1) => {
     assert.ok(net.conns[i], `connection ${i} was made`);

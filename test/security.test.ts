@@ -1,5 +1,4 @@
 import { strict as assert } from 'node:assert';
-import { createChannel } from '../firmware/channel';
 import { createCentreClock } from '../firmware/centre-clock';
 import type { Outcome as ChannelResult } from '../firmware/route';
 import { encodeReply, Dc09Target } from '../firmware/dc09';
@@ -9,7 +8,7 @@ import { createSimClock } from '../sim/clock';
 import { SIM_KEYS } from '../sim/default-config';
 import { useFakeTime } from './support/fake-time';
 import { createRig, Rig } from '../sim/alarm-rig';
-import { handLink } from './support/hand-link';
+import { handLink, testChannel } from './support/hand-link';
 
 const crypto = createSimCrypto();
 
@@ -21,18 +20,14 @@ describe('security: replays fail, keys never leave the unit in the clear', funct
     const key = keyBytes(SIM_KEYS.primary) as string;
     const target: Dc09Target = { account: '1234', line: '1', receiver: '1', key };
     const { link, handlers } = handLink();
-    const ch = createChannel({
+    const ch = testChannel({
       link,
-      host: 'h',
-      port: 1,
-      transport: 'tcp',
       target,
       ackTimeoutMs: 60_000,
       clock,
       crypto,
       log: { write: () => undefined },
-      times: createCentreClock(clock, 0, { write: () => undefined }),
-      name: 'primary'
+      times: createCentreClock(clock, 0, { write: () => undefined })
     });
     try {
       const captured = encodeReply(crypto, 'ACK', '0041', target, Date.now());

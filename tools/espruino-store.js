@@ -7,7 +7,6 @@
  * raw flash (nothing but the image is ever in Storage). Used by the smoke test and the bench.
  */
 const { spawn } = require('child_process');
-const fs = require('fs');
 const path = require('path');
 
 /**
@@ -19,78 +18,62 @@ function storeCommand(size) {
 }
 
 /**
- * Boot the interpreter in `dir`; when it answers `no-module`, write the build's installer module
- * (dist/installer-module.img) into its code sector through the console's `code` request, as the
- * installer tool does (the LINUX image links its module and answers at once); then give
- * the unit `config`; resolves once the unit has stored it (it then restarts, which quits the Linux
- * build). Rejects with the output.
+ * Boot the interpreter in `dir` and give the unit `config` through the installer tool's own
+ * session (tools/installer-link.ts), as `npm run commission` does: a unit that answers `no-module`
+ * is first given the build's installer module (dist/installer-module.img) through the `code`
+ * request (the LINUX image links its module and answers at once). Resolves once the unit has
+ * stored the config (it then restarts, which quits the Linux build); rejects with the output.
  */
-function provision(bin, dir, config, ms = 20000) {
-  const img = fs.readFileSync(path.join(__dirname, '..', 'dist', 'installer-module.img'));
-  const PIECE = 768; // as tools/installer-link.ts MODULE_PIECE: a longer line overruns the input buffer
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, [], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let sent = false;
-    let piece = -2;
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error('the unit did not take the config:\n' + out.slice(-2000)));
-    }, ms);
-    const send = (o) => child.stdin.write('\x10I(' + JSON.stringify(o) + ')\n');
-    const nextPiece = () => {
-      piece++;
-      const at = piece * PIECE;
-      if (at < img.length)
-        send({ id: 7100 + piece, op: 'code', at, data: img.subarray(at, at + PIECE).toString('base64') });
-      else send({ id: 7100 + piece, op: 'code', done: true });
-    };
-    const onData = (d) => {
-      out += d.toString('latin1');
-      if (piece === -2 && /info boot /.test(out)) {
-        piece = -1;
-        send({ id: 7099, op: 'info' });
-      }
-      const asked = piece === -1 && /@I (\{[^\n]*"id":7099,[^\n]*\})/.exec(out);
-      if (asked) {
-        // A module linked into the image (the LINUX profile) answers; an empty sector says no-module.
-        if (/"error":"no-module"/.test(asked[1])) nextPiece();
-        else {
-          piece = Infinity;
-          sent = true;
-          send({ id: 7001, op: 'config', config });
-        }
-      }
-      const r =
-        piece >= 0 &&
-        piece !== Infinity &&
-        new RegExp('@I (\\{[^\\n]*"id":' + (7100 + piece) + ',[^\\n]*\\})').exec(out);
-      if (r && !sent) {
-        if (!/"ok":true/.test(r[1])) {
-          clearTimeout(timer);
-          child.kill('SIGKILL');
-          return reject(new Error('the unit refused its installer module: ' + r[1]));
-        }
-        if (piece * PIECE < img.length) nextPiece();
-        else {
-          sent = true;
-          send({ id: 7001, op: 'config', config });
-        }
-      }
-      if (/@I \{[^\n]*"id":7001,"ok":true/.test(out)) {
-        clearTimeout(timer);
-        // It restarts to apply the config (quit on Linux); make sure it is gone.
-        setTimeout(() => child.kill('SIGKILL'), 1500);
-        child.on('exit', () => resolve(out));
-      } else if (/@I \{[^\n]*"id":7001,"ok":false/.test(out)) {
-        clearTimeout(timer);
-        child.kill('SIGKILL');
-        reject(new Error('the unit refused the config: ' + (/@I (\{[^\n]*"id":7001[^\n]*\})/.exec(out) || [])[1]));
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
+async function provision(bin, dir, config, ms = 20000) {
+  const { Session } = require('./installer-link');
+  const child = spawn(bin, [], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let partial = '';
+  let listener;
+  const onData = (d) => {
+    const text = d.toString('latin1');
+    out += text;
+    partial += text;
+    let nl;
+    while ((nl = partial.search(/\r|\n/)) >= 0) {
+      const line = partial.slice(0, nl);
+      partial = partial.slice(nl + 1);
+      if (line && listener) listener(line);
+    }
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise((r) => child.on('exit', r));
+  const session = new Session({
+    write: (t) => child.stdin.write(t),
+    onLine: (fn) => (listener = fn),
+    close: async () => undefined
   });
+  session.module = path.join(__dirname, '..', 'dist', 'installer-module.img');
+  const end = Date.now() + ms;
+  try {
+    while (!/info boot /.test(out)) {
+      if (Date.now() > end) throw new Error('the unit did not boot:\n' + out.slice(-2000));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const r = await session.request('config', { config }, { timeoutMs: Math.max(1000, end - Date.now()) });
+    if (session.moduleWrite && !session.moduleWrite.ok) {
+      throw new Error('the unit refused its installer module: ' + JSON.stringify(session.moduleWrite));
+    }
+    if (!r.ok) {
+      throw new Error(
+        r.error === 'no-answer'
+          ? 'the unit did not take the config:\n' + out.slice(-2000)
+          : 'the unit refused the config: ' + JSON.stringify(r)
+      );
+    }
+    // It restarts to apply the config (quit on Linux); make sure it is gone.
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 1500))]);
+    return out;
+  } finally {
+    child.kill('SIGKILL');
+    await exited;
+  }
 }
 
 module.exports = { storeCommand, provision };

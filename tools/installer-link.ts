@@ -121,14 +121,17 @@ export class Session {
   }
 
   private line(line: string): void {
-    if (!line.startsWith('@I ')) {
+    // A reply printed while the interpreter shows its prompt comes after the prompt's erase
+    // (`>`, CR, ESC [J): on the 2v29 interpreter the line reads `\x1b[J@I {…}`.
+    const at = line.indexOf('@I {');
+    if (at < 0 || !/^(>|\x1b\[J)*$/.test(line.slice(0, at))) {
       this.lines.push(line.slice(0, 2000));
       if (this.lines.length > 500) this.lines.splice(0, 100);
       return;
     }
     let r: Reply & { progress?: string };
     try {
-      r = JSON.parse(line.slice(3));
+      r = JSON.parse(line.slice(at + 3));
     } catch {
       return;
     }

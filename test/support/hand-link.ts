@@ -1,4 +1,5 @@
 import type { ConnectionHandlers, Link } from '../../hal/types';
+import { createChannel, Channel, ChannelOptions } from '../../firmware/channel';
 
 /**
  * A link whose connections the test feeds by hand: every connect opens on the next microtask and
@@ -23,4 +24,14 @@ export function handLink(): { link: Link; handlers(): ConnectionHandlers } {
       return h;
     }
   };
+}
+
+/**
+ * A channel as the tests set one up: one TCP route named primary to host `h`, waiting up to
+ * 10 minutes for a reply unless told otherwise; the link, clock, keys and logs are the test's.
+ */
+export function testChannel(
+  o: Pick<ChannelOptions, 'link' | 'target' | 'clock' | 'crypto' | 'log' | 'times'> & Partial<ChannelOptions>
+): Channel {
+  return createChannel({ host: 'h', port: 1, transport: 'tcp', ackTimeoutMs: 600_000, name: 'primary', ...o });
 }
