@@ -120,6 +120,15 @@ function parseArgs(argv) {
  * the boot image of `board`, which loads the installer module of that SHA-256; absent: the
  * installer module itself, one expression whose value is its exports (the code area evaluates it).
  */
+/**
+ * The image has no outer function (issue #17: every function would carry that scope in its chain,
+ * ~660 variables on the Espruino WiFi): its top-level names are the interpreter's root scope, so
+ * the mangler must not produce a name the interpreter already gives a meaning (a pin, `E`).
+ */
+const ESPRUINO_SHORT_GLOBALS = ['E'].concat(
+  ...'ABCDH'.split('').map((p) => Array.from({ length: 10 }, (_, i) => p + i))
+);
+
 async function compile(board, moduleSha) {
   const esbuild = require('esbuild');
   const ts = require('typescript');
@@ -133,7 +142,7 @@ async function compile(board, moduleSha) {
     write: false,
     // The module: one function expression called at once, whose value is its exports (`eval`
     // returns it): bundled as ESM, its closing `export { … }` becomes the `return` below.
-    format: image ? 'iife' : 'esm',
+    format: 'esm',
     banner: image ? undefined : { js: '(function(){' },
     footer: image ? undefined : { js: '})()' },
     platform: 'neutral',
@@ -214,7 +223,7 @@ async function compile(board, moduleSha) {
     ecma: 5,
     toplevel: true,
     compress: { defaults: false, hoist_vars: true, sequences: true, expression: !image },
-    mangle: { toplevel: true },
+    mangle: { toplevel: true, reserved: image ? ESPRUINO_SHORT_GLOBALS : [] },
     format: { ecma: 5, ascii_only: true, comments: false },
     sourceMap: { content: typeof compressed.map === 'string' ? JSON.parse(compressed.map) : compressed.map }
   });

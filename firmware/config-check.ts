@@ -209,7 +209,7 @@ export function checkConfig(c: unknown, audioBytes?: number): ConfigProblem[] {
     const ring = audioRing(a as unknown as AudioConfig);
     if (ring.chunk % 4 !== 0) bad('audio.chunkMs', 'chunk4');
     else if (audioBytes !== undefined && ring.bytes > audioBytes) {
-      bad('audio', 'ring:' + ring.bytes + ':' + ring.slots + ':' + audioBytes);
+      bad('audio', 'ring:' + ring.bytes + ':' + ring.bytes / ring.chunk + ':' + audioBytes);
     }
   }
 

@@ -81,7 +81,7 @@ export function reasonWords(p: ConfigProblem): string {
   if (code === 'range' && range) return `must be from ${range.min} to ${range.max} ${range.unit}, got ${args[0]}`;
   if (code === 'version') return `must be ${4}`;
   if (code === 'ring') {
-    return `needs a ${args[0]}-byte ring (${args[1]} chunks), more than the ${args[2]} bytes this board has beside the firmware: lower rate or preMs`;
+    return `needs ${args[0]} bytes of RAM for its audio ring (${args[1]} chunks of rate x chunkMs), more than the ${args[2]} bytes this board has beside the firmware: lower rate or chunkMs`;
   }
   return Object.prototype.hasOwnProperty.call(WORDS, code) ? WORDS[code] : `is refused (${p.reason.slice(0, 40)})`;
 }

@@ -219,13 +219,18 @@ export function keyBytes(key: unknown, format?: unknown): string | { error: stri
   return key;
 }
 
+/** Chunk slots of the ring kept in RAM where the pre-trigger audio lives on the card: the filling one and two for a slow card. */
+export const RAM_SLOTS = 3;
+
 /**
- * Samples per chunk, and the ring's slots: the pre-trigger chunks plus the one filling. No slack
- * slot is needed: at a trigger the pre-trigger chunks go to the spool at once, and the slots they
- * free then absorb a slow card (docs/evidence.md).
+ * Samples per chunk, the ring's slots (the pre-trigger chunks plus the one filling), and the RAM
+ * the ring takes: `RAM_SLOTS` chunks, because the pre-trigger chunks wait on the card, sealed
+ * (firmware/recorder.ts, docs/evidence.md "The pre-trigger ring"). The two spare slots hold 2
+ * chunks (1 s at the defaults) while the card is busy: twice the longest write busy time the SD
+ * specification allows an SDXC card (500 ms).
  */
 export function audioRing(a: AudioConfig): { chunk: number; slots: number; bytes: number } {
   const chunk = (a.rate * a.chunkMs) / 1000;
   const slots = Math.ceil(a.preMs / a.chunkMs) + 1;
-  return { chunk: chunk, slots: slots, bytes: chunk * slots };
+  return { chunk: chunk, slots: slots, bytes: chunk * Math.min(slots, RAM_SLOTS) };
 }

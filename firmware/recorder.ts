@@ -11,8 +11,8 @@
  */
 import type { Clock, Crypto, LogSink, Microphone, RecordStore, Spool } from '../hal/types';
 import type { AudioConfig } from './config';
-import { audioRing } from './config';
-import { SealKeys, seal, sealHolds, parseHeader, sealedLength } from './seal';
+import { RAM_SLOTS, audioRing } from './config';
+import { SealKeys, sealHolds, parseHeader, sealedLength, encryptChunk, sealHead } from './seal';
 
 /** A recording's persistent state (`RRRRA.REC` / `RRRRB.REC`). */
 export interface RecState {
@@ -102,6 +102,12 @@ export interface RecorderDeps {
 }
 
 const ZERO = '0000000000000000000000000000000000000000000000000000000000000000';
+/**
+ * The pre-trigger ring on the card (docs/evidence.md, "The pre-trigger ring"): fixed places, one
+ * per pre-trigger chunk, each holding a chunk encrypted as the seal encrypts it, rewritten in
+ * place while the unit is idle.
+ */
+export const PRE_RING = 'PRE.RNG';
 /** Internal-flash record holding the last recording id used. */
 const RID_RECORD = 'rec.id';
 /** Trouble code and zone for a full audio store (docs/evidence.md). */
@@ -196,19 +202,27 @@ export function createRecorder(d: RecorderDeps): Recorder {
   const ring0 = audioRing(a);
   const cs = ring0.chunk;
   const bs = cs / 4;
-  let slots = ring0.slots;
+  /** Pre-trigger chunks kept: on the card where the spool rewrites in place, else in RAM. */
+  const pre = ring0.slots - 1;
+  const onCard = !!spool.writeAt && pre > 0 && !!d.keys;
+  let slots = onCard ? Math.min(ring0.slots, RAM_SLOTS) : ring0.slots;
   if (slots * cs > d.audioBytes) {
     slots = Math.max(2, Math.floor(d.audioBytes / cs));
     d.log.write(
       'warn',
-      'audio ring cut to ' + slots + ' chunks to fit ' + d.audioBytes + ' bytes: less pre-trigger audio'
+      'audio ring cut to ' +
+        slots +
+        ' chunks to fit ' +
+        d.audioBytes +
+        ' bytes: ' +
+        (onCard ? 'less slack for a slow card' : 'less pre-trigger audio')
     );
   }
-  /** Full slots kept while idle: the pre-trigger audio (one slot is always the filling one). */
+  /** Full slots kept in RAM while idle (one slot is always the filling one). */
   const keep = slots - 1;
   const blockMs = (bs * 1000) / a.rate;
 
-  // The ring: audio and, per slot, where its first sample sits in time and in the sample count.
+  // The ring in RAM: audio and, per slot, where its first sample sits in time and in the sample count.
   const ring = new Uint8Array(slots * cs);
   const sS = new Float64Array(slots);
   const sT = new Float64Array(slots);
@@ -219,6 +233,24 @@ export function createRecorder(d: RecorderDeps): Recorder {
   /** Why samples were lost just before the slot (0 none, 1 mic, 2 spool). */
   const sWhy = new Uint8Array(slots);
   const WHY = ['', 'mic', 'spool', 'boot', 'full'];
+
+  // The pre-trigger ring on the card: entry k at byte k * E of PRE_RING; here only what the seal
+  // needs of each (sample index, times, length, loss reason, SHA-256 of the audio, IV, SHA-256 of
+  // the ciphertext), oldest at `preHead`.
+  const P = onCard ? pre : 0;
+  const E = sealedLength(cs);
+  const pS = new Float64Array(P);
+  const pT = new Float64Array(P);
+  const pW = new Float64Array(P);
+  const pN = new Uint32Array(P);
+  const pWhy = new Uint8Array(P);
+  const pH = new Uint8Array(P * 32);
+  const pV = new Uint8Array(P * 16);
+  const pX = new Uint8Array(P * 32);
+  let preHead = 0;
+  let preCount = 0;
+  /** The card refused the pre-trigger ring (logged once until it takes a chunk again). */
+  let preFailed = false;
   let head = 0;
   /** Full slots waiting (oldest at `head`); the filling slot is at head + count. */
   let count = 0;
@@ -239,11 +271,6 @@ export function createRecorder(d: RecorderDeps): Recorder {
   let full = false;
   /** A dropped chunk's reason, for the gap the next written chunk declares. */
   let pendingWhy = '';
-  /** A sealed chunk the card was too busy to take, kept for its next try. */
-  let waiting: { head: string; ct: Uint8Array } | undefined;
-  let waitingSlot = -1;
-  let waitingIndex = -1;
-  let sealedC = '';
   let work: () => void = function () {};
 
   /**
@@ -288,10 +315,9 @@ export function createRecorder(d: RecorderDeps): Recorder {
   /** A slot just filled (or closed early): queue it; when idle keep only the pre-trigger ones. */
   function completed(): void {
     count++;
-    while (!cur && count > keep) {
-      head = (head + 1) % slots;
-      count--;
-    }
+    // Idle: the oldest goes (the pre-trigger audio rolls on; on the card, a slot the card could
+    // not take in time, declared as lost to the spool if a recording takes the audio around it).
+    while (!cur && count > keep) dropHead(onCard ? 2 : 0);
     if (count < slots) sN[(head + count) % slots] = 0;
   }
 
@@ -300,56 +326,137 @@ export function createRecorder(d: RecorderDeps): Recorder {
     if (count < slots && sN[(head + count) % slots] > 0) completed();
   }
 
-  /** Write the oldest full slot to the spool (at most one per call). */
-  function pump(): void {
-    if (!cur || count === 0) return;
-    const st = cur;
+  /** Let the oldest RAM slot go (written, or lost); the one after it declares the loss when `why`. */
+  function dropHead(why: number): void {
+    const wasFull = count >= slots;
+    head = (head + 1) % slots;
+    count--;
+    // The ring had no filling slot: the one just freed becomes it.
+    if (wasFull) sN[(head + count) % slots] = 0;
+    if (why && (count > 0 || sN[head] > 0)) sWhy[head] = why;
+  }
+
+  /**
+   * Idle: move the oldest full RAM slot to the pre-trigger ring on the card, encrypted (the chain
+   * and MAC wait for a recording). When the ring is full its oldest entry is the one rewritten.
+   */
+  function pumpIdle(): void {
     const slot = head;
     const n = sN[slot];
+    const at = preCount === P ? preHead : (preHead + preCount) % P;
+    let e: { v: Uint8Array; ct: Uint8Array; x: Uint8Array };
+    try {
+      e = encryptChunk(d.crypto, d.keys as SealKeys, ring.subarray(slot * cs, slot * cs + n), undefined, sealBuf);
+    } catch (x) {
+      // No memory for the cipher's result just now: this chunk of pre-trigger audio is lost, the
+      // unit carries on (an idle chore must never take the unit down).
+      dropHead(2);
+      return;
+    }
+    if (preCount === P) {
+      // The entry about to be rewritten leaves the ring first: a torn rewrite is never read back.
+      preHead = (preHead + 1) % P;
+      preCount--;
+    }
+    try {
+      (spool.writeAt as NonNullable<Spool['writeAt']>)(PRE_RING, at * E, [e.ct]);
+    } catch (x) {
+      const code = errCode(x);
+      // Busy: the slot waits in RAM for the next block (only the oldest entry has gone).
+      if (code === 'EBUSY') return;
+      if (!preFailed) d.log.write('error', 'pre-trigger audio not kept on the card: ' + code);
+      preFailed = true;
+      dropHead(2);
+      return;
+    }
+    preFailed = false;
+    pS[at] = sS[slot];
+    pT[at] = sT[slot];
+    pW[at] = sW[slot];
+    pN[at] = n;
+    pWhy[at] = sWhy[slot];
+    pH.set(d.crypto.sha256(ring.subarray(slot * cs, slot * cs + n)), at * 32);
+    pV.set(e.v, at * 16);
+    pX.set(e.x, at * 32);
+    preCount++;
+    dropHead(0);
+  }
+
+  /** Write the oldest chunk (a pre-trigger one from the card, else a full RAM slot) to the recording (at most one per call). */
+  function pump(): void {
+    if (!cur) {
+      if (onCard && count > 0) pumpIdle();
+      return;
+    }
+    if (preCount === 0 && count === 0) return;
+    const st = cur;
+    const fromCard = preCount > 0;
+    const slot = fromCard ? preHead : head;
+    const n = fromCard ? pN[slot] : sN[slot];
+    const s0 = fromCard ? pS[slot] : sS[slot];
+    const w0 = fromCard ? pW[slot] : sW[slot];
     if (base !== base) {
       // First chunk after a resume: the gap since the last written sample, from the wall clock.
       const expected = st.start + (st.ns * 1000) / st.rate;
       // A restart always loses audio: declare at least one sample even if the clock cannot tell.
-      const est = Math.max(1, Math.round(((sW[slot] - expected) * st.rate) / 1000));
-      base = sS[slot] - (st.ns + est);
+      const est = Math.max(1, Math.round(((w0 - expected) * st.rate) / 1000));
+      base = s0 - (st.ns + est);
       pendingWhy = 'boot';
     }
-    const s = sS[slot] - base;
-    const audio = ring.subarray(slot * cs, slot * cs + n);
+    const s = s0 - base;
+    const t = Math.round(fromCard ? pT[slot] : sT[slot]);
+    const w = Math.round(w0);
     const seg = segmentName(st.r, st.sg);
     let c = '';
     let bytes = 0;
     try {
-      let sealed = waiting;
-      if (!sealed || waitingSlot !== slot || waitingIndex !== st.n) {
-        const t = Math.round(sT[slot]);
-        const w = Math.round(sW[slot]);
-        const h = d.crypto.hex(d.crypto.sha256(audio));
-        const chain = chainOf(d.crypto, st.hd, st.r, st.n, s, n, t, w, h);
-        sealed = seal(
-          d.crypto,
-          d.keys as SealKeys,
-          { r: st.r, i: st.n, s: s, n: n, t: t, w: w, h: h, p: st.hd },
-          chain,
-          audio,
-          undefined,
-          sealBuf
-        );
-        sealedC = d.crypto.hex(chain);
-        waiting = sealed;
-        waitingSlot = slot;
-        waitingIndex = st.n;
+      let ct: Uint8Array | string;
+      let v: Uint8Array;
+      let x: Uint8Array;
+      let h: string;
+      if (fromCard) {
+        // The ciphertext back from the card, checked against the hash its MAC will cover.
+        const back = spool.readAt(PRE_RING, slot * E, sealedLength(n));
+        x = pX.subarray(slot * 32, slot * 32 + 32);
+        if (
+          back === undefined ||
+          back.length !== sealedLength(n) ||
+          d.crypto.hex(d.crypto.sha256(back)) !== d.crypto.hex(x)
+        ) {
+          d.log.write('error', 'pre-trigger chunk ' + st.r + ':' + st.n + ' unreadable on the card');
+          pendingWhy = 'spool';
+          release(true);
+          return;
+        }
+        ct = back;
+        v = pV.subarray(slot * 16, slot * 16 + 16);
+        h = d.crypto.hex(pH.subarray(slot * 32, slot * 32 + 32));
+      } else {
+        // Sealed again at each try while the card is busy (a fresh IV each time).
+        const audio = ring.subarray(slot * cs, slot * cs + n);
+        h = d.crypto.hex(d.crypto.sha256(audio));
+        const e = encryptChunk(d.crypto, d.keys as SealKeys, audio, undefined, sealBuf);
+        ct = e.ct;
+        v = e.v;
+        x = e.x;
       }
-      c = sealedC;
-      bytes = sealed.head.length + sealed.ct.length;
+      const chain = chainOf(d.crypto, st.hd, st.r, st.n, s, n, t, w, h);
+      c = d.crypto.hex(chain);
+      const head = sealHead(
+        d.crypto,
+        d.keys as SealKeys,
+        { r: st.r, i: st.n, s: s, n: n, t: t, w: w, h: h, p: st.hd },
+        chain,
+        v,
+        x
+      );
+      bytes = head.length + ct.length;
       // One append: the header line, then the ciphertext.
-      spool.append(seg, [sealed.head, sealed.ct]);
-      waiting = undefined;
+      spool.append(seg, [head, ct]);
     } catch (e) {
       const code = errCode(e);
-      // The card is busy: the slot waits in the ring, its seal kept for the next try.
+      // The card is busy: the chunk waits for the next block.
       if (code === 'EBUSY') return;
-      waiting = undefined;
       // Part of the append may have reached the card: the next chunk starts a new segment.
       if (spool.size(seg) > st.wo) {
         st.sg++;
@@ -359,12 +466,12 @@ export function createRecorder(d: RecorderDeps): Recorder {
       pendingWhy = code === 'ENOSPC' ? 'full' : 'spool';
       trouble(true);
       persist(st);
-      release();
+      release(fromCard);
       return;
     }
     const gap = s > st.ns;
     if (gap) {
-      const why = pendingWhy || WHY[sWhy[slot]] || 'mic';
+      const why = pendingWhy || WHY[fromCard ? pWhy[slot] : sWhy[slot]] || 'mic';
       st.gaps.push({ i: st.n, s: s - st.ns, why: why });
     }
     pendingWhy = '';
@@ -376,16 +483,16 @@ export function createRecorder(d: RecorderDeps): Recorder {
     // records, which boot reads back).
     if (gap || st.n % SAVE_EVERY === 0) persist(st);
     trouble(false);
-    release(); // (closes the recording when this was its last chunk)
+    release(fromCard); // (closes the recording when this was its last chunk)
     work();
   }
 
-  function release(): void {
-    const wasFull = count >= slots;
-    head = (head + 1) % slots;
-    count--;
-    // The ring had no filling slot: the one just freed becomes it.
-    if (wasFull) sN[(head + count) % slots] = 0;
+  /** The oldest chunk has been written (or lost): the pre-trigger entry on the card, or the RAM slot. */
+  function release(fromCard: boolean): void {
+    if (fromCard) {
+      preHead = (preHead + 1) % P;
+      preCount--;
+    } else dropHead(0);
     if (flushing > 0) flushing--;
     if (flushing === 0) close();
   }
@@ -447,7 +554,7 @@ export function createRecorder(d: RecorderDeps): Recorder {
     maxTimer = -1;
     endWhy = reason;
     closeFilling();
-    flushing = count;
+    flushing = preCount + count;
     if (flushing === 0) close();
   }
 
@@ -518,9 +625,11 @@ export function createRecorder(d: RecorderDeps): Recorder {
       } catch (e) {
         d.log.write('error', 'recording id not saved: ' + errCode(e));
       }
-      // The oldest audio in the ring: a full slot, or the one filling (both sit at `head`).
+      // The oldest audio: the pre-trigger ring's oldest entry on the card, else a full RAM slot or
+      // the one filling (both sit at `head`).
       const first = head;
-      base = sN[first] > 0 || count > 0 ? sS[first] : live;
+      const any = sN[first] > 0 || count > 0;
+      base = preCount > 0 ? pS[preHead] : any ? sS[first] : live;
       const trig = Math.max(0, live - base - Math.round((heldMs * a.rate) / 1000));
       const st: RecState = {
         q: 0,
@@ -528,7 +637,7 @@ export function createRecorder(d: RecorderDeps): Recorder {
         rate: a.rate,
         cs: cs,
         trig: trig,
-        start: sN[first] > 0 || count > 0 ? Math.round(sW[first]) : clock.wall(),
+        start: preCount > 0 ? Math.round(pW[preHead]) : any ? Math.round(sW[first]) : clock.wall(),
         n: 0,
         ns: 0,
         hd: ZERO,
@@ -554,10 +663,10 @@ export function createRecorder(d: RecorderDeps): Recorder {
       );
       // Put the pre-trigger audio on the spool now: after this a power cut loses at most the
       // chunk being filled.
-      for (let k = count; k > 0 && cur; k--) {
-        const before = count;
+      for (let k = preCount + count; k > 0 && cur; k--) {
+        const before = preCount + count;
         pump();
-        if (count === before) break;
+        if (preCount + count === before) break;
       }
       return d.unit + '-' + r;
     },

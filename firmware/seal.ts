@@ -48,12 +48,63 @@ export function sealedLength(n: number): number {
   return Math.ceil(n / 16) * 16;
 }
 
-function macOf(crypto: Crypto, k: SealKeys, chain: Uint8Array, iv: Uint8Array, ct: Uint8Array | string): string {
+/** The MAC of a chunk: over its chain value, its IV and its ciphertext's SHA-256 (`x`). */
+function macOf(crypto: Crypto, k: SealKeys, chain: Uint8Array, iv: Uint8Array, x: Uint8Array): string {
   const m = new Uint8Array(80);
   m.set(chain, 0);
   m.set(iv, 32);
-  m.set(crypto.sha256(ct), 48);
+  m.set(x, 48);
   return crypto.hex(crypto.hmacSha256(k.mac, m));
+}
+
+/**
+ * The encryption half of the seal, for audio whose place in a recording is not known yet (the
+ * pre-trigger ring on the card, firmware/recorder.ts): AES-256-CBC under a fresh IV into `out`,
+ * and the ciphertext's SHA-256, which the MAC covers. `sealHead` finishes the seal once the chunk's
+ * chain value is known, without touching the ciphertext again.
+ */
+export function encryptChunk(
+  crypto: Crypto,
+  k: SealKeys,
+  audio: Uint8Array,
+  iv?: Uint8Array,
+  out?: Uint8Array
+): { v: Uint8Array; ct: Uint8Array; x: Uint8Array } {
+  const len = sealedLength(audio.length);
+  let plain = audio;
+  if (len !== audio.length) {
+    // Only a short chunk (before a gap, at the end) needs a padded copy.
+    plain = new Uint8Array(len);
+    plain.set(audio);
+  }
+  const v = iv || crypto.randomBytes(16);
+  const ct = crypto.aesCbcEncrypt(k.enc, v, plain, out);
+  return { v: v, ct: ct, x: crypto.sha256(ct) };
+}
+
+/** The header line (with its newline) of a chunk encrypted under IV `v` whose ciphertext hashes to `x`. */
+export function sealHead(
+  crypto: Crypto,
+  k: SealKeys,
+  f: { r: string; i: number; s: number; n: number; t: number; w: number; h: string; p: string },
+  chain: Uint8Array,
+  v: Uint8Array,
+  x: Uint8Array
+): string {
+  const head: ChunkHeader = {
+    r: f.r,
+    i: f.i,
+    s: f.s,
+    n: f.n,
+    t: f.t,
+    w: f.w,
+    h: f.h,
+    p: f.p,
+    c: crypto.hex(chain),
+    v: crypto.hex(v),
+    m: macOf(crypto, k, chain, v, x)
+  };
+  return JSON.stringify(head) + '\n';
 }
 
 /**
@@ -71,30 +122,8 @@ export function seal(
   iv?: Uint8Array,
   out?: Uint8Array
 ): { head: string; ct: Uint8Array } {
-  const len = sealedLength(audio.length);
-  let plain = audio;
-  if (len !== audio.length) {
-    // Only a short chunk (before a gap, at the end) needs a padded copy.
-    plain = new Uint8Array(len);
-    plain.set(audio);
-  }
-  const v = iv || crypto.randomBytes(16);
-  const ct = crypto.aesCbcEncrypt(k.enc, v, plain, out);
-  const c = crypto.hex(chain);
-  const head: ChunkHeader = {
-    r: f.r,
-    i: f.i,
-    s: f.s,
-    n: f.n,
-    t: f.t,
-    w: f.w,
-    h: f.h,
-    p: f.p,
-    c: c,
-    v: crypto.hex(v),
-    m: macOf(crypto, k, chain, v, ct)
-  };
-  return { head: JSON.stringify(head) + '\n', ct: ct };
+  const e = encryptChunk(crypto, k, audio, iv, out);
+  return { head: sealHead(crypto, k, f, chain, e.v, e.x), ct: e.ct };
 }
 
 /** Whether a header's MAC matches its ciphertext (byte string or bytes). */
@@ -102,7 +131,7 @@ export function sealHolds(crypto: Crypto, k: SealKeys, h: ChunkHeader, ct: Uint8
   const chain = fromHex(h.c);
   const iv = fromHex(h.v);
   if (!chain || chain.length !== 32 || !iv || iv.length !== 16 || ct.length !== sealedLength(h.n)) return false;
-  return macOf(crypto, k, chain, iv, ct) === h.m;
+  return macOf(crypto, k, chain, iv, crypto.sha256(ct)) === h.m;
 }
 
 /** A header line parsed, or `undefined` when it is not one. */

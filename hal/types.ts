@@ -212,6 +212,15 @@ export interface Spool {
    * during an append may leave any prefix of it (then `size` says how much).
    */
   append(name: string, parts: (Uint8Array | string)[]): void;
+  /**
+   * Overwrite a file's bytes from `offset` (at most its size: at the size it grows) with the parts,
+   * in one go, creating the file when absent and `offset` is 0. The pre-trigger ring on the card
+   * (firmware/recorder.ts) rewrites the same bytes in place, so the file never grows past its
+   * first lap. Throws as `append` does; a power cut or a card fault may leave any prefix written.
+   * Absent where rewriting in place would wear the store out (a spool in internal Storage, which
+   * must not be written in service): the pre-trigger audio then stays in RAM.
+   */
+  writeAt?(name: string, offset: number, parts: (Uint8Array | string)[]): void;
   /** Up to `length` bytes from byte `offset` as a byte string (shorter at the end); `undefined` when absent. */
   readAt(name: string, offset: number, length: number): string | undefined;
   /** A file's size in bytes; -1 when absent. */

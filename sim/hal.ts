@@ -64,6 +64,8 @@ export class SimSpoolMedia {
   tearNextAppend: number | undefined;
   /** No card, or one that cannot be read: every operation throws (`EIO`), listing included. */
   absent = false;
+  /** Bytes rewritten in place (`writeAt` over existing bytes: the pre-trigger ring), for the wear figures. */
+  rewritten = 0;
   constructor(public capacity = 4 * 1024 * 1024) {}
   /** Throw as an absent card does. */
   check(): void {
@@ -148,6 +150,29 @@ function createSimSpool(media: SimSpoolMedia): Spool {
       media.blobs.set(name, Uint8Array.from(Buffer.concat([old, take])));
       media.writes++;
       if (tear !== undefined) throw Object.assign(new Error(`card fault appending to ${name}`), { code: 'EIO' });
+    },
+    writeAt(name, offset, parts) {
+      media.check();
+      spoolName(name);
+      if (media.stalled) {
+        media.busyRefusals++;
+        throw Object.assign(new Error(`spool busy writing ${name}`), { code: 'EBUSY' });
+      }
+      const old = media.blobs.get(name) ?? new Uint8Array(0);
+      if (offset > old.length) {
+        throw Object.assign(new Error(`write at ${offset} past the end of ${name} (${old.length} B)`), { code: 'EIO' });
+      }
+      const add = Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))));
+      const grow = Math.max(0, offset + add.length - old.length);
+      if (media.used() + grow > media.capacity) {
+        throw Object.assign(new Error(`spool full writing ${name}`), { code: 'ENOSPC' });
+      }
+      const next = new Uint8Array(old.length + grow);
+      next.set(old);
+      next.set(add, offset);
+      media.blobs.set(name, next);
+      media.writes++;
+      media.rewritten += add.length - grow;
     },
     readAt: (name, offset, length) => {
       media.check();

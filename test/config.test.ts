@@ -14,16 +14,30 @@ describe('config validation', () => {
   it('accepts an evidence server, and refuses an audio ring the board cannot hold', () => {
     const c = defaultConfig();
     c.evidence = { host: '127.0.0.1', port: 8443, key: KEY, batch: 4, cellularKB: 0 };
-    assert.deepEqual(validateConfig(c, 36000), [], 'the default ring (9 x 4000 B) fits the Espruino WiFi budget');
-    const problems = validateConfig(c, 16000);
+    assert.deepEqual(
+      validateConfig(c, 12000),
+      [],
+      'the default ring (3 x 4000 B in RAM) fits the Espruino WiFi budget'
+    );
+    const problems = validateConfig(c, 8000);
     assert.deepEqual(
       problems.map((p) => p.field),
       ['audio']
     );
-    assert.match(problems[0].reason, /36000-byte ring \(9 chunks\), more than the 16000 bytes/);
-    c.audio.preMs = 1000;
+    assert.match(
+      problems[0].reason,
+      /needs 12000 bytes of RAM for its audio ring \(3 chunks .*\), more than the 8000 bytes/
+    );
+    c.audio.preMs = 10_000;
+    assert.deepEqual(
+      validateConfig(c, 12000),
+      [],
+      'the pre-trigger audio waits on the card: a longer one costs no RAM'
+    );
+    c.audio.chunkMs = 1000;
+    assert.equal(validateConfig(c, 12000)[0]?.field, 'audio', 'longer chunks do');
     c.audio.rate = 4000;
-    assert.deepEqual(validateConfig(c, 16000), [], 'a shorter pre-trigger at a lower rate fits the Pico');
+    assert.deepEqual(validateConfig(c, 12000), [], 'a lower rate fits again');
   });
 
   const bad: [string, (c: any) => void, string, RegExp][] = [

@@ -4,6 +4,8 @@ import { SimEsp8266 } from '../sim/esp8266';
 import { createSimAt } from '../sim/at';
 import { createSimClock } from '../sim/clock';
 import type { ModemLineHandler } from '../hal/espruino/cellular';
+import { createEspWifiLink } from '../hal/espruino/esp8266';
+import type { LinkStatus } from '../hal/types';
 
 /**
  * The ESP8266 AT emulator the Espruino WiFi harness puts behind the board's own Wifi module
@@ -103,6 +105,58 @@ describe('ESP8266 AT emulator (sim/esp8266.ts)', function () {
     const at = createSimAt(clock, esp.port());
     assert.deepEqual(await cmd(at, 'AT\r\n'), ['TIMEOUT']);
     assert.equal(esp.commands.length, 0);
+    clock.shutdown();
+  });
+
+  it("the firmware's own ESP8266 driver joins with the config's credentials, carries TCP both ways, and rejoins after the AP drops", async () => {
+    const clock = createSimClock();
+    const statuses: LinkStatus[] = [];
+    const link = createEspWifiLink(clock, { ssid: 'lab', password: 'secret-pass' }, () => ({
+      at: createSimAt(clock, esp.port()),
+      power: (on) => esp.chPd(on)
+    }));
+    link.onStatus((st) => statuses.push(st));
+    const until = async (f: () => boolean, ms = 8000) => {
+      for (let t = 0; t < ms && !f(); t += 20) await new Promise((r) => setTimeout(r, 20));
+      return f();
+    };
+    assert.ok(await until(() => link.status().up), 'up after AT+RST, ATE0, CIPDINFO, CIPMUX, UART_CUR, CWMODE, CWJAP');
+    assert.ok(esp.commands.includes('AT+CWJAP="lab","secret-pass"'));
+    assert.deepEqual(
+      esp.commands.filter((c) => !c.startsWith('AT+CWJAP')).slice(0, 5),
+      // (AT+RST went out before CH_PD: the chip's power-on `ready` answers it)
+      ['ATE0', 'AT+CIPDINFO=1', 'AT+CIPMUX=1', 'AT+UART_CUR=115200,8,1,0,2', 'AT+CWMODE=1'],
+      `the board's Wifi module's own bring-up: ${esp.commands.join(' ')}`
+    );
+    assert.ok(await until(() => (link.status().signal ?? -1) >= 0), 'signal from AT+CWJAP?');
+
+    const got: string[] = [];
+    let closed: string | undefined = 'open';
+    const conn = link.connect(
+      { host: '127.0.0.1', port, transport: 'tcp', timeoutMs: 5000 },
+      {
+        onOpen: () => conn.write('hello'),
+        onData: (d) => got.push(d),
+        onClose: (e) => (closed = e)
+      }
+    );
+    assert.ok(await until(() => got.join('') === 'echo:hello'), `echoed back: ${JSON.stringify(got)}`);
+
+    esp.cutAp();
+    assert.ok(await until(() => !link.status().up), 'WIFI DISCONNECT takes the path down at once');
+    assert.equal(closed, 'wifi down', 'and closes its connections');
+    esp.restoreAp();
+    assert.ok(await until(() => link.status().up, 15000), 'rejoined after the backoff');
+    link.connect(
+      { host: '127.0.0.1', port: 1, transport: 'tcp', timeoutMs: 3000 },
+      {
+        onOpen: () => assert.fail('port 1 is closed'),
+        onData: () => undefined,
+        onClose: (e) => (closed = e)
+      }
+    );
+    assert.ok(await until(() => closed === 'connect failed'), `a refused connection: ${closed}`);
+    assert.ok(statuses.length >= 3);
     clock.shutdown();
   });
 });

@@ -9,6 +9,7 @@ import { readSpoolRecording, counterBreaks } from '../tools/spool-reader';
 import { parseWav } from '../sim/wav';
 import { useFakeTime } from './support/fake-time';
 import { createRig, Rig } from '../sim/alarm-rig';
+import { longestCounterRun } from './support/counter-run';
 
 /**
  * The seal as someone without the key sees it (docs/evidence.md, "Threats"): a card taken out of the
@@ -17,17 +18,6 @@ import { createRig, Rig } from '../sim/alarm-rig';
  */
 const START = Date.UTC(2026, 10, 23, 12, 0, 0);
 const UNIT = 'SIM-0001';
-
-/** Longest run of consecutive counter samples (k, k+1, k+2 … mod 256) anywhere in `b`. */
-function longestCounterRun(b: Uint8Array): number {
-  let best = 0;
-  let run = 0;
-  for (let i = 1; i < b.length; i++) {
-    run = b[i] === ((b[i - 1] + 1) & 255) ? run + 1 : 0;
-    if (run > best) best = run;
-  }
-  return best + 1;
-}
 
 describe('evidence sealed at capture: nothing on the card or the wire reveals audio without the key', function () {
   this.timeout(120_000);

@@ -8,6 +8,8 @@ import { useFakeTime } from './support/fake-time';
 import { readSpoolRecording as readSealed, checkSpoolRecording, counterBreaks, readState } from '../tools/spool-reader';
 import type { SimSpoolMedia } from '../sim/hal';
 import { loose } from './support/loose-record';
+import { PRE_RING } from '../firmware/recorder';
+import { longestCounterRun } from './support/counter-run';
 
 /** The recording as the card holds it, opened with the unit's evidence key. */
 const readSpoolRecording = (m: SimSpoolMedia, rid: string) => readSealed(m, rid, SIM_KEYS.evidence);
@@ -77,19 +79,21 @@ describe('audio capture: ring, chunks, chain and spool (sim microphone, no serve
     assert.equal(loose(panic)?.x, 'VSIM-0001-0001');
   });
 
-  it('a card that stalls shorter than the ring loses nothing; a longer stall is a declared gap, never an overwrite', () => {
+  it('a card that stalls shorter than the RAM slack (1 s) loses nothing; a longer stall is a declared gap, never an overwrite', () => {
     const u = boot();
     t.clock.tick(6000);
     hold(u);
     t.clock.tick(3000);
     const media = u.sim.world.spool;
     media.stalled = true;
-    t.clock.tick(3000); // 3 s: once the pre-trigger audio is written, 8 slots of 0.5 s are free
+    // 0.8 s: the SD specification lets a card stay busy up to 500 ms per write; two spare slots of
+    // 0.5 s hold the audio meanwhile (firmware/config.ts RAM_SLOTS)
+    t.clock.tick(800);
     media.stalled = false;
     t.clock.tick(2000);
     assert.ok(media.busyRefusals > 0, 'the card did refuse writes');
     let rec = readSpoolRecording(media, '0001');
-    assert.deepEqual(rec.state.gaps, [], 'a 3 s stall is absorbed by the ring');
+    assert.deepEqual(rec.state.gaps, [], 'a 0.8 s stall is absorbed by the RAM slots');
     assert.deepEqual(counterBreaks(rec), []);
     const before = rec.chunks.map((c) => c.rec.h);
 
@@ -109,6 +113,65 @@ describe('audio capture: ring, chunks, chain and spool (sim microphone, no serve
       'chunks already written untouched'
     );
     assert.ok(u.app.recorder.status().droppedBlocks > 0);
+  });
+
+  it('idle, the pre-trigger audio waits on the card, sealed, in fixed places rewritten in place', () => {
+    const u = boot();
+    const media = u.sim.world.spool;
+    t.clock.tick(4000);
+    const lap = media.blobs.get(PRE_RING)?.length ?? 0;
+    assert.equal(lap, 8 * CHUNK, 'one place per pre-trigger chunk (4 s of 0.5 s chunks), AES blocks only: no header');
+    const rewrittenBefore = media.rewritten;
+    t.clock.tick(60_000);
+    assert.equal(media.blobs.get(PRE_RING)?.length, lap, 'the file never grows past its first lap');
+    // 120 chunks of 4,000 B a minute, all in place
+    assert.equal(media.rewritten - rewrittenBefore, 120 * CHUNK);
+    const card = Buffer.from(media.blobs.get(PRE_RING)!);
+    assert.ok(longestCounterRun(card) < 16, 'no run of the audio in the clear');
+    assert.equal(u.app.recorder.status().recording, '');
+    const rid = (hold(u), u.app.status().recording);
+    t.clock.tick(6000);
+    const rec = readSpoolRecording(media, rid);
+    assert.deepEqual(checkSpoolRecording(rec), []);
+    assert.deepEqual(counterBreaks(rec), [], 'the chunks from the card join the chunks from RAM without a seam');
+    assert.deepEqual(rec.state.gaps, []);
+  });
+
+  it('a pre-trigger chunk damaged on the card is a declared gap, and the rest of the recording verifies', () => {
+    const u = boot();
+    const media = u.sim.world.spool;
+    t.clock.tick(10_000);
+    // The button is held 2 s before the trigger: corrupt a place the recording will take from the card.
+    u.sim.world.button.press(2000);
+    t.clock.tick(1000);
+    const ring = media.blobs.get(PRE_RING)!;
+    for (let i = 0; i < CHUNK; i += 64) ring[i] ^= 0x55;
+    t.clock.tick(1100);
+    t.clock.tick(6000);
+    const rec = readSpoolRecording(media, u.app.status().recording);
+    assert.deepEqual(checkSpoolRecording(rec), [], 'every chunk written holds its seal and chain');
+    assert.deepEqual(
+      rec.state.gaps.map((g) => [g.s, g.why]),
+      [[CHUNK, 'spool']],
+      'exactly the damaged chunk is missing, and said so'
+    );
+    assert.deepEqual(counterBreaks(rec), [], 'the declared gap is exactly the audio lost');
+    assert.ok(u.sim.world.log.some((l) => /pre-trigger chunk .* unreadable/.test(l.message)));
+  });
+
+  it('a card that refuses the pre-trigger ring costs the pre-trigger audio only: the recording starts from RAM', () => {
+    const u = boot();
+    const media = u.sim.world.spool;
+    media.capacity = 0; // full: the ring cannot be laid out
+    t.clock.tick(6000);
+    assert.ok(u.sim.world.log.some((l) => /pre-trigger audio not kept on the card: ENOSPC/.test(l.message)));
+    media.capacity = 4 * 1024 * 1024;
+    const at = hold(u);
+    t.clock.tick(6000);
+    const rec = readSpoolRecording(media, u.app.status().recording);
+    assert.deepEqual(checkSpoolRecording(rec), []);
+    assert.deepEqual(counterBreaks(rec), []);
+    assert.ok(rec.state.start <= at, 'the RAM slots still give audio from before the press');
   });
 
   it('a microphone overrun closes the chunk and declares the missing blocks', () => {

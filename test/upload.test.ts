@@ -8,6 +8,7 @@ import { generators } from '../sim/mic';
 import { verifyRecordingDir } from '../tools/evidence-verify';
 import { useFakeTime } from './support/fake-time';
 import { createRig, Rig, cid } from '../sim/alarm-rig';
+import { PRE_RING } from '../firmware/recorder';
 
 const START = Date.UTC(2026, 10, 23, 12, 0, 0);
 const EVKEY = '6c61622d6f6e6c792d65766964656e63652d6b65792d33322d62797465732121';
@@ -56,7 +57,11 @@ describe('evidence upload: sealed chunks over plain TCP to the simulated evidenc
     assert.equal(r.unit!.app.status().recording, '', 'ended at the 60 s maximum');
     await r.until(() => uploaded(r), 30_000);
     assert.ok(uploaded(r), 'every chunk and the final manifest confirmed');
-    assert.deepEqual([...r.unit!.sim.world.spool.blobs.keys()], [], 'the card is empty again');
+    assert.deepEqual(
+      [...r.unit!.sim.world.spool.blobs.keys()],
+      [PRE_RING],
+      'the card holds nothing but the pre-trigger ring (sealed, rewritten while idle)'
+    );
 
     const [rec] = server.recordings();
     assert.equal(rec.rid, '0001');

@@ -392,6 +392,18 @@ async function wear(): Promise<void> {
       // its state records, the deliveries, the restore.
       const loud = rig.boot({ micOff: false });
       await rig.run(60_000, 1000);
+      // The pre-trigger ring on the card (docs/evidence.md): rewritten in place all the time.
+      const card = loud.sim.world.spool;
+      const r0 = card.rewritten;
+      await rig.run(60_000, 1000);
+      const cardDay = (card.rewritten - r0) * 1440;
+      const fills = (cardDay * 182) / 8e9;
+      fig(
+        'microSD written per day idle (the pre-trigger ring)',
+        `${(cardDay / 1e6).toFixed(0)} MB; ${((cardDay * 182) / 1e9).toFixed(0)} GB in 182 days = ${fills.toFixed(0)} fills of an 8 GB card, ${((fills / 500) * 100).toFixed(1)}% of 500 P/E cycles`,
+        '≤ 10% of a 500-cycle TLC card',
+        fills / 500 <= 0.1
+      );
       const n2 = loud.sim.world.nor;
       const w1 = n2.wordsWritten;
       const e1 = n2.erases.reduce((a, b) => a + b, 0);

@@ -197,9 +197,13 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
       if (withImage) {
         fs.writeFileSync(path.join(dir, 'fw.img.js'), image);
         files.push({ name: '.bootcde', file: path.join(dir, 'fw.img.js') });
+        // A mirror of the installer module's sector, read in place of the board's memory-mapped
+        // flash while it matches the flash file (prelude.js, E.memoryArea).
+        fs.copyFileSync(path.join(ROOT, 'dist', 'installer-module.img'), path.join(dir, 'fsec3.bin'));
+        files.push({ name: '.fsec3', file: path.join(dir, 'fsec3.bin') });
       }
       const out = await evalOnce(bin, dir, storeCommand(files, withImage), /BOOTCDE SHA256 \w+|STORED DONE/);
-      for (const f of ['boot0.js', 'pins.txt', 'wifi.js', 'at.js', 'fw.img.js', 'cfg.txt'])
+      for (const f of ['boot0.js', 'pins.txt', 'wifi.js', 'at.js', 'fw.img.js', 'cfg.txt', 'fsec3.bin'])
         fs.rmSync(path.join(dir, f), { force: true });
       fs.writeFileSync(path.join(dir, 'store.log'), out);
       return dir;
@@ -322,7 +326,7 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
       await waitUntil(() => esp.stats.joins > 0, W(20000));
       const joined = esp.commands.some((c) => c.startsWith(`AT+CWJAP="${WIFI.ssid}"`)) && esp.stats.joins > 0;
       check(
-        "Wi-Fi: the board's own Wifi module drove the ESP8266 (AT+RST, CWMODE, CWJAP with the config's credentials)",
+        "Wi-Fi: the firmware's own ESP8266 driver (hal/espruino/esp8266.ts) brought the chip up on USART2 as the board's Wifi module does (CH_PD, AT+RST, CWMODE, CWJAP with the config's credentials)",
         joined,
         `${esp.stats.resets} boot(s), ${esp.stats.joins} join(s), ${esp.stats.connects} socket(s); commands: ${[...new Set(esp.commands.map((c) => c.replace(/=.*/, '=…')))].slice(0, 14).join(' ')}`
       );

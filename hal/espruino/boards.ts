@@ -69,8 +69,9 @@ export function boardProfile(): BoardProfile {
         : { serial: 'Serial2', tx: 'A2', rx: 'A3', powerKey: 'B4', baud: 115200 },
       spool: wifiBoard ? 'sd' : 'storage',
       sd: wifiBoard ? { sck: 'B13', miso: 'B14', mosi: 'B15', cs: 'B1' } : undefined,
-      // WiFi: the default ring (36 KB) and no more; docs/evidence.md has the arithmetic.
-      audioBytes: wifiBoard ? 36000 : 16000,
+      // WiFi: the default ring's three RAM slots (12 KB; the pre-trigger audio waits on the card)
+      // and no more; docs/evidence.md has the arithmetic. The Pico has no card: its ring is all RAM.
+      audioBytes: wifiBoard ? 12000 : 16000,
       linux: false
     };
   }

@@ -15,24 +15,15 @@
  * back), is power-cycled through its power key: a 1.2 s press turns it off, a probe confirms it is
  * silent, a second press turns it on, and bring-up (with registration) starts again.
  *
- * AT module semantics (read from its source): a `cmd` callback gets each line no `registerLine`
- * key claims, and `undefined` on timeout; returning itself keeps the command open for more lines.
- * The device objects come in as `ModemIo`, so the simulator runs this same driver against its AT
- * modem emulator (sim/modem.ts).
+ * The command queue and the sockets are ./at-sockets.ts, shared with the ESP8266 driver. The device
+ * objects come in as `ModemIo`, so the simulator runs this same driver against its AT modem
+ * emulator (sim/modem.ts).
  */
-import type { Clock, Connection, ConnectionHandlers, Link } from '../types';
-import { createLinkCore, Target } from './link-core';
+import type { Clock, Link } from '../types';
+import { createLinkCore } from './link-core';
+import { createAtSockets, ModemAt, ModemLineHandler } from './at-sockets';
 
-/** A line handler of the AT module: return a handler to keep the command open. */
-export type ModemLineHandler = (line?: string) => ModemLineHandler | undefined | void;
-
-/** The parts of Espruino's AT module this driver uses. */
-export interface ModemAt {
-  cmd(command: string, timeoutMs: number, cb: ModemLineHandler): void;
-  write(data: string): void;
-  register(key: string, cb: (buffer: string) => string): void;
-  registerLine(key: string, cb: (line: string) => void): void;
-}
+export type { ModemAt, ModemLineHandler };
 
 /** The modem as the board wires it. */
 export interface ModemIo {
@@ -54,12 +45,6 @@ export function csqToDbm(csq: number): number | undefined {
   return -113 + 2 * csq;
 }
 
-interface Slot {
-  h: ConnectionHandlers;
-  open: boolean;
-  closed: boolean;
-}
-
 interface Step {
   c: string;
   t: number;
@@ -69,82 +54,19 @@ interface Step {
   need?: RegExp;
 }
 
-const SLOTS = 5;
-
 export function createCellularLink(clock: Clock, apn: string, io: ModemIo): Link {
-  const at = io.at;
-  const slots: (Slot | undefined)[] = [];
-  for (let i = 0; i < SLOTS; i++) slots.push(undefined);
+  const sockets = createAtSockets(clock, io.at, {
+    sep: ', ',
+    sent: /^\d, SEND (OK|FAIL)$/,
+    recvKey: '+RECEIVE',
+    recv: /^\+RECEIVE,(\d),(\d+):\r*\n/
+  });
+  const command = sockets.command;
   let up = false;
   let retry = -1;
   let fails = 0;
   let silent = 0;
   let cycling = false;
-
-  /**
-   * Commands go one at a time through this driver's own queue, never the AT module's: the module
-   * keeps its queue across a timeout, so after a modem fault it would later replay stale commands
-   * (a `CIPSEND` into a slot a new connection now owns). `down()` empties this queue instead.
-   */
-  const queue: {
-    c: string;
-    t: number;
-    end: RegExp;
-    done: (ok: boolean, lines: string[], timedOut?: boolean) => void;
-    data?: string;
-  }[] = [];
-  let busy = false;
-  /** Bytes for the `> ` prompt of the `CIPSEND` running now. */
-  let sendData: string | undefined;
-
-  function next(): void {
-    if (busy || queue.length === 0) return;
-    const q = queue.shift()!;
-    busy = true;
-    sendData = q.data;
-    const lines: string[] = [];
-    let over = false;
-    const finish = function (ok: boolean, timedOut?: boolean): undefined {
-      if (over) return undefined;
-      over = true;
-      busy = false;
-      sendData = undefined;
-      q.done(ok, lines, timedOut);
-      next();
-      return undefined;
-    };
-    const handler: ModemLineHandler = function (line?: string) {
-      if (line === undefined) return finish(false, true);
-      if (line === q.c) return handler; // echo before ATE0
-      lines.push(line);
-      if (/^(ERROR|\+CME ERROR|\+CMS ERROR)/.test(line)) return finish(false);
-      if (q.end.test(line)) return finish(true);
-      return handler;
-    };
-    at.cmd(q.c + '\r\n', q.t, handler);
-  }
-
-  /** Run one command; `done(ok, lines, timedOut)` once its final line, an error or the timeout. */
-  function command(
-    cmd: string,
-    timeoutMs: number,
-    end: RegExp,
-    done: (ok: boolean, lines: string[], timedOut?: boolean) => void,
-    data?: string
-  ): void {
-    queue.push({ c: cmd, t: timeoutMs, end: end, done: done, data: data });
-    next();
-  }
-
-  function ignore(): void {}
-
-  function closeSlot(n: number, err?: string): void {
-    const s = slots[n];
-    if (!s || s.closed) return;
-    s.closed = true;
-    slots[n] = undefined;
-    s.h.onClose(err);
-  }
 
   function scheduleBringUp(ms: number): void {
     if (retry >= 0) return;
@@ -196,8 +118,7 @@ export function createCellularLink(clock: Clock, apn: string, io: ModemIo): Link
     if (up) core.setStatus(false);
     up = false;
     // Whatever was queued belongs to the connections that are now gone.
-    queue.length = 0;
-    for (let i = 0; i < SLOTS; i++) closeSlot(i, 'cellular down');
+    sockets.reset('cellular down');
     if (cycling) return;
     fails++;
     silent = timedOut ? silent + 1 : 0;
@@ -260,102 +181,7 @@ export function createCellularLink(clock: Clock, apn: string, io: ModemIo): Link
     });
   }
 
-  /** `<n>, CONNECT OK|CONNECT FAIL|ALREADY CONNECT|CLOSED` lines, claimed before any command sees them. */
-  function slotLine(line: string): void {
-    const n = parseInt(line.charAt(0), 10);
-    const s = slots[n];
-    if (!s) return;
-    if (line.indexOf('CONNECT OK') > 0 || line.indexOf('ALREADY CONNECT') > 0) {
-      if (!s.open) {
-        s.open = true;
-        s.h.onOpen();
-      }
-    } else {
-      closeSlot(n, line.indexOf('CLOSED') > 0 ? undefined : 'connect failed');
-    }
-  }
-  for (let i = 0; i < SLOTS; i++) {
-    at.registerLine(i + ', CONNECT', slotLine);
-    at.registerLine(i + ', ALREADY', slotLine);
-    at.registerLine(i + ', CLOSED', slotLine);
-  }
-
-  // The send prompt has no line end: take it from the raw stream and write the queued bytes.
-  at.register('>', function (buf: string) {
-    const data = sendData;
-    sendData = undefined;
-    if (data !== undefined) at.write(data);
-    return buf.substr(buf.charAt(1) === ' ' ? 2 : 1);
-  });
-
-  at.register('+RECEIVE', function (buf: string) {
-    const m = /^\+RECEIVE,(\d),(\d+):\r*\n/.exec(buf);
-    if (!m) return buf.indexOf('\n') < 0 ? buf : buf.substr(buf.indexOf('\n') + 1);
-    const start = m[0].length;
-    const len = parseInt(m[2], 10);
-    if (buf.length < start + len) return buf; // wait for the rest
-    const s = slots[parseInt(m[1], 10)];
-    if (s && !s.closed) s.h.onData(buf.substr(start, len));
-    return buf.substr(start + len);
-  });
-
-  function connect(t: Target, h: ConnectionHandlers): Connection {
-    let n = -1;
-    for (let i = 0; i < SLOTS && n < 0; i++) if (!slots[i]) n = i;
-    if (n < 0) {
-      clock.after(0, function () {
-        h.onClose('no free modem socket');
-      });
-      return {
-        write: function () {
-          return false;
-        },
-        close: function () {}
-      };
-    }
-    const slot: Slot = { h: h, open: false, closed: false };
-    slots[n] = slot;
-    const timer = clock.after(t.timeoutMs, function () {
-      if (!slot.open && !slot.closed) {
-        command('AT+CIPCLOSE=' + n + ',1', 2000, /CLOSE OK/, ignore);
-        closeSlot(n, 'connect timeout');
-      }
-    });
-    command(
-      'AT+CIPSTART=' + n + ',"' + (t.transport === 'tcp' ? 'TCP' : 'UDP') + '","' + t.host + '",' + t.port,
-      5000,
-      /^OK$/,
-      function (ok) {
-        if (!ok) {
-          clock.cancel(timer);
-          closeSlot(n, 'connect failed');
-        }
-      }
-    );
-    return {
-      write: function (data: string) {
-        if (!slot.open || slot.closed) return false;
-        command(
-          'AT+CIPSEND=' + n + ',' + data.length,
-          10000,
-          /^\d, SEND (OK|FAIL)$/,
-          function (ok, lines) {
-            if (slots[n] === slot && (!ok || lines.join('\n').indexOf('SEND FAIL') >= 0)) closeSlot(n, 'send failed');
-          },
-          data
-        );
-        return true;
-      },
-      close: function () {
-        clock.cancel(timer);
-        if (slot.closed) return;
-        command('AT+CIPCLOSE=' + n, 2000, /CLOSE OK/, ignore);
-        closeSlot(n);
-      }
-    };
-  }
-
-  const core = createLinkCore(clock, 'cellular', connect);
+  const core = createLinkCore(clock, 'cellular', sockets.connect);
   clock.every(30000, poll);
   // A modem already on (after a reset of the board alone) answers AT: pressing its key would turn it off.
   command('AT', 2000, /^OK$/, function (ok) {

@@ -21,8 +21,9 @@ import { createFsSpool, createStorageSpool } from './storage';
 import { createDeviceFlashArea, createDeviceCodeArea } from './flash';
 
 export { createDeviceFlashArea, createEspruinoCrypto };
-import { createWifiLink, createLinuxLink, LinkCore } from './links';
+import { createLinuxLink, LinkCore } from './links';
 import { createCellularLink, ModemIo } from './cellular';
+import { createEspWifiLink, EspIo } from './esp8266';
 import { createPinButton, createPinOutput, createPinPower, createPinTamper } from './inputs';
 import { createLinuxConsole, AudioCost } from './linux';
 
@@ -204,6 +205,26 @@ function modemIo(c: {
   };
 }
 
+/**
+ * The Espruino WiFi's ESP8266 as the board wires it (the board's `Wifi` module does the same, read
+ * from its source): USART2 on A2/A3 with CTS on A15, CH_PD on A14 and A13 held high while on.
+ */
+function espIo(): EspIo {
+  const gpio = new Pin('A13');
+  const chPd = new Pin('A14');
+  Serial2.setup(115200, { rx: new Pin('A3'), tx: new Pin('A2'), cts: new Pin('A15') } as unknown as {
+    rx: Pin;
+    tx: Pin;
+  });
+  return {
+    at: global.require('AT').connect(Serial2),
+    power: function (on: boolean) {
+      digitalWrite(gpio, on ? 1 : 0);
+      digitalWrite(chPd, on ? 1 : 0);
+    }
+  };
+}
+
 /** STM32 reset flags (RCC_CSR), read once and cleared so the next boot reads fresh ones. */
 function stm32ResetCause(): ResetCause {
   const CSR = 0x40023874;
@@ -312,7 +333,7 @@ export function createEspruinoHal(settings: DeviceSettings, made?: { flash: Flas
     tamper: createPinTamper(board.tamper),
     storage: storage,
     links: {
-      wifi: __BOARD__ === 'ESPRUINOWIFI' ? createWifiLink(clock, settings.wifi) : undefined,
+      wifi: __BOARD__ === 'ESPRUINOWIFI' ? createEspWifiLink(clock, settings.wifi, espIo) : undefined,
       cellular:
         (__BOARD__ === 'ESPRUINOWIFI' || __BOARD__ === 'PICO_R1_3') && board.cellular
           ? createCellularLink(clock, settings.apn || 'internet', modemIo(board.cellular))

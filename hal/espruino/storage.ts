@@ -143,6 +143,29 @@ export function createFsSpool(
       count.change(after - (before < 0 ? 0 : before));
       if (!ok || after - (before < 0 ? 0 : before) !== n) throw fail('EIO', 'card append failed for ' + name);
     },
+    writeAt: function (name, offset, parts) {
+      let n = 0;
+      for (let i = 0; i < parts.length; i++) n += parts[i].length;
+      const before = sizeOf(name);
+      const grow = offset + n - (before < 0 ? 0 : before);
+      if (offset > (before < 0 ? 0 : before)) throw fail('EIO', 'card write past the end of ' + name);
+      if (grow > 0) room(name, grow);
+      let f: EspruinoFile | undefined;
+      let ok = true;
+      try {
+        // 'r+' writes in place (FatFs FA_READ | FA_WRITE | FA_OPEN_EXISTING); a new file starts with 'w'.
+        f = E.openFile(DIR + '/' + name, before < 0 ? 'w' : 'r+');
+        if (offset > 0) f.seek(offset);
+        for (let i = 0; i < parts.length; i++) f.write(parts[i]);
+      } catch (e) {
+        ok = false;
+      } finally {
+        if (f) f.close();
+      }
+      const after = sizeOf(name);
+      count.change(after - (before < 0 ? 0 : before));
+      if (!ok || after < offset + n) throw fail('EIO', 'card write failed for ' + name);
+    },
     readAt: function (name, offset, length) {
       let f: EspruinoFile | undefined;
       try {
