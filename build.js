@@ -198,6 +198,13 @@ async function compile(board, moduleSha) {
       hoist_funs: false,
       hoist_vars: false,
       inline: 1,
+      // The factories stay top-level functions: inlined into their caller (terser does it for a
+      // single-use function), each closure they make would carry the caller's scopes as well,
+      // d + 2 variables per closure for a chain d deep (issue #17, measured on the Espruino WiFi
+      // image at idle: 275 variables; naming only some factories let createEspruinoHal be inlined
+      // into start(), keeping start's config copy alive: name them by pattern). Not on LINUX: that
+      // test profile links the installer module as well and would no longer fit one Storage file.
+      top_retain: board === 'LINUX' ? undefined : /^(create[A-Z]|supervise[A-Z]|deviceFlash$)/,
       passes: 2,
       unsafe: false,
       keep_fargs: true,

@@ -264,11 +264,21 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
       triggers++;
       log.write('info', 'panic: button held ' + Math.round(heldMs) + ' ms');
       // Recording first, so the panic report carries its reference; the alarm whatever happens.
+      // Running out of memory interrupts the event rather than throwing (no `finally` runs), so
+      // a timer set first raises the alarm on the next turn if this one dies in the recorder.
+      let raised = false;
+      const raise = function () {
+        if (raised) return;
+        raised = true;
+        if (alarm) alarm.dispatch({ type: 'trigger' });
+        else early++;
+      };
+      const net = clock.after(0, raise);
       try {
         if (rec) rec.begin(heldMs);
       } finally {
-        if (alarm) alarm.dispatch({ type: 'trigger' });
-        else early++;
+        clock.cancel(net);
+        raise();
       }
     }),
     guard.wrap('tap', function () {

@@ -221,15 +221,21 @@ export function createRecorder(d: RecorderDeps): Recorder {
   /** Full slots kept in RAM while idle (one slot is always the filling one). */
   const keep = slots - 1;
   const blockMs = (bs * 1000) / a.rate;
+  /** A slot's room: a chunk, rounded up to whole AES blocks (it is encrypted in place). */
+  const E = sealedLength(cs);
 
   // The ring in RAM: audio and, per slot, where its first sample sits in time and in the sample count.
-  const ring = new Uint8Array(slots * cs);
+  const ring = new Uint8Array(slots * E);
   const sS = new Float64Array(slots);
   const sT = new Float64Array(slots);
   const sW = new Float64Array(slots);
   const sN = new Uint32Array(slots);
-  /** The sealed chunk's ciphertext, allocated once beside the ring (docs/evidence.md). */
-  const sealBuf = new Uint8Array(sealedLength(cs));
+  // A slot is encrypted in place when it leaves RAM (no second buffer: 310 variables on the
+  // Espruino WiFi); until it has left, its SHA-256 of the audio, IV and SHA-256 of the ciphertext.
+  const sE = new Uint8Array(slots);
+  const sH = new Uint8Array(slots * 32);
+  const sV = new Uint8Array(slots * 16);
+  const sX = new Uint8Array(slots * 32);
   /** Why samples were lost just before the slot (0 none, 1 mic, 2 spool). */
   const sWhy = new Uint8Array(slots);
   const WHY = ['', 'mic', 'spool', 'boot', 'full'];
@@ -238,7 +244,6 @@ export function createRecorder(d: RecorderDeps): Recorder {
   // needs of each (sample index, times, length, loss reason, SHA-256 of the audio, IV, SHA-256 of
   // the ciphertext), oldest at `preHead`.
   const P = onCard ? pre : 0;
-  const E = sealedLength(cs);
   const pS = new Float64Array(P);
   const pT = new Float64Array(P);
   const pW = new Float64Array(P);
@@ -344,10 +349,7 @@ export function createRecorder(d: RecorderDeps): Recorder {
     const slot = head;
     const n = sN[slot];
     const at = preCount === P ? preHead : (preHead + preCount) % P;
-    let e: { v: Uint8Array; ct: Uint8Array; x: Uint8Array };
-    try {
-      e = encryptChunk(d.crypto, d.keys as SealKeys, ring.subarray(slot * cs, slot * cs + n), undefined, sealBuf);
-    } catch (x) {
+    if (!encryptSlot(slot)) {
       // No memory for the cipher's result just now: this chunk of pre-trigger audio is lost, the
       // unit carries on (an idle chore must never take the unit down).
       dropHead(2);
@@ -359,10 +361,12 @@ export function createRecorder(d: RecorderDeps): Recorder {
       preCount--;
     }
     try {
-      (spool.writeAt as NonNullable<Spool['writeAt']>)(PRE_RING, at * E, [e.ct]);
+      (spool.writeAt as NonNullable<Spool['writeAt']>)(PRE_RING, at * E, [
+        ring.subarray(slot * E, slot * E + sealedLength(n))
+      ]);
     } catch (x) {
       const code = errCode(x);
-      // Busy: the slot waits in RAM for the next block (only the oldest entry has gone).
+      // Busy: the slot waits in RAM, encrypted, for the next block (only the oldest entry has gone).
       if (code === 'EBUSY') return;
       if (!preFailed) d.log.write('error', 'pre-trigger audio not kept on the card: ' + code);
       preFailed = true;
@@ -375,11 +379,35 @@ export function createRecorder(d: RecorderDeps): Recorder {
     pW[at] = sW[slot];
     pN[at] = n;
     pWhy[at] = sWhy[slot];
-    pH.set(d.crypto.sha256(ring.subarray(slot * cs, slot * cs + n)), at * 32);
-    pV.set(e.v, at * 16);
-    pX.set(e.x, at * 32);
+    pH.set(sH.subarray(slot * 32, slot * 32 + 32), at * 32);
+    pV.set(sV.subarray(slot * 16, slot * 16 + 16), at * 16);
+    pX.set(sX.subarray(slot * 32, slot * 32 + 32), at * 32);
     preCount++;
     dropHead(0);
+  }
+
+  /**
+   * Encrypt a full RAM slot in place, once (docs/evidence.md: the seal's AES-256-CBC under a fresh
+   * IV; the audio's SHA-256 first), padded with zeros to whole AES blocks. False when the cipher
+   * could not run (no memory for its result): the slot is untouched.
+   */
+  function encryptSlot(slot: number): boolean {
+    if (sE[slot]) return true;
+    const n = sN[slot];
+    const len = sealedLength(n);
+    const buf = ring.subarray(slot * E, slot * E + len);
+    try {
+      const h = d.crypto.sha256(buf.subarray(0, n));
+      buf.fill(0, n);
+      const e = encryptChunk(d.crypto, d.keys as SealKeys, buf, undefined, buf);
+      sH.set(h, slot * 32);
+      sV.set(e.v, slot * 16);
+      sX.set(e.x, slot * 32);
+    } catch (x) {
+      return false;
+    }
+    sE[slot] = 1;
+    return true;
   }
 
   /** Write the oldest chunk (a pre-trigger one from the card, else a full RAM slot) to the recording (at most one per call). */
@@ -407,6 +435,13 @@ export function createRecorder(d: RecorderDeps): Recorder {
     const t = Math.round(fromCard ? pT[slot] : sT[slot]);
     const w = Math.round(w0);
     const seg = segmentName(st.r, st.sg);
+    if (!fromCard && !encryptSlot(slot)) {
+      // No memory for the cipher's result: the chunk is lost and declared, the recording goes on.
+      d.log.write('error', 'chunk ' + st.r + ':' + st.n + ' lost: no memory to seal it');
+      pendingWhy = 'spool';
+      release(false);
+      return;
+    }
     let c = '';
     let bytes = 0;
     try {
@@ -432,13 +467,11 @@ export function createRecorder(d: RecorderDeps): Recorder {
         v = pV.subarray(slot * 16, slot * 16 + 16);
         h = d.crypto.hex(pH.subarray(slot * 32, slot * 32 + 32));
       } else {
-        // Sealed again at each try while the card is busy (a fresh IV each time).
-        const audio = ring.subarray(slot * cs, slot * cs + n);
-        h = d.crypto.hex(d.crypto.sha256(audio));
-        const e = encryptChunk(d.crypto, d.keys as SealKeys, audio, undefined, sealBuf);
-        ct = e.ct;
-        v = e.v;
-        x = e.x;
+        // Encrypted once, in place (above): a busy card's next try sends the same bytes.
+        ct = ring.subarray(slot * E, slot * E + sealedLength(n));
+        v = sV.subarray(slot * 16, slot * 16 + 16);
+        x = sX.subarray(slot * 32, slot * 32 + 32);
+        h = d.crypto.hex(sH.subarray(slot * 32, slot * 32 + 32));
       }
       const chain = chainOf(d.crypto, st.hd, st.r, st.n, s, n, t, w, h);
       c = d.crypto.hex(chain);
@@ -541,11 +574,21 @@ export function createRecorder(d: RecorderDeps): Recorder {
       sWhy[f] = lostWhy;
       lostWhy = 0;
     }
-    ring.set(block, f * cs + at);
+    if (at === 0) sE[f] = 0;
+    ring.set(block, f * E + at);
     sN[f] = at + bs;
     live += bs;
     if (at + bs >= cs) completed();
     pump();
+  }
+
+  /** Write every chunk waiting, oldest first, while the card takes them. */
+  function flushAll(): void {
+    for (let k = preCount + count; k > 0 && cur; k--) {
+      const before = preCount + count;
+      pump();
+      if (preCount + count === before) break;
+    }
   }
 
   function end(reason: string): void {
@@ -661,13 +704,9 @@ export function createRecorder(d: RecorderDeps): Recorder {
         'info',
         'recording ' + r + ' started, ' + Math.round(((live - base) * 1000) / a.rate) + ' ms before the alarm'
       );
-      // Put the pre-trigger audio on the spool now: after this a power cut loses at most the
-      // chunk being filled.
-      for (let k = preCount + count; k > 0 && cur; k--) {
-        const before = preCount + count;
-        pump();
-        if (preCount + count === before) break;
-      }
+      // Put the pre-trigger audio on the spool on the next turn (this one raises the alarm, and
+      // must stay light): after that a power cut loses at most the chunk being filled.
+      clock.after(0, flushAll);
       return d.unit + '-' + r;
     },
     ref: function () {

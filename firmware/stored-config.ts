@@ -53,8 +53,12 @@ function parse(raw: string | undefined, check?: ConfigCheck): { v: number; text:
 
 /** Read the config (repairing a damaged copy), each copy validated by `check` when given. */
 export function readStoredConfig(store: RecordStore, check?: ConfigCheck): StoredConfig {
-  const a = parse(store.read(CONFIG_A), check);
-  const b = parse(store.read(CONFIG_B), check);
+  const rawA = store.read(CONFIG_A);
+  const rawB = store.read(CONFIG_B);
+  const a = parse(rawA, check);
+  // Two equal copies (the usual case) are parsed once: a parsed config is ~200 variables, and
+  // the installer's info request reads it beside the loaded installer module (issue #17).
+  const b = rawB === rawA ? a : parse(rawB, check);
   const best = a && (!b || a.v >= b.v) ? a : b;
   if (!best) return { config: null, text: '', version: 0, repaired: 0 };
   let repaired = 0;

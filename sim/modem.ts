@@ -171,7 +171,8 @@ export class SimModem {
       this.open(Number(m[1]), m[2] as 'TCP' | 'UDP', m[3], Number(m[4]));
     else if ((m = /^AT\+CIPSEND=(\d),(\d+)$/.exec(l))) {
       const s = this.sockets[Number(m[1])];
-      if (!s || !s.open || !this.registered()) return this.reply('ERROR');
+      // At most 1,460 bytes in one send (SIM800 Series TCP/IP Application Note).
+      if (!s || !s.open || !this.registered() || Number(m[2]) > 1460) return this.reply('ERROR');
       this.input.expect({ slot: Number(m[1]), len: Number(m[2]) });
       this.send('\r\n> ');
     } else if ((m = /^AT\+CIPCLOSE=(\d)(,1)?$/.exec(l))) {

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { useFakeTime } from './support/fake-time';
 import { createRig, Rig } from '../sim/alarm-rig';
+import * as net from 'node:net';
 import { SimModem } from '../sim/modem';
 
 const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
@@ -46,6 +47,39 @@ describe('cellular modem recovery: the device driver against an AT modem emulato
     assert.equal(rig.unit!.sim.hal.links.cellular!.status().rssiDbm, -73); // CSQ 20
     const ms = await panicGetsThrough();
     assert.ok(ms < 15_000, `${ms} ms`);
+  });
+
+  it('a 4 KB write (an evidence chunk) crosses in sends of at most 1,460 bytes, the SIM800 limit, intact and in order', async () => {
+    const got: Buffer[] = [];
+    const peers: net.Socket[] = [];
+    const server = net.createServer((c) => {
+      peers.push(c);
+      c.on('data', (d) => got.push(d));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      await start();
+      await rig.until(cellUp, 60_000);
+      const data = Array.from({ length: 4000 }, (_, i) => String.fromCharCode(i & 255)).join('');
+      let closed: string | undefined = 'open';
+      const conn = rig.unit!.sim.hal.links.cellular!.connect(
+        { host: '127.0.0.1', port: (server.address() as net.AddressInfo).port, transport: 'tcp', timeoutMs: 10_000 },
+        { onOpen: () => assert.ok(conn.write(data)), onData: () => undefined, onClose: (e) => (closed = e) }
+      );
+      await rig.until(() => Buffer.concat(got).length >= 4000, 30_000);
+      assert.equal(Buffer.concat(got).toString('latin1'), data);
+      assert.equal(closed, 'open', 'the connection stays up');
+      const port = (server.address() as net.AddressInfo).port;
+      const link = modem.commands.find((c) => c.startsWith('AT+CIPSTART=') && c.endsWith(',' + port))!.charAt(12);
+      const sends = modem.commands
+        .filter((c) => c.startsWith('AT+CIPSEND=' + link + ','))
+        .map((c) => Number(c.split(',')[1]));
+      assert.deepEqual(sends, [1460, 1460, 1080]);
+      conn.close();
+    } finally {
+      for (const p of peers) p.destroy();
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('AT command timeouts: the path goes down and comes back without a power cycle', async () => {

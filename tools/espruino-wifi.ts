@@ -374,8 +374,8 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
     await mem('after installer info');
     const mic = await ask({ op: 'test', step: 'mic' }, W(10000));
     check(
-      'installer mic test: Waveform blocks measured natively pass with a live microphone (the ramp)',
-      !!mic && mic.ok === true,
+      'installer mic test: Waveform blocks measured natively pass with a live microphone (the ramp 1..254: RMS about 73)',
+      !!mic && mic.ok === true && Number(mic.rms) > 60 && Number(mic.rms) < 85,
       mic ? JSON.stringify(mic) : 'no answer'
     );
     const power = await ask({ op: 'test', step: 'power' });

@@ -51,13 +51,18 @@ export type CommandDone = (ok: boolean, lines: string[], timedOut?: boolean) => 
 
 export interface AtSockets {
   /** Run one command; `done(ok, lines, timedOut)` once its final line, an error or the timeout. */
-  command(cmd: string, timeoutMs: number, end: RegExp, done: CommandDone, data?: string): void;
+  command(cmd: string, timeoutMs: number, end: RegExp, done: CommandDone, data?: string, at?: number): void;
   connect(t: Target, h: ConnectionHandlers): Connection;
   /** The radio went down: forget queued commands, close every link with `why`. */
   reset(why: string): void;
 }
 
 const LINKS = 5;
+/**
+ * Longest `CIPSEND`: the SIM800 takes at most 1,460 bytes in one (SIM800 Series TCP/IP Application
+ * Note), the ESP8266 AT 1.x firmware at most 2,048 (it answers ERROR to a longer one).
+ */
+const MAX_SEND = 1460;
 
 interface Slot {
   h: ConnectionHandlers;
@@ -70,16 +75,18 @@ function ignore(): void {}
 export function createAtSockets(clock: Clock, at: ModemAt, d: Dialect): AtSockets {
   const slots: (Slot | undefined)[] = [];
   for (let i = 0; i < LINKS; i++) slots.push(undefined);
-  const queue: { c: string; t: number; end: RegExp; done: CommandDone; data?: string }[] = [];
+  const queue: { c: string; t: number; end: RegExp; done: CommandDone; data?: string; at: number }[] = [];
   let busy = false;
-  /** Bytes for the `>` prompt of the `CIPSEND` running now. */
+  /** Bytes for the `>` prompt of the `CIPSEND` running now: `MAX_SEND` of `sendData` from `sendAt`. */
   let sendData: string | undefined;
+  let sendAt = 0;
 
   function next(): void {
     if (busy || queue.length === 0) return;
     const q = queue.shift()!;
     busy = true;
     sendData = q.data;
+    sendAt = q.at;
     const lines: string[] = [];
     let over = false;
     const finish = function (ok: boolean, timedOut?: boolean): undefined {
@@ -102,8 +109,8 @@ export function createAtSockets(clock: Clock, at: ModemAt, d: Dialect): AtSocket
     at.cmd(q.c + '\r\n', q.t, handler);
   }
 
-  function command(cmd: string, timeoutMs: number, end: RegExp, done: CommandDone, data?: string): void {
-    queue.push({ c: cmd, t: timeoutMs, end: end, done: done, data: data });
+  function command(cmd: string, timeoutMs: number, end: RegExp, done: CommandDone, data?: string, at?: number): void {
+    queue.push({ c: cmd, t: timeoutMs, end: end, done: done, data: data, at: at || 0 });
     next();
   }
 
@@ -138,7 +145,8 @@ export function createAtSockets(clock: Clock, at: ModemAt, d: Dialect): AtSocket
   at.register('>', function (buf: string) {
     const data = sendData;
     sendData = undefined;
-    if (data !== undefined) at.write(data);
+    // The piece is cut only now: the queue holds the caller's one string, not a copy per piece.
+    if (data !== undefined) at.write(data.length <= MAX_SEND ? data : data.substr(sendAt, MAX_SEND));
     return buf.substr(buf.charAt(1) === ' ' ? 2 : 1);
   });
 
@@ -189,15 +197,19 @@ export function createAtSockets(clock: Clock, at: ModemAt, d: Dialect): AtSocket
     return {
       write: function (data: string) {
         if (!slot.open || slot.closed) return false;
-        command(
-          'AT+CIPSEND=' + n + ',' + data.length,
-          10000,
-          d.sent,
-          function (ok, lines) {
-            if (slots[n] === slot && (!ok || lines.join('\n').indexOf('SEND FAIL') >= 0)) closeSlot(n, 'send failed');
-          },
-          data
-        );
+        // One CIPSEND carries at most MAX_SEND bytes (an evidence chunk is 4 KB): queued in order.
+        for (let o = 0; o < data.length; o += MAX_SEND) {
+          command(
+            'AT+CIPSEND=' + n + ',' + Math.min(MAX_SEND, data.length - o),
+            10000,
+            d.sent,
+            function (ok, lines) {
+              if (slots[n] === slot && (!ok || lines.join('\n').indexOf('SEND FAIL') >= 0)) closeSlot(n, 'send failed');
+            },
+            data,
+            o
+          );
+        }
         return true;
       },
       close: function () {

@@ -8,6 +8,7 @@ import type {
   FlashArea,
   Hal,
   InstallerConsole,
+  CodeArea,
   LogLevel,
   Microphone,
   MicrophoneOptions,
@@ -91,7 +92,9 @@ function measureBlock(block: Uint8Array): { mean: number; rms: number; clipped: 
   const mean = E.sum(block) / n;
   const flags = new Uint8Array(n);
   E.mapInPlace(block, flags, clipTable, 8);
-  return { mean: mean, rms: Math.sqrt(E.variance(block, mean)), clipped: E.sum(flags) };
+  // E.variance returns the sum of the squared deviations, as its own documentation says (2v29
+  // sources, jswrap_espruino.c): the mean of them is that over n (docs/espruino-notes.md).
+  return { mean: mean, rms: Math.sqrt(E.variance(block, mean) / n), clipped: E.sum(flags) };
 }
 
 /**
@@ -294,7 +297,12 @@ export function createEspruinoHal(settings: DeviceSettings, made?: { flash: Flas
       return global.require('Storage').read('.bootcde');
     }
   };
-  const storage = { flash: flash, code: createDeviceCodeArea(crypto, __MODULE_SHA__), spool: spool };
+  // The LINUX profile links its installer module (firmware/main.ts sets `code`): no code area in its image.
+  const storage = {
+    flash: flash,
+    code: (__BOARD__ === 'LINUX' ? undefined : createDeviceCodeArea(crypto, __MODULE_SHA__)) as CodeArea,
+    spool: spool
+  };
 
   if (__BOARD__ === 'LINUX') {
     const wifi: LinkCore = createLinuxLink(clock, 'wifi');

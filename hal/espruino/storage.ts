@@ -171,7 +171,9 @@ export function createFsSpool(
       try {
         f = E.openFile(DIR + '/' + name, 'r');
         if (offset > 0) f.seek(offset);
-        let out = '';
+        // The first read is the whole range but at the end of the file: no concatenation, which
+        // would hold the string twice (a 4 KB chunk is ~340 variables on the board).
+        let out = f.read(length) || '';
         while (out.length < length) {
           const part = f.read(length - out.length);
           if (part === undefined || part.length === 0) break;

@@ -41,7 +41,7 @@
  * (the harness measures and reports it).
  */
 (function (H) {
-  var G = global, S = require('Storage'), FL = require('Flash'), RQ = require, PT = S.read('.bpins'), ctl = G[H.c];
+  var OF = E.openFile, G = global, S = require('Storage'), FL = require('Flash'), RQ = require, PT = S.read('.bpins'), ctl = G[H.c];
   var m0 = process.memory().usage, seen = {}, low = 1e9, lowAt = '', lv = H.i, an = H.a, md = {}, outs = {}, W = [], card = 0;
   var csr = 0, wd = 0, kicked = 0, copied = 0, mic = H.m, RAMP = new Uint8Array(254), reboot = E.reboot, SP = H.s, FB = H.f;
   Serial1.setup.call(ctl, 115200, { path: H.cp });
@@ -51,7 +51,7 @@
   // (tools/espruino-board/pty-bridge.py); its output (the unit's transmit) is the pty's.
   var RX = [], fsm = RQ('fs');
   function listen(dev, name) {
-    var f = E.openFile(name, 'r'), st = fsm.statSync(name);
+    var f = OF(name, 'r'), st = fsm.statSync(name);
     RX.push({ d: dev, f: f, p: st ? st.size : 0 });
   }
   setInterval(function () {
@@ -208,6 +208,22 @@
     if (spi !== SPI2 || card !== 1) v('E.connectSDCard: not on SPI2 as the board wires it (SPI2.setup first)', 1);
     nm(cs);
     card = 2;
+  };
+  // An open file on the board holds FatFs's FIL with its 512-byte sector buffer (ffconf.h
+  // _FS_TINY 0, _MAX_SS 512) in one flat string of ~552 bytes (jswrap_file.h JsFileData); the
+  // Linux build holds a FILE pointer. Charge the board's cost while a file is open, and fail the
+  // open as the board does when no free run that long is left.
+  E.openFile = function (p, m) {
+    var f = OF(p, m);
+    if (f) {
+      try {
+        f.fil = new Uint8Array(552);
+      } catch (e) {
+        f.close();
+        return undefined;
+      }
+    }
+    return f;
   };
 
   // ---- STM32 registers, watchdog, reboot
