@@ -464,7 +464,10 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
         busy: function () {
           return !!reporter && reporter.inflight() > 0;
         },
-        lean: health.lean
+        lean: health.lean,
+        freeVars: function () {
+          return hal.system.memory().free;
+        }
       });
     });
   } else if (recorder && recorder.states().length > 0) {

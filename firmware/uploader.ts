@@ -28,7 +28,17 @@ export interface UploaderDeps {
   busy: () => boolean;
   /** True while memory is short: one chunk per request instead of `evidence.batch`. */
   lean?: () => boolean;
+  /** Free memory, in the HAL's units (variables on Espruino): a batch takes what it leaves room for. */
+  freeVars?: () => number;
 }
+
+/**
+ * Memory one chunk of a request holds on the Espruino WiFi while it is read and sent (its 4 KB of
+ * ciphertext as a string, ~340 variables, and its header), and what a request must leave free
+ * (issue #17: a batch of 2 read beside a recording ran the release interpreter out of memory).
+ */
+const VARS_PER_CHUNK = 400;
+const UPLOAD_RESERVE = 1200;
 
 export interface UploaderStatus {
   /** Chunks confirmed by the server since boot. */
@@ -253,7 +263,8 @@ export function createUploader(d: UploaderDeps): Uploader {
     clock.cancel(idleTimer);
     idleTimer = -1;
     if (conn && connLink !== l) drop();
-    const recs = records(st, d.lean && d.lean() ? 1 : ev.batch);
+    const room = d.freeVars ? Math.floor((d.freeVars() - UPLOAD_RESERVE) / VARS_PER_CHUNK) : ev.batch;
+    const recs = records(st, (d.lean && d.lean()) || room < 1 ? 1 : Math.min(ev.batch, room));
     if (recs.length === 0 && st.up < st.n && !(st.end !== '' && st.up >= st.n)) {
       // A chunk the recorder counted cannot be read back from the card: it cannot be sent.
       d.log.write('error', 'chunk ' + st.r + ':' + st.up + ' unreadable on the spool');

@@ -49,6 +49,37 @@ describe('evidence upload: sealed chunks over plain TCP to the simulated evidenc
   }
   const uploaded = (r: Rig) => r.unit!.app.status().stored === 0;
 
+  it('a batch takes only what free memory leaves room for: one chunk per request when memory is short, the configured batch otherwise', async () => {
+    const r = await boot(120, 4);
+    const paths = r.unit!.sim.world.paths;
+    await r.run(8000);
+    await hold(r);
+    // A backlog: both paths cut for 10 s (20 chunks wait), then back with plenty of memory.
+    const backlog = async () => {
+      paths.wifi!.cut();
+      paths.cellular!.cut();
+      await r.run(10_000);
+      const before = { requests: server.stats().requests, up: r.unit!.app.recorder.states()[0].up };
+      paths.wifi!.restore();
+      paths.cellular!.restore();
+      await r.run(15_000);
+      return {
+        requests: server.stats().requests - before.requests,
+        chunks: r.unit!.app.recorder.states()[0].up - before.up
+      };
+    };
+    const roomy = await backlog();
+    assert.ok(
+      roomy.chunks > 1.5 * roomy.requests,
+      `${roomy.chunks} chunks in ${roomy.requests} requests: batches of up to 4`
+    );
+    // 1,500 free: room for no more than one 4 KB chunk beside the 1,200 kept free (firmware/uploader.ts)
+    r.unit!.sim.world.memory.free = 1500;
+    const tight = await backlog();
+    assert.ok(tight.chunks > 10, `${tight.chunks} chunks went`);
+    assert.equal(tight.chunks, tight.requests, 'one chunk per request');
+  });
+
   it('a recording is uploaded as it is made, assembled bit-exact into a WAV, verified, and freed from the card', async () => {
     const r = await boot(60);
     await r.run(8000);

@@ -11,7 +11,7 @@ function toBytes(data: string | Uint8Array): Uint8Array {
   return typeof data === 'string' ? E.toUint8Array(data) : data;
 }
 
-const AES_PIECE = 512;
+const AES_PIECE = 256;
 
 /** Byte → its two hex digits as one little-endian 16-bit value, for `E.mapInPlace`. */
 const HEX_PAIRS = new Uint16Array(256);
@@ -78,11 +78,12 @@ export function createEspruinoCrypto(): Crypto {
   }
 
   /**
-   * CBC in 512-byte pieces into `out`, each piece's IV the last ciphertext block before it: the
-   * same bytes as one call, but no allocation bigger than a piece (measured on 2v29: a 4,000-byte
-   * result failed with "Not enough memory for result" in a heap 62% used; 2,048-byte pieces failed
-   * the same way on the Espruino WiFi image at idle, issue #17, where the pre-trigger ring seals
-   * a chunk every 0.5 s: a piece's result must be one free run of 40 variables, not 160).
+   * CBC in 256-byte pieces into `out`, each piece's IV the last ciphertext block before it: the
+   * same bytes as one call, but no allocation bigger than a piece: the native result must be one
+   * free run of memory. Measured on 2v29: a 4,000-byte result failed with "Not enough memory for
+   * result" in a heap 62% used; on the Espruino WiFi image (issue #17) 2,048-byte pieces failed at
+   * idle and 512-byte pieces during a recording (a free run of 40 variables could not be found;
+   * 256 bytes need 20).
    */
   function aesInto(key: Uint8Array, iv: Uint8Array, data: Uint8Array, out: Uint8Array): Uint8Array {
     let v = iv;
