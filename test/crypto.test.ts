@@ -97,6 +97,28 @@ describe('device crypto (hal/espruino/crypto.ts) on an emulated Espruino crypto 
     g.__BOARD__ = 'PICO_R1_3';
   });
 
+  it('a native AES result refused for want of one free run of memory is tried again once after a defragment', () => {
+    g.__BOARD__ = 'ESPRUINOWIFI';
+    let defrags = 0;
+    let refuse = 1;
+    (g.E as { defrag?: () => void }).defrag = () => defrags++;
+    nativeAes = {
+      encrypt: (data: Uint8Array, key: Uint8Array, o: { iv: Uint8Array }) =>
+        // "Not enough memory for result": the native call returns undefined
+        refuse-- > 0 ? undefined : createSimCrypto().aesCbcEncrypt(key, o.iv, data).buffer,
+      decrypt: () => undefined
+    };
+    const key = nodeCrypto.randomBytes(32);
+    const iv = nodeCrypto.randomBytes(16);
+    const data = nodeCrypto.randomBytes(256);
+    const ct = createEspruinoCrypto().aesCbcEncrypt(key, iv, data);
+    assert.deepEqual(Buffer.from(ct), Buffer.from(createSimCrypto().aesCbcEncrypt(key, iv, data)));
+    assert.equal(defrags, 1);
+    refuse = 2;
+    assert.throws(() => createEspruinoCrypto().aesCbcEncrypt(key, iv, data), /AES failed/, 'once, not a loop');
+    assert.equal(defrags, 2);
+  });
+
   it('HMAC-SHA-256 matches RFC 4231 test case 2 and Node for long keys', () => {
     const c = createEspruinoCrypto();
     const mac = c.hmacSha256(new Uint8Array(Buffer.from('Jefe')), 'what do ya want for nothing?');

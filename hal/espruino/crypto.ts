@@ -68,7 +68,13 @@ export function createEspruinoCrypto(): Crypto {
     // Typed arrays go in as they are: on Espruino `slice()` of one returns a plain Array.
     if (nativeAes && data.length % 16 === 0 && iv.length === 16) {
       const opts = { iv: iv, mode: 'CBC' as const };
-      const r = enc ? nativeAes.encrypt(data, key, opts) : nativeAes.decrypt(data, key, opts);
+      let r = enc ? nativeAes.encrypt(data, key, opts) : nativeAes.decrypt(data, key, opts);
+      if (!r) {
+        // "Not enough memory for result": no free run as long as the result. Defragment (it moves
+        // only what nothing holds, so it is safe here) and try once more.
+        E.defrag();
+        r = enc ? nativeAes.encrypt(data, key, opts) : nativeAes.decrypt(data, key, opts);
+      }
       if (r) return new Uint8Array(r);
     }
     // The JavaScript AES only ships for boards whose build has no native AES (docs/hardware.md).

@@ -29,6 +29,8 @@ declare const process: {
 };
 
 declare namespace E {
+  /** Defragment the variables (moves only what nothing holds): 2v29 jsvDefragment. */
+  function defrag(): void;
   function CRC32(data: string | ArrayBuffer | Uint8Array): number;
   function connectSDCard(spi?: unknown, csPin?: Pin): void;
   function getConsole(): string;

@@ -8,6 +8,7 @@ declare namespace E {
   function hwRand(): number;
   function toString(data: Uint8Array): string;
   function toUint8Array(data: string): Uint8Array;
+  function defrag(): void;
   function mapInPlace(
     from: Uint8Array,
     to: Uint8Array | Uint16Array,
