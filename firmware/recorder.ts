@@ -207,7 +207,9 @@ export function createRecorder(d: RecorderDeps): Recorder {
   const onCard = !!spool.writeAt && pre > 0 && !!d.keys;
   let slots = onCard ? Math.min(ring0.slots, RAM_SLOTS) : ring0.slots;
   if (slots * cs > d.audioBytes) {
-    slots = Math.max(2, Math.floor(d.audioBytes / cs));
+    // With the pre-trigger audio on the card one slot is enough where the spool's writes block
+    // (the device's card): the slot is on the card before the next block is taken.
+    slots = Math.max(onCard ? 1 : 2, Math.floor(d.audioBytes / cs));
     d.log.write(
       'warn',
       'audio ring cut to ' +
@@ -320,9 +322,9 @@ export function createRecorder(d: RecorderDeps): Recorder {
   /** A slot just filled (or closed early): queue it; when idle keep only the pre-trigger ones. */
   function completed(): void {
     count++;
-    // Idle: the oldest goes (the pre-trigger audio rolls on; on the card, a slot the card could
-    // not take in time, declared as lost to the spool if a recording takes the audio around it).
-    while (!cur && count > keep) dropHead(onCard ? 2 : 0);
+    // Idle, the pre-trigger audio in RAM: the oldest goes (it rolls on). On the card the full
+    // slot waits for the pump; one the card could not take in time goes when a block needs room.
+    while (!cur && !onCard && count > keep) dropHead(0);
     if (count < slots) sN[(head + count) % slots] = 0;
   }
 
@@ -557,7 +559,10 @@ export function createRecorder(d: RecorderDeps): Recorder {
       lostWhy = 1;
       closeFilling();
     }
-    if (count >= slots) {
+    if (count >= slots && !cur && onCard) {
+      // Idle and the card has not taken the oldest slot: it goes (declared if recorded around).
+      dropHead(2);
+    } else if (count >= slots) {
       // No free slot: the card has stalled longer than the slack. Drop, never overwrite.
       dropped++;
       live += bs;

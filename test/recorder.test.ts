@@ -137,6 +137,25 @@ describe('audio capture: ring, chunks, chain and spool (sim microphone, no serve
     assert.deepEqual(rec.state.gaps, []);
   });
 
+  it('with one RAM slot (the Espruino WiFi short of memory) the recording still holds 4 s before the trigger, seamless', () => {
+    const u = boot();
+    // 3,000 variables free at boot: the ring gets what is left beside the 2,700 kept (firmware/app.ts ringRoom)
+    u.sim.world.memory.free = 3000;
+    u.powerCut();
+    t.clock.tick(10_000);
+    assert.ok(u.sim.world.log.some((l) => /audio ring cut to 1 chunks/.test(l.message)));
+    const pressAt = hold(u);
+    t.clock.tick(10_000);
+    const rec = readSpoolRecording(u.sim.world.spool, u.app.status().recording);
+    assert.deepEqual(checkSpoolRecording(rec), []);
+    assert.deepEqual(rec.state.gaps, []);
+    assert.deepEqual(counterBreaks(rec), [], 'every sample in order across the card, the slot and the seam');
+    u.sim.world.memory.free = 6000;
+    // The trigger is recognised 1.5 s into the press: 4 s of audio before that.
+    const recognisedAt = pressAt + 1500;
+    assert.ok(recognisedAt - rec.state.start >= 4000, `${recognisedAt - rec.state.start} ms before the trigger`);
+  });
+
   it('a pre-trigger chunk damaged on the card is a declared gap, and the rest of the recording verifies', () => {
     const u = boot();
     const media = u.sim.world.spool;
