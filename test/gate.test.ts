@@ -48,6 +48,7 @@ describe('compatibility gate (tools/gate.js)', () => {
     ['Uint8Array.from', 'Uint8Array.from([1]);', 'missing-api'],
     ['Array.prototype lookup', 'Array.prototype.slice.call([1]);', 'prototype-lookup'],
     ['array hole', 'var a = [1, , 3];', 'array-hole'],
+    ['length assignment', 'var a = [1, 2]; a.length = 0;', 'length-assign'],
     ['regex lookahead', 'var r = /a(?=b)/;', 'regex'],
     ['regex named group', 'var r = /(?<x>a)/;', 'regex'],
     ['regex optional', 'var r = /a\\r?\\n/;', 'regex'],

@@ -143,6 +143,16 @@ function checkConstructs(ast, scopeManager, add) {
           add(node.id, 'destructuring', 'destructuring declaration (fails on Espruino)');
         break;
       case 'AssignmentExpression':
+        if (
+          node.left.type === 'MemberExpression' &&
+          !node.left.computed &&
+          node.left.property.type === 'Identifier' &&
+          node.left.property.name === 'length'
+        ) {
+          // Measured on the 2v29 release interpreter (issue #17): `[1, 2].length = 0` throws
+          // TypeError "Assignment to a constant" (jsparse.c flags an array's length JSV_CONSTANT).
+          add(node, 'length-assign', "assigning .length (2v29 throws 'Assignment to a constant'): use splice");
+        }
         if (node.left.type === 'ObjectPattern' || node.left.type === 'ArrayPattern') {
           add(node.left, 'destructuring', 'destructuring assignment (fails on Espruino)');
         }

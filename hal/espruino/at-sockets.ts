@@ -225,7 +225,8 @@ export function createAtSockets(clock: Clock, at: ModemAt, d: Dialect): AtSocket
     command: command,
     connect: connect,
     reset: function (why: string) {
-      queue.length = 0;
+      // (not `queue.length = 0`: the 2v29 interpreter throws on it, tools/gate.js length-assign)
+      queue.splice(0, queue.length);
       for (let i = 0; i < LINKS; i++) closeSlot(i, why);
     }
   };
