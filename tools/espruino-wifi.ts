@@ -3,13 +3,13 @@
  * release interpreter (Espruino 2v29 built for Linux, ESPRUINO_BIN), stored as `.bootcde` exactly
  * as `node build.js --flash` stores it, with the board prelude (tools/espruino-board/prelude.js,
  * stored as `.boot0`) standing in only for what the Linux build lacks, and the board's devices
- * emulated in Node (tools/espruino-board/board.ts): the ESP8266 behind the board's own `Wifi`
- * module (read from ESPRUINO_SRC, default the binary's source tree), the SIM800 behind the
- * firmware's AT driver, the centre (sim/centre.ts) and the evidence server (sim/evidence-server.ts)
- * on 127.0.0.1, the card as the interpreter's folder.
+ * emulated in Node (tools/espruino-board/board.ts): the ESP8266 and the SIM800 behind the
+ * firmware's own AT drivers (hal/espruino/esp8266.ts, cellular.ts; the board's `AT` module, read
+ * from ESPRUINO_SRC, default the binary's source tree, underneath), the centre (sim/centre.ts) and
+ * the evidence server (sim/evidence-server.ts) on 127.0.0.1, the card as the interpreter's folder.
  *
- * Checks, on the board's default configuration (sim/default-config.ts, the default 36 KB audio
- * ring): the image builds; it names nothing the Espruino WiFi build lacks (its symbols, read from
+ * Checks, on the board's default configuration (sim/default-config.ts: 4 s of pre-trigger audio,
+ * on the card): the image builds; it names nothing the Espruino WiFi build lacks (its symbols, read from
  * the Espruino sources); it boots from flash; it reports 305; a held panic is acknowledged via
  * Wi-Fi; with the access point gone, the next via cellular; it records, and a recording it uploads
  * verifies (tools/evidence-verify.ts); it survives a power cut mid-recording (SIGKILL, restart on
