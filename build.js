@@ -116,11 +116,6 @@ function parseArgs(argv) {
 }
 
 /**
- * Stage 1-3: source → minified ES5 with a source map back to the TypeScript. `moduleSha` given:
- * the boot image of `board`, which loads the installer module of that SHA-256; absent: the
- * installer module itself, one expression whose value is its exports (the code area evaluates it).
- */
-/**
  * The image has no outer function (issue #17: every function would carry that scope in its chain,
  * ~660 variables on the Espruino WiFi): its top-level names are the interpreter's root scope, so
  * the mangler must not produce a name the interpreter already gives a meaning (a pin, `E`).
@@ -129,6 +124,11 @@ const ESPRUINO_SHORT_GLOBALS = ['E'].concat(
   ...'ABCDH'.split('').map((p) => Array.from({ length: 10 }, (_, i) => p + i))
 );
 
+/**
+ * Stage 1-3: source → minified ES5 with a source map back to the TypeScript. `moduleSha` given:
+ * the boot image of `board`, which loads the installer module of that SHA-256; absent: the
+ * installer module itself, one expression whose value is its exports (the code area evaluates it).
+ */
 async function compile(board, moduleSha) {
   const esbuild = require('esbuild');
   const ts = require('typescript');

@@ -195,6 +195,46 @@ function writeState(spool: Spool, st: RecState): void {
   spool.write(st.r + (st.q % 2 ? 'A' : 'B') + '.REC', JSON.stringify(st));
 }
 
+/**
+ * What the seal needs of each chunk held, `n` of them (the RAM slots, the places on the card): its
+ * first sample's index, its unit and wall times, its length, why samples were lost before it, and
+ * the SHA-256 of its audio, its IV and the SHA-256 of its ciphertext once encrypted.
+ */
+interface Held {
+  s: Float64Array;
+  t: Float64Array;
+  w: Float64Array;
+  n: Uint32Array;
+  why: Uint8Array;
+  h: Uint8Array;
+  v: Uint8Array;
+  x: Uint8Array;
+}
+
+function held(n: number): Held {
+  return {
+    s: new Float64Array(n),
+    t: new Float64Array(n),
+    w: new Float64Array(n),
+    n: new Uint32Array(n),
+    why: new Uint8Array(n),
+    h: new Uint8Array(n * 32),
+    v: new Uint8Array(n * 16),
+    x: new Uint8Array(n * 32)
+  };
+}
+
+function copyHeld(a: Held, i: number, b: Held, j: number): void {
+  b.s[j] = a.s[i];
+  b.t[j] = a.t[i];
+  b.w[j] = a.w[i];
+  b.n[j] = a.n[i];
+  b.why[j] = a.why[i];
+  b.h.set(a.h.subarray(i * 32, i * 32 + 32), j * 32);
+  b.v.set(a.v.subarray(i * 16, i * 16 + 16), j * 16);
+  b.x.set(a.x.subarray(i * 32, i * 32 + 32), j * 32);
+}
+
 export function createRecorder(d: RecorderDeps): Recorder {
   const clock = d.clock;
   const spool = d.spool;
@@ -228,32 +268,15 @@ export function createRecorder(d: RecorderDeps): Recorder {
 
   // The ring in RAM: audio and, per slot, where its first sample sits in time and in the sample count.
   const ring = new Uint8Array(slots * E);
-  const sS = new Float64Array(slots);
-  const sT = new Float64Array(slots);
-  const sW = new Float64Array(slots);
-  const sN = new Uint32Array(slots);
-  // A slot is encrypted in place when it leaves RAM (no second buffer: 310 variables on the
-  // Espruino WiFi); until it has left, its SHA-256 of the audio, IV and SHA-256 of the ciphertext.
+  const ram = held(slots);
+  /** A slot is encrypted in place when it leaves RAM (no second buffer: 310 variables on the Espruino WiFi). */
   const sE = new Uint8Array(slots);
-  const sH = new Uint8Array(slots * 32);
-  const sV = new Uint8Array(slots * 16);
-  const sX = new Uint8Array(slots * 32);
-  /** Why samples were lost just before the slot (0 none, 1 mic, 2 spool). */
-  const sWhy = new Uint8Array(slots);
   const WHY = ['', 'mic', 'spool', 'boot', 'full'];
 
-  // The pre-trigger ring on the card: entry k at byte k * E of PRE_RING; here only what the seal
-  // needs of each (sample index, times, length, loss reason, SHA-256 of the audio, IV, SHA-256 of
-  // the ciphertext), oldest at `preHead`.
+  // The pre-trigger ring on the card: place k at byte k * E of PRE_RING, oldest at `preHead`; here
+  // only what the seal needs of each.
   const P = onCard ? pre : 0;
-  const pS = new Float64Array(P);
-  const pT = new Float64Array(P);
-  const pW = new Float64Array(P);
-  const pN = new Uint32Array(P);
-  const pWhy = new Uint8Array(P);
-  const pH = new Uint8Array(P * 32);
-  const pV = new Uint8Array(P * 16);
-  const pX = new Uint8Array(P * 32);
+  const card = held(P);
   let preHead = 0;
   let preCount = 0;
   /** The card refused the pre-trigger ring (logged once until it takes a chunk again). */
@@ -325,12 +348,12 @@ export function createRecorder(d: RecorderDeps): Recorder {
     // Idle, the pre-trigger audio in RAM: the oldest goes (it rolls on). On the card the full
     // slot waits for the pump; one the card could not take in time goes when a block needs room.
     while (!cur && !onCard && count > keep) dropHead(0);
-    if (count < slots) sN[(head + count) % slots] = 0;
+    if (count < slots) ram.n[(head + count) % slots] = 0;
   }
 
   /** Close the filling slot early (a gap follows it). */
   function closeFilling(): void {
-    if (count < slots && sN[(head + count) % slots] > 0) completed();
+    if (count < slots && ram.n[(head + count) % slots] > 0) completed();
   }
 
   /** Let the oldest RAM slot go (written, or lost); the one after it declares the loss when `why`. */
@@ -339,8 +362,8 @@ export function createRecorder(d: RecorderDeps): Recorder {
     head = (head + 1) % slots;
     count--;
     // The ring had no filling slot: the one just freed becomes it.
-    if (wasFull) sN[(head + count) % slots] = 0;
-    if (why && (count > 0 || sN[head] > 0)) sWhy[head] = why;
+    if (wasFull) ram.n[(head + count) % slots] = 0;
+    if (why && (count > 0 || ram.n[head] > 0)) ram.why[head] = why;
   }
 
   /**
@@ -349,7 +372,7 @@ export function createRecorder(d: RecorderDeps): Recorder {
    */
   function pumpIdle(): void {
     const slot = head;
-    const n = sN[slot];
+    const n = ram.n[slot];
     const at = preCount === P ? preHead : (preHead + preCount) % P;
     if (!encryptSlot(slot)) {
       // No memory for the cipher's result just now: this chunk of pre-trigger audio is lost, the
@@ -376,14 +399,7 @@ export function createRecorder(d: RecorderDeps): Recorder {
       return;
     }
     preFailed = false;
-    pS[at] = sS[slot];
-    pT[at] = sT[slot];
-    pW[at] = sW[slot];
-    pN[at] = n;
-    pWhy[at] = sWhy[slot];
-    pH.set(sH.subarray(slot * 32, slot * 32 + 32), at * 32);
-    pV.set(sV.subarray(slot * 16, slot * 16 + 16), at * 16);
-    pX.set(sX.subarray(slot * 32, slot * 32 + 32), at * 32);
+    copyHeld(ram, slot, card, at);
     preCount++;
     dropHead(0);
   }
@@ -395,16 +411,16 @@ export function createRecorder(d: RecorderDeps): Recorder {
    */
   function encryptSlot(slot: number): boolean {
     if (sE[slot]) return true;
-    const n = sN[slot];
+    const n = ram.n[slot];
     const len = sealedLength(n);
     const buf = ring.subarray(slot * E, slot * E + len);
     try {
       const h = d.crypto.sha256(buf.subarray(0, n));
       buf.fill(0, n);
       const e = encryptChunk(d.crypto, d.keys as SealKeys, buf, undefined, buf);
-      sH.set(h, slot * 32);
-      sV.set(e.v, slot * 16);
-      sX.set(e.x, slot * 32);
+      ram.h.set(h, slot * 32);
+      ram.v.set(e.v, slot * 16);
+      ram.x.set(e.x, slot * 32);
     } catch (x) {
       return false;
     }
@@ -421,10 +437,11 @@ export function createRecorder(d: RecorderDeps): Recorder {
     if (preCount === 0 && count === 0) return;
     const st = cur;
     const fromCard = preCount > 0;
+    const src = fromCard ? card : ram;
     const slot = fromCard ? preHead : head;
-    const n = fromCard ? pN[slot] : sN[slot];
-    const s0 = fromCard ? pS[slot] : sS[slot];
-    const w0 = fromCard ? pW[slot] : sW[slot];
+    const n = src.n[slot];
+    const s0 = src.s[slot];
+    const w0 = src.w[slot];
     if (base !== base) {
       // First chunk after a resume: the gap since the last written sample, from the wall clock.
       const expected = st.start + (st.ns * 1000) / st.rate;
@@ -434,7 +451,7 @@ export function createRecorder(d: RecorderDeps): Recorder {
       pendingWhy = 'boot';
     }
     const s = s0 - base;
-    const t = Math.round(fromCard ? pT[slot] : sT[slot]);
+    const t = Math.round(src.t[slot]);
     const w = Math.round(w0);
     const seg = segmentName(st.r, st.sg);
     if (!fromCard && !encryptSlot(slot)) {
@@ -447,34 +464,23 @@ export function createRecorder(d: RecorderDeps): Recorder {
     let c = '';
     let bytes = 0;
     try {
-      let ct: Uint8Array | string;
-      let v: Uint8Array;
-      let x: Uint8Array;
-      let h: string;
-      if (fromCard) {
-        // The ciphertext back from the card, checked against the hash its MAC will cover.
-        const back = spool.readAt(PRE_RING, slot * E, sealedLength(n));
-        x = pX.subarray(slot * 32, slot * 32 + 32);
-        if (
-          back === undefined ||
-          back.length !== sealedLength(n) ||
-          d.crypto.hex(d.crypto.sha256(back)) !== d.crypto.hex(x)
-        ) {
-          d.log.write('error', 'pre-trigger chunk ' + st.r + ':' + st.n + ' unreadable on the card');
-          pendingWhy = 'spool';
-          release(true);
-          return;
-        }
-        ct = back;
-        v = pV.subarray(slot * 16, slot * 16 + 16);
-        h = d.crypto.hex(pH.subarray(slot * 32, slot * 32 + 32));
-      } else {
-        // Encrypted once, in place (above): a busy card's next try sends the same bytes.
-        ct = ring.subarray(slot * E, slot * E + sealedLength(n));
-        v = sV.subarray(slot * 16, slot * 16 + 16);
-        x = sX.subarray(slot * 32, slot * 32 + 32);
-        h = d.crypto.hex(sH.subarray(slot * 32, slot * 32 + 32));
+      const x = src.x.subarray(slot * 32, slot * 32 + 32);
+      const len = sealedLength(n);
+      // A RAM slot was encrypted once, in place, above (a busy card's next try sends the same
+      // bytes); a place on the card is read back and checked against the hash its MAC will cover.
+      const ct = fromCard ? spool.readAt(PRE_RING, slot * E, len) : ring.subarray(slot * E, slot * E + len);
+      if (
+        ct === undefined ||
+        ct.length !== len ||
+        (fromCard && d.crypto.hex(d.crypto.sha256(ct)) !== d.crypto.hex(x))
+      ) {
+        d.log.write('error', 'pre-trigger chunk ' + st.r + ':' + st.n + ' unreadable on the card');
+        pendingWhy = 'spool';
+        release(fromCard);
+        return;
       }
+      const v = src.v.subarray(slot * 16, slot * 16 + 16);
+      const h = d.crypto.hex(src.h.subarray(slot * 32, slot * 32 + 32));
       const chain = chainOf(d.crypto, st.hd, st.r, st.n, s, n, t, w, h);
       c = d.crypto.hex(chain);
       const head = sealHead(
@@ -506,7 +512,7 @@ export function createRecorder(d: RecorderDeps): Recorder {
     }
     const gap = s > st.ns;
     if (gap) {
-      const why = pendingWhy || WHY[fromCard ? pWhy[slot] : sWhy[slot]] || 'mic';
+      const why = pendingWhy || WHY[src.why[slot]] || 'mic';
       st.gaps.push({ i: st.n, s: s - st.ns, why: why });
     }
     pendingWhy = '';
@@ -571,17 +577,17 @@ export function createRecorder(d: RecorderDeps): Recorder {
       return;
     }
     const f = (head + count) % slots;
-    const at = sN[f];
+    const at = ram.n[f];
     if (at === 0) {
-      sS[f] = live;
-      sT[f] = now - blockMs;
-      sW[f] = clock.wall() - blockMs;
-      sWhy[f] = lostWhy;
+      ram.s[f] = live;
+      ram.t[f] = now - blockMs;
+      ram.w[f] = clock.wall() - blockMs;
+      ram.why[f] = lostWhy;
       lostWhy = 0;
     }
     if (at === 0) sE[f] = 0;
     ring.set(block, f * E + at);
-    sN[f] = at + bs;
+    ram.n[f] = at + bs;
     live += bs;
     if (at + bs >= cs) completed();
     pump();
@@ -676,8 +682,8 @@ export function createRecorder(d: RecorderDeps): Recorder {
       // The oldest audio: the pre-trigger ring's oldest entry on the card, else a full RAM slot or
       // the one filling (both sit at `head`).
       const first = head;
-      const any = sN[first] > 0 || count > 0;
-      base = preCount > 0 ? pS[preHead] : any ? sS[first] : live;
+      const any = ram.n[first] > 0 || count > 0;
+      base = preCount > 0 ? card.s[preHead] : any ? ram.s[first] : live;
       const trig = Math.max(0, live - base - Math.round((heldMs * a.rate) / 1000));
       const st: RecState = {
         q: 0,
@@ -685,7 +691,7 @@ export function createRecorder(d: RecorderDeps): Recorder {
         rate: a.rate,
         cs: cs,
         trig: trig,
-        start: preCount > 0 ? Math.round(pW[preHead]) : any ? Math.round(sW[first]) : clock.wall(),
+        start: preCount > 0 ? Math.round(card.w[preHead]) : any ? Math.round(ram.w[first]) : clock.wall(),
         n: 0,
         ns: 0,
         hd: ZERO,

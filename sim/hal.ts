@@ -115,16 +115,22 @@ function simCodeArea(c: SimCodeArea, crypto: Crypto): CodeArea {
 }
 
 function createSimSpool(media: SimSpoolMedia): Spool {
+  /** Every write first: a card that is there, an 8.3 name, and not busy (EBUSY: nothing written). */
+  const writable = (name: string, verb: string) => {
+    media.check();
+    spoolName(name);
+    if (media.stalled) {
+      media.busyRefusals++;
+      throw Object.assign(new Error(`spool busy ${verb} ${name}`), { code: 'EBUSY' });
+    }
+  };
+  const joined = (parts: (Uint8Array | string)[]) =>
+    Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))));
   return {
     capacity: () => (media.check(), media.capacity),
     used: () => (media.check(), media.used()),
     write(name, data) {
-      media.check();
-      spoolName(name);
-      if (media.stalled) {
-        media.busyRefusals++;
-        throw Object.assign(new Error(`spool busy writing ${name}`), { code: 'EBUSY' });
-      }
+      writable(name, 'writing');
       const old = media.blobs.get(name);
       if (media.used() - (old ? old.length : 0) + data.length > media.capacity) {
         throw Object.assign(new Error(`spool full writing ${name}`), { code: 'ENOSPC' });
@@ -133,13 +139,8 @@ function createSimSpool(media: SimSpoolMedia): Spool {
       media.writes++;
     },
     append(name, parts) {
-      media.check();
-      spoolName(name);
-      if (media.stalled) {
-        media.busyRefusals++;
-        throw Object.assign(new Error(`spool busy appending to ${name}`), { code: 'EBUSY' });
-      }
-      const add = Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))));
+      writable(name, 'appending to');
+      const add = joined(parts);
       if (media.used() + add.length > media.capacity) {
         throw Object.assign(new Error(`spool full appending to ${name}`), { code: 'ENOSPC' });
       }
@@ -152,17 +153,12 @@ function createSimSpool(media: SimSpoolMedia): Spool {
       if (tear !== undefined) throw Object.assign(new Error(`card fault appending to ${name}`), { code: 'EIO' });
     },
     writeAt(name, offset, parts) {
-      media.check();
-      spoolName(name);
-      if (media.stalled) {
-        media.busyRefusals++;
-        throw Object.assign(new Error(`spool busy writing ${name}`), { code: 'EBUSY' });
-      }
+      writable(name, 'writing');
       const old = media.blobs.get(name) ?? new Uint8Array(0);
       if (offset > old.length) {
         throw Object.assign(new Error(`write at ${offset} past the end of ${name} (${old.length} B)`), { code: 'EIO' });
       }
-      const add = Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))));
+      const add = joined(parts);
       const grow = Math.max(0, offset + add.length - old.length);
       if (media.used() + grow > media.capacity) {
         throw Object.assign(new Error(`spool full writing ${name}`), { code: 'ENOSPC' });

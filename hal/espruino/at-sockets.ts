@@ -177,6 +177,9 @@ export function createAtSockets(clock: Clock, at: ModemAt, d: Dialect): AtSocket
     }
     const slot: Slot = { h: h, open: false, closed: false };
     slots[n] = slot;
+    const sent: CommandDone = function (ok, lines) {
+      if (slots[n] === slot && (!ok || lines.join('\n').indexOf('SEND FAIL') >= 0)) closeSlot(n, 'send failed');
+    };
     const timer = clock.after(t.timeoutMs, function () {
       if (!slot.open && !slot.closed) {
         command('AT+CIPCLOSE=' + n, 2000, /CLOSE|OK/, ignore);
@@ -198,18 +201,8 @@ export function createAtSockets(clock: Clock, at: ModemAt, d: Dialect): AtSocket
       write: function (data: string) {
         if (!slot.open || slot.closed) return false;
         // One CIPSEND carries at most MAX_SEND bytes (an evidence chunk is 4 KB): queued in order.
-        for (let o = 0; o < data.length; o += MAX_SEND) {
-          command(
-            'AT+CIPSEND=' + n + ',' + Math.min(MAX_SEND, data.length - o),
-            10000,
-            d.sent,
-            function (ok, lines) {
-              if (slots[n] === slot && (!ok || lines.join('\n').indexOf('SEND FAIL') >= 0)) closeSlot(n, 'send failed');
-            },
-            data,
-            o
-          );
-        }
+        for (let o = 0; o < data.length; o += MAX_SEND)
+          command('AT+CIPSEND=' + n + ',' + Math.min(MAX_SEND, data.length - o), 10000, d.sent, sent, data, o);
         return true;
       },
       close: function () {

@@ -68,14 +68,13 @@ export function createEspruinoCrypto(): Crypto {
     // Typed arrays go in as they are: on Espruino `slice()` of one returns a plain Array.
     if (nativeAes && data.length % 16 === 0 && iv.length === 16) {
       const opts = { iv: iv, mode: 'CBC' as const };
-      let r = enc ? nativeAes.encrypt(data, key, opts) : nativeAes.decrypt(data, key, opts);
-      if (!r) {
-        // "Not enough memory for result": no free run as long as the result. Defragment (it moves
-        // only what nothing holds, so it is safe here) and try once more.
-        E.defrag();
-        r = enc ? nativeAes.encrypt(data, key, opts) : nativeAes.decrypt(data, key, opts);
+      // A second try after a defragment when the first found no free run as long as the result
+      // ("Not enough memory for result"; E.defrag moves only what nothing holds: safe here).
+      for (let k = 0; k < 2; k++) {
+        if (k) E.defrag();
+        const r = enc ? nativeAes.encrypt(data, key, opts) : nativeAes.decrypt(data, key, opts);
+        if (r) return new Uint8Array(r);
       }
-      if (r) return new Uint8Array(r);
     }
     // The JavaScript AES only ships for boards whose build has no native AES (docs/hardware.md).
     if (__BOARD__ === 'PICO_R1_3' || __BOARD__ === 'MDBT42Q')

@@ -15,7 +15,7 @@
  */
 import type { Clock, Link } from '../types';
 import { createLinkCore } from './link-core';
-import { createAtSockets, ModemAt } from './at-sockets';
+import { createAtSockets, AtSockets, ModemAt } from './at-sockets';
 
 /** The ESP8266 as the board wires it. */
 export interface EspIo {
@@ -39,26 +39,22 @@ export function createEspWifiLink(
   creds: { ssid: string; password: string } | undefined,
   wire: () => EspIo
 ): Link {
-  if (!creds || !creds.ssid)
-    return createLinkCore(clock, 'wifi', function (_t, h) {
-      // Never reached: a path that is never up refuses connections before this.
-      h.onClose('wifi down');
-      return {
-        write: function () {
-          return false;
-        },
-        close: function () {}
-      };
-    }).link;
+  let sockets: AtSockets | undefined;
+  const core = createLinkCore(clock, 'wifi', function (t, h) {
+    // Only called while the path is up, so never without credentials (link-core refuses the rest).
+    return (sockets as AtSockets).connect(t, h);
+  });
+  // Without credentials the path stays down, and the chip and its UART are left alone.
+  if (!creds || !creds.ssid) return core.link;
   const io = wire();
-  const sockets = createAtSockets(clock, io.at, {
+  const links = createAtSockets(clock, io.at, {
     sep: ',',
     sent: /^SEND (OK|FAIL)$/,
     recvKey: '+IPD',
     recv: /^\+IPD,(\d),(\d+)[^:]*:/
   });
-  const core = createLinkCore(clock, 'wifi', sockets.connect);
-  const command = sockets.command;
+  sockets = links;
+  const command = links.command;
   const OK = /^OK$/;
   let up = false;
   let backoff = 5000;
@@ -70,7 +66,7 @@ export function createEspWifiLink(
     if (up) core.setStatus(false);
     up = false;
     starting = false;
-    sockets.reset('wifi down');
+    links.reset('wifi down');
     silent = timedOut ? silent + 1 : 0;
     if (retry >= 0) return;
     retry = clock.after(backoff, function () {

@@ -105,6 +105,36 @@ export function createFsSpool(
     if (usedBytes() + extra > capacityBytes) throw fail('ENOSPC', 'spool full writing ' + name);
   }
 
+  /**
+   * Write the parts in one open: appended (`offset` < 0, mode 'a') or over the bytes from `offset`
+   * (at most the file's size; 'r+' writes in place, FatFs FA_READ | FA_WRITE | FA_OPEN_EXISTING,
+   * and a new file starts with 'w'). Typed arrays are written as they are.
+   */
+  function put(name: string, offset: number, parts: (Uint8Array | string)[]): void {
+    let n = 0;
+    for (let i = 0; i < parts.length; i++) n += parts[i].length;
+    const before = sizeOf(name);
+    const had = before < 0 ? 0 : before;
+    const at = offset < 0 ? had : offset;
+    if (at > had) throw fail('EIO', 'card write past the end of ' + name);
+    if (at + n > had) room(name, at + n - had);
+    let f: EspruinoFile | undefined;
+    let ok = true;
+    try {
+      f = E.openFile(DIR + '/' + name, offset < 0 ? 'a' : before < 0 ? 'w' : 'r+');
+      if (offset > 0) f.seek(offset);
+      for (let i = 0; i < parts.length; i++) f.write(parts[i]);
+    } catch (e) {
+      ok = false;
+    } finally {
+      if (f) f.close();
+    }
+    const after = sizeOf(name);
+    count.change(after - had);
+    // An append must add exactly its bytes; a write in place may leave the file longer.
+    if (!ok || (offset < 0 ? after !== at + n : after < at + n)) throw fail('EIO', 'card write failed for ' + name);
+  }
+
   return {
     capacity: function () {
       return capacityBytes;
@@ -124,47 +154,10 @@ export function createFsSpool(
       count.change(data.length - (old < 0 ? 0 : old));
     },
     append: function (name, parts) {
-      let n = 0;
-      for (let i = 0; i < parts.length; i++) n += parts[i].length;
-      room(name, n);
-      const before = sizeOf(name);
-      let f: EspruinoFile | undefined;
-      let ok = true;
-      try {
-        // One open for the parts: typed arrays are written as they are.
-        f = E.openFile(DIR + '/' + name, 'a');
-        for (let i = 0; i < parts.length; i++) f.write(parts[i]);
-      } catch (e) {
-        ok = false;
-      } finally {
-        if (f) f.close();
-      }
-      const after = sizeOf(name);
-      count.change(after - (before < 0 ? 0 : before));
-      if (!ok || after - (before < 0 ? 0 : before) !== n) throw fail('EIO', 'card append failed for ' + name);
+      put(name, -1, parts);
     },
     writeAt: function (name, offset, parts) {
-      let n = 0;
-      for (let i = 0; i < parts.length; i++) n += parts[i].length;
-      const before = sizeOf(name);
-      const grow = offset + n - (before < 0 ? 0 : before);
-      if (offset > (before < 0 ? 0 : before)) throw fail('EIO', 'card write past the end of ' + name);
-      if (grow > 0) room(name, grow);
-      let f: EspruinoFile | undefined;
-      let ok = true;
-      try {
-        // 'r+' writes in place (FatFs FA_READ | FA_WRITE | FA_OPEN_EXISTING); a new file starts with 'w'.
-        f = E.openFile(DIR + '/' + name, before < 0 ? 'w' : 'r+');
-        if (offset > 0) f.seek(offset);
-        for (let i = 0; i < parts.length; i++) f.write(parts[i]);
-      } catch (e) {
-        ok = false;
-      } finally {
-        if (f) f.close();
-      }
-      const after = sizeOf(name);
-      count.change(after - (before < 0 ? 0 : before));
-      if (!ok || after < offset + n) throw fail('EIO', 'card write failed for ' + name);
+      put(name, offset, parts);
     },
     readAt: function (name, offset, length) {
       let f: EspruinoFile | undefined;
