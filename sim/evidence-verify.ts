@@ -241,7 +241,7 @@ interface Manifest {
   sig: string;
 }
 
-interface ChunkRecord {
+export interface ChunkRecord {
   r: string;
   i: number;
   s: number;
@@ -902,6 +902,23 @@ export function findRecordingDirs(dir: string): string[] {
 
 const secs = (x: number) => `${x.toFixed(3)} s`;
 
+/** The report's list of problems: a heading with the count, each one, then how many more were left out. */
+function listFailures(
+  lines: string[],
+  heading: string,
+  r: { failures: { code: string; message: string }[]; omitted: number; omittedByCode: Record<string, number> }
+): void {
+  const total = r.failures.length + r.omitted;
+  lines.push(`  ${heading} (${total} problem${total === 1 ? '' : 's'}):`);
+  for (const f of r.failures) lines.push(`    ${f.code}: ${f.message}`);
+  if (r.omitted) {
+    const by = Object.entries(r.omittedByCode)
+      .map(([c, k]) => `${c} ×${k}`)
+      .join(', ');
+    lines.push(`    … and ${r.omitted} more problem${r.omitted === 1 ? '' : 's'} not listed (${by})`);
+  }
+}
+
 /** The readable report for one recording. */
 export function formatReport(r: VerifyResult): string {
   const s = r.summary;
@@ -925,15 +942,7 @@ export function formatReport(r: VerifyResult): string {
     lines.push('    the WAV, every chunk hash, the chain and the sample continuity check out, but the manifest');
     lines.push('    signature was not checked: nothing proves the unit made this recording, or its times and trigger');
   } else {
-    const total = r.failures.length + r.omitted;
-    lines.push(`  FAILED (${total} problem${total === 1 ? '' : 's'}):`);
-    for (const f of r.failures) lines.push(`    ${f.code}: ${f.message}`);
-    if (r.omitted) {
-      const by = Object.entries(r.omittedByCode)
-        .map(([c, k]) => `${c} ×${k}`)
-        .join(', ');
-      lines.push(`    … and ${r.omitted} more problem${r.omitted === 1 ? '' : 's'} not listed (${by})`);
-    }
+    listFailures(lines, 'FAILED', r);
   }
   return lines.join('\n');
 }
@@ -1585,15 +1594,7 @@ export function formatCardReport(r: CardRecordingResult): string {
   } else if (r.verdict === 'card-empty') {
     lines.push(`  ${CARD_VERDICT_TEXT['card-empty']}: no complete sealed chunk on the card`);
   } else {
-    const total = r.failures.length + r.omitted;
-    lines.push(`  ${CARD_VERDICT_TEXT.failed} (${total} problem${total === 1 ? '' : 's'}):`);
-    for (const f of r.failures) lines.push(`    ${f.code}: ${f.message}`);
-    if (r.omitted) {
-      const by = Object.entries(r.omittedByCode)
-        .map(([c, k]) => `${c} ×${k}`)
-        .join(', ');
-      lines.push(`    … and ${r.omitted} more problem${r.omitted === 1 ? '' : 's'} not listed (${by})`);
-    }
+    listFailures(lines, CARD_VERDICT_TEXT.failed, r);
   }
   return lines.join('\n');
 }

@@ -10,22 +10,13 @@ export interface SpoolFiles {
   blobs: Map<string, Uint8Array>;
 }
 import type { RecState } from '../firmware/recorder';
+import type { ChunkRecord } from '../sim/evidence-verify';
 
 export const ZERO_HASH = '0'.repeat(64);
 const sha256 = (data: Uint8Array | string) => crypto.createHash('sha256').update(data).digest('hex');
 
-/** A chunk record (docs/evidence.md, "Chunk record"). */
-export interface ChunkRecord {
-  r: string;
-  i: number;
-  s: number;
-  n: number;
-  t: number;
-  w: number;
-  h: string;
-  p: string;
-  c: string;
-}
+/** A chunk record (docs/evidence.md, "Chunk record"): the verifier's type. */
+export type { ChunkRecord };
 
 export function chainOf(rec: Omit<ChunkRecord, 'c'>): string {
   return sha256(`${rec.p}:${rec.r}:${rec.i}:${rec.s}:${rec.n}:${rec.t}:${rec.w}:${rec.h}`);
