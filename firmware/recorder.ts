@@ -144,6 +144,25 @@ const HEAD_MAX = 512;
 const SAVE_EVERY = 16;
 
 /**
+ * The header of the sealed record at `off` in segment `seg`, where its ciphertext starts (`at`),
+ * its length and the offset after it; `undefined` when there is none or the header is torn.
+ */
+export function readHead(
+  spool: Spool,
+  seg: string,
+  off: number
+): { h: import('./seal').ChunkHeader; at: number; len: number; next: number } | undefined {
+  const text = spool.readAt(seg, off, HEAD_MAX);
+  if (text === undefined) return undefined;
+  const nl = text.indexOf('\n');
+  if (nl < 0) return undefined;
+  const h = parseHeader(text.substr(0, nl));
+  if (!h) return undefined;
+  const len = sealedLength(h.n);
+  return { h: h, at: off + nl + 1, len: len, next: off + nl + 1 + len };
+}
+
+/**
  * The sealed record at `off` in segment `seg`: its header, the ciphertext as a byte string and the
  * offset after it; `undefined` when there is none or it is torn.
  */
@@ -152,16 +171,11 @@ export function readRecord(
   seg: string,
   off: number
 ): { h: import('./seal').ChunkHeader; ct: string; next: number } | undefined {
-  const text = spool.readAt(seg, off, HEAD_MAX);
-  if (text === undefined) return undefined;
-  const nl = text.indexOf('\n');
-  if (nl < 0) return undefined;
-  const h = parseHeader(text.substr(0, nl));
-  if (!h) return undefined;
-  const len = sealedLength(h.n);
-  const ct = spool.readAt(seg, off + nl + 1, len);
-  if (ct === undefined || ct.length !== len) return undefined;
-  return { h: h, ct: ct, next: off + nl + 1 + len };
+  const x = readHead(spool, seg, off);
+  if (!x) return undefined;
+  const ct = spool.readAt(seg, x.at, x.len);
+  if (ct === undefined || ct.length !== x.len) return undefined;
+  return { h: x.h, ct: ct, next: x.next };
 }
 
 function errCode(e: unknown): string {

@@ -10,7 +10,7 @@
 import type { Clock, Connection, Crypto, Link, LogSink, Spool } from '../hal/types';
 import type { EvidenceConfig } from './config';
 import type { Recorder, RecState } from './recorder';
-import { readRecord, segmentName } from './recorder';
+import { readHead, segmentName } from './recorder';
 import { sameBytes } from './bytes';
 import type { SealKeys } from './seal';
 
@@ -33,12 +33,21 @@ export interface UploaderDeps {
 }
 
 /**
- * Memory one chunk of a request holds on the Espruino WiFi while it is read and sent (its 4 KB of
- * ciphertext as a string, ~340 variables, and its header), and what a request must leave free
- * (issue #17: a batch of 2 read beside a recording ran the release interpreter out of memory).
+ * Memory one chunk of a request holds on the Espruino WiFi until it is sent (its header line and
+ * what is kept of it; the ciphertext is read from the card a piece at a time), and what a request
+ * must leave free (issue #17: a batch of 2 read beside a recording ran the release interpreter out
+ * of memory).
  */
-const VARS_PER_CHUNK = 400;
+const VARS_PER_CHUNK = 120;
 const UPLOAD_RESERVE = 1200;
+/**
+ * Ciphertext is read from the card and written this much at a time, the next piece only once the
+ * link says the last one left (`onSent`): a 4 KB chunk held whole as a string is ~450 variables
+ * on the release interpreter, a piece ~165. One SIM800 `CIPSEND` (at-sockets.ts MAX_SEND).
+ */
+const PIECE = 1460;
+/** A link that never says a piece left (no `onSent`) is written on after this, ms. */
+const SENT_MS = 5000;
 
 export interface UploaderStatus {
   /** Chunks confirmed by the server since boot. */
@@ -118,8 +127,14 @@ export function createUploader(d: UploaderDeps): Uploader {
   let reply = '';
   let replyTimer = -1;
   let idleTimer = -1;
-  /** What the open connection is waiting to write (the request, built before it opened). */
-  let pending: string[] = [];
+  /**
+   * What the request still has to write, in order: text, or a piece of a record's ciphertext on
+   * the card (`[segment, offset, length]`), read only when it is its turn.
+   */
+  let out: (string | [string, number, number])[] = [];
+  /** A piece was written and the link has not yet said it left. */
+  let waiting = false;
+  let sentTimer = -1;
 
   function schedule(ms: number): void {
     if (stopped) return;
@@ -157,7 +172,9 @@ export function createUploader(d: UploaderDeps): Uploader {
     conn = undefined;
     connLink = undefined;
     open = false;
-    pending = [];
+    out = [];
+    waiting = false;
+    clock.cancel(sentTimer);
     if (c) c.close();
   }
 
@@ -171,23 +188,39 @@ export function createUploader(d: UploaderDeps): Uploader {
     backoff = Math.min(backoff * 2, BACKOFF_MAX);
   }
 
-  function send(parts: string[]): void {
-    let n = 0;
-    for (let i = 0; i < parts.length; i++) n += parts[i].length;
-    if (connLink && connLink === d.links.cellular && req) {
-      req.st.cb += n;
-      cellularBytes += n;
-    }
-    if (!open) {
-      for (let i = 0; i < parts.length; i++) pending.push(parts[i]);
-      return;
-    }
-    for (let i = 0; i < parts.length; i++) {
-      if (conn && !conn.write(parts[i])) {
+  /** Write what the request has left, up to and including one piece of ciphertext. */
+  function pump(): void {
+    while (open && conn && req && !waiting && out.length > 0) {
+      const x = out.shift()!;
+      let s: string | undefined;
+      if (typeof x === 'string') s = x;
+      else {
+        s = d.spool.readAt(x[0], x[1], x[2]);
+        if (s === undefined || s.length !== x[2]) {
+          d.log.write('error', 'chunk of recording ' + req.st.r + ' unreadable on the spool at ' + x[1]);
+          fail('chunk unreadable');
+          return;
+        }
+        waiting = true;
+        clock.cancel(sentTimer);
+        sentTimer = clock.after(SENT_MS, sentNow);
+      }
+      if (connLink === d.links.cellular) {
+        req.st.cb += s.length;
+        cellularBytes += s.length;
+      }
+      if (!conn.write(s)) {
         fail('connection closed');
         return;
       }
     }
+  }
+
+  function sentNow(): void {
+    clock.cancel(sentTimer);
+    sentTimer = -1;
+    waiting = false;
+    pump();
   }
 
   function connect(l: Link): void {
@@ -198,9 +231,10 @@ export function createUploader(d: UploaderDeps): Uploader {
         onOpen: function () {
           if (conn !== mine) return;
           open = true;
-          const p = pending;
-          pending = [];
-          send(p);
+          pump();
+        },
+        onSent: function () {
+          if (conn === mine && waiting) sentNow();
         },
         onData: function (data: string) {
           if (conn !== mine) return;
@@ -223,18 +257,21 @@ export function createUploader(d: UploaderDeps): Uploader {
    * The records to send from where chunk `up` starts: consecutive, within one segment. A segment
    * with nothing more to read at the upload point, when a later one exists, is done: it goes.
    */
-  function records(st: RecState, max: number): { line: string; ct: string; h: string; next: number }[] {
-    const out: { line: string; ct: string; h: string; next: number }[] = [];
+  function records(
+    st: RecState,
+    max: number
+  ): { h: { i: number; h: string }; line: string; at: number; len: number; next: number }[] {
+    const got: { h: { i: number; h: string }; line: string; at: number; len: number; next: number }[] = [];
     for (;;) {
       let off = st.uo;
       const seg = segmentName(st.r, st.us);
       for (let i = 0; i < max && st.up + i < st.n; i++) {
-        const x = readRecord(d.spool, seg, off);
+        const x = readHead(d.spool, seg, off);
         if (!x || x.h.i !== st.up + i) break;
-        out.push({ line: JSON.stringify(x.h) + '\n', ct: x.ct, h: x.h.h, next: x.next });
+        got.push({ h: x.h, line: JSON.stringify(x.h) + '\n', at: x.at, len: x.len, next: x.next });
         off = x.next;
       }
-      if (out.length > 0 || st.us >= st.sg || st.up >= st.n) return out;
+      if (got.length > 0 || st.us >= st.sg || st.up >= st.n) return got;
       // Nothing (more) in this segment: every chunk in it is confirmed, so it is freed.
       d.spool.erase(seg);
       st.us++;
@@ -288,13 +325,17 @@ export function createUploader(d: UploaderDeps): Uploader {
       replyTimer = -1;
       if (req === r) fail('no reply');
     });
-    if (!conn) connect(l);
-    send(['EVD1 ' + d.unit + ' ' + st.r + ' ' + nonce + ' ' + signed.length + ' ' + recs.length + '\n', signed]);
-    for (let i = 0; i < recs.length && req === r; i++) {
-      r.hashes.push(recs[i].h);
+    const seg = segmentName(st.r, st.us);
+    out = ['EVD1 ' + d.unit + ' ' + st.r + ' ' + nonce + ' ' + signed.length + ' ' + recs.length + '\n', signed];
+    waiting = false;
+    for (let i = 0; i < recs.length; i++) {
+      r.hashes.push(recs[i].h.h);
       r.ends.push(recs[i].next);
-      send([recs[i].line, recs[i].ct]);
+      out.push(recs[i].line);
+      for (let o = 0; o < recs[i].len; o += PIECE) out.push([seg, recs[i].at + o, Math.min(PIECE, recs[i].len - o)]);
     }
+    if (!conn) connect(l);
+    else pump();
   }
 
   /** `EVR1 <len> <mac>\n<len bytes of JSON>`: act on it once whole and authentic. */

@@ -289,6 +289,12 @@ export interface ConnectionHandlers {
   onData(data: string): void;
   /** Closed by either side or failed; `error` says why when it was not a normal close. */
   onClose(error?: string): void;
+  /**
+   * Everything written so far has left the unit (the radio took it, or the socket's send buffer
+   * emptied): for writing a large payload a piece at a time instead of holding it all in RAM.
+   * TCP only; may come once for several writes.
+   */
+  onSent?(): void;
 }
 
 /** Link status as the bearer reports it. */

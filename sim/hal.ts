@@ -31,7 +31,7 @@ import { createSimCrypto } from './crypto';
 import { parseWav } from './wav';
 import * as fs from 'node:fs';
 import { createCellularLink } from '../hal/espruino/cellular';
-import { createSimAt } from './at';
+import { simUart } from './at';
 import type { SimModem } from './modem';
 
 /** A physical two-state input with listeners (button contact, mains sense, tamper switch). */
@@ -597,13 +597,8 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
     for (const p of pathNames) {
       const m = options.modem;
       if (p === 'cellular' && m) {
-        const port = m.port();
-        const serial = {
-          write: port.write,
-          onData: (fn: (d: string) => void) => port.onData((d) => clock.run(() => fn(d)))
-        };
         links.cellular = createCellularLink(clock, 'internet', {
-          at: createSimAt(clock, serial),
+          port: simUart(m.port(), (fn) => clock.run(fn)),
           powerKey: (pressed) => m.key(pressed)
         });
         continue;

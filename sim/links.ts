@@ -99,7 +99,7 @@ export function createSimLink(path: SimPath, clock: SimClock): Link & { dispose(
       if (!disposed) clock.run(() => h.onClose(err));
     };
     let teardown: () => void = () => {};
-    let send: (data: Buffer) => void = () => {};
+    let send: (data: Buffer, done: () => void) => void = () => {};
     const entry: Open = { kill: (reason) => finish(reason) };
 
     if (!path.up || disposed) {
@@ -132,7 +132,7 @@ export function createSimLink(path: SimPath, clock: SimClock): Link & { dispose(
       sock.on('error', (e) => finish(e.message));
       sock.on('close', () => finish(opened ? undefined : 'connection refused'));
       teardown = () => sock.destroy();
-      send = (b) => sock.write(b);
+      send = (b, done) => sock.write(b, () => done());
     } else {
       const sock = dgram.createSocket('udp4');
       sock.on('message', onData);
@@ -145,7 +145,7 @@ export function createSimLink(path: SimPath, clock: SimClock): Link & { dispose(
           // already closed
         }
       };
-      send = (b) => sock.send(b);
+      send = (b, done) => sock.send(b, () => done());
     }
 
     return {
@@ -154,8 +154,11 @@ export function createSimLink(path: SimPath, clock: SimClock): Link & { dispose(
         const buf = Buffer.from(data, 'latin1');
         path.bytesOut += buf.length;
         path.traffic('out', data);
-        if (path.latencyMs > 0) setTimeout(() => !closed && send(buf), path.latencyMs);
-        else send(buf);
+        const sent = () => {
+          if (!closed && h.onSent) clock.run(() => h.onSent!());
+        };
+        if (path.latencyMs > 0) setTimeout(() => !closed && send(buf, sent), path.latencyMs);
+        else send(buf, sent);
         return true;
       },
       close: () => finish()

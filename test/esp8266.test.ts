@@ -1,9 +1,8 @@
 import { strict as assert } from 'node:assert';
 import * as net from 'node:net';
 import { SimEsp8266 } from '../sim/esp8266';
-import { createSimAt } from '../sim/at';
+import { simUart, type SimSerialPort } from '../sim/at';
 import { createSimClock } from '../sim/clock';
-import type { ModemLineHandler } from '../hal/espruino/cellular';
 import { createEspWifiLink } from '../hal/espruino/esp8266';
 import type { LinkStatus } from '../hal/types';
 
@@ -11,8 +10,62 @@ import type { LinkStatus } from '../hal/types';
  * The ESP8266 AT emulator the Espruino WiFi harness puts behind the board's own Wifi module
  * (npm run test:espruino): driven here the way that module drives it (AT+RST and `ready` on
  * CH_PD, ATE0, CIPMUX, CWJAP, CIPSTART, CIPSEND with its prompt, +IPD with CIPDINFO, the access
- * point dropping), through the Node reimplementation of Espruino's AT module (sim/at.ts).
+ * point dropping), by hand through a line reader of this test's own, then through the firmware's
+ * own driver (hal/espruino/esp8266.ts).
  */
+
+/**
+ * The emulator's UART read by hand: link and `WIFI` events apart, `+IPD` payloads apart, the `> `
+ * prompt answered with `payload`, every other line to the command waiting.
+ */
+function handDriven(port: SimSerialPort) {
+  let buf = '';
+  let waiting: ((line?: string) => void) | undefined;
+  const r = { events: [] as string[], received: [] as string[], payload: '' };
+  port.onData((d) => {
+    buf += d;
+    for (;;) {
+      if (buf.startsWith('> ')) {
+        buf = buf.slice(2);
+        port.write(r.payload);
+        continue;
+      }
+      const m = /^\+IPD,(\d),(\d+),([\d.]+),(\d+):/.exec(buf);
+      if (m) {
+        if (buf.length < m[0].length + Number(m[2])) return;
+        r.received.push(buf.substr(m[0].length, Number(m[2])));
+        buf = buf.slice(m[0].length + Number(m[2]));
+        continue;
+      }
+      const e = buf.search(/[\r\n]/);
+      if (e < 0) return;
+      const line = buf.slice(0, e);
+      buf = buf.slice(e + 1);
+      if (!line) continue;
+      if (/^(\d,(CONNECT|CLOSED)|WIFI )/.test(line)) r.events.push(line);
+      else if (waiting) waiting(line);
+    }
+  });
+  /** Send one command; resolves with the lines up to its final line (OK, ERROR, FAIL, ready...). */
+  const cmd = (c: string, end = /^(OK|ERROR|FAIL|ready|SEND OK|SEND FAIL)$/): Promise<string[]> =>
+    new Promise((resolve) => {
+      const lines: string[] = [];
+      const timer = setTimeout(() => {
+        waiting = undefined;
+        resolve(lines.concat('TIMEOUT'));
+      }, 3000);
+      waiting = (l) => {
+        lines.push(l!);
+        if (end.test(l!)) {
+          clearTimeout(timer);
+          waiting = undefined;
+          resolve(lines);
+        }
+      };
+      port.write(c);
+    });
+  return Object.assign(r, { cmd });
+}
 describe('ESP8266 AT emulator (sim/esp8266.ts)', function () {
   this.timeout(20_000);
   let server: net.Server;
@@ -29,57 +82,25 @@ describe('ESP8266 AT emulator (sim/esp8266.ts)', function () {
     await new Promise((r) => server.close(r));
   });
 
-  /** Run one command; resolves with the lines up to its final line (OK, ERROR, FAIL, ready...). */
-  function cmd(
-    at: ReturnType<typeof createSimAt>,
-    c: string,
-    end = /^(OK|ERROR|FAIL|ready|SEND OK|SEND FAIL)$/
-  ): Promise<string[]> {
-    return new Promise((resolve) => {
-      const lines: string[] = [];
-      const h: ModemLineHandler = (l) => {
-        if (l === undefined) return resolve(lines.concat('TIMEOUT'));
-        lines.push(l);
-        if (end.test(l)) return resolve(lines);
-        return h;
-      };
-      at.cmd(c, 3000, h);
-    });
-  }
-
   it('boots on CH_PD, joins the access point, carries TCP both ways, and drops it with the AP', async () => {
-    const clock = createSimClock();
-    const at = createSimAt(clock, esp.port());
-    const received: string[] = [];
-    at.register('+IPD', (buf) => {
-      const m = /^\+IPD,(\d),(\d+),([\d.]+),(\d+):/.exec(buf);
-      if (!m || buf.length < m[0].length + Number(m[2])) return buf;
-      received.push(buf.substr(m[0].length, Number(m[2])));
-      return buf.substr(m[0].length + Number(m[2]));
-    });
-    const events: string[] = [];
-    at.registerLine('0,CONNECT', (l) => events.push(l));
-    at.registerLine('0,CLOSED', (l) => events.push(l));
-    at.registerLine('WIFI ', (l) => events.push(l));
-    at.register('> ', (buf) => {
-      at.write('hello');
-      return buf.substr(2);
-    });
+    const at = handDriven(esp.port());
+    at.payload = 'hello';
+    const { events, received } = at;
 
-    const boot = cmd(at, '\r\nAT+RST\r\n', /^ready$/);
+    const boot = at.cmd('\r\nAT+RST\r\n', /^ready$/);
     esp.chPd(true);
     assert.deepEqual((await boot).slice(-1), ['ready']);
-    assert.deepEqual(await cmd(at, 'ATE0\r\n'), ['ATE0', 'OK'], 'echo of ATE0, then OK');
+    assert.deepEqual(await at.cmd('ATE0\r\n'), ['ATE0', 'OK'], 'echo of ATE0, then OK');
     for (const c of ['AT+CIPDINFO=1', 'AT+CIPMUX=1', 'AT+UART_CUR=115200,8,1,0,2', 'AT+CWMODE=1'])
-      assert.deepEqual(await cmd(at, c + '\r\n'), ['OK'], c);
-    assert.deepEqual(await cmd(at, 'AT+CWJAP="lab","wrong-pass"\r\n'), ['+CWJAP:2', 'FAIL']);
-    assert.deepEqual(await cmd(at, 'AT+CWJAP="lab","secret-pass"\r\n'), ['OK']);
+      assert.deepEqual(await at.cmd(c + '\r\n'), ['OK'], c);
+    assert.deepEqual(await at.cmd('AT+CWJAP="lab","wrong-pass"\r\n'), ['+CWJAP:2', 'FAIL']);
+    assert.deepEqual(await at.cmd('AT+CWJAP="lab","secret-pass"\r\n'), ['OK']);
     assert.deepEqual(events, ['WIFI CONNECTED', 'WIFI GOT IP']);
-    assert.match((await cmd(at, 'AT+CWJAP?\r\n'))[0], /^\+CWJAP:"lab","[0-9a-f:]+",\d+,-\d+$/);
+    assert.match((await at.cmd('AT+CWJAP?\r\n'))[0], /^\+CWJAP:"lab","[0-9a-f:]+",\d+,-\d+$/);
 
-    assert.deepEqual(await cmd(at, `AT+CIPSTART=0,"TCP","127.0.0.1",${port}\r\n`), ['OK']);
+    assert.deepEqual(await at.cmd(`AT+CIPSTART=0,"TCP","127.0.0.1",${port}\r\n`), ['OK']);
     assert.equal(events[2], '0,CONNECT', 'CONNECT comes before OK, as the Wifi module expects');
-    assert.deepEqual(await cmd(at, 'AT+CIPSEND=0,5\r\n', /^SEND OK$/), ['OK', 'Recv 5 bytes', 'SEND OK']);
+    assert.deepEqual(await at.cmd('AT+CIPSEND=0,5\r\n', /^SEND OK$/), ['OK', 'Recv 5 bytes', 'SEND OK']);
     for (let i = 0; i < 50 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(received, ['echo:hello']);
 
@@ -90,29 +111,26 @@ describe('ESP8266 AT emulator (sim/esp8266.ts)', function () {
       ['WIFI DISCONNECT', '0,CLOSED'],
       'the 1.x firmware\'s words (not "WIFI DISCONNECTED")'
     );
-    assert.deepEqual(await cmd(at, 'AT+CWJAP?\r\n'), ['No AP', 'OK']);
-    assert.deepEqual(await cmd(at, `AT+CIPSTART=0,"TCP","127.0.0.1",${port}\r\n`), ['no ip', 'ERROR']);
+    assert.deepEqual(await at.cmd('AT+CWJAP?\r\n'), ['No AP', 'OK']);
+    assert.deepEqual(await at.cmd(`AT+CIPSTART=0,"TCP","127.0.0.1",${port}\r\n`), ['no ip', 'ERROR']);
     assert.deepEqual(
-      await cmd(at, 'AT+CWJAP="lab","secret-pass"\r\n'),
+      await at.cmd('AT+CWJAP="lab","secret-pass"\r\n'),
       ['+CWJAP:3', 'FAIL'],
       'no such access point until it is restored'
     );
-    clock.shutdown();
   });
 
   it('ignores what it is sent while CH_PD is low', async () => {
-    const clock = createSimClock();
-    const at = createSimAt(clock, esp.port());
-    assert.deepEqual(await cmd(at, 'AT\r\n'), ['TIMEOUT']);
+    const at = handDriven(esp.port());
+    assert.deepEqual(await at.cmd('AT\r\n'), ['TIMEOUT']);
     assert.equal(esp.commands.length, 0);
-    clock.shutdown();
   });
 
   it("the firmware's own ESP8266 driver joins with the config's credentials, carries TCP both ways, and rejoins after the AP drops", async () => {
     const clock = createSimClock();
     const statuses: LinkStatus[] = [];
     const link = createEspWifiLink(clock, { ssid: 'lab', password: 'secret-pass' }, () => ({
-      at: createSimAt(clock, esp.port()),
+      port: simUart(esp.port()),
       power: (on) => esp.chPd(on)
     }));
     link.onStatus((st) => statuses.push(st));

@@ -6,7 +6,7 @@ import { encodeReply, decodeReply, Dc09Target } from '../firmware/dc09';
 import { keyBytes } from '../firmware/config';
 import { createSimCrypto } from '../sim/crypto';
 import { createSimClock, SimClock } from '../sim/clock';
-import { createSimAt } from '../sim/at';
+import { simUart } from '../sim/at';
 import { createCellularLink } from '../hal/espruino/cellular';
 import { createSimSite } from '../sim/site';
 import { Session, simTransport } from '../tools/installer-link';
@@ -160,8 +160,8 @@ describe('network input: every reader survives garbage and takes only valid repl
 
   it('cellular serial line: random bytes, bogus +RECEIVE lengths and floods from the modem never throw in the AT layer or the driver', () => {
     let push: ((d: string) => void) | undefined;
-    const at = createSimAt(clock, { write: () => undefined, onData: (fn) => (push = fn) });
-    const link = createCellularLink(clock, 'internet', { at, powerKey: () => undefined });
+    const port = simUart({ write: () => undefined, onData: (fn) => (push = fn) });
+    const link = createCellularLink(clock, 'internet', { port, powerKey: () => undefined });
     fc.assert(
       fc.property(
         fc.array(

@@ -74,6 +74,12 @@ describe('uploader: what it sends, what it frees, which stops it obeys (scripted
   let wifi: { up: boolean; bytes: number };
   let cell: { up: boolean; bytes: number };
   let connects: string[];
+  /** The fake link never says a write left (no flow control). */
+  let silentSent: boolean;
+  /** The length of every write, in order. */
+  let writes: number[];
+  /** The sealed chunk's ciphertext length on the card. */
+  let ctLen: number;
 
   function link(path: 'wifi' | 'cellular', state: { up: boolean; bytes: number }): Link {
     return {
@@ -89,7 +95,9 @@ describe('uploader: what it sends, what it frees, which stops it obeys (scripted
           write: (data: string) => {
             if (!open) return false;
             state.bytes += data.length;
+            writes.push(data.length);
             buf = Buffer.concat([buf, Buffer.from(data, 'latin1')]);
+            if (!silentSent) Promise.resolve().then(() => open && h.onSent && h.onSent());
             const r = parseRequest(buf);
             if (r) {
               buf = buf.subarray(r.bytes);
@@ -114,6 +122,8 @@ describe('uploader: what it sends, what it frees, which stops it obeys (scripted
     ended = '';
     requests = [];
     connects = [];
+    silentSent = false;
+    writes = [];
     busy = false;
     wifi = { up: true, bytes: 0 };
     cell = { up: true, bytes: 0 };
@@ -127,6 +137,7 @@ describe('uploader: what it sends, what it frees, which stops it obeys (scripted
       AUDIO
     );
     sim.hal.storage.spool.append(segmentName('0001', 0), [sealed.head, sealed.ct]);
+    ctLen = sealed.ct.length;
     st = {
       q: 1,
       r: '0001',
@@ -227,6 +238,32 @@ describe('uploader: what it sends, what it frees, which stops it obeys (scripted
     );
     assert.equal(st.up, 1);
     assert.equal(st.uo, st.wo, 'the upload point moved past the record');
+  });
+
+  it('reads the ciphertext from the card and writes it a piece (1,460 B) at a time, the next only once the link says the last left', async () => {
+    answer = confirm();
+    silentSent = true;
+    await settle();
+    // the request line, the signed manifest, the record's header line, then one piece
+    assert.equal(writes.length, 4, `writes before any onSent: ${writes.join(',')}`);
+    assert.equal(writes[3], 1460);
+    assert.equal(requests.length, 0, 'the rest waits for the link');
+    // A link that never says (no flow control) is written on after 5 s a piece.
+    await settle(5000);
+    assert.equal(writes.length, 5);
+    await settle(5000);
+    assert.deepEqual(writes.slice(3), [1460, 1460, ctLen - 2 * 1460]);
+    assert.equal(requests.length, 1, 'whole and parsed by the server');
+    await settle();
+    assert.equal(st.up, 1, 'and confirmed');
+  });
+
+  it('with a link that says each write left, the whole request goes at once, no write of ciphertext over 1,460 B', async () => {
+    answer = confirm();
+    await settle();
+    assert.equal(requests.length, 1);
+    assert.deepEqual(writes.slice(3), [1460, 1460, ctLen - 2 * 1460]);
+    assert.equal(st.up, 1);
   });
 
   it('a fresh nonce per request: a reply captured for one request confirms nothing for the next', async () => {

@@ -14,26 +14,24 @@
  * | sent | `<n>, SEND OK` / `SEND FAIL` | `SEND OK` / `SEND FAIL` |
  * | data | `+RECEIVE,<n>,<len>:\r\n` + bytes | `+IPD,<n>,<len>[,ip,port]:` + bytes |
  *
- * Commands go one at a time through this queue, never the AT module's: the module keeps its queue
- * across a timeout, so after a radio fault it would later replay stale commands (a `CIPSEND` into
- * a link a new connection now owns). `reset()` empties this queue and closes every link.
+ * The UART is read here, not through Espruino's built-in `AT` module (issue #17: two instances of
+ * the module, its 16 registered keys per radio and its buffers held ~350 variables of the board's
+ * 8,190). The reader keeps one buffer per radio: a buffer that starts with the send prompt `>` or
+ * the data header is taken raw (they have no line end of their own); otherwise lines end at `\r` or
+ * `\n`, empty ones are dropped, link events (`<n><sep>CONNECT…`) go to their link, the radio's own
+ * unsolicited lines to `unsolicited`, and every other line to the command running now.
  *
- * AT module semantics (read from its source): a `cmd` callback gets each line no `registerLine`
- * key claims, and `undefined` on timeout; returning itself keeps the command open for more lines.
- * The simulator runs the same code against its emulators (sim/at.ts, sim/modem.ts, sim/esp8266.ts).
+ * Commands go one at a time; `reset()` empties the queue and closes every link, so after a radio
+ * fault no stale command is replayed (a `CIPSEND` into a link a new connection now owns).
+ * The simulator runs the same code against its emulators (sim/modem.ts, sim/esp8266.ts).
  */
 import type { Clock, Connection, ConnectionHandlers } from '../types';
 import type { Target } from './link-core';
 
-/** A line handler of the AT module: return a handler to keep the command open. */
-export type ModemLineHandler = (line?: string) => ModemLineHandler | undefined | void;
-
-/** The parts of Espruino's AT module the drivers use. */
-export interface ModemAt {
-  cmd(command: string, timeoutMs: number, cb: ModemLineHandler): void;
+/** A UART as Espruino gives it (`Serial2.on('data', …)`, `Serial2.write(…)`). */
+export interface AtPort {
   write(data: string): void;
-  register(key: string, cb: (buffer: string) => string): void;
-  registerLine(key: string, cb: (line: string) => void): void;
+  on(event: 'data', fn: (data: string) => void): void;
 }
 
 /** How a radio words the socket events (see the table above). */
@@ -45,6 +43,8 @@ export interface Dialect {
   /** The incoming-data header's key, and the header itself (link in group 1, length in group 2). */
   recvKey: string;
   recv: RegExp;
+  /** A line the radio sends on its own (not a link event): return true to claim it from the command. */
+  unsolicited?: (line: string) => boolean;
 }
 
 export type CommandDone = (ok: boolean, lines: string[], timedOut?: boolean) => void;
@@ -72,41 +72,49 @@ interface Slot {
 
 function ignore(): void {}
 
-export function createAtSockets(clock: Clock, at: ModemAt, d: Dialect): AtSockets {
+/** The longest line or unclaimed raw text kept while waiting for its end (a bigger one is noise). */
+const MAX_PENDING = 4096;
+
+export function createAtSockets(clock: Clock, port: AtPort, d: Dialect): AtSockets {
   const slots: (Slot | undefined)[] = [];
   for (let i = 0; i < LINKS; i++) slots.push(undefined);
   const queue: { c: string; t: number; end: RegExp; done: CommandDone; data?: string; at: number }[] = [];
-  let busy = false;
+  /** The running command's line handler (undefined: none running). */
+  let current: ((line: string | undefined) => void) | undefined;
   /** Bytes for the `>` prompt of the `CIPSEND` running now: `MAX_SEND` of `sendData` from `sendAt`. */
   let sendData: string | undefined;
   let sendAt = 0;
+  let buf = '';
 
   function next(): void {
-    if (busy || queue.length === 0) return;
+    if (current || queue.length === 0) return;
     const q = queue.shift()!;
-    busy = true;
     sendData = q.data;
     sendAt = q.at;
     const lines: string[] = [];
-    let over = false;
-    const finish = function (ok: boolean, timedOut?: boolean): undefined {
-      if (over) return undefined;
-      over = true;
-      busy = false;
+    let timer = -1;
+    const finish = function (ok: boolean, timedOut?: boolean): void {
+      clock.cancel(timer);
+      current = undefined;
       sendData = undefined;
       q.done(ok, lines, timedOut);
       next();
-      return undefined;
     };
-    const handler: ModemLineHandler = function (line?: string) {
-      if (line === undefined) return finish(false, true);
-      if (line === q.c) return handler; // echo before ATE0
-      lines.push(line);
-      if (/^(ERROR|FAIL|\+CME ERROR|\+CMS ERROR)/.test(line)) return finish(false);
-      if (q.end.test(line)) return finish(true);
-      return handler;
+    const handler = function (line: string | undefined): void {
+      if (line === undefined) finish(false, true);
+      else if (line === q.c)
+        return; // echo before ATE0
+      else {
+        lines.push(line);
+        if (/^(ERROR|FAIL|\+CME ERROR|\+CMS ERROR)/.test(line)) finish(false);
+        else if (q.end.test(line)) finish(true);
+      }
     };
-    at.cmd(q.c + '\r\n', q.t, handler);
+    current = handler;
+    timer = clock.after(q.t, function () {
+      if (current === handler) handler(undefined);
+    });
+    port.write(q.c + '\r\n');
   }
 
   function command(cmd: string, timeoutMs: number, end: RegExp, done: CommandDone, data?: string, at?: number): void {
@@ -122,43 +130,68 @@ export function createAtSockets(clock: Clock, at: ModemAt, d: Dialect): AtSocket
     s.h.onClose(err);
   }
 
-  /** `<n><sep>CONNECT…|ALREADY…|CLOSED` lines, claimed before any command sees them. */
-  function slotLine(line: string): void {
-    const n = parseInt(line.charAt(0), 10);
-    const s = slots[n];
-    if (!s) return;
+  /** `<n><sep>CONNECT…|ALREADY…|CLOSED…`: true if the line is a link event (taken by its link). */
+  function slotLine(line: string): boolean {
+    const n = line.charCodeAt(0) - 48;
+    if (n < 0 || n >= LINKS || line.substr(1, d.sep.length) !== d.sep) return false;
     const word = line.substr(1 + d.sep.length);
-    if (word === 'CONNECT' || word.indexOf('CONNECT OK') === 0 || word.indexOf('ALREADY') === 0) {
+    const opened = word === 'CONNECT' || word.indexOf('CONNECT OK') === 0 || word.indexOf('ALREADY') === 0;
+    if (!opened && word.indexOf('CLOSED') !== 0 && word.indexOf('CONNECT') !== 0) return false;
+    const s = slots[n];
+    if (!s) return true;
+    if (opened) {
       if (!s.open) {
         s.open = true;
         s.h.onOpen();
       }
     } else closeSlot(n, word.indexOf('CLOSED') === 0 && s.open ? undefined : 'connect failed');
-  }
-  for (let i = 0; i < LINKS; i++) {
-    at.registerLine(i + d.sep + 'CONNECT', slotLine);
-    at.registerLine(i + d.sep + 'ALREADY', slotLine);
-    at.registerLine(i + d.sep + 'CLOSED', slotLine);
+    return true;
   }
 
-  // The send prompt has no line end: take it from the raw stream and write the queued bytes.
-  at.register('>', function (buf: string) {
-    const data = sendData;
-    sendData = undefined;
-    // The piece is cut only now: the queue holds the caller's one string, not a copy per piece.
-    if (data !== undefined) at.write(data.length <= MAX_SEND ? data : data.substr(sendAt, MAX_SEND));
-    return buf.substr(buf.charAt(1) === ' ' ? 2 : 1);
-  });
+  /** One pass over the buffer: the raw prompt and data first (no line end of their own), then lines. */
+  function take(): boolean {
+    const c = buf.charAt(0);
+    if (c === '>') {
+      // The send prompt: write the queued bytes, cut only now (the queue holds the caller's one string).
+      const data = sendData;
+      sendData = undefined;
+      buf = buf.substr(buf.charAt(1) === ' ' ? 2 : 1);
+      if (data !== undefined) port.write(data.length <= MAX_SEND ? data : data.substr(sendAt, MAX_SEND));
+      return true;
+    }
+    if (c === d.recvKey.charAt(0) && buf.substr(0, d.recvKey.length) === d.recvKey) {
+      const m = d.recv.exec(buf);
+      if (m) {
+        const start = m[0].length;
+        const len = parseInt(m[2], 10);
+        if (len >= 0 && len <= MAX_PENDING) {
+          if (buf.length < start + len) return false; // wait for the rest
+          const s = slots[parseInt(m[1], 10)];
+          const bytes = buf.substr(start, len);
+          buf = buf.substr(start + len);
+          if (s && !s.closed) s.h.onData(bytes);
+          return true;
+        }
+      } else if (buf.length < 40 && buf.indexOf('\n') < 0) return false; // the header is still coming
+      // A header that does not parse, or a length no radio sends: drop it as a line below.
+    }
+    const r = buf.indexOf('\r');
+    const n = buf.indexOf('\n');
+    const e = r < 0 ? n : n < 0 || r < n ? r : n;
+    if (e < 0) {
+      if (buf.length > MAX_PENDING) buf = ''; // no line end in sight: noise
+      return false;
+    }
+    const line = buf.substr(0, e);
+    buf = buf.substr(e + 1);
+    if (line.length === 0 || slotLine(line) || (d.unsolicited && d.unsolicited(line))) return true;
+    if (current) current(line);
+    return true;
+  }
 
-  at.register(d.recvKey, function (buf: string) {
-    const m = d.recv.exec(buf);
-    if (!m) return buf.indexOf('\n') < 0 ? buf : buf.substr(buf.indexOf('\n') + 1);
-    const start = m[0].length;
-    const len = parseInt(m[2], 10);
-    if (buf.length < start + len) return buf; // wait for the rest
-    const s = slots[parseInt(m[1], 10)];
-    if (s && !s.closed) s.h.onData(buf.substr(start, len));
-    return buf.substr(start + len);
+  port.on('data', function (data: string) {
+    buf += data;
+    while (buf.length > 0 && take());
   });
 
   function connect(t: Target, h: ConnectionHandlers): Connection {
@@ -177,8 +210,13 @@ export function createAtSockets(clock: Clock, at: ModemAt, d: Dialect): AtSocket
     }
     const slot: Slot = { h: h, open: false, closed: false };
     slots[n] = slot;
+    /** `CIPSEND`s queued and not yet answered: at 0, everything written has left (onSent). */
+    let unsent = 0;
     const sent: CommandDone = function (ok, lines) {
-      if (slots[n] === slot && (!ok || lines.join('\n').indexOf('SEND FAIL') >= 0)) closeSlot(n, 'send failed');
+      unsent--;
+      if (slots[n] !== slot) return;
+      if (!ok || lines.join('\n').indexOf('SEND FAIL') >= 0) closeSlot(n, 'send failed');
+      else if (unsent === 0 && h.onSent) h.onSent();
     };
     const timer = clock.after(t.timeoutMs, function () {
       if (!slot.open && !slot.closed) {
@@ -201,8 +239,10 @@ export function createAtSockets(clock: Clock, at: ModemAt, d: Dialect): AtSocket
       write: function (data: string) {
         if (!slot.open || slot.closed) return false;
         // One CIPSEND carries at most MAX_SEND bytes (an evidence chunk is 4 KB): queued in order.
-        for (let o = 0; o < data.length; o += MAX_SEND)
+        for (let o = 0; o < data.length; o += MAX_SEND) {
+          unsent++;
           command('AT+CIPSEND=' + n + ',' + Math.min(MAX_SEND, data.length - o), 10000, d.sent, sent, data, o);
+        }
         return true;
       },
       close: function () {

@@ -21,13 +21,12 @@
  */
 import type { Clock, Link } from '../types';
 import { createLinkCore } from './link-core';
-import { createAtSockets, ModemAt, ModemLineHandler } from './at-sockets';
-
-export type { ModemAt, ModemLineHandler };
+import { createAtSockets, AtPort } from './at-sockets';
 
 /** The modem as the board wires it. */
 export interface ModemIo {
-  at: ModemAt;
+  /** Its UART. */
+  port: AtPort;
   /** Hold the power key pressed (`true`, pin low) or released. */
   powerKey(pressed: boolean): void;
 }
@@ -55,7 +54,7 @@ interface Step {
 }
 
 export function createCellularLink(clock: Clock, apn: string, io: ModemIo): Link {
-  const sockets = createAtSockets(clock, io.at, {
+  const sockets = createAtSockets(clock, io.port, {
     sep: ', ',
     sent: /^\d, SEND (OK|FAIL)$/,
     recvKey: '+RECEIVE',

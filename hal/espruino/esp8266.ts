@@ -15,11 +15,12 @@
  */
 import type { Clock, Link } from '../types';
 import { createLinkCore } from './link-core';
-import { createAtSockets, AtSockets, ModemAt } from './at-sockets';
+import { createAtSockets, AtSockets, AtPort } from './at-sockets';
 
 /** The ESP8266 as the board wires it. */
 export interface EspIo {
-  at: ModemAt;
+  /** Its UART. */
+  port: AtPort;
   /** CH_PD (and GPIO) high: on; low: off. */
   power(on: boolean): void;
 }
@@ -47,11 +48,16 @@ export function createEspWifiLink(
   // Without credentials the path stays down, and the chip and its UART are left alone.
   if (!creds || !creds.ssid) return core.link;
   const io = wire();
-  const links = createAtSockets(clock, io.at, {
+  const links = createAtSockets(clock, io.port, {
     sep: ',',
     sent: /^SEND (OK|FAIL)$/,
     recvKey: '+IPD',
-    recv: /^\+IPD,(\d),(\d+)[^:]*:/
+    recv: /^\+IPD,(\d),(\d+)[^:]*:/,
+    unsolicited: function (line: string) {
+      if (line.indexOf('WIFI DISCONNECT') !== 0) return false;
+      if (up) down();
+      return true;
+    }
   });
   sockets = links;
   const command = links.command;
@@ -133,9 +139,6 @@ export function createEspWifiLink(
     });
   }
 
-  io.at.registerLine('WIFI DISCONNECT', function () {
-    if (up) down();
-  });
   clock.every(30000, poll);
   bringUp();
   return core.link;

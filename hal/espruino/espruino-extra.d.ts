@@ -83,7 +83,7 @@ interface EspruinoSocket {
   write(data: string): void;
   end(): void;
   on(event: 'data', cb: (data: string) => void): void;
-  on(event: 'close' | 'end' | 'connect', cb: () => void): void;
+  on(event: 'close' | 'end' | 'connect' | 'drain', cb: () => void): void;
   on(event: 'error', cb: (e: { code?: number; message?: string }) => void): void;
 }
 interface EspruinoNet {

@@ -185,7 +185,7 @@ function createSilentMic(clock: Clock, cost?: AudioCost): Microphone {
   };
 }
 
-/** The modem as wired on the board: its UART through the built-in AT module, and its power key. */
+/** The modem as wired on the board: its UART and its power key. */
 function modemIo(c: {
   serial: 'Serial1' | 'Serial2';
   tx: string;
@@ -201,7 +201,7 @@ function modemIo(c: {
   const key = new Pin(c.powerKey);
   digitalWrite(key, 1);
   return {
-    at: global.require('AT').connect(port),
+    port: port,
     powerKey: function (pressed: boolean) {
       digitalWrite(key, pressed ? 0 : 1);
     }
@@ -220,7 +220,7 @@ function espIo(): EspIo {
     tx: Pin;
   });
   return {
-    at: global.require('AT').connect(Serial2),
+    port: Serial2,
     power: function (on: boolean) {
       digitalWrite(gpio, on ? 1 : 0);
       digitalWrite(chPd, on ? 1 : 0);

@@ -54,6 +54,10 @@ export function socketConnect(clock: Clock, target: Target, h: ConnectionHandler
       sock.on('close', function () {
         finish(opened ? undefined : 'connection refused');
       });
+      // Espruino's socket emits 'drain' once its send buffer is empty (libs/network/socketserver.c).
+      sock.on('drain', function () {
+        if (!closed && h.onSent) h.onSent();
+      });
       sock.on('error', function (e: { message?: string }) {
         finish((e && e.message) || 'socket error');
       });
