@@ -78,6 +78,8 @@ export function wrapFrame(body: string): string {
 
 const HEXCHARS = '0123456789ABCDEF';
 
+/** A reply with something after the frame's end (one string: it appears three times). */
+const UNEXPECTED = 'unexpected data in reply';
 const PAD_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 const ZERO_IV = new Uint8Array(16);
 
@@ -201,12 +203,12 @@ export function decodeReply(crypto: Crypto, frame: string, key?: string): Dc09Re
     pad = plain.substr(0, end);
     rest = plain.substr(end);
   }
-  if (rest.charAt(0) !== ']') return { error: 'unexpected data in reply' };
+  if (rest.charAt(0) !== ']') return { error: UNEXPECTED };
   // Extended-data blocks in a reply are skipped, never acted on (one receiver echoes a [K…] there).
   let j = 1;
   for (let b = 0; b < 4 && rest.charAt(j) === '['; b++) {
     const close = rest.indexOf(']', j);
-    if (close < 0) return { error: 'unexpected data in reply' };
+    if (close < 0) return { error: UNEXPECTED };
     j = close + 1;
   }
   let time: number | undefined;
@@ -219,7 +221,7 @@ export function decodeReply(crypto: Crypto, frame: string, key?: string): Dc09Re
   // Padding after the timestamp (a PKCS#7 block or NULs) only inside the encrypted text.
   const tail = rest.substr(stop);
   if (tail !== '' && !(encrypted && isPadding(tail)))
-    return { error: encrypted || rest.charAt(j) === '_' ? 'bad timestamp' : 'unexpected data in reply' };
+    return { error: encrypted || rest.charAt(j) === '_' ? 'bad timestamp' : UNEXPECTED };
   const r: Dc09Reply = {
     type: id,
     encrypted: encrypted,

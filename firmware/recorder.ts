@@ -628,22 +628,27 @@ export function createRecorder(d: RecorderDeps): Recorder {
 
   // Recordings left on the spool by earlier boots (after every function above is defined:
   // Espruino does not hoist function declarations).
-  let lastId = parseInt(d.records.read(RID_RECORD) || '0', 10) || 0;
-  const names = spool.list();
-  for (let i = 0; i < names.length; i++) {
-    const nm = names[i];
-    if (nm.length !== 9 || nm.substr(5) !== '.REC' || (nm.charAt(4) !== 'A' && nm.charAt(4) !== 'B')) continue;
-    const r = nm.substr(0, 4);
-    let known = false;
-    for (let k = 0; k < states.length; k++) if (states[k].r === r) known = true;
-    const found = known ? undefined : readState(spool, r);
-    if (!found) continue;
-    const id = parseInt(r, 16);
-    if (id > lastId && id < 0x10000) lastId = id;
-    adoptWritten(found);
-    persist(found);
-    states.push(found);
+  /** Adopt the recordings on the card; the highest id seen. (A function: its loop's names die with it.) */
+  function adoptAll(): number {
+    let last = parseInt(d.records.read(RID_RECORD) || '0', 10) || 0;
+    const names = spool.list();
+    for (let i = 0; i < names.length; i++) {
+      const nm = names[i];
+      if (nm.length !== 9 || nm.substr(5) !== '.REC' || (nm.charAt(4) !== 'A' && nm.charAt(4) !== 'B')) continue;
+      const r = nm.substr(0, 4);
+      let known = false;
+      for (let k = 0; k < states.length; k++) if (states[k].r === r) known = true;
+      const found = known ? undefined : readState(spool, r);
+      if (!found) continue;
+      const id = parseInt(r, 16);
+      if (id > last && id < 0x10000) last = id;
+      adoptWritten(found);
+      persist(found);
+      states.push(found);
+    }
+    return last;
   }
+  let lastId = adoptAll();
   // Resume the newest unfinished recording if it is within its maximum; end the others.
   let newest = -1;
   for (let i = 0; i < states.length; i++) if (states[i].end === '') newest = i;

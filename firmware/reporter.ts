@@ -479,6 +479,8 @@ export function createReporter(d: ReporterDeps): Reporter {
   }
   all = [];
   done = {};
+  // The deps object lives as long as the reporter: it must not keep the boot history either.
+  d.history = [];
   if (sup.testReportH > 0) {
     testTimer = clock.every(sup.testReportH * 3600000, function () {
       report(CID.PERIODIC_TEST, 1, 0);

@@ -188,6 +188,11 @@ export function createUploader(d: UploaderDeps): Uploader {
     backoff = Math.min(backoff * 2, BACKOFF_MAX);
   }
 
+  function noReply(): void {
+    replyTimer = -1;
+    if (req) fail('no reply');
+  }
+
   /** Write what the request has left, up to and including one piece of ciphertext. */
   function pump(): void {
     while (open && conn && req && !waiting && out.length > 0) {
@@ -293,20 +298,34 @@ export function createUploader(d: UploaderDeps): Uploader {
       return;
     }
     const l = link(st);
-    if (!l || d.busy()) {
+    const room = d.freeVars ? Math.floor((d.freeVars() - UPLOAD_RESERVE) / VARS_PER_CHUNK) : ev.batch;
+    // Alarms and the capture come first: a request starts only with room for a chunk beside the
+    // reserve; the card keeps the rest until memory returns (at the latest when the recording ends).
+    if (!l || d.busy() || room < 1) {
       schedule(POLL_MS);
       return;
     }
     clock.cancel(idleTimer);
     idleTimer = -1;
     if (conn && connLink !== l) drop();
-    const room = d.freeVars ? Math.floor((d.freeVars() - UPLOAD_RESERVE) / VARS_PER_CHUNK) : ev.batch;
-    const recs = records(st, (d.lean && d.lean()) || room < 1 ? 1 : Math.min(ev.batch, room));
+    if (!prepare(st, room)) return;
+    // The reply timer and the connection's handlers are made by functions of createUploader's, not
+    // here or in prepare(): Espruino keeps a closure's whole defining scope, and a single-use
+    // function is substituted at its call (terser), so a closure made in tick or prepare would keep
+    // the request's manifest and records alive as long as the connection (docs/espruino-notes.md).
+    replyTimer = clock.after(REPLY_MS, noReply);
+    if (!conn) connect(l);
+    else pump();
+  }
+
+  /** Build the request for `st` (`req`, and what it will write, `out`); false if it cannot be read. */
+  function prepare(st: RecState, room: number): boolean {
+    const recs = records(st, d.lean && d.lean() ? 1 : Math.min(ev.batch, room));
     if (recs.length === 0 && st.up < st.n && !(st.end !== '' && st.up >= st.n)) {
       // A chunk the recorder counted cannot be read back from the card: it cannot be sent.
       d.log.write('error', 'chunk ' + st.r + ':' + st.up + ' unreadable on the spool');
       fail('chunk unreadable');
-      return;
+      return false;
     }
     const m = manifestText(d.unit, st);
     const signed = m.substr(0, m.length - 1) + ',"sig":"' + d.crypto.hex(d.crypto.hmacSha256(k.sig, m)) + '"}';
@@ -321,10 +340,6 @@ export function createUploader(d: UploaderDeps): Uploader {
     };
     req = r;
     reply = '';
-    replyTimer = clock.after(REPLY_MS, function () {
-      replyTimer = -1;
-      if (req === r) fail('no reply');
-    });
     const seg = segmentName(st.r, st.us);
     out = ['EVD1 ' + d.unit + ' ' + st.r + ' ' + nonce + ' ' + signed.length + ' ' + recs.length + '\n', signed];
     waiting = false;
@@ -334,8 +349,7 @@ export function createUploader(d: UploaderDeps): Uploader {
       out.push(recs[i].line);
       for (let o = 0; o < recs[i].len; o += PIECE) out.push([seg, recs[i].at + o, Math.min(PIECE, recs[i].len - o)]);
     }
-    if (!conn) connect(l);
-    else pump();
+    return true;
   }
 
   /** `EVR1 <len> <mac>\n<len bytes of JSON>`: act on it once whole and authentic. */

@@ -59,18 +59,22 @@ describe('device crypto (hal/espruino/crypto.ts) on an emulated Espruino crypto 
   /** Native AES as the Espruino WiFi and Linux builds have it (a fresh ArrayBuffer per call); `null` = none. */
   let nativeAes: unknown = null;
   let aesCalls: number[] = [];
+  /** SHA256 calls still to refuse ("Not enough memory for result": undefined). */
+  let shaRefuse = 0;
   before(() => {
     saved = { require: g.require, E: g.E, getTime: g.getTime, board: g.__BOARD__ };
     g.require = (name: string) => {
       if (name !== 'crypto') throw new Error(`unexpected module ${name}`);
       return {
         SHA256: (d: string | Uint8Array) =>
-          new Uint8Array(
-            nodeCrypto
-              .createHash('sha256')
-              .update(typeof d === 'string' ? Buffer.from(d, 'latin1') : d)
-              .digest()
-          ).buffer,
+          shaRefuse-- > 0
+            ? undefined
+            : new Uint8Array(
+                nodeCrypto
+                  .createHash('sha256')
+                  .update(typeof d === 'string' ? Buffer.from(d, 'latin1') : d)
+                  .digest()
+              ).buffer,
         get AES() {
           return nativeAes ?? undefined;
         }
@@ -117,6 +121,19 @@ describe('device crypto (hal/espruino/crypto.ts) on an emulated Espruino crypto 
     refuse = 2;
     assert.throws(() => createEspruinoCrypto().aesCbcEncrypt(key, iv, data), /AES failed/, 'once, not a loop');
     assert.equal(defrags, 2);
+  });
+
+  it('a SHA-256 result refused for want of memory is tried again once after a defragment, then throws: never an empty hash', () => {
+    let defrags = 0;
+    (g.E as { defrag?: () => void }).defrag = () => defrags++;
+    const want = nodeCrypto.createHash('sha256').update('chunk').digest('hex');
+    shaRefuse = 1;
+    assert.equal(Buffer.from(createEspruinoCrypto().sha256('chunk')).toString('hex'), want);
+    assert.equal(defrags, 1);
+    shaRefuse = 2;
+    assert.throws(() => createEspruinoCrypto().sha256('chunk'), /no memory for SHA-256/);
+    assert.equal(defrags, 2);
+    shaRefuse = 0;
   });
 
   it('HMAC-SHA-256 matches RFC 4231 test case 2 and Node for long keys', () => {

@@ -49,7 +49,7 @@ describe('evidence upload: sealed chunks over plain TCP to the simulated evidenc
   }
   const uploaded = (r: Rig) => r.unit!.app.status().stored === 0;
 
-  it('a batch takes only what free memory leaves room for: one chunk per request when memory is short, the configured batch otherwise', async () => {
+  it('a batch takes only what free memory leaves room for: the configured batch, one chunk per request when memory is short, none beside the reserve until memory returns', async () => {
     const r = await boot(120, 4);
     const paths = r.unit!.sim.world.paths;
     await r.run(8000);
@@ -73,11 +73,19 @@ describe('evidence upload: sealed chunks over plain TCP to the simulated evidenc
       roomy.chunks > 1.5 * roomy.requests,
       `${roomy.chunks} chunks in ${roomy.requests} requests: batches of up to 4`
     );
-    // 1,300 free: room for no more than one chunk beside the 1,200 kept free (firmware/uploader.ts)
-    r.unit!.sim.world.memory.free = 1300;
+    // 1,400 free: room for no more than one chunk beside the 1,200 kept free (firmware/uploader.ts)
+    r.unit!.sim.world.memory.free = 1400;
     const tight = await backlog();
     assert.ok(tight.chunks > 10, `${tight.chunks} chunks went`);
     assert.equal(tight.chunks, tight.requests, 'one chunk per request');
+    // 1,000 free: no room beside the reserve; the card keeps the chunks, and they go once memory returns.
+    r.unit!.sim.world.memory.free = 1000;
+    const none = await backlog();
+    assert.equal(none.requests, 0, 'nothing starts while memory is short');
+    r.unit!.sim.world.memory.free = 4000;
+    await r.run(15_000);
+    const st = r.unit!.app.recorder.states()[0];
+    assert.ok(st.n - st.up <= 2, `the backlog went once memory returned (${st.n - st.up} chunks left)`);
   });
 
   it('a recording is uploaded as it is made, assembled bit-exact into a WAV, verified, and freed from the card', async () => {

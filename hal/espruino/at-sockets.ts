@@ -68,6 +68,8 @@ interface Slot {
   h: ConnectionHandlers;
   open: boolean;
   closed: boolean;
+  /** The connect timeout: cancelled once the link opens or closes (a live timer keeps the slot). */
+  tm: number;
 }
 
 function ignore(): void {}
@@ -126,6 +128,7 @@ export function createAtSockets(clock: Clock, port: AtPort, d: Dialect): AtSocke
     const s = slots[n];
     if (!s || s.closed) return;
     s.closed = true;
+    clock.cancel(s.tm);
     slots[n] = undefined;
     s.h.onClose(err);
   }
@@ -142,6 +145,7 @@ export function createAtSockets(clock: Clock, port: AtPort, d: Dialect): AtSocke
     if (opened) {
       if (!s.open) {
         s.open = true;
+        clock.cancel(s.tm);
         s.h.onOpen();
       }
     } else closeSlot(n, word.indexOf('CLOSED') === 0 && s.open ? undefined : 'connect failed');
@@ -208,7 +212,7 @@ export function createAtSockets(clock: Clock, port: AtPort, d: Dialect): AtSocke
         close: ignore
       };
     }
-    const slot: Slot = { h: h, open: false, closed: false };
+    const slot: Slot = { h: h, open: false, closed: false, tm: -1 };
     slots[n] = slot;
     /** `CIPSEND`s queued and not yet answered: at 0, everything written has left (onSent). */
     let unsent = 0;
@@ -218,7 +222,7 @@ export function createAtSockets(clock: Clock, port: AtPort, d: Dialect): AtSocke
       if (!ok || lines.join('\n').indexOf('SEND FAIL') >= 0) closeSlot(n, 'send failed');
       else if (unsent === 0 && h.onSent) h.onSent();
     };
-    const timer = clock.after(t.timeoutMs, function () {
+    slot.tm = clock.after(t.timeoutMs, function () {
       if (!slot.open && !slot.closed) {
         command('AT+CIPCLOSE=' + n, 2000, /CLOSE|OK/, ignore);
         closeSlot(n, 'connect timeout');
@@ -229,10 +233,7 @@ export function createAtSockets(clock: Clock, port: AtPort, d: Dialect): AtSocke
       5000,
       /^OK$/,
       function (ok) {
-        if (!ok) {
-          clock.cancel(timer);
-          closeSlot(n, 'connect failed');
-        }
+        if (!ok) closeSlot(n, 'connect failed');
       }
     );
     return {
@@ -246,7 +247,6 @@ export function createAtSockets(clock: Clock, port: AtPort, d: Dialect): AtSocke
         return true;
       },
       close: function () {
-        clock.cancel(timer);
         if (slot.closed) return;
         command('AT+CIPCLOSE=' + n, 2000, /CLOSE|OK/, ignore);
         closeSlot(n);

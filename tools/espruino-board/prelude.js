@@ -325,13 +325,18 @@
 
   // ---- memory at the busiest native calls (their arguments and temporaries are live then)
   var C = RQ('crypto'), sha = C.SHA256, aes = C.AES.encrypt;
+  // A call that found no free run for its result (it returns undefined) is noted by name and size.
   C.SHA256 = function (d) {
     sample('sha256');
-    return sha(d);
+    var r = sha(d);
+    if (!r) v('no memory for a SHA256 result (' + d.length + ' bytes in)');
+    return r;
   };
   C.AES.encrypt = function (d, k, o) {
     sample('aes');
-    return aes(d, k, o);
+    var r = aes(d, k, o);
+    if (!r) v('no memory for an AES result of ' + d.length + ' bytes');
+    return r;
   };
   // The first log lines of each boot: memory as the firmware's boot goes on
   var log = console.log, nlog = 0;
