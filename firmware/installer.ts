@@ -26,6 +26,13 @@ import type { InstallerError, InstallerProgress } from './installer-codes';
  * The longest request taken, as JSON characters: the largest valid config request is ~1,800. A
  * longer one is refused with `too-long` and nothing of it is echoed (docs/installer.md).
  */
+/**
+ * A config is checked only with this much memory free (variables): checking the default config
+ * took ~800 on the release interpreter, and one run of the Espruino WiFi image ran out at that
+ * request and never recovered (issue #17). Refused, the installer tries again.
+ */
+const CONFIG_MIN_FREE = 1000;
+
 export const MAX_REQUEST = 4000;
 /** At most this many config problems are answered and journalled (the tool checks them all first). */
 const MAX_PROBLEMS = 20;
@@ -449,7 +456,7 @@ export function createInstaller(d: InstallerDeps): Installer {
       const busy = d.recorder.status().recording;
       const mem = hal.system.memory();
       if (op === 'config' && busy) fail(id, 'busy-recording', { recording: busy });
-      else if (op === 'config' && mem.free < 300) fail(id, 'low-memory', { free: mem.free });
+      else if (op === 'config' && mem.free < CONFIG_MIN_FREE) fail(id, 'low-memory', { free: mem.free });
       else if (op === 'info') info(id);
       else if (op === 'config') configure(id, r.config);
       else if (op === 'test') test(id, r);

@@ -123,6 +123,27 @@ describe('device crypto (hal/espruino/crypto.ts) on an emulated Espruino crypto 
     assert.equal(defrags, 2);
   });
 
+  it('native AES decrypt goes a block at a time (a DC-09 reply needs no free run longer than one block result) and matches Node', () => {
+    g.__BOARD__ = 'ESPRUINOWIFI';
+    const sizes: number[] = [];
+    nativeAes = {
+      encrypt: () => undefined,
+      decrypt: (data: Uint8Array, key: Uint8Array, o: { iv: Uint8Array }) => {
+        sizes.push(data.length);
+        const d = nodeCrypto.createDecipheriv(`aes-${key.length * 8}-cbc`, key, o.iv).setAutoPadding(false);
+        return new Uint8Array(Buffer.concat([d.update(data), d.final()])).buffer;
+      }
+    };
+    const key = nodeCrypto.randomBytes(16);
+    const iv = nodeCrypto.randomBytes(16);
+    const plain = nodeCrypto.randomBytes(64);
+    const e = nodeCrypto.createCipheriv('aes-128-cbc', key, iv).setAutoPadding(false);
+    const ct = Buffer.concat([e.update(plain), e.final()]);
+    const got = createEspruinoCrypto().aesCbcDecrypt(new Uint8Array(key), new Uint8Array(iv), new Uint8Array(ct));
+    assert.deepEqual(Buffer.from(got), plain);
+    assert.deepEqual(sizes, [16, 16, 16, 16]);
+  });
+
   it('a SHA-256 result refused for want of memory is tried again once after a defragment, then throws: never an empty hash', () => {
     let defrags = 0;
     (g.E as { defrag?: () => void }).defrag = () => defrags++;

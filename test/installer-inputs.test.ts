@@ -331,6 +331,18 @@ describe('installer inputs: a factory-fresh unit and hostile requests', function
     assert.ok((await s.request('info')).ok, 'still answering');
   });
 
+  it('a config request with under 1,000 variables free is refused as low-memory and nothing is written; with room it is checked', async () => {
+    const before = site.unit.sim.world.store().read(CONFIG_A);
+    site.unit.sim.world.memory.free = 900;
+    const r = await s.request('config', { config: defaultConfig() });
+    assert.equal(r.error, 'low-memory');
+    assert.equal(r.free, 900);
+    assert.equal(site.unit.sim.world.store().read(CONFIG_A), before, 'nothing written');
+    site.unit.sim.world.memory.free = 6000;
+    const bad = { ...defaultConfig(), holdMs: 9999 };
+    assert.equal((await s.request('config', { config: bad })).error, 'config-refused');
+  });
+
   it('a config request full of unknown keys (under the limit) gets at most 20 problems back', async () => {
     const c: Record<string, unknown> = defaultConfig() as never;
     for (let i = 0; i < 300; i++) c[`k${i}`] = 0;

@@ -115,7 +115,13 @@ export function createEspruinoCrypto(): Crypto {
       return out ? aesInto(key, iv, data, out) : aes(true, key, iv, data);
     },
     aesCbcDecrypt: function (key, iv, data) {
-      return aes(false, key, iv, data);
+      // A block at a time (the DC-09 replies, 32-64 bytes): each native result is then one free
+      // run of 3 variables, where a whole reply's was 4-6 and was found missing twice a run on
+      // 2v29 during a recording (issue #17). `out` is JavaScript's: it needs no single run.
+      const out = new Uint8Array(data.length);
+      for (let o = 0; o < data.length; o += 16)
+        out.set(aes(false, key, o ? data.subarray(o - 16, o) : iv, data.subarray(o, o + 16)), o);
+      return out;
     },
     randomBytes: function (n) {
       // E.hwRand is ADC noise on STM32 (31 bits) and an unseeded rand() on Linux: stir it, the

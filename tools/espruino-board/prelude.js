@@ -324,7 +324,7 @@
   RQ('NetworkJS').create({ create: none, close: none, accept: none, recv: none, send: none });
 
   // ---- memory at the busiest native calls (their arguments and temporaries are live then)
-  var C = RQ('crypto'), sha = C.SHA256, aes = C.AES.encrypt;
+  var C = RQ('crypto'), sha = C.SHA256, aes = C.AES.encrypt, aesd = C.AES.decrypt;
   // A call that found no free run for its result (it returns undefined) is noted by name and size.
   C.SHA256 = function (d) {
     sample('sha256');
@@ -336,6 +336,12 @@
     sample('aes');
     var r = aes(d, k, o);
     if (!r) v('no memory for an AES result of ' + d.length + ' bytes');
+    return r;
+  };
+  C.AES.decrypt = function (d, k, o) {
+    sample('aes');
+    var r = aesd(d, k, o);
+    if (!r) v('no memory for an AES decrypt result of ' + d.length + ' bytes');
     return r;
   };
   // The first log lines of each boot: memory as the firmware's boot goes on
