@@ -101,35 +101,52 @@ describe('device crypto (hal/espruino/crypto.ts) on an emulated Espruino crypto 
     g.__BOARD__ = 'PICO_R1_3';
   });
 
-  it('a native AES result refused for want of one free run of memory is tried again once after a defragment', () => {
+  it('a native AES result refused for want of one free run of memory is made a block at a time instead (same bytes, no defragment)', () => {
     g.__BOARD__ = 'ESPRUINOWIFI';
     let defrags = 0;
-    let refuse = 1;
+    const sizes: number[] = [];
     (g.E as { defrag?: () => void }).defrag = () => defrags++;
     nativeAes = {
-      encrypt: (data: Uint8Array, key: Uint8Array, o: { iv: Uint8Array }) =>
-        // "Not enough memory for result": the native call returns undefined
-        refuse-- > 0 ? undefined : createSimCrypto().aesCbcEncrypt(key, o.iv, data).buffer,
+      encrypt: (data: Uint8Array, key: Uint8Array, o: { iv: Uint8Array }) => {
+        sizes.push(data.length);
+        // "Not enough memory for result": the native call returns undefined for a long result
+        return data.length > 16 ? undefined : createSimCrypto().aesCbcEncrypt(key, o.iv, data).buffer;
+      },
       decrypt: () => undefined
     };
     const key = nodeCrypto.randomBytes(32);
     const iv = nodeCrypto.randomBytes(16);
     const data = nodeCrypto.randomBytes(256);
-    const ct = createEspruinoCrypto().aesCbcEncrypt(key, iv, data);
+    const ct = createEspruinoCrypto().aesCbcEncrypt(key, iv, data, new Uint8Array(256));
     assert.deepEqual(Buffer.from(ct), Buffer.from(createSimCrypto().aesCbcEncrypt(key, iv, data)));
-    assert.equal(defrags, 1);
-    refuse = 2;
-    assert.throws(() => createEspruinoCrypto().aesCbcEncrypt(key, iv, data), /AES failed/, 'once, not a loop');
-    assert.equal(defrags, 2);
+    assert.deepEqual(sizes, [256, ...Array(16).fill(16)], 'a refused piece, then its blocks');
+    assert.equal(defrags, 0, 'E.defrag stops the event loop for hundreds of ms: never');
+    // A 1,024-byte chunk: the first piece refused, the rest in 64-byte pieces (refused: blocks), then blocks.
+    sizes.length = 0;
+    const big = nodeCrypto.randomBytes(1024);
+    const ct2 = createEspruinoCrypto().aesCbcEncrypt(key, iv, big, new Uint8Array(1024));
+    assert.deepEqual(Buffer.from(ct2), Buffer.from(createSimCrypto().aesCbcEncrypt(key, iv, big)));
+    assert.deepEqual(sizes.slice(0, 22), [256, ...Array(16).fill(16), 64, 16, 16, 16, 16]);
+    assert.ok(
+      sizes.slice(22).every((n) => n === 16),
+      'then a block at a time'
+    );
+    nativeAes = { encrypt: () => undefined, decrypt: () => undefined };
+    assert.throws(
+      () => createEspruinoCrypto().aesCbcEncrypt(key, iv, data),
+      /AES failed/,
+      'a refused block: a clear failure'
+    );
   });
 
-  it('native AES decrypt goes a block at a time (a DC-09 reply needs no free run longer than one block result) and matches Node', () => {
+  it('native AES decrypt refused for a whole reply is made a block at a time (same bytes as Node)', () => {
     g.__BOARD__ = 'ESPRUINOWIFI';
     const sizes: number[] = [];
     nativeAes = {
       encrypt: () => undefined,
       decrypt: (data: Uint8Array, key: Uint8Array, o: { iv: Uint8Array }) => {
         sizes.push(data.length);
+        if (data.length > 16) return undefined;
         const d = nodeCrypto.createDecipheriv(`aes-${key.length * 8}-cbc`, key, o.iv).setAutoPadding(false);
         return new Uint8Array(Buffer.concat([d.update(data), d.final()])).buffer;
       }
@@ -141,19 +158,17 @@ describe('device crypto (hal/espruino/crypto.ts) on an emulated Espruino crypto 
     const ct = Buffer.concat([e.update(plain), e.final()]);
     const got = createEspruinoCrypto().aesCbcDecrypt(new Uint8Array(key), new Uint8Array(iv), new Uint8Array(ct));
     assert.deepEqual(Buffer.from(got), plain);
-    assert.deepEqual(sizes, [16, 16, 16, 16]);
+    assert.deepEqual(sizes, [64, 16, 16, 16, 16]);
   });
 
-  it('a SHA-256 result refused for want of memory is tried again once after a defragment, then throws: never an empty hash', () => {
+  it('a SHA-256 result refused for want of memory throws: never an empty hash, no defragment', () => {
     let defrags = 0;
     (g.E as { defrag?: () => void }).defrag = () => defrags++;
     const want = nodeCrypto.createHash('sha256').update('chunk').digest('hex');
-    shaRefuse = 1;
     assert.equal(Buffer.from(createEspruinoCrypto().sha256('chunk')).toString('hex'), want);
-    assert.equal(defrags, 1);
-    shaRefuse = 2;
+    shaRefuse = 1;
     assert.throws(() => createEspruinoCrypto().sha256('chunk'), /no memory for SHA-256/);
-    assert.equal(defrags, 2);
+    assert.equal(defrags, 0);
     shaRefuse = 0;
   });
 

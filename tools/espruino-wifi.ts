@@ -565,13 +565,16 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
           ? `lowest free seen while sampling ${n0(worst + overhead)} on the board (${n0(worst)} with the harness; sampled every 100 ms, around each microphone block, at each require, SHA-256 and AES call and control command; at "${worstStep?.lowAt}")`
           : 'no figures')
     );
+    // The prelude's counts, cumulative within a boot, as the steps read them.
+    const refusedByStep = [...new Set(all.map((m) => m.refused))];
     const ooms = (outText.match(/OUT OF MEMORY/g) || []).length;
     const nem = (outText.match(/Not enough memory/g) || []).length;
     check(
       'no out-of-memory anywhere (console, E.getErrorFlags)',
       !oom,
       oom
-        ? `${ooms} "OUT OF MEMORY" and ${nem} "Not enough memory for result" on the console over ${unit.boots} boot(s); the first:\n` +
+        ? `${ooms} "OUT OF MEMORY" and ${nem} "Not enough memory for result" on the console over ${unit.boots} boot(s)` +
+            ` (SHA256/AES encrypt/AES decrypt results refused, as the steps read them: ${refusedByStep.join(', ')}); the first:\n` +
             around(outText, OOM)
         : 'none'
     );

@@ -23,15 +23,14 @@ export function createEspruinoCrypto(): Crypto {
   const nativeAes = c.AES;
   let pool: Uint8Array = new Uint8Array(32);
   let counter = 0;
+  /** The last native AES call found no free run for its result (see aes). */
+  let refused = false;
 
   function sha256(data: string | Uint8Array): Uint8Array {
-    // No free run for the 32-byte result: undefined, which would make an empty hash. A second
-    // try after a defragment, then a throw (never a wrong hash; measured on 2v29, issue #17).
-    let r = c.SHA256(data);
-    if (!r) {
-      E.defrag();
-      r = c.SHA256(data);
-    }
+    // No free run for the 32-byte result (4 variables, after the interpreter's own garbage
+    // collection): undefined, which would make an empty hash. A throw instead, never a wrong
+    // hash (not E.defrag: see aes below).
+    const r = c.SHA256(data);
     if (!r) throw new Error('no memory for SHA-256');
     return new Uint8Array(r);
   }
@@ -76,12 +75,19 @@ export function createEspruinoCrypto(): Crypto {
     // Typed arrays go in as they are: on Espruino `slice()` of one returns a plain Array.
     if (nativeAes && data.length % 16 === 0 && iv.length === 16) {
       const opts = { iv: iv, mode: 'CBC' as const };
-      // A second try after a defragment when the first found no free run as long as the result
-      // ("Not enough memory for result"; E.defrag moves only what nothing holds: safe here).
-      for (let k = 0; k < 2; k++) {
-        if (k) E.defrag();
-        const r = enc ? nativeAes.encrypt(data, key, opts) : nativeAes.decrypt(data, key, opts);
-        if (r) return new Uint8Array(r);
+      const r = enc ? nativeAes.encrypt(data, key, opts) : nativeAes.decrypt(data, key, opts);
+      if (r) return new Uint8Array(r);
+      // No free run as long as the result ("Not enough memory for result": after its own garbage
+      // collection the interpreter found no aligned run of the result's variables): the same
+      // bytes a block at a time, each result a run of 3 variables, into an array of JavaScript's
+      // (which needs no single run). Not E.defrag: it took 578 ms on the Linux build with 4,600
+      // variables in use (measured), far longer on the board, with the event loop stopped.
+      refused = true;
+      if (data.length > 16) {
+        const out = new Uint8Array(data.length);
+        for (let o = 0; o < data.length; o += 16)
+          out.set(aes(enc, key, o ? (enc ? out : data).subarray(o - 16, o) : iv, data.subarray(o, o + 16)), o);
+        return out;
       }
     }
     // The JavaScript AES only ships for boards whose build has no native AES (docs/hardware.md).
@@ -95,13 +101,21 @@ export function createEspruinoCrypto(): Crypto {
    * same bytes as one call, but no allocation bigger than a piece: the native result must be one
    * free run of memory. Measured on 2v29: a 4,000-byte result failed with "Not enough memory for
    * result" in a heap 62% used; on the Espruino WiFi image (issue #17) 2,048-byte pieces failed at
-   * idle and 512-byte pieces during a recording (a free run of 40 variables could not be found;
-   * 256 bytes need 20).
+   * idle, 512-byte pieces during a recording (a free run of 40 variables could not be found), and
+   * 256-byte pieces (21) once or twice a run, counted by the board prelude. 128-byte pieces (11,
+   * 1.99 ms a chunk on the Linux build against 1.05 ms) were refused 18 times in a run: each
+   * refusal left the next piece no run either. So after a refusal the rest of the chunk goes in
+   * smaller pieces.
    */
   function aesInto(key: Uint8Array, iv: Uint8Array, data: Uint8Array, out: Uint8Array): Uint8Array {
     let v = iv;
-    for (let o = 0; o < data.length; o += AES_PIECE) {
-      const end = o + AES_PIECE < data.length ? o + AES_PIECE : data.length;
+    let piece = AES_PIECE;
+    for (let o = 0; o < data.length; o += piece) {
+      // After a refused piece the heap has no such run: the rest of the chunk in 64-byte pieces
+      // (6 variables), and a block at a time after a second refusal.
+      if (refused) piece = piece > 64 ? 64 : 16;
+      refused = false;
+      const end = o + piece < data.length ? o + piece : data.length;
       out.set(aes(true, key, v, data.subarray(o, end)), o);
       v = out.subarray(end - 16, end);
     }
@@ -115,13 +129,7 @@ export function createEspruinoCrypto(): Crypto {
       return out ? aesInto(key, iv, data, out) : aes(true, key, iv, data);
     },
     aesCbcDecrypt: function (key, iv, data) {
-      // A block at a time (the DC-09 replies, 32-64 bytes): each native result is then one free
-      // run of 3 variables, where a whole reply's was 4-6 and was found missing twice a run on
-      // 2v29 during a recording (issue #17). `out` is JavaScript's: it needs no single run.
-      const out = new Uint8Array(data.length);
-      for (let o = 0; o < data.length; o += 16)
-        out.set(aes(false, key, o ? data.subarray(o - 16, o) : iv, data.subarray(o, o + 16)), o);
-      return out;
+      return aes(false, key, iv, data);
     },
     randomBytes: function (n) {
       // E.hwRand is ADC noise on STM32 (31 bits) and an unseeded rand() on Linux: stir it, the

@@ -430,6 +430,8 @@ export interface MemoryFigures {
   /** Storage: bytes of files and trash, and free bytes after the last file. */
   storageUsed: number;
   storageFree: number;
+  /** Native crypto calls refused for want of one free run for their result: SHA256/AES encrypt/AES decrypt. */
+  refused: string;
 }
 
 export const RCC = { POR: (1 << 27) | (1 << 26), SOFT: 1 << 28, IWDG: (1 << 29) | (1 << 26) };
@@ -469,8 +471,25 @@ export class BoardUnit {
   /** Restart automatically after E.reboot / a watchdog lapse, as the board does. */
   autoRestart = true;
 
+  /**
+   * The independent watchdog, kept here and not in the prelude: the prelude's timers are the
+   * interpreter's, and after running out of memory 2v29 can remove every interval ("Ctrl-C while
+   * processing interval - removing it") and stay interrupted, where the board's IWDG, hardware,
+   * still resets it. The prelude reports the enable (`@E s`) and each kick (`@K`).
+   */
+  private wdMs = 0;
+  private kickedAt = 0;
+
   constructor(readonly o: UnitOptions) {
     o.ctl.onData((d) => this.control(d));
+    setInterval(() => {
+      const late = Date.now() - this.kickedAt;
+      if (!this.wdMs || !this.running() || late <= this.wdMs) return;
+      this.wdMs = 0;
+      this.events.push({ kind: 'watchdog', at: Date.now(), text: `no kick for ${late} ms` });
+      this.out += `\n[harness] watchdog lapse (${late} ms without a kick): the board resets\n`;
+      void this.resetBy(RCC.IWDG, 'watchdog');
+    }, 100).unref();
   }
 
   output(): string {
@@ -508,7 +527,8 @@ export class BoardUnit {
           errorFlags: f[6] === '-' ? '' : f[6],
           memoryAreaCopy: Number(f[7]),
           storageUsed: Number(f[8]),
-          storageFree: Number(f[9])
+          storageFree: Number(f[9]),
+          refused: f[10] || '?'
         };
         const w = this.memWait.shift();
         if (w) w(m);
@@ -518,10 +538,11 @@ export class BoardUnit {
         this.bootFigures = { atStart: Number(f[1]), afterPrelude: Number(f[2]), csr: Number(f[3]) };
       } else if (f[0] === '@R') {
         this.expectExit = 'reboot';
-      } else if (f[0] === '@W') {
-        this.events.push({ kind: 'watchdog', at, text: `no kick for ${f[1]} ms` });
-        this.out += `\n[harness] watchdog lapse (${f[1]} ms without a kick): the board resets\n`;
-        void this.resetBy(RCC.IWDG, 'watchdog');
+      } else if (f[0] === '@E') {
+        this.wdMs = Number(f[1]) * 1000;
+        this.kickedAt = at;
+      } else if (f[0] === '@K') {
+        this.kickedAt = at;
       }
     }
   }
@@ -537,6 +558,7 @@ export class BoardUnit {
       if (!fs.existsSync(b.rxFile)) fs.writeFileSync(b.rxFile, '');
     }
     this.expectExit = '';
+    this.wdMs = 0; // a reset stops the watchdog until the firmware enables it again
     this.boots++;
     this.out += `\n[harness] boot ${this.boots} (RCC_CSR 0x${csr.toString(16)})\n`;
     const child = spawn(this.o.bin, [], { cwd: this.o.dir, stdio: ['pipe', 'pipe', 'pipe'] });
