@@ -133,11 +133,11 @@ export function createReporter(d: ReporterDeps): Reporter {
   let reservedTo = 0;
   // The latest wall time the journal has seen: the clock is never set before it.
   let floor = 0;
-  // Espruino closures keep their whole scope alive: both are emptied once boot has used them.
+  // Espruino closures keep their whole scope alive: `done` and the deps' history (the deps object
+  // lives as long as the reporter) are emptied once boot has used them.
   let done: { [i: string]: boolean } = {};
-  let all = d.history;
-  for (let j = 0; j < all.length; j++) {
-    const r = all[j];
+  for (let j = 0; j < d.history.length; j++) {
+    const r = d.history[j];
     if (r.t > floor) floor = r.t;
     if (r.k === 'sq') {
       reservedTo = r.to as number;
@@ -474,13 +474,12 @@ export function createReporter(d: ReporterDeps): Reporter {
 
   for (let i = 0; i < rep.receivers.length; i++) routes.push(makeRoute(rep.receivers[i], i));
   // Undelivered events from before this boot, in journal order.
-  for (let j = 0; j < all.length; j++) {
-    if (all[j].k === 'ev' && !done[String(all[j].i)]) addPending(all[j] as RecordOf<'ev'>, true);
+  for (let j = 0; j < d.history.length; j++) {
+    const r = d.history[j];
+    if (r.k === 'ev' && !done[String(r.i)]) addPending(r as RecordOf<'ev'>, true);
   }
-  all = [];
-  done = {};
-  // The deps object lives as long as the reporter: it must not keep the boot history either.
   d.history = [];
+  done = {};
   if (sup.testReportH > 0) {
     testTimer = clock.every(sup.testReportH * 3600000, function () {
       report(CID.PERIODIC_TEST, 1, 0);

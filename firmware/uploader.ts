@@ -262,18 +262,15 @@ export function createUploader(d: UploaderDeps): Uploader {
    * The records to send from where chunk `up` starts: consecutive, within one segment. A segment
    * with nothing more to read at the upload point, when a later one exists, is done: it goes.
    */
-  function records(
-    st: RecState,
-    max: number
-  ): { h: { i: number; h: string }; line: string; at: number; len: number; next: number }[] {
-    const got: { h: { i: number; h: string }; line: string; at: number; len: number; next: number }[] = [];
+  function records(st: RecState, max: number): { h: string; line: string; at: number; len: number; next: number }[] {
+    const got: { h: string; line: string; at: number; len: number; next: number }[] = [];
     for (;;) {
       let off = st.uo;
       const seg = segmentName(st.r, st.us);
       for (let i = 0; i < max && st.up + i < st.n; i++) {
         const x = readHead(d.spool, seg, off);
         if (!x || x.h.i !== st.up + i) break;
-        got.push({ h: x.h, line: JSON.stringify(x.h) + '\n', at: x.at, len: x.len, next: x.next });
+        got.push({ h: x.h.h, line: JSON.stringify(x.h) + '\n', at: x.at, len: x.len, next: x.next });
         off = x.next;
       }
       if (got.length > 0 || st.us >= st.sg || st.up >= st.n) return got;
@@ -344,7 +341,7 @@ export function createUploader(d: UploaderDeps): Uploader {
     out = ['EVD1 ' + d.unit + ' ' + st.r + ' ' + nonce + ' ' + signed.length + ' ' + recs.length + '\n', signed];
     waiting = false;
     for (let i = 0; i < recs.length; i++) {
-      r.hashes.push(recs[i].h.h);
+      r.hashes.push(recs[i].h);
       r.ends.push(recs[i].next);
       out.push(recs[i].line);
       for (let o = 0; o < recs[i].len; o += PIECE) out.push([seg, recs[i].at + o, Math.min(PIECE, recs[i].len - o)]);

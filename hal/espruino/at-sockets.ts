@@ -82,7 +82,7 @@ export function createAtSockets(clock: Clock, port: AtPort, d: Dialect): AtSocke
   for (let i = 0; i < LINKS; i++) slots.push(undefined);
   const queue: { c: string; t: number; end: RegExp; done: CommandDone; data?: string; at: number }[] = [];
   /** The running command's line handler (undefined: none running). */
-  let current: ((line: string | undefined) => void) | undefined;
+  let current: ((line: string) => void) | undefined;
   /** Bytes for the `>` prompt of the `CIPSEND` running now: `MAX_SEND` of `sendData` from `sendAt`. */
   let sendData: string | undefined;
   let sendAt = 0;
@@ -102,19 +102,15 @@ export function createAtSockets(clock: Clock, port: AtPort, d: Dialect): AtSocke
       q.done(ok, lines, timedOut);
       next();
     };
-    const handler = function (line: string | undefined): void {
-      if (line === undefined) finish(false, true);
-      else if (line === q.c)
-        return; // echo before ATE0
-      else {
-        lines.push(line);
-        if (/^(ERROR|FAIL|\+CME ERROR|\+CMS ERROR)/.test(line)) finish(false);
-        else if (q.end.test(line)) finish(true);
-      }
+    current = function (line: string): void {
+      if (line === q.c) return; // echo before ATE0
+      lines.push(line);
+      if (/^(ERROR|FAIL|\+CME ERROR|\+CMS ERROR)/.test(line)) finish(false);
+      else if (q.end.test(line)) finish(true);
     };
-    current = handler;
+    // (finish cancels it, so it fires only while this command runs)
     timer = clock.after(q.t, function () {
-      if (current === handler) handler(undefined);
+      finish(false, true);
     });
     port.write(q.c + '\r\n');
   }

@@ -110,14 +110,16 @@ export function createEspruinoCrypto(): Crypto {
   function aesInto(key: Uint8Array, iv: Uint8Array, data: Uint8Array, out: Uint8Array): Uint8Array {
     let v = iv;
     let piece = AES_PIECE;
-    for (let o = 0; o < data.length; o += piece) {
+    refused = false;
+    for (let o = 0; o < data.length;) {
+      const end = o + piece < data.length ? o + piece : data.length;
+      out.set(aes(true, key, v, data.subarray(o, end)), o);
+      v = out.subarray(end - 16, end);
+      o = end;
       // After a refused piece the heap has no such run: the rest of the chunk in 64-byte pieces
       // (6 variables), and a block at a time after a second refusal.
       if (refused) piece = piece > 64 ? 64 : 16;
       refused = false;
-      const end = o + piece < data.length ? o + piece : data.length;
-      out.set(aes(true, key, v, data.subarray(o, end)), o);
-      v = out.subarray(end - 16, end);
     }
     return out.subarray(0, data.length);
   }
