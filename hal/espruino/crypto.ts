@@ -12,6 +12,12 @@ function toBytes(data: string | Uint8Array): Uint8Array {
 }
 
 const AES_PIECE = 256;
+/**
+ * A free run kept for the native AES result: the piece's 21 variables and 16 spare for what the
+ * call and its caller allocate first (2v29 allocates small variables from the head of the free
+ * list, and gives a freed run back in address order).
+ */
+const AES_SPARE = AES_PIECE + 208;
 
 /** Byte → its two hex digits as one little-endian 16-bit value, for `E.mapInPlace`. */
 const HEX_PAIRS = new Uint16Array(256);
@@ -25,6 +31,8 @@ export function createEspruinoCrypto(): Crypto {
   let counter = 0;
   /** The last native AES call found no free run for its result (see aes). */
   let refused = false;
+  /** Held between native AES calls, let go just before one: see AES_SPARE. */
+  let spare: Uint8Array | undefined = new Uint8Array(AES_SPARE);
 
   function sha256(data: string | Uint8Array): Uint8Array {
     // No free run for the 32-byte result (4 variables, after the interpreter's own garbage
@@ -75,6 +83,7 @@ export function createEspruinoCrypto(): Crypto {
     // Typed arrays go in as they are: on Espruino `slice()` of one returns a plain Array.
     if (nativeAes && data.length % 16 === 0 && iv.length === 16) {
       const opts = { iv: iv, mode: 'CBC' as const };
+      spare = undefined;
       const r = enc ? nativeAes.encrypt(data, key, opts) : nativeAes.decrypt(data, key, opts);
       if (r) return new Uint8Array(r);
       // No free run as long as the result ("Not enough memory for result": after its own garbage
@@ -116,6 +125,8 @@ export function createEspruinoCrypto(): Crypto {
       out.set(aes(true, key, v, data.subarray(o, end)), o);
       v = out.subarray(end - 16, end);
       o = end;
+      // The result is freed: the run is taken again, and held until the next call.
+      if (!spare) spare = new Uint8Array(AES_SPARE);
       // After a refused piece the heap has no such run: the rest of the chunk in 64-byte pieces
       // (6 variables), and a block at a time after a second refusal.
       if (refused) piece = piece > 64 ? 64 : 16;
