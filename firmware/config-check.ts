@@ -162,9 +162,12 @@ export function checkConfig(c: unknown, audioBytes?: number): ConfigProblem[] {
   }
   if (!isHex(c.account, 3, 16)) bad('account', 'account');
 
-  const ranges = RANGES.split(',');
-  for (let i = 0; i < ranges.length; i++) {
-    const f = ranges[i].split(' ');
+  // One entry at a time: split(',') would hold all 23 strings (~85 variables) at the check's peak.
+  for (let at = 0; at < RANGES.length;) {
+    let next = RANGES.indexOf(',', at);
+    if (next < 0) next = RANGES.length;
+    const f = RANGES.substring(at, next).split(' ');
+    at = next + 1;
     const v = get(c, f[0]);
     const min = Number(f[1]);
     const max = Number(f[2]);

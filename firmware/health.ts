@@ -125,10 +125,8 @@ export function createHealth(d: HealthDeps): Health {
     const mem = d.system.memory();
     if (mem.free < mem.total / LOW_MEMORY_PART !== lean) {
       lean = !lean;
-      log.write(
-        'warn',
-        lean ? 'memory low (' + mem.free + ' free): one chunk per upload, errors only in the log' : 'memory recovered'
-      );
+      // Lean mode: one chunk per upload, errors only in the log (docs/faults.md).
+      log.write('warn', lean ? 'memory low (' + mem.free + ' free): lean mode' : 'memory recovered');
     }
     d.watchdog.kick();
   });

@@ -41,7 +41,7 @@ import { defaultConfig } from '../firmware/config';
 import { checkConfig } from '../firmware/config-check';
 import { reasonWords, validateConfig } from '../firmware/config-words';
 import { CONFIG_A, CONFIG_B } from '../firmware/stored-config';
-import { MAX_REQUEST } from '../firmware/installer';
+import { CONFIG_MIN_FREE, MAX_REQUEST } from '../firmware/installer';
 import { PASSWORD_RECORD } from '../firmware/stored-config';
 import { INSTALLER_ERRORS, INSTALLER_PROGRESS } from '../firmware/installer-codes';
 
@@ -331,12 +331,12 @@ describe('installer inputs: a factory-fresh unit and hostile requests', function
     assert.ok((await s.request('info')).ok, 'still answering');
   });
 
-  it('a config request with under 1,000 variables free is refused as low-memory and nothing is written; with room it is checked', async () => {
+  it(`a config request with under ${CONFIG_MIN_FREE} variables free is refused as low-memory and nothing is written; with room it is checked`, async () => {
     const before = site.unit.sim.world.store().read(CONFIG_A);
-    site.unit.sim.world.memory.free = 900;
+    site.unit.sim.world.memory.free = CONFIG_MIN_FREE - 1;
     const r = await s.request('config', { config: defaultConfig() });
     assert.equal(r.error, 'low-memory');
-    assert.equal(r.free, 900);
+    assert.equal(r.free, CONFIG_MIN_FREE - 1);
     assert.equal(site.unit.sim.world.store().read(CONFIG_A), before, 'nothing written');
     site.unit.sim.world.memory.free = 6000;
     const bad = { ...defaultConfig(), holdMs: 9999 };

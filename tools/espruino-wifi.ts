@@ -398,6 +398,21 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
       !!refused && refused.error === 'config-refused',
       refused ? JSON.stringify(refused).slice(0, 200) : 'no answer'
     );
+    // Diagnostic only: the same bad config sent again and again (ESPRUINO_WIFI_CONFIG_REPEAT=N),
+    // to measure how often the request meets a busy moment; not part of the checks' verdict.
+    const repeat = Number(process.env.ESPRUINO_WIFI_CONFIG_REPEAT) || 0;
+    if (repeat > 0) {
+      let refusedN = 0;
+      let lowMem = 0;
+      for (let i = 0; i < repeat && unit.running(); i++) {
+        const a = await ask({ op: 'config', config: bad }, W(10000));
+        if (a && a.error === 'config-refused') refusedN++;
+        else if (a && a.error === 'low-memory') lowMem++;
+      }
+      log(
+        `  DIAGNOSTIC: the bad config ${repeat} times more: ${refusedN} refused naming the field, ${lowMem} low-memory, ${repeat - refusedN - lowMem} other or no answer`
+      );
+    }
     await mem('after installer requests');
 
     // ---- panic over Wi-Fi

@@ -79,11 +79,14 @@ export function createEspruinoCrypto(): Crypto {
     return sha256(outer);
   }
 
-  function aes(enc: boolean, key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
+  /** `piece`: a piece of a chunk (aesInto), whose result may take the spare's run. */
+  function aes(enc: boolean, key: Uint8Array, iv: Uint8Array, data: Uint8Array, piece?: boolean): Uint8Array {
     // Typed arrays go in as they are: on Espruino `slice()` of one returns a plain Array.
     if (nativeAes && data.length % 16 === 0 && iv.length === 16) {
       const opts = { iv: iv, mode: 'CBC' as const };
-      spare = undefined;
+      // Only a chunk's piece: a frame or a reply finds a small run anywhere, and would leave the
+      // spare's run unheld until the next chunk.
+      if (piece) spare = undefined;
       const r = enc ? nativeAes.encrypt(data, key, opts) : nativeAes.decrypt(data, key, opts);
       if (r) return new Uint8Array(r);
       // No free run as long as the result ("Not enough memory for result": after its own garbage
@@ -122,7 +125,7 @@ export function createEspruinoCrypto(): Crypto {
     refused = false;
     for (let o = 0; o < data.length;) {
       const end = o + piece < data.length ? o + piece : data.length;
-      out.set(aes(true, key, v, data.subarray(o, end)), o);
+      out.set(aes(true, key, v, data.subarray(o, end), true), o);
       v = out.subarray(end - 16, end);
       o = end;
       // The result is freed: the run is taken again, and held until the next call.

@@ -601,8 +601,29 @@ export class BoardUnit {
     await gone;
   }
 
+  /**
+   * Type `text` at the console, 16 bytes every 4 ms. The Linux build's input thread pushes stdin
+   * onto the event queue the main loop takes from, with no lock (`jshInterruptOff` is empty on
+   * Linux): a 1.2 KB line written at once was garbled now and then while the unit was busy (a
+   * SyntaxError from the REPL, or a line left open that the next requests piled onto until the
+   * heap ran out). The board's USB console has flow control and loses nothing (docs/espruino-notes.md).
+   */
   console(text: string): void {
-    if (this.child && this.running()) this.child.stdin!.write(text);
+    const first = this.typing.length === 0;
+    for (let i = 0; i < text.length; i += 16) this.typing.push(text.slice(i, i + 16));
+    if (first) this.type();
+  }
+
+  private typing: string[] = [];
+
+  private type(): void {
+    const piece = this.typing[0];
+    if (piece === undefined) return;
+    if (this.child && this.running()) this.child.stdin!.write(piece);
+    setTimeout(() => {
+      this.typing.shift();
+      this.type();
+    }, 4);
   }
 
   ctl(cmd: string): void {
