@@ -74,9 +74,26 @@ function interpreter(dir, args) {
   child.stdout.on('data', (d) => (out += d.toString('latin1')));
   child.stderr.on('data', (d) => (out += d.toString('latin1')));
   const exited = new Promise((r) => child.on('exit', r));
+  // Typed 16 bytes every 4 ms: the Linux build's stdin thread races its main loop on the event
+  // queue, and a line written at once can arrive garbled (docs/espruino-notes.md).
+  /** @type {string[]} */
+  const typing = [];
+  const type = () => {
+    if (typing.length === 0) return;
+    if (child.exitCode === null) child.stdin.write(typing[0]);
+    setTimeout(() => {
+      typing.shift();
+      type();
+    }, 4);
+  };
   return {
     output: () => out,
-    key: (k) => child.stdin.write(k),
+    /** @param {string} k */
+    key: (k) => {
+      const first = typing.length === 0;
+      for (let i = 0; i < k.length; i += 16) typing.push(k.slice(i, i + 16));
+      if (first) type();
+    },
     async waitFor(re, ms) {
       const end = Date.now() + ms;
       while (!re.test(out)) {

@@ -595,6 +595,28 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
     );
     const wd = unit.events.filter((e) => e.kind === 'watchdog' || e.kind === 'reboot');
     check('no watchdog lapse and no unplanned reboot', wd.length === 0, wd.map((e) => e.text).join('; ') || 'none');
+
+    // ---- the last line of defence: a JavaScript loop that never returns (a firmware bug, or 2v29
+    // left interrupted after running out of memory) stops the kicks; the board's IWDG resets it.
+    const hungAt = Date.now();
+    const wdBefore = unit.events.filter((e) => e.kind === 'watchdog').length;
+    unit.ctl('H');
+    const lapsed = await waitUntil(
+      () => unit.events.filter((e) => e.kind === 'watchdog').length > wdBefore,
+      (cfg.watchdogS + 10) * 1000
+    );
+    const wd305 = await waitEvent(
+      [primary, secondary],
+      (e) => !!e.cid && e.cid.code === '305' && Number(e.cid.zone) === 2 && e.reply === 'ACK' && e.at > hungAt,
+      60000
+    );
+    check(
+      `a JavaScript loop that never returns: the watchdog (${cfg.watchdogS} s) resets the board, and it boots and reports 305 zone 2 (watchdog), acknowledged`,
+      !!lapsed && !!wd305,
+      (lapsed
+        ? `reset ${Math.round((Date.now() - hungAt) / 100) / 10} s after the hang began; `
+        : 'no watchdog lapse; ') + (wd305 ? `305 zone 2 acknowledged via ${wd305.transport}` : 'no 305 zone 2')
+    );
     check(
       'the interpreter never crashed',
       unit.crashes.length === 0,
@@ -657,7 +679,7 @@ function around(out: string, re: RegExp): string {
 }
 
 type CentreLike = {
-  events(): { at: number; transport: string; reply: string; cid?: { code: string; qualifier: number } }[];
+  events(): { at: number; transport: string; reply: string; cid?: { code: string; qualifier: number; zone: string } }[];
 };
 
 async function waitEvent<E extends ReturnType<CentreLike['events']>[number]>(

@@ -126,10 +126,11 @@ export function createEspruinoCrypto(): Crypto {
     for (let o = 0; o < data.length;) {
       const end = o + piece < data.length ? o + piece : data.length;
       out.set(aes(true, key, v, data.subarray(o, end), true), o);
+      // The result is freed: the run is taken again at once (before anything else can take its
+      // first variables from the head of the free list), and held until the next piece.
+      if (!spare) spare = new Uint8Array(AES_SPARE);
       v = out.subarray(end - 16, end);
       o = end;
-      // The result is freed: the run is taken again, and held until the next call.
-      if (!spare) spare = new Uint8Array(AES_SPARE);
       // After a refused piece the heap has no such run: the rest of the chunk in 64-byte pieces
       // (6 variables), and a block at a time after a second refusal.
       if (refused) piece = piece > 64 ? 64 : 16;

@@ -389,6 +389,10 @@
       else if (c[0] === 'A') an[c[1]] = parseFloat(c[2]);
       else if (c[0] === 'W') mic = c[1] | 0;
       else if (c[0] === 'R') low = 1e9;
+      else if (c[0] === 'H')
+        setTimeout(function () {
+          for (;;);
+        }, 0);
       else if (c[0] === 'M') {
         m = process.memory(true);
         s = S.getStats();
