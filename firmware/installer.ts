@@ -168,6 +168,10 @@ export function createInstaller(d: InstallerDeps): Installer {
       commissioned: cfg.service.start !== '',
       locked: !!records.read(PASSWORD_RECORD),
       recordings: d.recorder.states().length,
+      // Events still owed to the centre, and the service start: an interpreter update erases both
+      // (tools/interpreter-update.ts refuses while any is owed and gives the start back after).
+      pending: d.reporter.pending(),
+      serviceStart: cfg.service.start,
       spoolFiles: sp.list().length,
       time: clock.wall(),
       // The stored config's hash, not its text: a long reply overflows the console (docs/installer.md).

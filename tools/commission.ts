@@ -722,7 +722,7 @@ export async function buildFirmware(board: string): Promise<string> {
   return r.image as string;
 }
 
-function readPassword(opts: { [k: string]: string | true }, sim: boolean): string {
+export function readPassword(opts: { [k: string]: string | true }, sim: boolean): string {
   const file = opts['password-file'];
   if (typeof file === 'string') {
     let text: string;
