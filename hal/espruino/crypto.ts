@@ -11,11 +11,13 @@ function toBytes(data: string | Uint8Array): Uint8Array {
   return typeof data === 'string' ? E.toUint8Array(data) : data;
 }
 
-const AES_PIECE = 256;
+const AES_PIECE = 512;
 /**
- * A free run kept for the native AES result: the piece's 21 variables and 16 spare for what the
+ * A free run kept for the native AES result: the piece's 41 variables and 16 more for what the
  * call and its caller allocate first (2v29 allocates small variables from the head of the free
- * list, and gives a freed run back in address order).
+ * list, and gives a freed run back in address order). Held, the run lets the pieces be 512 bytes:
+ * measured on 2v29, a 4,000-byte chunk took 2.67 ms in 256-byte pieces with a spare taken again
+ * after each, 1.55 ms in 512-byte pieces (1.43 ms in 256-byte pieces without one).
  */
 const AES_SPARE = AES_PIECE + 208;
 
@@ -109,15 +111,15 @@ export function createEspruinoCrypto(): Crypto {
   }
 
   /**
-   * CBC in 256-byte pieces into `out`, each piece's IV the last ciphertext block before it: the
+   * CBC in 512-byte pieces into `out`, each piece's IV the last ciphertext block before it: the
    * same bytes as one call, but no allocation bigger than a piece: the native result must be one
    * free run of memory. Measured on 2v29: a 4,000-byte result failed with "Not enough memory for
-   * result" in a heap 62% used; on the Espruino WiFi image (issue #17) 2,048-byte pieces failed at
-   * idle, 512-byte pieces during a recording (a free run of 40 variables could not be found), and
-   * 256-byte pieces (21) once or twice a run, counted by the board prelude. 128-byte pieces (11,
-   * 1.99 ms a chunk on the Linux build against 1.05 ms) were refused 18 times in a run: each
-   * refusal left the next piece no run either. So after a refusal the rest of the chunk goes in
-   * smaller pieces.
+   * result" in a heap 62% used; on the Espruino WiFi image (issue #17), before the spare run,
+   * 2,048-byte pieces failed at idle, 512-byte pieces during a recording (a free run of 40
+   * variables could not be found), 256-byte pieces (21) 13-21 times a run, and 128-byte pieces
+   * (11) 18 times. With the spare run held (AES_SPARE), 256-byte pieces were refused 0-1 times a
+   * run and 512-byte ones not in the runs so far. After a refusal the rest of the chunk still goes
+   * in smaller pieces.
    */
   function aesInto(key: Uint8Array, iv: Uint8Array, data: Uint8Array, out: Uint8Array): Uint8Array {
     let v = iv;
