@@ -74,26 +74,38 @@ function interpreter(dir, args) {
   child.stdout.on('data', (d) => (out += d.toString('latin1')));
   child.stderr.on('data', (d) => (out += d.toString('latin1')));
   const exited = new Promise((r) => child.on('exit', r));
-  // Typed 16 bytes every 4 ms: the Linux build's stdin thread races its main loop on the event
-  // queue, and a line written at once can arrive garbled (docs/espruino-notes.md).
-  /** @type {string[]} */
+  // Typed 4 bytes every 10 ms. The LINUX image takes its console input as the USB device's `data`
+  // events, and the Linux build drops the rest of a batch once a queued event of more than 17 bytes
+  // has become a flat string (docs/espruino-notes.md): a config line typed at 16 bytes every 4 ms
+  // still arrived garbled once during a recording (a REPL SyntaxError, no answer).
+  /** @type {{ text: string, done?: () => void }[]} */
   const typing = [];
   const type = () => {
-    if (typing.length === 0) return;
-    if (child.exitCode === null) child.stdin.write(typing[0]);
+    const p = typing[0];
+    if (!p) return;
+    if (child.exitCode === null && child.signalCode === null) child.stdin.write(p.text);
     setTimeout(() => {
       typing.shift();
+      if (p.done) p.done();
       type();
-    }, 4);
+    }, 10);
   };
+  child.stdin.on('error', () => undefined);
   return {
     output: () => out,
-    /** @param {string} k */
-    key: (k) => {
-      const first = typing.length === 0;
-      for (let i = 0; i < k.length; i += 16) typing.push(k.slice(i, i + 16));
-      if (first) type();
-    },
+    /**
+     * Type `k`; resolves once the last piece is written.
+     * @param {string} k
+     * @returns {Promise<void>}
+     */
+    key: (k) =>
+      new Promise((resolve) => {
+        const first = typing.length === 0;
+        for (let i = 0; i < k.length; i += 4) typing.push({ text: k.slice(i, i + 4) });
+        if (typing.length === 0) return resolve();
+        typing[typing.length - 1].done = resolve;
+        if (first) type();
+      }),
     async waitFor(re, ms) {
       const end = Date.now() + ms;
       while (!re.test(out)) {
@@ -156,7 +168,7 @@ async function main() {
   // The installer service on the interpreter (docs/installer.md): requests on the console, replies
   // as `@I` lines; the Linux console takes a request or a password as a line starting with 0x10.
   const ask = async (id, req, ms = 5000) => {
-    unit.key('\x10I(' + JSON.stringify({ id, ...req }) + ')\n');
+    await unit.key('\x10I(' + JSON.stringify({ id, ...req }) + ')\n');
     const re = new RegExp('@I (\\{[^\\n]*"id":' + id + ',"ok":(true|false)[^\\n]*\\})');
     if (!(await unit.waitFor(re, ms))) return undefined;
     const m = re.exec(unit.output());

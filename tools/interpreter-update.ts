@@ -13,7 +13,11 @@
  *   commissioning run: flash, module, config, self-test, signed report, lock.
  *
  * The password comes from INSTALLER_PASSWORD or --password-file, the installer id from --installer
- * or INSTALLER_ID. Exit status: 0 done; 1 refused (the reason is printed); 2 bad arguments or no unit.
+ * or INSTALLER_ID. Exit status: 0 done; 1 refused or the unit did not answer (the reason is printed);
+ * 2 bad arguments.
+ *
+ * Run `--before` just before the update: an event raised after it is not in the record's check, and
+ * the update erases it. `--after` warns when the record is more than an hour old.
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -122,7 +126,10 @@ export async function beforeUpdate(
     return { ok: true, file };
   } finally {
     // The unit goes on protecting until the update: its console is left locked, as it was found.
-    if (unlocked) await s.request('lock', {}, { timeoutMs: 2000 });
+    if (unlocked) {
+      const l = await s.request('lock', {}, { timeoutMs: 2000 });
+      if (!l.ok) log(`WARNING: the console could not be locked again (${explain(l).reason}): lock it before leaving`);
+    }
     await s.close();
   }
 }
@@ -164,6 +171,9 @@ export async function afterUpdate(
     log(`REFUSED: ${c.reason}: nothing sent to the unit`);
     return { ok: false, reason: c.reason, hint: 'give the config file the unit was commissioned with' };
   }
+  const saved = Date.parse(String((o.record as UpdateRecord).savedAt));
+  if (!(Date.now() - saved < 3600000))
+    log('warning: the record is more than an hour old: anything the unit raised after it was erased by the update');
   const r = await commission({
     config: c.config,
     installerId: o.installerId,

@@ -34,7 +34,9 @@ export function createEspruinoCrypto(): Crypto {
   /** The last native AES call found no free run for its result (see aes). */
   let refused = false;
   /** Held between native AES calls, let go just before one: see AES_SPARE. */
-  let spare: Uint8Array | undefined = new Uint8Array(AES_SPARE);
+  // Not on the boards whose build has no native AES (folded by the build).
+  let spare: Uint8Array | undefined =
+    __BOARD__ === 'PICO_R1_3' || __BOARD__ === 'MDBT42Q' ? undefined : new Uint8Array(AES_SPARE);
 
   function sha256(data: string | Uint8Array): Uint8Array {
     // No free run for the 32-byte result (4 variables, after the interpreter's own garbage
@@ -130,7 +132,7 @@ export function createEspruinoCrypto(): Crypto {
       out.set(aes(true, key, v, data.subarray(o, end), true), o);
       // The result is freed: the run is taken again at once (before anything else can take its
       // first variables from the head of the free list), and held until the next piece.
-      if (!spare) spare = new Uint8Array(AES_SPARE);
+      if (!spare && __BOARD__ !== 'PICO_R1_3' && __BOARD__ !== 'MDBT42Q') spare = new Uint8Array(AES_SPARE);
       v = out.subarray(end - 16, end);
       o = end;
       // After a refused piece the heap has no such run: the rest of the chunk in 64-byte pieces

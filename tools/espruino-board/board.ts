@@ -563,6 +563,9 @@ export class BoardUnit {
     this.out += `\n[harness] boot ${this.boots} (RCC_CSR 0x${csr.toString(16)})\n`;
     const child = spawn(this.o.bin, [], { cwd: this.o.dir, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
+    // A line half typed before a reset is not typed into the next boot; a child gone mid-line is no error.
+    this.typing = [];
+    child.stdin!.on('error', () => undefined);
     child.stdout!.on('data', (d: Buffer) => (this.out += d.toString('latin1')));
     child.stderr!.on('data', (d: Buffer) => (this.out += d.toString('latin1')));
     child.on('exit', (code, sig) => {
@@ -617,12 +620,14 @@ export class BoardUnit {
   private typing: string[] = [];
 
   private type(): void {
-    const piece = this.typing[0];
+    const q = this.typing;
+    const piece = q[0];
     if (piece === undefined) return;
     if (this.child && this.running()) this.child.stdin!.write(piece);
     setTimeout(() => {
-      this.typing.shift();
-      this.type();
+      q.shift();
+      // A queue dropped at a reset ends here; the new boot's has its own.
+      if (q === this.typing) this.type();
     }, 4);
   }
 
