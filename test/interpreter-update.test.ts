@@ -141,3 +141,39 @@ describe('tools/interpreter-update: the config and owed events around an Espruin
     assert.equal(now.locked, true);
   });
 });
+
+describe('tools/interpreter-update: a recording not yet uploaded (sim site)', function () {
+  this.timeout(120000);
+  let site: SimSite;
+  let outDir: string;
+
+  before(async () => {
+    site = await createSimSite();
+    outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'update-rec-'));
+    const r = await commission({
+      config: JSON.parse(JSON.stringify(site.config)),
+      installerId: 'INST-7',
+      password: PASSWORD,
+      site: simSiteActions(site),
+      firmware,
+      outDir,
+      log: () => undefined
+    });
+    assert.ok(r.ok, r.error);
+  });
+  after(async () => {
+    await site.close().catch(() => undefined);
+    fs.rmSync(outDir, { recursive: true, force: true });
+  });
+
+  it('--before refuses while a recording waits on the unit (the evidence server gone), and writes nothing', async () => {
+    await site.evidence.close();
+    site.unit.sim.world.button.press(2000);
+    await sleep(4000);
+    const log: string[] = [];
+    const r = await beforeUpdate(simSiteActions(site), { password: PASSWORD, outDir, log: (l) => log.push(l) });
+    assert.equal(r.ok, false);
+    assert.match(r.reason!, /recording\(s\) are on the unit and not yet uploaded/);
+    assert.equal(fs.readdirSync(outDir).filter((f) => f.endsWith('-update.json')).length, 0);
+  });
+});
