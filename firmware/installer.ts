@@ -23,10 +23,6 @@ import { FIRMWARE_VERSION } from './version';
 import type { InstallerError, InstallerProgress } from './installer-codes';
 
 /**
- * The longest request taken, as JSON characters: the largest valid config request is ~1,800. A
- * longer one is refused with `too-long` and nothing of it is echoed (docs/installer.md).
- */
-/**
  * A config is checked only with this much memory free (variables), counted once the request is
  * parsed. Measured on the release interpreter (a heap filled to a given free count, then the bad
  * default config evaluated as a line and checked): ~200 variables parsed, ~475 at the check's
@@ -35,6 +31,10 @@ import type { InstallerError, InstallerProgress } from './installer-codes';
  */
 export const CONFIG_MIN_FREE = 1000;
 
+/**
+ * The longest request taken, as JSON characters: the largest valid config request is ~1,800. A
+ * longer one is refused with `too-long` and nothing of it is echoed (docs/installer.md).
+ */
 export const MAX_REQUEST = 4000;
 /** At most this many config problems are answered and journalled (the tool checks them all first). */
 const MAX_PROBLEMS = 20;

@@ -25,6 +25,26 @@ function eraseLikeAnInterpreterUpdate(site: SimSite): void {
   site.unit.powerCut();
 }
 
+/** A simulated site whose unit was commissioned from `config` (the site's own by default). */
+async function commissionedSite(prefix: string, config?: (site: SimSite) => Config) {
+  const site = await createSimSite();
+  const outDir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const r = await commission({
+    config: config ? config(site) : JSON.parse(JSON.stringify(site.config)),
+    installerId: 'INST-7',
+    password: PASSWORD,
+    site: simSiteActions(site),
+    firmware,
+    outDir,
+    log: () => undefined
+  });
+  assert.ok(r.ok, r.error);
+  return { site, outDir };
+}
+
+/** The update records in `outDir`. */
+const records = (outDir: string) => fs.readdirSync(outDir).filter((f) => f.endsWith('-update.json'));
+
 describe('tools/interpreter-update: the config and owed events around an Espruino interpreter update (sim site)', function () {
   this.timeout(120000);
   let site: SimSite;
@@ -50,23 +70,14 @@ describe('tools/interpreter-update: the config and owed events around an Espruin
   };
 
   before(async () => {
-    site = await createSimSite();
-    outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'update-'));
     // The installer's file, and the unit as it was commissioned from it back in June.
-    config = JSON.parse(JSON.stringify(site.config));
-    config.service.start = '';
-    const june: Config = JSON.parse(JSON.stringify(config));
-    june.service.start = '2026-06-01';
-    const r = await commission({
-      config: june,
-      installerId: 'INST-7',
-      password: PASSWORD,
-      site: actions(),
-      firmware,
-      outDir,
-      log: () => undefined
-    });
-    assert.ok(r.ok, r.error);
+    ({ site, outDir } = await commissionedSite('update-', (s) => {
+      config = JSON.parse(JSON.stringify(s.config));
+      config.service.start = '';
+      const june: Config = JSON.parse(JSON.stringify(config));
+      june.service.start = '2026-06-01';
+      return june;
+    }));
   });
   after(async () => {
     await site.close();
@@ -80,7 +91,7 @@ describe('tools/interpreter-update: the config and owed events around an Espruin
     const r = await beforeUpdate(actions(), { password: PASSWORD, outDir, log: (l) => log.push(l) });
     assert.equal(r.ok, false);
     assert.match(r.reason!, /owes the centre \d+ event/);
-    assert.equal(fs.readdirSync(outDir).filter((f) => f.endsWith('-update.json')).length, 0);
+    assert.equal(records(outDir).length, 0);
     assert.equal(await answersUnlocked(), false, 'the console is left locked');
   });
 
@@ -102,7 +113,7 @@ describe('tools/interpreter-update: the config and owed events around an Espruin
   });
 
   it('--after refuses another config before touching the unit, and gives back the same one whole', async () => {
-    const file = fs.readdirSync(outDir).find((f) => f.endsWith('-update.json'))!;
+    const file = records(outDir)[0];
     const record = JSON.parse(fs.readFileSync(path.join(outDir, file), 'utf8')) as UpdateRecord;
     eraseLikeAnInterpreterUpdate(site);
     await sleep(1500);
@@ -148,18 +159,7 @@ describe('tools/interpreter-update: a recording not yet uploaded (sim site)', fu
   let outDir: string;
 
   before(async () => {
-    site = await createSimSite();
-    outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'update-rec-'));
-    const r = await commission({
-      config: JSON.parse(JSON.stringify(site.config)),
-      installerId: 'INST-7',
-      password: PASSWORD,
-      site: simSiteActions(site),
-      firmware,
-      outDir,
-      log: () => undefined
-    });
-    assert.ok(r.ok, r.error);
+    ({ site, outDir } = await commissionedSite('update-rec-'));
   });
   after(async () => {
     await site.close().catch(() => undefined);
@@ -174,6 +174,6 @@ describe('tools/interpreter-update: a recording not yet uploaded (sim site)', fu
     const r = await beforeUpdate(simSiteActions(site), { password: PASSWORD, outDir, log: (l) => log.push(l) });
     assert.equal(r.ok, false);
     assert.match(r.reason!, /recording\(s\) are on the unit and not yet uploaded/);
-    assert.equal(fs.readdirSync(outDir).filter((f) => f.endsWith('-update.json')).length, 0);
+    assert.equal(records(outDir).length, 0);
   });
 });

@@ -22,6 +22,7 @@ const { createSimCentre } = require('../sim/centre');
 const { simDefaultConfig, SIM_KEYS } = require('../sim/default-config');
 const { storeCommand, provision } = require('./espruino-store');
 const { readSpoolRecording, checkSpoolRecording } = require('./spool-reader');
+const { createTypist } = require('./espruino-board/typist');
 const { createFlashStore } = require('../firmware/flash-store');
 const { createJournal } = require('../firmware/journal');
 const { createSimCrypto } = require('../sim/crypto');
@@ -74,38 +75,24 @@ function interpreter(dir, args) {
   child.stdout.on('data', (d) => (out += d.toString('latin1')));
   child.stderr.on('data', (d) => (out += d.toString('latin1')));
   const exited = new Promise((r) => child.on('exit', r));
-  // Typed 4 bytes every 10 ms. The LINUX image takes its console input as the USB device's `data`
-  // events, and the Linux build drops the rest of a batch once a queued event of more than 17 bytes
-  // has become a flat string (docs/espruino-notes.md): a config line typed at 16 bytes every 4 ms
-  // still arrived garbled once during a recording (a REPL SyntaxError, no answer).
-  /** @type {{ text: string, done?: () => void }[]} */
-  const typing = [];
-  const type = () => {
-    const p = typing[0];
-    if (!p) return;
-    if (child.exitCode === null && child.signalCode === null) child.stdin.write(p.text);
-    setTimeout(() => {
-      typing.shift();
-      if (p.done) p.done();
-      type();
-    }, 10);
-  };
+  // Typed 4 bytes every 10 ms (./espruino-board/typist.ts). The LINUX image takes its console
+  // input as the USB device's `data` events, where the Linux build drops the rest of a batch once a
+  // queued event of more than 17 bytes has become a flat string: a config line typed at 16 bytes
+  // every 4 ms still arrived garbled once during a recording (a REPL SyntaxError, no answer).
+  const typist = createTypist(
+    (/** @type {string} */ s) => child.stdin.write(s),
+    () => child.exitCode === null && child.signalCode === null,
+    4,
+    10
+  );
   child.stdin.on('error', () => undefined);
   return {
     output: () => out,
     /**
      * Type `k`; resolves once the last piece is written.
      * @param {string} k
-     * @returns {Promise<void>}
      */
-    key: (k) =>
-      new Promise((resolve) => {
-        const first = typing.length === 0;
-        for (let i = 0; i < k.length; i += 4) typing.push({ text: k.slice(i, i + 4) });
-        if (typing.length === 0) return resolve();
-        typing[typing.length - 1].done = resolve;
-        if (first) type();
-      }),
+    key: (k) => typist.type(k),
     async waitFor(re, ms) {
       const end = Date.now() + ms;
       while (!re.test(out)) {

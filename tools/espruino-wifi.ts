@@ -602,7 +602,7 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
     const wdBefore = unit.events.filter((e) => e.kind === 'watchdog').length;
     unit.ctl('H');
     const lapsed = await waitUntil(
-      () => unit.events.filter((e) => e.kind === 'watchdog').length > wdBefore,
+      () => unit.events.filter((e) => e.kind === 'watchdog')[wdBefore],
       (cfg.watchdogS + 10) * 1000
     );
     const wd305 = await waitEvent(
@@ -614,8 +614,11 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
       `a JavaScript loop that never returns: the watchdog (${cfg.watchdogS} s) resets the board, and it boots and reports 305 zone 2 (watchdog), acknowledged`,
       !!lapsed && !!wd305,
       (lapsed
-        ? `reset ${Math.round((Date.now() - hungAt) / 100) / 10} s after the hang began; `
-        : 'no watchdog lapse; ') + (wd305 ? `305 zone 2 acknowledged via ${wd305.transport}` : 'no 305 zone 2')
+        ? `reset ${Math.round((lapsed.at - hungAt) / 100) / 10} s after the hang began; `
+        : 'no watchdog lapse; ') +
+        (wd305
+          ? `305 zone 2 acknowledged via ${wd305.transport} ${Math.round((wd305.at - hungAt) / 100) / 10} s after it`
+          : 'no 305 zone 2')
     );
     check(
       'the interpreter never crashed',

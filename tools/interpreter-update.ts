@@ -64,7 +64,7 @@ export function updateFile(outDir: string, unit: string): string {
 
 export async function beforeUpdate(
   site: Site,
-  o: { password: string; outDir: string; log?: (l: string) => void; now?: () => Date }
+  o: { password: string; outDir: string; log?: (l: string) => void }
 ): Promise<UpdateResult> {
   const log = o.log ?? ((l: string) => console.log(l));
   // The folder first: a record that cannot be written must not leave the installer believing it is kept.
@@ -112,7 +112,7 @@ export async function beforeUpdate(
       fw: String(info.fw),
       configSha256: String(info.configSha256),
       serviceStart: info.serviceStart,
-      savedAt: (o.now ?? (() => new Date()))().toISOString()
+      savedAt: new Date().toISOString()
     };
     const file = updateFile(o.outDir, rec.unit);
     fs.writeFileSync(file, JSON.stringify(rec, null, 2) + '\n');

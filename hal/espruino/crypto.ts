@@ -29,14 +29,14 @@ for (let i = 0; i < 256; i++) HEX_PAIRS[i] = HEX_DIGITS.charCodeAt(i >> 4) | (HE
 export function createEspruinoCrypto(): Crypto {
   const c = global.require('crypto');
   const nativeAes = c.AES;
+  /** The build has native AES (folded by the build: the Pico's and the MDBT42Q's have none). */
+  const NATIVE_AES = __BOARD__ !== 'PICO_R1_3' && __BOARD__ !== 'MDBT42Q';
   let pool: Uint8Array = new Uint8Array(32);
   let counter = 0;
   /** The last native AES call found no free run for its result (see aes). */
   let refused = false;
-  /** Held between native AES calls, let go just before one: see AES_SPARE. */
-  // Not on the boards whose build has no native AES (folded by the build).
-  let spare: Uint8Array | undefined =
-    __BOARD__ === 'PICO_R1_3' || __BOARD__ === 'MDBT42Q' ? undefined : new Uint8Array(AES_SPARE);
+  /** Held between native AES calls, let go just before one (see AES_SPARE); none without native AES. */
+  let spare: Uint8Array | undefined = NATIVE_AES ? new Uint8Array(AES_SPARE) : undefined;
 
   function sha256(data: string | Uint8Array): Uint8Array {
     // No free run for the 32-byte result (4 variables, after the interpreter's own garbage
@@ -107,8 +107,7 @@ export function createEspruinoCrypto(): Crypto {
       }
     }
     // The JavaScript AES only ships for boards whose build has no native AES (docs/hardware.md).
-    if (__BOARD__ === 'PICO_R1_3' || __BOARD__ === 'MDBT42Q')
-      return enc ? aesCbcEncrypt(key, iv, data) : aesCbcDecrypt(key, iv, data);
+    if (!NATIVE_AES) return enc ? aesCbcEncrypt(key, iv, data) : aesCbcDecrypt(key, iv, data);
     throw new Error('AES failed');
   }
 
@@ -132,7 +131,7 @@ export function createEspruinoCrypto(): Crypto {
       out.set(aes(true, key, v, data.subarray(o, end), true), o);
       // The result is freed: the run is taken again at once (before anything else can take its
       // first variables from the head of the free list), and held until the next piece.
-      if (!spare && __BOARD__ !== 'PICO_R1_3' && __BOARD__ !== 'MDBT42Q') spare = new Uint8Array(AES_SPARE);
+      if (!spare && NATIVE_AES) spare = new Uint8Array(AES_SPARE);
       v = out.subarray(end - 16, end);
       o = end;
       // After a refused piece the heap has no such run: the rest of the chunk in 64-byte pieces

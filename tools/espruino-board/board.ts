@@ -26,6 +26,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as acorn from 'acorn';
 import type { SimSerialPort } from '../../sim/at';
+import { createTypist } from './typist';
 
 // eslint-scope has no types here
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -564,7 +565,7 @@ export class BoardUnit {
     const child = spawn(this.o.bin, [], { cwd: this.o.dir, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     // A line half typed before a reset is not typed into the next boot; a child gone mid-line is no error.
-    this.typing = [];
+    this.typist.drop();
     child.stdin!.on('error', () => undefined);
     child.stdout!.on('data', (d: Buffer) => (this.out += d.toString('latin1')));
     child.stderr!.on('data', (d: Buffer) => (this.out += d.toString('latin1')));
@@ -605,31 +606,20 @@ export class BoardUnit {
   }
 
   /**
-   * Type `text` at the console, 16 bytes every 4 ms. The Linux build's input thread pushes stdin
-   * onto the event queue the main loop takes from, with no lock (`jshInterruptOff` is empty on
-   * Linux): a 1.2 KB line written at once was garbled now and then while the unit was busy (a
-   * SyntaxError from the REPL, or a line left open that the next requests piled onto until the
-   * heap ran out). The board's USB console has flow control and loses nothing (docs/espruino-notes.md).
+   * Type `text` at the console, 16 bytes every 4 ms (./typist.ts): written at once, a 1.2 KB line
+   * was garbled now and then while the unit was busy (a SyntaxError from the REPL, or a line left
+   * open that the next requests piled onto until the heap ran out).
    */
   console(text: string): void {
-    const first = this.typing.length === 0;
-    for (let i = 0; i < text.length; i += 16) this.typing.push(text.slice(i, i + 16));
-    if (first) this.type();
+    void this.typist.type(text);
   }
 
-  private typing: string[] = [];
-
-  private type(): void {
-    const q = this.typing;
-    const piece = q[0];
-    if (piece === undefined) return;
-    if (this.child && this.running()) this.child.stdin!.write(piece);
-    setTimeout(() => {
-      q.shift();
-      // A queue dropped at a reset ends here; the new boot's has its own.
-      if (q === this.typing) this.type();
-    }, 4);
-  }
+  private typist = createTypist(
+    (s) => this.child!.stdin!.write(s),
+    () => this.running(),
+    16,
+    4
+  );
 
   ctl(cmd: string): void {
     this.o.ctl.writeNow(cmd + '\n');
