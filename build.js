@@ -24,7 +24,7 @@
  */
 const fs = require('fs');
 const path = require('path');
-const { spawnSync } = require('child_process');
+const { spawn, spawnSync } = require('child_process');
 
 const ROOT = __dirname;
 const BOARDS_DIR = path.join(ROOT, '..', 'shared', 'boards');
@@ -284,10 +284,27 @@ function writeOffline(board, file, out) {
   return fs.statSync(out).size;
 }
 
+/**
+ * Flash through the Espruino tools (their CLI, in a child process: the caller's own event loop
+ * keeps running, e.g. a board emulated in the same process). Resolves when the tools exit.
+ * @returns {Promise<void>}
+ */
 function flash(board, file, port) {
-  const args = espruinoArgs(board, file).concat(['-p', port]);
-  const r = spawnSync(process.execPath, args, { cwd: ROOT, stdio: 'inherit', timeout: 300000 });
-  if (r.status !== 0) throw new Error(`flashing ${board} on ${port} failed (exit ${r.status})`);
+  // --no-ble: a USB port or TCP needs no Bluetooth, and without D-Bus the tools' scan dies.
+  const args = espruinoArgs(board, file).concat(['--no-ble', '-p', port]);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: 'inherit' });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300000);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`flashing ${board} on ${port} failed: ${e.message}`));
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(undefined);
+      else reject(new Error(`flashing ${board} on ${port} failed (${signal ? `killed, ${signal}` : `exit ${code}`})`));
+    });
+  });
 }
 
 /** The installer module's files: the minified bundle and the image written to its sector. */
@@ -382,7 +399,7 @@ async function main() {
       const size = writeOffline(b, built.image, out);
       if (!o.quiet) console.log(`${b.padEnd(13)} espruino tools (offline) wrote ${out}: ${size} bytes to send`);
     }
-    if (o.flash) flash(b, built.image, o.flash);
+    if (o.flash) await flash(b, built.image, o.flash);
   }
 }
 

@@ -117,6 +117,9 @@ export interface CommissionResult {
   untouched?: boolean;
 }
 
+/** Flashes of one commissioning before it gives up on an image the unit does not verify. */
+export const FLASH_ATTEMPTS = 2;
+
 /** Boards the tool can flash; the simulator stands in for the reference board. */
 const FLASH_BOARD: Record<string, string> = {
   SIM: 'ESPRUINOWIFI',
@@ -382,7 +385,7 @@ function figuresOf(r: Reply): Record<string, unknown> {
 export async function commission(o: CommissionOptions): Promise<CommissionResult> {
   const log = o.log ?? ((l: string) => console.log(l));
   const now = o.now ?? (() => new Date());
-  const total = 6 + STEPS.length;
+  const total = 7 + STEPS.length;
   let n = 0;
   const line = (title: string, text: string) =>
     log(`[${String(++n).padStart(2)}/${total}] ${title.padEnd(42, '.')} ${text}`);
@@ -417,7 +420,10 @@ export async function commission(o: CommissionOptions): Promise<CommissionResult
     return { ok: false, error, untouched: true };
   };
   let info = await session.request('info', {}, { timeoutMs: 3000 });
-  if (!info.ok && info.error === 'no-answer') {
+  // A board fresh from the factory runs no firmware of ours: its REPL says so, and nothing is typed
+  // at it but the question of what board it is (never the password: a bare REPL echoes a line).
+  if (!info.ok && info.error === 'no-answer' && session.bare) info = await session.bareInfo();
+  else if (!info.ok && info.error === 'no-answer') {
     if (await session.unlock(o.password)) info = await session.request('info');
   }
   // A unit without its installer module (a fresh board, or one flashed by other means) still says
@@ -452,19 +458,34 @@ export async function commission(o: CommissionOptions): Promise<CommissionResult
   }
   const moduleImage = o.module ?? MODULE_IMG;
   if (info.fwHash !== want) {
-    await session.close();
-    await o.site.flash(board, file);
-    session = await o.site.connect();
-    session.module = moduleImage;
-    info = await session.waitForUnit(30000, o.password);
-    if (!info.ok || info.fwHash !== want) {
-      line(
-        'Firmware',
-        `FAIL flashed, but the unit reports ${info.ok ? `image ${String(info.fwHash).slice(0, 16)}…` : 'nothing'}; expected ${want.slice(0, 16)}…`
+    // Twice at most: an image the unit does not verify (a glitch on the line) is written once more.
+    const misses: string[] = [];
+    for (let attempt = 1; attempt <= FLASH_ATTEMPTS; attempt++) {
+      await session.close();
+      try {
+        await o.site.flash(board, file);
+      } catch (e) {
+        misses.push((e as Error).message);
+        session = await o.site.connect();
+        continue;
+      }
+      session = await o.site.connect();
+      session.module = moduleImage;
+      info = await session.waitForUnit(30000, o.password);
+      if (info.ok && info.fwHash === want) break;
+      misses.push(
+        `the unit then reported ${info.ok ? `image ${String(info.fwHash).slice(0, 16)}…` : 'nothing'}, not ${want.slice(0, 16)}…`
       );
+    }
+    if (!info.ok || info.fwHash !== want) {
+      line('Firmware', `FAIL flashed ${misses.length} times, never verified: ${misses.join('; ')}`);
       return leave('flash not verified');
     }
-    line('Firmware', `flashed ${board} ${info.fw}, image SHA-256 ${want.slice(0, 16)}… verified`);
+    line(
+      'Firmware',
+      `flashed ${board} ${info.fw}, image SHA-256 ${want.slice(0, 16)}… verified` +
+        (misses.length ? ` (attempt ${misses.length + 1}: ${misses.join('; ')})` : '')
+    );
   } else {
     session.module = moduleImage;
     if (noModule) info = await session.request('info');
@@ -475,13 +496,14 @@ export async function commission(o: CommissionOptions): Promise<CommissionResult
     }
     line('Firmware', `already ${info.fw}, image SHA-256 ${want.slice(0, 16)}…`);
   }
-  if (session.moduleWrite)
-    line(
-      'Installer module',
-      session.moduleWrite.ok
+  line(
+    'Installer module',
+    !session.moduleWrite
+      ? 'in place (the unit checked it against its image at boot)'
+      : session.moduleWrite.ok
         ? `written (${fs.statSync(moduleImage).size} bytes) and checked by the unit against its image`
         : `FAIL ${explain(session.moduleWrite).reason}`
-    );
+  );
 
   // Config: the unit validates it again, stores it atomically and restarts on it.
   const put = await session.request('config', { config: cfg }, { timeoutMs: 10000 });
@@ -691,8 +713,11 @@ export function simSiteActions(site: SimSite): Site {
   };
 }
 
-/** A board on a port: the installer presses and looks; flashing goes through the espruino tools. */
-export function portSiteActions(port: string): Site {
+/**
+ * A board on a port: the installer presses and looks (or `hands` do: the board emulation of
+ * `npm run test:espruino`); flashing goes through the espruino tools.
+ */
+export function portSiteActions(port: string, hands?: Pick<Site, 'pressButton' | 'sawIndicator'>): Site {
   const ask = async (q: string) => {
     const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
     try {
@@ -706,12 +731,16 @@ export function portSiteActions(port: string): Site {
     flash: async (board, file) => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const build = require('../build.js');
-      build.flash(board, file, port);
+      await build.flash(board, file, port);
     },
-    pressButton: async () => {
-      console.log('        >>> press the panic button briefly (less than the hold time) <<<');
-    },
-    sawIndicator: async () => (await ask('        did the indicator blink three times, slowly? [y/n] ')) === 'y'
+    pressButton:
+      hands?.pressButton ??
+      (async () => {
+        console.log('        >>> press the panic button briefly (less than the hold time) <<<');
+      }),
+    sawIndicator:
+      hands?.sawIndicator ??
+      (async () => (await ask('        did the indicator blink three times, slowly? [y/n] ')) === 'y')
   };
 }
 

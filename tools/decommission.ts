@@ -56,6 +56,8 @@ export async function decommission(
     log(
       `decommissioned: ${r.reported ? 'reported to the centre (308, acknowledged)' : 'NOT acknowledged by the centre (forced)'}; ${String(r.erased)} stored item(s) erased${r.recordingsDiscarded ? `, ${String(r.recordingsDiscarded)} unuploaded recording(s) discarded (forced)` : ''}`
     );
+    // It restarts 300 ms after this reply (firmware/installer.ts): ask only once it has.
+    await new Promise((r) => setTimeout(r, 1500));
     const after = await s.waitForUnit(15000);
     if (after.ok)
       log(

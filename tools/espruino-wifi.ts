@@ -15,7 +15,10 @@
  * verifies (tools/evidence-verify.ts); it survives a power cut mid-recording (SIGKILL, restart on
  * the same flash file and card) and delivers what it owed; it answers the installer; memory at
  * every step beside the RAM budget (idle <= 5,700 variables in use, >= 1,200 free at the worst
- * moment, no out-of-memory); the prelude saw nothing the board would not do.
+ * moment, no out-of-memory); the prelude saw nothing the board would not do. Then the installer's
+ * real path (#18, tools/espruino-board/commission-port.ts): a board fresh from the factory is
+ * commissioned and decommissioned by the installer tool through the Espruino tools' connection
+ * code and CLI. `ESPRUINO_WIFI_ONLY=port` (diagnostic) runs only that part.
  *
  * Run alone: `ESPRUINO_BIN=… npx tsx tools/espruino-wifi.ts`; tools/espruino-smoke.js runs it too.
  * KEEP=1 keeps the unit's folder (flash file, card, the interpreter's output) and prints where.
@@ -30,7 +33,9 @@ import { startEvidenceServer } from '../sim/evidence-server';
 import { SimModem } from '../sim/modem';
 import { SimEsp8266 } from '../sim/esp8266';
 import { parseWav } from '../sim/wav';
+import type { Config } from '../firmware/config';
 import { verifyRecordingDir } from './evidence-verify';
+import { commissionOverPort } from './espruino-board/commission-port';
 import {
   BoardTables,
   BoardUnit,
@@ -170,10 +175,19 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
     const pinGlobals = Array.from(new Set(st.pinGlobals.concat(haveWifi ? ['A2', 'A3', 'A13', 'A14', 'A15'] : [])));
 
     /** A folder with a fresh flash file holding the harness files (and the image and config, when given). */
-    const prepare = async (name: string, withImage: boolean, cfgText?: string): Promise<string> => {
+    const prepare = async (
+      name: string,
+      withImage: boolean,
+      cfgText?: string,
+      mirrorModule = withImage,
+      usbFile = false
+    ): Promise<string> => {
       const dir = path.join(tmp, name);
       fs.mkdirSync(dir);
-      fs.writeFileSync(path.join(dir, 'boot0.js'), preludeSource(settings(pinGlobals)));
+      fs.writeFileSync(
+        path.join(dir, 'boot0.js'),
+        preludeSource({ ...settings(pinGlobals), ...(usbFile ? { u: 1 } : {}) })
+      );
       fs.writeFileSync(
         path.join(dir, 'pins.txt'),
         pinTable(wifiTables) + ' |,' + wifiTables.libraries.concat(wifiTables.jsmodules).join(',') + ',|'
@@ -197,6 +211,8 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
       if (withImage) {
         fs.writeFileSync(path.join(dir, 'fw.img.js'), image);
         files.push({ name: '.bootcde', file: path.join(dir, 'fw.img.js') });
+      }
+      if (mirrorModule) {
         // A mirror of the installer module's sector, read in place of the board's memory-mapped
         // flash while it matches the flash file (prelude.js, E.memoryArea).
         fs.copyFileSync(path.join(ROOT, 'dist', 'installer-module.img'), path.join(dir, 'fsec3.bin'));
@@ -208,10 +224,11 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
       fs.writeFileSync(path.join(dir, 'store.log'), out);
       return dir;
     };
-    const newUnit = (dir: string): BoardUnit => {
+    const newUnit = (dir: string, usbFile = false): BoardUnit => {
       const u = new BoardUnit({
         bin,
         dir,
+        usbFile,
         serials: { Serial1: modemB, Serial2: espB },
         ctl: ctlB,
         ctlDevice: CTL,
@@ -222,6 +239,30 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
       });
       units.push(u);
       return u;
+    };
+
+    // ---- the installer's real path (#18): a fresh board commissioned and decommissioned through
+    // the Espruino tools' connection code (tools/espruino-board/commission-port.ts)
+    const portPhase = async (cfg: Config): Promise<void> => {
+      esp.restoreAp();
+      // The board as it leaves the factory: the prelude and the board's own modules, no image, no
+      // config; the mirror of the installer module serves E.memoryArea only once sector 3 matches it.
+      const fresh = newUnit(await prepare('fresh-board', false, undefined, true, true), true);
+      const outDir = path.join(tmp, 'commissioning');
+      await commissionOverPort(
+        {
+          unit: fresh,
+          config: cfg,
+          image: img,
+          module: path.join(ROOT, 'dist', 'installer-module.img'),
+          centres: [primary, secondary],
+          evidenceKey: SIM_KEYS.evidence,
+          outDir
+        },
+        check,
+        log
+      );
+      await fresh.stop();
     };
 
     // ---- what the harness itself costs: the prelude alone, idle (compared with a bare interpreter)
@@ -273,6 +314,11 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
       log(
         `  DIAGNOSTIC RUN: audio.preMs ${cfg.audio.preMs} instead of the default (ring smaller than the board's default config): these results are not the default configuration's`
       );
+    }
+    if (process.env.ESPRUINO_WIFI_ONLY === 'port') {
+      log('  DIAGNOSTIC RUN (ESPRUINO_WIFI_ONLY=port): only the commissioning over the Espruino tools');
+      await portPhase(cfg);
+      return;
     }
     const dir = await prepare('unit', true, layout === 'storage' ? JSON.stringify(cfg) : undefined);
     const storeLog = fs.readFileSync(path.join(dir, 'store.log'), 'latin1');
@@ -648,6 +694,8 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
     }
     log('    memory by step (variables; board = without the harness):');
     for (const s of steps) log(`      ${s.step.padEnd(40)} ${s.m ? fmt(s.m, overhead) : 'no answer'}`);
+    await unit.stop();
+    await portPhase(cfg);
   } finally {
     for (const u of units) await u.stop();
     if (process.env.KEEP) {

@@ -45,23 +45,38 @@ export function simTransport(con: SimConsole): Transport {
 
 /**
  * A board on a serial port (or `tcp://host:port`), through the `espruino` tools' connection code.
- * Not exercised by the tests (there is no board here): the sim and the Linux interpreter stand in.
+ * The board's console is the STM32's own USB: at every reset (a config applied, a decommission,
+ * a watchdog) the port leaves and comes back, so a lost connection is opened again every 500 ms
+ * until `close()`; what is written meanwhile is not sent (the request then has no answer, and
+ * `Session.waitForUnit` asks again). Run against the release interpreter by `npm run
+ * test:espruino` (tools/espruino-wifi.ts), whose board harness serves the console on TCP.
  */
-export async function serialTransport(port: string): Promise<Transport> {
+export async function serialTransport(port: string, o: { openMs?: number } = {}): Promise<Transport> {
+  const openMs = o.openMs ?? 10000;
+  quietTools();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const esp = require('espruino');
-  await new Promise<void>((resolve) => esp.init(resolve));
+  // Their start-up lists every file they load: not for the installer.
+  const say = console.log;
+  console.log = () => undefined;
+  try {
+    await new Promise<void>((resolve) => esp.init(resolve));
+  } finally {
+    console.log = say;
+  }
   const Espruino = (
     globalThis as unknown as { Espruino: { Core: { Serial: SerialApi }; Config: Record<string, unknown> } }
   ).Espruino;
   // As the tools' own `--no-ble`: a USB port or TCP needs no Bluetooth, and on a machine without
   // D-Bus the tools' Bluetooth scan dies on an unhandled error (seen on the CI image). Nor may the
-  // tools type `setTime(…)` at the unit's console: it answers only installer requests.
+  // tools type at the unit's console on their own: not `setTime(…)` before a write, and not their
+  // board query at connect, which begins with Ctrl-C (that interrupts whatever JavaScript the unit
+  // is running at that moment, a timer of the alarm path included).
   Espruino.Config.BLUETOOTH_LOW_ENERGY = false;
   Espruino.Config.BLUETOOTH_LOW_ENERGY_DBUS = false;
   Espruino.Config.SET_TIME_ON_WRITE = false;
-  // `tcp://HOST:PORT` (e.g. the Linux interpreter's `--telnet` console): the tools list only the
-  // network ports they are told of.
+  Espruino.Config.ENV_ON_CONNECT = false;
+  // `tcp://HOST:PORT`: the tools list only the network ports they are told of.
   if (port.startsWith('tcp://')) Espruino.Config.SERIAL_TCPIP = [port];
   const E = Espruino.Core.Serial;
   let partial = '';
@@ -75,24 +90,80 @@ export async function serialTransport(port: string): Promise<Transport> {
       if (line && listener) listener(line);
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    E.open(
-      port,
-      (status: unknown) => (status === undefined ? reject(new Error(`cannot open ${port}`)) : resolve()),
-      () => undefined
-    );
-  });
+  let up = false;
+  let closed = false;
+  let retry: NodeJS.Timeout | undefined;
+  // The tools' open calls back only on success (a refused TCP connection calls nothing): bounded here.
+  const openOnce = () =>
+    new Promise<boolean>((resolve) => {
+      let settled = false;
+      const settle = (ok: boolean) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(ok);
+      };
+      const timer = setTimeout(() => settle(false), openMs);
+      E.open(
+        port,
+        (status: unknown) => settle(status !== undefined),
+        () => {
+          up = false;
+          partial = '';
+          settle(false);
+          reopen();
+        }
+      );
+    });
+  const reopen = () => {
+    if (retry || closed) return;
+    retry = setTimeout(async () => {
+      retry = undefined;
+      if (closed) return;
+      up = await openOnce();
+      if (!up) reopen();
+    }, 500);
+  };
+  up = await openOnce();
+  if (!up) {
+    closed = true;
+    throw new Error(`cannot open ${port} (no answer within ${openMs / 1000} s)`);
+  }
   return {
-    write: (text) => E.write(text, false),
+    write: (text) => {
+      if (up) E.write(text, false);
+    },
     onLine(fn) {
       listener = fn;
     },
     close: () =>
       new Promise<void>((resolve) => {
-        E.close();
+        closed = true;
+        if (retry) clearTimeout(retry);
+        if (up) E.close();
+        up = false;
         setTimeout(resolve, 300);
       })
   };
+}
+
+let quieted = false;
+/**
+ * The tools log their connection's doings to the console (`serial: Connected`, each port scan,
+ * each refused reconnect): the installer reads the tool's own lines, so those are dropped.
+ */
+function quietTools(): void {
+  if (quieted) return;
+  quieted = true;
+  const noise =
+    /^(serial:|serial_node_ble:|Noble:|serialport error:|Getting ports|RECEIVE ERROR:|Unable to open device)/;
+  for (const k of ['log', 'error'] as const) {
+    const orig = console[k].bind(console);
+    console[k] = (...a: unknown[]) => {
+      if (typeof a[0] === 'string' && noise.test(a[0])) return;
+      orig(...a);
+    };
+  }
 }
 
 interface SerialApi {
@@ -120,7 +191,14 @@ export class Session {
     t.onLine((line) => this.line(line));
   }
 
+  /**
+   * True once the console answered a request as a bare Espruino does (`Uncaught ReferenceError:
+   * "I" is not defined`): the board runs no firmware of ours (fresh from the factory, or erased).
+   */
+  bare = false;
+
   private line(line: string): void {
+    if (/^(>|\x1b\[J)*Uncaught ReferenceError: "I" is not defined/.test(line)) this.bare = true;
     // A reply printed while the interpreter shows its prompt comes after the prompt's erase
     // (`>`, CR, ESC [J): on the 2v29 interpreter the line reads `\x1b[J@I {…}`.
     const at = line.indexOf('@I {');
@@ -181,10 +259,24 @@ export class Session {
     return this.ask('code', { done: true }, { timeoutMs: 5000 });
   }
 
+  /**
+   * A board without our firmware (`bare`): its board and interpreter version, from its own REPL, in
+   * the form of an `info` reply with no firmware (so the tool flashes it).
+   */
+  bareInfo(timeoutMs = 3000): Promise<Reply> {
+    return this.ask('info', {}, { timeoutMs }, (id) =>
+      [
+        '\x10print("@I "+JSON.stringify({id:' + id + ',ok:true,board:process.env.BOARD,',
+        'fw:"none (Espruino "+process.env.VERSION+")",commissioned:false}))\n'
+      ].join('')
+    );
+  }
+
   private ask(
     op: string,
     args: Record<string, unknown>,
-    opts: { timeoutMs?: number; progress?: (text: string) => void }
+    opts: { timeoutMs?: number; progress?: (text: string) => void },
+    text = (id: number) => '\x10I(' + JSON.stringify({ id, op, ...args }) + ')\n'
   ): Promise<Reply> {
     const id = this.nextId++;
     const timeoutMs = opts.timeoutMs ?? 10000;
@@ -201,7 +293,7 @@ export class Session {
         },
         progress: opts.progress
       });
-      this.t.write('\x10I(' + JSON.stringify({ id, op, ...args }) + ')\n');
+      this.t.write(text(id));
     });
   }
 

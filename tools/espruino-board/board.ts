@@ -23,6 +23,7 @@
  */
 import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import * as acorn from 'acorn';
 import type { SimSerialPort } from '../../sim/at';
@@ -445,6 +446,11 @@ export interface UnitOptions {
   ctl: PtyBridge;
   /** The control channel's serial device (one the image never uses). */
   ctlDevice: string;
+  /**
+   * The console's input through a file the prelude reads (`.rxu`, its setting `u`), not stdin:
+   * for long transfers (a flash through the tools), which stdin garbles now and then.
+   */
+  usbFile?: boolean;
   /** Output pins changes, e.g. forwarded to the ESP8266 (A14) or the modem's power key (B4). */
   onPin?: (pin: string, v: number) => void;
 }
@@ -558,6 +564,8 @@ export class BoardUnit {
       b.rxFile = path.join(this.o.dir, f);
       if (!fs.existsSync(b.rxFile)) fs.writeFileSync(b.rxFile, '');
     }
+    const usb = path.join(this.o.dir, '.rxu');
+    if (this.o.usbFile && !fs.existsSync(usb)) fs.writeFileSync(usb, '');
     this.expectExit = '';
     this.wdMs = 0; // a reset stops the watchdog until the firmware enables it again
     this.boots++;
@@ -567,7 +575,14 @@ export class BoardUnit {
     // A line half typed before a reset is not typed into the next boot; a child gone mid-line is no error.
     this.typist.drop();
     child.stdin!.on('error', () => undefined);
-    child.stdout!.on('data', (d: Buffer) => (this.out += d.toString('latin1')));
+    // The board's console is the STM32's own USB: a reset takes the device off the bus, so a host
+    // connected to it loses the port and must open it again once the board is back.
+    if (this.client) this.client.destroy();
+    this.client = undefined;
+    child.stdout!.on('data', (d: Buffer) => {
+      this.out += d.toString('latin1');
+      if (this.client) this.client.write(d);
+    });
     child.stderr!.on('data', (d: Buffer) => (this.out += d.toString('latin1')));
     child.on('exit', (code, sig) => {
       // E.reboot() on the Linux build prints "Not implemented" and exits 1; the prelude's @R may
@@ -600,6 +615,7 @@ export class BoardUnit {
     const c = this.child;
     if (!c || c.exitCode !== null || c.signalCode !== null) return;
     this.expectExit = why;
+    if (this.client) this.client.destroy();
     const gone = new Promise((r) => c.once('exit', r));
     c.kill('SIGKILL');
     await gone;
@@ -611,7 +627,9 @@ export class BoardUnit {
    * open that the next requests piled onto until the heap ran out).
    */
   console(text: string): void {
-    void this.typist.type(text);
+    if (this.o.usbFile) {
+      if (this.running()) fs.appendFileSync(path.join(this.o.dir, '.rxu'), Buffer.from(text, 'latin1'));
+    } else void this.typist.type(text);
   }
 
   private typist = createTypist(
@@ -620,6 +638,34 @@ export class BoardUnit {
     16,
     4
   );
+
+  private client: net.Socket | undefined;
+  private server: net.Server | undefined;
+
+  /**
+   * The console as a host sees the board's USB port, on a TCP port of 127.0.0.1 (for the Espruino
+   * tools' `tcp://` connection): what the host sends is typed at the console as the USB would
+   * deliver it, what the interpreter prints goes to the host. One host at a time; the connection
+   * is dropped at every reset, as the USB device leaves the bus.
+   */
+  serveConsole(): Promise<number> {
+    const server = net.createServer((s) => {
+      if (this.client) this.client.destroy();
+      this.client = s;
+      s.on('data', (d: Buffer) => {
+        if (this.client === s && this.running()) this.console(d.toString('latin1'));
+      });
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        if (this.client === s) this.client = undefined;
+      });
+    });
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port));
+    });
+  }
 
   ctl(cmd: string): void {
     this.o.ctl.writeNow(cmd + '\n');
@@ -654,6 +700,8 @@ export class BoardUnit {
   async stop(): Promise<void> {
     this.autoRestart = false;
     await this.kill('stopped');
+    if (this.client) this.client.destroy();
+    if (this.server) this.server.close();
   }
 }
 

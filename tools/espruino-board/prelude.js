@@ -67,6 +67,18 @@
     }
   }, 5);
   listen(ctl, '.rxc');
+  // The USB console fed from a file (`.rxu`, setting `u`): the Linux build's stdin thread pushes
+  // onto the event queue its main loop pops, with no lock, and garbled 1-2 lines in 86 KB of
+  // flashing. Here the console is LoopbackA: what the host sends is written into LoopbackB from
+  // this loop (one thread), what the REPL prints comes out of LoopbackB to stdout. The firmware's
+  // `USB.setConsole` keeps it there.
+  if (H.u) {
+    var LB = LoopbackB;
+    listen({ emit: function (e, d) { LB.write(d); } }, '.rxu');
+    LB.on('data', function (d) { USB.write(d); });
+    LoopbackA.setConsole(true);
+    USB.setConsole = function () { LoopbackA.setConsole(true); };
+  }
   function out(s) {
     ctl.write(s + '\n');
   }
