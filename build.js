@@ -129,6 +129,9 @@ const ESPRUINO_SHORT_GLOBALS = ['E'].concat(
  * the boot image of `board`, which loads the installer module of that SHA-256; absent: the
  * installer module itself, one expression whose value is its exports (the code area evaluates it).
  */
+/** Each board's composition file under hal/espruino/boards/. */
+const BOARD_FILES = { ESPRUINOWIFI: 'espruino-wifi', PICO_R1_3: 'pico', MDBT42Q: 'mdbt42q', LINUX: 'linux' };
+
 async function compile(board, moduleSha) {
   const esbuild = require('esbuild');
   const ts = require('typescript');
@@ -150,6 +153,17 @@ async function compile(board, moduleSha) {
     sourcemap: 'external',
     outfile: 'bundle.js',
     define: { __BOARD__: JSON.stringify(board), __MODULE_SHA__: JSON.stringify(moduleSha || '') },
+    // The device entry's `../hal/espruino/board` is the composition file of this board alone.
+    plugins: [
+      {
+        name: 'board',
+        setup(b) {
+          b.onResolve({ filter: /^\.\.\/hal\/espruino\/board$/ }, () => ({
+            path: path.join(ROOT, 'hal', 'espruino', 'boards', `${BOARD_FILES[board]}.ts`)
+          }));
+        }
+      }
+    ],
     legalComments: 'none',
     minifySyntax: true,
     treeShaking: true,
@@ -203,8 +217,10 @@ async function compile(board, moduleSha) {
       // d + 2 variables per closure for a chain d deep (issue #17, measured on the Espruino WiFi
       // image at idle: 275 variables; naming only some factories let createEspruinoHal be inlined
       // into start(), keeping start's config copy alive: name them by pattern). Not on LINUX: that
-      // test profile links the installer module as well and would no longer fit one Storage file.
-      top_retain: board === 'LINUX' ? undefined : /^(create[A-Z]|supervise[A-Z]|deviceFlash$)/,
+      // test profile links the installer module as well and would no longer fit one Storage file;
+      // there only the two machine runners stay apart (inlined, they cost it 30 B more).
+      top_retain:
+        board === 'LINUX' ? /^(createPressRunner|createAlarmRunner)$/ : /^(create[A-Z]|supervise[A-Z]|deviceFlash$)/,
       passes: 2,
       unsafe: false,
       keep_fargs: true,

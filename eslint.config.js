@@ -54,7 +54,7 @@ module.exports = tseslint.config(
     // The device entry composes the board's HAL with the app: the one firmware file that may.
     files: ['firmware/main.ts'],
     rules: only(
-      ['\\./[\\w./-]+', '\\.\\./hal/types', '\\.\\./hal/espruino/index'],
+      ['\\./[\\w./-]+', '\\.\\./hal/types', '\\.\\./hal/espruino/index', '\\.\\./hal/espruino/board'],
       'the device entry imports the firmware and the board HAL only'
     )
   },
@@ -63,6 +63,14 @@ module.exports = tseslint.config(
     rules: only(
       ['\\./[\\w./-]+', '\\.\\./types', '\\.\\./code-image'],
       'hal/ imports only itself: no firmware, simulator, tool or test'
+    )
+  },
+  {
+    // A board's composition file picks the shared drivers of hal/espruino.
+    files: ['hal/espruino/boards/*.ts'],
+    rules: only(
+      ['\\.\\./[\\w-]+', '\\.\\./\\.\\./types'],
+      'a board file composes the drivers of hal/espruino and the HAL types, nothing else'
     )
   },
   {

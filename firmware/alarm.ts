@@ -12,6 +12,7 @@
  */
 import type { Clock } from '../hal/types';
 import { CID } from './events';
+import { interpret, Machine } from './machine';
 
 export interface AlarmSettings {
   panicCode: number;
@@ -126,42 +127,33 @@ export interface AlarmHandlers {
   ended(): void;
 }
 
-/** Perform `alarmStep`'s effects. `initial` resumes an alarm found in the journal at boot. */
+/** Run `alarmStep` (./machine.ts) and perform its effects. `initial` resumes an alarm found in the journal at boot. */
 export function createAlarmRunner(clock: Clock, c: AlarmSettings, h: AlarmHandlers, initial?: AlarmState): AlarmRunner {
-  let state: AlarmState = initial || ALARM_IDLE;
   const timers: { [name: string]: number } = { gap: -1, expire: -1 };
-
-  function dispatch(ev: AlarmEvent): void {
-    const r = alarmStep(state, ev, c);
-    state = r.state;
-    for (let i = 0; i < r.effects.length; i++) {
-      const fx = r.effects[i];
-      if (fx.type === 'report') h.report(fx.code, fx.qualifier, fx.zone);
-      else if (fx.type === 'timer') arm(fx.name, fx.ms);
-      else if (fx.type === 'cancelTimer') {
-        clock.cancel(timers[fx.name]);
-        timers[fx.name] = -1;
-      } else if (fx.type === 'indicate') h.indicate(fx.pattern);
-      else if (fx.type === 'began') h.began();
-      else h.ended();
-    }
-  }
+  const m: Machine<AlarmState, AlarmEvent> = interpret(alarmStep, c, initial || ALARM_IDLE, function (fx: AlarmEffect) {
+    if (fx.type === 'report') h.report(fx.code, fx.qualifier, fx.zone);
+    else if (fx.type === 'timer') arm(fx.name, fx.ms);
+    else if (fx.type === 'cancelTimer') {
+      clock.cancel(timers[fx.name]);
+      timers[fx.name] = -1;
+    } else if (fx.type === 'indicate') h.indicate(fx.pattern);
+    else if (fx.type === 'began') h.began();
+    else h.ended();
+  });
 
   function arm(name: 'gap' | 'expire', ms: number): void {
     clock.cancel(timers[name]);
     timers[name] = clock.after(ms, function () {
       timers[name] = -1;
-      dispatch({ type: name });
+      m.send({ type: name });
     });
   }
 
-  if (state.mode === 'alarm') arm('expire', c.alarmMs);
+  if (initial && initial.mode === 'alarm') arm('expire', c.alarmMs);
 
   return {
-    dispatch: dispatch,
-    state: function () {
-      return state;
-    },
+    dispatch: m.send,
+    state: m.state,
     stop: function () {
       clock.cancel(timers.gap);
       clock.cancel(timers.expire);

@@ -1,9 +1,12 @@
 /**
- * Device entry point: the build bundles this with hal/espruino for one board (`__BOARD__`).
+ * Device entry point: the build bundles this with the composition file of one board
+ * (hal/espruino/boards/<board>.ts, for `../hal/espruino/board`) and the drivers it names.
  * The record store (on raw flash, not Storage) is opened first, so the network credentials of the
  * stored config reach the HAL before it starts its bearers; `createApp` gets the same store.
  */
-import { createEspruinoHal, createEspruinoCrypto, deviceFlash } from '../hal/espruino/index';
+// The board being built: the build resolves this to its composition file (hal/espruino/boards/).
+import { createBoardHal, createBoardCrypto } from '../hal/espruino/board';
+import { deviceFlash } from '../hal/espruino/index';
 import type { DeviceSettings } from '../hal/espruino/index';
 import type { RecordStore } from '../hal/types';
 import { createApp } from './app';
@@ -13,7 +16,7 @@ import { installerModule } from './installer-module';
 
 function start(): void {
   try {
-    const made = { flash: deviceFlash(), crypto: createEspruinoCrypto() };
+    const made = { flash: deviceFlash(), crypto: createBoardCrypto() };
     let store: RecordStore | undefined;
     let settings: DeviceSettings = {};
     try {
@@ -25,7 +28,7 @@ function start(): void {
       // An unreadable store: createApp opens it again and reports it (a store in RAM then).
       store = undefined;
     }
-    const hal = createEspruinoHal(settings, made);
+    const hal = createBoardHal(settings, made);
     // The Linux interpreter maps no flash: a module evaluated from its flash file is copied whole
     // into RAM, every function body with it, where the board keeps them in flash. So the LINUX
     // profile links the module into its image, as before the module existed (docs/footprint.md).

@@ -1,12 +1,13 @@
 /**
  * Hold-to-trigger detection for the panic button, as a pure state machine: `pressStep` returns the
- * next state and the effects to perform, and touches nothing. `createPressRunner` performs the
- * effects with the HAL clock.
+ * next state and the effects to perform, and touches nothing. `createPressRunner` runs it with
+ * `interpret` (./machine.ts) and performs the effects with the HAL clock.
  *
  * The HAL already debounces edges; this machine only decides whether a press was held long enough.
  * A hold time of 0 triggers on the press edge itself. A press released early is a tap (gestures).
  */
 import type { Clock } from '../hal/types';
+import { interpret, Machine } from './machine';
 
 export type PressPhase = 'idle' | 'holding' | 'fired';
 
@@ -70,42 +71,32 @@ export function createPressRunner(
   onTrigger: (heldMs: number) => void,
   onTap?: () => void
 ): PressRunner {
-  let state = PRESS_IDLE;
   let timer = -1;
-
-  function run(ev: PressEvent): void {
-    const res = pressStep(state, ev, holdMs);
-    state = res.state;
-    for (let i = 0; i < res.effects.length; i++) {
-      const fx = res.effects[i];
-      if (fx.type === 'arm') {
-        if (timer >= 0) clock.cancel(timer);
-        timer = clock.after(fx.ms, function () {
-          timer = -1;
-          run({ type: 'timer', now: clock.now() });
-        });
-      } else if (fx.type === 'disarm') {
-        if (timer >= 0) clock.cancel(timer);
+  const m: Machine<PressState, PressEvent> = interpret(pressStep, holdMs, PRESS_IDLE, function (fx: PressEffect) {
+    if (fx.type === 'arm') {
+      if (timer >= 0) clock.cancel(timer);
+      timer = clock.after(fx.ms, function () {
         timer = -1;
-      } else if (fx.type === 'tap') {
-        if (onTap) onTap();
-      } else {
-        onTrigger(fx.heldMs);
-      }
+        m.send({ type: 'timer', now: clock.now() });
+      });
+    } else if (fx.type === 'disarm') {
+      if (timer >= 0) clock.cancel(timer);
+      timer = -1;
+    } else if (fx.type === 'tap') {
+      if (onTap) onTap();
+    } else {
+      onTrigger(fx.heldMs);
     }
-  }
+  });
 
   return {
     edge: function (pressed: boolean, atMs: number) {
-      run({ type: 'edge', pressed: pressed, at: atMs, now: clock.now() });
+      m.send({ type: 'edge', pressed: pressed, at: atMs, now: clock.now() });
     },
-    state: function () {
-      return state;
-    },
+    state: m.state,
     stop: function () {
       if (timer >= 0) clock.cancel(timer);
       timer = -1;
-      state = PRESS_IDLE;
     }
   };
 }

@@ -31,6 +31,25 @@ describe('build.js: Espruino-ready bundles', function () {
       assert.ok(r.imageBytes > 1000 && r.imageBytes <= r.budget, `image ${r.imageBytes} bytes, budget ${r.budget}`);
       // Pretokenising shrinks the image (Espruino's lexer tokens replace keywords and literals).
       assert.ok(r.imageBytes < r.bytes * 0.95, `image ${r.imageBytes} B vs bundle ${r.bytes} B`);
+      // One composition file per board: this board's alone is in the image, and no driver only
+      // another board names (the source map lists every file the bundle holds).
+      const sources: string[] = JSON.parse(fs.readFileSync(r.file + '.map', 'utf8')).sources;
+      const boardFiles = sources.filter((f) => /hal\/espruino\/boards\//.test(f)).map((f) => path.basename(f, '.ts'));
+      const own = { ESPRUINOWIFI: 'espruino-wifi', PICO_R1_3: 'pico', MDBT42Q: 'mdbt42q', LINUX: 'linux' }[board];
+      assert.deepEqual(boardFiles, [own]);
+      const has = (m: string) => sources.some((f) => f.endsWith(`hal/espruino/${m}.ts`));
+      assert.equal(has('esp8266'), board === 'ESPRUINOWIFI', 'the ESP8266 driver only on the Espruino WiFi');
+      assert.equal(
+        has('aes'),
+        board === 'PICO_R1_3' || board === 'MDBT42Q',
+        'the JavaScript AES only without native AES'
+      );
+      assert.equal(has('linux'), board === 'LINUX', 'the Linux console and benchmark microphone only on LINUX');
+      assert.equal(
+        has('cellular'),
+        board === 'ESPRUINOWIFI' || board === 'PICO_R1_3',
+        'the modem driver only where a modem is wired'
+      );
     });
   }
 

@@ -1,11 +1,12 @@
 /**
  * `npm run bench`: how fast an alarm gets through and how little of a board the unit needs, each
  * figure beside its budget (issue #7). Real timers, loopback sockets, the real firmware on the sim
- * HAL; with ESPRUINO_BIN, also the firmware on the Espruino interpreter built for Linux.
+ * HAL; with ESPRUINO_BIN, also the firmware on the Espruino interpreter built for Linux: the LINUX
+ * profile's audio path and memory, and the Espruino WiFi image's RAM with its default config.
  *
- *   npm run bench                       # everything (about 2 minutes; + ~1.5 min with ESPRUINO_BIN)
+ *   npm run bench                       # everything (about 2 minutes; + ~10 min with ESPRUINO_BIN)
  *   npm run bench -- --alarms N --failovers N --record-s S
- *   npm run bench -- --only latency,failover,bytes,wear,footprint,interpreter
+ *   npm run bench -- --only latency,failover,bytes,wear,footprint,interpreter,wifi
  *   npm run bench -- --wear-days N      # simulated days of normal service for the wear figures
  *   npm run bench -- --markdown docs/bench-last.md   # also write the figures as a table there
  *
@@ -595,10 +596,60 @@ async function interpreter(): Promise<void> {
   }
 }
 
+/**
+ * RAM on the Espruino WiFi image itself, with the board's default configuration (issue #17's
+ * budget): the whole board check of `npm run test:espruino` (tools/espruino-wifi.ts, ~7 minutes)
+ * run quietly, its figures net of the harness. Needs ESPRUINO_BIN and the Espruino sources it was
+ * built from (ESPRUINO_SRC, default the binary's tree).
+ */
+async function wifiImage(): Promise<void> {
+  const bin = process.env.ESPRUINO_BIN;
+  if (!bin) {
+    console.log('\nEspruino WiFi image figures skipped: set ESPRUINO_BIN to an Espruino built for Linux');
+    return;
+  }
+  console.log('\nThe Espruino WiFi image on the interpreter (its whole board check, default config):');
+  const { runWifiBoard } = await import('./espruino-wifi');
+  let checks = 0;
+  const failed: string[] = [];
+  const f = await runWifiBoard(
+    bin,
+    (name, ok) => {
+      checks++;
+      if (!ok) failed.push(name);
+    },
+    () => undefined
+  );
+  fig(
+    'Espruino WiFi image: variables in use at idle (default config, 4 s pre-trigger on the card)',
+    f.idleUsed === undefined ? 'not measured' : `${f.idleUsed} of 8190`,
+    '≤ 5700 (70%)',
+    f.idleUsed !== undefined && f.idleUsed <= 5700
+  );
+  fig(
+    'Espruino WiFi image: lowest free at the worst moment (alarm on both paths, recording, upload, installer request)',
+    f.worstFree === undefined ? 'not measured' : `${f.worstFree} free${f.worstAt ? ` (at ${f.worstAt})` : ''}`,
+    '≥ 1200',
+    f.worstFree !== undefined && f.worstFree >= 1200
+  );
+  fig(
+    'Espruino WiFi image: out of memory anywhere',
+    f.outOfMemory ? 'yes' : f.outOfMemory === false ? 'none' : 'not measured',
+    'none',
+    f.outOfMemory === false
+  );
+  fig(
+    'Espruino WiFi image: board checks passed',
+    `${checks - failed.length} of ${checks}${failed.length ? ` (failed: ${failed.join('; ')})` : ''}`,
+    'all',
+    checks > 0 && failed.length === 0
+  );
+}
+
 async function main(): Promise<number> {
   const t0 = Date.now();
   console.log('npm run bench: figures beside budgets');
-  // --only latency,failover,bytes,footprint,interpreter: just those sections.
+  // --only latency,failover,bytes,footprint,interpreter,wifi: just those sections.
   const only = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : undefined;
   const want = (name: string) => !only || only.includes(name);
   if (want('latency')) await latency();
@@ -609,6 +660,7 @@ async function main(): Promise<number> {
   if (want('wear')) await wear();
   if (want('footprint')) footprint();
   if (want('interpreter')) await interpreter();
+  if (want('wifi')) await wifiImage();
   const judged = figures.filter((f) => f.ok !== undefined);
   const missed = judged.filter((f) => !f.ok);
   console.log(

@@ -69,7 +69,21 @@ interface Step {
 
 const n0 = (x: number) => x.toLocaleString('en-US');
 
-export async function runWifiBoard(bin: string, check: Check, log: (s: string) => void = console.log): Promise<void> {
+/** The RAM figures of a run, on the board (net of the harness), for `npm run bench`. */
+export interface WifiFigures {
+  idleUsed?: number;
+  worstFree?: number;
+  outOfMemory?: boolean;
+  /** The step at the lowest free. */
+  worstAt?: string;
+}
+
+export async function runWifiBoard(
+  bin: string,
+  check: Check,
+  log: (s: string) => void = console.log,
+  figures: WifiFigures = {}
+): Promise<WifiFigures> {
   const src = process.env.ESPRUINO_SRC || path.resolve(path.dirname(bin), '..');
   log(`--- Espruino WiFi image on ${bin} (board sources: ${src}) ---`);
   const wifiSrc = path.join(src, 'libs', 'js', 'espruino_wifi', 'Wifi.min.js');
@@ -94,7 +108,7 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
       ? `${n0(fs.statSync(img).size)} B pretokenised`
       : (build.stderr || build.stdout).trim().split('\n').slice(0, 3).join(' | ')
   );
-  if (!fs.existsSync(img) || !fs.existsSync(js)) return;
+  if (!fs.existsSync(img) || !fs.existsSync(js)) return figures;
   if (!built)
     log(`  note: running the last image built (${fs.statSync(img).mtime.toISOString()}), not the working tree`);
   const image = fs.readFileSync(img);
@@ -134,7 +148,7 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
     );
   } else {
     check('the image names only what the Espruino WiFi build has', false, `no symbol tables: ${tableErr}`);
-    return;
+    return figures;
   }
   const wifiTables = wifiT;
 
@@ -318,7 +332,7 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
     if (process.env.ESPRUINO_WIFI_ONLY === 'port') {
       log('  DIAGNOSTIC RUN (ESPRUINO_WIFI_ONLY=port): only the commissioning over the Espruino tools');
       await portPhase(cfg);
-      return;
+      return figures;
     }
     const dir = await prepare('unit', true, layout === 'storage' ? JSON.stringify(cfg) : undefined);
     const storeLog = fs.readFileSync(path.join(dir, 'store.log'), 'latin1');
@@ -385,6 +399,7 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
     );
     await sleep(3000);
     const idle = await mem('idle after boot');
+    if (idle) figures.idleUsed = idle.used - overhead;
     check(
       `idle: <= ${n0(BUDGET.idleUsed)} variables in use (70% of ${n0(BUDGET.total)}), the firmware running`,
       !!idle && !dead && idle.used - overhead <= BUDGET.idleUsed,
@@ -618,6 +633,9 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
     const outText = unit.output();
     const OOM = /OUT OF MEMORY|LOW_MEMORY|Not enough memory|,MEMORY/;
     const oom = OOM.test(outText) || all.some((m) => /MEMORY/.test(m.errorFlags));
+    if (all.length) figures.worstFree = worst + overhead;
+    figures.outOfMemory = oom;
+    figures.worstAt = worstStep?.lowAt;
     check(
       `at the worst moment >= ${n0(BUDGET.worstFree)} variables free`,
       all.length > 0 && !oom && worst + overhead >= BUDGET.worstFree,
@@ -716,6 +734,7 @@ export async function runWifiBoard(bin: string, check: Check, log: (s: string) =
     await evidence.close();
     if (!process.env.KEEP) fs.rmSync(tmp, { recursive: true, force: true });
   }
+  return figures;
 }
 
 function fmt(m: MemoryFigures, overhead: number): string {

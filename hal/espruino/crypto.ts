@@ -1,11 +1,16 @@
 /**
  * Crypto on the device: SHA-256 and CRC-32 natively; HMAC-SHA-256 composed from native SHA-256;
- * AES-CBC natively (the Espruino WiFi and Linux builds have `crypto.AES`), the JavaScript AES in
- * ./aes.ts only in the images of boards whose build lacks it. Random bytes from the hardware RNG
- * (`E.hwRand`).
+ * AES-CBC natively (the Espruino WiFi and Linux builds have `crypto.AES`), or the JavaScript AES
+ * of ./aes.ts, which only the composition files of boards whose build lacks it pass in
+ * (hal/espruino/boards/). Random bytes from the hardware RNG (`E.hwRand`).
  */
 import type { Crypto } from '../types';
-import { aesCbcEncrypt, aesCbcDecrypt } from './aes';
+
+/** A JavaScript AES-CBC (./aes.ts), for a board whose build has no `crypto.AES`. */
+export interface JsAes {
+  encrypt(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array;
+  decrypt(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array;
+}
 
 function toBytes(data: string | Uint8Array): Uint8Array {
   return typeof data === 'string' ? E.toUint8Array(data) : data;
@@ -26,11 +31,11 @@ const HEX_PAIRS = new Uint16Array(256);
 const HEX_DIGITS = '0123456789abcdef';
 for (let i = 0; i < 256; i++) HEX_PAIRS[i] = HEX_DIGITS.charCodeAt(i >> 4) | (HEX_DIGITS.charCodeAt(i & 15) << 8);
 
-export function createEspruinoCrypto(): Crypto {
+/** `jsAes`: the board's build has no native AES (the Pico's and the MDBT42Q's). */
+export function createEspruinoCrypto(jsAes?: JsAes): Crypto {
   const c = global.require('crypto');
   const nativeAes = c.AES;
-  /** The build has native AES (folded by the build: the Pico's and the MDBT42Q's have none). */
-  const NATIVE_AES = __BOARD__ !== 'PICO_R1_3' && __BOARD__ !== 'MDBT42Q';
+  const NATIVE_AES = !jsAes;
   let pool: Uint8Array = new Uint8Array(32);
   let counter = 0;
   /** The last native AES call found no free run for its result (see aes). */
@@ -107,7 +112,7 @@ export function createEspruinoCrypto(): Crypto {
       }
     }
     // The JavaScript AES only ships for boards whose build has no native AES (docs/hardware.md).
-    if (!NATIVE_AES) return enc ? aesCbcEncrypt(key, iv, data) : aesCbcDecrypt(key, iv, data);
+    if (jsAes) return enc ? jsAes.encrypt(key, iv, data) : jsAes.decrypt(key, iv, data);
     throw new Error('AES failed');
   }
 

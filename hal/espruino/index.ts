@@ -1,6 +1,9 @@
 /**
- * `createEspruinoHal(boardId, settings)`: the HAL contract on an Espruino board. Everything here is
- * a thin mapping to one or two device calls; behaviour lives in firmware/.
+ * The drivers every Espruino board shares, and the parts of the HAL contract that are the same on
+ * every board (log, system, watchdog). Each board's composition file (hal/espruino/boards/<board>.ts, chosen by
+ * the build: `../hal/espruino/board` is resolved to it) names its pins and picks its drivers;
+ * nothing here names a board. Everything is a thin mapping to one or two device calls; behaviour
+ * lives in firmware/.
  */
 import type {
   Clock,
@@ -13,20 +16,10 @@ import type {
   Microphone,
   MicrophoneOptions,
   ResetCause,
-  Spool,
   TimerId
 } from '../types';
-import { boardProfile, BoardProfile } from './boards';
-import { createEspruinoCrypto } from './crypto';
-import { createFsSpool, createStorageSpool } from './storage';
 import { createDeviceFlashArea, createDeviceCodeArea } from './flash';
-
-export { createDeviceFlashArea, createEspruinoCrypto };
-import { createLinuxLink, LinkCore } from './links';
-import { createCellularLink, ModemIo } from './cellular';
-import { createEspWifiLink, EspIo } from './esp8266';
-import { createPinButton, createPinOutput, createPinPower, createPinTamper } from './inputs';
-import { createLinuxConsole, AudioCost } from './linux';
+import type { ModemIo } from './cellular';
 
 export interface DeviceSettings {
   wifi?: { ssid: string; password: string };
@@ -82,7 +75,7 @@ export function createDeviceClock(): Clock {
 let clipTable: Uint8Array | undefined;
 
 /** Level figures of one block, natively (E.sum, E.variance, E.mapInPlace; no per-sample loop). */
-function measureBlock(block: Uint8Array): { mean: number; rms: number; clipped: number } {
+export function measureBlock(block: Uint8Array): { mean: number; rms: number; clipped: number } {
   if (!clipTable) {
     clipTable = new Uint8Array(256);
     clipTable[0] = 1;
@@ -102,7 +95,7 @@ function measureBlock(block: Uint8Array): { mean: number; rms: number; clipped: 
  * lines back. The lock is Espruino's own; the password lives in RAM only, so the firmware sets it
  * again at every boot from its record.
  */
-function createDeviceConsole(): InstallerConsole {
+export function createDeviceConsole(): InstallerConsole {
   return {
     onRequest: function (cb: (request: unknown) => void) {
       global.I = cb;
@@ -121,7 +114,7 @@ function createDeviceConsole(): InstallerConsole {
 }
 
 /** Waveform double-buffered capture; overruns are inferred from the block timing. */
-function createWaveformMic(clock: Clock, pinName: string): Microphone {
+export function createWaveformMic(clock: Clock, pinName: string): Microphone {
   let w: EspruinoWaveform | undefined;
   return {
     start: function (o: MicrophoneOptions) {
@@ -149,44 +142,8 @@ function createWaveformMic(clock: Clock, pinName: string): Microphone {
   };
 }
 
-/**
- * No ADC (Linux build): silence blocks at the configured rate, filled natively. `cost` sums the time
- * the firmware spends per block (capture → ring → spool), for the audio-path benchmark.
- */
-function createSilentMic(clock: Clock, cost?: AudioCost): Microphone {
-  let timer = -1;
-  return {
-    start: function (o: MicrophoneOptions) {
-      if (timer >= 0) throw new Error('microphone already running');
-      const a = new Uint8Array(o.blockSize);
-      a.fill(128);
-      timer = clock.every((o.blockSize * 1000) / o.rate, function () {
-        const t = getTime();
-        o.onBlock(a, 0);
-        if (cost) {
-          const dt = (getTime() - t) * 1000;
-          cost.ms += dt;
-          cost.n++;
-          cost.block = a;
-          if (!cost.recent) cost.recent = [];
-          cost.recent.push(dt);
-          if (cost.recent.length > 16) cost.recent.shift();
-        }
-      });
-    },
-    stop: function () {
-      if (timer >= 0) clock.cancel(timer);
-      timer = -1;
-    },
-    running: function () {
-      return timer >= 0;
-    },
-    measure: measureBlock
-  };
-}
-
 /** The modem as wired on the board: its UART and its power key. */
-function modemIo(c: {
+export function modemIo(c: {
   serial: 'Serial1' | 'Serial2';
   tx: string;
   rx: string;
@@ -208,28 +165,8 @@ function modemIo(c: {
   };
 }
 
-/**
- * The Espruino WiFi's ESP8266 as the board wires it (the board's `Wifi` module does the same, read
- * from its source): USART2 on A2/A3 with CTS on A15, CH_PD on A14 and A13 held high while on.
- */
-function espIo(): EspIo {
-  const gpio = new Pin('A13');
-  const chPd = new Pin('A14');
-  Serial2.setup(115200, { rx: new Pin('A3'), tx: new Pin('A2'), cts: new Pin('A15') } as unknown as {
-    rx: Pin;
-    tx: Pin;
-  });
-  return {
-    port: Serial2,
-    power: function (on: boolean) {
-      digitalWrite(gpio, on ? 1 : 0);
-      digitalWrite(chPd, on ? 1 : 0);
-    }
-  };
-}
-
 /** STM32 reset flags (RCC_CSR), read once and cleared so the next boot reads fresh ones. */
-function stm32ResetCause(): ResetCause {
+export function stm32ResetCause(): ResetCause {
   const CSR = 0x40023874;
   // peek32 with a count returns an array; without one, the word itself.
   const csr = (peek32 as unknown as (addr: number) => number)(CSR);
@@ -245,51 +182,41 @@ export function deviceFlash(): FlashArea {
   return createDeviceFlashArea();
 }
 
-/**
- * The HAL for the board being built. `flash` and `crypto` are given when the entry point made them
- * first (to read the stored config before the bearers start).
- */
-export function createEspruinoHal(settings: DeviceSettings, made?: { flash: FlashArea; crypto: Crypto }): Hal {
-  const board: BoardProfile = boardProfile();
-  const clock = createDeviceClock();
-  const cause: ResetCause =
-    __BOARD__ === 'ESPRUINOWIFI' || __BOARD__ === 'PICO_R1_3'
-      ? stm32ResetCause()
-      : __BOARD__ === 'LINUX'
-        ? 'power'
-        : 'unknown';
-  const crypto = made ? made.crypto : createEspruinoCrypto();
-  const flash = made ? made.flash : deviceFlash();
+/** A board's restart: a hardware reset (`E.reboot`). */
+export function deviceRestart(): void {
+  E.reboot();
+}
 
-  // __BOARD__ is replaced by the build (and compared in place, so the bundler drops the other
-  // boards' code): one spool driver in each bundle. The Linux
-  // build keeps its spool in the host's file system (the folder AUDIO where it runs).
-  const spool: Spool =
-    __BOARD__ === 'ESPRUINOWIFI'
-      ? createFsSpool(settings.spoolBytes || 512 * 1024 * 1024, board.sd!)
-      : __BOARD__ === 'LINUX'
-        ? createFsSpool(settings.spoolBytes || 64 * 1024 * 1024)
-        : createStorageSpool(8 * 1024);
+/** A board's independent watchdog (the STM32's IWDG), kicked by the firmware. */
+export const deviceWatchdog: Hal['watchdog'] = {
+  enable: function (s: number) {
+    E.enableWatchdog(s, false);
+  },
+  kick: function () {
+    E.kickWatchdog();
+  }
+};
 
-  const log = {
-    write: function (level: LogLevel, message: string) {
-      console.log(level + ' ' + message);
-    }
-  };
-  const system = {
-    board: board.id,
+/** The log: a line on the console (`level message`). */
+export const deviceLog: Hal['log'] = {
+  write: function (level: LogLevel, message: string) {
+    console.log(level + ' ' + message);
+  }
+};
+
+/** The system facts every board reports the same way. */
+export function deviceSystem(id: string, cause: ResetCause, audioBytes: number, restart: () => void): Hal['system'] {
+  return {
+    board: id,
     resetCause: function () {
       return cause;
     },
-    restart: function () {
-      if (__BOARD__ === 'LINUX') quit();
-      else E.reboot();
-    },
+    restart: restart,
     memory: function () {
       const m = process.memory(false);
       return { free: m.free | 0, total: m.total | 0 };
     },
-    audioBytes: board.audioBytes,
+    audioBytes: audioBytes,
     onUncaught: function (cb: (e: unknown) => void) {
       process.on('uncaughtException', cb);
     },
@@ -297,67 +224,9 @@ export function createEspruinoHal(settings: DeviceSettings, made?: { flash: Flas
       return global.require('Storage').read('.bootcde');
     }
   };
-  // The LINUX profile links its installer module (firmware/main.ts sets `code`): no code area in its image.
-  const storage = {
-    flash: flash,
-    code: (__BOARD__ === 'LINUX' ? undefined : createDeviceCodeArea(crypto, __MODULE_SHA__)) as CodeArea,
-    spool: spool
-  };
+}
 
-  if (__BOARD__ === 'LINUX') {
-    const wifi: LinkCore = createLinuxLink(clock, 'wifi');
-    const cell: LinkCore = createLinuxLink(clock, 'cellular');
-    const cost: AudioCost = { n: 0, ms: 0 };
-    const con = createLinuxConsole(clock, { wifi: wifi, cellular: cell }, cost);
-    return {
-      clock: clock,
-      button: con.button,
-      indicator: { led: con.led },
-      microphone: createSilentMic(clock, cost),
-      power: con.power,
-      tamper: con.tamper,
-      storage: storage,
-      links: { wifi: wifi.link, cellular: cell.link },
-      crypto: crypto,
-      // The Linux build has no watchdog (E.enableWatchdog is an empty function there).
-      watchdog: { enable: function () {}, kick: function () {} },
-      log: log,
-      system: system,
-      console: con.console
-    };
-  }
-
-  return {
-    clock: clock,
-    button: createPinButton(board.button, board.buttonActiveHigh, board.debounceMs, clock.now),
-    indicator: {
-      led: createPinOutput(board.led),
-      haptic: board.haptic ? createPinOutput(board.haptic) : undefined,
-      buzzer: board.buzzer ? createPinOutput(board.buzzer) : undefined
-    },
-    // Every board built here has a microphone pin; the silent one is the Linux build's alone.
-    microphone: createWaveformMic(clock, board.mic!),
-    power: createPinPower(board.mains, board.battery, board.batteryScale),
-    tamper: createPinTamper(board.tamper),
-    storage: storage,
-    links: {
-      wifi: __BOARD__ === 'ESPRUINOWIFI' ? createEspWifiLink(clock, settings.wifi, espIo) : undefined,
-      cellular:
-        (__BOARD__ === 'ESPRUINOWIFI' || __BOARD__ === 'PICO_R1_3') && board.cellular
-          ? createCellularLink(clock, settings.apn || 'internet', modemIo(board.cellular))
-          : undefined
-    },
-    crypto: crypto,
-    watchdog: {
-      enable: function (s: number) {
-        E.enableWatchdog(s, false);
-      },
-      kick: function () {
-        E.kickWatchdog();
-      }
-    },
-    log: log,
-    system: system,
-    console: createDeviceConsole()
-  };
+/** The code area of a board's image: the installer module's sector, checked against the build's SHA-256. */
+export function deviceCodeArea(crypto: Crypto): CodeArea {
+  return createDeviceCodeArea(crypto, __MODULE_SHA__);
 }
