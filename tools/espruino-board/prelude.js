@@ -315,6 +315,21 @@
     return m < 0 ? undefined : E.toString(FL.read(n, m));
   };
 
+  // ---- the card's file system as the board's FatFs answers (2v29 libs/filesystem/jswrap_fs.c):
+  // `readdirSync` of a folder that is not there throws "Unable to list files : NO_PATH" on the
+  // board, where the Linux build returns undefined. Made here, so its cost is the harness's.
+  var FSW = {}, FSN = ['readFileSync', 'writeFileSync', 'appendFileSync', 'unlinkSync', 'statSync', 'mkdirSync', 'readFile', 'writeFile', 'appendFile', 'unlink', 'mkdir', 'pipe'];
+  FSN.forEach(function (k) { if (fsm[k]) FSW[k] = fsm[k]; });
+  FSW.readdirSync = FSW.readdir = function (p) {
+    var r = fsm.readdirSync(p);
+    if (r === undefined) {
+      v('fs.readdirSync of a missing folder threw, as the board\'s FatFs does');
+      throw new Error('Unable to list files : NO_PATH');
+    }
+    return r;
+  };
+  FSN = undefined;
+
   // ---- identity, modules, network
   process.env = H.e;
   G.require = function (n) {
@@ -324,6 +339,7 @@
     sample('require ' + n);
     out('@Q ' + n + ' ' + process.memory(false).usage);
     if (n === 'Flash') return Flash;
+    if (n === 'fs') return FSW;
     if ((n === 'AT' || n === 'Wifi') && Modules.getCached().indexOf(n) < 0) {
       src = S.read('.m' + n);
       if (src === undefined) throw new Error('Module "' + n + '" not found (no Espruino source for it)');
