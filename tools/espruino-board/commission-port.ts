@@ -153,6 +153,8 @@ export async function commissionOverPort(w: PortWorld, check: Check, log: (s: st
   check(
     'the prelude saw nothing the real board would not do while the tools flashed, commissioned and decommissioned it',
     u.violations.length === 0,
-    u.violations.length ? u.violations.join('; ') : `${u.boots} boot(s)`
+    u.violations.length
+      ? u.violations.join('; ')
+      : `${u.boots} boot(s); notes: ${[...new Set(u.notes)].join('; ') || 'none'}`
   );
 }
