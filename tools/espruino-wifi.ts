@@ -15,7 +15,9 @@
  * verifies (tools/evidence-verify.ts); it survives a power cut mid-recording (SIGKILL, restart on
  * the same flash file and card) and delivers what it owed; it answers the installer; memory at
  * every step beside the RAM budget (idle <= 5,700 variables in use, >= 1,200 free at the worst
- * moment, no out-of-memory); the prelude saw nothing the board would not do. Then the installer's
+ * moment, no out-of-memory); the prelude saw nothing the board would not do. Then a boot with no
+ * card in the slot (every fs call fails as 2v29 does without one: the unit still reports and a held
+ * panic is acknowledged; `ESPRUINO_WIFI_ONLY=nocard` runs only that). Then the installer's
  * real path (#18, tools/espruino-board/commission-port.ts): a board fresh from the factory is
  * commissioned and decommissioned by the installer tool through the Espruino tools' connection
  * code and CLI. `ESPRUINO_WIFI_ONLY=port` (diagnostic) runs only that part.
@@ -194,13 +196,14 @@ export async function runWifiBoard(
       withImage: boolean,
       cfgText?: string,
       mirrorModule = withImage,
-      usbFile = false
+      usbFile = false,
+      extra: Record<string, unknown> = {}
     ): Promise<string> => {
       const dir = path.join(tmp, name);
       fs.mkdirSync(dir);
       fs.writeFileSync(
         path.join(dir, 'boot0.js'),
-        preludeSource({ ...settings(pinGlobals), ...(usbFile ? { u: 1 } : {}) })
+        preludeSource({ ...settings(pinGlobals), ...(usbFile ? { u: 1 } : {}), ...extra })
       );
       fs.writeFileSync(
         path.join(dir, 'pins.txt'),
@@ -279,6 +282,52 @@ export async function runWifiBoard(
       await fresh.stop();
     };
 
+    // ---- a boot that always protects (#17): no card in the slot. Every file-system call fails as
+    // the board's does without a card; the button, the reporter and the indicator must not care.
+    const noCardPhase = async (cfg: Config, layout: 'flash' | 'storage'): Promise<void> => {
+      esp.restoreAp();
+      const ncDir = await prepare(
+        'no-card',
+        true,
+        layout === 'storage' ? JSON.stringify(cfg) : undefined,
+        true,
+        false,
+        {
+          nc: 1
+        }
+      );
+      if (layout === 'flash') await provisionFlashStore(ncDir, JSON.stringify(cfg));
+      const nc = newUnit(ncDir);
+      const nc0 = Date.now();
+      nc.start(RCC.POR);
+      const ncBooted = await nc.waitFor(/boot \S+ unit \S+ on ESPRUINOWIFI/, 20000);
+      const nc305 = await waitEvent(
+        [primary, secondary],
+        (e) => !!e.cid && e.cid.code === '305' && e.reply === 'ACK' && e.at >= nc0,
+        30000
+      );
+      await sleep(2000);
+      const ncT = Date.now();
+      nc.ctl('L B3 0');
+      await sleep(2000);
+      nc.ctl('L B3 1');
+      const ncP = await waitEvent(
+        [primary, secondary],
+        (e) => !!e.cid && e.cid.code === '120' && e.cid.qualifier === 1 && e.reply === 'ACK' && e.at >= ncT,
+        20000
+      );
+      await sleep(800);
+      const ncLed = nc.pins.some((x) => x.pin === 'B2' && x.v === 1 && x.at > (ncP ? ncP.at : ncT));
+      const ncM = await nc.memory();
+      const ncOut = nc.output();
+      check(
+        'no card in the slot (every fs call fails "Unable to mount media : NOT_READY", as 2v29 does without one): it boots, reports 305, and a held panic is acknowledged and shown',
+        ncBooted && !!nc305 && !!ncP && ncLed && !/OUT OF MEMORY/.test(ncOut),
+        `${ncBooted ? 'booted' : 'no boot line'}; 305 ${nc305 ? `acknowledged via ${nc305.transport}` : 'not acknowledged'}; panic ${ncP ? `acknowledged via ${ncP.transport} ${ncP.at - ncT} ms after the press` : 'not acknowledged'}; indicator ${ncLed ? 'on' : 'not shown'}; ${ncM ? `${n0(ncM.used - overhead)} in use` : 'no memory figure'}; the card's log: ${(ncOut.match(/(error|warn) [^\n]*(card|spool|audio|record)[^\n]*/gi) || []).slice(0, 2).join(' | ') || 'none'}`
+      );
+      await nc.stop();
+    };
+
     // ---- what the harness itself costs: the prelude alone, idle (compared with a bare interpreter)
     // A bare interpreter booting from flash: .boot0 only prints its usage.
     const bareDir = path.join(tmp, 'bare');
@@ -328,6 +377,11 @@ export async function runWifiBoard(
       log(
         `  DIAGNOSTIC RUN: audio.preMs ${cfg.audio.preMs} instead of the default (ring smaller than the board's default config): these results are not the default configuration's`
       );
+    }
+    if (process.env.ESPRUINO_WIFI_ONLY === 'nocard') {
+      log('  DIAGNOSTIC RUN (ESPRUINO_WIFI_ONLY=nocard): only the boot without a card');
+      await noCardPhase(cfg, layout);
+      return figures;
     }
     if (process.env.ESPRUINO_WIFI_ONLY === 'port') {
       log('  DIAGNOSTIC RUN (ESPRUINO_WIFI_ONLY=port): only the commissioning over the Espruino tools');
@@ -713,6 +767,9 @@ export async function runWifiBoard(
     log('    memory by step (variables; board = without the harness):');
     for (const s of steps) log(`      ${s.step.padEnd(40)} ${s.m ? fmt(s.m, overhead) : 'no answer'}`);
     await unit.stop();
+
+    await noCardPhase(cfg, layout);
+
     await portPhase(cfg);
   } finally {
     for (const u of units) await u.stop();

@@ -227,6 +227,7 @@
   // Linux build holds a FILE pointer. Charge the board's cost while a file is open, and fail the
   // open as the board does when no free run that long is left.
   E.openFile = function (p, m) {
+    if (NC) throw new Error(NOCARD);
     var f = OF(p, m);
     if (f) {
       try {
@@ -318,9 +319,15 @@
   // ---- the card's file system as the board's FatFs answers (2v29 libs/filesystem/jswrap_fs.c):
   // `readdirSync` of a folder that is not there throws "Unable to list files : NO_PATH" on the
   // board, where the Linux build returns undefined. Made here, so its cost is the harness's.
+  // No card in the slot (setting `nc`): every call fails as jsfsInit does then ("Unable to mount
+  // media : NOT_READY", jswrap_file.c).
+  var NOCARD = 'Unable to mount media : NOT_READY', NC = H.nc;
   var FSW = {}, FSN = ['readFileSync', 'writeFileSync', 'appendFileSync', 'unlinkSync', 'statSync', 'mkdirSync', 'readFile', 'writeFile', 'appendFile', 'unlink', 'mkdir', 'pipe'];
-  FSN.forEach(function (k) { if (fsm[k]) FSW[k] = fsm[k]; });
+  FSN.forEach(function (k) {
+    if (fsm[k]) FSW[k] = NC ? function () { throw new Error(NOCARD); } : fsm[k];
+  });
   FSW.readdirSync = FSW.readdir = function (p) {
+    if (NC) throw new Error(NOCARD);
     var r = fsm.readdirSync(p);
     if (r === undefined) {
       v('fs.readdirSync of a missing folder threw, as the board\'s FatFs does');
