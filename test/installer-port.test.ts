@@ -10,7 +10,15 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Session, serialTransport } from '../tools/installer-link';
-import { FLASH_ATTEMPTS, commission, simSiteActions, buildFirmware, readConfigFile, Site } from '../tools/commission';
+import {
+  FLASH_ATTEMPTS,
+  PATHS_WAIT_MS,
+  commission,
+  simSiteActions,
+  buildFirmware,
+  readConfigFile,
+  Site
+} from '../tools/commission';
 import { createSimSite } from '../sim/site';
 import type { Config } from '../firmware/config';
 
@@ -190,6 +198,44 @@ describe('installer: an image the unit does not verify is flashed once more (sim
         /flashed ESPRUINOWIFI .* verified \(attempt 2: the unit then reported image [0-9a-f]{16}…, not [0-9a-f]{16}…\)/
       );
       assert.equal(r.ok, true, log.join('\n'));
+    } finally {
+      await site.close();
+      fs.rmSync(outDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('installer: a path still joining after the restart is waited for (sim site)', function () {
+  this.timeout(120000);
+
+  it('Wi-Fi cut as the steps begin and back 8 s later: the paths step asks again and passes', async () => {
+    const site = await createSimSite();
+    const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'paths-'));
+    try {
+      const actions = simSiteActions(site);
+      const press = actions.pressButton;
+      // The path drops as the steps begin, and returns 8 s later (after the paths step first asks).
+      actions.pressButton = async () => {
+        site.unit.sim.world.paths.wifi!.cut();
+        setTimeout(() => site.unit.sim.world.paths.wifi!.restore(), 8000);
+        await press();
+      };
+      const log: string[] = [];
+      const r = await commission({
+        config: site.config,
+        installerId: 'T',
+        password: 'Install3r-Pass',
+        site: actions,
+        firmware: buildFirmware,
+        outDir,
+        log: (l) => log.push(l)
+      });
+      assert.ok(
+        log.some((l) => /Paths up and signal\.+ PASS wifi up/.test(l)),
+        log.join('\n')
+      );
+      assert.equal(r.ok, true, log.join('\n'));
+      assert.ok(PATHS_WAIT_MS >= 8000);
     } finally {
       await site.close();
       fs.rmSync(outDir, { recursive: true, force: true });

@@ -117,6 +117,9 @@ export interface CommissionResult {
   untouched?: boolean;
 }
 
+/** How long the paths step waits for a path still coming up after the restart. */
+export const PATHS_WAIT_MS = 30000;
+
 /** Flashes of one commissioning before it gives up on an image the unit does not verify. */
 export const FLASH_ATTEMPTS = 2;
 
@@ -623,6 +626,15 @@ async function configured(
     );
     if (s.step === 'button') await o.site.pressButton();
     let r = await reqP;
+    // A path may still be joining after the config's restart (Wi-Fi takes a few seconds to
+    // associate): asked again every 3 s, for up to PATHS_WAIT_MS, before it counts as down.
+    for (
+      const until = Date.now() + PATHS_WAIT_MS;
+      s.step === 'paths' && r.error === 'path-down' && Date.now() < until;
+    ) {
+      await new Promise((w) => setTimeout(w, 3000));
+      r = await session.request('test', { step: 'paths' }, { timeoutMs: s.timeoutMs });
+    }
     if (s.step === 'indicator' && r.ok)
       r = (await o.site.sawIndicator())
         ? { ...r, pattern: '3 long blinks' }

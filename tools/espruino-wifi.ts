@@ -772,9 +772,9 @@ export async function runWifiBoard(
     await unit.stop();
 
     await noCardPhase(cfg, layout);
-    await noCardPhase(cfg, layout, 'fc');
 
     await portPhase(cfg);
+    await noCardPhase(cfg, layout, 'fc');
   } finally {
     for (const u of units) await u.stop();
     if (process.env.KEEP) {
