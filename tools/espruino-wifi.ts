@@ -16,9 +16,8 @@
  * the same flash file and card) and delivers what it owed; it answers the installer; memory at
  * every step beside the RAM budget (idle <= 5,700 variables in use, >= 1,200 free at the worst
  * moment, no out-of-memory); the prelude saw nothing the board would not do. Then a boot with no
- * card in the slot, and one with a full card (every fs call, or every write, fails as 2v29 does
- * then: the unit still reports and a held panic is acknowledged; `ESPRUINO_WIFI_ONLY=nocard` runs
- * only those). Then the installer's
+ * card in the slot (every fs call fails as 2v29 does without one: the unit still reports and a held
+ * panic is acknowledged; `ESPRUINO_WIFI_ONLY=nocard` runs only that). Then the installer's
  * real path (#18, tools/espruino-board/commission-port.ts): a board fresh from the factory is
  * commissioned and decommissioned by the installer tool through the Espruino tools' connection
  * code and CLI. `ESPRUINO_WIFI_ONLY=port` (diagnostic) runs only that part.
@@ -285,15 +284,17 @@ export async function runWifiBoard(
 
     // ---- a boot that always protects (#17): no card in the slot. Every file-system call fails as
     // the board's does without a card; the button, the reporter and the indicator must not care.
-    const noCardPhase = async (cfg: Config, layout: 'flash' | 'storage', fault: 'nc' | 'fc' = 'nc'): Promise<void> => {
+    const noCardPhase = async (cfg: Config, layout: 'flash' | 'storage'): Promise<void> => {
       esp.restoreAp();
       const ncDir = await prepare(
-        fault === 'nc' ? 'no-card' : 'full-card',
+        'no-card',
         true,
         layout === 'storage' ? JSON.stringify(cfg) : undefined,
         true,
         false,
-        { [fault]: 1 }
+        {
+          nc: 1
+        }
       );
       if (layout === 'flash') await provisionFlashStore(ncDir, JSON.stringify(cfg));
       const nc = newUnit(ncDir);
@@ -320,10 +321,7 @@ export async function runWifiBoard(
       const ncM = await nc.memory();
       const ncOut = nc.output();
       check(
-        (fault === 'nc'
-          ? 'no card in the slot (every fs call fails "Unable to mount media : NOT_READY", as 2v29 does without one)'
-          : 'a full card (every write fails "Unable to write file : DISK_ERR", a new folder "DENIED", as 2v29 on FatFs)') +
-          ': it boots, reports 305, and a held panic is acknowledged and shown',
+        'no card in the slot (every fs call fails "Unable to mount media : NOT_READY", as 2v29 does without one): it boots, reports 305, and a held panic is acknowledged and shown',
         ncBooted && !!nc305 && !!ncP && ncLed && !/OUT OF MEMORY/.test(ncOut),
         `${ncBooted ? 'booted' : 'no boot line'}; 305 ${nc305 ? `acknowledged via ${nc305.transport}` : 'not acknowledged'}; panic ${ncP ? `acknowledged via ${ncP.transport} ${ncP.at - ncT} ms after the press` : 'not acknowledged'}; indicator ${ncLed ? 'on' : 'not shown'}; ${ncM ? `${n0(ncM.used - overhead)} in use` : 'no memory figure'}; the card's log: ${(ncOut.match(/(error|warn) [^\n]*(card|spool|audio|record)[^\n]*/gi) || []).slice(0, 2).join(' | ') || 'none'}`
       );
@@ -383,7 +381,6 @@ export async function runWifiBoard(
     if (process.env.ESPRUINO_WIFI_ONLY === 'nocard') {
       log('  DIAGNOSTIC RUN (ESPRUINO_WIFI_ONLY=nocard): only the boot without a card');
       await noCardPhase(cfg, layout);
-      await noCardPhase(cfg, layout, 'fc');
       return figures;
     }
     if (process.env.ESPRUINO_WIFI_ONLY === 'port') {
@@ -774,7 +771,6 @@ export async function runWifiBoard(
     await noCardPhase(cfg, layout);
 
     await portPhase(cfg);
-    await noCardPhase(cfg, layout, 'fc');
   } finally {
     for (const u of units) await u.stop();
     if (process.env.KEEP) {

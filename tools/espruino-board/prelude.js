@@ -229,7 +229,6 @@
   E.openFile = function (p, m) {
     if (NC) throw new Error(NOCARD);
     var f = OF(p, m);
-    if (f && FC && m !== 'r') f.write = full;
     if (f) {
       try {
         f.fil = new Uint8Array(552);
@@ -322,23 +321,11 @@
   // board, where the Linux build returns undefined. Made here, so its cost is the harness's.
   // No card in the slot (setting `nc`): every call fails as jsfsInit does then ("Unable to mount
   // media : NOT_READY", jswrap_file.c).
-  // A full card (setting `fc`): no cluster left to allocate, so FatFs writes nothing and 2v29
-  // throws "Unable to write file : DISK_ERR" (jswrap_file.c: 0 bytes written is FR_DISK_ERR), and
-  // a new folder is refused ("Unable to create the directory : DENIED"); files open and read.
-  var NOCARD = 'Unable to mount media : NOT_READY', NC = H.nc, FC = H.fc;
-  function full() {
-    throw new Error('Unable to write file : DISK_ERR');
-  }
+  var NOCARD = 'Unable to mount media : NOT_READY', NC = H.nc;
   var FSW = {}, FSN = ['readFileSync', 'writeFileSync', 'appendFileSync', 'unlinkSync', 'statSync', 'mkdirSync', 'readFile', 'writeFile', 'appendFile', 'unlink', 'mkdir', 'pipe'];
   FSN.forEach(function (k) {
     if (fsm[k]) FSW[k] = NC ? function () { throw new Error(NOCARD); } : fsm[k];
   });
-  if (FC) {
-    FSW.writeFileSync = FSW.appendFileSync = FSW.writeFile = FSW.appendFile = full;
-    FSW.mkdirSync = FSW.mkdir = function () {
-      throw new Error('Unable to create the directory : DENIED');
-    };
-  }
   FSW.readdirSync = FSW.readdir = function (p) {
     if (NC) throw new Error(NOCARD);
     var r = fsm.readdirSync(p);
