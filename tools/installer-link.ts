@@ -264,14 +264,11 @@ export class Session {
    * the form of an `info` reply with no firmware (so the tool flashes it).
    */
   bareInfo(timeoutMs = 3000): Promise<Reply> {
-    return this.ask(
-      'info',
-      {},
-      { timeoutMs },
-      (id) =>
-        '\x10print("@I "+JSON.stringify({id:' +
-        id +
-        ',ok:true,board:process.env.BOARD,fw:"none (Espruino "+process.env.VERSION+")",commissioned:false}))\n'
+    return this.ask('info', {}, { timeoutMs }, (id) =>
+      [
+        '\x10print("@I "+JSON.stringify({id:' + id + ',ok:true,board:process.env.BOARD,',
+        'fw:"none (Espruino "+process.env.VERSION+")",commissioned:false}))\n'
+      ].join('')
     );
   }
 
