@@ -117,6 +117,46 @@ describe('simulator page in chromium (playwright-core)', function () {
     await page.getByLabel('Tone generator (440 Hz)').check();
   });
 
+  it('a newer choice survives the confirmation of the one before arriving with it (the flaky CI radio)', async () => {
+    // The page shows a choice at once and drops it once the server's state confirms it
+    // (sim/web/public/app.js usePending). Preact runs that check after the next paint, or first
+    // thing when the component renders again. On a slow machine a click can land in between
+    // (seen on CI: the Silence radio clicked did not stay checked): the check made for the previous
+    // choice must not drop the newer one. Here the confirming state is handed to the page's own
+    // stream between two clicks in one task, so the window is hit every time.
+    const ctx = await browser!.newContext();
+    await ctx.addInitScript(
+      'const E = window.EventSource; window.__streams = []; window.EventSource = function (u) { const e = new E(u); window.__streams.push(e); return e; };'
+    );
+    const p = await ctx.newPage();
+    try {
+      await p.goto(sim!.url);
+      await p.getByLabel('Noise generator').waitFor();
+      const checked = await p.evaluate<string>(`(async () => {
+        const s = await (await fetch('api/state')).json();
+        const tick = () => new Promise((r) => queueMicrotask(r));
+        document.getElementById('src-noise').click();
+        await tick();
+        s.audio.source = 'noise';
+        window.__streams[0].dispatchEvent(new MessageEvent('state', { data: JSON.stringify(s) }));
+        await tick();
+        document.getElementById('src-silence').click();
+        await tick();
+        await tick();
+        return ['tone', 'noise', 'silence', 'browser'].filter((k) => document.getElementById('src-' + k).checked).join();
+      })()`);
+      assert.equal(checked, 'silence', 'the radio clicked last is the one checked');
+      await eventually(
+        async () => ((await state()) as unknown as { audio: { source: string } }).audio.source === 'silence',
+        5000,
+        () => 'the server never took the last choice'
+      );
+    } finally {
+      await ctx.close();
+    }
+    await page.getByLabel('Tone generator (440 Hz)').check();
+  });
+
   it('holding the button with the mouse raises the alarm: acknowledged on the centre console, recording listed and verified', async () => {
     // A short tap first: nothing must happen.
     const box = (await page.getByRole('button', { name: 'Panic' }).boundingBox())!;

@@ -95,12 +95,15 @@ function Indicator({ on, flashes, confirm }) {
  */
 function usePending(actual) {
   const [want, setWant] = useState(undefined);
+  // Both clear the wish they were made for, not whatever is wished by the time they run: Preact
+  // runs this effect after the next paint or first thing at the next render, so a click can come
+  // in between, and a late refusal must not undo a newer choice either.
   useEffect(() => {
-    if (want !== undefined && want === actual) setWant(undefined);
+    if (want !== undefined && want === actual) setWant((w) => (w === actual ? undefined : w));
   }, [actual, want]);
   const set = (v, request) => {
     setWant(v);
-    request().catch(() => setWant(undefined));
+    request().catch(() => setWant((w) => (w === v ? undefined : w)));
   };
   return [want === undefined ? actual : want, set];
 }
