@@ -17,9 +17,10 @@ import {
   simSiteActions,
   buildFirmware,
   readConfigFile,
+  CommissionResult,
   Site
 } from '../tools/commission';
-import { createSimSite } from '../sim/site';
+import { createSimSite, SimSite } from '../sim/site';
 import type { Config } from '../firmware/config';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -166,42 +167,52 @@ describe('installer --port: the Espruino tools’ connection code against a cons
   });
 });
 
+/** Commission the simulated site's unit with its own config, the installer's actions changed by `tweak`. */
+async function commissionSim(
+  tweak: (site: SimSite, actions: Site) => void
+): Promise<{ r: CommissionResult; log: string[] }> {
+  const site = await createSimSite();
+  const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'port-sim-'));
+  try {
+    const actions = simSiteActions(site);
+    tweak(site, actions);
+    const log: string[] = [];
+    const r = await commission({
+      config: site.config,
+      installerId: 'T',
+      password: 'Install3r-Pass',
+      site: actions,
+      firmware: buildFirmware,
+      outDir,
+      log: (l) => log.push(l)
+    });
+    return { r, log };
+  } finally {
+    await site.close();
+    fs.rmSync(outDir, { recursive: true, force: true });
+  }
+}
+
 describe('installer: an image the unit does not verify is flashed once more (sim site)', function () {
   this.timeout(120000);
 
   it('a corrupted first flash: the unit reports another SHA-256, the tool flashes again and goes on', async () => {
-    const site = await createSimSite();
-    const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'reflash-'));
-    try {
-      const actions = simSiteActions(site);
+    let n = 0;
+    const { r, log } = await commissionSim((site, actions) => {
       const flash = actions.flash;
-      let n = 0;
       actions.flash = async (board, file) => {
         await flash(board, file);
         // A glitch on the line: one byte of the first image arrives wrong.
         if (++n === 1) site.unit.sim.world.image![100] ^= 0x20;
       };
-      const log: string[] = [];
-      const r = await commission({
-        config: site.config,
-        installerId: 'T',
-        password: 'Install3r-Pass',
-        site: actions,
-        firmware: buildFirmware,
-        outDir,
-        log: (l) => log.push(l)
-      });
-      assert.equal(n, 2);
-      const fw = log.find((l) => /Firmware\.+/.test(l)) ?? '';
-      assert.match(
-        fw,
-        /flashed ESPRUINOWIFI .* verified \(attempt 2: the unit then reported image [0-9a-f]{16}…, not [0-9a-f]{16}…\)/
-      );
-      assert.equal(r.ok, true, log.join('\n'));
-    } finally {
-      await site.close();
-      fs.rmSync(outDir, { recursive: true, force: true });
-    }
+    });
+    assert.equal(n, 2);
+    const fw = log.find((l) => /Firmware\.+/.test(l)) ?? '';
+    assert.match(
+      fw,
+      /flashed ESPRUINOWIFI .* verified \(attempt 2: the unit then reported image [0-9a-f]{16}…, not [0-9a-f]{16}…\)/
+    );
+    assert.equal(r.ok, true, log.join('\n'));
   });
 });
 
@@ -209,10 +220,7 @@ describe('installer: a path still joining after the restart is waited for (sim s
   this.timeout(120000);
 
   it('Wi-Fi cut as the steps begin and back 8 s later: the paths step asks again and passes', async () => {
-    const site = await createSimSite();
-    const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'paths-'));
-    try {
-      const actions = simSiteActions(site);
+    const { r, log } = await commissionSim((site, actions) => {
       const press = actions.pressButton;
       // The path drops as the steps begin, and returns 8 s later (after the paths step first asks).
       actions.pressButton = async () => {
@@ -220,25 +228,12 @@ describe('installer: a path still joining after the restart is waited for (sim s
         setTimeout(() => site.unit.sim.world.paths.wifi!.restore(), 8000);
         await press();
       };
-      const log: string[] = [];
-      const r = await commission({
-        config: site.config,
-        installerId: 'T',
-        password: 'Install3r-Pass',
-        site: actions,
-        firmware: buildFirmware,
-        outDir,
-        log: (l) => log.push(l)
-      });
-      assert.ok(
-        log.some((l) => /Paths up and signal\.+ PASS wifi up/.test(l)),
-        log.join('\n')
-      );
-      assert.equal(r.ok, true, log.join('\n'));
-      assert.ok(PATHS_WAIT_MS >= 8000);
-    } finally {
-      await site.close();
-      fs.rmSync(outDir, { recursive: true, force: true });
-    }
+    });
+    assert.ok(
+      log.some((l) => /Paths up and signal\.+ PASS wifi up/.test(l)),
+      log.join('\n')
+    );
+    assert.equal(r.ok, true, log.join('\n'));
+    assert.ok(PATHS_WAIT_MS >= 8000);
   });
 });

@@ -628,10 +628,8 @@ async function configured(
     let r = await reqP;
     // A path may still be joining after the config's restart (Wi-Fi takes a few seconds to
     // associate): asked again every 3 s, for up to PATHS_WAIT_MS, before it counts as down.
-    for (
-      const until = Date.now() + PATHS_WAIT_MS;
-      s.step === 'paths' && r.error === 'path-down' && Date.now() < until;
-    ) {
+    const until = Date.now() + PATHS_WAIT_MS;
+    while (s.step === 'paths' && r.error === 'path-down' && Date.now() < until) {
       await new Promise((w) => setTimeout(w, 3000));
       r = await session.request('test', { step: 'paths' }, { timeoutMs: s.timeoutMs });
     }
@@ -697,6 +695,15 @@ async function configured(
   );
 }
 
+/**
+ * What the installer looks for after the test press: the indicator on for at least 300 ms, three
+ * times (`changes`: the LED's changes since the press, in order).
+ */
+export function threeLongBlinks(changes: { on: boolean; at: number }[]): boolean {
+  const h = changes;
+  return h.filter((e, i) => e.on && h[i + 1] && !h[i + 1].on && h[i + 1].at - e.at >= 300).length >= 3;
+}
+
 /** The simulated site as the installer's hands: it presses the button and watches the LED. */
 export function simSiteActions(site: SimSite): Site {
   const world = site.unit.sim.world;
@@ -718,9 +725,8 @@ export function simSiteActions(site: SimSite): Site {
     },
     sawIndicator: async () => {
       const h = world.led.history.slice(ledFrom);
-      const ons = h.filter((e, i) => e.on && h[i + 1] && !h[i + 1].on && h[i + 1].at - e.at >= 300);
       ledFrom = world.led.history.length;
-      return ons.length >= 3;
+      return threeLongBlinks(h);
     }
   };
 }

@@ -83,9 +83,9 @@ export interface WifiFigures {
 export async function runWifiBoard(
   bin: string,
   check: Check,
-  log: (s: string) => void = console.log,
-  figures: WifiFigures = {}
+  log: (s: string) => void = console.log
 ): Promise<WifiFigures> {
+  const figures: WifiFigures = {};
   const src = process.env.ESPRUINO_SRC || path.resolve(path.dirname(bin), '..');
   log(`--- Espruino WiFi image on ${bin} (board sources: ${src}) ---`);
   const wifiSrc = path.join(src, 'libs', 'js', 'espruino_wifi', 'Wifi.min.js');
@@ -196,15 +196,11 @@ export async function runWifiBoard(
       withImage: boolean,
       cfgText?: string,
       mirrorModule = withImage,
-      usbFile = false,
       extra: Record<string, unknown> = {}
     ): Promise<string> => {
       const dir = path.join(tmp, name);
       fs.mkdirSync(dir);
-      fs.writeFileSync(
-        path.join(dir, 'boot0.js'),
-        preludeSource({ ...settings(pinGlobals), ...(usbFile ? { u: 1 } : {}), ...extra })
-      );
+      fs.writeFileSync(path.join(dir, 'boot0.js'), preludeSource({ ...settings(pinGlobals), ...extra }));
       fs.writeFileSync(
         path.join(dir, 'pins.txt'),
         pinTable(wifiTables) + ' |,' + wifiTables.libraries.concat(wifiTables.jsmodules).join(',') + ',|'
@@ -264,7 +260,7 @@ export async function runWifiBoard(
       esp.restoreAp();
       // The board as it leaves the factory: the prelude and the board's own modules, no image, no
       // config; the mirror of the installer module serves E.memoryArea only once sector 3 matches it.
-      const fresh = newUnit(await prepare('fresh-board', false, undefined, true, true), true);
+      const fresh = newUnit(await prepare('fresh-board', false, undefined, true, { u: 1 }), true);
       const outDir = path.join(tmp, 'commissioning');
       await commissionOverPort(
         {
@@ -286,16 +282,9 @@ export async function runWifiBoard(
     // the board's does without a card; the button, the reporter and the indicator must not care.
     const noCardPhase = async (cfg: Config, layout: 'flash' | 'storage'): Promise<void> => {
       esp.restoreAp();
-      const ncDir = await prepare(
-        'no-card',
-        true,
-        layout === 'storage' ? JSON.stringify(cfg) : undefined,
-        true,
-        false,
-        {
-          nc: 1
-        }
-      );
+      const ncDir = await prepare('no-card', true, layout === 'storage' ? JSON.stringify(cfg) : undefined, true, {
+        nc: 1
+      });
       if (layout === 'flash') await provisionFlashStore(ncDir, JSON.stringify(cfg));
       const nc = newUnit(ncDir);
       const nc0 = Date.now();

@@ -264,11 +264,14 @@ export class Session {
    * the form of an `info` reply with no firmware (so the tool flashes it).
    */
   bareInfo(timeoutMs = 3000): Promise<Reply> {
-    return this.ask('info', {}, { timeoutMs }, (id) =>
-      [
-        '\x10print("@I "+JSON.stringify({id:' + id + ',ok:true,board:process.env.BOARD,',
-        'fw:"none (Espruino "+process.env.VERSION+")",commissioned:false}))\n'
-      ].join('')
+    return this.ask(
+      'info',
+      {},
+      { timeoutMs },
+      (id) =>
+        '\x10print("@I "+JSON.stringify({id:' +
+        id +
+        ',ok:true,board:process.env.BOARD,fw:"none (Espruino "+process.env.VERSION+")",commissioned:false}))\n'
     );
   }
 

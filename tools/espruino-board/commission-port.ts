@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Config } from '../../firmware/config';
-import { commission, portSiteActions, verifyReport } from '../commission';
+import { commission, portSiteActions, threeLongBlinks, verifyReport } from '../commission';
 import { decommission } from '../decommission';
 import { BoardUnit, RCC, sleep } from './board';
 
@@ -55,11 +55,10 @@ export async function commissionOverPort(w: PortWorld, check: Check, log: (s: st
       await sleep(300);
       u.ctl('L B3 1');
     },
-    sawIndicator: async () => {
-      const h = u.pins.filter((p) => p.pin === 'B2' && p.at >= pressedAt);
-      const long = h.filter((e, i) => e.v === 1 && h[i + 1] && h[i + 1].v === 0 && h[i + 1].at - e.at >= 300);
-      return long.length >= 3;
-    }
+    sawIndicator: async () =>
+      threeLongBlinks(
+        u.pins.filter((p) => p.pin === 'B2' && p.at >= pressedAt).map((p) => ({ on: p.v === 1, at: p.at }))
+      )
   };
   const lines: string[] = [];
   const t0 = Date.now();
@@ -91,7 +90,7 @@ export async function commissionOverPort(w: PortWorld, check: Check, log: (s: st
   const secs = Math.round((Date.now() - t0) / 1000);
   const flashed = lines.some((l) => / Firmware\.+ flashed ESPRUINOWIFI .* verified/.test(l));
   check(
-    `commission --port ${'tcp://…'}: a board fresh from the factory (no firmware) is found and flashed through the Espruino tools (their CLI), the image verified by its SHA-256 on the unit`,
+    'commission --port tcp://…: a board fresh from the factory (no firmware) is found and flashed through the Espruino tools (their CLI), the image verified by its SHA-256 on the unit',
     flashed && firmwareAsked[0] === 'ESPRUINOWIFI',
     flashed
       ? lines.find((l) => / Firmware\.+/.test(l))!.replace(/^\[.*?\] /, '')
@@ -112,7 +111,7 @@ export async function commissionOverPort(w: PortWorld, check: Check, log: (s: st
       ? `${rep.result}: ${rep.steps.map((s) => `${s.step}${s.ok ? '' : ' FAILED (' + (s.reason ?? '') + ')'}`).join(', ')}; ${secs} s in all`
       : `no report: ${r.error}`
   );
-  const signed = !!rep && !!r.files && verifyReport(JSON.parse(fs.readFileSync(r.files.json, 'utf8')), w.evidenceKey);
+  const signed = r.files ? verifyReport(JSON.parse(fs.readFileSync(r.files.json, 'utf8')), w.evidenceKey) : undefined;
   check(
     'the report is written and signed by the unit (its MAC checks with the unit’s key)',
     !!signed && signed.ok,
