@@ -33,20 +33,25 @@ const DEFAULT_BOARD = 'ESPRUINOWIFI';
 /**
  * Boot image budgets in bytes (pretokenised, what Storage holds). Storage is one 64 KB page on
  * the Espruino WiFi and its largest file 65,504 B: an image over that cannot be flashed at all, so
- * that is the ceiling for the boards that are build targets only (Pico, MDBT42Q) and for the
- * LINUX test profile (which links its installer module, see firmware/main.ts). The Espruino WiFi
+ * that is the ceiling for the boards that are build targets only (Pico, MDBT42Q). The LINUX test
+ * profile links its installer module (firmware/main.ts), which the Espruino WiFi keeps in sector 3:
+ * it is held to what the Espruino WiFi holds in both, its Storage budget plus the module's sector
+ * budget (the Linux interpreter's Storage spans 256 KB; the harness checks that it stays below the
+ * window standing in for sectors 1-3). The Espruino WiFi
  * is held to the Storage plan of issue #17: everything Storage holds (the image and its 32-byte
  * file header; records live on raw flash, the installer module in sector 3) at most 90% of the
  * 64 KB page, 58,982 B, so that Storage never needs a compaction it cannot do (docs/footprint.md).
  */
 const STORAGE_MAX_FILE = 65504;
+/** The installer module's sector is 16 KB, of which 16 bytes are the header (hal/code-image.ts). */
+const MODULE_BUDGET = 16 * 1024 - 16;
 const STORAGE_HEADER = 32;
 const STORAGE_PLAN = { ESPRUINOWIFI: Math.floor(0.9 * 64 * 1024) };
 const BUDGETS = {
   ESPRUINOWIFI: STORAGE_PLAN.ESPRUINOWIFI - STORAGE_HEADER,
   PICO_R1_3: STORAGE_MAX_FILE,
   MDBT42Q: STORAGE_MAX_FILE,
-  LINUX: STORAGE_MAX_FILE
+  LINUX: STORAGE_PLAN.ESPRUINOWIFI - STORAGE_HEADER + MODULE_BUDGET
 };
 
 function outFile(board) {
@@ -326,8 +331,6 @@ function flash(board, file, port) {
 /** The installer module's files: the minified bundle and the image written to its sector. */
 const MODULE_JS = path.join(ROOT, 'dist', 'installer-module.js');
 const MODULE_IMG = path.join(ROOT, 'dist', 'installer-module.img');
-/** Its sector is 16 KB, of which 16 bytes are the header (hal/code-image.ts). */
-const MODULE_BUDGET = 16 * 1024 - 16;
 
 let moduleBuilt;
 

@@ -38,6 +38,8 @@ export const JOURNAL_SEGMENTS = 4;
 
 /** Contact ID 305 zone per reset cause (docs/reporting.md). */
 const RESET_ZONE: { [cause: string]: number } = { power: 1, watchdog: 2, software: 3 };
+/** 300 zone 6: the boot stopped before its end (docs/faults.md). */
+const BOOT_CUT_ZONE = 6;
 
 export interface AppStatus {
   /** `alarm` while an alarm is active (it restores after `alarmS`). */
@@ -255,6 +257,8 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
   let triggers = 0;
   /** Holds recognised before the alarm machine exists (the boot is still going on). */
   let early = 0;
+  /** The part of the boot running ('' once the boot is done). */
+  let stage = 'start';
 
   const indicator: IndicatorDriver = createIndicatorDriver(clock, hal.indicator);
   const press: PressRunner = createPressRunner(
@@ -312,6 +316,7 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
 
   /** A part of the boot that may fail without taking the rest with it: logged, journalled, counted. */
   function part<T>(name: string, make: () => T): T | undefined {
+    stage = name;
     try {
       return make();
     } catch (e) {
@@ -422,8 +427,61 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
     report(code, qualifier, zone, ref ? 'V' + ref : undefined);
   });
 
-  // 3. Evidence: the recorder (resuming a recording cut by a power loss) and the uploader. A card
-  //    that is absent, full or unreadable costs the audio, never the alarm.
+  // 3. The alarm machine (resumed if the journal shows one active), then the holds it missed.
+  const resumed: AlarmState | undefined = alarmInJournal(history, cfg.report.panicCode)
+    ? { mode: 'alarm', cancelled: false, taps: 0 }
+    : undefined;
+  history = [];
+  if (resumed) log.write('warn', 'alarm still active from before the restart: resumed');
+  const alarmRunner = createAlarmRunner(
+    clock,
+    {
+      panicCode: cfg.report.panicCode,
+      cancelTaps: cfg.gestures.cancelTaps,
+      duressTaps: cfg.gestures.duressTaps,
+      tapGapMs: cfg.gestures.tapGapMs,
+      alarmMs: cfg.alarmS * 1000,
+      confirm: cfg.indicator.confirm !== 'off'
+    },
+    {
+      report: alarmReport,
+      indicate: function (pattern: string) {
+        if (pattern === 'confirm') indicator.play(ACK_BLINK);
+        else if (pattern === 'gesture') indicator.play(GESTURE_BLINK);
+        else indicator.off();
+      },
+      began: function () {
+        log.write('info', 'alarm raised');
+      },
+      ended: function () {
+        log.write('info', 'alarm ended (restore sent)');
+      }
+    },
+    resumed
+  );
+  alarm = alarmRunner;
+  for (; early > 0; early--) alarmRunner.dispatch({ type: 'trigger' });
+
+  // 4. The supervised inputs and the service period (the installer's console is up since step 1).
+  const inputs = part('inputs', function () {
+    return superviseInputs(clock, hal, cfg.inputs, alarmReport, guard.wrap);
+  });
+  const service: ServiceWatch | undefined = part('service', function () {
+    return createServiceWatch(clock, records, cfg.service, alarmReport);
+  });
+  // 5. Evidence, last: the recorder (resuming a recording cut by a power loss) and the uploader.
+  //    A card that is absent, full or unreadable costs the audio, never the alarm. Running out of
+  //    memory (the ring and the microphone's buffers are the boot's largest allocations) does not
+  //    throw on the board: 2v29 interrupts the boot where it is, and no catch runs. Everything the
+  //    alarm needs is up by now, and a boot that stops here says so on the next turn (300 zone 6).
+  clock.after(0, function () {
+    if (stage === '') return;
+    log.write('error', 'boot cut short in ' + stage);
+    part('boot record', function () {
+      jrn.append('boot-fail', { w: stage, e: 'interrupted' });
+    });
+    report(CID.TROUBLE, 1, BOOT_CUT_ZONE);
+  });
   const keys = cfg.evidence ? sealKeys(hal.crypto, cfg.evidence.key) : undefined;
   rec = part('recorder', function () {
     return createRecorder({
@@ -474,48 +532,6 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
     log.write('warn', 'recordings wait on the card: no evidence server configured');
   }
 
-  // 4. The alarm machine (resumed if the journal shows one active), then the holds it missed.
-  const resumed: AlarmState | undefined = alarmInJournal(history, cfg.report.panicCode)
-    ? { mode: 'alarm', cancelled: false, taps: 0 }
-    : undefined;
-  history = [];
-  if (resumed) log.write('warn', 'alarm still active from before the restart: resumed');
-  const alarmRunner = createAlarmRunner(
-    clock,
-    {
-      panicCode: cfg.report.panicCode,
-      cancelTaps: cfg.gestures.cancelTaps,
-      duressTaps: cfg.gestures.duressTaps,
-      tapGapMs: cfg.gestures.tapGapMs,
-      alarmMs: cfg.alarmS * 1000,
-      confirm: cfg.indicator.confirm !== 'off'
-    },
-    {
-      report: alarmReport,
-      indicate: function (pattern: string) {
-        if (pattern === 'confirm') indicator.play(ACK_BLINK);
-        else if (pattern === 'gesture') indicator.play(GESTURE_BLINK);
-        else indicator.off();
-      },
-      began: function () {
-        log.write('info', 'alarm raised');
-      },
-      ended: function () {
-        log.write('info', 'alarm ended (restore sent)');
-      }
-    },
-    resumed
-  );
-  alarm = alarmRunner;
-  for (; early > 0; early--) alarmRunner.dispatch({ type: 'trigger' });
-
-  // 5. The supervised inputs and the service period (the installer's console is up since step 1).
-  const inputs = part('inputs', function () {
-    return superviseInputs(clock, hal, cfg.inputs, alarmReport, guard.wrap);
-  });
-  const service: ServiceWatch | undefined = part('service', function () {
-    return createServiceWatch(clock, records, cfg.service, alarmReport);
-  });
   function stopAll(): void {
     front.stop();
     if (uploader) uploader.stop();
@@ -531,6 +547,7 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
     hal.button.close();
   }
 
+  stage = '';
   return {
     config: function () {
       return cfg;

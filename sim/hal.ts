@@ -405,8 +405,12 @@ export interface SimHal {
    * spool keep what was written. Then power returns: a fresh HAL boots and `onBoot` handlers run.
    */
   powerCut(): Hal;
-  /** Register a handler run at each re-boot with the new HAL (e.g. to start the firmware again). */
-  onBoot(fn: (hal: Hal) => void): void;
+  /**
+   * Register a handler run at each re-boot with the new HAL (e.g. to start the firmware again).
+   * `first`: before the handlers registered so far (a fault put into the HAL before the firmware
+   * boots on it).
+   */
+  onBoot(fn: (hal: Hal) => void, first?: boolean): void;
   /** Shut the unit down for good (end of a test): no reboot follows. */
   shutdown(): void;
 }
@@ -731,8 +735,9 @@ export function createSimHal(options: SimHalOptions = {}): SimHal {
       options.modem?.powerLoss();
       return restart('power');
     },
-    onBoot(fn) {
-      bootHandlers.push(fn);
+    onBoot(fn, first) {
+      if (first) bootHandlers.unshift(fn);
+      else bootHandlers.push(fn);
     },
     shutdown() {
       dead = true;

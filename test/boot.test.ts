@@ -1,6 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { useFakeTime } from './support/fake-time';
 import { createRig, Rig, cid } from '../sim/alarm-rig';
+import { outOfMemory } from '../sim/unit';
+import type { SimSpoolMedia } from '../sim/hal';
 
 /**
  * A boot that always protects (issue #17): the button, the indicator and the watchdog are armed
@@ -21,23 +23,28 @@ describe('boot: the button is watched whatever fails after it', function () {
     rig.unit!.sim.world.button.press(2000);
     await rig.until(panicAcked, 15_000);
   }
-
-  it('a card that is absent or unreadable at boot, with a recording to resume on it: no audio, the alarm still goes', async () => {
+  /** Panics acknowledged so far. */
+  const panics = () => rig.alarms().filter((e) => cid(e) === '1 120 001').length;
+  /** A unit recording (started by a held panic), its card then spoilt by `spoil`, and a power cut. */
+  async function recordingThenCut(spoil: (card: SimSpoolMedia) => void): Promise<void> {
     rig = await createRig(() => fake.clock);
     const u = rig.boot();
     await rig.run(3000);
     u.sim.world.button.press(2000);
     await rig.run(6000); // a recording starts and is on the card
-    u.sim.world.spool.absent = true;
+    spoil(u.sim.world.spool);
     u.powerCut();
     await rig.run(3000);
-    const before = rig.alarms().filter((e) => cid(e) === '1 120 001').length;
+  }
+
+  it('a card that is absent or unreadable at boot, with a recording to resume on it: no audio, the alarm still goes', async () => {
+    await recordingThenCut((card) => {
+      card.absent = true;
+    });
+    const before = panics();
     rig.unit!.sim.world.button.press(2000);
-    await rig.until(() => rig.alarms().filter((e) => cid(e) === '1 120 001').length > before, 15_000);
-    assert.ok(
-      rig.alarms().filter((e) => cid(e) === '1 120 001').length > before,
-      'the panic after the boot reached the centre'
-    );
+    await rig.until(() => panics() > before, 15_000);
+    assert.ok(panics() > before, 'the panic after the boot reached the centre');
     const log = rig.unit!.sim.world.log.map((l) => l.message).join('\n');
     assert.match(log, /recorder failed at boot: no card/);
     assert.ok(
@@ -46,23 +53,71 @@ describe('boot: the button is watched whatever fails after it', function () {
     );
   });
 
+  it('a card full at boot, with a recording to resume on it: the alarm still goes, and the unit does not restart over it', async () => {
+    // Not one byte more fits: every write and append fails ENOSPC from now on.
+    await recordingThenCut((card) => {
+      card.capacity = card.used();
+    });
+    const before = panics();
+    rig.unit!.sim.world.button.press(2000);
+    await rig.until(() => panics() > before, 15_000);
+    assert.ok(panics() > before, 'the panic after the boot reached the centre');
+    assert.equal(rig.unit!.sim.world.boots.length, 2, 'no restart: the full card is not a fault to reset for');
+  });
+
   it('a microphone that will not start: the recorder is lost, the button, the reporter and the watchdog are not', async () => {
     rig = await createRig(() => fake.clock);
     const u = rig.boot();
     await rig.run(1000);
-    // The next boot's microphone refuses to start.
-    const mic = u.sim.hal.microphone;
-    void mic;
+    // The next boot's microphone refuses to start (put in before the firmware boots on that HAL).
     u.sim.onBoot((hal) => {
       hal.microphone.start = () => {
         throw new Error('ADC busy');
       };
-    });
+    }, true);
     u.powerCut();
     await rig.run(2000);
+    assert.match(
+      rig.unit!.sim.world.log.map((l) => l.message).join('\n'),
+      /recorder failed at boot: ADC busy/,
+      'the microphone refused, and the recorder with it'
+    );
     await holdAndWait();
     assert.ok(panicAcked());
     // Watchdog still kicked: no reset in 60 s.
+    const boots = rig.unit!.sim.world.boots.length;
+    await rig.run(60_000, 1000);
+    assert.equal(rig.unit!.sim.world.boots.length, boots, 'no watchdog reset: the kicks go on');
+  });
+
+  it('memory runs out in the evidence part of the boot (2v29 stops the boot there, no catch runs): the alarm, the inputs and the watchdog are up, and the centre is told (300 zone 6)', async () => {
+    rig = await createRig(() => fake.clock);
+    const u = rig.boot();
+    await rig.run(3000);
+    // The next boot runs out of memory where the microphone's buffers are made: the last and
+    // largest allocations of the boot. Nothing of the firmware's can catch it.
+    u.sim.onBoot((hal) => {
+      hal.microphone.start = () => outOfMemory();
+    }, true);
+    u.powerCut();
+    await rig.run(3000);
+    const log = rig.unit!.sim.world.log.map((l) => l.message).join('\n');
+    assert.doesNotMatch(log, /recorder failed at boot/, 'the recorder did not see it: nothing catches it');
+    assert.match(log, /boot cut short in recorder/);
+    await rig.until(() => rig.alarms().some((e) => cid(e) === '1 300 006'), 15_000);
+    assert.ok(
+      rig.alarms().some((e) => cid(e) === '1 300 006'),
+      'the centre is told the boot stopped short (300 zone 6)'
+    );
+    await holdAndWait();
+    assert.ok(panicAcked(), 'a held panic after the cut-short boot reaches the centre');
+    // The tamper switch is watched: the inputs came up before the evidence part.
+    rig.unit!.sim.world.tamper.open();
+    await rig.until(() => rig.alarms().some((e) => cid(e) === '1 137 000'), 15_000);
+    assert.ok(
+      rig.alarms().some((e) => cid(e) === '1 137 000'),
+      'the tamper reaches the centre: ' + rig.alarms().map(cid).join(', ')
+    );
     const boots = rig.unit!.sim.world.boots.length;
     await rig.run(60_000, 1000);
     assert.equal(rig.unit!.sim.world.boots.length, boots, 'no watchdog reset: the kicks go on');
