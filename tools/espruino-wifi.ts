@@ -58,6 +58,8 @@ const ROOT = path.join(__dirname, '..');
 /** The RAM budget of issue #17 on the Espruino WiFi (8,190 variables). */
 const BUDGET = { idleUsed: 5700, worstFree: 1200, total: 8190 };
 const WIFI = { ssid: 'panic-lab-ap', password: 'lab-wifi-pass-17' };
+/** Variables the out-of-memory check takes before the image boots (ESPRUINO_WIFI_BALLAST to try others). */
+const BALLAST = Number(process.env.ESPRUINO_WIFI_BALLAST || 2500);
 const UNIT = 'SIM-0001';
 /** The control channel's serial device: one the image never touches. */
 const CTL = 'Serial4';
@@ -248,7 +250,12 @@ export async function runWifiBoard(
         onPin: (p, v) => {
           if (p === 'A14') esp.chPd(v === 1);
           if (p === 'B4') modem.key(v === 0);
-        }
+        },
+        // boards/ESPRUINOWIFI.py: "A14: ESP8266 CH_PD, also ARM SWCLK (pull down by default)". A
+        // reset turns the chip off, so a send the reset cut (the config's restart mid-frame) is not
+        // left waiting for its bytes in the next boot (the flaky "Wi-Fi down" of the installer's
+        // path: the chip took the next boot's commands as the cut frame's data).
+        resetLevels: { A14: 0 }
       });
       units.push(u);
       return u;
@@ -280,12 +287,37 @@ export async function runWifiBoard(
 
     // ---- a boot that always protects (#17): no card in the slot. Every file-system call fails as
     // the board's does without a card; the button, the reporter and the indicator must not care.
-    const noCardPhase = async (cfg: Config, layout: 'flash' | 'storage'): Promise<void> => {
+    const CARD_FAULTS = {
+      nc: [
+        'no-card',
+        'no card in the slot (every fs call fails "Unable to mount media : NOT_READY", as 2v29 does without one)'
+      ],
+      fc: [
+        'full-card',
+        'a full card (every write fails "Unable to write file : DISK_ERR", a new folder "DENIED", as 2v29 on FatFs)'
+      ],
+      ur: ['unreadable-card', 'a card whose files cannot be read (every read fails "Unable to read file : DISK_ERR")'],
+      bl: ['out-of-memory', `memory short at boot (${n0(BALLAST)} variables taken before the image runs)`]
+    };
+    const noCardPhase = async (
+      cfg: Config,
+      layout: 'flash' | 'storage',
+      fault: keyof typeof CARD_FAULTS = 'nc'
+    ): Promise<void> => {
       esp.restoreAp();
-      const ncDir = await prepare('no-card', true, layout === 'storage' ? JSON.stringify(cfg) : undefined, true, {
-        nc: 1
-      });
+      const ncDir = await prepare(
+        CARD_FAULTS[fault][0],
+        true,
+        layout === 'storage' ? JSON.stringify(cfg) : undefined,
+        true,
+        { [fault]: fault === 'bl' ? BALLAST : 1 }
+      );
       if (layout === 'flash') await provisionFlashStore(ncDir, JSON.stringify(cfg));
+      // The unreadable card holds what the unit's own card held at its end (its pre-trigger ring),
+      // so the boot has something to read and fail on.
+      const held = path.join(tmp, 'unit', 'AUDIO');
+      const seeded = fault === 'ur' && fs.existsSync(held) ? fs.readdirSync(held) : [];
+      if (seeded.length > 0) fs.cpSync(held, path.join(ncDir, 'AUDIO'), { recursive: true });
       const nc = newUnit(ncDir);
       const nc0 = Date.now();
       nc.start(RCC.POR);
@@ -309,10 +341,24 @@ export async function runWifiBoard(
       const ncLed = nc.pins.some((x) => x.pin === 'B2' && x.v === 1 && x.at > (ncP ? ncP.at : ncT));
       const ncM = await nc.memory();
       const ncOut = nc.output();
+      // Short of memory, the boot itself must run out (2v29 interrupts it) and tell the centre.
+      const oom = /OUT OF MEMORY/.test(ncOut);
+      const cut =
+        fault === 'bl'
+          ? await waitEvent(
+              [primary, secondary],
+              (e) => !!e.cid && e.cid.code === '300' && Number(e.cid.zone) === 6 && e.reply === 'ACK' && e.at >= nc0,
+              1000
+            )
+          : undefined;
       check(
-        'no card in the slot (every fs call fails "Unable to mount media : NOT_READY", as 2v29 does without one): it boots, reports 305, and a held panic is acknowledged and shown',
-        ncBooted && !!nc305 && !!ncP && ncLed && !/OUT OF MEMORY/.test(ncOut),
-        `${ncBooted ? 'booted' : 'no boot line'}; 305 ${nc305 ? `acknowledged via ${nc305.transport}` : 'not acknowledged'}; panic ${ncP ? `acknowledged via ${ncP.transport} ${ncP.at - ncT} ms after the press` : 'not acknowledged'}; indicator ${ncLed ? 'on' : 'not shown'}; ${ncM ? `${n0(ncM.used - overhead)} in use` : 'no memory figure'}; the card's log: ${(ncOut.match(/(error|warn) [^\n]*(card|spool|audio|record)[^\n]*/gi) || []).slice(0, 2).join(' | ') || 'none'}`
+        CARD_FAULTS[fault][1] +
+          (seeded.length > 0 ? ` with ${seeded.join(', ')} on it` : '') +
+          (fault === 'bl'
+            ? ': the boot runs out of memory in its evidence part, tells the centre (300 zone 6), and a held panic is acknowledged and shown'
+            : ': it boots, reports 305, and a held panic is acknowledged and shown'),
+        ncBooted && !!nc305 && !!ncP && ncLed && (fault === 'bl' ? oom && !!cut : !oom),
+        `${ncBooted ? 'booted' : 'no boot line'}; 305 ${nc305 ? `acknowledged via ${nc305.transport}` : 'not acknowledged'}; panic ${ncP ? `acknowledged via ${ncP.transport} ${ncP.at - ncT} ms after the press` : 'not acknowledged'}; indicator ${ncLed ? 'on' : 'not shown'}; ${ncM ? `${n0(ncM.used - overhead)} in use` : 'no memory figure'}; ${fault === 'bl' ? `${oom ? 'OUT OF MEMORY at boot' : 'no out-of-memory (the ballast was not enough)'}, 300 zone 6 ${cut ? `acknowledged via ${cut.transport}` : 'not acknowledged'}` : `the card's log: ${(ncOut.match(/(error|warn) [^\n]*(card|spool|audio|record)[^\n]*/gi) || []).slice(0, 2).join(' | ') || 'none'}`}`
       );
       await nc.stop();
     };
@@ -370,6 +416,13 @@ export async function runWifiBoard(
     if (process.env.ESPRUINO_WIFI_ONLY === 'nocard') {
       log('  DIAGNOSTIC RUN (ESPRUINO_WIFI_ONLY=nocard): only the boot without a card');
       await noCardPhase(cfg, layout);
+      await noCardPhase(cfg, layout, 'fc');
+      await noCardPhase(cfg, layout, 'ur');
+      return figures;
+    }
+    if (process.env.ESPRUINO_WIFI_ONLY === 'oom') {
+      log('  DIAGNOSTIC RUN (ESPRUINO_WIFI_ONLY=oom): only the boot with memory short');
+      await noCardPhase(cfg, layout, 'bl');
       return figures;
     }
     if (process.env.ESPRUINO_WIFI_ONLY === 'port') {
@@ -760,6 +813,9 @@ export async function runWifiBoard(
     await noCardPhase(cfg, layout);
 
     await portPhase(cfg);
+    await noCardPhase(cfg, layout, 'fc');
+    await noCardPhase(cfg, layout, 'ur');
+    await noCardPhase(cfg, layout, 'bl');
   } finally {
     for (const u of units) await u.stop();
     if (process.env.KEEP) {

@@ -453,6 +453,13 @@ export interface UnitOptions {
   usbFile?: boolean;
   /** Output pins changes, e.g. forwarded to the ESP8266 (A14) or the modem's power key (B4). */
   onPin?: (pin: string, v: number) => void;
+  /**
+   * The level each of these pins takes at every reset, before the firmware drives it, handed to
+   * `onPin` at each boot: a reset makes every pin an input, and its pull decides (on the Espruino
+   * WiFi, A14 is the ESP8266's CH_PD and SWCLK, pulled down: the chip is off until the firmware
+   * powers it, whatever it was doing).
+   */
+  resetLevels?: Record<string, number>;
 }
 
 /** The interpreter running the stored image, with its console and the prelude's control channel. */
@@ -570,6 +577,7 @@ export class BoardUnit {
     this.wdMs = 0; // a reset stops the watchdog until the firmware enables it again
     this.boots++;
     this.out += `\n[harness] boot ${this.boots} (RCC_CSR 0x${csr.toString(16)})\n`;
+    if (this.o.onPin) for (const [pin, v] of Object.entries(this.o.resetLevels || {})) this.o.onPin(pin, v);
     const child = spawn(this.o.bin, [], { cwd: this.o.dir, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     // A line half typed before a reset is not typed into the next boot; a child gone mid-line is no error.

@@ -229,6 +229,8 @@
   E.openFile = function (p, m) {
     if (NC) throw new Error(NOCARD);
     var f = OF(p, m);
+    if (f && FC && m !== 'r') f.write = full;
+    if (f && UR) f.read = unread;
     if (f) {
       try {
         f.fil = new Uint8Array(552);
@@ -321,11 +323,29 @@
   // board, where the Linux build returns undefined. Made here, so its cost is the harness's.
   // No card in the slot (setting `nc`): every call fails as jsfsInit does then ("Unable to mount
   // media : NOT_READY", jswrap_file.c).
-  var NOCARD = 'Unable to mount media : NOT_READY', NC = H.nc;
+  // A full card (setting `fc`): no cluster left to allocate, so FatFs writes nothing and 2v29
+  // throws "Unable to write file : DISK_ERR" (jswrap_file.c: 0 bytes written is FR_DISK_ERR), and
+  // a new folder is refused ("Unable to create the directory : DENIED"); files open and read.
+  // A card whose files cannot be read (setting `ur`: bad sectors, a damaged FAT): it mounts and
+  // lists, but every read of a file throws "Unable to read file : DISK_ERR" (jswrap_file.c).
+  var NOCARD = 'Unable to mount media : NOT_READY', NC = H.nc, FC = H.fc, UR = H.ur;
+  function full() {
+    throw new Error('Unable to write file : DISK_ERR');
+  }
+  function unread() {
+    throw new Error('Unable to read file : DISK_ERR');
+  }
   var FSW = {}, FSN = ['readFileSync', 'writeFileSync', 'appendFileSync', 'unlinkSync', 'statSync', 'mkdirSync', 'readFile', 'writeFile', 'appendFile', 'unlink', 'mkdir', 'pipe'];
   FSN.forEach(function (k) {
     if (fsm[k]) FSW[k] = NC ? function () { throw new Error(NOCARD); } : fsm[k];
   });
+  if (UR) FSW.readFileSync = FSW.readFile = unread;
+  if (FC) {
+    FSW.writeFileSync = FSW.appendFileSync = FSW.writeFile = FSW.appendFile = full;
+    FSW.mkdirSync = FSW.mkdir = function () {
+      throw new Error('Unable to create the directory : DENIED');
+    };
+  }
   FSW.readdirSync = FSW.readdir = function (p) {
     if (NC) throw new Error(NOCARD);
     var r = fsm.readdirSync(p);
@@ -438,6 +458,12 @@
   setInterval(function () {
     sample('tick');
   }, 100);
+  // Memory taken before the image runs (setting `bl`: that many variables held for good), so the
+  // image meets an out-of-memory at boot on the interpreter's own allocator.
+  if (H.bl) {
+    G.__ballast = [];
+    for (var bi = 0; bi < H.bl; bi++) G.__ballast.push(bi);
+  }
   H = undefined; // what is left of the settings is referenced where it is used
   out('@B ' + m0 + ' ' + process.memory().usage + ' ' + csr);
 })(H);
