@@ -229,7 +229,7 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
   // The console, locked at once with the stored password; its installer module (loaded from its
   // own sector only while used) also holds the full config check.
   const front = createConsoleFront(hal, records, log, function () {
-    if (!rep || !rec || !journal) return undefined;
+    if (!rep || !journal) return undefined;
     return {
       hal: hal,
       records: records,

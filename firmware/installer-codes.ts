@@ -23,6 +23,8 @@ export const INSTALLER_ERRORS = [
   'mains-absent',
   'battery-low',
   'spool-small',
+  'card-fault',
+  'no-recorder',
   'flash-full',
   'clock-unknown',
   'bad-digest',

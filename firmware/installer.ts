@@ -19,6 +19,7 @@ import type { Journal, RecordOf } from './journal';
 import type { Reporter } from './reporter';
 import type { Recorder } from './recorder';
 import { CID } from './events';
+import { errorText } from './guard';
 import { FIRMWARE_VERSION } from './version';
 import type { InstallerError, InstallerProgress } from './installer-codes';
 
@@ -54,7 +55,8 @@ export interface InstallerDeps {
   records: RecordStore;
   config: Config;
   reporter: Reporter;
-  recorder: Recorder;
+  /** Undefined when it did not start (no card, an unreadable one, or a boot cut short): the alarm runs without audio. */
+  recorder: Recorder | undefined;
   journal: Journal;
   /** Play the indicator test pattern. */
   blink(p: { steps: number[] }): void;
@@ -121,6 +123,18 @@ export function createInstaller(d: InstallerDeps): Installer {
     r.error = error;
     send(r);
   }
+  /** Recordings kept on the card and not yet uploaded; -1: unknown (no recorder). */
+  function waiting(): number {
+    return d.recorder ? d.recorder.states().length : -1;
+  }
+  /** The card's files, or -1 when it cannot be read (no card). */
+  function spoolFiles(): number {
+    try {
+      return hal.storage.spool.list().length;
+    } catch (e) {
+      return -1;
+    }
+  }
 
   /** A progress line of a long step: a code and its figures (the tool has the words). */
   function say(id: unknown, what: InstallerProgress, o: Req): void {
@@ -157,7 +171,6 @@ export function createInstaller(d: InstallerDeps): Installer {
   }
 
   function info(id: unknown): void {
-    const sp = hal.storage.spool;
     const image = hal.system.firmwareImage();
     ok(id, {
       unit: cfg.unitId,
@@ -167,12 +180,12 @@ export function createInstaller(d: InstallerDeps): Installer {
       fwHash: image ? hal.crypto.hex(hal.crypto.sha256(image)) : '',
       commissioned: cfg.service.start !== '',
       locked: !!records.read(PASSWORD_RECORD),
-      recordings: d.recorder.states().length,
+      recordings: waiting(),
       // Events still owed to the centre, and the service start: an interpreter update erases both
       // (tools/interpreter-update.ts refuses while any is owed and gives the start back after).
       pending: d.reporter.pending(),
       serviceStart: cfg.service.start,
-      spoolFiles: sp.list().length,
+      spoolFiles: spoolFiles(),
       time: clock.wall(),
       // The stored config's hash, not its text: a long reply overflows the console (docs/installer.md).
       configSha256: hal.crypto.hex(hal.crypto.sha256(readStoredConfig(records).text))
@@ -219,12 +232,17 @@ export function createInstaller(d: InstallerDeps): Installer {
   }
 
   function testMic(id: unknown, ms: number): void {
+    const rec = d.recorder;
+    if (!rec) {
+      fail(id, 'no-recorder');
+      return;
+    }
     let blocks = 0;
     let samples = 0;
     let sum = 0;
     let sq = 0;
     let clipped = 0;
-    d.recorder.listen(function (block: Uint8Array) {
+    rec.listen(function (block: Uint8Array) {
       const m = hal.microphone.measure(block);
       blocks++;
       samples += block.length;
@@ -234,7 +252,7 @@ export function createInstaller(d: InstallerDeps): Installer {
     });
     say(id, 'mic', { ms: ms });
     clock.after(ms, function () {
-      d.recorder.listen(undefined);
+      rec.listen(undefined);
       if (blocks === 0) {
         fail(id, 'mic-none', { blocks: 0 });
         return;
@@ -298,15 +316,23 @@ export function createInstaller(d: InstallerDeps): Installer {
 
   function testStorage(id: unknown): void {
     const sp = hal.storage.spool;
-    const free = sp.capacity() - sp.used();
+    let free = 0;
+    let capacity = 0;
+    try {
+      capacity = sp.capacity();
+      free = capacity - sp.used();
+    } catch (e) {
+      fail(id, 'card-fault', { why: errorText(e).substr(0, 60) });
+      return;
+    }
     // One recording of the longest length, plus an eighth for records and state.
     const need = Math.ceil(cfg.audio.rate * cfg.audio.maxS * 1.125);
     const o: Req = {
       flashFree: records.free(),
       spoolFree: free,
-      spoolCapacity: sp.capacity(),
+      spoolCapacity: capacity,
       recordingBytes: need,
-      waiting: d.recorder.states().length
+      waiting: waiting()
     };
     if (free < need) fail(id, 'spool-small', o);
     else if (records.free() < 4096) fail(id, 'flash-full', o);
@@ -401,9 +427,15 @@ export function createInstaller(d: InstallerDeps): Installer {
       fail(id, 'wrong-password');
       return;
     }
-    const waiting = d.recorder.states().length;
-    if (waiting > 0 && !force) {
-      fail(id, 'not-uploaded', { recordings: waiting });
+    // Without a recorder the card's recordings are not known: erasing them needs force too.
+    const owed = waiting();
+    const discarded = owed < 0 ? 0 : owed;
+    if (owed < 0 && !force) {
+      fail(id, 'no-recorder');
+      return;
+    }
+    if (owed > 0 && !force) {
+      fail(id, 'not-uploaded', { recordings: owed });
       return;
     }
     say(id, 'retire', {});
@@ -415,12 +447,12 @@ export function createInstaller(d: InstallerDeps): Installer {
         fail(id, 'centre-noack', { waitedMs: RETIRE_WAIT_MS });
         return;
       }
-      d.journal.append('retire', { forced: force, recordings: waiting });
+      d.journal.append('retire', { forced: force, recordings: discarded });
       // Stop everything (this service too) before erasing, so nothing writes behind the erase.
       d.halt();
       const n = erase();
       hal.console.reply(
-        JSON.stringify({ id: id, ok: true, reported: ms >= 0, erased: n, recordingsDiscarded: waiting })
+        JSON.stringify({ id: id, ok: true, reported: ms >= 0, erased: n, recordingsDiscarded: discarded })
       );
       hal.log.write('warn', 'decommissioned: erased, restarting');
       clock.after(300, function () {
@@ -459,7 +491,7 @@ export function createInstaller(d: InstallerDeps): Installer {
       }
       // The alarm comes first: no reconfiguring (or decommissioning without force) while a
       // recording runs, and nothing heavy when memory is short.
-      const busy = d.recorder.status().recording;
+      const busy = d.recorder ? d.recorder.status().recording : '';
       const mem = hal.system.memory();
       if (op === 'config' && busy) fail(id, 'busy-recording', { recording: busy });
       else if (op === 'config' && mem.free < CONFIG_MIN_FREE) fail(id, 'low-memory', { free: mem.free });
@@ -502,7 +534,7 @@ export function createInstaller(d: InstallerDeps): Installer {
     },
     stop: function () {
       stopped = true;
-      d.recorder.listen(undefined);
+      if (d.recorder) d.recorder.listen(undefined);
       if (buttonTest) clock.cancel(buttonTest.timer);
     }
   };

@@ -422,3 +422,33 @@ describe('installer: failures are reported step by step, with a reason and a hin
     }
   });
 });
+
+describe('installer: a unit whose recorder did not start still answers the installer', function () {
+  this.timeout(60000);
+
+  it('no card at boot: info answers (recordings and card files unknown), the storage step names the card, the microphone step says the recorder is not running, and decommission needs force', async () => {
+    const site = await createSimSite();
+    try {
+      const world = site.unit.sim.world;
+      world.spool.absent = true;
+      site.unit.powerCut();
+      await sleep(300);
+      const s = new Session(simTransport(world.console));
+      const info = await s.request('info');
+      assert.equal(info.ok, true, JSON.stringify(info));
+      assert.equal(info.recordings, -1, 'recordings on the card unknown');
+      assert.equal(info.spoolFiles, -1, 'the card cannot be listed');
+      const storage = await s.request('test', { step: 'storage' });
+      assert.equal(storage.error, 'card-fault');
+      assert.match(String(storage.why), /no card/);
+      const mic = await s.request('test', { step: 'mic', ms: 500 });
+      assert.equal(mic.error, 'no-recorder');
+      const retire = await s.request('decommission', {});
+      assert.equal(retire.error, 'no-recorder', 'the card may hold recordings not uploaded: not without force');
+      assert.ok(!site.unit.app.journal.records().some((r) => r.k === 'retire'), 'not retired');
+      await s.close();
+    } finally {
+      await site.close();
+    }
+  });
+});

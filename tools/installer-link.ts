@@ -413,6 +413,15 @@ const ERROR_WORDS: {
     reason: `the audio store has room for less than one full recording (${n('spoolFree')} of ${n('recordingBytes')} bytes)`,
     hint: 'fit a larger card, or let waiting recordings upload first'
   }),
+  'card-fault': (_r, _n, s) => ({
+    reason: `the audio card cannot be read (${s('why')}): no audio can be kept`,
+    hint: 'check that a microSD card is in the slot and seated; replace it if it still fails, then restart the unit'
+  }),
+  'no-recorder': () => ({
+    reason:
+      "the unit's recorder did not start at this boot (no card, an unreadable one, or a boot cut short: its journal's boot-fail record says which); the alarm works, without audio, and the card's recordings are not known",
+    hint: 'fit or replace the card and restart the unit; to decommission anyway, force with the installer password'
+  }),
   'flash-full': (_r, n) => ({
     reason: `internal flash is nearly full (${n('flashFree')} bytes free)`,
     hint: 'reflash the unit (this compacts storage)'
