@@ -197,7 +197,10 @@ export interface FlashArea {
  * to 3 characters).
  */
 export interface Spool {
-  /** Total capacity in bytes. */
+  /**
+   * Total capacity in bytes. Throws (the card's own error) when no card can be reached: the
+   * installer's storage step reports it.
+   */
   capacity(): number;
   /** Bytes in use. */
   used(): number;

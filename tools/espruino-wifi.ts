@@ -360,6 +360,26 @@ export async function runWifiBoard(
         ncBooted && !!nc305 && !!ncP && ncLed && (fault === 'bl' ? oom && !!cut : !oom),
         `${ncBooted ? 'booted' : 'no boot line'}; 305 ${nc305 ? `acknowledged via ${nc305.transport}` : 'not acknowledged'}; panic ${ncP ? `acknowledged via ${ncP.transport} ${ncP.at - ncT} ms after the press` : 'not acknowledged'}; indicator ${ncLed ? 'on' : 'not shown'}; ${ncM ? `${n0(ncM.used - overhead)} in use` : 'no memory figure'}; ${fault === 'bl' ? `${oom ? 'OUT OF MEMORY at boot' : 'no out-of-memory (the ballast was not enough)'}, 300 zone 6 ${cut ? `acknowledged via ${cut.transport}` : 'not acknowledged'}` : `the card's log: ${(ncOut.match(/(error|warn) [^\n]*(card|spool|audio|record)[^\n]*/gi) || []).slice(0, 2).join(' | ') || 'none'}`}`
       );
+      if (fault === 'nc') {
+        // The installer can still read what is wrong: the unit answers, and its storage step names the card.
+        const asked = async (
+          id: number,
+          req: Record<string, unknown>
+        ): Promise<Record<string, unknown> | undefined> => {
+          const from = nc.output().length;
+          nc.console('\x10I(' + JSON.stringify({ id, ...req }) + ')\n');
+          const re = new RegExp('@I (\\{[^\\n]*"id":' + id + ',"ok":(true|false)[^\\n]*\\})');
+          if (!(await nc.waitFor(re, 8000, from))) return undefined;
+          return JSON.parse(re.exec(nc.output().slice(from))![1]) as Record<string, unknown>;
+        };
+        const i = await asked(9001, { op: 'info' });
+        const st = await asked(9002, { op: 'test', step: 'storage' });
+        check(
+          "no card: the installer still gets answers, and the storage step fails card-fault with the card's own error (it passed before: the spool gave its nominal size)",
+          !!i && i.ok === true && !!st && st.error === 'card-fault',
+          `info ${i ? JSON.stringify({ ok: i.ok, error: i.error, recordings: i.recordings, spoolFiles: i.spoolFiles }) : 'no answer'}; storage ${st ? JSON.stringify({ error: st.error, why: st.why }) : 'no answer'}`
+        );
+      }
       await nc.stop();
     };
 

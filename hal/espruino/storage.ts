@@ -137,6 +137,13 @@ export function createFsSpool(
 
   return {
     capacity: function () {
+      // Asked by the installer's storage step: a card that cannot be listed or given its folder
+      // throws its own error ("Unable to mount media : NOT_READY" with none), not a nominal size.
+      try {
+        fs.readdirSync(DIR);
+      } catch (e) {
+        fs.mkdirSync(DIR);
+      }
       return capacityBytes;
     },
     used: usedBytes,
