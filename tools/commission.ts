@@ -697,10 +697,9 @@ async function configured(
 
 /**
  * What the installer looks for after the test press: the indicator on for at least 300 ms, three
- * times (`changes`: the LED's changes since the press, in order).
+ * times (`h`: the LED's changes since the press, in order).
  */
-export function threeLongBlinks(changes: { on: boolean; at: number }[]): boolean {
-  const h = changes;
+export function threeLongBlinks(h: { on: boolean; at: number }[]): boolean {
   return h.filter((e, i) => e.on && h[i + 1] && !h[i + 1].on && h[i + 1].at - e.at >= 300).length >= 3;
 }
 

@@ -16,11 +16,13 @@
  * the same flash file and card) and delivers what it owed; it answers the installer; memory at
  * every step beside the RAM budget (idle <= 5,700 variables in use, >= 1,200 free at the worst
  * moment, no out-of-memory); the prelude saw nothing the board would not do. Then a boot with no
- * card in the slot (every fs call fails as 2v29 does without one: the unit still reports and a held
- * panic is acknowledged; `ESPRUINO_WIFI_ONLY=nocard` runs only that). Then the installer's
- * real path (#18, tools/espruino-board/commission-port.ts): a board fresh from the factory is
- * commissioned and decommissioned by the installer tool through the Espruino tools' connection
- * code and CLI. `ESPRUINO_WIFI_ONLY=port` (diagnostic) runs only that part.
+ * card in the slot (every fs call fails as 2v29 does without one: the unit still reports, a held
+ * panic is acknowledged, and the installer gets answers). Then the installer's real path (#18,
+ * tools/espruino-board/commission-port.ts): a board fresh from the factory is commissioned and
+ * decommissioned by the installer tool through the Espruino tools' connection code and CLI. Then
+ * three more boots that must still protect: a full card, an unreadable card, and memory short at
+ * boot (2v29 interrupts the boot; the unit reports 300 zone 6). Diagnostics: `ESPRUINO_WIFI_ONLY=`
+ * `nocard` (the three card boots), `oom` (the short-memory boot), `port` (the installer's path).
  *
  * Run alone: `ESPRUINO_BIN=… npx tsx tools/espruino-wifi.ts`; tools/espruino-smoke.js runs it too.
  * KEEP=1 keeps the unit's folder (flash file, card, the interpreter's output) and prints where.
@@ -72,6 +74,20 @@ interface Step {
 }
 
 const n0 = (x: number) => x.toLocaleString('en-US');
+
+/** One installer request over a unit's console, as the tool sends it; its reply, or undefined after `ms`. */
+async function installerRequest(
+  u: BoardUnit,
+  id: number,
+  req: Record<string, unknown>,
+  ms: number
+): Promise<Record<string, unknown> | undefined> {
+  const from = u.output().length;
+  u.console('\x10I(' + JSON.stringify({ id, ...req }) + ')\n');
+  const re = new RegExp('@I (\\{[^\\n]*"id":' + id + ',"ok":(true|false)[^\\n]*\\})');
+  if (!(await u.waitFor(re, ms, from))) return undefined;
+  return JSON.parse(re.exec(u.output().slice(from))![1]) as Record<string, unknown>;
+}
 
 /** The RAM figures of a run, on the board (net of the harness), for `npm run bench`. */
 export interface WifiFigures {
@@ -285,9 +301,9 @@ export async function runWifiBoard(
       await fresh.stop();
     };
 
-    // ---- a boot that always protects (#17): no card in the slot. Every file-system call fails as
-    // the board's does without a card; the button, the reporter and the indicator must not care.
-    const CARD_FAULTS = {
+    // ---- a boot that always protects (#17): the card or the heap fails it (no card, a full card, an
+    // unreadable one, memory short at boot); the button, the reporter and the indicator must not care.
+    const BOOT_FAULTS = {
       nc: [
         'no-card',
         'no card in the slot (every fs call fails "Unable to mount media : NOT_READY", as 2v29 does without one)'
@@ -299,14 +315,14 @@ export async function runWifiBoard(
       ur: ['unreadable-card', 'a card whose files cannot be read (every read fails "Unable to read file : DISK_ERR")'],
       bl: ['out-of-memory', `memory short at boot (${n0(BALLAST)} variables taken before the image runs)`]
     };
-    const noCardPhase = async (
+    const faultyBootPhase = async (
       cfg: Config,
       layout: 'flash' | 'storage',
-      fault: keyof typeof CARD_FAULTS = 'nc'
+      fault: keyof typeof BOOT_FAULTS = 'nc'
     ): Promise<void> => {
       esp.restoreAp();
       const ncDir = await prepare(
-        CARD_FAULTS[fault][0],
+        BOOT_FAULTS[fault][0],
         true,
         layout === 'storage' ? JSON.stringify(cfg) : undefined,
         true,
@@ -352,7 +368,7 @@ export async function runWifiBoard(
             )
           : undefined;
       check(
-        CARD_FAULTS[fault][1] +
+        BOOT_FAULTS[fault][1] +
           (seeded.length > 0 ? ` with ${seeded.join(', ')} on it` : '') +
           (fault === 'bl'
             ? ': the boot runs out of memory in its evidence part, tells the centre (300 zone 6), and a held panic is acknowledged and shown'
@@ -362,18 +378,8 @@ export async function runWifiBoard(
       );
       if (fault === 'nc') {
         // The installer can still read what is wrong: the unit answers, and its storage step names the card.
-        const asked = async (
-          id: number,
-          req: Record<string, unknown>
-        ): Promise<Record<string, unknown> | undefined> => {
-          const from = nc.output().length;
-          nc.console('\x10I(' + JSON.stringify({ id, ...req }) + ')\n');
-          const re = new RegExp('@I (\\{[^\\n]*"id":' + id + ',"ok":(true|false)[^\\n]*\\})');
-          if (!(await nc.waitFor(re, 8000, from))) return undefined;
-          return JSON.parse(re.exec(nc.output().slice(from))![1]) as Record<string, unknown>;
-        };
-        const i = await asked(9001, { op: 'info' });
-        const st = await asked(9002, { op: 'test', step: 'storage' });
+        const i = await installerRequest(nc, 9001, { op: 'info' }, 8000);
+        const st = await installerRequest(nc, 9002, { op: 'test', step: 'storage' }, 8000);
         check(
           "no card: the installer still gets answers, and the storage step fails card-fault with the card's own error (it passed before: the spool gave its nominal size)",
           !!i && i.ok === true && !!st && st.error === 'card-fault',
@@ -435,14 +441,14 @@ export async function runWifiBoard(
     }
     if (process.env.ESPRUINO_WIFI_ONLY === 'nocard') {
       log('  DIAGNOSTIC RUN (ESPRUINO_WIFI_ONLY=nocard): only the boot without a card');
-      await noCardPhase(cfg, layout);
-      await noCardPhase(cfg, layout, 'fc');
-      await noCardPhase(cfg, layout, 'ur');
+      await faultyBootPhase(cfg, layout);
+      await faultyBootPhase(cfg, layout, 'fc');
+      await faultyBootPhase(cfg, layout, 'ur');
       return figures;
     }
     if (process.env.ESPRUINO_WIFI_ONLY === 'oom') {
       log('  DIAGNOSTIC RUN (ESPRUINO_WIFI_ONLY=oom): only the boot with memory short');
-      await noCardPhase(cfg, layout, 'bl');
+      await faultyBootPhase(cfg, layout, 'bl');
       return figures;
     }
     if (process.env.ESPRUINO_WIFI_ONLY === 'port') {
@@ -532,14 +538,7 @@ export async function runWifiBoard(
 
     // ---- installer requests on the console (docs/installer.md)
     let reqId = 100;
-    const ask = async (req: Record<string, unknown>, ms = W(8000)): Promise<Record<string, unknown> | undefined> => {
-      const id = ++reqId;
-      const from = mark();
-      unit.console('\x10I(' + JSON.stringify({ id, ...req }) + ')\n');
-      const re = new RegExp('@I (\\{[^\\n]*"id":' + id + ',"ok":(true|false)[^\\n]*\\})');
-      if (!(await unit.waitFor(re, ms, from))) return undefined;
-      return JSON.parse(re.exec(unit.output().slice(from))![1]) as Record<string, unknown>;
-    };
+    const ask = (req: Record<string, unknown>, ms = W(8000)) => installerRequest(unit, ++reqId, req, ms);
     const info = await ask({ op: 'info' });
     check(
       'installer info: the unit answers, with the SHA-256 of .bootcde computed on the interpreter',
@@ -830,12 +829,12 @@ export async function runWifiBoard(
     for (const s of steps) log(`      ${s.step.padEnd(40)} ${s.m ? fmt(s.m, overhead) : 'no answer'}`);
     await unit.stop();
 
-    await noCardPhase(cfg, layout);
+    await faultyBootPhase(cfg, layout);
 
     await portPhase(cfg);
-    await noCardPhase(cfg, layout, 'fc');
-    await noCardPhase(cfg, layout, 'ur');
-    await noCardPhase(cfg, layout, 'bl');
+    await faultyBootPhase(cfg, layout, 'fc');
+    await faultyBootPhase(cfg, layout, 'ur');
+    await faultyBootPhase(cfg, layout, 'bl');
   } finally {
     for (const u of units) await u.stop();
     if (process.env.KEEP) {
