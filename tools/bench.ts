@@ -541,7 +541,7 @@ async function interpreter(): Promise<void> {
       const per = Number(a[2]);
       const loop = Number(a[3]);
       const ring = Number(a[4]);
-      fig('plain per-sample JavaScript copy of one block (1,000 samples)', `${loop.toFixed(3)} ms`);
+      fig('plain per-sample JavaScript copy of one block (1,000 samples; median of 5)', `${loop.toFixed(3)} ms`);
       fig(
         'firmware, a block into the ring (median block)',
         `${ring.toFixed(3)} ms = 1/${(loop / Math.max(ring, 1e-6)).toFixed(0)} of the loop`,
