@@ -123,13 +123,17 @@ export function createInstaller(d: InstallerDeps): Installer {
     r.error = error;
     send(r);
   }
-  /** Recordings kept on the card and not yet uploaded; -1: unknown (no recorder). */
+  /** Recordings kept on the card and not yet uploaded; -1: unknown (no recorder, or no card). */
   function waiting(): number {
-    return d.recorder ? d.recorder.states().length : -1;
+    return d.recorder && spoolFiles() >= 0 ? d.recorder.states().length : -1;
   }
-  /** The card's files, or -1 when it cannot be read (no card). */
+  /**
+   * The card's files, or -1 when it cannot be read (no card). The board's spool lists nothing
+   * then, as 2v29's `fs` gives it nothing; `capacity` throws the card's own error.
+   */
   function spoolFiles(): number {
     try {
+      hal.storage.spool.capacity();
       return hal.storage.spool.list().length;
     } catch (e) {
       return -1;

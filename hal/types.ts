@@ -234,7 +234,10 @@ export interface Spool {
   readText(name: string): string | undefined;
   /** Remove a blob; absent names are ignored. */
   erase(name: string): void;
-  /** Names present, sorted. */
+  /**
+   * Names present, sorted. A card that cannot be read lists nothing (as `size` gives -1 and the
+   * reads `undefined`); its writes and `capacity` throw.
+   */
   list(): string[];
 }
 

@@ -62,7 +62,12 @@ export class SimSpoolMedia {
    * with `EIO` (a torn write; a power cut right after it is the usual case).
    */
   tearNextAppend: number | undefined;
-  /** No card, or one that cannot be read: every operation throws (`EIO`), listing included. */
+  /**
+   * No card, or one that cannot be read. As the board's spool (hal/espruino/storage.ts) answers
+   * when 2v29's every `fs` call fails ("Unable to mount media : NOT_READY"): writes, `read` and
+   * `capacity` throw (`EIO`); listing gives nothing, `size` -1, `readAt` and `readText`
+   * `undefined`, `used` 0, and `erase` does nothing.
+   */
   absent = false;
   /** Bytes rewritten in place (`writeAt` over existing bytes: the pre-trigger ring), for the wear figures. */
   rewritten = 0;
@@ -128,7 +133,7 @@ function createSimSpool(media: SimSpoolMedia): Spool {
     Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))));
   return {
     capacity: () => (media.check(), media.capacity),
-    used: () => (media.check(), media.used()),
+    used: () => (media.absent ? 0 : media.used()),
     write(name, data) {
       writable(name, 'writing');
       const old = media.blobs.get(name);
@@ -171,23 +176,23 @@ function createSimSpool(media: SimSpoolMedia): Spool {
       media.rewritten += add.length - grow;
     },
     readAt: (name, offset, length) => {
-      media.check();
+      if (media.absent) return undefined;
       const b = media.blobs.get(name);
       return b ? Buffer.from(b.subarray(offset, offset + length)).toString('latin1') : undefined;
     },
-    size: (name) => (media.check(), media.blobs.get(name)?.length ?? -1),
+    size: (name) => (media.absent ? -1 : (media.blobs.get(name)?.length ?? -1)),
     read: (name) => {
       media.check();
       const b = media.blobs.get(name);
       return b ? b.slice() : undefined;
     },
     readText: (name) => {
-      media.check();
+      if (media.absent) return undefined;
       const b = media.blobs.get(name);
       return b ? Buffer.from(b).toString('latin1') : undefined;
     },
-    erase: (name) => (media.check(), void media.blobs.delete(name)),
-    list: () => (media.check(), [...media.blobs.keys()].sort())
+    erase: (name) => void (media.absent || media.blobs.delete(name)),
+    list: () => (media.absent ? [] : [...media.blobs.keys()].sort())
   };
 }
 

@@ -423,10 +423,10 @@ describe('installer: failures are reported step by step, with a reason and a hin
   });
 });
 
-describe('installer: a unit whose recorder did not start still answers the installer', function () {
+describe('installer: a unit with no card still answers the installer', function () {
   this.timeout(60000);
 
-  it('no card at boot: info answers (recordings and card files unknown), the storage step names the card, the microphone step says the recorder is not running, and decommission needs force', async () => {
+  it('no card at boot: info answers (recordings and card files unknown), the storage step names the card, the microphone step still hears, and decommission needs force', async () => {
     const site = await createSimSite();
     try {
       const world = site.unit.sim.world;
@@ -441,8 +441,10 @@ describe('installer: a unit whose recorder did not start still answers the insta
       const storage = await s.request('test', { step: 'storage' });
       assert.equal(storage.error, 'card-fault');
       assert.match(String(storage.why), /no card/);
+      // The board's spool lists nothing without a card (as 2v29's fs gives it nothing), so the
+      // recorder runs on its RAM ring: the microphone is heard.
       const mic = await s.request('test', { step: 'mic', ms: 500 });
-      assert.equal(mic.error, 'no-recorder');
+      assert.equal(mic.ok, true, JSON.stringify(mic));
       const retire = await s.request('decommission', {});
       assert.equal(retire.error, 'no-recorder', 'the card may hold recordings not uploaded: not without force');
       assert.ok(!site.unit.app.journal.records().some((r) => r.k === 'retire'), 'not retired');

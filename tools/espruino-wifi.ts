@@ -381,8 +381,8 @@ export async function runWifiBoard(
         const i = await installerRequest(nc, 9001, { op: 'info' }, 8000);
         const st = await installerRequest(nc, 9002, { op: 'test', step: 'storage' }, 8000);
         check(
-          "no card: the installer still gets answers, and the storage step fails card-fault with the card's own error (it passed before: the spool gave its nominal size)",
-          !!i && i.ok === true && !!st && st.error === 'card-fault',
+          "no card: the installer still gets answers (recordings and card files unknown), and the storage step fails card-fault with the card's own error (it passed before: the spool gave its nominal size)",
+          !!i && i.ok === true && i.recordings === -1 && i.spoolFiles === -1 && !!st && st.error === 'card-fault',
           `info ${i ? JSON.stringify({ ok: i.ok, error: i.error, recordings: i.recordings, spoolFiles: i.spoolFiles }) : 'no answer'}; storage ${st ? JSON.stringify({ error: st.error, why: st.why }) : 'no answer'}`
         );
       }
