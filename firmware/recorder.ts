@@ -430,8 +430,7 @@ export function createRecorder(d: RecorderDeps): Recorder {
     const buf = ring.subarray(slot * E, slot * E + len);
     try {
       const h = d.crypto.sha256(buf.subarray(0, n));
-      // Only a short chunk has a tail to zero (fill walks the whole array on Espruino: 0.55 ms for 4,000 bytes).
-      if (n < len) buf.subarray(n).fill(0);
+      buf.fill(0, n);
       const e = encryptChunk(d.crypto, d.keys as SealKeys, buf, undefined, buf);
       ram.h.set(h, slot * 32);
       ram.v.set(e.v, slot * 16);
@@ -447,27 +446,35 @@ export function createRecorder(d: RecorderDeps): Recorder {
   function pump(): void {
     if (!cur) {
       if (onCard && count > 0) pumpIdle();
-    } else if (preCount > 0 || count > 0) writeOldest(cur);
-  }
-
-  /** The audio path's chunk (docs/footprint.md, "The audio path"): seal the oldest chunk and append it. */
-  function writeOldest(st: RecState): void {
+      return;
+    }
+    if (preCount === 0 && count === 0) return;
+    const st = cur;
     const fromCard = preCount > 0;
     const src = fromCard ? card : ram;
     const slot = fromCard ? preHead : head;
     const n = src.n[slot];
+    const s0 = src.s[slot];
+    const w0 = src.w[slot];
     if (base !== base) {
       // First chunk after a resume: the gap since the last written sample, from the wall clock.
       const expected = st.start + (st.ns * 1000) / st.rate;
       // A restart always loses audio: declare at least one sample even if the clock cannot tell.
-      const est = Math.max(1, Math.round(((src.w[slot] - expected) * st.rate) / 1000));
-      base = src.s[slot] - (st.ns + est);
+      const est = Math.max(1, Math.round(((w0 - expected) * st.rate) / 1000));
+      base = s0 - (st.ns + est);
       pendingWhy = 'boot';
     }
-    const s = src.s[slot] - base;
-    // No memory for the cipher's result: the chunk is lost and declared, the recording goes on.
-    if (!fromCard && !encryptSlot(slot)) return lost(st, 'no memory to seal it', false);
+    const s = s0 - base;
+    const t = Math.round(src.t[slot]);
+    const w = Math.round(w0);
     const seg = segmentName(st.r, st.sg);
+    if (!fromCard && !encryptSlot(slot)) {
+      // No memory for the cipher's result: the chunk is lost and declared, the recording goes on.
+      d.log.write('error', 'chunk ' + st.r + ':' + st.n + ' lost: no memory to seal it');
+      pendingWhy = 'spool';
+      release(false);
+      return;
+    }
     let c = '';
     let bytes = 0;
     try {
@@ -476,15 +483,28 @@ export function createRecorder(d: RecorderDeps): Recorder {
       // A RAM slot was encrypted once, in place, above (a busy card's next try sends the same
       // bytes); a place on the card is read back and checked against the hash its MAC will cover.
       const ct = fromCard ? spool.readAt(PRE_RING, slot * E, len) : ring.subarray(slot * E, slot * E + len);
-      if (ct === undefined || ct.length !== len || (fromCard && d.crypto.hex(d.crypto.sha256(ct)) !== d.crypto.hex(x)))
-        return lost(st, 'pre-trigger copy unreadable', true);
+      if (
+        ct === undefined ||
+        ct.length !== len ||
+        (fromCard && d.crypto.hex(d.crypto.sha256(ct)) !== d.crypto.hex(x))
+      ) {
+        d.log.write('error', 'pre-trigger chunk ' + st.r + ':' + st.n + ' unreadable on the card');
+        pendingWhy = 'spool';
+        release(fromCard);
+        return;
+      }
+      const v = src.v.subarray(slot * 16, slot * 16 + 16);
       const h = d.crypto.hex(src.h.subarray(slot * 32, slot * 32 + 32));
-      const t = Math.round(src.t[slot]);
-      const w = Math.round(src.w[slot]);
       const chain = chainOf(d.crypto, st.hd, st.r, st.n, s, n, t, w, h);
       c = d.crypto.hex(chain);
-      const f = { r: st.r, i: st.n, s: s, n: n, t: t, w: w, h: h, p: st.hd };
-      const head = sealHead(d.crypto, d.keys as SealKeys, f, chain, src.v.subarray(slot * 16, slot * 16 + 16), x, c);
+      const head = sealHead(
+        d.crypto,
+        d.keys as SealKeys,
+        { r: st.r, i: st.n, s: s, n: n, t: t, w: w, h: h, p: st.hd },
+        chain,
+        v,
+        x
+      );
       bytes = head.length + ct.length;
       // One append: the header line, then the ciphertext.
       spool.append(seg, [head, ct]);
@@ -505,7 +525,10 @@ export function createRecorder(d: RecorderDeps): Recorder {
       return;
     }
     const gap = s > st.ns;
-    if (gap) st.gaps.push({ i: st.n, s: s - st.ns, why: pendingWhy || WHY[src.why[slot]] || 'mic' });
+    if (gap) {
+      const why = pendingWhy || WHY[src.why[slot]] || 'mic';
+      st.gaps.push({ i: st.n, s: s - st.ns, why: why });
+    }
     pendingWhy = '';
     st.n++;
     st.ns = s + n;
@@ -514,16 +537,9 @@ export function createRecorder(d: RecorderDeps): Recorder {
     // Saved every SAVE_EVERY chunks, and at once when a gap is declared (its reason is not in the
     // records, which boot reads back).
     if (gap || st.n % SAVE_EVERY === 0) persist(st);
-    if (full) trouble(false);
+    trouble(false);
     release(fromCard); // (closes the recording when this was its last chunk)
     work();
-  }
-
-  /** The oldest chunk could not be sealed or read: lost and declared, the recording goes on. */
-  function lost(st: RecState, why: string, fromCard: boolean): void {
-    d.log.write('error', 'chunk ' + st.r + ':' + st.n + ' lost: ' + why);
-    pendingWhy = 'spool';
-    release(fromCard);
   }
 
   /** The oldest chunk has been written (or lost): the pre-trigger entry on the card, or the RAM slot. */
@@ -553,11 +569,6 @@ export function createRecorder(d: RecorderDeps): Recorder {
   let listener: ((block: Uint8Array) => void) | undefined;
   let lastBlock = clock.now();
 
-  /**
-   * A block from the microphone. The audio path (docs/footprint.md, "The audio path"): Espruino
-   * lexes every token it passes, taken or not, so the common case runs straight through and the
-   * rare ones are short. (A function used once is no help: the minifier puts it back inline.)
-   */
   function onBlock(block: Uint8Array, overrun: number): void {
     const now = clock.now();
     lastBlock = now;
@@ -568,18 +579,16 @@ export function createRecorder(d: RecorderDeps): Recorder {
       lostWhy = 1;
       closeFilling();
     }
-    if (count >= slots) {
-      // Idle with the pre-trigger audio on the card, the card has not taken the oldest slot: it
-      // goes (declared if recorded around). Otherwise the card has stalled longer than the slack:
-      // drop, never overwrite.
-      if (!cur && onCard) dropHead(2);
-      else {
-        dropped++;
-        live += bs;
-        lostWhy = 2;
-        pump();
-        return;
-      }
+    if (count >= slots && !cur && onCard) {
+      // Idle and the card has not taken the oldest slot: it goes (declared if recorded around).
+      dropHead(2);
+    } else if (count >= slots) {
+      // No free slot: the card has stalled longer than the slack. Drop, never overwrite.
+      dropped++;
+      live += bs;
+      lostWhy = 2;
+      pump();
+      return;
     }
     const f = (head + count) % slots;
     const at = ram.n[f];
@@ -589,14 +598,13 @@ export function createRecorder(d: RecorderDeps): Recorder {
       ram.w[f] = clock.wall() - blockMs;
       ram.why[f] = lostWhy;
       lostWhy = 0;
-      sE[f] = 0;
     }
+    if (at === 0) sE[f] = 0;
     ring.set(block, f * E + at);
     ram.n[f] = at + bs;
     live += bs;
     if (at + bs >= cs) completed();
-    // Only a call with work to do: pump's body is lexed on every call, even one that returns at once.
-    if (count > 0 || preCount > 0) pump();
+    pump();
   }
 
   /** Write every chunk waiting, oldest first, while the card takes them. */

@@ -61,30 +61,35 @@ function macOf(crypto: Crypto, k: SealKeys, chain: Uint8Array, iv: Uint8Array, x
  * The encryption half of the seal, for audio whose place in a recording is not known yet (the
  * pre-trigger ring on the card, firmware/recorder.ts): AES-256-CBC under a fresh IV into `out`,
  * and the ciphertext's SHA-256, which the MAC covers. `sealHead` finishes the seal once the chunk's
- * chain value is known, without touching the ciphertext again. `plain` is whole AES blocks (the
- * recorder's slot is zero-padded in place; `seal` pads a copy).
+ * chain value is known, without touching the ciphertext again.
  */
 export function encryptChunk(
   crypto: Crypto,
   k: SealKeys,
-  plain: Uint8Array,
+  audio: Uint8Array,
   iv?: Uint8Array,
   out?: Uint8Array
 ): { v: Uint8Array; ct: Uint8Array; x: Uint8Array } {
+  const len = sealedLength(audio.length);
+  let plain = audio;
+  if (len !== audio.length) {
+    // Only a short chunk (before a gap, at the end) needs a padded copy.
+    plain = new Uint8Array(len);
+    plain.set(audio);
+  }
   const v = iv || crypto.randomBytes(16);
   const ct = crypto.aesCbcEncrypt(k.enc, v, plain, out);
   return { v: v, ct: ct, x: crypto.sha256(ct) };
 }
 
-/** The header line (with its newline) of a chunk encrypted under IV `v` whose ciphertext hashes to `x`; its chain value `c` in hex. */
+/** The header line (with its newline) of a chunk encrypted under IV `v` whose ciphertext hashes to `x`. */
 export function sealHead(
   crypto: Crypto,
   k: SealKeys,
   f: { r: string; i: number; s: number; n: number; t: number; w: number; h: string; p: string },
   chain: Uint8Array,
   v: Uint8Array,
-  x: Uint8Array,
-  c: string
+  x: Uint8Array
 ): string {
   const head: ChunkHeader = {
     r: f.r,
@@ -95,7 +100,7 @@ export function sealHead(
     w: f.w,
     h: f.h,
     p: f.p,
-    c: c,
+    c: crypto.hex(chain),
     v: crypto.hex(v),
     m: macOf(crypto, k, chain, v, x)
   };
@@ -117,14 +122,8 @@ export function seal(
   iv?: Uint8Array,
   out?: Uint8Array
 ): { head: string; ct: Uint8Array } {
-  let plain = audio;
-  if (sealedLength(audio.length) !== audio.length) {
-    // Only a short chunk (before a gap, at the end) needs a padded copy.
-    plain = new Uint8Array(sealedLength(audio.length));
-    plain.set(audio);
-  }
-  const e = encryptChunk(crypto, k, plain, iv, out);
-  return { head: sealHead(crypto, k, f, chain, e.v, e.x, crypto.hex(chain)), ct: e.ct };
+  const e = encryptChunk(crypto, k, audio, iv, out);
+  return { head: sealHead(crypto, k, f, chain, e.v, e.x), ct: e.ct };
 }
 
 /** Whether a header's MAC matches its ciphertext (byte string or bytes). */

@@ -36,8 +36,6 @@ export function createEspruinoCrypto(jsAes?: JsAes): Crypto {
   const c = global.require('crypto');
   const nativeAes = c.AES;
   const NATIVE_AES = !jsAes;
-  /** Chunks' pieces go straight to the native call (aesInto). */
-  const FAST = NATIVE_AES && !!nativeAes;
   let pool: Uint8Array = new Uint8Array(32);
   let counter = 0;
   /** The last native AES call found no free run for its result (see aes). */
@@ -90,12 +88,15 @@ export function createEspruinoCrypto(jsAes?: JsAes): Crypto {
     return sha256(outer);
   }
 
-  /** `tried`: the native call was made for these bytes and refused (aesInto): a block at a time. */
-  function aes(enc: boolean, key: Uint8Array, iv: Uint8Array, data: Uint8Array, tried?: boolean): Uint8Array {
+  /** `piece`: a piece of a chunk (aesInto), whose result may take the spare's run. */
+  function aes(enc: boolean, key: Uint8Array, iv: Uint8Array, data: Uint8Array, piece?: boolean): Uint8Array {
     // Typed arrays go in as they are: on Espruino `slice()` of one returns a plain Array.
     if (nativeAes && data.length % 16 === 0 && iv.length === 16) {
       const opts = { iv: iv, mode: 'CBC' as const };
-      const r = tried ? 0 : enc ? nativeAes.encrypt(data, key, opts) : nativeAes.decrypt(data, key, opts);
+      // Only a chunk's piece: a frame or a reply finds a small run anywhere, and would leave the
+      // spare's run unheld until the next chunk.
+      if (piece) spare = undefined;
+      const r = enc ? nativeAes.encrypt(data, key, opts) : nativeAes.decrypt(data, key, opts);
       if (r) return new Uint8Array(r);
       // No free run as long as the result ("Not enough memory for result": after its own garbage
       // collection the interpreter found no aligned run of the result's variables): the same
@@ -123,30 +124,23 @@ export function createEspruinoCrypto(jsAes?: JsAes): Crypto {
    * 2,048-byte pieces failed at idle, 512-byte pieces during a recording (a free run of 40
    * variables could not be found), 256-byte pieces (21) 13-21 times a run, and 128-byte pieces
    * (11) 18 times. With the spare run held (AES_SPARE), 256-byte pieces were refused 0-1 times a
-   * run and 512-byte ones not in the runs so far. After a refused piece the rest of the chunk goes
-   * in 64-byte pieces (6 variables), and a block at a time after a second refusal.
-   *
-   * The audio path (docs/footprint.md, "The audio path"): a piece is the native call itself, not a
-   * call of aes(), whose untaken branches Espruino would lex on every piece.
+   * run and 512-byte ones not in the runs so far. After a refusal the rest of the chunk still goes
+   * in smaller pieces.
    */
   function aesInto(key: Uint8Array, iv: Uint8Array, data: Uint8Array, out: Uint8Array): Uint8Array {
-    const opts = { iv: iv, mode: 'CBC' as const };
+    let v = iv;
     let piece = AES_PIECE;
     refused = false;
     for (let o = 0; o < data.length;) {
       const end = o + piece < data.length ? o + piece : data.length;
-      const p = data.subarray(o, end);
-      const fast = piece === AES_PIECE && FAST;
-      spare = undefined;
-      let r = fast ? nativeAes.encrypt(p, key, opts) : 0;
-      out.set(r ? new Uint8Array(r as ArrayBuffer) : aes(true, key, opts.iv, p, fast), o);
-      // The result is freed, and its run taken again at once (before anything else can take its
-      // first variables from the head of the free list), and held until the next piece. Still
-      // held by `r`, the spare would be looked for along the whole free list instead.
-      r = 0;
+      out.set(aes(true, key, v, data.subarray(o, end), true), o);
+      // The result is freed: the run is taken again at once (before anything else can take its
+      // first variables from the head of the free list), and held until the next piece.
       if (!spare && NATIVE_AES) spare = new Uint8Array(AES_SPARE);
-      opts.iv = out.subarray(end - 16, end);
+      v = out.subarray(end - 16, end);
       o = end;
+      // After a refused piece the heap has no such run: the rest of the chunk in 64-byte pieces
+      // (6 variables), and a block at a time after a second refusal.
       if (refused) piece = piece > 64 ? 64 : 16;
       refused = false;
     }
