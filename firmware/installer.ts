@@ -123,9 +123,12 @@ export function createInstaller(d: InstallerDeps): Installer {
     r.error = error;
     send(r);
   }
-  /** Recordings kept on the card and not yet uploaded; -1: unknown (no recorder, or no card). */
-  function waiting(): number {
-    return d.recorder && spoolFiles() >= 0 ? d.recorder.states().length : -1;
+  /**
+   * Recordings kept on the card and not yet uploaded; -1: unknown (no recorder, or the card
+   * cannot be read: `readable` false).
+   */
+  function waiting(readable: boolean): number {
+    return d.recorder && readable ? d.recorder.states().length : -1;
   }
   /**
    * The card's files, or -1 when it cannot be read (no card). The board's spool lists nothing
@@ -176,6 +179,7 @@ export function createInstaller(d: InstallerDeps): Installer {
 
   function info(id: unknown): void {
     const image = hal.system.firmwareImage();
+    const files = spoolFiles();
     ok(id, {
       unit: cfg.unitId,
       account: cfg.account,
@@ -184,12 +188,12 @@ export function createInstaller(d: InstallerDeps): Installer {
       fwHash: image ? hal.crypto.hex(hal.crypto.sha256(image)) : '',
       commissioned: cfg.service.start !== '',
       locked: !!records.read(PASSWORD_RECORD),
-      recordings: waiting(),
+      recordings: waiting(files >= 0),
       // Events still owed to the centre, and the service start: an interpreter update erases both
       // (tools/interpreter-update.ts refuses while any is owed and gives the start back after).
       pending: d.reporter.pending(),
       serviceStart: cfg.service.start,
-      spoolFiles: spoolFiles(),
+      spoolFiles: files,
       time: clock.wall(),
       // The stored config's hash, not its text: a long reply overflows the console (docs/installer.md).
       configSha256: hal.crypto.hex(hal.crypto.sha256(readStoredConfig(records).text))
@@ -336,7 +340,8 @@ export function createInstaller(d: InstallerDeps): Installer {
       spoolFree: free,
       spoolCapacity: capacity,
       recordingBytes: need,
-      waiting: waiting()
+      // The card's capacity was read above.
+      waiting: waiting(true)
     };
     if (free < need) fail(id, 'spool-small', o);
     else if (records.free() < 4096) fail(id, 'flash-full', o);
@@ -432,7 +437,7 @@ export function createInstaller(d: InstallerDeps): Installer {
       return;
     }
     // Without a recorder the card's recordings are not known: erasing them needs force too.
-    const owed = waiting();
+    const owed = waiting(spoolFiles() >= 0);
     const discarded = owed < 0 ? 0 : owed;
     if (owed < 0 && !force) {
       fail(id, 'no-recorder');
