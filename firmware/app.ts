@@ -229,13 +229,13 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
   // The console, locked at once with the stored password; its installer module (loaded from its
   // own sector only while used) also holds the full config check.
   const front = createConsoleFront(hal, records, log, function () {
-    if (!rep || !journal) return undefined;
+    if (!reporter || !journal) return undefined;
     return {
       hal: hal,
       records: records,
       config: cfg,
-      reporter: rep,
-      recorder: rec,
+      reporter: reporter,
+      recorder: recorder,
       journal: journal,
       blink: function (p: { steps: number[] }) {
         indicator.play(p);
@@ -250,10 +250,12 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
   let cfg: Config = boot.cfg;
   front.release();
 
+  // Made below in order (journal, reporter, alarm, recorder); a callback made before one of them
+  // checks that it exists.
   let journal: Journal | undefined;
-  let rep: Reporter | undefined;
-  let rec: Recorder | undefined;
+  let reporter: Reporter | undefined;
   let alarm: AlarmRunner | undefined;
+  let recorder: Recorder | undefined;
   let triggers = 0;
   /** Holds recognised before the alarm machine exists (the boot is still going on). */
   let early = 0;
@@ -279,7 +281,7 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
       };
       const net = clock.after(0, raise);
       try {
-        if (rec) rec.begin(heldMs);
+        if (recorder) recorder.begin(heldMs);
       } finally {
         clock.cancel(net);
         raise();
@@ -335,36 +337,42 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
     segmentBytes: JOURNAL_SEGMENT_BYTES,
     maxSegments: JOURNAL_SEGMENTS,
     retain: function (all: JournalRecord[]) {
-      if (rep) return rep.retain(all);
+      if (reporter) return reporter.retain(all);
       // Before the reporter has read the journal: keep every event and reservation.
       const keep: JournalRecord[] = [];
       for (let i = 0; i < all.length; i++) if (all[i].k === 'ev' || all[i].k === 'sq') keep.push(all[i]);
       return keep;
     }
   };
-  const jrn: Journal =
+  journal =
     part('journal', function () {
       return createJournal(records, clock, hal.crypto, journalOptions);
     }) || createJournal(createRamStore(), clock, hal.crypto, journalOptions);
-  journal = jrn;
   // Lines the journal could not read, and records the flash store found damaged (not torn by a
   // power cut): reported once (300 zone 8).
-  const corrupt = jrn.corruptAtOpen() + ((records as FlashStore).stats ? (records as FlashStore).stats().damaged : 0);
+  const corrupt =
+    journal.corruptAtOpen() + ((records as FlashStore).stats ? (records as FlashStore).stats().damaged : 0);
   // Read once for the reporter and the alarm; released after boot (closures keep their scope).
-  let history: JournalRecord[] = part('history', jrn.records) || [];
+  let history: JournalRecord[] = part('history', journal.records) || [];
   const cause = hal.system.resetCause();
   const lastWhy = health.lastWhy;
   part('boot record', function () {
-    jrn.append('boot', { fw: FIRMWARE_VERSION, board: hal.system.board, cause: cause, why: lastWhy, unit: cfg.unitId });
-    if (corrupt > 0) jrn.append('jrn-bad', { lines: corrupt });
-    if (rejected !== '') jrn.append('cfg-bad', { why: rejected });
+    journal.append('boot', {
+      fw: FIRMWARE_VERSION,
+      board: hal.system.board,
+      cause: cause,
+      why: lastWhy,
+      unit: cfg.unitId
+    });
+    if (corrupt > 0) journal.append('jrn-bad', { lines: corrupt });
+    if (rejected !== '') journal.append('cfg-bad', { why: rejected });
   });
   if (rejected !== '') log.write('error', 'config refused: ' + rejected);
   log.write('info', 'boot ' + FIRMWARE_VERSION + ' unit ' + cfg.unitId + ' on ' + hal.system.board);
   if (cfg.indicator.bootFlash) indicator.play(BOOT_FLASH);
   let reach = true;
   /** Whether anyone can be reported to: shown, journalled and logged at each change. */
-  function reachable(ok: boolean): void {
+  const reachable = function (ok: boolean): void {
     if (ok === reach) return;
     reach = ok;
     indicator.standing(ok ? undefined : NO_REPORT);
@@ -373,18 +381,18 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
       ok ? 'a receiver can be reached again' : 'no receiver can be reached: alarms are journalled and retried'
     );
     part('reach record', function () {
-      jrn.append('reach', { ok: ok ? 1 : 0 });
+      journal.append('reach', { ok: ok ? 1 : 0 });
     });
-  }
+  };
   // A unit with no receivers (uncommissioned, or a config that lost them) reports to no one.
   if (cfg.report.receivers.length === 0) reachable(false);
 
-  rep = part('reporter', function () {
+  reporter = part('reporter', function () {
     return createReporter({
       clock: clock,
       crypto: hal.crypto,
       log: log,
-      journal: jrn,
+      journal: journal,
       history: history,
       links: hal.links,
       config: cfg,
@@ -396,18 +404,16 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
       onReach: guard.wrap('reach', reachable)
     });
   });
-  if (!rep) {
+  if (!reporter) {
     // Nothing can be sent: show it, restart (within the budget) and try again.
     reachable(false);
     health.fault('reporter', 'could not start');
-  }
-  const reporter = rep;
-  if (reporter) health.watch(reporter.stuck, 'reporter');
+  } else health.watch(reporter.stuck, 'reporter');
   let insecure = false;
   for (let i = 0; i < cfg.report.receivers.length; i++) if (!cfg.report.receivers[i].key) insecure = true;
   if (insecure)
     part('insecure record', function () {
-      jrn.append('insecure', {});
+      journal.append('insecure', {});
     });
   function report(code: number, qualifier: number, zone: number, x?: string): void {
     if (reporter) reporter.report(code, qualifier, zone, x);
@@ -423,7 +429,8 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
 
   const alarmReport = guard.wrap('report', function (code: number, qualifier: number, zone: number) {
     // A panic or duress during a recording names it, so the operator can find the audio.
-    const ref = rec && qualifier === 1 && (code === cfg.report.panicCode || code === CID.DURESS) ? rec.ref() : '';
+    const ref =
+      recorder && qualifier === 1 && (code === cfg.report.panicCode || code === CID.DURESS) ? recorder.ref() : '';
     report(code, qualifier, zone, ref ? 'V' + ref : undefined);
   });
 
@@ -433,7 +440,7 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
     : undefined;
   history = [];
   if (resumed) log.write('warn', 'alarm still active from before the restart: resumed');
-  const alarmRunner = createAlarmRunner(
+  alarm = createAlarmRunner(
     clock,
     {
       panicCode: cfg.report.panicCode,
@@ -459,8 +466,7 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
     },
     resumed
   );
-  alarm = alarmRunner;
-  for (; early > 0; early--) alarmRunner.dispatch({ type: 'trigger' });
+  for (; early > 0; early--) alarm.dispatch({ type: 'trigger' });
 
   // 4. The supervised inputs and the service period (the installer's console is up since step 1).
   const inputs = part('inputs', function () {
@@ -478,12 +484,12 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
     if (stage === '') return;
     log.write('error', 'boot cut short in ' + stage);
     part('boot record', function () {
-      jrn.append('boot-fail', { w: stage, e: 'interrupted' });
+      journal.append('boot-fail', { w: stage, e: 'interrupted' });
     });
     report(CID.TROUBLE, 1, BOOT_CUT_ZONE);
   });
   const keys = cfg.evidence ? sealKeys(hal.crypto, cfg.evidence.key) : undefined;
-  rec = part('recorder', function () {
+  recorder = part('recorder', function () {
     return createRecorder({
       clock: clock,
       crypto: hal.crypto,
@@ -498,7 +504,6 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
       report: alarmReport
     });
   });
-  const recorder = rec;
   if (recorder) {
     health.watch(function () {
       const quiet = recorder.silentFor();
@@ -540,7 +545,7 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
     if (inputs) inputs.stop();
     if (service) service.stop();
     press.stop();
-    alarmRunner.stop();
+    if (alarm) alarm.stop();
     if (reporter) reporter.stop();
     indicator.standing(undefined);
     indicator.off();
@@ -553,7 +558,7 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
       return cfg;
     },
     status: function () {
-      const a = alarmRunner.state();
+      const a = alarm.state();
       return {
         mode: a.mode,
         cancelled: a.cancelled,
@@ -568,7 +573,7 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
         stored: recorder ? recorder.states().length : 0
       };
     },
-    journal: jrn,
+    journal: journal,
     recorder: recorder as Recorder,
     uploader: uploader,
     service: service as ServiceWatch,
