@@ -600,6 +600,9 @@ export async function runWifiBoard(
     unit.ctl('R');
     let t = Date.now();
     await press(2000);
+    // The worst moment the RAM budget names (issue #17): the alarm in flight on both paths, the
+    // recording just begun, its upload about to start, and an installer request arriving.
+    const during = ask({ op: 'info' }, W(20000));
     const p1 = await waitEvent(
       [primary],
       (e) => !!e.cid && e.cid.code === '120' && e.cid.qualifier === 1 && e.reply === 'ACK' && e.at >= t,
@@ -633,6 +636,15 @@ export async function runWifiBoard(
         ? `recording ${rec.rid}: ${rec.chunks} chunks stored`
         : `nothing uploaded; ESP8266 sockets ${esp.stats.connects}, bytes out ${n0(esp.stats.bytesOut)}`
     );
+    const duringInfo = await during;
+    // And another while the recording's chunks are going out.
+    const duringPaths = await ask({ op: 'test', step: 'paths' }, W(15000));
+    check(
+      'installer requests during the alarm, the recording and its upload are answered (the worst moment of the RAM budget)',
+      !!duringInfo && duringInfo.ok === true && !!duringPaths && duringPaths.ok === true,
+      `info ${duringInfo ? JSON.stringify({ ok: duringInfo.ok, recordings: duringInfo.recordings, pending: duringInfo.pending, error: duringInfo.error }) : 'no answer'}; paths ${duringPaths ? JSON.stringify({ ok: duringPaths.ok, error: duringPaths.error }) : 'no answer'}`
+    );
+    await mem('installer requests during the recording and its upload');
 
     // ---- Wi-Fi cut: the next panic over cellular
     esp.cutAp();
