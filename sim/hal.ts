@@ -69,6 +69,12 @@ export class SimSpoolMedia {
    * `undefined`, `used` 0, and `erase` does nothing.
    */
   absent = false;
+  /**
+   * A card whose files cannot be read (2v29: "Unable to read file : DISK_ERR"), as the board's
+   * spool answers then: `readAt` and `readText` give `undefined` (they catch), `read` throws
+   * (`readFileSync` unguarded); listing, sizes and writes still work.
+   */
+  unreadable = false;
   /** Bytes rewritten in place (`writeAt` over existing bytes: the pre-trigger ring), for the wear figures. */
   rewritten = 0;
   constructor(public capacity = 4 * 1024 * 1024) {}
@@ -176,18 +182,19 @@ function createSimSpool(media: SimSpoolMedia): Spool {
       media.rewritten += add.length - grow;
     },
     readAt: (name, offset, length) => {
-      if (media.absent) return undefined;
+      if (media.absent || media.unreadable) return undefined;
       const b = media.blobs.get(name);
       return b ? Buffer.from(b.subarray(offset, offset + length)).toString('latin1') : undefined;
     },
     size: (name) => (media.absent ? -1 : (media.blobs.get(name)?.length ?? -1)),
     read: (name) => {
       media.check();
+      if (media.unreadable) throw Object.assign(new Error(`Unable to read file : DISK_ERR`), { code: 'EIO' });
       const b = media.blobs.get(name);
       return b ? b.slice() : undefined;
     },
     readText: (name) => {
-      if (media.absent) return undefined;
+      if (media.absent || media.unreadable) return undefined;
       const b = media.blobs.get(name);
       return b ? Buffer.from(b).toString('latin1') : undefined;
     },

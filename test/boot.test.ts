@@ -63,6 +63,31 @@ describe('boot: the button is watched whatever fails after it', function () {
     assert.equal(rig.unit!.sim.world.boots.length, 2, 'no restart: the full card is not a fault to reset for');
   });
 
+  it('a card whose files cannot be read at boot (reads fail as 2v29 fails them: DISK_ERR), with a recording to resume on it: the alarm still goes, no restart over it', async () => {
+    await recordingThenCut((card) => {
+      card.unreadable = true;
+    });
+    const before = panics();
+    rig.unit!.sim.world.button.press(2000);
+    await rig.until(() => panics() > before, 15_000);
+    assert.ok(panics() > before, 'the panic after the boot reached the centre');
+    assert.equal(rig.unit!.sim.world.boots.length, 2, 'no restart: an unreadable card is not a fault to reset for');
+  });
+
+  it('a recording whose chunk file is missing at boot (its state on the card, its segment gone): the alarm still goes, no restart over it', async () => {
+    let gone: string[] = [];
+    await recordingThenCut((card) => {
+      gone = [...card.blobs.keys()].filter((n) => /\.EVD$/.test(n));
+      for (const n of gone) card.blobs.delete(n);
+    });
+    assert.ok(gone.length > 0, 'the recording had a segment file on the card before the cut');
+    const before = panics();
+    rig.unit!.sim.world.button.press(2000);
+    await rig.until(() => panics() > before, 15_000);
+    assert.ok(panics() > before, 'the panic after the boot reached the centre');
+    assert.equal(rig.unit!.sim.world.boots.length, 2, 'no restart: a missing file is not a fault to reset for');
+  });
+
   it('a microphone that will not start: the recorder is lost, the button, the reporter and the watchdog are not', async () => {
     rig = await createRig(() => fake.clock);
     const u = rig.boot();
