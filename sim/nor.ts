@@ -1,7 +1,8 @@
 /**
  * Simulated NOR flash sectors (the HAL's `FlashArea`, hal/types.ts) with the hardware's rules, so a
  * store that passes here does not break on the board:
- * - erase sets a whole sector to 0xFF and takes time (`eraseMs`, 16 KB on the STM32F4: ~250 ms);
+ * - erase sets a whole sector to 0xFF, at once: the ~250 ms a 16 KB erase stalls the STM32F4 is not
+ *   modelled in time (`eraseMs` only records it; a sector rotates about 21 times in six months);
  * - a write programs whole 4-byte words, may only turn bits 1 → 0, and a word that is not erased
  *   is refused (as the HAL refuses it on the board);
  * - an address outside the area is refused;
@@ -38,7 +39,7 @@ export class SimNorFlash {
   constructor(
     readonly sectorBytes = 16 * 1024,
     readonly sectors = 2,
-    /** Simulated time one erase takes, ms (for `busyFor`). */
+    /** The time one erase takes on the board, ms (recorded, not simulated: see above). */
     readonly eraseMs = 250
   ) {
     this.bytes = new Uint8Array(sectorBytes * sectors).fill(0xff);
