@@ -264,8 +264,10 @@ export function createRecorder(d: RecorderDeps): Recorder {
     // With the pre-trigger audio on the card one slot is enough where the spool's writes block
     // (the device's card): the slot is on the card before the next block is taken.
     slots = Math.max(onCard ? 1 : 2, Math.floor(d.audioBytes / cs));
+    // With the pre-trigger audio on the card this is the board's usual boot (its heap leaves one
+    // slot beside the reserve): no warning at every boot. Pre-trigger audio lost is one.
     d.log.write(
-      'warn',
+      onCard ? 'info' : 'warn',
       'audio ring cut to ' +
         slots +
         ' chunks to fit ' +
