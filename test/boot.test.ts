@@ -37,6 +37,8 @@ describe('boot: the button is watched whatever fails after it', function () {
     await rig.run(3000);
   }
 
+  /** The unit's log so far, one message a line. */
+  const logText = () => rig.unit!.sim.world.log.map((l) => l.message).join('\n');
   /** A held panic after that boot reaches the centre. */
   async function panicAfterBoot(): Promise<void> {
     const before = panics();
@@ -50,7 +52,7 @@ describe('boot: the button is watched whatever fails after it', function () {
       card.absent = true;
     });
     await panicAfterBoot();
-    const log = rig.unit!.sim.world.log.map((l) => l.message).join('\n');
+    const log = logText();
     // The card lists nothing and refuses every write: the unit says so and goes on protecting.
     assert.match(log, /pre-trigger audio not kept on the card: EIO/);
     assert.match(log, /recording \d+ state not saved: EIO/);
@@ -72,10 +74,7 @@ describe('boot: the button is watched whatever fails after it', function () {
     await panicAfterBoot();
     assert.equal(rig.unit!.sim.world.boots.length, 2, 'no restart: an unreadable card is not a fault to reset for');
     // The pre-trigger audio it could not read back is declared lost, not sealed as if it were there.
-    assert.match(
-      rig.unit!.sim.world.log.map((l) => l.message).join('\n'),
-      /pre-trigger chunk \d+:\d+ unreadable on the card/
-    );
+    assert.match(logText(), /pre-trigger chunk \d+:\d+ unreadable on the card/);
   });
 
   it('a recording whose chunk file is missing at boot (its state on the card, its segment gone): the alarm still goes, no restart over it', async () => {
@@ -88,7 +87,7 @@ describe('boot: the button is watched whatever fails after it', function () {
     await panicAfterBoot();
     assert.equal(rig.unit!.sim.world.boots.length, 2, 'no restart: a missing file is not a fault to reset for');
     // The uploader finds the chunk gone and says so (the verifier will show the loss).
-    assert.match(rig.unit!.sim.world.log.map((l) => l.message).join('\n'), /chunk \d+:\d+ unreadable on the spool/);
+    assert.match(logText(), /chunk \d+:\d+ unreadable on the spool/);
   });
 
   it('a microphone that will not start: the recorder is lost, the button, the reporter and the watchdog are not', async () => {
@@ -103,11 +102,7 @@ describe('boot: the button is watched whatever fails after it', function () {
     }, true);
     u.powerCut();
     await rig.run(2000);
-    assert.match(
-      rig.unit!.sim.world.log.map((l) => l.message).join('\n'),
-      /recorder failed at boot: ADC busy/,
-      'the microphone refused, and the recorder with it'
-    );
+    assert.match(logText(), /recorder failed at boot: ADC busy/, 'the microphone refused, and the recorder with it');
     await holdAndWait();
     assert.ok(panicAcked());
     // Watchdog still kicked: no reset in 60 s.
@@ -127,7 +122,7 @@ describe('boot: the button is watched whatever fails after it', function () {
     }, true);
     u.powerCut();
     await rig.run(3000);
-    const log = rig.unit!.sim.world.log.map((l) => l.message).join('\n');
+    const log = logText();
     assert.doesNotMatch(log, /recorder failed at boot/, 'the recorder did not see it: nothing catches it');
     assert.match(log, /boot cut short in recorder/);
     await rig.until(() => rig.alarms().some((e) => cid(e) === '1 300 006'), 15_000);
