@@ -152,11 +152,19 @@ export function createFlashStore(flash: FlashArea, crypto: Crypto): FlashStore {
 
   function boot(): void {
     for (let s = 0; s < N; s++) {
-      const h = flash.read(s, 0, HEAD);
-      const seq = h.substr(0, 4) === MAGIC ? parseInt(h.substr(4, 8), 16) : -1;
-      seqs.push(seq >= 0 ? seq : -1);
+      // A header a power cut tore (written word by word, so its last word is the check) is no header.
+      const seq = parseInt(flash.read(s, 4, 8), 16);
+      seqs.push(flash.read(s, 0, HEAD) === header(seq) ? seq : -1);
     }
-    const o = order();
+    let o = order();
+    // Every sector in use: a power cut stopped a rotation between its start and its erase. The
+    // newest then holds only copies of the oldest's live records, and a torn one may have ended
+    // it: it is erased and the rotation done again (the index is built without it).
+    const redo = o.length === N;
+    if (redo) {
+      seqs[o[N - 1]] = -1;
+      o = order();
+    }
     for (let k = 0; k < o.length; k++) {
       const s = o[k];
       const end = scan(
@@ -182,14 +190,16 @@ export function createFlashStore(flash: FlashArea, crypto: Crypto): FlashStore {
       }
     }
     if (active < 0) start(0, 1);
-    // Every sector in use: a power cut stopped a rotation between its start and its erase.
-    const o2 = order();
-    if (o2.length === N) free(o2[0], 0);
+    if (redo) rotate(0);
   }
 
   /** Make sector `s` the written one, numbered `seq`. */
+  function header(seq: number): string {
+    return MAGIC + hexN(seq, 8) + '    ';
+  }
+
   function start(s: number, seq: number): void {
-    flash.write(s, 0, MAGIC + hexN(seq, 8) + '    ');
+    flash.write(s, 0, header(seq));
     seqs[s] = seq;
     active = s;
     pos = HEAD;

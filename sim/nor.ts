@@ -34,6 +34,8 @@ export class SimNorFlash {
    * boot (`revive`) every operation then fails, as no code runs without power.
    */
   cutAfterWords: number | undefined;
+  /** Where the last power cut landed: inside an erase or inside a write (until `revive`). */
+  lostIn: 'erase' | 'write' | undefined;
   private dead = false;
 
   constructor(
@@ -50,6 +52,7 @@ export class SimNorFlash {
   revive(): void {
     this.dead = false;
     this.cutAfterWords = undefined;
+    this.lostIn = undefined;
   }
 
   /** Whether a power cut armed with `cutAfterWords` has landed. */
@@ -64,7 +67,8 @@ export class SimNorFlash {
     return false;
   }
 
-  private lose(): never {
+  private lose(where?: 'erase' | 'write'): never {
+    if (!this.dead) this.lostIn = where;
     this.dead = true;
     throw new SimPowerLoss();
   }
@@ -75,7 +79,7 @@ export class SimNorFlash {
       throw flashError(`sector ${sector} outside the flash area`);
     const base = sector * this.sectorBytes;
     for (let w = 0; w < this.sectorBytes; w += 4) {
-      if (this.tick()) this.lose();
+      if (this.tick()) this.lose('erase');
       this.bytes.fill(0xff, base + w, base + w + 4);
     }
     this.erases[sector]++;
@@ -102,7 +106,7 @@ export class SimNorFlash {
       if (this.tick()) {
         // Torn: only some bits of this word go from 1 to 0.
         for (let k = 0; k < 4; k++) this.bytes[base + i + k] &= data.charCodeAt(i + k) | 0xaa;
-        this.lose();
+        this.lose('write');
       }
       for (let k = 0; k < 4; k++) this.bytes[base + i + k] = data.charCodeAt(i + k);
       this.wordsWritten++;

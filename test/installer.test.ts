@@ -375,33 +375,75 @@ describe('installer: failures are reported step by step, with a reason and a hin
     assert.ok(commissionProblems(c).some((p) => p.field === 'unitId'));
   });
 
-  it('a power cut at any word of a config replace boots the old config or the verified new one, never factory defaults', () => {
+  it('a power cut at a random word of a config replace, inside its writes or inside the sector erase it causes, boots the old config or the verified new one and keeps the other records', () => {
     const crypto = createSimCrypto();
     const old = simDefaultConfig();
     old.unitId = 'OLD-UNIT';
     const next = simDefaultConfig();
     next.unitId = 'NEW-UNIT';
-    const seen = new Set<string>();
-    for (let cut = 0; cut < 400; cut += 3) {
+    let seed = 29;
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
+    /**
+     * A store with the old config and other records, its written sector filled to `fill` filler
+     * writes: from 15 of them the replace no longer fits, so it rotates and erases a sector.
+     */
+    const setUp = (fill: number) => {
       const nor = new SimNorFlash();
-      writeStoredConfig(createFlashStore(createSimFlashArea(nor), crypto), JSON.stringify(old));
+      const store = createFlashStore(createSimFlashArea(nor), crypto);
+      writeStoredConfig(store, JSON.stringify(old));
+      store.appendFile('j.keep').append('owed-event\n');
+      for (let n = 0; n < fill; n++) store.write('tst.fill', `${n}:` + 'f'.repeat(900));
+      return nor;
+    };
+    /** Words the replace programs and erases from this fill level (a cut past them never lands). */
+    const span = (fill: number) => {
+      const nor = setUp(fill);
+      nor.cutAfterWords = 1e9;
+      writeStoredConfig(createFlashStore(createSimFlashArea(nor), crypto), JSON.stringify(next));
+      const words = 1e9 - nor.cutAfterWords;
+      nor.revive();
+      return { words, erased: nor.erases.some((e) => e > 0) };
+    };
+    const seen = new Set<string>();
+    const landed = { erase: 0, write: 0 };
+    let rotating = 0;
+    for (let trial = 0; trial < 160; trial++) {
+      const fill = 12 + rnd(5);
+      const { words, erased } = span(fill);
+      if (erased) rotating++;
+      const nor = setUp(fill);
+      const cut = rnd(words + 1);
       nor.cutAfterWords = cut;
       try {
         writeStoredConfig(createFlashStore(createSimFlashArea(nor), crypto), JSON.stringify(next));
       } catch (e) {
         assert.ok(e instanceof SimPowerLoss);
       }
+      if (nor.lostIn) landed[nor.lostIn]++;
       nor.revive();
+      const at = `fill ${fill}, cut after ${cut} of ${words} words`;
+      const kept = createFlashStore(createSimFlashArea(nor), crypto);
+      assert.equal(kept.appendFile('j.keep').read(), 'owed-event\n', `${at}: the journal's file is intact`);
+      assert.match(
+        kept.read('tst.fill') ?? '',
+        new RegExp(`^${fill - 1}:`),
+        `${at}: the latest state record is intact`
+      );
       const unit = createSimUnit(undefined, { nor, micOff: true });
       try {
         const id = unit.app.config().unitId;
-        assert.ok(id === 'OLD-UNIT' || id === 'NEW-UNIT', `cut after ${cut} words: booted ${id}`);
+        assert.ok(id === 'OLD-UNIT' || id === 'NEW-UNIT', `${at}: booted ${id}`);
         seen.add(id);
       } finally {
         unit.shutdown();
       }
     }
     assert.deepEqual([...seen].sort(), ['NEW-UNIT', 'OLD-UNIT'], 'both outcomes reached');
+    assert.ok(rotating > 20, `the replace rotated the store in ${rotating} trials`);
+    assert.ok(
+      landed.erase > 10 && landed.write > 10,
+      `cuts landed in erases ${landed.erase}, in writes ${landed.write}`
+    );
   });
 
   it('one flipped bit in the stored config: the other copy is taken and the damaged one repaired', () => {
