@@ -6,6 +6,13 @@
  *   4096-byte chunks for append files;
  * - data are byte strings (char codes 0..255); append files cannot hold the byte 0xFF;
  * - written bytes are never rewritten in place: `write` replaces a whole file, `append` adds.
+ * - the single page (2v29, src/jsflash.c; ../shared/docs/espruino-platform.md, "Storage"): a new
+ *   file or a rewrite goes after the last file, and a rewrite or an erase leaves the old bytes as
+ *   trash. When the space after the last file runs out, only a compaction reclaims the trash, and
+ *   it needs every live byte in one RAM buffer: `compactRamBytes` is the largest the firmware could
+ *   give at that moment (default: unbounded, a board with pages to spare). Without it the write
+ *   fails, and a rewrite has already erased its old copy. A power cut during a compaction
+ *   (`cutInCompaction`) loses every file, the boot image included.
  *
  * The flash outlives any one boot of the unit: a power cut drops the HAL and keeps this object.
  * Tests damage it on purpose with `flipByte` and `truncate`.
@@ -19,7 +26,7 @@ const CHUNK = 4096;
 
 export class StorageError extends Error {
   constructor(
-    readonly code: 'ENOSPC' | 'ENAME' | 'EDATA',
+    readonly code: 'ENOSPC' | 'ENAME' | 'EDATA' | 'EPOWER',
     message: string
   ) {
     super(message);
@@ -46,19 +53,36 @@ function checkBytes(data: string, noFF: boolean): void {
 
 export class SimFlash {
   private files = new Map<string, Entry>();
+  /** Bytes of erased and replaced files still on the page (only a compaction reclaims them). */
+  private trash = 0;
   /** Count of writes/appends, for wear estimates. */
   writes = 0;
+  /** Compactions done (each erases the page once). */
+  compactions = 0;
+  /** A power cut lands in the next compaction: between its erase and its rewrite. */
+  cutInCompaction = false;
 
-  constructor(readonly capacity = 64 * 1024) {}
+  constructor(
+    readonly capacity = 64 * 1024,
+    /** The largest RAM buffer a compaction could get (all live bytes must fit in it). */
+    readonly compactRamBytes = Infinity
+  ) {}
 
+  /** Bytes of live files. */
   used(): number {
     let n = 0;
     for (const e of this.files.values()) n += cost(e);
     return n;
   }
 
+  /** Bytes a write can have: after the last file, and the trash too when a compaction could run. */
   free(): number {
-    return this.capacity - this.used();
+    return this.capacity - this.used() - (this.canCompact() ? 0 : this.trash);
+  }
+
+  /** Bytes of trash on the page. */
+  trashBytes(): number {
+    return this.trash;
   }
 
   names(prefix = ''): string[] {
@@ -75,13 +99,45 @@ export class SimFlash {
     }
   }
 
+  private canCompact(): boolean {
+    return this.used() <= this.compactRamBytes;
+  }
+
+  /** Make room for `bytes` more after the last file, compacting if that is needed and possible. */
+  private room(bytes: number, name: string): void {
+    if (this.used() + this.trash + bytes <= this.capacity) return;
+    if (this.trash > 0 && this.canCompact()) {
+      this.compactions++;
+      if (this.cutInCompaction) {
+        this.cutInCompaction = false;
+        this.files.clear();
+        this.trash = 0;
+        throw new StorageError('EPOWER', 'power lost during a compaction: every file is gone');
+      }
+      this.trash = 0;
+      if (this.used() + bytes <= this.capacity) return;
+    }
+    const why =
+      this.trash > 0
+        ? `a compaction would need ${this.used()} B of RAM in one piece and ${this.compactRamBytes} B can be had`
+        : 'storage full';
+    throw new StorageError('ENOSPC', `unable to find or create file "${name}": ${why}`);
+  }
+
   write(name: string, data: string): void {
     this.checkName(name, MAX_NAME);
     checkBytes(data, false);
     const old = this.files.get(name);
     const entry: Entry = { data, append: false };
-    const after = this.used() - (old ? cost(old) : 0) + cost(entry);
-    if (after > this.capacity) throw new StorageError('ENOSPC', `storage full writing "${name}"`);
+    // Refused before anything changes when it could never fit, even on an empty page.
+    if (this.used() - (old ? cost(old) : 0) + cost(entry) > this.capacity)
+      throw new StorageError('ENOSPC', `storage full writing "${name}"`);
+    // As Storage.write at offset 0 does: the old copy is erased first, then the new one created.
+    if (old) {
+      this.files.delete(name);
+      this.trash += cost(old);
+    }
+    this.room(cost(entry), name);
     this.files.set(name, entry);
     this.writes++;
   }
@@ -92,14 +148,19 @@ export class SimFlash {
     const old = this.files.get(name);
     if (old && !old.append) throw new StorageError('ENAME', `"${name}" is a record, not an append file`);
     const entry: Entry = { data: (old ? old.data : '') + data, append: true };
-    const after = this.used() - (old ? cost(old) : 0) + cost(entry);
-    if (after > this.capacity) throw new StorageError('ENOSPC', `storage full appending to "${name}"`);
+    // Appends fill their chunk in place; a new chunk goes after the last file.
+    const grow = cost(entry) - (old ? cost(old) : 0);
+    if (this.used() + grow > this.capacity) throw new StorageError('ENOSPC', `storage full appending to "${name}"`);
+    if (grow > 0) this.room(grow, name);
     this.files.set(name, entry);
     this.writes++;
   }
 
   erase(name: string): void {
+    const old = this.files.get(name);
+    if (!old) return;
     this.files.delete(name);
+    this.trash += cost(old);
   }
 
   // ---- fault injection -------------------------------------------------------------------------
