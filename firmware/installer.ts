@@ -200,7 +200,7 @@ export function createInstaller(d: InstallerDeps): Installer {
     });
   }
 
-  function configure(id: unknown, c: unknown): void {
+  function configure(id: unknown, c: unknown, password: unknown, old: unknown): void {
     const problems = checkConfig(c, hal.system.audioBytes);
     if (problems.length > 0) {
       // Bounded: a request full of unknown keys must not become a long reply or journal record.
@@ -209,6 +209,9 @@ export function createInstaller(d: InstallerDeps): Installer {
       fail(id, 'config-refused', { problems: problems });
       return;
     }
+    // The password, when the request brings one, is stored before the config: no moment (a power
+    // cut, a pulled cable) leaves a configured unit that boots with its console open.
+    if (password !== undefined && !setPassword(id, password, old)) return;
     const text = JSON.stringify(c);
     try {
       // Two copies, the new one verified before the second goes (firmware/stored-config.ts): a
@@ -384,29 +387,32 @@ export function createInstaller(d: InstallerDeps): Installer {
    * once one is set), or lock again with the stored one; then lock the console.
    */
   function lock(id: unknown, password: unknown, old: unknown): void {
-    let pw = records.read(PASSWORD_RECORD);
     if (password !== undefined) {
       if (records.read(CONFIG_A) === undefined && records.read(CONFIG_B) === undefined) {
         fail(id, 'not-commissioned');
         return;
       }
-      if (pw && old !== pw) {
-        fail(id, 'old-password');
-        return;
-      }
-      if (!passwordOk(password)) {
-        fail(id, 'password-bad');
-        return;
-      }
-      records.write(PASSWORD_RECORD, password as string);
-      pw = password as string;
+      if (!setPassword(id, password, old)) return;
     }
+    const pw = records.read(PASSWORD_RECORD);
     if (!pw) {
       fail(id, 'password-none');
       return;
     }
     ok(id, { locked: true });
     hal.console.lock(pw);
+  }
+
+  /** Store a new password (with the current one as `old` once one is set); false once refused. */
+  function setPassword(id: unknown, password: unknown, old: unknown): boolean {
+    const pw = records.read(PASSWORD_RECORD);
+    if (pw && old !== pw) fail(id, 'old-password');
+    else if (!passwordOk(password)) fail(id, 'password-bad');
+    else {
+      records.write(PASSWORD_RECORD, password as string);
+      return true;
+    }
+    return false;
   }
 
   function erase(): number {
@@ -505,7 +511,7 @@ export function createInstaller(d: InstallerDeps): Installer {
       if (op === 'config' && busy) fail(id, 'busy-recording', { recording: busy });
       else if (op === 'config' && mem.free < CONFIG_MIN_FREE) fail(id, 'low-memory', { free: mem.free });
       else if (op === 'info') info(id);
-      else if (op === 'config') configure(id, r.config);
+      else if (op === 'config') configure(id, r.config, r.password, r.old);
       else if (op === 'test') test(id, r);
       else if (op === 'sign') sign(id, r.digest);
       else if (op === 'lock') lock(id, r.password, r.old);

@@ -252,13 +252,16 @@ export class SimConsole {
   }
 
   private line(line: string): void {
+    // A locked console answers as 2v29's does (src/jsinteractive.c): no echo, then these lines.
     if (this.locked) {
       if (line === this.password) {
         this.locked = false;
+        this.print('  Logged in.');
         this.print('>');
       } else {
         this.refused++;
-        this.print('Password:');
+        this.print('  Invalid password');
+        this.print('password>');
       }
       return;
     }

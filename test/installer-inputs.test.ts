@@ -401,6 +401,89 @@ describe('installer inputs: a factory-fresh unit and hostile requests', function
   });
 });
 
+describe('installer inputs: the password goes in with the config; a unit a stranger locked says so', function () {
+  this.timeout(120000);
+  let site: SimSite;
+  let dir: string;
+
+  beforeEach(async () => {
+    site = await createSimSite({ micOff: true });
+    dir = tmp('installer-locked-');
+  });
+  afterEach(async () => {
+    await site.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the config request stores the password first: a power cut straight after it boots a locked unit', async () => {
+    const world = site.unit.sim.world;
+    const s = new Session(simTransport(world.console));
+    const put = await s.request('config', { config: site.config, password: PASSWORD, old: PASSWORD });
+    assert.equal(put.ok, true, JSON.stringify(put));
+    assert.equal(world.store().read(PASSWORD_RECORD), PASSWORD);
+    site.unit.powerCut();
+    assert.ok(world.console.locked, 'the configured unit locks itself at boot: no moment leaves it open');
+    const r = await s.request('info', {}, { timeoutMs: 500 });
+    assert.equal(r.ok, false);
+    assert.equal(r.locked, true, 'the tool saw the lock prompt');
+    assert.ok(await s.unlock(PASSWORD));
+    assert.equal((await s.request('info')).unit, site.config.unitId);
+    await s.request('lock');
+    await s.close();
+  });
+
+  it('a config request with a bad password, or without the current one, is refused and stores nothing', async () => {
+    const world = site.unit.sim.world;
+    const s = new Session(simTransport(world.console));
+    const bad = await s.request('config', { config: site.config, password: 'short' });
+    assert.equal(bad.error, 'password-bad');
+    untouched(site);
+    // A unit with a password: a new one needs it.
+    assert.equal((await s.request('config', { config: site.config, password: PASSWORD })).ok, true);
+    await sleep(600);
+    assert.ok(await s.unlock(PASSWORD));
+    const other = structuredClone(site.config);
+    other.unitId = 'SIM-OTHER';
+    for (const old of [undefined, 'guess-guess']) {
+      const r = await s.request('config', { config: other, password: 'Strangers-Pw1', old });
+      assert.equal(r.error, 'old-password', String(old));
+    }
+    assert.equal(world.store().read(PASSWORD_RECORD), PASSWORD, 'the password is unchanged');
+    assert.equal(site.unit.app.config().unitId, site.config.unitId, 'the config is unchanged');
+    await s.request('lock');
+    await s.close();
+  });
+
+  it('a fresh unit a stranger configured and locked: commissioning names the lock and the way back, not "did not answer"', async () => {
+    const world = site.unit.sim.world;
+    const stranger = new Session(simTransport(world.console));
+    const theirs = structuredClone(site.config);
+    theirs.unitId = 'STRANGER-1';
+    assert.equal((await stranger.request('config', { config: theirs })).ok, true);
+    await sleep(600);
+    assert.equal((await stranger.waitForUnit(10000)).unit, 'STRANGER-1');
+    assert.equal((await stranger.request('lock', { password: 'Strangers-Pw1' })).ok, true);
+    await stranger.close();
+    const log: string[] = [];
+    const r = await commission({
+      config: site.config,
+      installerId: 'INST-1',
+      password: PASSWORD,
+      site: simSiteActions(site),
+      firmware,
+      outDir: dir,
+      log: (l) => log.push(l)
+    });
+    assert.equal(r.ok, false);
+    const connect = log.find((l) => /Connect\.+/.test(l)) ?? '';
+    assert.match(connect, /FAIL the unit is there, but its console is locked with an installer password/);
+    assert.match(connect, /reflashing Espruino/);
+    assert.doesNotMatch(connect, /did not answer/);
+    assert.ok(!log.join('\n').includes(PASSWORD), 'no password printed');
+    assert.equal(site.unit.app.config().unitId, 'STRANGER-1', 'the tool changed nothing');
+  });
+});
+
 describe('installer inputs: keys named like Object.prototype members are unknown settings', () => {
   const NAMES = [
     'constructor',

@@ -508,8 +508,15 @@ export async function commission(o: CommissionOptions): Promise<CommissionResult
         : `FAIL ${explain(session.moduleWrite).reason}`
   );
 
-  // Config: the unit validates it again, stores it atomically and restarts on it.
-  const put = await session.request('config', { config: cfg }, { timeoutMs: 10000 });
+  // Config: the unit validates it again, stores the installer password and then the config
+  // (atomically), and restarts on it: from the moment a config is stored, the unit locks itself at
+  // boot. Changing a password needs the current one (`old`); this tool knows one password, so it
+  // can only keep the one it opened with.
+  const put = await session.request(
+    'config',
+    { config: cfg, password: o.password, old: o.password },
+    { timeoutMs: 10000 }
+  );
   // Without an answer the config may be written all the same: that case goes on (and locks).
   if (!put.ok && put.error !== 'no-answer') {
     const e = explain(put);
@@ -595,9 +602,8 @@ async function configured(
   }
   line('Config', `stored, verified after restart (SHA-256 ${sent.slice(0, 16)}…)`);
 
-  // The password goes in as soon as the config is there (the unit takes none before): from here a
-  // power cut or a pulled cable leaves a unit that locks itself at boot. Changing it needs the
-  // current one (`old`); this tool knows one password, so it can only keep the one it opened with.
+  // The password went in with the config; set again here for a unit whose installer module is
+  // older (it ignores the config request's password), then checked by opening the console with it.
   const pw = await session.request('lock', { password: o.password, old: o.password }, { timeoutMs: 5000 });
   if (!pw.ok && pw.error !== 'no-answer') {
     const e = explain(pw);

@@ -196,9 +196,14 @@ export class Session {
    * "I" is not defined`): the board runs no firmware of ours (fresh from the factory, or erased).
    */
   bare = false;
+  /** Espruino's lock prompt was seen since the last request was typed. */
+  private lockPrompt = false;
 
   private line(line: string): void {
     if (/^(>|\x1b\[J)*Uncaught ReferenceError: "I" is not defined/.test(line)) this.bare = true;
+    // What Espruino's locked console prints for a line that is not its password (2v29,
+    // src/jsinteractive.c): the unit is there, and locked.
+    if (/Invalid password|^password>/.test(line)) this.lockPrompt = true;
     // A reply printed while the interpreter shows its prompt comes after the prompt's erase
     // (`>`, CR, ESC [J): on the 2v29 interpreter the line reads `\x1b[J@I {…}`.
     const at = line.indexOf('@I {');
@@ -284,9 +289,16 @@ export class Session {
     const id = this.nextId++;
     const timeoutMs = opts.timeoutMs ?? 10000;
     return new Promise((resolve) => {
+      this.lockPrompt = false;
       const timer = setTimeout(() => {
         this.waiting.delete(id);
-        resolve({ id, ok: false, error: 'no-answer', waitedMs: timeoutMs });
+        resolve({
+          id,
+          ok: false,
+          error: 'no-answer',
+          waitedMs: timeoutMs,
+          ...(this.lockPrompt ? { locked: true } : {})
+        });
       }, timeoutMs);
       this.waiting.set(id, {
         resolve: (r) => {
@@ -339,10 +351,19 @@ type Words = { reason: string; hint: string };
 const ERROR_WORDS: {
   [C in InstallerError | ToolError]: (r: Reply, n: (k: string) => number, s: (k: string) => string) => Words;
 } = {
-  'no-answer': (_r, n) => ({
-    reason: `the unit did not answer within ${n('waitedMs') / 1000} s`,
-    hint: 'check the USB cable and port; if the console is locked, give the installer password'
-  }),
+  'no-answer': (r, n) =>
+    r.locked
+      ? {
+          reason:
+            'the unit is there, but its console is locked with an installer password and did not take the one given',
+          hint:
+            'this unit was commissioned before: give the password it was locked with; if no one has it, put it back to ' +
+            'factory state by reflashing Espruino (docs/installer.md, "A unit locked with an unknown password")'
+        }
+      : {
+          reason: `the unit did not answer within ${n('waitedMs') / 1000} s`,
+          hint: 'check the USB cable and port; if the console is locked, give the installer password'
+        },
   'indicator-unseen': () => ({
     reason: 'the installer did not see three long blinks',
     hint: 'check the LED and its wiring; a unit without a working indicator cannot confirm alarms'
