@@ -230,33 +230,30 @@ export function createFlashStore(flash: FlashArea, crypto: Crypto): FlashStore {
     return r.kind === 'A' && sizes[r.name] !== undefined && !(erased[r.name] > at);
   }
 
-  /** The written sector is full: move on to the spare, carrying the oldest sector's live records. */
+  /**
+   * The written sector is full: move on to the spare, carrying the oldest sector's live records
+   * (latest writes, pieces of files not erased since), then erase the oldest. What must be carried
+   * is measured before the spare is started: a rotation that cannot fit writes nothing, so every
+   * sector with a header is always a finished or an interrupted rotation (boot, above).
+   */
   function rotate(need: number): void {
     let spare = -1;
     for (let s = 0; s < N && spare < 0; s++) if (seqs[s] < 0) spare = s;
     if (spare < 0) throw storeError('ENOSPC', 'record store: no spare sector');
     const o = order();
-    start(spare, seqs[o[o.length - 1]] + 1);
-    if (o.length >= N - 1) free(o[0], need);
-  }
-
-  /**
-   * Copy the live records of sector `old` (the oldest) to where writing stands, then erase it.
-   * Also run at boot when a power cut stopped a rotation before the erase (no sector was spare).
-   */
-  function free(old: number, need: number): void {
-    // Pieces a rotation cut short already copied (boot): not copied twice.
-    const have: { [key: string]: boolean } = {};
-    scan(active, function (r) {
-      if (r.kind === 'A') have[r.name + ':' + r.at] = true;
-    });
+    const old = o.length >= N - 1 ? o[0] : -1;
     const carry: Rec[] = [];
-    scan(old, function (r) {
-      if (live(old, r) && !(r.kind === 'A' && have[r.name + ':' + r.at])) carry.push(r);
-    });
-    let bytes = 0;
-    for (let i = 0; i < carry.length; i++) bytes += carry[i].size;
-    if (pos + bytes + need > SB) throw storeError('ENOSPC', 'record store: live records fill a sector');
+    let bytes = need;
+    if (old >= 0)
+      scan(old, function (r) {
+        if (live(old, r)) {
+          carry.push(r);
+          bytes += r.size;
+        }
+      });
+    if (HEAD + bytes > SB) throw storeError('ENOSPC', 'record store: live records fill a sector');
+    start(spare, seqs[o[o.length - 1]] + 1);
+    if (old < 0) return;
     for (let i = 0; i < carry.length; i++) {
       const r = carry[i];
       const at = put(encode(r.kind, r.name, r.at, r.data));

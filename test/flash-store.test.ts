@@ -82,6 +82,44 @@ describe('flash store (firmware/flash-store.ts) on simulated NOR sectors', () =>
     }
   });
 
+  it('live records that no longer fit a sector: the rotation writes nothing, and every write reported done reads back after the next boot', () => {
+    // A review found that the rotation started the spare before it knew the records would fit:
+    // the writes after the refusal went into it and were reported done, and the next boot took
+    // that sector for an interrupted rotation and dropped them.
+    for (const sectors of [2, 3]) {
+      const nor = new SimNorFlash(1024, sectors);
+      const s = store(nor);
+      const kept = new Map<string, string>();
+      let refused: unknown;
+      for (let i = 0; i < 100 && !refused; i++) {
+        try {
+          s.write(`n${i}`, 'v'.repeat(60));
+          kept.set(`n${i}`, 'v'.repeat(60));
+        } catch (e) {
+          refused = e;
+        }
+      }
+      assert.equal((refused as { code?: string })?.code, 'ENOSPC', String(refused));
+      // Later writes: what still fits the written sector is taken, the rest refused; either way
+      // the boot must read what each write's outcome said.
+      let refusedLater = 0;
+      for (let i = 0; i < 40; i++) {
+        const name = i % 2 ? 'cfg' : `n${i % 7}`;
+        const v = `NEW${i}:` + 'w'.repeat(i % 3 ? 10 : 60);
+        try {
+          s.write(name, v);
+          kept.set(name, v);
+        } catch (e) {
+          assert.equal((e as { code?: string }).code, 'ENOSPC');
+          refusedLater++;
+        }
+      }
+      assert.ok(refusedLater > 0, 'the store stays full');
+      const t = store(nor);
+      for (const [name, v] of kept) assert.equal(t.read(name), v, `${sectors} sectors: ${name} after the boot`);
+    }
+  });
+
   it('refuses names and records it cannot hold, with a code', () => {
     const s = store(new SimNorFlash(1024, 3));
     assert.throws(
