@@ -60,7 +60,10 @@ function runTool(
       {
         cwd: ROOT,
         env: { ...process.env, INSTALLER_PASSWORD: PASSWORD },
-        stdio: ['pipe', 'pipe', 'pipe']
+        stdio: ['pipe', 'pipe', 'pipe'],
+        // A group of its own: tsx runs the tool as a second process on the same pipes, so a
+        // timeout kills the whole group (tsx alone would leave the tool holding the pipes and port).
+        detached: true
       }
     );
     const lines: string[] = [];
@@ -83,12 +86,35 @@ function runTool(
     };
     child.stdout.on('data', take);
     child.stderr.on('data', take);
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
+    const killGroup = () => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
+    const timer = setTimeout(() => {
+      lines.push(`(no exit within ${timeoutMs / 1000} s: killed)`);
+      killGroup();
+    }, timeoutMs);
+    let done = false;
+    const finish = (code: number | null) => {
+      if (done) return;
+      done = true;
       clearTimeout(timer);
+      killGroup();
       if (rest) lines.push(rest);
       resolve({ code, lines });
+    };
+    child.on('error', (e) => {
+      lines.push(`cannot run ${script}: ${e.message}`);
+      finish(null);
     });
+    child.on('exit', (code) => {
+      // The tool's own process may still hold the pipes a moment: read what is left, then go.
+      setTimeout(() => finish(code), 500);
+    });
+    child.on('close', (code) => finish(code));
   });
 }
 
