@@ -153,8 +153,9 @@ export function createFlashStore(flash: FlashArea, crypto: Crypto): FlashStore {
   function boot(): void {
     for (let s = 0; s < N; s++) {
       // A header a power cut tore (written word by word, so its last word is the check) is no header.
-      const seq = parseInt(flash.read(s, 4, 8), 16);
-      seqs.push(flash.read(s, 0, HEAD) === header(seq) ? seq : -1);
+      const h = flash.read(s, 0, HEAD);
+      const seq = parseInt(h.substr(4, 8), 16);
+      seqs.push(h === header(seq) ? seq : -1);
     }
     let o = order();
     // Every sector in use: a power cut stopped a rotation between its start and its erase. The
@@ -193,11 +194,12 @@ export function createFlashStore(flash: FlashArea, crypto: Crypto): FlashStore {
     if (redo) rotate(0);
   }
 
-  /** Make sector `s` the written one, numbered `seq`. */
+  /** A sector's header: `LS01`, its seq as 8 hex digits, 4 spaces. */
   function header(seq: number): string {
     return MAGIC + hexN(seq, 8) + '    ';
   }
 
+  /** Make sector `s` the written one, numbered `seq`. */
   function start(s: number, seq: number): void {
     flash.write(s, 0, header(seq));
     seqs[s] = seq;

@@ -602,8 +602,9 @@ async function configured(
   }
   line('Config', `stored, verified after restart (SHA-256 ${sent.slice(0, 16)}…)`);
 
-  // The password went in with the config; set again here for a unit whose installer module is
-  // older (it ignores the config request's password), then checked by opening the console with it.
+  // The password went in with the config. Set again here (the same one, so no change): a config
+  // request that went unanswered may have been stored without it, and a module of another build
+  // ignores it. Then checked by opening the console with it.
   const pw = await session.request('lock', { password: o.password, old: o.password }, { timeoutMs: 5000 });
   if (!pw.ok && pw.error !== 'no-answer') {
     const e = explain(pw);

@@ -190,7 +190,7 @@ export async function commissionOverPort(w: PortWorld, check: Check, log: (s: st
       ? `${rep.result}: ${rep.steps.map((st) => `${st.step}${st.ok ? '' : ' FAILED (' + (st.reason ?? '') + ')'}`).join(', ')}; ${secs} s in all`
       : `no report (exit status ${run.code})`
   );
-  const signed = reportFile ? verifyReport(JSON.parse(fs.readFileSync(reportFile, 'utf8')), w.evidenceKey) : undefined;
+  const signed = rep ? verifyReport(rep, w.evidenceKey) : undefined;
   check(
     'the report is written and signed by the unit (its MAC checks with the unit’s key)',
     !!signed && signed.ok,
