@@ -13,33 +13,30 @@
  */
 import type { Hal, LogLevel, LogSink } from '../hal/types';
 import { Config, defaultConfig } from './config';
-import { createJournal, Journal, JournalRecord, RecordOf } from './journal';
+import { createJournal, Journal, JournalRecord, RecordOf, RecordSink } from './journal';
 import { createPressRunner, PressRunner } from './press';
 import { createIndicatorDriver, IndicatorDriver, BOOT_FLASH, ACK_BLINK, GESTURE_BLINK, NO_REPORT } from './indicator';
-import { createGuard, errorText } from './guard';
+import { createGuard, errorText, firstThen } from './guard';
 import { createReporter, Reporter, RouteStatus } from './reporter';
 import { createAlarmRunner, AlarmRunner, AlarmState } from './alarm';
 import { superviseInputs } from './monitors';
-import { createHealth, Health } from './health';
+import { createHealth, Health, resetReport } from './health';
+import { createBoot } from './boot';
 import { CID } from './events';
-import { createRecorder, Recorder } from './recorder';
+import { createRecorder, Recorder, ringRoom } from './recorder';
 import { sealKeys } from './seal';
 import { createUploader, Uploader } from './uploader';
 import { createServiceWatch, ServiceWatch } from './service';
 import { FIRMWARE_VERSION } from './version';
 import { createConsoleFront, ConsoleFront } from './console';
-import { createFlashStore, FlashStore } from './flash-store';
+import type { FlashStore } from './flash-store';
+import { createRamStore, openStore } from './store';
 import { readStoredConfig } from './stored-config';
 import type { RecordStore } from '../hal/types';
 
 /** Journal sizing for internal flash (see docs/journal.md). */
 export const JOURNAL_SEGMENT_BYTES = 2048;
 export const JOURNAL_SEGMENTS = 4;
-
-/** Contact ID 305 zone per reset cause (docs/reporting.md). */
-const RESET_ZONE: { [cause: string]: number } = { power: 1, watchdog: 2, software: 3 };
-/** 300 zone 6: the boot stopped before its end (docs/faults.md). */
-const BOOT_CUT_ZONE = 6;
 
 export interface AppStatus {
   /** `alarm` while an alarm is active (it restores after `alarmS`). */
@@ -91,37 +88,6 @@ function alarmInJournal(records: JournalRecord[], panicCode: number): boolean {
 }
 
 /**
- * The record store on the HAL's flash; a store that cannot be opened (its live records fill a
- * sector) is reported and replaced by one in RAM, so the unit still protects.
- */
-export function openStore(hal: Hal): FlashStore | RecordStore {
-  try {
-    return createFlashStore(hal.storage.flash, hal.crypto);
-  } catch (e) {
-    hal.log.write('error', 'record store unreadable (' + errorText(e) + '): running on RAM only');
-    return createRamStore();
-  }
-}
-
-/**
- * Variables the rest of the boot and the unit's worst moment need beside the audio ring (issue
- * #17: the reporter's sockets, the uploader, the inputs and the service come after the recorder,
- * and an alarm in flight with an upload and an installer request must still leave 1,200 free).
- */
-export const RING_RESERVE_VARS = 2700;
-/** Bytes of one interpreter variable (Espruino's 13-byte JsVar on the boards; flat strings use whole ones). */
-const VAR_BYTES = 13;
-
-/**
- * The audio ring's budget: the board's, cut to what the free memory at this point can give beside
- * the reserve. A ring the heap cannot hold would run the boot out of memory (uncatchable on
- * Espruino) and leave the button unwatched; a shorter pre-trigger is logged by the recorder.
- */
-export function ringRoom(boardBytes: number, freeVars: number): number {
-  return Math.max(0, Math.min(boardBytes, (freeVars - RING_RESERVE_VARS) * VAR_BYTES));
-}
-
-/**
  * The config to boot on, checked by the installer module when it loads: `given` if it passes, else
  * the stored copy (which without the module is taken on its CRC and schema version), else the
  * factory one. Its own function so that no closure of the running unit holds the module (every
@@ -156,50 +122,6 @@ function bootConfig(
     log.write('error', 'config unreadable: factory defaults (' + errorText(e) + ')');
   }
   return { cfg: cfg, rejected: rejected };
-}
-
-/** A record store in RAM only (when the flash store cannot be opened): lost at power-off. */
-function createRamStore(): RecordStore {
-  const w: { [k: string]: string } = {};
-  const a: { [k: string]: string } = {};
-  return {
-    maxName: 28,
-    read: function (n) {
-      return w[n];
-    },
-    write: function (n, d) {
-      w[n] = d;
-    },
-    erase: function (n) {
-      delete w[n];
-      delete a[n];
-    },
-    list: function (p) {
-      const out: string[] = [];
-      for (const k in w) if (k.indexOf(p) === 0) out.push(k);
-      for (const k in a) if (k.indexOf(p) === 0 && out.indexOf(k) < 0) out.push(k);
-      return out.sort();
-    },
-    free: function () {
-      return 4096;
-    },
-    appendFile: function (n) {
-      return {
-        append: function (d: string) {
-          a[n] = (a[n] || '') + d;
-        },
-        read: function () {
-          return a[n] || '';
-        },
-        size: function () {
-          return (a[n] || '').length;
-        },
-        erase: function () {
-          delete a[n];
-        }
-      };
-    }
-  };
 }
 
 export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
@@ -237,17 +159,15 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
       reporter: reporter,
       recorder: recorder,
       journal: journal,
-      blink: function (p: { steps: number[] }) {
-        indicator.play(p);
-      },
+      blink: indicator.play,
       halt: function () {
         stopAll();
       }
     };
   });
-  const boot = bootConfig(front, records, given, hal.system.audioBytes, log);
-  const rejected = boot.rejected;
-  let cfg: Config = boot.cfg;
+  const picked = bootConfig(front, records, given, hal.system.audioBytes, log);
+  const rejected = picked.rejected;
+  let cfg: Config = picked.cfg;
   front.release();
 
   // Made below in order (journal, reporter, alarm, recorder); a callback made before one of them
@@ -256,11 +176,15 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
   let reporter: Reporter | undefined;
   let alarm: AlarmRunner | undefined;
   let recorder: Recorder | undefined;
+  function report(code: number, qualifier: number, zone: number, x?: string): void {
+    if (reporter) reporter.report(code, qualifier, zone, x);
+  }
+  const record: RecordSink = function (kind, fields) {
+    if (journal) journal.append(kind, fields);
+  };
   let triggers = 0;
   /** Holds recognised before the alarm machine exists (the boot is still going on). */
   let early = 0;
-  /** The part of the boot running ('' once the boot is done). */
-  let stage = 'start';
 
   const indicator: IndicatorDriver = createIndicatorDriver(clock, hal.indicator);
   const press: PressRunner = createPressRunner(
@@ -270,22 +194,16 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
       triggers++;
       log.write('info', 'panic: button held ' + Math.round(heldMs) + ' ms');
       // Recording first, so the panic report carries its reference; the alarm whatever happens.
-      // Running out of memory interrupts the event rather than throwing (no `finally` runs), so
-      // a timer set first raises the alarm on the next turn if this one dies in the recorder.
-      let raised = false;
-      const raise = function () {
-        if (raised) return;
-        raised = true;
-        if (alarm) alarm.dispatch({ type: 'trigger' });
-        else early++;
-      };
-      const net = clock.after(0, raise);
-      try {
-        if (recorder) recorder.begin(heldMs);
-      } finally {
-        clock.cancel(net);
-        raise();
-      }
+      firstThen(
+        clock,
+        function () {
+          if (recorder) recorder.begin(heldMs);
+        },
+        function () {
+          if (alarm) alarm.dispatch({ type: 'trigger' });
+          else early++;
+        }
+      );
     }),
     guard.wrap('tap', function () {
       if (alarm) alarm.dispatch({ type: 'tap' });
@@ -307,30 +225,14 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
     watchdog: hal.watchdog,
     system: hal.system,
     watchdogS: cfg.watchdogS,
-    journal: function (kind, fields) {
-      if (journal) journal.append(kind, fields);
-    },
-    report: function (code, qualifier, zone) {
-      report(code, qualifier, zone);
-    }
+    journal: record,
+    report: report
   });
   hp = health;
 
-  /** A part of the boot that may fail without taking the rest with it: logged, journalled, counted. */
-  function part<T>(name: string, make: () => T): T | undefined {
-    stage = name;
-    try {
-      return make();
-    } catch (e) {
-      log.write('error', name + ' failed at boot: ' + errorText(e));
-      try {
-        if (journal) journal.append('boot-fail', { w: name, e: errorText(e).substr(0, 60) });
-      } catch (e2) {
-        // the journal itself
-      }
-      return undefined;
-    }
-  }
+  // Each later part of the boot may fail without taking the rest with it: logged, journalled.
+  const boot = createBoot(clock, log, record, report);
+  const part = boot.part;
 
   // 2. The journal (in RAM if the store refuses it), the boot record, the reporter.
   const journalOptions = {
@@ -415,17 +317,9 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
     part('insecure record', function () {
       journal.append('insecure', {});
     });
-  function report(code: number, qualifier: number, zone: number, x?: string): void {
-    if (reporter) reporter.report(code, qualifier, zone, x);
-  }
-  // 305 says why: zone 1 power-on, 2 watchdog, 3 the firmware restarted itself, 0 unknown; the
-  // firmware's own reason as alarm text (printable characters only, never a secret).
   // A corrupt journal record was skipped at open: tell the centre (300 zone 8), once per boot.
   if (corrupt > 0) report(CID.TROUBLE, 1, 8);
-  const whyText = (cause === 'watchdog' && lastWhy === '' ? 'main loop blocked' : lastWhy)
-    .replace(/[^A-Za-z0-9 :.,_-]/g, ' ')
-    .substr(0, 48);
-  report(CID.RESET, 1, RESET_ZONE[cause] || 0, whyText ? 'I' + cause + ': ' + whyText : undefined);
+  resetReport(cause, lastWhy, report);
 
   const alarmReport = guard.wrap('report', function (code: number, qualifier: number, zone: number) {
     // A panic or duress during a recording names it, so the operator can find the audio.
@@ -480,14 +374,6 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
   //    memory (the ring and the microphone's buffers are the boot's largest allocations) does not
   //    throw on the board: 2v29 interrupts the boot where it is, and no catch runs. Everything the
   //    alarm needs is up by now, and a boot that stops here says so on the next turn (300 zone 6).
-  clock.after(0, function () {
-    if (stage === '') return;
-    log.write('error', 'boot cut short in ' + stage);
-    part('boot record', function () {
-      journal.append('boot-fail', { w: stage, e: 'interrupted' });
-    });
-    report(CID.TROUBLE, 1, BOOT_CUT_ZONE);
-  });
   const keys = cfg.evidence ? sealKeys(hal.crypto, cfg.evidence.key) : undefined;
   recorder = part('recorder', function () {
     return createRecorder({
@@ -552,7 +438,7 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
     hal.button.close();
   }
 
-  stage = '';
+  boot.done();
   return {
     config: function () {
       return cfg;
@@ -577,8 +463,6 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
     recorder: recorder as Recorder,
     uploader: uploader,
     service: service as ServiceWatch,
-    stop: function () {
-      stopAll();
-    }
+    stop: stopAll
   };
 }

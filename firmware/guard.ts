@@ -3,7 +3,7 @@
  * a timer or watch callback prints "Uncaught" and leaves the program in whatever state it was in,
  * so the firmware catches at each boundary and decides what to do (see docs/faults.md).
  */
-import type { LogSink } from '../hal/types';
+import type { Clock, LogSink } from '../hal/types';
 
 export type FaultHandler = (where: string, error: unknown) => void;
 
@@ -14,6 +14,27 @@ export function errorText(e: unknown): string {
     return (e as { message: string }).message;
   }
   return String(e);
+}
+
+/**
+ * Run `first`, then `then` whatever happens to `first`. Running out of memory on the board
+ * interrupts the event rather than throwing (no `finally` runs), so a timer set before `first`
+ * runs `then` on the next turn if this one dies; it is cancelled when `first` ends. `then` runs once.
+ */
+export function firstThen(clock: Clock, first: () => void, then: () => void): void {
+  let ran = false;
+  const once = function () {
+    if (ran) return;
+    ran = true;
+    then();
+  };
+  const net = clock.after(0, once);
+  try {
+    first();
+  } finally {
+    clock.cancel(net);
+    once();
+  }
 }
 
 export interface Guard {

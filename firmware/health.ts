@@ -2,12 +2,13 @@
  * The unit's health policy (docs/faults.md): the hardware watchdog, kicked only while every main
  * loop is healthy; hung loops and faults turned into clean restarts, at most FAULT_RESTARTS an
  * hour, counted across boots in `rst.json`, with the reason kept for the next boot's 305; memory
- * pressure ("lean" mode). The watchdog is armed as soon as the unit boots, before anything that can
+ * pressure ("lean" mode); the reason for a reset as the boot reports it (305). The watchdog is armed as soon as the unit boots, before anything that can
  * fail: the loops it watches are registered as they come up.
  */
-import type { RecordFields } from './journal';
+import type { RecordSink } from './journal';
 import type { Clock, LogSink, RecordStore, System, Watchdog } from '../hal/types';
 import { errorText } from './guard';
+import { CID } from './events';
 
 /** Why the unit restarted itself (a hung loop, a fault), kept across the reboot. */
 export const RESET_RECORD = 'rst.json';
@@ -16,6 +17,26 @@ const FAULT_RESTARTS = 3;
 /** Memory pressure: fewer free variables than 1/16 of the heap sheds non-critical work. */
 const LOW_MEMORY_PART = 16;
 
+/** Contact ID 305 zone per reset cause (docs/reporting.md). */
+const RESET_ZONE: { [cause: string]: number } = { power: 1, watchdog: 2, software: 3 };
+
+/**
+ * Report the reset to the centre as the boot does (305): zone 1 power-on, 2 watchdog, 3 the
+ * firmware restarted itself, 0 unknown; with the firmware's own reason as alarm text (an `I`
+ * block; printable characters only, never a secret) when there is one. A watchdog reset the
+ * firmware did not ask for is a blocked main loop.
+ */
+export function resetReport(
+  cause: string,
+  lastWhy: string,
+  report: (code: number, qualifier: number, zone: number, x?: string) => void
+): void {
+  const why = (cause === 'watchdog' && lastWhy === '' ? 'main loop blocked' : lastWhy)
+    .replace(/[^A-Za-z0-9 :.,_-]/g, ' ')
+    .substr(0, 48);
+  report(CID.RESET, 1, RESET_ZONE[cause] || 0, why ? 'I' + cause + ': ' + why : undefined);
+}
+
 export interface HealthDeps {
   clock: Clock;
   log: LogSink;
@@ -23,8 +44,7 @@ export interface HealthDeps {
   watchdog: Watchdog;
   system: System;
   watchdogS: number;
-  /** Journal a record (late-bound: the journal may not exist yet, or may have failed). */
-  journal<K extends 'hung' | 'fault'>(kind: K, fields: RecordFields[K]): void;
+  journal: RecordSink;
   /** Report to the centre (300 zone 9 when restarts are exhausted). */
   report(code: number, qualifier: number, zone: number): void;
 }
@@ -91,7 +111,7 @@ export function createHealth(d: HealthDeps): Health {
     if (!limping) {
       limping = true;
       log.write('error', 'restarts exhausted this hour: continuing');
-      d.report(300, 1, 9);
+      d.report(CID.TROUBLE, 1, 9);
     }
     return false;
   }

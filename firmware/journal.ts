@@ -63,6 +63,9 @@ export type RecordOf<K extends RecordKind> = RecordBase & { k: K } & RecordField
 /** A journal record: a union discriminated on its kind `k`. */
 export type JournalRecord = { [K in RecordKind]: RecordOf<K> }[RecordKind];
 
+/** Journals a record where the journal may not exist yet, or failed to open (late-bound: nothing is written then). */
+export type RecordSink = <K extends RecordKind>(kind: K, fields: RecordFields[K]) => void;
+
 export interface JournalOptions {
   /** Bytes per segment before a new one is started. */
   segmentBytes: number;

@@ -101,7 +101,8 @@ export interface RecorderDeps {
   keys?: SealKeys;
 }
 
-const ZERO = '0000000000000000000000000000000000000000000000000000000000000000';
+/** The chain's start: 32 zero bytes as hex (docs/evidence.md). */
+const ZERO = '0'.repeat(64);
 /**
  * The pre-trigger ring on the card (docs/evidence.md, "The pre-trigger ring"): fixed places, one
  * per pre-trigger chunk, each holding a chunk encrypted as the seal encrypts it, rewritten in
@@ -207,6 +208,24 @@ function readState(spool: Spool, r: string): RecState | undefined {
 function writeState(spool: Spool, st: RecState): void {
   st.q++;
   spool.write(st.r + (st.q % 2 ? 'A' : 'B') + '.REC', JSON.stringify(st));
+}
+
+/**
+ * Variables the rest of the boot and the unit's worst moment need beside the audio ring (issue
+ * #17: the reporter's sockets, the uploader, the inputs and the service come after the recorder,
+ * and an alarm in flight with an upload and an installer request must still leave 1,200 free).
+ */
+export const RING_RESERVE_VARS = 2700;
+/** Bytes of one interpreter variable (Espruino's 13-byte JsVar on the boards; flat strings use whole ones). */
+const VAR_BYTES = 13;
+
+/**
+ * The audio ring's budget: the board's, cut to what the free memory at this point can give beside
+ * the reserve. A ring the heap cannot hold would run the boot out of memory (uncatchable on
+ * Espruino) and leave the button unwatched; a shorter pre-trigger is logged by the recorder.
+ */
+export function ringRoom(boardBytes: number, freeVars: number): number {
+  return Math.max(0, Math.min(boardBytes, (freeVars - RING_RESERVE_VARS) * VAR_BYTES));
 }
 
 /**

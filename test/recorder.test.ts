@@ -139,7 +139,7 @@ describe('audio capture: ring, chunks, chain and spool (sim microphone, no serve
 
   it('with one RAM slot (the Espruino WiFi short of memory) the recording still holds 4 s before the trigger, seamless', () => {
     const u = boot();
-    // 3,000 variables free at boot: the ring gets what is left beside the 2,700 kept (firmware/app.ts ringRoom)
+    // 3,000 variables free at boot: the ring gets what is left beside the 2,700 kept (firmware/recorder.ts ringRoom)
     u.sim.world.memory.free = 3000;
     u.powerCut();
     t.clock.tick(10_000);
