@@ -22,7 +22,8 @@
  * decommissioned by the installer tool through the Espruino tools' connection code and CLI. Then
  * three more boots that must still protect: a full card, an unreadable card, and memory short at
  * boot (2v29 interrupts the boot; the unit reports 300 zone 6). Diagnostics: `ESPRUINO_WIFI_ONLY=`
- * `nocard` (the three card boots), `oom` (the short-memory boot), `port` (the installer's path).
+ * `nocard` (the three card boots), `oom` (the short-memory boot), `port` (the installer's path),
+ * `idle` (the boot and its idle memory, ~1 min: for comparing two builds' standing RAM).
  *
  * Run alone: `ESPRUINO_BIN=… npx tsx tools/espruino-wifi.ts`; tools/espruino-smoke.js runs it too.
  * KEEP=1 keeps the unit's folder (flash file, card, the interpreter's output) and prints where.
@@ -533,6 +534,10 @@ export async function runWifiBoard(
           .map((q) => `${q.module} ${n0(q.used)}`)
           .join(', ')
     );
+    if (process.env.ESPRUINO_WIFI_ONLY === 'idle') {
+      log('  DIAGNOSTIC RUN (ESPRUINO_WIFI_ONLY=idle): only the boot and its idle memory');
+      return figures;
+    }
 
     // ---- installer requests on the console (docs/installer.md)
     let reqId = 100;
