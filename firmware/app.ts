@@ -13,7 +13,7 @@
  */
 import type { Hal, LogLevel, LogSink } from '../hal/types';
 import { Config, defaultConfig } from './config';
-import { createJournal, Journal, JournalRecord, RecordOf, RecordSink } from './journal';
+import { createJournal, Journal, JournalRecord, RecordOf } from './journal';
 import { createPressRunner, PressRunner } from './press';
 import { createIndicatorDriver, IndicatorDriver, BOOT_FLASH, ACK_BLINK, GESTURE_BLINK, NO_REPORT } from './indicator';
 import { createGuard, errorText, firstThen } from './guard';
@@ -21,7 +21,6 @@ import { createReporter, Reporter, RouteStatus } from './reporter';
 import { createAlarmRunner, AlarmRunner, AlarmState } from './alarm';
 import { superviseInputs } from './monitors';
 import { createHealth, Health, resetReport } from './health';
-import { createBoot } from './boot';
 import { CID } from './events';
 import { createRecorder, Recorder, ringRoom } from './recorder';
 import { sealKeys } from './seal';
@@ -179,9 +178,6 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
   function report(code: number, qualifier: number, zone: number, x?: string): void {
     if (reporter) reporter.report(code, qualifier, zone, x);
   }
-  const record: RecordSink = function (kind, fields) {
-    if (journal) journal.append(kind, fields);
-  };
   let triggers = 0;
   /** Holds recognised before the alarm machine exists (the boot is still going on). */
   let early = 0;
@@ -225,14 +221,15 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
     watchdog: hal.watchdog,
     system: hal.system,
     watchdogS: cfg.watchdogS,
-    journal: record,
+    journal: function (kind, fields) {
+      if (journal) journal.append(kind, fields);
+    },
     report: report
   });
   hp = health;
 
-  // Each later part of the boot may fail without taking the rest with it: logged, journalled.
-  const boot = createBoot(clock, log, record, report);
-  const part = boot.part;
+  // Each later part of the boot may fail without taking the rest with it (firmware/health.ts).
+  const part = health.part;
 
   // 2. The journal (in RAM if the store refuses it), the boot record, the reporter.
   const journalOptions = {
@@ -438,7 +435,7 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
     hal.button.close();
   }
 
-  boot.done();
+  health.booted();
   return {
     config: function () {
       return cfg;

@@ -23,31 +23,21 @@ export const CID = {
   PERIODIC_TEST: 602
 };
 
-/** Contact ID code → SIA event code, restore code. */
-const SIA: { [code: string]: string[] } = {
-  '120': ['PA', 'PH'],
-  '121': ['HA', 'HH'],
-  '122': ['HA', 'HH'],
-  '137': ['TA', 'TR'],
-  '144': ['TA', 'TR'],
-  '301': ['AT', 'AR'],
-  '302': ['YT', 'YR'],
-  '305': ['YW', 'YW'],
-  '308': ['YZ', 'YZ'],
-  '350': ['YC', 'YK'],
-  '354': ['YC', 'YK'],
-  '406': ['OC', 'OC'],
-  '300': ['YX', 'YZ'],
-  '601': ['RX', 'RX'],
-  '616': ['YX', 'YZ'],
-  '602': ['RP', 'RP']
-};
+/**
+ * Contact ID code → SIA event code and restore code, as one string of 7-character entries (the
+ * code, then the two SIA codes). A string literal stays in the image's flash on the board; a table
+ * object would hold ~60 variables of RAM for as long as the unit runs, for a format the default
+ * config does not use.
+ */
+const SIA =
+  '120PAPH121HAHH122HAHH137TATR144TATR301ATAR302YTYR305YWYW308YZYZ350YCYK354YCYK406OCOC300YXYZ601RXRX616YXYZ602RPRP';
 
-/** SIA-DCS code for a Contact ID code and qualifier (3 = restore). */
+/** SIA-DCS code for a Contact ID code and qualifier (3 = restore); `UX` for a code it does not know. */
 export function siaCode(cid: number, qualifier: number): string {
-  const pair = SIA[String(cid)];
-  if (!pair) return 'UX';
-  return qualifier === 3 ? pair[1] : pair[0];
+  for (let i = 0; i < SIA.length; i += 7) {
+    if (SIA.substr(i, 3) === String(cid)) return SIA.substr(qualifier === 3 ? i + 5 : i + 3, 2);
+  }
+  return 'UX';
 }
 
 /**

@@ -2,8 +2,10 @@
  * The unit's health policy (docs/faults.md): the hardware watchdog, kicked only while every main
  * loop is healthy; hung loops and faults turned into clean restarts, at most FAULT_RESTARTS an
  * hour, counted across boots in `rst.json`, with the reason kept for the next boot's 305; memory
- * pressure ("lean" mode); the reason for a reset as the boot reports it (305). The watchdog is armed as soon as the unit boots, before anything that can
- * fail: the loops it watches are registered as they come up.
+ * pressure ("lean" mode); the reason for a reset as the boot reports it (305); the boot's parts,
+ * each of which may fail alone, and a boot cut short (300 zone 6). The watchdog is armed as soon
+ * as the unit boots, before anything that can fail: the loops it watches are registered as they
+ * come up.
  */
 import type { RecordSink } from './journal';
 import type { Clock, LogSink, RecordStore, System, Watchdog } from '../hal/types';
@@ -14,11 +16,10 @@ import { CID } from './events';
 export const RESET_RECORD = 'rst.json';
 /** At most this many restarts for faults per hour; after that the unit limps on and reports 300 zone 9. */
 const FAULT_RESTARTS = 3;
+/** 300 zone 6: the boot stopped before its end. */
+export const BOOT_CUT_ZONE = 6;
 /** Memory pressure: fewer free variables than 1/16 of the heap sheds non-critical work. */
 const LOW_MEMORY_PART = 16;
-
-/** Contact ID 305 zone per reset cause (docs/reporting.md). */
-const RESET_ZONE: { [cause: string]: number } = { power: 1, watchdog: 2, software: 3 };
 
 /**
  * Report the reset to the centre as the boot does (305): zone 1 power-on, 2 watchdog, 3 the
@@ -34,7 +35,9 @@ export function resetReport(
   const why = (cause === 'watchdog' && lastWhy === '' ? 'main loop blocked' : lastWhy)
     .replace(/[^A-Za-z0-9 :.,_-]/g, ' ')
     .substr(0, 48);
-  report(CID.RESET, 1, RESET_ZONE[cause] || 0, why ? 'I' + cause + ': ' + why : undefined);
+  // (Not a table: a module-level object stays in RAM for as long as the unit runs.)
+  const zone = cause === 'power' ? 1 : cause === 'watchdog' ? 2 : cause === 'software' ? 3 : 0;
+  report(CID.RESET, 1, zone, why ? 'I' + cause + ': ' + why : undefined);
 }
 
 export interface HealthDeps {
@@ -45,7 +48,7 @@ export interface HealthDeps {
   system: System;
   watchdogS: number;
   journal: RecordSink;
-  /** Report to the centre (300 zone 9 when restarts are exhausted). */
+  /** Report to the centre (300 zone 9 when restarts are exhausted, 300 zone 6 for a boot cut short). */
   report(code: number, qualifier: number, zone: number): void;
 }
 
@@ -59,6 +62,16 @@ export interface Health {
   watch(check: LoopCheck, name: string): void;
   /** An exception at a callback boundary: journal it and restart cleanly if the budget allows. */
   fault(where: string, e: unknown): void;
+  /**
+   * Run `make` as the boot part `name` (firmware/app.ts): its value, or undefined if it throws,
+   * logged and journalled (`boot-fail`), so that a part that fails takes nothing else down. Running
+   * out of memory does not throw on the board: 2v29 interrupts the boot where it is and no catch
+   * runs. So a boot that has not called `booted` by the next turn says where it stopped: logged,
+   * journalled, and 300 zone 6 to the centre (docs/faults.md).
+   */
+  part<T>(name: string, make: () => T): T | undefined;
+  /** The boot reached its end. */
+  booted(): void;
   /** Memory is short: shed non-critical work. */
   lean(): boolean;
   stop(): void;
@@ -116,6 +129,23 @@ export function createHealth(d: HealthDeps): Health {
     return false;
   }
 
+  /** The boot part running ('' once the boot is done). */
+  let stage = 'start';
+  /** Journal that the boot part `name` failed (`why`), if the journal can take it. */
+  function failed(name: string, why: string): void {
+    try {
+      d.journal('boot-fail', { w: name, e: why.substr(0, 60) });
+    } catch (e) {
+      // the journal itself
+    }
+  }
+  clock.after(0, function () {
+    if (stage === '') return;
+    log.write('error', 'boot cut short in ' + stage);
+    failed(stage, 'interrupted');
+    d.report(CID.TROUBLE, 1, BOOT_CUT_ZONE);
+  });
+
   const checks: LoopCheck[] = [];
   const names: string[] = [];
   let condemned = '';
@@ -171,6 +201,20 @@ export function createHealth(d: HealthDeps): Health {
         log.write('error', 'restarting after a fault in ' + where);
         d.system.restart();
       }
+    },
+    part: function <T>(name: string, make: () => T): T | undefined {
+      stage = name;
+      try {
+        return make();
+      } catch (e) {
+        const why = errorText(e);
+        log.write('error', name + ' failed at boot: ' + why);
+        failed(name, why);
+        return undefined;
+      }
+    },
+    booted: function () {
+      stage = '';
     },
     lean: function () {
       return lean;

@@ -102,7 +102,7 @@ export interface RecorderDeps {
 }
 
 /** The chain's start: 32 zero bytes as hex (docs/evidence.md). */
-const ZERO = '0'.repeat(64);
+const ZERO = '0000000000000000000000000000000000000000000000000000000000000000';
 /**
  * The pre-trigger ring on the card (docs/evidence.md, "The pre-trigger ring"): fixed places, one
  * per pre-trigger chunk, each holding a chunk encrypted as the seal encrypts it, rewritten in

@@ -1,9 +1,10 @@
 import { strict as assert } from 'node:assert';
 import sinon from 'sinon';
 import { createSimClock } from '../sim/clock';
-import { createBoot } from '../firmware/boot';
+import { createHealth, resetReport } from '../firmware/health';
+import { createRamStore } from '../firmware/store';
+import type { System } from '../hal/types';
 import { firstThen } from '../firmware/guard';
-import { resetReport } from '../firmware/health';
 import type { RecordSink } from '../firmware/journal';
 
 /**
@@ -11,10 +12,14 @@ import type { RecordSink } from '../firmware/journal';
  * boot that never reaches its end says so on the next turn (300 zone 6); the panic's alarm is
  * raised whatever the recording does; the 305 says why the unit reset.
  */
-describe('boot parts, the trigger net and the reset report', () => {
+describe('boot parts (health.part), the trigger net and the reset report', () => {
   let fake: sinon.SinonFakeTimers;
   beforeEach(() => (fake = sinon.useFakeTimers({ now: Date.UTC(2026, 11, 3) })));
-  afterEach(() => fake.restore());
+  const stops: { stop(): void }[] = [];
+  afterEach(() => {
+    while (stops.length) stops.pop()!.stop();
+    fake.restore();
+  });
 
   function rig(journalThrows = false) {
     const lines: string[] = [];
@@ -25,9 +30,18 @@ describe('boot parts, the trigger net and the reset report', () => {
       records.push([kind, fields]);
     };
     const clock = createSimClock();
-    const boot = createBoot(clock, { write: (level, m) => lines.push(level + ' ' + m) }, journal, (c, q, z) =>
-      reports.push([c, q, z])
-    );
+    const system = { memory: () => ({ free: 8000, total: 8190 }), restart: () => undefined } as unknown as System;
+    const boot = createHealth({
+      clock,
+      log: { write: (level, m) => lines.push(level + ' ' + m) },
+      records: createRamStore(),
+      watchdog: { enable: () => undefined, kick: () => undefined },
+      system,
+      watchdogS: 20,
+      journal,
+      report: (c, q, z) => reports.push([c, q, z])
+    });
+    stops.push(boot);
     return { boot, lines, records, reports, clock };
   }
 
@@ -76,10 +90,11 @@ describe('boot parts, the trigger net and the reset report', () => {
   it('a boot that reached its end reports nothing', async () => {
     const r = rig();
     r.boot.part('recorder', () => 2);
-    r.boot.done();
+    r.boot.booted();
     await fake.tickAsync(0);
     assert.deepEqual([r.reports, r.records, r.lines], [[], [], []]);
-    assert.equal(r.clock.pending(), 0);
+    r.boot.stop();
+    assert.equal(r.clock.pending(), 0, 'no timer left but the watchdog kick, stopped');
   });
 
   it('firstThen: `then` runs once, after `first`, and no timer is left behind', async () => {
