@@ -16,6 +16,7 @@ import { formatTime } from './civil-time';
 import { createChannel, Channel } from './channel';
 import { siaCode, isUrgent, CID } from './events';
 import { createCentreClock, CentreClock } from './centre-clock';
+import { advance, Held } from './machine';
 import {
   Outcome,
   RouteEffect,
@@ -92,13 +93,13 @@ interface Pending {
   trouble: boolean;
 }
 
-interface Route {
+/** A route, and its machine's state (`st`, stepped by `eventStep` and `linkTestStep`). */
+interface Route extends Held<RouteState> {
   index: number;
   name: string;
   ch: Channel;
   link?: Link;
   target: Dc09Target;
-  st: RouteState;
 }
 
 /** After boot a path that is not up yet gets this long to come up before it is tried (and can fail). */
@@ -196,6 +197,8 @@ export function createReporter(d: ReporterDeps): Reporter {
       link.onStatus(function (s) {
         if (!s.up || stopped) return;
         // The bearer is back: try everything on this route now rather than after the backoff.
+        // (A bearer's return is the scheduler's to act on, not a transition: it only brings the
+        // backoffs the route machine set forward.)
         route.st.retryAt = 0;
         for (let i = 0; i < pending.length; i++) pending[i].tries[index].next = 0;
         pump();
@@ -288,23 +291,17 @@ export function createReporter(d: ReporterDeps): Reporter {
     });
   }
 
-  /** Effects on the route itself (the event's own are handled by the caller). */
-  function routeEffects(r: Route, fx: RouteEffect[]): void {
-    for (let i = 0; i < fx.length; i++) {
-      const e = fx[i];
-      if (e.type === 'failed') log.write('warn', r.name + ' path: ' + e.why + ' (' + r.st.fails + ' in a row)');
-      else if (e.type === 'trouble') {
-        log.write(
-          e.qualifier === 1 ? 'error' : 'info',
-          r.name + (e.qualifier === 1 ? ' path failed' : ' path restored')
-        );
-        report(CID.COMMS, e.qualifier, r.index + 1);
-        let ok = false;
-        for (let k = 0; k < routes.length; k++) if (!routes[k].st.failed) ok = true;
-        if (ok !== reachable) {
-          reachable = ok;
-          if (d.onReach) d.onReach(ok);
-        }
+  /** An effect on the route itself (the event's own are performed by `sendEvent`). */
+  function routeEffect(r: Route, e: RouteEffect): void {
+    if (e.type === 'failed') log.write('warn', r.name + ' path: ' + e.why + ' (' + r.st.fails + ' in a row)');
+    else if (e.type === 'trouble') {
+      log.write(e.qualifier === 1 ? 'error' : 'info', r.name + (e.qualifier === 1 ? ' path failed' : ' path restored'));
+      report(CID.COMMS, e.qualifier, r.index + 1);
+      let ok = false;
+      for (let k = 0; k < routes.length; k++) if (!routes[k].st.failed) ok = true;
+      if (ok !== reachable) {
+        reachable = ok;
+        if (d.onReach) d.onReach(ok);
       }
     }
   }
@@ -330,12 +327,12 @@ export function createReporter(d: ReporterDeps): Reporter {
     r.ch.send(frameFor(p, r, form), s, function (o: Outcome) {
       if (stopped) return;
       const live = pending.indexOf(p) >= 0;
-      const res = eventStep(r.st, p.tries[r.index], o, p.blocks, clock.now(), sentAt, settings(r));
-      r.st = res.route;
-      p.tries[r.index] = res.tr;
-      for (let i = 0; i < res.effects.length && live; i++) {
-        const e = res.effects[i];
-        if (e.type === 'delivered') {
+      const x = { tr: p.tries[r.index], o: o, blocks: p.blocks, now: clock.now(), sentAt: sentAt };
+      advance(r, eventStep, x, settings(r), function (e: RouteEffect) {
+        if (e.type === 'try') p.tries[r.index] = e.tr;
+        else if (e.type === 'failed' || e.type === 'trouble') routeEffect(r, e);
+        else if (!live) return;
+        else if (e.type === 'delivered') {
           // Settle before anything else can report (and pump) from here: it must not be sent again.
           settled(p, 'ok', r, e.form);
           log.write(
@@ -365,14 +362,13 @@ export function createReporter(d: ReporterDeps): Reporter {
               ': sent again ' +
               (e.form === SINGLE ? 'with one extended block' : 'in its minimal form')
           );
-        } else if (e.type === 'refused') {
+        } else {
           log.write('error', 'event ' + s + ' refused by ' + r.name + ' even in its minimal form');
-          if (res.tr.fails === 1) journal.append('duh', { r: p.rec.i, p: r.index });
+          if (p.tries[r.index].fails === 1) journal.append('duh', { r: p.rec.i, p: r.index });
           // An event bound to this route (the installer's test) ends here: the installer sees it.
           if (p.tries[r.index].barred === false && p.rec.o === r.index) settled(p, 'fail', r, MINIMAL);
         }
-      }
-      routeEffects(r, res.effects);
+      });
       checkTrouble(r.index + 1);
       pump();
     });
@@ -383,12 +379,13 @@ export function createReporter(d: ReporterDeps): Reporter {
     const sentAt = clock.now();
     const digits = ('000' + s).slice(-4);
     const frame = encodeMessage(d.crypto, r.target, { id: 'NULL', seq: s, data: '', xdata: '', time: clock.wall() });
-    r.st.again = 0;
+    // (`again` is consumed by the reply: every outcome of a link test sets it anew.)
     r.ch.send(frame, digits, function (o: Outcome) {
       if (stopped) return;
-      const res = linkTestStep(r.st, o, clock.now(), sentAt, s, settings(r));
-      r.st = res.route;
-      routeEffects(r, res.effects);
+      const x = { o: o, now: clock.now(), sentAt: sentAt, seq: s };
+      advance(r, linkTestStep, x, settings(r), function (e: RouteEffect) {
+        routeEffect(r, e);
+      });
       checkTrouble(r.index + 1);
       pump();
     });

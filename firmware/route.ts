@@ -1,8 +1,10 @@
 /**
- * What one route does with the outcome of one exchange, as pure functions: the reporter (which
- * keeps the I/O, the journal and the timers) asks them for the next route state, the next state of
- * an event's delivery on that route, and the effects to perform. Policy: docs/reporting.md,
- * "Delivery", "Receivers in the field".
+ * What one route does with the outcome of one exchange, as a pure machine with one step per kind
+ * of exchange (`eventStep`, `linkTestStep`), run on `advance` (firmware/machine.ts): the reporter
+ * (which keeps the I/O, the journal and the timers) steps each route's state with the exchange's
+ * outcome and performs the effects, the first of which, for an event's exchange, is the next state
+ * of that event's delivery on the route. Policy: docs/reporting.md, "Delivery", "Receivers in the
+ * field".
  *
  * - Any well-formed reply (ACK, NAK, DUH) proves the path alive; only a valid ACK delivers.
  * - A NAK that a clock correction cured is answered by the same frame at once, once. A NAK the
@@ -12,6 +14,8 @@
  * - Silence, a refused connection or a reply that does not acknowledge count as failed
  *   exchanges; `failAfter` in a row mark the route failed (350), one answer restores it.
  */
+
+import { copyOf } from './machine';
 
 /** Forms of an event's frame, fullest first. */
 export const FULL = 0;
@@ -68,6 +72,8 @@ export type Outcome =
   { kind: 'ack' } | { kind: 'nak'; cured: boolean } | { kind: 'duh' } | { kind: 'fail'; why: string };
 
 export type RouteEffect =
+  /** The event's delivery on this route is now `tr` (an event's exchange: the first effect). */
+  | { type: 'try'; tr: TryState }
   /** The event is delivered, in this form. */
   | { type: 'delivered'; form: number }
   /** This route refused the event even in its minimal form. */
@@ -79,10 +85,38 @@ export type RouteEffect =
   /** A failed exchange, for the log. */
   | { type: 'failed'; why: string };
 
-export interface RouteResult {
-  route: RouteState;
+/**
+ * The route machine's events: an exchange ended. Its steps, one per kind of exchange, are
+ * `eventStep` and `linkTestStep`, run on `advance` (firmware/machine.ts) with the route's
+ * settings at the time.
+ */
+export interface EventExchange {
+  /** The event's delivery on this route before the exchange. */
   tr: TryState;
+  o: Outcome;
+  /** The event's extended-data blocks in its full form. */
+  blocks: number;
+  now: number;
+  /** `Clock.now()` at the send. */
+  sentAt: number;
+}
+
+export interface TestExchange {
+  o: Outcome;
+  now: number;
+  sentAt: number;
+  /** The link test's number. */
+  seq: number;
+}
+
+export interface RouteResult {
+  state: RouteState;
   effects: RouteEffect[];
+}
+
+/** An event's exchange also gives the delivery's next state (its first effect, too). */
+export interface EventResult extends RouteResult {
+  tr: TryState;
 }
 
 /** A route as it starts at boot. */
@@ -114,17 +148,9 @@ export function newTry(route: RouteState, blocks: number, barred: boolean): TryS
   return { next: 0, fails: 0, naks: 0, form: firstForm(route.form, blocks), refused: false, barred: barred };
 }
 
-function copyRoute(r: RouteState): RouteState {
-  return { failed: r.failed, fails: r.fails, lastOk: r.lastOk, retryAt: r.retryAt, again: r.again, form: r.form };
-}
-
-function copyTry(t: TryState): TryState {
-  return { next: t.next, fails: t.fails, naks: t.naks, form: t.form, refused: t.refused, barred: t.barred };
-}
-
 /** Any well-formed reply: the route is alive (and restored if it was failed). */
 function answered(r: RouteState, sentAt: number, fx: RouteEffect[]): RouteState {
-  const n = copyRoute(r);
+  const n = copyOf(r);
   if (r.failed) fx.push({ type: 'trouble', qualifier: 3 });
   n.failed = false;
   n.fails = 0;
@@ -134,7 +160,7 @@ function answered(r: RouteState, sentAt: number, fx: RouteEffect[]): RouteState 
 }
 
 function unanswered(r: RouteState, why: string, c: RouteSettings, fx: RouteEffect[]): RouteState {
-  const n = copyRoute(r);
+  const n = copyOf(r);
   n.fails++;
   fx.push({ type: 'failed', why: why });
   if (!r.failed && n.fails >= c.failAfter) {
@@ -144,86 +170,75 @@ function unanswered(r: RouteState, why: string, c: RouteSettings, fx: RouteEffec
   return n;
 }
 
-/**
- * An event frame's exchange ended. `blocks`: the event's extended-data blocks in its full form;
- * `sentAt`: `Clock.now()` at the send.
- */
-export function eventStep(
-  r: RouteState,
-  t: TryState,
-  o: Outcome,
-  blocks: number,
-  now: number,
-  sentAt: number,
-  c: RouteSettings
-): RouteResult {
-  const fx: RouteEffect[] = [];
-  const tr = copyTry(t);
+/** An event frame's exchange ended. */
+export function eventStep(r: RouteState, x: EventExchange, c: RouteSettings): EventResult {
+  const t = x.tr;
+  const o = x.o;
+  const blocks = x.blocks;
+  const now = x.now;
+  // The delivery's next state first, then the event's own effects, then the route's: the event
+  // is settled before anything reports. (`tr` is final before any effect is performed.)
+  const tr = copyOf(t);
+  const fx: RouteEffect[] = [{ type: 'try', tr: tr }];
+  const rfx: RouteEffect[] = [];
+  let route: RouteState;
   if (o.kind === 'fail') {
     tr.fails++;
     tr.naks = 0;
     tr.next = now + backoff(tr.fails, c.retryMaxMs);
-    return { route: unanswered(r, o.why, c, fx), tr: tr, effects: fx };
+    route = unanswered(r, o.why, c, rfx);
+  } else {
+    route = answered(r, x.sentAt, rfx);
+    tr.next = now;
+    if (o.kind === 'ack') {
+      // Learn what this receiver takes: later events start in that form this boot.
+      if (blocks > 0 && t.form > route.form) route.form = t.form;
+      fx.push({ type: 'delivered', form: t.form });
+      tr.fails = 0;
+      tr.naks = 0;
+      tr.refused = false;
+    } else if (o.kind === 'nak' && o.cured && t.naks === 0) tr.naks = 1;
+    else {
+      // The receiver refuses this frame's content.
+      tr.naks = 0;
+      const f = leaner(t.form, blocks);
+      if (f >= 0) {
+        tr.form = f;
+        fx.push({ type: 'leaner', form: f });
+      } else {
+        tr.fails++;
+        tr.next = now + backoff(tr.fails, REFUSED_MAX_MS);
+        // After the backoff, start again from the form this route is known to take: a refusal can pass.
+        tr.form = firstForm(route.form, blocks);
+        tr.refused = true;
+        fx.push({ type: 'refused' });
+      }
+    }
   }
-  const route = answered(r, sentAt, fx);
-  tr.next = now;
-  if (o.kind === 'ack') {
-    // Learn what this receiver takes: later events start in that form this boot.
-    if (blocks > 0 && t.form > route.form) route.form = t.form;
-    fx.push({ type: 'delivered', form: t.form });
-    tr.fails = 0;
-    tr.naks = 0;
-    tr.refused = false;
-    return { route: route, tr: tr, effects: fx };
-  }
-  if (o.kind === 'nak' && o.cured && t.naks === 0) {
-    tr.naks = 1;
-    return { route: route, tr: tr, effects: fx };
-  }
-  // The receiver refuses this frame's content.
-  tr.naks = 0;
-  const f = leaner(t.form, blocks);
-  if (f >= 0) {
-    tr.form = f;
-    fx.push({ type: 'leaner', form: f });
-    return { route: route, tr: tr, effects: fx };
-  }
-  tr.fails++;
-  tr.next = now + backoff(tr.fails, REFUSED_MAX_MS);
-  // After the backoff, start again from the form this route is known to take: a refusal can pass.
-  tr.form = firstForm(route.form, blocks);
-  tr.refused = true;
-  fx.push({ type: 'refused' });
-  return { route: route, tr: tr, effects: fx };
+  return { state: route, tr: tr, effects: fx.concat(rfx) };
 }
 
 /**
- * A link test's exchange ended (`seq` its number). A NAK the clock cured is followed by the same
- * link test at once; any other answer ends it: a receiver that NAKs link tests is alive.
+ * A link test's exchange ended. A NAK the clock cured is followed by the same link test at once;
+ * any other answer ends it: a receiver that NAKs link tests is alive.
  */
-export function linkTestStep(
-  r: RouteState,
-  o: Outcome,
-  now: number,
-  sentAt: number,
-  seq: number,
-  c: RouteSettings
-): { route: RouteState; effects: RouteEffect[] } {
+export function linkTestStep(r: RouteState, x: TestExchange, c: RouteSettings): RouteResult {
+  const o = x.o;
   const fx: RouteEffect[] = [];
   if (o.kind === 'fail') {
     const route = unanswered(r, o.why, c, fx);
     route.again = 0;
     const wait = backoff(route.fails + 2, c.retryMaxMs);
-    route.retryAt = now + (wait < c.pollMs ? wait : c.pollMs);
-    return { route: route, effects: fx };
+    route.retryAt = x.now + (wait < c.pollMs ? wait : c.pollMs);
+    return { state: route, effects: fx };
   }
-  const route = answered(r, sentAt, fx);
+  const route = answered(r, x.sentAt, fx);
   route.again = 0;
   if (o.kind === 'nak' && o.cured && r.again === 0) {
-    route.again = seq;
+    route.again = x.seq;
     route.lastOk = -1;
   }
-  return { route: route, effects: fx };
+  return { state: route, effects: fx };
 }
 
 /**

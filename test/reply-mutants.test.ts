@@ -873,9 +873,13 @@ describe('reply mutants: route rules (firmware/route.ts)', () => {
     const r: RouteState = { ...newRoute(), form: SINGLE };
     const t = newTry(r, 1, false);
     assert.equal(t.form, FULL, 'one block is the one-block form');
-    const s = eventStep(r, t, { kind: 'ack' }, 1, 1000, 900, { failAfter: 2, retryMaxMs: 30_000, pollMs: 90_000 });
-    assert.equal(s.route.form, SINGLE);
-    assert.equal(newTry(s.route, 2, false).form, SINGLE, 'a two-block event still starts with one block');
+    const s = eventStep(
+      r,
+      { tr: t, o: { kind: 'ack' }, blocks: 1, now: 1000, sentAt: 900 },
+      { failAfter: 2, retryMaxMs: 30_000, pollMs: 90_000 }
+    );
+    assert.equal(s.state.form, SINGLE);
+    assert.equal(newTry(s.state, 2, false).form, SINGLE, 'a two-block event still starts with one block');
   });
 });
 

@@ -14,9 +14,11 @@ import {
   MINIMAL,
   REFUSED_MAX_MS,
   Outcome,
+  RouteEffect,
   RouteState,
   TryState
 } from '../firmware/route';
+import { advance, interpret, Machine } from '../firmware/machine';
 
 /**
  * The route's rules as tables: what one exchange's outcome does to the route, to the event's
@@ -30,8 +32,14 @@ const DUH: Outcome = { kind: 'duh' };
 const SILENT: Outcome = { kind: 'fail', why: 'no reply' };
 
 const route = (over: Partial<RouteState> = {}): RouteState => ({ ...newRoute(), ...over });
+/** The steps with the exchange written out, as the tables read. */
+const onEvent = (r: RouteState, tr: TryState, o: Outcome, blocks: number, now: number, sentAt: number, c = C) =>
+  eventStep(r, { tr, o, blocks, now, sentAt }, c);
+const onTest = (r: RouteState, o: Outcome, now: number, sentAt: number, seq: number, c = C) =>
+  linkTestStep(r, { o, now, sentAt, seq }, c);
 const tryOf = (over: Partial<TryState> = {}): TryState => ({ ...newTry(newRoute(), 2, false), ...over });
-const types = (fx: { type: string }[]) => fx.map((e) => e.type);
+/** The effects' types, the delivery's next state (`try`, first for every event exchange) left out. */
+const types = (fx: { type: string }[]) => fx.filter((e) => e.type !== 'try').map((e) => e.type);
 
 describe('route rules (pure): outcome → next route state, next try, effects', () => {
   describe('an event exchange', () => {
@@ -108,7 +116,7 @@ describe('route rules (pure): outcome → next route state, next try, effects', 
     ];
     for (const [name, before, o, blocks, after, fx] of rows) {
       it(name, () => {
-        const r = eventStep(route(), before, o, blocks, 1000, 900, C);
+        const r = onEvent(route(), before, o, blocks, 1000, 900, C);
         for (const [k, v] of Object.entries(after)) assert.equal(r.tr[k as keyof TryState], v, `${k}`);
         assert.deepEqual(types(r.effects), fx);
       });
@@ -118,7 +126,7 @@ describe('route rules (pure): outcome → next route state, next try, effects', 
       let t = tryOf({ form: MINIMAL });
       let waits = 0;
       for (let i = 0; i < 40; i++) {
-        const r = eventStep(route(), { ...t, form: MINIMAL }, DUH, 2, 0, 0, C);
+        const r = onEvent(route(), { ...t, form: MINIMAL }, DUH, 2, 0, 0, C);
         waits = r.tr.next;
         t = r.tr;
       }
@@ -126,24 +134,27 @@ describe('route rules (pure): outcome → next route state, next try, effects', 
     });
 
     it('the delivered effect names the form; the route learns it (later events start there)', () => {
-      const r = eventStep(route(), tryOf({ form: SINGLE }), ACK, 2, 1000, 900, C);
-      assert.deepEqual(r.effects, [{ type: 'delivered', form: SINGLE }]);
-      assert.equal(r.route.form, SINGLE);
-      assert.equal(newTry(r.route, 2, false).form, SINGLE);
-      assert.equal(newTry(r.route, 1, false).form, FULL, 'one block is the one-block form');
-      const m = eventStep(r.route, tryOf({ form: MINIMAL }), ACK, 2, 1000, 900, C);
-      assert.equal(m.route.form, MINIMAL);
-      const none = eventStep(route(), tryOf({ form: MINIMAL }), ACK, 0, 1000, 900, C);
-      assert.equal(none.route.form, FULL, 'an event without blocks teaches nothing');
+      const r = onEvent(route(), tryOf({ form: SINGLE }), ACK, 2, 1000, 900, C);
+      assert.deepEqual(r.effects, [
+        { type: 'try', tr: r.tr },
+        { type: 'delivered', form: SINGLE }
+      ]);
+      assert.equal(r.state.form, SINGLE);
+      assert.equal(newTry(r.state, 2, false).form, SINGLE);
+      assert.equal(newTry(r.state, 1, false).form, FULL, 'one block is the one-block form');
+      const m = onEvent(r.state, tryOf({ form: MINIMAL }), ACK, 2, 1000, 900, C);
+      assert.equal(m.state.form, MINIMAL);
+      const none = onEvent(route(), tryOf({ form: MINIMAL }), ACK, 0, 1000, 900, C);
+      assert.equal(none.state.form, FULL, 'an event without blocks teaches nothing');
     });
 
     it('any well-formed reply proves the route alive and restores a failed one (3 350); only an ACK delivers', () => {
       for (const o of [ACK, NAK, NAK_CURED, DUH]) {
-        const r = eventStep(route({ failed: true, fails: 5 }), tryOf(), o, 2, 1000, 900, C);
-        assert.equal(r.route.failed, false, o.kind);
-        assert.equal(r.route.fails, 0);
-        assert.equal(r.route.lastOk, 900, 'supervision runs from the send');
-        assert.deepEqual(r.effects[0], { type: 'trouble', qualifier: 3 });
+        const r = onEvent(route({ failed: true, fails: 5 }), tryOf(), o, 2, 1000, 900, C);
+        assert.equal(r.state.failed, false, o.kind);
+        assert.equal(r.state.fails, 0);
+        assert.equal(r.state.lastOk, 900, 'supervision runs from the send');
+        assert.deepEqual(r.effects[r.effects.length - 1], { type: 'trouble', qualifier: 3 }, "after the event's own");
         assert.equal(types(r.effects).includes('delivered'), o.kind === 'ack');
       }
     });
@@ -152,8 +163,8 @@ describe('route rules (pure): outcome → next route state, next try, effects', 
       let r = route();
       const fx: string[] = [];
       for (let i = 0; i < 4; i++) {
-        const s = eventStep(r, tryOf(), SILENT, 2, 1000, 900, C);
-        r = s.route;
+        const s = onEvent(r, tryOf(), SILENT, 2, 1000, 900, C);
+        r = s.state;
         fx.push(
           ...s.effects
             .filter((e) => e.type === 'trouble')
@@ -168,36 +179,36 @@ describe('route rules (pure): outcome → next route state, next try, effects', 
 
   describe('a link test exchange', () => {
     it('ACK: alive; a cured NAK: the same link test again at once (once); a NAK or DUH otherwise: alive, no resend', () => {
-      const a = linkTestStep(route({ lastOk: 5 }), ACK, 1000, 900, 7, C);
-      assert.equal(a.route.lastOk, 900);
-      assert.equal(a.route.again, 0);
-      const n = linkTestStep(route(), NAK_CURED, 1000, 900, 7, C);
-      assert.equal(n.route.again, 7);
-      assert.equal(n.route.lastOk, -1, 'due at once');
-      const n2 = linkTestStep(n.route, NAK_CURED, 1000, 900, 7, C);
-      assert.equal(n2.route.again, 0, 'only once');
-      assert.equal(n2.route.lastOk, 900);
+      const a = onTest(route({ lastOk: 5 }), ACK, 1000, 900, 7, C);
+      assert.equal(a.state.lastOk, 900);
+      assert.equal(a.state.again, 0);
+      const n = onTest(route(), NAK_CURED, 1000, 900, 7, C);
+      assert.equal(n.state.again, 7);
+      assert.equal(n.state.lastOk, -1, 'due at once');
+      const n2 = onTest(n.state, NAK_CURED, 1000, 900, 7, C);
+      assert.equal(n2.state.again, 0, 'only once');
+      assert.equal(n2.state.lastOk, 900);
       for (const o of [NAK, DUH]) {
-        const r = linkTestStep(route({ failed: true, fails: 3 }), o, 1000, 900, 7, C);
-        assert.equal(r.route.failed, false, `a receiver that ${o.kind}s link tests is alive`);
-        assert.equal(r.route.again, 0);
+        const r = onTest(route({ failed: true, fails: 3 }), o, 1000, 900, 7, C);
+        assert.equal(r.state.failed, false, `a receiver that ${o.kind}s link tests is alive`);
+        assert.equal(r.state.again, 0);
         assert.deepEqual(types(r.effects), ['trouble']);
       }
     });
 
     it('silence backs off up to the poll interval and fails the route after failAfter', () => {
-      const one = linkTestStep(route(), SILENT, 1000, 900, 7, C);
-      assert.equal(one.route.retryAt, 1000 + 4000);
-      assert.equal(one.route.failed, false);
-      const two = linkTestStep(one.route, SILENT, 1000, 900, 8, C);
-      assert.equal(two.route.failed, true);
+      const one = onTest(route(), SILENT, 1000, 900, 7, C);
+      assert.equal(one.state.retryAt, 1000 + 4000);
+      assert.equal(one.state.failed, false);
+      const two = onTest(one.state, SILENT, 1000, 900, 8, C);
+      assert.equal(two.state.failed, true);
       assert.deepEqual(types(two.effects), ['failed', 'trouble']);
-      const capped = linkTestStep(route({ fails: 30 }), SILENT, 1000, 900, 8, {
+      const capped = onTest(route({ fails: 30 }), SILENT, 1000, 900, 8, {
         ...C,
         pollMs: 5000,
         retryMaxMs: 600_000
       });
-      assert.equal(capped.route.retryAt, 6000, 'never later than the interval');
+      assert.equal(capped.state.retryAt, 6000, 'never later than the interval');
     });
   });
 
@@ -212,6 +223,42 @@ describe('route rules (pure): outcome → next route state, next try, effects', 
       it(name, () => assert.equal(dueAt(100, ri, urgent, out, 0, 60_000), at));
     it('an urgent lag set in the config delays only the secondary', () =>
       assert.equal(dueAt(100, 1, true, false, 3000, 60_000), 3100));
+  });
+
+  describe('the route machine, run by advance like press and alarm', () => {
+    it("an event exchange: the delivery's next state first, then the event's effects, then the route's", () => {
+      const h = { st: route({ failed: true, fails: 3 }) };
+      const seen: RouteEffect[] = [];
+      const before = tryOf({ form: SINGLE });
+      advance(h, eventStep, { tr: before, o: ACK, blocks: 2, now: 1000, sentAt: 900 }, C, (e) => seen.push(e));
+      assert.deepEqual(
+        seen.map((e) => e.type),
+        ['try', 'delivered', 'trouble']
+      );
+      assert.equal((seen[0] as { tr: TryState }).tr.next, 1000, 'the delivery after the exchange');
+      assert.equal(before.next, 0, 'the delivery given is not changed');
+      assert.deepEqual([h.st.failed, h.st.lastOk, h.st.form], [false, 900, SINGLE], 'the route kept in its holder');
+    });
+
+    it("a link test exchange: the route's effects only, and its state kept", () => {
+      const h = { st: route() };
+      const seen: string[] = [];
+      for (const seq of [7, 8])
+        advance(h, linkTestStep, { o: SILENT, now: 1000, sentAt: 900, seq }, C, (e) => seen.push(e.type));
+      assert.deepEqual(seen, ['failed', 'failed', 'trouble']);
+      assert.equal(h.st.failed, true);
+    });
+
+    it('interpret (press, alarm) runs on the same advance: an effect that sends steps from the state the last one left', () => {
+      const step = (s: number, ev: number) => ({ state: s + ev, effects: ev > 1 ? [ev - 1] : [] });
+      const states: number[] = [];
+      const m: Machine<number, number> = interpret(step, undefined, 0, (fx: number) => {
+        states.push(m.state());
+        m.send(fx);
+      });
+      m.send(3);
+      assert.deepEqual([states, m.state()], [[3, 5], 6]);
+    });
   });
 
   describe('failure to communicate (354)', () => {
