@@ -124,16 +124,16 @@ function bootConfig(
 }
 
 export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
-  /** The health policy, once it is armed (a few lines below). */
-  let hp: Health | undefined;
+  /** The health policy (firmware/health.ts), once it is armed below: the log and the guard made before it ask it. */
+  let health: Health | undefined;
   // Under memory pressure (`lean`) only errors and warnings are logged: text costs memory.
   const log = {
     write: function (level: LogLevel, message: string) {
-      if (!hp || !hp.lean() || level === 'error' || level === 'warn') hal.log.write(level, message);
+      if (!health || !health.lean() || level === 'error' || level === 'warn') hal.log.write(level, message);
     }
   };
   const guard = createGuard(log, function (where: string, e: unknown) {
-    if (hp) hp.fault(where, e);
+    if (health) health.fault(where, e);
   });
   const clock = hal.clock;
   // Input callbacks are wrapped one by one (guard.wrap); an exception anywhere else (a timer, a
@@ -141,7 +141,7 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
   // wrapper per callback (each would cost RAM on the device).
   hal.system.onUncaught(function (e: unknown) {
     log.write('error', 'uncaught: ' + errorText(e));
-    if (hp) hp.fault('callback', e);
+    if (health) health.fault('callback', e);
   });
 
   // 1. What must work before anything that can fail: the store (or one in RAM), the config (or the
@@ -214,7 +214,7 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
   );
   // A hold that began before this boot (across a power cut or a reset) has no edge of its own.
   if (hal.button.isPressed()) press.edge(true, clock.now());
-  const health: Health = createHealth({
+  health = createHealth({
     clock: clock,
     log: log,
     records: records,
@@ -226,7 +226,6 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
     },
     report: report
   });
-  hp = health;
 
   // Each later part of the boot may fail without taking the rest with it (firmware/health.ts).
   const part = health.part;
@@ -424,7 +423,7 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
     front.stop();
     if (uploader) uploader.stop();
     if (recorder) recorder.stop();
-    health.stop();
+    if (health) health.stop();
     if (inputs) inputs.stop();
     if (service) service.stop();
     press.stop();
