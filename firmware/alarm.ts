@@ -13,6 +13,7 @@
 import type { Clock } from '../hal/types';
 import { CID } from './events';
 import { interpret, Machine } from './machine';
+import type { JournalRecord } from './journal';
 
 export interface AlarmSettings {
   panicCode: number;
@@ -53,6 +54,19 @@ export interface AlarmResult {
 }
 
 export const ALARM_IDLE: AlarmState = { mode: 'idle', cancelled: false, taps: 0 };
+
+/**
+ * The alarm to resume at boot: active if the journal's last panic (`panicCode`) has no restore
+ * after it (the unit stopped during the alarm); undefined when none was active.
+ */
+export function resumedAlarm(records: JournalRecord[], panicCode: number): AlarmState | undefined {
+  let active = false;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    if (r.k === 'ev' && r.c === panicCode) active = r.q === 1;
+  }
+  return active ? { mode: 'alarm', cancelled: false, taps: 0 } : undefined;
+}
 
 /** Zone/user number the unit reports its button and its user as. */
 export const BUTTON_ZONE = 1;

@@ -11,14 +11,14 @@
  * holds recognised before it existed are given to it), the supervised inputs, the service period
  * and the installer's console.
  */
-import type { Hal, LogLevel, LogSink } from '../hal/types';
-import { Config, defaultConfig } from './config';
+import type { Hal, LogLevel } from '../hal/types';
+import type { Config } from './config';
 import { createJournal, Journal, JournalRecord, RecordOf } from './journal';
 import { createPressRunner, PressRunner } from './press';
 import { createIndicatorDriver, IndicatorDriver, BOOT_FLASH, ACK_BLINK, GESTURE_BLINK, NO_REPORT } from './indicator';
 import { createGuard, errorText, firstThen } from './guard';
 import { createReporter, Reporter, RouteStatus } from './reporter';
-import { createAlarmRunner, AlarmRunner, AlarmState } from './alarm';
+import { createAlarmRunner, AlarmRunner, resumedAlarm } from './alarm';
 import { superviseInputs } from './monitors';
 import { createHealth, Health, resetReport } from './health';
 import { CID } from './events';
@@ -27,10 +27,10 @@ import { sealKeys } from './seal';
 import { createUploader, Uploader } from './uploader';
 import { createServiceWatch, ServiceWatch } from './service';
 import { FIRMWARE_VERSION } from './version';
-import { createConsoleFront, ConsoleFront } from './console';
+import { createConsoleFront } from './console';
 import type { FlashStore } from './flash-store';
 import { createRamStore, openStore } from './store';
-import { readStoredConfig } from './stored-config';
+import { bootConfig } from './stored-config';
 import type { RecordStore } from '../hal/types';
 
 /** Journal sizing for internal flash (see docs/journal.md). */
@@ -74,53 +74,6 @@ export interface App {
   service: ServiceWatch;
   /** Stop every timer and watch (tests and a clean restart use it). */
   stop(): void;
-}
-
-/** Was an alarm still active when the unit last stopped? (a panic without its restore) */
-function alarmInJournal(records: JournalRecord[], panicCode: number): boolean {
-  let active = false;
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i];
-    if (r.k === 'ev' && r.c === panicCode) active = r.q === 1;
-  }
-  return active;
-}
-
-/**
- * The config to boot on, checked by the installer module when it loads: `given` if it passes, else
- * the stored copy (which without the module is taken on its CRC and schema version), else the
- * factory one. Its own function so that no closure of the running unit holds the module (every
- * `var` of createApp lives as long as any of its closures does).
- */
-function bootConfig(
-  front: ConsoleFront,
-  records: RecordStore,
-  given: Config | undefined,
-  audioBytes: number,
-  log: LogSink
-): { cfg: Config; rejected: string } {
-  let cfg: Config = defaultConfig();
-  let rejected = '';
-  try {
-    const m = front.module();
-    const problems = given !== undefined && typeof m !== 'string' ? m.checkConfig(given, audioBytes) : [];
-    if (given !== undefined && problems.length === 0) cfg = given;
-    else {
-      if (given !== undefined && typeof m !== 'string') rejected = m.problemCodes(problems);
-      cfg =
-        readStoredConfig(
-          records,
-          typeof m === 'string'
-            ? undefined
-            : function (c: unknown) {
-                return m.checkConfig(c, audioBytes).length === 0;
-              }
-        ).config || cfg;
-    }
-  } catch (e) {
-    log.write('error', 'config unreadable: factory defaults (' + errorText(e) + ')');
-  }
-  return { cfg: cfg, rejected: rejected };
 }
 
 export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
@@ -325,9 +278,7 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
   });
 
   // 3. The alarm machine (resumed if the journal shows one active), then the holds it missed.
-  const resumed: AlarmState | undefined = alarmInJournal(history, cfg.report.panicCode)
-    ? { mode: 'alarm', cancelled: false, taps: 0 }
-    : undefined;
+  const resumed = resumedAlarm(history, cfg.report.panicCode);
   history = [];
   if (resumed) log.write('warn', 'alarm still active from before the restart: resumed');
   alarm = createAlarmRunner(

@@ -13,9 +13,11 @@
  *   copy whose CRC held (the store's) and whose schema version is this firmware's is taken: it
  *   passed the full check when it was written.
  */
-import type { RecordStore } from '../hal/types';
+import type { LogSink, RecordStore } from '../hal/types';
 import type { Config } from './config';
-import { CONFIG_VERSION } from './config';
+import { CONFIG_VERSION, defaultConfig } from './config';
+import type { InstallerModule } from './installer-module';
+import { errorText } from './guard';
 
 /** `true` when a parsed config may be used (the full check, or nothing better). */
 export type ConfigCheck = (c: unknown) => boolean;
@@ -99,4 +101,42 @@ export function writeStoredConfig(store: RecordStore, text: string): void {
 export function eraseStoredConfig(store: RecordStore): void {
   store.erase(CONFIG_A);
   store.erase(CONFIG_B);
+}
+
+/**
+ * The config to boot on, checked by the installer module when it loads: `given` if it passes, else
+ * the stored copy (which without the module is taken on its CRC and schema version), else the
+ * factory one. `rejected`: the problem codes of a `given` config that failed the check. Its own
+ * function so that no closure of the running unit holds the module (every `var` of createApp lives
+ * as long as any of its closures does).
+ */
+export function bootConfig(
+  front: { module(): InstallerModule | string },
+  records: RecordStore,
+  given: Config | undefined,
+  audioBytes: number,
+  log: LogSink
+): { cfg: Config; rejected: string } {
+  let cfg: Config = defaultConfig();
+  let rejected = '';
+  try {
+    const m = front.module();
+    const problems = given !== undefined && typeof m !== 'string' ? m.checkConfig(given, audioBytes) : [];
+    if (given !== undefined && problems.length === 0) cfg = given;
+    else {
+      if (given !== undefined && typeof m !== 'string') rejected = m.problemCodes(problems);
+      cfg =
+        readStoredConfig(
+          records,
+          typeof m === 'string'
+            ? undefined
+            : function (c: unknown) {
+                return m.checkConfig(c, audioBytes).length === 0;
+              }
+        ).config || cfg;
+    }
+  } catch (e) {
+    log.write('error', 'config unreadable: factory defaults (' + errorText(e) + ')');
+  }
+  return { cfg: cfg, rejected: rejected };
 }

@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { alarmStep, ALARM_IDLE, AlarmState, AlarmEvent, AlarmSettings } from '../firmware/alarm';
+import { alarmStep, ALARM_IDLE, AlarmState, AlarmEvent, AlarmSettings, resumedAlarm } from '../firmware/alarm';
+import type { JournalRecord } from '../firmware/journal';
 import { createInputMonitor } from '../firmware/monitors';
 import { createSimClock } from '../sim/clock';
 import { useFakeTime } from './support/fake-time';
@@ -159,5 +160,21 @@ describe('supervised input (settle time and hourly limit)', () => {
     assert.equal(m.reported(), true);
     m.stop();
     clock.shutdown();
+  });
+});
+
+describe('the alarm resumed at boot (pure)', () => {
+  let n = 0;
+  const ev = (c: number, q: number): JournalRecord => ({ k: 'ev', i: ++n, u: 0, t: 0, n, c, q, z: 1 });
+  const ok = (r: number): JournalRecord => ({ k: 'ok', i: ++n, u: 0, t: 0, r, p: 0 });
+  it('a panic without its restore: resumed active, not cancelled; with it, or with none: not', () => {
+    assert.deepEqual(resumedAlarm([ev(305, 1), ev(120, 1), ok(2)], 120), { mode: 'alarm', cancelled: false, taps: 0 });
+    assert.equal(resumedAlarm([ev(120, 1), ev(406, 1), ev(120, 3)], 120), undefined);
+    assert.equal(resumedAlarm([], 120), undefined);
+    assert.equal(resumedAlarm([ev(120, 3), ev(120, 1)], 120)?.mode, 'alarm', 'the last one counts');
+  });
+  it('only the configured panic code counts', () => {
+    assert.equal(resumedAlarm([ev(120, 1)], 122), undefined);
+    assert.equal(resumedAlarm([ev(122, 1)], 122)?.mode, 'alarm');
   });
 });
