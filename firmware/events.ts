@@ -25,17 +25,18 @@ export const CID = {
 
 /**
  * Contact ID code → SIA event code and restore code, as one string of 7-character entries (the
- * code, then the two SIA codes). A string literal stays in the image's flash on the board; a table
- * object would hold ~60 variables of RAM for as long as the unit runs, for a format the default
- * config does not use.
+ * code, then the two SIA codes). A string literal stays in the image's flash on the board; the
+ * table object it replaced held 96 variables of RAM for as long as the unit ran, for a format the
+ * default config does not use (docs/footprint.md).
  */
 const SIA =
   '120PAPH121HAHH122HAHH137TATR144TATR301ATAR302YTYR305YWYW308YZYZ350YCYK354YCYK406OCOC300YXYZ601RXRX616YXYZ602RPRP';
 
 /** SIA-DCS code for a Contact ID code and qualifier (3 = restore); `UX` for a code it does not know. */
 export function siaCode(cid: number, qualifier: number): string {
+  const c = String(cid);
   for (let i = 0; i < SIA.length; i += 7) {
-    if (SIA.substr(i, 3) === String(cid)) return SIA.substr(qualifier === 3 ? i + 5 : i + 3, 2);
+    if (SIA.substr(i, 3) === c) return SIA.substr(qualifier === 3 ? i + 5 : i + 3, 2);
   }
   return 'UX';
 }
