@@ -72,6 +72,8 @@ export type Check = (name: string, ok: boolean, detail?: string) => void;
 interface Step {
   step: string;
   m?: MemoryFigures;
+  /** `Date.now()` when its figures were asked for. */
+  at: number;
 }
 
 const n0 = (x: number) => x.toLocaleString('en-US');
@@ -474,8 +476,9 @@ export async function runWifiBoard(
     const unit = newUnit(dir);
     const mark = () => unit.output().length;
     const mem = async (step: string): Promise<MemoryFigures | undefined> => {
+      const at = Date.now();
       const m = await unit.memory();
-      steps.push({ step, m });
+      steps.push({ step, m, at });
       log(`    memory ${step}: ${m ? fmt(m, overhead) : 'no answer (unit not running)'}`);
       return m;
     };
@@ -791,6 +794,15 @@ export async function runWifiBoard(
             ` (SHA256/AES encrypt/AES decrypt results refused, as the steps read them: ${refusedByStep.join(', ')}); the first:\n` +
             around(outText, OOM)
         : 'none'
+    );
+    // Each refusal with the free count then and the step whose figures were taken next (issue
+    // #16: which piece, at what free count, in which part of the run).
+    const refusals = unit.refusals.map((r) => {
+      const next = steps.find((s) => s.at >= r.at);
+      return `${r.what} of ${n0(r.bytes)} B at ${n0(r.free + overhead)} free on the board (before "${next ? next.step : 'the end'}")`;
+    });
+    log(
+      `    native results refused for want of a free run: ${refusals.length ? `${refusals.length}: ${refusals.slice(0, 20).join('; ')}${refusals.length > 20 ? '; …' : ''}` : 'none'}`
     );
     const wd = unit.events.filter((e) => e.kind === 'watchdog' || e.kind === 'reboot');
     check('no watchdog lapse and no unplanned reboot', wd.length === 0, wd.map((e) => e.text).join('; ') || 'none');

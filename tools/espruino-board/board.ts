@@ -476,6 +476,8 @@ export class BoardUnit {
   readonly crashes: string[] = [];
   /** Variables in use at each `require` (the prelude's @Q trace), by boot. */
   readonly requires: { module: string; used: number; at: number; boot: number }[] = [];
+  /** Native results refused for want of a free run (prelude `@F`): the call, its input's bytes, free variables just after. */
+  readonly refusals: { what: string; bytes: number; free: number; at: number; boot: number }[] = [];
   /** Boots, by reset cause; and the prelude's @B figures of the last one. */
   boots = 0;
   bootFigures = { atStart: 0, afterPrelude: 0, csr: 0 };
@@ -548,6 +550,8 @@ export class BoardUnit {
         if (w) w(m);
       } else if (f[0] === '@Q') {
         this.requires.push({ module: f[1], used: Number(f[2]), at, boot: this.boots });
+      } else if (f[0] === '@F') {
+        this.refusals.push({ what: f[1], bytes: Number(f[2]), free: Number(f[3]), at, boot: this.boots });
       } else if (f[0] === '@B') {
         this.bootFigures = { atStart: Number(f[1]), afterPrelude: Number(f[2]), csr: Number(f[3]) };
       } else if (f[0] === '@R') {

@@ -385,23 +385,29 @@
   // allocating (SHA256, AES encrypt, AES decrypt); reported with the memory figures. `crypto.AES`
   // is replaced whole: assigning `crypto.AES.encrypt` does nothing on 2v29 (measured).
   var NM = new Uint16Array(3), C = RQ('crypto'), sha = C.SHA256, A0 = C.AES;
+  // Each refusal as it happens: the call, the bytes it was given and the free count just after
+  // (a small allocation: the heap has room then, only no run long enough for the result).
+  var refused = function (i, what, d) {
+    NM[i]++;
+    out('@F ' + what + ' ' + d.length + ' ' + process.memory(false).free);
+  };
   C.SHA256 = function (d) {
     sample('sha256');
     var r = sha(d);
-    if (!r) NM[0]++;
+    if (!r) refused(0, 'sha256', d);
     return r;
   };
   C.AES = {
     encrypt: function (d, k, o) {
       sample('aes');
       var r = A0.encrypt(d, k, o);
-      if (!r) NM[1]++;
+      if (!r) refused(1, 'aes-encrypt', d);
       return r;
     },
     decrypt: function (d, k, o) {
       sample('aes');
       var r = A0.decrypt(d, k, o);
-      if (!r) NM[2]++;
+      if (!r) refused(2, 'aes-decrypt', d);
       return r;
     }
   };
