@@ -114,11 +114,6 @@ export interface RouteResult {
   effects: RouteEffect[];
 }
 
-/** An event's exchange also gives the delivery's next state (its first effect, too). */
-export interface EventResult extends RouteResult {
-  tr: TryState;
-}
-
 /** A route as it starts at boot. */
 export function newRoute(): RouteState {
   return { failed: false, fails: 0, lastOk: -1, retryAt: 0, again: 0, form: FULL };
@@ -171,7 +166,7 @@ function unanswered(r: RouteState, why: string, c: RouteSettings, fx: RouteEffec
 }
 
 /** An event frame's exchange ended. */
-export function eventStep(r: RouteState, x: EventExchange, c: RouteSettings): EventResult {
+export function eventStep(r: RouteState, x: EventExchange, c: RouteSettings): RouteResult {
   const t = x.tr;
   const o = x.o;
   const blocks = x.blocks;
@@ -215,7 +210,7 @@ export function eventStep(r: RouteState, x: EventExchange, c: RouteSettings): Ev
       }
     }
   }
-  return { state: route, tr: tr, effects: fx.concat(rfx) };
+  return { state: route, effects: fx.concat(rfx) };
 }
 
 /**

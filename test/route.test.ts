@@ -33,8 +33,13 @@ const SILENT: Outcome = { kind: 'fail', why: 'no reply' };
 
 const route = (over: Partial<RouteState> = {}): RouteState => ({ ...newRoute(), ...over });
 /** The steps with the exchange written out, as the tables read. */
-const onEvent = (r: RouteState, tr: TryState, o: Outcome, blocks: number, now: number, sentAt: number, c = C) =>
-  eventStep(r, { tr, o, blocks, now, sentAt }, c);
+const onEvent = (r: RouteState, tr: TryState, o: Outcome, blocks: number, now: number, sentAt: number, c = C) => {
+  const res = eventStep(r, { tr, o, blocks, now, sentAt }, c);
+  const first = res.effects[0];
+  // The delivery's next state is always the first effect of an event's exchange.
+  assert.equal(first.type, 'try');
+  return { ...res, tr: (first as { tr: TryState }).tr };
+};
 const onTest = (r: RouteState, o: Outcome, now: number, sentAt: number, seq: number, c = C) =>
   linkTestStep(r, { o, now, sentAt, seq }, c);
 const tryOf = (over: Partial<TryState> = {}): TryState => ({ ...newTry(newRoute(), 2, false), ...over });
