@@ -12,7 +12,7 @@
 import type { Clock, Crypto, LogSink, Microphone, RecordStore, Spool } from '../hal/types';
 import type { AudioConfig } from './config';
 import { RAM_SLOTS, audioRing } from './config';
-import { SealKeys, sealHolds, parseHeader, sealedLength, encryptChunk, sealHead } from './seal';
+import { SealKeys, sealHolds, parseHeader, sealedLength, encryptInPlace, sealHead } from './seal';
 
 /** A recording's persistent state (`RRRRA.REC` / `RRRRB.REC`). */
 export interface RecState {
@@ -298,11 +298,16 @@ export function createRecorder(d: RecorderDeps): Recorder {
   /** Full slots kept in RAM while idle (one slot is always the filling one). */
   const keep = slots - 1;
   const blockMs = (bs * 1000) / a.rate;
-  /** A slot's room: a chunk, rounded up to whole AES blocks (it is encrypted in place). */
+  /** A chunk's ciphertext: the chunk rounded up to whole AES blocks (a place on the card). */
   const E = sealedLength(cs);
+  /** A RAM slot: the nonce its IV is made from, then the chunk (it is encrypted in place, seal.ts encryptInPlace). */
+  const R = 16 + E;
+  /** The IV nonces of this boot: 12 random bytes, then a count of the chunks encrypted since boot. */
+  const nonce = d.keys ? d.crypto.randomBytes(16) : new Uint8Array(16);
+  let nonces = 0;
 
   // The ring in RAM: audio and, per slot, where its first sample sits in time and in the sample count.
-  const ring = new Uint8Array(slots * E);
+  const ring = new Uint8Array(slots * R);
   const ram = held(slots);
   /** A slot is encrypted in place when it leaves RAM (no second buffer: 310 variables on the Espruino WiFi). */
   const sE = new Uint8Array(slots);
@@ -422,7 +427,7 @@ export function createRecorder(d: RecorderDeps): Recorder {
     }
     try {
       (spool.writeAt as NonNullable<Spool['writeAt']>)(PRE_RING, at * E, [
-        ring.subarray(slot * E, slot * E + sealedLength(n))
+        ring.subarray(slot * R + 16, slot * R + 16 + sealedLength(n))
       ]);
     } catch (x) {
       const code = errCode(x);
@@ -440,20 +445,27 @@ export function createRecorder(d: RecorderDeps): Recorder {
   }
 
   /**
-   * Encrypt a full RAM slot in place, once (docs/evidence.md: the seal's AES-256-CBC under a fresh
-   * IV; the audio's SHA-256 first), padded with zeros to whole AES blocks. False when the cipher
-   * could not run (no memory for its result): the slot is untouched.
+   * Encrypt a full RAM slot in place, once (docs/evidence.md: the seal's AES-256-CBC, its IV made
+   * from the slot's nonce in the same call; the audio's SHA-256 first), padded with zeros to whole
+   * AES blocks. False when the cipher could not run.
    */
   function encryptSlot(slot: number): boolean {
     if (sE[slot]) return true;
     const n = ram.n[slot];
     const len = sealedLength(n);
-    const buf = ring.subarray(slot * E, slot * E + len);
+    const buf = ring.subarray(slot * R, slot * R + 16 + len);
     try {
-      const h = d.crypto.sha256(buf.subarray(0, n));
+      const h = d.crypto.sha256(buf.subarray(16, 16 + n));
       // A short chunk's tail only: 2v29's fill walks the whole array whatever its start.
-      if (len > n) buf.fill(0, n);
-      const e = encryptChunk(d.crypto, d.keys as SealKeys, buf, undefined, buf);
+      if (len > n) buf.fill(0, 16 + n);
+      // Never the same nonce twice under the key: this boot's random bytes and the count.
+      nonces++;
+      nonce[12] = nonces >>> 24;
+      nonce[13] = nonces >>> 16;
+      nonce[14] = nonces >>> 8;
+      nonce[15] = nonces;
+      buf.set(nonce);
+      const e = encryptInPlace(d.crypto, d.keys as SealKeys, buf);
       ram.h.set(h, slot * 32);
       ram.v.set(e.v, slot * 16);
       ram.x.set(e.x, slot * 32);
@@ -504,7 +516,7 @@ export function createRecorder(d: RecorderDeps): Recorder {
       const len = sealedLength(n);
       // A RAM slot was encrypted once, in place, above (a busy card's next try sends the same
       // bytes); a place on the card is read back and checked against the hash its MAC will cover.
-      const ct = fromCard ? spool.readAt(PRE_RING, slot * E, len) : ring.subarray(slot * E, slot * E + len);
+      const ct = fromCard ? spool.readAt(PRE_RING, slot * E, len) : ring.subarray(slot * R + 16, slot * R + 16 + len);
       if (
         ct === undefined ||
         ct.length !== len ||
@@ -622,7 +634,7 @@ export function createRecorder(d: RecorderDeps): Recorder {
       lostWhy = 0;
     }
     if (at === 0) sE[f] = 0;
-    ring.set(block, f * E + at);
+    ring.set(block, f * R + 16 + at);
     ram.n[f] = at + bs;
     live += bs;
     if (at + bs >= cs) completed();

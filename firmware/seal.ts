@@ -58,10 +58,10 @@ function macOf(crypto: Crypto, k: SealKeys, chain: Uint8Array, iv: Uint8Array, x
 }
 
 /**
- * The encryption half of the seal, for audio whose place in a recording is not known yet (the
- * pre-trigger ring on the card, firmware/recorder.ts): AES-256-CBC under a fresh IV into `out`,
- * and the ciphertext's SHA-256, which the MAC covers. `sealHead` finishes the seal once the chunk's
- * chain value is known, without touching the ciphertext again.
+ * The encryption half of the seal under a given IV or a random one (the known-answer tests and
+ * `seal`; the recorder seals in place with `encryptInPlace`): AES-256-CBC into `out`, and the
+ * ciphertext's SHA-256, which the MAC covers. `sealHead` finishes the seal once the chunk's chain
+ * value is known, without touching the ciphertext again.
  */
 export function encryptChunk(
   crypto: Crypto,
@@ -80,6 +80,29 @@ export function encryptChunk(
   const v = iv || crypto.randomBytes(16);
   const ct = crypto.aesCbcEncrypt(k.enc, v, plain, out);
   return { v: v, ct: ct, x: crypto.sha256(ct) };
+}
+
+/** The zero IV of the one CBC call that makes a chunk's IV from its nonce (encryptInPlace). */
+const ZERO_IV = new Uint8Array(16);
+
+/**
+ * Encrypt a chunk where it lies: `buf` is a nonce (16 bytes, never used twice under the key), then
+ * the plaintext (whole AES blocks). One CBC call under a zero IV over both turns the nonce into
+ * E(K_enc, nonce), the chunk's IV, and the plaintext into its ciphertext under that IV: the same
+ * bytes as AES-256-CBC(K_enc, IV, plaintext), so nothing changes for the server or the verifier.
+ * This is NIST SP 800-38A's first method for an unpredictable CBC IV (Appendix C: the forward
+ * cipher, under the same key, applied to a nonce), and it spares the seal a random draw per chunk
+ * (docs/evidence.md, "Keys and the seal"). Returns the IV and the ciphertext, both views into
+ * `buf`, and the ciphertext's SHA-256, which the MAC covers.
+ */
+export function encryptInPlace(
+  crypto: Crypto,
+  k: SealKeys,
+  buf: Uint8Array
+): { v: Uint8Array; ct: Uint8Array; x: Uint8Array } {
+  crypto.aesCbcEncrypt(k.enc, ZERO_IV, buf, buf);
+  const ct = buf.subarray(16);
+  return { v: buf.subarray(0, 16), ct: ct, x: crypto.sha256(ct) };
 }
 
 /** The header line (with its newline) of a chunk encrypted under IV `v` whose ciphertext hashes to `x`. */

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { sealKeys, seal, sealHolds, parseHeader, sealedLength } from '../firmware/seal';
+import { sealKeys, seal, sealHolds, parseHeader, sealedLength, encryptInPlace } from '../firmware/seal';
 import { chainOf } from '../firmware/recorder';
 import { manifestText } from '../firmware/uploader';
 import { fromHex } from '../firmware/bytes';
@@ -102,6 +102,20 @@ describe('the seal (firmware/seal.ts) against the known-answer vectors of docs/e
     assert.notEqual(hexOf(a.ct), hexOf(b.ct));
     assert.notEqual(parseHeader(a.head.slice(0, -1))!.v, parseHeader(b.head.slice(0, -1))!.v);
     assert.equal(a.ct.length, 4000, 'a 4,000-byte chunk needs no padding');
+  });
+
+  it('sealed in place: the IV made from a nonce in the same CBC call (docs/evidence.md vector), the ciphertext as under that IV', () => {
+    // nonce 00 01 … 0f, then chunk 0's 32 audio bytes, encrypted where they lie
+    const buf = new Uint8Array(48);
+    for (let i = 0; i < 16; i++) buf[i] = i;
+    buf.set(audioOf(0, 32), 16);
+    const e = encryptInPlace(crypto, k, buf);
+    assert.equal(hexOf(e.v), '4c9a548774a62edf97f998f3cb783f7d', 'IV = AES-256(K_enc, nonce)');
+    assert.equal(hexOf(e.ct), '548452cc3a9301c7cee3413d73ac8af7e201bbad3d9759ada680629a1bbd6d61');
+    assert.equal(hexOf(e.x), '16525d62c965ca20a910128393d63236eb698de62ffbb3b5d5ba106da10027be');
+    assert.equal(e.ct.length, 32);
+    assert.equal(e.ct.buffer, buf.buffer, 'no copy: views into the slot');
+    assert.equal(hexOf(crypto.aesCbcDecrypt(k.enc, e.v, e.ct)), hexOf(audioOf(0, 32)), 'opens as any seal does');
   });
 
   it('the manifest text and its signature', () => {
