@@ -1,4 +1,6 @@
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as nodeCrypto from 'node:crypto';
 import * as fc from 'fast-check';
 import { aesCbcEncrypt, aesCbcDecrypt, expandKey, encryptBlock } from '../hal/espruino/aes';
@@ -118,14 +120,14 @@ describe('device crypto (hal/espruino/crypto.ts) on an emulated Espruino crypto 
     assert.deepEqual(Buffer.from(ct), Buffer.from(createSimCrypto().aesCbcEncrypt(key, iv, data)));
     assert.deepEqual(sizes, [256, ...Array(16).fill(16)], 'a refused piece, then its blocks');
     assert.equal(defrags, 0, 'E.defrag stops the event loop for hundreds of ms: never');
-    // A 1,024-byte chunk: the first piece refused, the rest in 64-byte pieces (refused: blocks), then blocks.
+    // A 2,048-byte chunk: the first 1,024-byte piece refused, the rest in 64-byte pieces (refused: blocks), then blocks.
     sizes.length = 0;
-    const big = nodeCrypto.randomBytes(1024);
-    const ct2 = createEspruinoCrypto().aesCbcEncrypt(key, iv, big, new Uint8Array(1024));
+    const big = nodeCrypto.randomBytes(2048);
+    const ct2 = createEspruinoCrypto().aesCbcEncrypt(key, iv, big, new Uint8Array(2048));
     assert.deepEqual(Buffer.from(ct2), Buffer.from(createSimCrypto().aesCbcEncrypt(key, iv, big)));
-    assert.deepEqual(sizes.slice(0, 38), [512, ...Array(32).fill(16), 64, 16, 16, 16, 16]);
+    assert.deepEqual(sizes.slice(0, 70), [1024, ...Array(64).fill(16), 64, 16, 16, 16, 16]);
     assert.ok(
-      sizes.slice(38).every((n) => n === 16),
+      sizes.slice(70).every((n) => n === 16),
       'then a block at a time'
     );
     nativeAes = { encrypt: () => undefined, decrypt: () => undefined };
@@ -180,7 +182,7 @@ describe('device crypto (hal/espruino/crypto.ts) on an emulated Espruino crypto 
     );
   });
 
-  it('native AES into a buffer allocated once: pieces of at most 512 bytes, the same bytes as one call; hex natively', () => {
+  it('native AES into a buffer allocated once: pieces of at most 1,024 bytes, the same bytes as one call; hex natively', () => {
     nativeAes = {
       encrypt: (data: Uint8Array, key: Uint8Array, o: { iv: Uint8Array }) => {
         aesCalls.push(data.length);
@@ -196,7 +198,7 @@ describe('device crypto (hal/espruino/crypto.ts) on an emulated Espruino crypto 
     const ct = c.aesCbcEncrypt(key, iv, data, out);
     assert.deepEqual(Buffer.from(ct), Buffer.from(createSimCrypto().aesCbcEncrypt(key, iv, data)));
     assert.ok(ct.buffer === out.buffer, "written into the caller's buffer");
-    assert.deepEqual(aesCalls, [...Array(7).fill(512), 416]);
+    assert.deepEqual(aesCalls, [1024, 1024, 1024, 928]);
     assert.equal(c.hex(new Uint8Array([0, 1, 0xab, 0xff])), '0001abff');
     assert.throws(
       () => {
@@ -206,6 +208,39 @@ describe('device crypto (hal/espruino/crypto.ts) on an emulated Espruino crypto 
       /AES failed/,
       'no JavaScript AES in an Espruino WiFi image: a failure is a failure'
     );
+  });
+
+  it("takes the AES spare run only once a chunk's piece is sealed: a frame never takes it, and a boot that seals nothing never holds it", () => {
+    nativeAes = {
+      encrypt: (data: Uint8Array, key: Uint8Array, o: { iv: Uint8Array }) =>
+        createSimCrypto().aesCbcEncrypt(key, o.iv, data).buffer,
+      decrypt: () => undefined
+    };
+    const src = fs.readFileSync(path.join(__dirname, '..', 'hal', 'espruino', 'crypto.ts'), 'utf8');
+    const spare =
+      Number(/const AES_PIECE = (\d+);/.exec(src)?.[1]) +
+      Number(/const AES_SPARE = AES_PIECE \+ (\d+);/.exec(src)?.[1]);
+    assert.ok(spare > 1000, 'AES_PIECE and AES_SPARE read from hal/espruino/crypto.ts');
+    const made: number[] = [];
+    const Real = globalThis.Uint8Array;
+    globalThis.Uint8Array = new Proxy(Real, {
+      construct(t, args: unknown[]) {
+        if (typeof args[0] === 'number') made.push(args[0]);
+        return Reflect.construct(t, args);
+      }
+    });
+    try {
+      const c = createEspruinoCrypto();
+      const key = nodeCrypto.randomBytes(32);
+      const iv = nodeCrypto.randomBytes(16);
+      assert.ok(!made.includes(spare), 'not at creation');
+      c.aesCbcEncrypt(key, iv, nodeCrypto.randomBytes(64));
+      assert.ok(!made.includes(spare), 'not for a DC-09 frame');
+      c.aesCbcEncrypt(key, iv, nodeCrypto.randomBytes(4000), new Real(4000));
+      assert.ok(made.includes(spare), 'taken once a chunk has been sealed');
+    } finally {
+      globalThis.Uint8Array = Real;
+    }
   });
 
   it('a board without native AES (its composition file passes the JavaScript AES) uses it; random bytes have the length asked', () => {

@@ -16,13 +16,15 @@ function toBytes(data: string | Uint8Array): Uint8Array {
   return typeof data === 'string' ? E.toUint8Array(data) : data;
 }
 
-const AES_PIECE = 512;
+const AES_PIECE = 1024;
 /**
- * A free run kept for the native AES result: the piece's 41 variables and 16 more for what the
+ * A free run kept for the native AES result: the piece's 80 variables and 16 more for what the
  * call and its caller allocate first (2v29 allocates small variables from the head of the free
- * list, and gives a freed run back in address order). Held, the run lets the pieces be 512 bytes:
- * measured on 2v29, a 4,000-byte chunk took 2.67 ms in 256-byte pieces with a spare taken again
- * after each, 1.55 ms in 512-byte pieces (1.43 ms in 256-byte pieces without one).
+ * list, and gives a freed run back in address order). Held, the run lets the pieces be 1,024
+ * bytes. Measured on 2v29 (docs/footprint.md): a 4,000-byte chunk took 2.67 ms in 256-byte pieces
+ * with a spare taken again after each, 1.55 ms in 512-byte pieces (an earlier machine); on the
+ * LINUX profile the mean per block fell 14% from 512- to 1,024-byte pieces (three rounds
+ * alternated), for 39 variables more held (lowest free at the worst moment 1,352 on the board).
  */
 const AES_SPARE = AES_PIECE + 208;
 
@@ -40,8 +42,13 @@ export function createEspruinoCrypto(jsAes?: JsAes): Crypto {
   let counter = 0;
   /** The last native AES call found no free run for its result (see aes). */
   let refused = false;
-  /** Held between native AES calls, let go just before one (see AES_SPARE); none without native AES. */
-  let spare: Uint8Array | undefined = NATIVE_AES ? new Uint8Array(AES_SPARE) : undefined;
+  /**
+   * Held between native AES calls, let go just before one (see AES_SPARE); none without native
+   * AES. Taken after the first chunk's first piece, not here: a boot whose evidence part fails for
+   * want of memory never seals a chunk, and keeps these 96 variables for the button and the
+   * reporter (the board check's "memory short at boot").
+   */
+  let spare: Uint8Array | undefined;
 
   function sha256(data: string | Uint8Array): Uint8Array {
     // No free run for the 32-byte result (4 variables, after the interpreter's own garbage
@@ -117,15 +124,15 @@ export function createEspruinoCrypto(jsAes?: JsAes): Crypto {
   }
 
   /**
-   * CBC in 512-byte pieces into `out`, each piece's IV the last ciphertext block before it: the
+   * CBC in 1,024-byte pieces into `out`, each piece's IV the last ciphertext block before it: the
    * same bytes as one call, but no allocation bigger than a piece: the native result must be one
    * free run of memory. Measured on 2v29: a 4,000-byte result failed with "Not enough memory for
    * result" in a heap 62% used; on the Espruino WiFi image (issue #17), before the spare run,
    * 2,048-byte pieces failed at idle, 512-byte pieces during a recording (a free run of 40
    * variables could not be found), 256-byte pieces (21) 13-21 times a run, and 128-byte pieces
    * (11) 18 times. With the spare run held (AES_SPARE), 256-byte pieces were refused 0-1 times a
-   * run and 512-byte ones not in the runs so far. After a refusal the rest of the chunk still goes
-   * in smaller pieces.
+   * run, and 512-byte ones (2026-12-01 to 12-03) and 1,024-byte ones (since) not in the runs so far.
+   * After a refusal the rest of the chunk still goes in smaller pieces.
    */
   function aesInto(key: Uint8Array, iv: Uint8Array, data: Uint8Array, out: Uint8Array): Uint8Array {
     let v = iv;
