@@ -23,8 +23,8 @@ const AES_PIECE = 1024;
  * list, and gives a freed run back in address order). Held, the run lets the pieces be 1,024
  * bytes. Measured on 2v29 (docs/footprint.md): a 4,000-byte chunk took 2.67 ms in 256-byte pieces
  * with a spare taken again after each, 1.55 ms in 512-byte pieces (an earlier machine); on the
- * LINUX profile the mean per block fell 14% from 512- to 1,024-byte pieces (three rounds
- * alternated), for 39 variables more held (lowest free at the worst moment 1,352 on the board).
+ * LINUX profile the mean per block fell 13-15% from 512- to 1,024-byte pieces (runs alternated),
+ * for 39 variables more held (lowest free at the worst moment 1,349-1,352 on the board).
  */
 const AES_SPARE = AES_PIECE + 208;
 
