@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as sinon from 'sinon';
 import { createFlashStore } from '../firmware/flash-store';
 import { createSimCrypto } from '../sim/crypto';
+import { aesSizes } from './support/aes-spare';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const build = require('../build.js') as {
@@ -49,9 +50,7 @@ describe('build.js: Espruino-ready bundles', function () {
         // The AES spare run (hal/espruino/crypto.ts) survives the minifier: taken again after each
         // piece, into its variable. terser drops a variable that is only written, and then the
         // image allocates the run and lets it go at once.
-        const src = fs.readFileSync(path.join(ROOT, 'hal/espruino/crypto.ts'), 'utf8');
-        const piece = Number(/const AES_PIECE = (\d+);/.exec(src)?.[1]);
-        const spare = piece + Number(/const AES_SPARE = AES_PIECE \+ (\d+);/.exec(src)?.[1]);
+        const { piece, spare } = aesSizes();
         assert.ok(spare > piece, 'AES_PIECE and AES_SPARE read from hal/espruino/crypto.ts');
         const js = fs.readFileSync(r.file, 'utf8');
         assert.match(js, new RegExp(`[\\w$]=new Uint8Array\\(${spare}\\)`), 'the spare is assigned, not dropped');

@@ -23,7 +23,7 @@
  * three more boots that must still protect: a full card, an unreadable card, and memory short at
  * boot (2v29 interrupts the boot; the unit reports 300 zone 6). Diagnostics: `ESPRUINO_WIFI_ONLY=`
  * `nocard` (the three card boots), `oom` (the short-memory boot), `port` (the installer's path),
- * `idle` (the boot and its idle memory, ~1 min: for comparing two builds' standing RAM).
+ * `idle` (the boot and its idle memory, ~15 s: for comparing two builds' standing RAM).
  *
  * Run alone: `ESPRUINO_BIN=… npx tsx tools/espruino-wifi.ts`; tools/espruino-smoke.js runs it too.
  * KEEP=1 keeps the unit's folder (flash file, card, the interpreter's output) and prints where.
