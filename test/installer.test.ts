@@ -367,6 +367,52 @@ describe('installer: failures are reported step by step, with a reason and a hin
     }
   });
 
+  it('a unit that comes back from its restart with another config: the Config step says which hash it reports, not only that it differs', async () => {
+    const site = await createSimSite();
+    const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'commissioning-'));
+    try {
+      const actions = simSiteActions(site);
+      const other = 'a'.repeat(64);
+      // The unit's info after the config's restart reports another config (as a unit that kept
+      // its old one would): every info line after the put's `restart` reply.
+      let restarted = false;
+      const connect = async () => {
+        const t = simTransport(site.unit.sim.world.console);
+        return new Session({
+          write: (text) => t.write(text),
+          onLine: (fn) =>
+            t.onLine((l) => {
+              if (/"restart":true/.test(l)) restarted = true;
+              else if (restarted) l = l.replace(/"configSha256":"[0-9a-f]{64}"/, `"configSha256":"${other}"`);
+              fn(l);
+            }),
+          close: () => t.close()
+        });
+      };
+      const log: string[] = [];
+      const r = await commission({
+        config: site.config,
+        installerId: 'INST-8',
+        password: PASSWORD,
+        site: { ...actions, connect },
+        firmware,
+        outDir,
+        log: (l) => log.push(l)
+      });
+      assert.ok(restarted, 'the config was put and the unit restarted');
+      assert.equal(r.ok, false);
+      assert.equal(r.error, 'config not verified');
+      const line = log.find((l) => /Config\.+ FAIL/.test(l));
+      assert.ok(line, log.join('\n'));
+      const m = /reports a config with SHA-256 (a{16})…, not the ([0-9a-f]{16})… sent$/.exec(line);
+      assert.ok(m, line);
+      assert.notEqual(m[2], m[1]);
+    } finally {
+      await site.close();
+      fs.rmSync(outDir, { recursive: true, force: true });
+    }
+  });
+
   it('the tool refuses a config that could not protect anyone before touching the unit', async () => {
     const c = simDefaultConfig({ primary: { port: 1 } });
     const fields = commissionProblems(c).map((p) => p.field);

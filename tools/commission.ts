@@ -595,8 +595,17 @@ async function configured(
   let info = await session.waitForUnit(30000, o.password);
   const summary = configSummary(cfg);
   const sent = sha256(JSON.stringify(cfg));
-  if (!info.ok || info.configSha256 !== sent || (put.ok && put.configSha256 !== sent) || info.unit !== cfg.unitId) {
-    line('Config', 'FAIL the unit restarted but does not report the config sent');
+  const stored = put.ok && put.configSha256 !== sent ? String(put.configSha256) : '';
+  if (!info.ok || info.configSha256 !== sent || stored || info.unit !== cfg.unitId) {
+    // Which of the four it was: a unit that never came back is not one that kept another config.
+    const why = !info.ok
+      ? `did not answer within 30 s of its restart (${explain(info).reason})`
+      : info.unit !== cfg.unitId
+        ? `reports unit ${String(info.unit).slice(0, 40)}, not ${cfg.unitId}`
+        : stored
+          ? `stored a config with SHA-256 ${stored.slice(0, 16)}…, not the ${sent.slice(0, 16)}… sent`
+          : `reports a config with SHA-256 ${String(info.configSha256).slice(0, 16)}…, not the ${sent.slice(0, 16)}… sent`;
+    line('Config', `FAIL the unit restarted but ${why}`);
     state.error = 'config not verified';
     return;
   }
