@@ -533,26 +533,34 @@ async function interpreter(): Promise<void> {
     // The audio path's cost, measured in the first 20 s of the recording.
     await sleep(20_000);
     u.key('a');
-    await until(() => /AUDIO \d+ [\d.]+ [\d.]+ [\d.]+/.test(u.out()), 3000);
-    const a = /AUDIO (\d+) ([\d.]+) ([\d.]+) ([\d.]+)/.exec(u.out());
+    await until(() => /AUDIO \d+ [\d.]+ [\d.]+ [\d.]+ [01]/.test(u.out()), 3000);
+    const a = /AUDIO (\d+) ([\d.]+) ([\d.]+) ([\d.]+) ([01])/.exec(u.out());
     if (!a) fig('audio path figures', 'not printed by the interpreter', 'printed', false);
     if (!a) console.log('--- interpreter output ---\n' + u.out().slice(-3000));
     if (a) {
       const per = Number(a[2]);
       const loop = Number(a[3]);
       const ring = Number(a[4]);
-      fig('plain per-sample JavaScript copy of one block (1,000 samples; median of 5)', `${loop.toFixed(3)} ms`);
+      // A loop over an array that is not flat walks it at each index: slower, so every ratio
+      // against it would flatter the firmware (hal/espruino/linux.ts).
+      const flat = a[5] === '1';
+      fig(
+        'plain per-sample JavaScript copy of one block (1,000 samples; median of 5)',
+        `${loop.toFixed(3)} ms${flat ? '' : ' (its arrays are not flat: the loop is slowed, the ratios below are not valid)'}`,
+        'flat arrays',
+        flat
+      );
       fig(
         'firmware, a block into the ring (median block)',
         `${ring.toFixed(3)} ms = 1/${(loop / Math.max(ring, 1e-6)).toFixed(0)} of the loop`,
         '< 1/20',
-        ring < loop / 20
+        flat && ring < loop / 20
       );
       fig(
         'firmware, mean per block with hashing, chaining, sealing (AES-256-CBC + HMAC) and the append (1 block in 4)',
         `${per.toFixed(3)} ms over ${a[1]} blocks = 1/${(loop / Math.max(per, 1e-6)).toFixed(1)} of the loop`,
         '< 1/20',
-        per < loop / 20
+        flat && per < loop / 20
       );
     }
     await sleep(2000);

@@ -3,7 +3,7 @@
  * (../shared/docs/espruino-platform.md). Added here:
  * - timers: `setTimeout`, `setInterval`, `clearInterval` (the package declares only `clearTimeout`);
  * - `console.log`, `quit()` (Linux build), `process.memory()`;
- * - `E.CRC32`, `E.toString(data)`, `E.reboot`, `E.connectSDCard`, `E.getConsole`, `E.setConsole`, `E.reboot`, `E.enableWatchdog` with
+ * - `E.CRC32`, `E.getAddressOf` (with `flatAddress`: 0 when the data is not one flat run), `E.toString(data)`, `E.reboot`, `E.connectSDCard`, `E.getConsole`, `E.setConsole`, `E.reboot`, `E.enableWatchdog` with
  *   the automatic-kick flag;
  * - `Waveform` as a constructor (the package declares only its instance interface);
  * - `Pin` as a constructor from a pin name;
@@ -32,6 +32,7 @@ declare namespace E {
   /** Defragment the variables (moves only what nothing holds): 2v29 jsvDefragment. */
   function defrag(): void;
   function CRC32(data: string | ArrayBuffer | Uint8Array): number;
+  function getAddressOf(v: unknown, flatAddress: boolean): number;
   function connectSDCard(spi?: unknown, csPin?: Pin): void;
   function getConsole(): string;
   function setConsole(device: unknown, options?: { force?: boolean }): void;
