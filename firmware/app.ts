@@ -20,7 +20,7 @@ import { createGuard, errorText, firstThen } from './guard';
 import { createReporter, Reporter, RouteStatus } from './reporter';
 import { createAlarmRunner, AlarmRunner, resumedAlarm } from './alarm';
 import { superviseInputs } from './monitors';
-import { createHealth, Health, resetReport } from './health';
+import { createHealth, Health, resetReport, BOOT_CUT_ZONE } from './health';
 import { CID } from './events';
 import { createRecorder, Recorder, ringRoom } from './recorder';
 import { sealKeys } from './seal';
@@ -334,9 +334,14 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
       unit: cfg.unitId,
       audio: cfg.audio,
       audioBytes: ringRoom(hal.system.audioBytes, hal.system.memory().free),
+      freeVars: hal.system.memory().free,
       report: alarmReport
     });
   });
+  // No recorder where there is a key to seal with (no memory for the ring, a microphone that
+  // will not start): the unit protects without evidence, and the centre is told, as for a boot
+  // cut short in this part (300 zone 6).
+  if (!recorder && keys) alarmReport(CID.TROUBLE, 1, BOOT_CUT_ZONE);
   if (recorder) {
     health.watch(function () {
       const quiet = recorder.silentFor();

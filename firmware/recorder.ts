@@ -95,6 +95,8 @@ export interface RecorderDeps {
   audio: AudioConfig;
   /** The board's RAM budget for the ring, bytes. */
   audioBytes: number;
+  /** Variables free as the recorder is made (the ring is refused when it would leave too few). */
+  freeVars?: number;
   /** Trouble reports (full storage: 300 zone 7). */
   report: (code: number, qualifier: number, zone: number) => void;
   /** The seal's keys (`evidence.key`); without them nothing is recorded (nothing to seal with). */
@@ -229,6 +231,16 @@ export function ringRoom(boardBytes: number, freeVars: number): number {
 }
 
 /**
+ * Variables that must stay free once the ring is made, or the recorder is refused. The ring takes
+ * at least one slot whatever `ringRoom` gives (the board's usual boot has 0 bytes of room and
+ * 2,700-2,800 free: the reserve is kept with a margin). Measured on the Espruino WiFi image
+ * (`ESPRUINO_WIFI_ONLY=oom`, 2,500 variables held before it): ~610 free here, and a one-slot ring
+ * (310) that still fitted (preMs 0) left the reporter too little to send the 305 or a panic. The
+ * alarm's own floor (issue #17) is the bound: a boot short of it records nothing, and says so.
+ */
+export const RING_MIN_LEFT = 1200;
+
+/**
  * What the seal needs of each chunk held, `n` of them (the RAM slots, the places on the card): its
  * first sample's index, its unit and wall times, its length, why samples were lost before it, and
  * the SHA-256 of its audio, its IV and the SHA-256 of its ciphertext once encrypted.
@@ -280,19 +292,22 @@ export function createRecorder(d: RecorderDeps): Recorder {
   const onCard = !!spool.writeAt && pre > 0 && !!d.keys;
   let slots = onCard ? Math.min(ring0.slots, RAM_SLOTS) : ring0.slots;
   if (slots * cs > d.audioBytes) {
-    // With the pre-trigger audio on the card one slot is enough where the spool's writes block
-    // (the device's card): the slot is on the card before the next block is taken.
-    slots = Math.max(onCard ? 1 : 2, Math.floor(d.audioBytes / cs));
-    // With the pre-trigger audio on the card this is the board's usual boot (its heap leaves one
-    // slot beside the reserve): no warning at every boot. Pre-trigger audio lost is one.
+    // Cut, never raised: one slot at least, and one is enough where the spool's writes block (the
+    // device's card): the chunk is on the card before the next block is taken. (A floor of two
+    // here took twice the memory it was cutting: with preMs 0, 620 variables on the Espruino
+    // WiFi, whose heap leaves room for one.)
+    slots = Math.max(1, Math.floor(d.audioBytes / cs));
+    // The board's usual boot with the pre-trigger audio on the card, or none kept (its heap leaves
+    // one slot beside the reserve): no warning at every boot. Pre-trigger audio lost is one.
+    const usual = onCard || pre === 0;
     d.log.write(
-      onCard ? 'info' : 'warn',
+      usual ? 'info' : 'warn',
       'audio ring cut to ' +
         slots +
         ' chunks to fit ' +
         d.audioBytes +
         ' bytes: ' +
-        (onCard ? 'less slack for a slow card' : 'less pre-trigger audio')
+        (usual ? 'less slack for a slow card' : 'less pre-trigger audio')
     );
   }
   /** Full slots kept in RAM while idle (one slot is always the filling one). */
@@ -305,6 +320,10 @@ export function createRecorder(d: RecorderDeps): Recorder {
   /** The IV nonces of this boot: 12 random bytes, then a count of the chunks encrypted since boot. */
   const nonce = d.keys ? d.crypto.randomBytes(16) : new Uint8Array(16);
   let nonces = 0;
+  // Before the ring is made: a ring that fits by a whisker leaves the alarm path starving, and
+  // running out later is not catchable on the board (app.ts reports the recorder's failure).
+  if (d.freeVars !== undefined && d.freeVars - Math.ceil((slots * R) / VAR_BYTES) < RING_MIN_LEFT)
+    throw new Error('no memory for the audio ring (' + d.freeVars + ' free)');
 
   // The ring in RAM: audio and, per slot, where its first sample sits in time and in the sample count.
   const ring = new Uint8Array(slots * R);

@@ -111,6 +111,27 @@ describe('boot: the button is watched whatever fails after it', function () {
     assert.equal(rig.unit!.sim.world.boots.length, boots, 'no watchdog reset: the kicks go on');
   });
 
+  it('too little memory for the audio ring beside the alarm path: the recorder refuses it (it would fit and starve the reporter), the centre is told (300 zone 6), and the panic goes through', async () => {
+    rig = await createRig(() => fake.clock);
+    const u = rig.boot();
+    await rig.run(1000);
+    // 1,500 free as the recorder is made: the one-slot ring (310 variables) would fit and leave
+    // fewer than the 1,200 the alarm path keeps (as on the Espruino WiFi with preMs 0, memory short).
+    u.sim.world.memory.free = 1500;
+    u.powerCut();
+    await rig.run(2000);
+    assert.match(logText(), /recorder failed at boot: no memory for the audio ring \(1500 free\)/);
+    await rig.until(() => rig.alarms().some((e) => cid(e) === '1 300 006'), 15_000);
+    assert.ok(
+      rig.alarms().some((e) => cid(e) === '1 300 006'),
+      'the centre is told the unit records nothing'
+    );
+    u.sim.world.memory.free = 6000;
+    const before = panics();
+    await holdAndWait();
+    assert.ok(panics() > before, 'a held panic reaches the centre');
+  });
+
   it('memory runs out in the evidence part of the boot (2v29 stops the boot there, no catch runs): the alarm, the inputs and the watchdog are up, and the centre is told (300 zone 6)', async () => {
     rig = await createRig(() => fake.clock);
     const u = rig.boot();

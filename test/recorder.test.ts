@@ -191,6 +191,28 @@ describe('audio capture: ring, chunks, chain and spool (sim microphone, no serve
     assert.ok(recognisedAt - rec.state.start >= 4000, `${recognisedAt - rec.state.start} ms before the trigger`);
   });
 
+  it('no pre-trigger audio (preMs 0) short of memory: the ring is cut to one slot, never raised to two, and the recording is whole', () => {
+    // preMs 0 keeps nothing on the card, so the slots are all in RAM. With the ring's room below
+    // one chunk (3,000 free: 300 variables beside the 2,700 kept, 3,900 bytes) the recorder took
+    // two slots, twice the memory it was cutting: 620 variables on the Espruino WiFi, where the
+    // default config's one slot leaves ~150 above the floor at the worst moment.
+    const u = boot((c) => (c.audio.preMs = 0));
+    u.sim.world.memory.free = 3000;
+    u.powerCut();
+    t.clock.tick(5000);
+    const cut = u.sim.world.log.filter((l) => /audio ring cut to/.test(l.message)).map((l) => l.message);
+    assert.deepEqual(cut, ['audio ring cut to 1 chunks to fit 3900 bytes: less slack for a slow card']);
+    hold(u);
+    t.clock.tick(10_000);
+    const rec = readSpoolRecording(u.sim.world.spool, u.app.status().recording);
+    u.sim.world.memory.free = 6000;
+    assert.deepEqual(checkSpoolRecording(rec), []);
+    assert.deepEqual(rec.state.gaps, []);
+    assert.deepEqual(counterBreaks(rec), [], 'every sample in order through the one slot');
+    assert.ok(rec.chunks.length >= 19, `${rec.chunks.length} chunks of 0.5 s`);
+    assert.equal(u.app.recorder.status().droppedBlocks, 0);
+  });
+
   it('a pre-trigger chunk damaged on the card is a declared gap, and the rest of the recording verifies', () => {
     const u = boot();
     const media = u.sim.world.spool;

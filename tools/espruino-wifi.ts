@@ -358,8 +358,11 @@ export async function runWifiBoard(
       const ncLed = nc.pins.some((x) => x.pin === 'B2' && x.v === 1 && x.at > (ncP ? ncP.at : ncT));
       const ncM = await nc.memory();
       const ncOut = nc.output();
-      // Short of memory, the boot itself must run out (2v29 interrupts it) and tell the centre.
+      // Short of memory, the boot's evidence part must not come up, and the centre be told: either
+      // it runs out (2v29 interrupts the boot there) or the recorder refuses a ring that would
+      // leave the alarm path too little (firmware/recorder.ts RING_MIN_LEFT).
       const oom = /OUT OF MEMORY/.test(ncOut);
+      const refused = /recorder failed at boot: no memory for the audio ring/.test(ncOut);
       const cut =
         fault === 'bl'
           ? await waitEvent(
@@ -372,10 +375,10 @@ export async function runWifiBoard(
         BOOT_FAULTS[fault][1] +
           (seeded.length > 0 ? ` with ${seeded.join(', ')} on it` : '') +
           (fault === 'bl'
-            ? ': the boot runs out of memory in its evidence part, tells the centre (300 zone 6), and a held panic is acknowledged and shown'
+            ? ': the evidence part does not come up (out of memory, or its ring refused), the centre is told (300 zone 6), and a held panic is acknowledged and shown'
             : ': it boots, reports 305, and a held panic is acknowledged and shown'),
-        ncBooted && !!nc305 && !!ncP && ncLed && (fault === 'bl' ? oom && !!cut : !oom),
-        `${ncBooted ? 'booted' : 'no boot line'}; 305 ${nc305 ? `acknowledged via ${nc305.transport}` : 'not acknowledged'}; panic ${ncP ? `acknowledged via ${ncP.transport} ${ncP.at - ncT} ms after the press` : 'not acknowledged'}; indicator ${ncLed ? 'on' : 'not shown'}; ${ncM ? `${n0(ncM.used - overhead)} in use` : 'no memory figure'}; ${fault === 'bl' ? `${oom ? 'OUT OF MEMORY at boot' : 'no out-of-memory (the ballast was not enough)'}, 300 zone 6 ${cut ? `acknowledged via ${cut.transport}` : 'not acknowledged'}` : `the card's log: ${(ncOut.match(/(error|warn) [^\n]*(card|spool|audio|record)[^\n]*/gi) || []).slice(0, 2).join(' | ') || 'none'}`}`
+        ncBooted && !!nc305 && !!ncP && ncLed && (fault === 'bl' ? (oom || refused) && !!cut : !oom),
+        `${ncBooted ? 'booted' : 'no boot line'}; 305 ${nc305 ? `acknowledged via ${nc305.transport}` : 'not acknowledged'}; panic ${ncP ? `acknowledged via ${ncP.transport} ${ncP.at - ncT} ms after the press` : 'not acknowledged'}; indicator ${ncLed ? 'on' : 'not shown'}; ${ncM ? `${n0(ncM.used - overhead)} in use` : 'no memory figure'}; ${fault === 'bl' ? `${refused ? 'the recorder refused its ring for want of memory' : oom ? 'OUT OF MEMORY at boot' : 'neither out of memory nor the ring refused (the ballast was not enough)'}, 300 zone 6 ${cut ? `acknowledged via ${cut.transport}` : 'not acknowledged'}` : `the card's log: ${(ncOut.match(/(error|warn) [^\n]*(card|spool|audio|record)[^\n]*/gi) || []).slice(0, 2).join(' | ') || 'none'}`}`
       );
       if (fault === 'nc') {
         // The installer can still read what is wrong: the unit answers, and its storage step names the card.
