@@ -9,7 +9,7 @@
  * Regexes here avoid `?` and `{n,m}`: Espruino's engine never matches them (docs/espruino-notes.md).
  */
 import { parseDay } from './service';
-import { CONFIG_VERSION, HEX, audioRing, defaultConfig, keyBytes } from './config';
+import { CONFIG_VERSION, HEX, MAX_CHUNK_BYTES, audioRing, defaultConfig, keyBytes } from './config';
 import type { AudioConfig } from './config';
 
 /**
@@ -211,7 +211,13 @@ export function checkConfig(c: unknown, audioBytes?: number): ConfigProblem[] {
   if (isObject(a) && isNumber(a.rate) && isNumber(a.chunkMs) && isNumber(a.preMs)) {
     const ring = audioRing(a as unknown as AudioConfig);
     if (ring.chunk % 4 !== 0) bad('audio.chunkMs', 'chunk4');
-    else if (audioBytes !== undefined && ring.bytes > audioBytes) {
+    else if (ring.chunk > MAX_CHUNK_BYTES) {
+      // Not on top of a rate or a chunk length already out of range: one problem, named once.
+      let named = false;
+      for (let i = 0; i < problems.length; i++)
+        if (problems[i].field === 'audio.rate' || problems[i].field === 'audio.chunkMs') named = true;
+      if (!named) bad('audio.chunkMs', 'chunkmax:' + ring.chunk + ':' + MAX_CHUNK_BYTES);
+    } else if (audioBytes !== undefined && ring.bytes > audioBytes) {
       bad('audio', 'ring:' + ring.bytes + ':' + ring.bytes / ring.chunk + ':' + audioBytes);
     }
   }

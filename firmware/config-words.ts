@@ -80,6 +80,9 @@ export function reasonWords(p: ConfigProblem): string {
   if (code === 'whole' && range) return `must be a whole number of ${range.unit}`;
   if (code === 'range' && range) return `must be from ${range.min} to ${range.max} ${range.unit}, got ${args[0]}`;
   if (code === 'version') return `must be ${4}`;
+  if (code === 'chunkmax') {
+    return `makes a chunk of ${args[0]} bytes (rate x chunkMs), more than the ${args[1]} bytes of RAM one chunk may take: lower rate or chunkMs`;
+  }
   if (code === 'ring') {
     return `needs ${args[0]} bytes of RAM for its audio ring (${args[1]} chunks of rate x chunkMs), more than the ${args[2]} bytes this board has beside the firmware: lower rate or chunkMs`;
   }
@@ -97,4 +100,4 @@ export function describeProblems(problems: ConfigProblem[]): string {
 }
 
 /** Every code the unit can answer with (a test checks each has words). */
-export const CONFIG_CODES = [...Object.keys(WORDS), 'whole', 'range', 'ring'];
+export const CONFIG_CODES = [...Object.keys(WORDS), 'whole', 'range', 'ring', 'chunkmax'];

@@ -223,6 +223,14 @@ export function keyBytes(key: unknown, format?: unknown): string | { error: stri
 export const RAM_SLOTS = 3;
 
 /**
+ * The largest chunk (bytes: rate x chunkMs) a config may ask for: the default's, the one RAM slot
+ * the Espruino WiFi was measured with at its worst moment (~150 variables above the floor of
+ * 1,200, docs/footprint.md). A ring of fewer, larger slots passed the ring's budget (preMs 0, one
+ * 12,000-byte slot) but would take ~616 variables more than the board has.
+ */
+export const MAX_CHUNK_BYTES = 4000;
+
+/**
  * Samples per chunk, the ring's slots (the pre-trigger chunks plus the one filling), and the RAM
  * the ring takes: `RAM_SLOTS` chunks, because the pre-trigger chunks wait on the card, sealed
  * (firmware/recorder.ts, docs/evidence.md "The pre-trigger ring"). The two spare slots hold 2

@@ -197,7 +197,14 @@ describe('installer kit: the example config and its JSON Schema', () => {
     ['report.receivers', [[], [{}], 'x']]
   );
   /** Rules only the unit can check: a schema cannot relate fields or know calendars and RAM. */
-  const unitOnly = new Set(['service.start=2026-02-30', 'gestures.duressTaps=3']);
+  const unitOnly = new Set([
+    'service.start=2026-02-30',
+    'gestures.duressTaps=3',
+    // rate x chunkMs over the 4,000 B a chunk may take (firmware/config.ts MAX_CHUNK_BYTES): 16 kHz
+    // with the default 500 ms, and 4 s at the default 8 kHz
+    'audio.rate=16000',
+    'audio.chunkMs=4000'
+  ]);
 
   it('the schema never refuses what the unit takes, and refuses what the unit refuses (but for rules across fields)', () => {
     const base = noSchemaKey(example());

@@ -35,9 +35,30 @@ describe('config validation', () => {
       'the pre-trigger audio waits on the card: a longer one costs no RAM'
     );
     c.audio.chunkMs = 1000;
-    assert.equal(validateConfig(c, 12000)[0]?.field, 'audio', 'longer chunks do');
+    assert.equal(validateConfig(c, 12000)[0]?.field, 'audio.chunkMs', 'longer chunks do');
     c.audio.rate = 4000;
     assert.deepEqual(validateConfig(c, 12000), [], 'a lower rate fits again');
+  });
+
+  it('refuses a chunk larger than the one RAM slot measured on the board, even where fewer slots fit the ring budget', () => {
+    const c = defaultConfig();
+    // preMs 0: one slot, so 1.5 s chunks (12,000 B) were within the 12,000-byte ring budget.
+    c.audio.preMs = 0;
+    c.audio.chunkMs = 1500;
+    const p = validateConfig(c, 12000);
+    assert.deepEqual(
+      p.map((x) => x.field),
+      ['audio.chunkMs']
+    );
+    assert.match(p[0].reason, /makes a chunk of 12000 bytes .*more than the 4000 bytes of RAM one chunk may take/);
+    assert.deepEqual(validateConfig(c), p, "the limit is the firmware's, whatever the board budget given");
+    c.audio.chunkMs = 500;
+    assert.deepEqual(validateConfig(c, 12000), [], 'the default chunk (4,000 B) is taken');
+    c.audio.rate = 16000;
+    c.audio.chunkMs = 250;
+    assert.deepEqual(validateConfig(c, 12000), [], '16 kHz in 250 ms chunks is 4,000 B too');
+    c.audio.chunkMs = 300;
+    assert.equal(validateConfig(c, 12000)[0]?.field, 'audio.chunkMs', '4,800 B is not');
   });
 
   const bad: [string, (c: any) => void, string, RegExp][] = [
@@ -122,7 +143,8 @@ describe('config check: the unit answers with codes, the tools hold the words', 
     for (const code of CONFIG_CODES) {
       const words = reasonWords({
         field: 'holdMs',
-        reason: code === 'ring' ? 'ring:1:2:3' : code === 'range' ? 'range:9' : code
+        reason:
+          code === 'ring' ? 'ring:1:2:3' : code === 'chunkmax' ? 'chunkmax:1:2' : code === 'range' ? 'range:9' : code
       });
       assert.doesNotMatch(words, /is refused \(/, `${code} has no words`);
     }
