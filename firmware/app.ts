@@ -323,6 +323,7 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
   //    alarm needs is up by now, and a boot that stops here says so on the next turn (300 zone 6).
   const keys = cfg.evidence ? sealKeys(hal.crypto, cfg.evidence.key) : undefined;
   recorder = part('recorder', function () {
+    const free = hal.system.memory().free;
     return createRecorder({
       clock: clock,
       crypto: hal.crypto,
@@ -333,8 +334,8 @@ export function createApp(hal: Hal, given?: Config, store?: RecordStore): App {
       log: log,
       unit: cfg.unitId,
       audio: cfg.audio,
-      audioBytes: ringRoom(hal.system.audioBytes, hal.system.memory().free),
-      freeVars: hal.system.memory().free,
+      audioBytes: ringRoom(hal.system.audioBytes, free),
+      freeVars: free,
       report: alarmReport
     });
   });

@@ -21,7 +21,8 @@
  * tools/espruino-board/commission-port.ts): a board fresh from the factory is commissioned and
  * decommissioned by the installer tool through the Espruino tools' connection code and CLI. Then
  * three more boots that must still protect: a full card, an unreadable card, and memory short at
- * boot (2v29 interrupts the boot; the unit reports 300 zone 6). Diagnostics: `ESPRUINO_WIFI_ONLY=`
+ * boot (the recorder refuses its ring, or 2v29 interrupts the boot there; either way the unit
+ * reports 300 zone 6). Diagnostics: `ESPRUINO_WIFI_ONLY=`
  * `nocard` (the three card boots), `oom` (the short-memory boot), `port` (the installer's path),
  * `idle` (the boot and its idle memory, ~15 s: for comparing two builds' standing RAM).
  *
