@@ -6,7 +6,7 @@
  *
  *   npm run bench                       # everything (about 2 minutes; + ~10 min with ESPRUINO_BIN)
  *   npm run bench -- --alarms N --failovers N --record-s S
- *   npm run bench -- --only latency,failover,bytes,wear,footprint,interpreter,wifi
+ *   npm run bench -- --only latency,failover,bytes,wear,footprint,interpreter,wifi,floor
  *   npm run bench -- --wear-days N      # simulated days of normal service for the wear figures
  *   npm run bench -- --markdown docs/bench-last.md   # also write the figures as a table there
  *
@@ -654,10 +654,67 @@ async function wifiImage(): Promise<void> {
   );
 }
 
+/**
+ * `--only floor`: the audio path's floor (tools/audio-floor.js) on the interpreter, the native
+ * calls and copies of a sealed chunk with almost no logic, in today's record format and in the
+ * leanest the issue's crypto allows, on an empty heap and on heaps used as the unit's are (idle
+ * ~5,500 variables, a recording's worst moment ~6,800). Not a budget of the firmware: a bound on
+ * what any firmware could reach (issue #16, docs/footprint.md "The floor").
+ */
+async function floor(): Promise<void> {
+  const bin = process.env.ESPRUINO_BIN;
+  if (!bin) {
+    console.log('\nAudio floor skipped: set ESPRUINO_BIN to an Espruino built for Linux');
+    return;
+  }
+  console.log('\nThe audio path floor on the interpreter (native calls only, 40 sealed chunks; tools/audio-floor.js)');
+  const script = fs.readFileSync(path.join(__dirname, 'audio-floor.js'), 'utf8');
+  // The heap empty; used as the unit's LINUX profile idles (~5,500 variables) in one run; and as
+  // much used with 150 small holes (2.5 variables in use per small array, half of them freed).
+  const heaps = [
+    { hold: 0, frag: 0, what: 'empty' },
+    { hold: 3650, frag: 0, what: 'used, not fragmented' },
+    { hold: 2900, frag: 300, what: 'used, 150 holes' }
+  ];
+  for (const format of ['today', 'lean']) {
+    for (const heap of heaps) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-floor-'));
+      try {
+        fs.writeFileSync(
+          path.join(dir, 'floor.js'),
+          `var FORMAT = '${format}', HOLD = ${heap.hold}, FRAG = ${heap.frag};\n` + script
+        );
+        const out = await new Promise<string>((resolve) => {
+          const child = spawn(bin, ['floor.js'], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+          let o = '';
+          child.stdout.on('data', (d) => (o += d.toString('latin1')));
+          const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+          child.on('close', () => {
+            clearTimeout(timer);
+            resolve(o);
+          });
+        });
+        const m = out.match(/FLOOR (\w+) (\d+) ([\d.]+) ([\d.]+) (\d+) (\d+)/);
+        if (!m) {
+          fig(`floor, ${format} format, heap ${heap.what}`, 'no result (the script failed or ran out of memory)');
+          continue;
+        }
+        const [used, per, loop, refused] = [Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5])];
+        fig(
+          `floor, ${format} format, heap ${heap.what} (${used} variables in use)`,
+          `${per.toFixed(3)} ms a block = 1/${(loop / per).toFixed(1)} of the loop (${loop.toFixed(2)} ms)${refused ? `, ${refused} AES results refused` : ''}; the firmware's budget is 1/20`
+        );
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  }
+}
+
 async function main(): Promise<number> {
   const t0 = Date.now();
   console.log('npm run bench: figures beside budgets');
-  // --only latency,failover,bytes,footprint,interpreter,wifi: just those sections.
+  // --only latency,failover,bytes,footprint,interpreter,wifi,floor: just those sections.
   const only = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : undefined;
   const want = (name: string) => !only || only.includes(name);
   if (want('latency')) await latency();
@@ -669,6 +726,7 @@ async function main(): Promise<number> {
   if (want('footprint')) footprint();
   if (want('interpreter')) await interpreter();
   if (want('wifi')) await wifiImage();
+  if (want('floor')) await floor();
   const judged = figures.filter((f) => f.ok !== undefined);
   const missed = judged.filter((f) => !f.ok);
   console.log(
