@@ -103,8 +103,6 @@ export interface RecorderDeps {
   keys?: SealKeys;
 }
 
-/** The chain's start: 32 zero bytes as hex (docs/evidence.md). */
-const ZERO = '0000000000000000000000000000000000000000000000000000000000000000';
 /**
  * The pre-trigger ring on the card (docs/evidence.md, "The pre-trigger ring"): fixed places, one
  * per pre-trigger chunk, each holding a chunk encrypted as the seal encrypts it, rewritten in
@@ -767,7 +765,9 @@ export function createRecorder(d: RecorderDeps): Recorder {
         start: preCount > 0 ? Math.round(card.w[preHead]) : any ? Math.round(ram.w[first]) : clock.wall(),
         n: 0,
         ns: 0,
-        hd: ZERO,
+        // The chain's start: 32 zero bytes as hex (docs/evidence.md). Made here, not held as a
+        // module-level literal: fewer bytes in the image, and no string held for good.
+        hd: '0'.repeat(64),
         up: 0,
         gaps: [],
         end: '',

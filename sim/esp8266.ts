@@ -19,6 +19,11 @@
  * - the access point dropping (`cutAp`): `WIFI DISCONNECT` (the 1.x firmware's words; the Wifi
  *   module listens for `WIFI DISCONNECTED`, so its `disconnected` event never fires from this: a
  *   fact of the module, kept), every socket `n,CLOSED`, and joins fail until `restoreAp`.
+ * - a restart of its own (`restart`, a watchdog reset or a dip in its supply): the sockets are gone
+ *   without a word, the banner and `ready`, and the chip back in single-connection mode
+ *   (`AT+CIPSTART=n,…` answers `ERROR`) with echo on. AT 1.x saves the last successful
+ *   `AT+CWJAP` and joins it again at boot by itself (`WIFI CONNECTED`, `WIFI GOT IP`), so
+ *   `AT+CWJAP?` still answers the network afterwards.
  *
  * Output to the unit is paced at the UART's rate (115200 baud by default) by the harness's serial
  * bridge, not here. Every command line is kept in `commands` (for the checks).
@@ -63,6 +68,10 @@ export class SimEsp8266 {
   /** Frames and bytes carried, per direction (for the report). */
   readonly stats = { connects: 0, refused: 0, sends: 0, bytesOut: 0, bytesIn: 0, joins: 0, resets: 0 };
   private powered = false;
+  /** Multi-connection mode (`AT+CIPMUX=1`); lost at every boot. */
+  private mux = false;
+  /** The last join that succeeded: the AT 1.x firmware keeps it and joins it again at boot. */
+  private saved: { ssid: string; pw: string } | undefined;
   private booting: NodeJS.Timeout | undefined;
   private echo = true;
   private readonly input = new AtInput<{ n: number; len: number; ip?: string; port?: number }>(
@@ -109,6 +118,11 @@ export class SimEsp8266 {
     for (let i = 0; i < this.socks.length; i++) if (this.socks[i]) this.drop(i, true);
   }
 
+  /** The chip restarts by itself (CH_PD stays high). */
+  restart(): void {
+    if (this.powered) this.boot();
+  }
+
   restoreAp(): void {
     this.apUp = true;
   }
@@ -134,11 +148,20 @@ export class SimEsp8266 {
       if (!this.powered) return;
       this.on = true;
       this.echo = true;
+      this.mux = false;
       this.stats.resets++;
       // The ROM's banner comes at 74880 baud: garbage at 115200.
       this.send(
         '\r\n\x00\xfe\x8f\x1c\xe0\x12\r\n ets Jan  8 2013,rst cause:2, boot mode:(3,6)\r\n\r\nAi-Thinker Technology Co.,Ltd.\r\n\r\nready\r\n'
       );
+      // The saved network is joined again at boot.
+      const sv = this.saved;
+      if (sv && this.apUp && sv.ssid === this.opts.ssid && sv.pw === this.opts.password)
+        this.later(this.opts.joinMs ?? 400, () => {
+          this.joined = true;
+          this.reply('WIFI CONNECTED');
+          this.later(150, () => this.reply('WIFI GOT IP'));
+        });
     }, this.opts.bootMs ?? 300);
   }
 
@@ -197,10 +220,11 @@ export class SimEsp8266 {
     } else if (l === 'ATE1') {
       this.echo = true;
       this.reply(OK);
+    } else if (l === 'AT+CIPMUX=1') {
+      this.mux = true;
+      this.reply(OK);
     } else if (
-      /^AT\+(CIPDINFO=1|CIPMUX=1|UART_CUR=\d+,8,1,0,[0-3]|CWMODE=[123]|CWMODE_CUR=[123]|CWDHCP_CUR=1,1|CWHOSTNAME=.*)$/.test(
-        l
-      )
+      /^AT\+(CIPDINFO=1|UART_CUR=\d+,8,1,0,[0-3]|CWMODE=[123]|CWMODE_CUR=[123]|CWDHCP_CUR=1,1|CWHOSTNAME=.*)$/.test(l)
     )
       this.reply(OK);
     else if ((m = /^AT\+CWJAP="((?:[^"\\]|\\.)*)","((?:[^"\\]|\\.)*)"$/.exec(l)))
@@ -254,6 +278,7 @@ export class SimEsp8266 {
     this.later(ok ? (this.opts.joinMs ?? 400) : 2000, () => {
       if (!ok) return this.reply(`+CWJAP:${this.apUp && ssid === this.opts.ssid ? 2 : 3}`, 'FAIL');
       this.joined = true;
+      this.saved = { ssid, pw };
       this.stats.joins++;
       this.reply('WIFI CONNECTED');
       this.later(150, () => this.reply('WIFI GOT IP', '', OK));
@@ -261,6 +286,8 @@ export class SimEsp8266 {
   }
 
   private open(n: number, kind: 'TCP' | 'UDP', host: string, port: number): void {
+    // A link id in single-connection mode.
+    if (!this.mux) return this.reply('ERROR');
     if (this.socks[n]) return this.reply('ALREADY CONNECTED', 'ERROR');
     if (!this.joined) return this.reply('no ip', 'ERROR');
     const s: Sock = { kind, host, port, open: false };

@@ -6,7 +6,19 @@
  *   the same for commands with a given prefix;
  * - `hang()`: the modem stops answering anything until it is power-cycled;
  * - `deregister({stuck})`: the network drops it (sockets closed, `+CREG: 0,2`); it registers again
- *   by itself after `backAfterMs`, or, when stuck, only after a power cycle.
+ *   by itself after `backAfterMs`, or, when stuck, only after a power cycle;
+ * - `pdpDeact()`: the network drops the data context while the modem stays registered (every
+ *   socket `n, CLOSED`, then `+PDP: DEACT`); until `AT+CIPSHUT` and a new bring-up no socket
+ *   opens (`AT+CIPSTART` and `AT+CIFSR` answer `ERROR`);
+ * - `restart({urc})`: the modem restarts by itself (a dip in its supply): its sockets are gone
+ *   without a word, it is back in single-connection mode with echo on and no data context, and
+ *   registers again. With `urc` it then prints `RDY`, `Call Ready`, `SMS Ready`; by default it
+ *   prints nothing, as a SIM800 that autobauds does not until it has seen an `AT` (SIM800 Series
+ *   AT Command Manual, unsolicited result codes).
+ *
+ * The TCP/IP stack follows the SIM800's states as far as the driver uses them: `AT+CIPMUX=1` only
+ * in IP INITIAL (after `AT+CIPSHUT`), `AT+CSTT` then `AT+CIICR` (data context up), `AT+CIFSR` (the
+ * address: IP STATUS), and `AT+CIPSTART=n,…` only in multi-connection mode with the context up.
  *
  * The modem is a separate device on the board: a reset of the microcontroller leaves it as it was;
  * a power cut turns it off. Its power key toggles power when held for at least a second. After
@@ -49,6 +61,10 @@ export class SimModem {
   private dereg: { until: number; stuck: boolean } | undefined;
   private readyAt = 0;
   private echo = true;
+  /** Multi-connection mode (`AT+CIPMUX=1`); lost at a restart. */
+  private mux = false;
+  /** The TCP/IP stack's state: IP INITIAL, IP START (APN set), the data context up, or PDP DEACT. */
+  private ip: 'initial' | 'start' | 'up' | 'deact' = 'initial';
   private readonly input = new AtInput<{ slot: number; len: number }>(
     (l) => this.command(l),
     (t, data) => this.transmit(t, data)
@@ -108,6 +124,26 @@ export class SimModem {
   deregister(o: { backAfterMs?: number; stuck?: boolean } = {}): void {
     this.dereg = { until: Date.now() + (o.backAfterMs ?? 30000), stuck: !!o.stuck };
     for (let i = 0; i < this.sockets.length; i++) if (this.sockets[i]) this.drop(i, true);
+    // Off the network, the data context is gone with it.
+    if (this.ip === 'up') this.ip = 'deact';
+  }
+
+  /** The network drops the data context; the modem stays registered. */
+  pdpDeact(): void {
+    if (!this.on) return;
+    for (let i = 0; i < this.sockets.length; i++) if (this.sockets[i]) this.drop(i, true);
+    this.ip = 'deact';
+    this.reply('+PDP: DEACT');
+  }
+
+  /** The modem restarts by itself; with `urc` it says so once it is ready. */
+  restart(o: { urc?: boolean } = {}): void {
+    if (!this.on) return;
+    this.powerOff();
+    this.on = true;
+    this.readyAt = Date.now() + 3000;
+    this.echo = true;
+    if (o.urc) setTimeout(() => this.on && this.reply('RDY', 'Call Ready', 'SMS Ready'), 3100);
   }
 
   registered(): boolean {
@@ -120,6 +156,8 @@ export class SimModem {
   private powerOff(): void {
     this.on = false;
     this.hung = false;
+    this.mux = false;
+    this.ip = 'initial';
     this.input.reset();
     if (this.dereg?.stuck) this.dereg = undefined;
     for (let i = 0; i < this.sockets.length; i++) if (this.sockets[i]) this.drop(i, false);
@@ -163,13 +201,26 @@ export class SimModem {
     else if (l === 'AT+CSQ') this.reply(`+CSQ: ${this.csq},0`, 'OK');
     else if (l === 'AT+CIPSHUT') {
       for (let i = 0; i < this.sockets.length; i++) if (this.sockets[i]) this.drop(i, false);
+      this.ip = 'initial';
       this.reply('SHUT OK');
-    } else if (l === 'AT+CIPMUX=1' || /^AT\+CSTT="[^"]*"$/.test(l)) this.reply('OK');
-    else if (l === 'AT+CIICR') this.reply(this.registered() ? 'OK' : 'ERROR');
-    else if (l === 'AT+CIFSR') this.reply(this.registered() ? '10.64.1.23' : 'ERROR');
-    else if ((m = /^AT\+CIPSTART=(\d),"(TCP|UDP)","([^"]+)",(\d+)$/.exec(l)))
+    } else if (l === 'AT+CIPMUX=1') {
+      // Only in IP INITIAL.
+      if (this.ip !== 'initial') return this.reply('ERROR');
+      this.mux = true;
+      this.reply('OK');
+    } else if (/^AT\+CSTT="[^"]*"$/.test(l)) {
+      if (this.ip !== 'initial') return this.reply('ERROR');
+      this.ip = 'start';
+      this.reply('OK');
+    } else if (l === 'AT+CIICR') {
+      if (this.ip !== 'start' || !this.registered()) return this.reply('ERROR');
+      this.ip = 'up';
+      this.reply('OK');
+    } else if (l === 'AT+CIFSR') this.reply(this.ip === 'up' && this.registered() ? '10.64.1.23' : 'ERROR');
+    else if ((m = /^AT\+CIPSTART=(\d),"(TCP|UDP)","([^"]+)",(\d+)$/.exec(l))) {
+      if (!this.mux || this.ip !== 'up') return this.reply('ERROR');
       this.open(Number(m[1]), m[2] as 'TCP' | 'UDP', m[3], Number(m[4]));
-    else if ((m = /^AT\+CIPSEND=(\d),(\d+)$/.exec(l))) {
+    } else if ((m = /^AT\+CIPSEND=(\d),(\d+)$/.exec(l))) {
       const s = this.sockets[Number(m[1])];
       // At most 1,460 bytes in one send (SIM800 Series TCP/IP Application Note).
       if (!s || !s.open || !this.registered() || Number(m[2]) > 1460) return this.reply('ERROR');

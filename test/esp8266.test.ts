@@ -177,4 +177,34 @@ describe('ESP8266 AT emulator (sim/esp8266.ts)', function () {
     assert.ok(statuses.length >= 3);
     clock.shutdown();
   });
+  it('a chip that restarts by itself (its `ready` while up) is brought up again: it rejoined alone but lost multi-connection mode', async () => {
+    const clock = createSimClock();
+    const link = createEspWifiLink(clock, { ssid: 'lab', password: 'secret-pass' }, () => ({
+      port: simUart(esp.port()),
+      power: (on) => esp.chPd(on)
+    }));
+    const until = async (f: () => boolean, ms = 8000) => {
+      for (let t = 0; t < ms && !f(); t += 20) await new Promise((r) => setTimeout(r, 20));
+      return f();
+    };
+    const echo = async () => {
+      const got: string[] = [];
+      let closed = '';
+      const conn = link.connect(
+        { host: '127.0.0.1', port, transport: 'tcp', timeoutMs: 5000 },
+        { onOpen: () => conn.write('again'), onData: (d) => got.push(d), onClose: (e) => (closed = e || 'closed') }
+      );
+      await until(() => got.join('') === 'echo:again' || closed !== '');
+      conn.close();
+      return got.join('') || closed;
+    };
+    assert.ok(await until(() => link.status().up), 'up');
+    const muxes = esp.commands.filter((c) => c === 'AT+CIPMUX=1').length;
+    esp.restart();
+    assert.ok(await until(() => !link.status().up, 3000), 'its `ready` takes the path down at once');
+    assert.ok(await until(() => link.status().up, 15000), 'brought up again');
+    assert.equal(esp.commands.filter((c) => c === 'AT+CIPMUX=1').length, muxes + 1, 'multi-connection mode set again');
+    assert.equal(await echo(), 'echo:again', 'a connection opens and carries data after the restart');
+    clock.shutdown();
+  });
 });

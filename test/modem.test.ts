@@ -104,6 +104,44 @@ describe('cellular modem recovery: the device driver against an AT modem emulato
     await panicGetsThrough();
   });
 
+  it('the network drops the data context but the modem stays registered: +PDP: DEACT takes the path down, bring-up runs again, the alarm goes through', async () => {
+    await start();
+    await rig.until(cellUp, 60_000);
+    const shuts = modem.commands.filter((c) => c === 'AT+CIPSHUT').length;
+    modem.pdpDeact();
+    await rig.until(() => !cellUp(), 5_000);
+    assert.ok(!cellUp(), 'down within 5 s of +PDP: DEACT');
+    await rig.until(cellUp, 60_000);
+    assert.ok(cellUp());
+    assert.equal(modem.commands.filter((c) => c === 'AT+CIPSHUT').length, shuts + 1, 'bring-up again, from AT+CIPSHUT');
+    assert.equal(modem.powerOffs, 0);
+    await panicGetsThrough();
+  });
+
+  it('the modem restarts by itself (a supply dip) and says nothing, as an autobauding SIM800 does: the poll finds the data context gone, and the alarm goes through', async () => {
+    await start();
+    await rig.until(cellUp, 60_000);
+    modem.restart();
+    // Registered again 5 s later: only AT+CIFSR (ERROR: no context, single-connection mode) tells.
+    await rig.until(() => !cellUp(), 45_000);
+    assert.ok(!cellUp(), 'down within one 30 s poll');
+    await rig.until(cellUp, 60_000);
+    assert.ok(cellUp());
+    await panicGetsThrough();
+  });
+
+  it('the modem restarts and says so (RDY, Call Ready, SMS Ready): the path goes down at once and comes back', async () => {
+    await start();
+    await rig.until(cellUp, 60_000);
+    const t = fake.clock.now;
+    modem.restart({ urc: true });
+    await rig.until(() => !cellUp(), 10_000);
+    assert.ok(!cellUp());
+    assert.ok(fake.clock.now - t < 10_000, `${fake.clock.now - t} ms`);
+    await rig.until(cellUp, 60_000);
+    await panicGetsThrough();
+  });
+
   it('deregistration: the path is reported down, the modem re-registers when the network returns', async () => {
     await start();
     await rig.until(cellUp, 60_000);

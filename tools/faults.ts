@@ -100,6 +100,8 @@ export const FAULTS: Fault[] = [
   { name: 'modem stops answering', inject: (c) => c.modem.hang() },
   { name: 'modem AT timeouts (3)', inject: (c) => void (c.modem.faults.noAnswer = 3) },
   { name: 'network deregisters modem', inject: (c) => c.modem.deregister({ backAfterMs: MIN }) },
+  { name: 'network drops modem data context', inject: (c) => c.modem.pdpDeact() },
+  { name: 'modem restarts by itself', inject: (c) => c.modem.restart() },
   {
     // A bit flip in the oldest record of the newest journal segment (the records around it,
     // including the panic, must survive), then a reboot that has to read past it.

@@ -9,8 +9,13 @@
  * `<n>, SEND OK`; incoming data is `+RECEIVE,<n>,<len>:\r\n` followed by the bytes; `<n>, CLOSED`
  * ends a connection.
  *
- * Supervision and recovery (docs/faults.md): every 30 s `AT+CREG?` (still registered?) and
- * `AT+CSQ` (signal). Any failure takes the path down and brings it up again 10 s later. A modem that
+ * Supervision and recovery (docs/faults.md): every 30 s `AT+CREG?` (still registered?), `AT+CIFSR`
+ * (the data context still up: after the network drops it, or after the modem restarted by itself,
+ * it answers `ERROR` while the modem may still be registered) and `AT+CSQ` (signal). The
+ * lines `+PDP: DEACT` (the network dropped the context), `RDY`, `Call Ready`, `SMS Ready` (the
+ * modem restarted) and `… POWER DOWN` take the path down at once; a SIM800 that autobauds prints
+ * nothing after a restart until it sees an `AT`, so the poll is what finds that case. Any
+ * failure takes the path down and brings it up again 10 s later. A modem that
  * gives no answer twice in a row, or six bring-ups that fail (e.g. a network that will not take it
  * back), is power-cycled through its power key: a 1.2 s press turns it off, a probe confirms it is
  * silent, a second press turns it on, and bring-up (with registration) starts again.
@@ -58,7 +63,15 @@ export function createCellularLink(clock: Clock, apn: string, io: ModemIo): Link
     sep: ', ',
     sent: /^\d, SEND (OK|FAIL)$/,
     recvKey: '+RECEIVE',
-    recv: /^\+RECEIVE,(\d),(\d+):\r*\n/
+    recv: /^\+RECEIVE,(\d),(\d+):\r*\n/,
+    unsolicited: function (line: string) {
+      // No socket can open again until bring-up has run (SIM800 AT Command Manual: the
+      // unsolicited result codes; NORMAL and UNDER-VOLTAGE POWER DOWN). Not UNDER-VOLTAGE
+      // WARNNING: a warning only.
+      if (!/^(\+PDP: DEACT|RDY|Call Ready|SMS Ready|.* POWER DOWN)$/.test(line)) return false;
+      if (up) down();
+      return true;
+    }
   });
   const command = sockets.command;
   let up = false;
@@ -125,32 +138,41 @@ export function createCellularLink(clock: Clock, apn: string, io: ModemIo): Link
     else scheduleBringUp(10000);
   }
 
-  function run(steps: Step[], i: number, done: () => void): void {
+  /**
+   * The steps in turn; any failure takes the path down. `polling`: supervision while up, whose
+   * answers after the path went down (its commands were reset) change nothing. `done` gets the
+   * last step's lines.
+   */
+  function run(steps: Step[], i: number, done: (lines: string[]) => void, polling?: boolean, last?: string[]): void {
     if (i >= steps.length) {
-      done();
+      done(last || []);
       return;
     }
     const s = steps[i];
     command(s.c, s.t, s.end, function (ok, lines, timedOut) {
+      if (polling && !up) return;
       if (ok && s.need && !s.need.test(lines.join('\n'))) ok = false;
-      if (ok) run(steps, i + 1, done);
+      if (ok) run(steps, i + 1, done, polling, lines);
       else down(timedOut);
     });
   }
 
   function bringUp(): void {
     if (up || cycling) return;
+    // Made here, not at module level: a regular expression held for good costs ~9 variables.
     const OK = /^OK$/;
+    const REG = /\+CREG: \d,[15]/;
+    const IP = /^\d+\.\d+\.\d+\.\d+$/;
     run(
       [
         { c: 'ATE0', t: 2000, end: OK },
         { c: 'AT+CPIN?', t: 5000, end: OK, need: /\+CPIN: READY/ },
-        { c: 'AT+CREG?', t: 5000, end: OK, need: /\+CREG: \d,[15]/ },
+        { c: 'AT+CREG?', t: 5000, end: OK, need: REG },
         { c: 'AT+CIPSHUT', t: 65000, end: /SHUT OK/ },
         { c: 'AT+CIPMUX=1', t: 2000, end: OK },
         { c: 'AT+CSTT="' + apn + '"', t: 5000, end: OK },
         { c: 'AT+CIICR', t: 85000, end: OK },
-        { c: 'AT+CIFSR', t: 5000, end: /^\d+\.\d+\.\d+\.\d+$/ }
+        { c: 'AT+CIFSR', t: 5000, end: IP }
       ],
       0,
       function () {
@@ -165,19 +187,19 @@ export function createCellularLink(clock: Clock, apn: string, io: ModemIo): Link
 
   function poll(): void {
     if (!up) return;
-    command('AT+CREG?', 5000, /^OK$/, function (ok, lines, timedOut) {
-      if (!up) return;
-      if (!ok || !/\+CREG: \d,[15]/.test(lines.join('\n'))) {
-        down(timedOut);
-        return;
-      }
-      command('AT+CSQ', 5000, /^OK$/, function (ok2, lines2, timedOut2) {
-        const m = /\+CSQ: (\d+)/.exec(lines2.join('\n'));
-        if (!up) return;
-        if (!ok2 || !m) down(timedOut2);
-        else core.setStatus(true, csqToDbm(parseInt(m[1], 10)));
-      });
-    });
+    const OK = /^OK$/;
+    run(
+      [
+        { c: 'AT+CREG?', t: 5000, end: OK, need: /\+CREG: \d,[15]/ },
+        { c: 'AT+CIFSR', t: 5000, end: /^\d+\.\d+\.\d+\.\d+$/ },
+        { c: 'AT+CSQ', t: 5000, end: OK, need: /\+CSQ: \d/ }
+      ],
+      0,
+      function (lines) {
+        core.setStatus(true, csqToDbm(parseInt((/\+CSQ: (\d+)/.exec(lines.join('\n')) as string[])[1], 10)));
+      },
+      true
+    );
   }
 
   const core = createLinkCore(clock, 'cellular', sockets.connect);

@@ -9,7 +9,8 @@
  * `AT+UART_CUR=115200,8,1,0,2` (CTS flow control), `AT+CWMODE=1`, then
  * `AT+CWJAP="ssid","password"` (up to 20 s: `WIFI CONNECTED`, `WIFI GOT IP`, `OK`; `FAIL`).
  * Supervision: every 30 s `AT+CWJAP?` (`+CWJAP:"ssid","bssid",channel,rssi`, or `No AP`); the line
- * `WIFI DISCONNECT` (1.x; `WIFI DISCONNECTED` in later firmware) takes the path down at once.
+ * `WIFI DISCONNECT` (1.x; `WIFI DISCONNECTED` in later firmware), and `ready` while up (the chip
+ * restarted by itself), take the path down at once.
  * Recovery: a join that fails, or a chip that does not answer, is retried with backoff 5 s → 60 s;
  * two bring-ups in a row with no answer power-cycle the chip (CH_PD low for 1 s).
  */
@@ -54,7 +55,9 @@ export function createEspWifiLink(
     recvKey: '+IPD',
     recv: /^\+IPD,(\d),(\d+)[^:]*:/,
     unsolicited: function (line: string) {
-      if (line.indexOf('WIFI DISCONNECT') !== 0) return false;
+      // `ready` while up: the chip restarted by itself. It rejoins the network on its own (AT 1.x
+      // saves the join) but is back in single-connection mode: the path must be brought up again.
+      if (line.indexOf('WIFI DISCONNECT') !== 0 && !(up && line === 'ready')) return false;
       if (up) down();
       return true;
     }
