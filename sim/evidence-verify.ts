@@ -14,11 +14,13 @@
  * Hostile input: the folder may have been crafted by someone who wants the verifier to crash, hang
  * or run out of memory, or to print a misleading report. So every file is opened only when it is a
  * regular file no larger than any real recording makes it; manifest.json's JSON shape is bounded
- * before it is parsed; every manifest and chunk-record field is checked for type and range (times,
- * counts, rates, lengths — see LIMITS) before it is used, and counts against what the WAV can hold;
- * the WAV is read piecewise, never whole; each report lists at most LIMITS.listedProblems problems;
- * names and paths are printed with control characters escaped; and a recording whose check throws
- * anyway is reported as `internal-error` (no stack trace) while the others are still checked.
+ * before it is parsed, and JSON naming a key twice in one object is refused (`key-repeated`: which
+ * value counts would depend on the reader); every manifest and chunk-record field is checked for
+ * type and range (times, counts, rates, lengths — see LIMITS) before it is used, and counts against
+ * what the WAV can hold; the WAV is read piecewise, never whole; each report lists at most
+ * LIMITS.listedProblems problems; names and paths are printed with control characters escaped; and
+ * a recording whose check throws anyway is reported as `internal-error` (no stack trace) while the
+ * others are still checked.
  * Every problem has a stable reason code (FailureCode) printed before its text.
  *
  * Usage: npm run evidence:verify -- DIR [--key HEX] [--keys FILE.json] [--no-signature]
@@ -123,6 +125,7 @@ export type FailureCode =
   | 'unreadable' // the file exists but cannot be read (permissions, I/O)
   | 'file-too-large' // larger than any recording makes it (LIMITS)
   | 'bad-json' // manifest.json is not JSON, or not shaped like the format (depth, size)
+  | 'key-repeated' // a JSON object names a key twice: readers keeping the first or the last value disagree
   | 'bad-structure' // not {"manifest":{…},"chunks":[…]}, or too many chunk records
   | 'bad-manifest' // a manifest field of the wrong type or out of range, or inconsistent
   | 'bad-chunk-record' // a chunk record of the wrong shape, type or range
@@ -494,6 +497,61 @@ function jsonShapeProblem(buf: Buffer): string | undefined {
   return undefined;
 }
 
+/**
+ * The first key that one JSON object names twice, and where (the index in `text` of that key's
+ * second occurrence), or undefined. JSON.parse keeps the last value and says nothing, while
+ * another reader may keep the first: `{"trig":99999999,"trig":8000}` would show two trigger times
+ * under one signature (the signature is checked over the parsed values). One pass over the text,
+ * linear in its length: strings (and their escapes) are skipped, so a key inside a string value
+ * is not one; keys are compared as JSON.parse reads them (`"tr\u0069g"` is `"trig"`); only the
+ * keys of the objects open at the point reached are held. Meant for text that JSON.parse accepted;
+ * anything else gives an answer without throwing, in the same bounds.
+ */
+export function repeatedJsonKey(text: string): { key: string; at: number } | undefined {
+  /** Per open object or array (undefined): the keys named so far. */
+  const open: (Set<string> | undefined)[] = [];
+  let keyNext = false;
+  for (let k = 0; k < text.length; k++) {
+    const c = text.charCodeAt(k);
+    if (c === 0x22) {
+      const from = k;
+      let escaped = false;
+      for (k++; k < text.length; k++) {
+        const d = text.charCodeAt(k);
+        if (d === 0x5c) {
+          escaped = true;
+          k++; // the escaped character: never the string's end
+        } else if (d === 0x22) break;
+      }
+      const keys = open[open.length - 1];
+      if (keyNext && keys) {
+        let key = text.slice(from + 1, k);
+        if (escaped) {
+          try {
+            key = JSON.parse(text.slice(from, k + 1)) as string;
+          } catch {
+            // not JSON: compared as written
+          }
+        }
+        if (keys.has(key)) return { key, at: from };
+        keys.add(key);
+      }
+      keyNext = false;
+    } else if (c === 0x7b) {
+      open.push(new Set());
+      keyNext = true;
+    } else if (c === 0x5b) {
+      open.push(undefined);
+      keyNext = false;
+    } else if (c === 0x7d || c === 0x5d) {
+      open.pop();
+      keyNext = false;
+    } else if (c === 0x2c) keyNext = open[open.length - 1] !== undefined;
+    else if (c === 0x3a) keyNext = false;
+  }
+  return undefined;
+}
+
 interface WavData {
   /** Offset of sample 0 in the file, and the data chunk's length in samples. */
   offset: number;
@@ -590,11 +648,21 @@ function verifyOne(dir: string, keyFor: KeyFor, opts: VerifyOptions): VerifyResu
     probs.add('bad-json', `manifest.json ${shape}`);
     return done();
   }
+  const json = text.toString('utf8');
   let stored: unknown;
   try {
-    stored = JSON.parse(text.toString('utf8'));
+    stored = JSON.parse(json);
   } catch {
     probs.add('bad-json', 'manifest.json is not valid JSON');
+    return done();
+  }
+  const twice = repeatedJsonKey(json);
+  if (twice) {
+    probs.add(
+      'key-repeated',
+      `manifest.json names the key ${quoted(twice.key)} twice in one object (at character ${twice.at}): ` +
+        'a reader keeping the first value would see another recording than one keeping the last'
+    );
     return done();
   }
   if (!isObject(stored) || !isObject(stored.manifest) || !Array.isArray(stored.chunks)) {
@@ -687,8 +755,16 @@ function checkRecording(
   m.gaps.forEach((g, k) => {
     if (g.i > m.n) probs.add('bad-manifest', `manifest: gap ${k} is before chunk ${g.i}, beyond the ${m.n} chunks`);
     gapSum.set(g.i, (gapSum.get(g.i) ?? 0) + g.s);
-    gapWhy.set(g.i, [...(gapWhy.get(g.i) ?? []), g.why]);
+    // In place: a copy per gap would cost gaps² when many share a chunk (131,072 gaps: 100 s).
+    const whys = gapWhy.get(g.i);
+    if (whys) whys.push(g.why);
+    else gapWhy.set(g.i, [g.why]);
   });
+  /** The reasons of the gaps before chunk i, shortened: a crafted list may hold 131,072. */
+  const whysBefore = (i: number) => {
+    const whys = gapWhy.get(i) ?? [];
+    return whys.length <= 4 ? whys.join('+') : `${whys.slice(0, 4).join('+')}+… (${whys.length} gaps)`;
+  };
   const gapBefore = (i: number) => gapSum.get(i) ?? 0;
 
   // Chunk records: well-formed, indices 0 … n-1 in order, once each.
@@ -777,10 +853,7 @@ function checkRecording(
       } else if (gap > 0 && data) {
         const from = rec.s - gap;
         if (!silent(from, Math.min(gap, Math.max(0, data.length - from)))) {
-          probs.add(
-            'gap-not-silent',
-            `gap before chunk ${i} (${(gapWhy.get(i) ?? []).join('+')}, ${range(from, gap)}) is not silent`
-          );
+          probs.add('gap-not-silent', `gap before chunk ${i} (${whysBefore(i)}, ${range(from, gap)}) is not silent`);
         }
       }
     }
@@ -1047,6 +1120,14 @@ export function openSeal(
     o = JSON.parse(text);
   } catch {
     return { ok: false, code: 'seal-record', message: 'header line is not JSON' };
+  }
+  const twice = repeatedJsonKey(text);
+  if (twice) {
+    return {
+      ok: false,
+      code: 'key-repeated',
+      message: `header line names the key ${quoted(twice.key)} twice: a reader keeping the first value would see another record than one keeping the last`
+    };
   }
   const p = sealedRecordProblem(o, rid, maxN);
   if (p) return { ok: false, code: 'seal-record', message: `header line: ${p}` };
@@ -1358,7 +1439,10 @@ function verifyCardRecording(
     eachRecord((r) => {
       for (let k = 0; k < sets.length; k++) {
         const o = openSeal(sets[k]!, r.line, r.ct, rid, maxN);
-        if (o.ok || (o.code !== 'seal-mac' && o.code !== 'seal-record' && o.code !== 'chain-broken')) {
+        if (
+          o.ok ||
+          (o.code !== 'seal-mac' && o.code !== 'seal-record' && o.code !== 'key-repeated' && o.code !== 'chain-broken')
+        ) {
           chosen = candidates[k];
           return false;
         }
@@ -1393,6 +1477,13 @@ function verifyCardRecording(
   let firstSample: number | undefined;
   const seen = new Set<number>();
   const missingBefore: { i: number; s: number }[] = [];
+  // The samples the state declares left out before each chunk, summed once: the state is not
+  // authenticated, and summing its list at every gap would cost (gaps on the card) × (its gaps).
+  let stateGaps: Map<number, number> | undefined;
+  if (state?.gaps) {
+    stateGaps = new Map();
+    for (const g of state.gaps) stateGaps.set(g.i, (stateGaps.get(g.i) ?? 0) + g.s);
+  }
   eachRecord((r) => {
     if (++read > CARD_LIMITS.maxRecords) {
       probs.add('bad-structure', `more than ${CARD_LIMITS.maxRecords} sealed records: the rest is not read`);
@@ -1440,9 +1531,7 @@ function verifyCardRecording(
       else if (rec.i === prev.i + 1 && rec.s > end) {
         if (missingBefore.length < CARD_LIMITS.listedNotes) missingBefore.push({ i: rec.i, s: rec.s - end });
         const declared =
-          state?.gaps && state.n !== undefined && rec.i < state.n
-            ? state.gaps.filter((g) => g.i === rec.i).reduce((a, g) => a + g.s, 0)
-            : undefined;
+          stateGaps && state?.n !== undefined && rec.i < state.n ? (stateGaps.get(rec.i) ?? 0) : undefined;
         if (declared !== undefined && declared !== rec.s - end) {
           notes.push({
             code: 'state',
@@ -1505,7 +1594,9 @@ export function verifyCardDir(dir: string, opts: CardVerifyOptions): CardReport 
         segs.set(rid, list);
       } else if (st) {
         const rid = st[1]!.toLowerCase();
-        states.set(rid, [...(states.get(rid) ?? []), e.name]);
+        const list = states.get(rid);
+        if (list) list.push(e.name);
+        else states.set(rid, [e.name]);
       } else ignored++;
     }
   } finally {

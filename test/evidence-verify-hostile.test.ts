@@ -18,8 +18,10 @@ import {
   CARD_LIMITS,
   LIMITS,
   main,
+  repeatedJsonKey,
   verifyCardDir,
   verifyRecordingDir,
+  type CardRecordingResult,
   type FailureCode
 } from '../tools/evidence-verify';
 import {
@@ -29,7 +31,8 @@ import {
   sealRecord,
   sealedBytes,
   segmentName,
-  sendBytes
+  sendBytes,
+  stateName
 } from './support/evidence-client';
 
 const ROOT = path.join(__dirname, '..');
@@ -60,6 +63,13 @@ const editManifest = (edit: (j: any) => void) => (d: string) => {
   writeJson(manOf(d), j);
 };
 const replaceManifest = (text: string) => (d: string) => fs.writeFileSync(manOf(d), text);
+/** Edit manifest.json as text (what JSON.stringify cannot write: a key twice). */
+const editManifestText = (edit: (text: string) => string) => (d: string) => {
+  const text = fs.readFileSync(manOf(d), 'utf8');
+  const edited = edit(text);
+  assert.notEqual(edited, text, 'the edit changed nothing');
+  fs.writeFileSync(manOf(d), edited);
+};
 const editWav = (edit: (wav: Buffer) => Buffer) => (d: string) =>
   fs.writeFileSync(wavOf(d), edit(fs.readFileSync(wavOf(d))));
 /** A file of `size` bytes that takes no disk space (a hole). */
@@ -224,6 +234,26 @@ const HOSTILE: Hostile[] = [
     code: 'bad-structure',
     words: new RegExp(`lists ${LIMITS.maxChunks + 1} chunk records, more than ${LIMITS.maxChunks}`)
   },
+  // A key named twice in one object: JSON.parse keeps the last value (these verified), another
+  // reader may keep the first (a trigger at 99999999, a recording not final).
+  {
+    name: 'key-repeated-trig',
+    make: editManifestText((t) => t.replace('"trig":8000', '"trig":99999999,"final":false,"end":"","trig":8000')),
+    code: 'key-repeated',
+    words: /manifest\.json names the key "trig" twice in one object \(at character \d+\)/
+  },
+  {
+    name: 'key-repeated-escaped',
+    make: editManifestText((t) => t.replace('"trig":8000', '"trig":99999999,"tr\\u0069g":8000')),
+    code: 'key-repeated',
+    words: /names the key "trig" twice in one object/
+  },
+  {
+    name: 'key-repeated-in-chunk-record',
+    make: editManifestText((t) => t.replace('{"r":"0001","i":2,', '{"r":"0001","i":1,"i":2,')),
+    code: 'key-repeated',
+    words: /names the key "i" twice in one object/
+  },
   // Chunk records.
   {
     name: 'index-repeated',
@@ -358,6 +388,11 @@ interface Run {
 }
 
 function cli(...args: string[]): Run {
+  return cliWithin(3 * RUN_BOUND_MS, ...args); // a runaway verifier is killed (status null), failing the test
+}
+
+/** The CLI, killed after `timeoutMs`. */
+function cliWithin(timeoutMs: number, ...args: string[]): Run {
   const t0 = Date.now();
   const r = spawnSync(
     path.join(ROOT, 'node_modules', '.bin', 'tsx'),
@@ -365,7 +400,7 @@ function cli(...args: string[]): Run {
     {
       cwd: ROOT,
       encoding: 'utf8',
-      timeout: 3 * RUN_BOUND_MS, // a runaway verifier is killed (status null), failing the test
+      timeout: timeoutMs,
       maxBuffer: 64 * 1024 * 1024,
       env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-old-space-size=${HEAP_MB}`.trim() }
     }
@@ -487,6 +522,163 @@ describe('evidence verifier against crafted folders (issue #16)', function () {
     assert.match(byDir.get(path.join(root, 'a-30M'))!, /bad-manifest: manifest "n" is 30000000, not a chunk count/);
     assert.match(byDir.get(path.join(root, 'b-good'))!, / {2}VERIFIED$/);
     assert.match(r.stdout, /1 of 2 recording\(s\) FAILED verification\./);
+  });
+
+  it('131,072 gaps before one chunk are checked in bounded time, each with its named failure; the good recording beside them is VERIFIED', () => {
+    // Each gap once copied the list of the gaps before it: 131,072 of them took 100 s.
+    const root = path.join(tmp, 'gap-flood');
+    const atZero = path.join(root, 'a-gaps-before-chunk-0');
+    const atThree = path.join(root, 'b-gaps-before-chunk-3-not-silent');
+    for (const d of [atZero, atThree, path.join(root, 'c-good')]) fs.cpSync(goodDir, d, { recursive: true });
+    const empty = (i: number, k: number) => Array.from({ length: k }, () => ({ i, s: 0, why: 'mic' }));
+    editManifest((j) => (j.manifest.gaps = empty(0, LIMITS.maxGaps)))(atZero);
+    // The declared gap (samples 10500..11999) kept after 131,071 empty ones, so continuity holds;
+    // one of its samples not silent.
+    editManifest((j) => (j.manifest.gaps = [...empty(3, LIMITS.maxGaps - 1), ...j.manifest.gaps]))(atThree);
+    editWav((w) => w.fill(0, 44 + 11_000, 44 + 11_001))(atThree);
+
+    const r = cliWithin(15_000, root, '--keys', keysFile);
+    assert.notEqual(r.status, null, `killed after ${r.ms} ms`);
+    assert.equal(r.status, 1, `status ${r.status} after ${r.ms} ms (143: killed)\n${r.stdout.slice(-2000)}${r.stderr}`);
+    assert.doesNotMatch(r.stdout + r.stderr, STACK);
+    const byDir = reports(r.stdout);
+    assert.match(byDir.get(path.join(root, 'c-good'))!, /signature: valid\n {2}VERIFIED$/);
+    assert.equal(r.stdout.match(/^ {2}VERIFIED$/gm)?.length, 1, r.stdout);
+    assert.match(r.stdout, /2 of 3 recording\(s\) FAILED verification\./);
+    for (const [dir, words] of [
+      [atZero, /continuity: chunk 3: starts at sample 12000, continuity with the declared gaps puts it at 10500/],
+      [
+        atThree,
+        /gap-not-silent: gap before chunk 3 \(mic\+mic\+mic\+mic\+… \(131072 gaps\), samples 10500\.\.11999\) is not silent/
+      ]
+    ] as const) {
+      const block = byDir.get(dir)!;
+      assert.match(block, /\n {2}FAILED \(2 problems\):\n/, block);
+      assert.match(block, words);
+      assert.match(block, /signature-invalid: signature invalid/);
+      assert.match(block, /… and 130972 more gaps/);
+      assert.ok(block.split('\n').length <= LIMITS.listedProblems + 12, `${block.split('\n').length} lines`);
+      for (const l of block.split('\n'))
+        if (!l.startsWith('Recording')) assert.ok(l.length <= 300, `a ${l.length}-character line`);
+    }
+
+    // The verifier's own time, in process (without the CLI's start).
+    for (const [dir, code] of [
+      [atZero, 'continuity'],
+      [atThree, 'gap-not-silent']
+    ] as const) {
+      const t0 = performance.now();
+      const v = verifyRecordingDir(dir, KEY);
+      const ms = performance.now() - t0;
+      assert.ok(ms < 2000, `${path.basename(dir)}: took ${ms.toFixed(0)} ms`);
+      assert.equal(v.verdict, 'failed');
+      assert.deepEqual(
+        v.failures.map((f) => f.code),
+        [code, 'signature-invalid']
+      );
+      assert.equal(v.summary.gaps.length, LIMITS.maxGaps);
+    }
+  });
+
+  it('a key named twice in one object is refused (key-repeated), never VERIFIED; the same keys in another order VERIFY; a key inside a string value is not one', () => {
+    const root = path.join(tmp, 'keys-twice');
+    const twice = path.join(root, 'a-twice');
+    const reordered = path.join(root, 'b-reordered');
+    const inString = path.join(root, 'c-in-a-string');
+    for (const d of [twice, reordered, inString]) fs.cpSync(goodDir, d, { recursive: true });
+    const text = fs.readFileSync(manOf(goodDir), 'utf8');
+    // The fuzz's mutation: JSON.parse reads the last "trig", "final" and "end", so the signature
+    // (over the values read) is valid; a reader keeping the first sees another trigger and end.
+    editManifestText((t) => t.replace('"trig":8000', '"trig":99999999,"final":false,"end":"","trig":8000'))(twice);
+    const parsed = readJson(manOf(twice));
+    assert.equal(parsed.manifest.trig, 8000);
+    assert.equal(parsed.manifest.final, true);
+    const v = verifyRecordingDir(twice, KEY);
+    assert.equal(v.verdict, 'failed');
+    assert.deepEqual(
+      v.failures.map((f) => f.code),
+      ['key-repeated']
+    );
+    assert.match(
+      v.failures[0]!.message,
+      /^manifest\.json names the key "trig" twice in one object \(at character \d+\)/
+    );
+
+    // Every object's keys in reverse order (the signature is over the documented order, rebuilt).
+    const reverse = (x: unknown): unknown =>
+      Array.isArray(x)
+        ? x.map(reverse)
+        : typeof x === 'object' && x !== null
+          ? Object.fromEntries(
+              Object.entries(x)
+                .reverse()
+                .map(([k, y]) => [k, reverse(y)])
+            )
+          : x;
+    const backwards = JSON.stringify(reverse(JSON.parse(text)));
+    assert.ok(backwards.startsWith('{"chunks":[{"c":'), backwards.slice(0, 40));
+    fs.writeFileSync(manOf(reordered), backwards);
+    assert.deepEqual(verifyRecordingDir(reordered, KEY).failures, []);
+    assert.equal(verifyRecordingDir(reordered, KEY).verdict, 'verified');
+
+    // `"trig":` inside string values (escaped quotes): bad values, not keys named twice.
+    editManifest((j) => {
+      j.manifest.unit = '","trig":99999999,"end":"';
+      j.chunks[0].h = '\\"trig\\":1,"trig":2';
+    })(inString);
+    assert.ok(fs.readFileSync(manOf(inString), 'utf8').includes(String.raw`"unit":"\",\"trig\":99999999`));
+    const s = verifyRecordingDir(inString, KEY);
+    assert.equal(s.verdict, 'failed');
+    assert.ok(!s.failures.some((f) => f.code === 'key-repeated'), JSON.stringify(s.failures));
+    assert.ok(s.failures.some((f) => f.code === 'bad-manifest' && /"unit" is "\\",\\"trig/.test(f.message)));
+
+    const r = cli(root, '--keys', keysFile);
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    const byDir = reports(r.stdout);
+    assert.match(
+      byDir.get(twice)!,
+      /\n {2}FAILED \(1 problem\):\n {4}key-repeated: manifest\.json names the key "trig" twice/
+    );
+    assert.match(byDir.get(reordered)!, / {2}VERIFIED$/);
+    assert.doesNotMatch(byDir.get(inString)!, /key-repeated/);
+    assert.equal(r.stdout.match(/^ {2}VERIFIED$/gm)?.length, 1, r.stdout);
+    assert.match(r.stdout, /2 of 3 recording\(s\) FAILED verification\./);
+  });
+
+  it('repeatedJsonKey: keys per object, strings and escapes respected, keys compared as JSON.parse reads them, linear time', () => {
+    const cases: [string, string | undefined][] = [
+      ['{"a":1,"b":2}', undefined],
+      ['{"a":1,"a":2}', 'a'],
+      ['{"a":{"a":1},"b":[{"a":1},{"a":2}]}', undefined], // one key each in different objects
+      ['{"a":[1,{"b":1,"b":2}]}', 'b'],
+      ['{"a":{"b":1},"b":{"a":1},"a":2}', 'a'], // the outer object's, after a nested one closed
+      [String.raw`{"x":"\"trig\":1,\"trig\":2","trig":3}`, undefined], // in a string value
+      ['{"x":"{\\"y\\":1,\\"y\\":2}"}', undefined], // JSON in a string value
+      [String.raw`{"x":"\\","x":1}`, 'x'], // an escaped backslash just before the closing quote
+      [String.raw`{"trig":1,"tr\u0069g":2}`, 'trig'],
+      [String.raw`{"a\"b":1,"a\u0022b":2}`, 'a"b'],
+      ['["a","a",{"a":"a"}]', undefined], // strings in arrays are not keys
+      ['{"a":"b","b":"a"}', undefined],
+      [' { "a" : 1 , "a" : 2 } ', 'a'],
+      ['{"__proto__":1,"__proto__":2}', '__proto__'],
+      ['{"":1,"":2}', ''],
+      ['{"é":1,"\\u00e9":2}', 'é']
+    ];
+    for (const [json, key] of cases) {
+      JSON.parse(json); // each is JSON
+      assert.equal(repeatedJsonKey(json)?.key, key, json);
+    }
+    assert.equal(repeatedJsonKey('{"a":1,"a":2}')?.at, 7);
+    // Not JSON: an answer, no exception.
+    for (const bad of ['{"a', '{"a":"\\', '}}]]', '{"\\uzz":1,"\\uzz":2}', ',,,"a"'])
+      assert.doesNotThrow(() => repeatedJsonKey(bad), bad);
+
+    // Linear: 1,000,000 keys in one object (~13 MB), the repeated one last.
+    const many = `{${Array.from({ length: 1_000_000 }, (_, k) => `"k${k}":0`).join(',')},"k0":1}`;
+    const t0 = performance.now();
+    assert.deepEqual(repeatedJsonKey(many), { key: 'k0', at: many.length - 7 });
+    const ms = performance.now() - t0;
+    assert.ok(ms < 2000, `took ${ms.toFixed(0)} ms`);
   });
 
   it('--no-signature never prints VERIFIED: a distinct verdict says the signature was not checked', () => {
@@ -669,6 +861,19 @@ describe('evidence verifier --card against crafted spool files (issue #16)', fun
       words: /chunk 0 \(segment 000900\.EVD byte 0\): seal MAC wrong/
     }
   ];
+  CARDS.push({
+    rid: '000b',
+    name: 'line-key-repeated',
+    // JSON.parse reads the last "i" (0, whose MAC is right); a reader keeping the first reads 7.
+    make: (d) => {
+      const s = sealedLine('000b');
+      const line = s.line.replace('{"r":"000b",', '{"i":7,"r":"000b",');
+      assert.notEqual(line, s.line);
+      put(d, '000B00.EVD', sealedBytes({ line, ct: s.ct }));
+    },
+    code: 'key-repeated',
+    words: /a record \(segment 000B00\.EVD byte 0\): header line names the key "i" twice/
+  });
   if (process.platform !== 'win32') {
     CARDS.push({
       rid: '000a',
@@ -762,6 +967,58 @@ describe('evidence verifier --card against crafted spool files (issue #16)', fun
       new RegExp(`${CARDS.length} of ${CARDS.length + 2} card recording\\(s\\) FAILED\\.$`)
     );
     assert.ok(!(r.stdout + r.stderr).includes(KEY));
+  });
+
+  it('a state file flooded with gaps beside a card recording with a gap before every chunk is checked in bounded time, with the same verdict and notes', () => {
+    // The state's gaps were once summed anew at every gap between two chunks: (gaps on the card) ×
+    // (gaps in the state), and the state is not authenticated.
+    const M = 1500;
+    const rid = '0abd';
+    const rec = buildRecording({
+      unit: UNIT,
+      rid,
+      key: KEY,
+      chunks: Array.from({ length: M }, (_, i) => (i === 0 ? { n: 16 } : { n: 16, gapBefore: { s: 16, why: 'mic' } }))
+    });
+    const files = cardFiles(rec, KEY, [rec.records.map((_, i) => i)]);
+    const state = JSON.parse(files.get(stateName(rid, 'A'))!.toString('latin1'));
+    assert.equal(state.gaps.length, M - 1);
+    state.gaps.push({ i: 5, s: 1 }); // one the chunks contradict: a note either way
+    // The same sums, the list filled up to LIMITS.maxGaps with empty gaps spread over the chunks.
+    const filler = Array.from({ length: LIMITS.maxGaps - state.gaps.length }, (_, k) => ({
+      i: 1 + (k % (M - 1)),
+      s: 0
+    }));
+    const plainDir = path.join(tmp, 'state-plain');
+    const floodDir = path.join(tmp, 'state-flooded');
+    for (const [dir, gaps] of [
+      [plainDir, state.gaps],
+      [floodDir, [...state.gaps, ...filler]]
+    ] as const) {
+      fs.mkdirSync(dir);
+      for (const [f, b] of files) put(dir, f, f.endsWith('.REC') ? JSON.stringify({ ...state, gaps }) : b);
+    }
+    const key = Buffer.from(KEY, 'hex');
+    const timed = (dir: string) => {
+      const t0 = performance.now();
+      const rep = verifyCardDir(dir, { key });
+      return { r: rep.recordings[0]!, ms: performance.now() - t0 };
+    };
+    const plain = [timed(plainDir), timed(plainDir), timed(plainDir)].sort((a, b) => a.ms - b.ms)[0]!;
+    // Bounded: the flooded state costs little more than the plain one (it was 20 times as much).
+    const bound = 6 * plain.ms + 100;
+    let flooded = timed(floodDir);
+    for (let k = 0; k < 2 && flooded.ms >= bound; k++) flooded = timed(floodDir); // best of three
+    assert.ok(flooded.ms < bound, `flooded ${flooded.ms.toFixed(0)} ms, plain ${plain.ms.toFixed(0)} ms`);
+
+    assert.equal(flooded.r.state?.gaps?.length, LIMITS.maxGaps); // read, not refused as too long
+    const same = ({ state: _s, dir: _d, ...r }: CardRecordingResult) => r;
+    assert.deepEqual(same(flooded.r), same(plain.r));
+    assert.equal(plain.r.verdict, 'card-ok', plain.r.problems.join('\n'));
+    assert.equal(plain.r.chunks, M);
+    assert.deepEqual(plain.r.notes, [
+      { code: 'state', message: 'before chunk 5 the chunks leave 16 samples out, the state declares 17' }
+    ]);
   });
 
   it('a card recording of many records is read in bounded memory and time', () => {
