@@ -105,11 +105,16 @@ export class SimModem {
       this.powerOff();
       this.powerOffs++;
     } else {
-      this.on = true;
       this.powerOns++;
-      this.readyAt = Date.now() + 3000;
-      this.echo = true;
+      this.powerOn();
     }
+  }
+
+  /** On: it answers 3 s later, with echo on. */
+  private powerOn(): void {
+    this.on = true;
+    this.readyAt = Date.now() + 3000;
+    this.echo = true;
   }
 
   /** The unit lost power: so did the modem. */
@@ -140,9 +145,7 @@ export class SimModem {
   restart(o: { urc?: boolean } = {}): void {
     if (!this.on) return;
     this.powerOff();
-    this.on = true;
-    this.readyAt = Date.now() + 3000;
-    this.echo = true;
+    this.powerOn();
     if (o.urc) setTimeout(() => this.on && this.reply('RDY', 'Call Ready', 'SMS Ready'), 3100);
   }
 

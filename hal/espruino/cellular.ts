@@ -188,15 +188,17 @@ export function createCellularLink(clock: Clock, apn: string, io: ModemIo): Link
   function poll(): void {
     if (!up) return;
     const OK = /^OK$/;
+    // One expression checks the signal line and reads it.
+    const CSQ = /\+CSQ: (\d+)/;
     run(
       [
         { c: 'AT+CREG?', t: 5000, end: OK, need: /\+CREG: \d,[15]/ },
         { c: 'AT+CIFSR', t: 5000, end: /^\d+\.\d+\.\d+\.\d+$/ },
-        { c: 'AT+CSQ', t: 5000, end: OK, need: /\+CSQ: \d/ }
+        { c: 'AT+CSQ', t: 5000, end: OK, need: CSQ }
       ],
       0,
       function (lines) {
-        core.setStatus(true, csqToDbm(parseInt((/\+CSQ: (\d+)/.exec(lines.join('\n')) as string[])[1], 10)));
+        core.setStatus(true, csqToDbm(parseInt((CSQ.exec(lines.join('\n')) as string[])[1], 10)));
       },
       true
     );
