@@ -3,18 +3,11 @@
  * HAL's (`Crypto.hex`, native on the device); decoding it is rare and lives here.
  */
 
-const HEXCHARS = '0123456789abcdef';
-
 /** Hex text (either case) → bytes; `undefined` unless it is an even count of hex digits. */
 export function fromHex(s: string): Uint8Array | undefined {
-  if (s.length % 2) return undefined;
+  if (s.length % 2 || /[^0-9a-fA-F]/.test(s)) return undefined;
   const out = new Uint8Array(s.length / 2);
-  for (let i = 0; i < out.length; i++) {
-    const hi = HEXCHARS.indexOf(s.charAt(2 * i).toLowerCase());
-    const lo = HEXCHARS.indexOf(s.charAt(2 * i + 1).toLowerCase());
-    if (hi < 0 || lo < 0) return undefined;
-    out[i] = hi * 16 + lo;
-  }
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.substr(2 * i, 2), 16);
   return out;
 }
 

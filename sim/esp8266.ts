@@ -16,6 +16,7 @@
  * - `AT+CIPSEND=n,len[,"ip",port]` → `OK`, the `> ` prompt, exactly `len` raw bytes, `Recv len
  *   bytes`, `SEND OK`; data in: `+IPD,n,len,ip,port:` + bytes (CIPDINFO on), at most 1460 a packet;
  *   a remote close: `n,CLOSED`; `AT+CIPCLOSE=n` → `n,CLOSED`, `OK`.
+ * - while an `AT+CWJAP` runs, any other command → `busy p...` (not taken).
  * - the access point dropping (`cutAp`): `WIFI DISCONNECT` (the 1.x firmware's words; the Wifi
  *   module listens for `WIFI DISCONNECTED`, so its `disconnected` event never fires from this: a
  *   fact of the module, kept), every socket `n,CLOSED`, and joins fail until `restoreAp`.
@@ -73,6 +74,8 @@ export class SimEsp8266 {
   /** The last join that succeeded: the AT 1.x firmware keeps it and joins it again at boot. */
   private saved: { ssid: string; pw: string } | undefined;
   private booting: NodeJS.Timeout | undefined;
+  /** An `AT+CWJAP` is still running: any other command is answered `busy p...` and dropped. */
+  private busy = false;
   private echo = true;
   private readonly input = new AtInput<{ n: number; len: number; ip?: string; port?: number }>(
     (l) => this.command(l),
@@ -168,6 +171,7 @@ export class SimEsp8266 {
   private off(): void {
     this.on = false;
     this.joined = false;
+    this.busy = false;
     this.input.reset();
     if (this.booting) clearTimeout(this.booting);
     this.booting = undefined;
@@ -209,6 +213,8 @@ export class SimEsp8266 {
     this.commands.push(l);
     if (this.commands.length > 2000) this.commands.splice(0, 500);
     if (this.echo) this.send(`${l}\r\n`);
+    // The AT 1.x firmware takes one command at a time: one sent while it works is not taken.
+    if (this.busy) return this.reply('busy p...');
     let m: RegExpExecArray | null;
     if (l === 'AT') this.reply(OK);
     else if (l === 'AT+RST') {
@@ -275,13 +281,20 @@ export class SimEsp8266 {
       for (let i = 0; i < this.socks.length; i++) if (this.socks[i]) this.drop(i, true);
       this.reply('WIFI DISCONNECT');
     }
+    this.busy = true;
     this.later(ok ? (this.opts.joinMs ?? 400) : 2000, () => {
-      if (!ok) return this.reply(`+CWJAP:${this.apUp && ssid === this.opts.ssid ? 2 : 3}`, 'FAIL');
+      if (!ok) {
+        this.busy = false;
+        return this.reply(`+CWJAP:${this.apUp && ssid === this.opts.ssid ? 2 : 3}`, 'FAIL');
+      }
       this.joined = true;
       this.saved = { ssid, pw };
       this.stats.joins++;
       this.reply('WIFI CONNECTED');
-      this.later(150, () => this.reply('WIFI GOT IP', '', OK));
+      this.later(150, () => {
+        this.busy = false;
+        this.reply('WIFI GOT IP', '', OK);
+      });
     });
   }
 

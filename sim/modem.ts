@@ -18,7 +18,9 @@
  *
  * The TCP/IP stack follows the SIM800's states as far as the driver uses them: `AT+CIPMUX=1` only
  * in IP INITIAL (after `AT+CIPSHUT`), `AT+CSTT` then `AT+CIICR` (data context up), `AT+CIFSR` (the
- * address: IP STATUS), and `AT+CIPSTART=n,…` only in multi-connection mode with the context up.
+ * address: IP STATUS), and `AT+CIPSTART=n,…` only in multi-connection mode with the context up;
+ * `AT+CIPSTART=n,…` on a socket still open answers `OK`, `n, ALREADY CONNECT` (and leaves it as it
+ * was: the old peer's).
  *
  * The modem is a separate device on the board: a reset of the microcontroller leaves it as it was;
  * a power cut turns it off. Its power key toggles power when held for at least a second. After
@@ -237,7 +239,9 @@ export class SimModem {
   }
 
   private open(n: number, kind: 'TCP' | 'UDP', host: string, port: number): void {
-    if (this.sockets[n]) return this.reply('ERROR');
+    // A socket the unit never closed is still there (SIM800 AT Command Manual: "Response when
+    // connection exists").
+    if (this.sockets[n]) return this.reply('OK', `${n}, ALREADY CONNECT`);
     this.reply('OK');
     if (!this.registered()) {
       setTimeout(() => this.reply(`${n}, CONNECT FAIL`), 50);

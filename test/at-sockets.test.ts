@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { createAtSockets, type AtPort, type Dialect } from '../hal/espruino/at-sockets';
+import { sim800Sent } from '../hal/espruino/cellular';
 import { createSimClock } from '../sim/clock';
 
 /**
@@ -10,10 +11,18 @@ import { createSimClock } from '../sim/clock';
 describe('AT sockets: the UART reader of both radios', () => {
   const ESP: Dialect = {
     sep: ',',
-    sent: /^SEND (OK|FAIL)$/,
+    sent: () => /^SEND OK$|^SEND FAIL$/,
     recvKey: '+IPD',
     recv: /^\+IPD,(\d),(\d+)[^:]*:/
   };
+
+  const SIM800: Dialect = {
+    sep: ', ',
+    sent: sim800Sent,
+    recvKey: '+RECEIVE',
+    recv: /^\+RECEIVE,(\d),(\d+):\r*\n/
+  };
+  const TARGET = { host: '10.0.0.2', port: 7000, transport: 'tcp' as const, timeoutMs: 5000 };
 
   function rig(dialect: Dialect = ESP) {
     const clock = createSimClock();
@@ -119,12 +128,7 @@ describe('AT sockets: the UART reader of both radios', () => {
   });
 
   it('SIM800 words: `<n>, CONNECT OK`, `+RECEIVE,<n>,<len>:` and its line end before the bytes', () => {
-    const r = rig({
-      sep: ', ',
-      sent: /^\d, SEND (OK|FAIL)$/,
-      recvKey: '+RECEIVE',
-      recv: /^\+RECEIVE,(\d),(\d+):\r*\n/
-    });
+    const r = rig(SIM800);
     const got: string[] = [];
     let failed: string | undefined;
     r.s.connect(
@@ -140,6 +144,99 @@ describe('AT sockets: the UART reader of both radios', () => {
     assert.deepEqual(got, ['ab\r\n']);
     r.rx('OK\r\n1, CONNECT FAIL\r\n');
     assert.equal(failed, 'connect failed');
+    r.clock.shutdown();
+  });
+  it('a send the radio fails closes the link in the radio too (AT+CIPCLOSE), and its number stays taken until the radio answers', () => {
+    const r = rig();
+    let first: string | undefined = 'open';
+    const c = r.s.connect(TARGET, { onOpen: () => undefined, onData: () => undefined, onClose: (e) => (first = e) });
+    r.rx('0,CONNECT\r\nOK\r\n');
+    assert.equal(c.write('x'), true);
+    r.rx('\r\nOK\r\n> ');
+    r.rx('\r\nSEND FAIL\r\n');
+    assert.equal(first, 'send failed', 'at once, not after the send timeout');
+    assert.equal(r.written[r.written.length - 1], 'AT+CIPCLOSE=0\r\n', 'closed in the radio');
+    // A new connection while the radio has not answered takes another number, and the old
+    // socket's CLOSED is not taken as its own.
+    let second: string | undefined = 'open';
+    let opened = 0;
+    r.s.connect(TARGET, { onOpen: () => opened++, onData: () => undefined, onClose: (e) => (second = e) });
+    r.rx('0,CLOSED\r\nOK\r\n');
+    assert.equal(r.written[r.written.length - 1], 'AT+CIPSTART=1,"TCP","10.0.0.2",7000\r\n');
+    assert.equal(second, 'open');
+    r.rx('1,CONNECT\r\nOK\r\n');
+    assert.equal(opened, 1);
+    // Once answered, the number is free again.
+    r.s.connect(TARGET, { onOpen: () => undefined, onData: () => undefined, onClose: () => undefined });
+    assert.equal(r.written[r.written.length - 1], 'AT+CIPSTART=0,"TCP","10.0.0.2",7000\r\n');
+    r.clock.shutdown();
+  });
+
+  it('SIM800: `n, ALREADY CONNECT` is a stale socket, not an open: the connect fails and the socket is closed in the modem', () => {
+    const r = rig(SIM800);
+    let opened = 0;
+    let closed: string | undefined = 'open';
+    const c = r.s.connect(TARGET, { onOpen: () => opened++, onData: () => undefined, onClose: (e) => (closed = e) });
+    r.rx('OK\r\n0, ALREADY CONNECT\r\n');
+    assert.equal(opened, 0, 'never taken as open: its bytes would go to the old peer');
+    assert.equal(closed, 'connect failed');
+    assert.equal(c.write('x'), false);
+    assert.equal(r.written[r.written.length - 1], 'AT+CIPCLOSE=0\r\n');
+    r.clock.shutdown();
+  });
+
+  it("SIM800: a late `0, SEND OK` does not end link 1's send; its bytes still go at its prompt", () => {
+    const r = rig(SIM800);
+    let sent1 = 0;
+    r.s.connect(TARGET, { onOpen: () => undefined, onData: () => undefined, onClose: () => undefined });
+    const c1 = r.s.connect(TARGET, {
+      onOpen: () => undefined,
+      onData: () => undefined,
+      onClose: () => undefined,
+      onSent: () => sent1++
+    });
+    r.rx('OK\r\n');
+    r.rx('OK\r\n0, CONNECT OK\r\n1, CONNECT OK\r\n');
+    assert.equal(c1.write('hello'), true);
+    assert.equal(r.written[r.written.length - 1], 'AT+CIPSEND=1,5\r\n');
+    r.rx('\r\n0, SEND OK\r\n'); // an earlier send on link 0, acknowledged late
+    r.rx('\r\n> ');
+    assert.equal(r.written[r.written.length - 1], 'hello', 'the bytes go at the prompt');
+    assert.equal(sent1, 0);
+    r.rx('\r\n1, SEND OK\r\n');
+    assert.equal(sent1, 1);
+    r.clock.shutdown();
+  });
+
+  it('ESP8266: `busy p...` (the chip still on an earlier command) fails the command at once, not at its timeout', () => {
+    const r = rig();
+    let got: [boolean, boolean | undefined] | undefined;
+    r.s.command('AT+CIPSTATUS', 5000, /^OK$/, (ok, _l, timedOut) => (got = [ok, timedOut]));
+    r.rx('\r\nbusy p...\r\n');
+    assert.deepEqual(got, [false, undefined]);
+    r.clock.shutdown();
+  });
+
+  it('ESP8266: a CIPSTART refused for a socket still open (`ALREADY CONNECTED`) closes that socket, so the next try can open', () => {
+    const r = rig();
+    let closed: string | undefined = 'open';
+    r.s.connect(TARGET, { onOpen: () => undefined, onData: () => undefined, onClose: (e) => (closed = e) });
+    r.rx('ALREADY CONNECTED\r\n\r\nERROR\r\n');
+    assert.equal(closed, 'connect failed');
+    assert.equal(r.written[r.written.length - 1], 'AT+CIPCLOSE=0\r\n');
+    r.clock.shutdown();
+  });
+
+  it('a radio reset frees every number, also one waiting for its CIPCLOSE (the queue that held it is gone)', () => {
+    const r = rig();
+    const c = r.s.connect(TARGET, { onOpen: () => undefined, onData: () => undefined, onClose: () => undefined });
+    r.rx('0,CONNECT\r\nOK\r\n');
+    c.close();
+    assert.equal(r.written[r.written.length - 1], 'AT+CIPCLOSE=0\r\n');
+    r.s.reset('radio down');
+    r.s.connect(TARGET, { onOpen: () => undefined, onData: () => undefined, onClose: () => undefined });
+    r.rx('\r\nERROR\r\n'); // the command running at the reset ends
+    assert.equal(r.written[r.written.length - 1], 'AT+CIPSTART=0,"TCP","10.0.0.2",7000\r\n');
     r.clock.shutdown();
   });
 });

@@ -55,6 +55,11 @@ describe('compatibility gate (tools/gate.js)', () => {
     ['regex lazy', 'var r = /a+?b/;', 'regex'],
     ['regex counted', 'var r = /^[0-9]{3,16}$/;', 'regex'],
     ['regex non-capturing', 'var r = /(?:ab)c/;', 'regex'],
+    // Espruino splits the whole pattern at every `|` (tools/espruino-regex.js measured these)
+    ['regex alternation in a group after a prefix', 'var r = /^\\d, SEND (OK|FAIL)$/;', 'regex'],
+    ['regex alternation in a whole-pattern group', 'var r = /^(ready|Ready\\.)$/;', 'regex'],
+    ['regex alternation in a group, built', 'var n = 1; var r = new RegExp("^" + n + ", SEND (OK|FAIL)$");', 'regex'],
+    ['regex alternation anchored in the first alternative only', 'var r = /^ERROR|FAIL/;', 'regex'],
     ['TypeScript helper', 'var a = __spreadArray([], [1], false);', 'ts-helper'],
     ['call before definition', 'main(); function main() {}', 'hoisting'],
     ['variable before definition', 'var x = y + 1; var y = 2;', 'hoisting'],
@@ -210,6 +215,9 @@ describe('compatibility gate (tools/gate.js)', () => {
     ['string methods Espruino has', '"abc".padStart(5).startsWith(" ") && "a,b".split(/,/).length;'],
     ['[].slice.call', 'var r = [].slice.call(new Uint8Array(3), 1);'],
     ['regex with literal ? and { in class or escaped', 'var r = /^[0-9?{]+\\?\\{x*$/;'],
+    ['regex alternatives each whole and anchored', 'var r = /^SEND OK$|^SEND FAIL$/; var q = /CLOSE|OK/;'],
+    ['regex `|` escaped or in a class', 'var r = /^a\\|b[|(]$/;'],
+    ['regex alternatives built whole', 'var n = 1; var r = new RegExp("^" + n + ", SEND OK$|^" + n + ", SEND FAIL$");'],
     ['a Map that is a local name', 'function f(Map) { return new Map(); }'],
     // var-order
     ['a var declared before an if and assigned in it', 'function f(c) { var x; if (c) x = 1; return x; }'],

@@ -82,6 +82,55 @@ describe('cellular modem recovery: the device driver against an AT modem emulato
     }
   });
 
+  it('a send the modem never answers: the socket is closed in the modem, and the next connection reaches its own server, not the old one', async () => {
+    const got: Record<string, string> = { a: '', b: '' };
+    const peers: net.Socket[] = [];
+    const serve = (k: 'a' | 'b') =>
+      net.createServer((c) => {
+        peers.push(c);
+        c.on('data', (d) => (got[k] += d.toString('latin1')));
+      });
+    const a = serve('a');
+    const b = serve('b');
+    await Promise.all([a, b].map((x) => new Promise<void>((r) => x.listen(0, '127.0.0.1', () => r()))));
+    const portOf = (x: net.Server) => (x.address() as net.AddressInfo).port;
+    try {
+      await start();
+      await rig.until(cellUp, 60_000);
+      const link = rig.unit!.sim.hal.links.cellular!;
+      let first: string | undefined = 'open';
+      const c1 = link.connect(
+        { host: '127.0.0.1', port: portOf(a), transport: 'tcp', timeoutMs: 10_000 },
+        {
+          onOpen: () => {
+            // The modem takes the next send in and never answers it (lost on a bad line).
+            modem.faults.ignore = { prefix: 'AT+CIPSEND', count: 1 };
+            assert.ok(c1.write('to-a'));
+          },
+          onData: () => undefined,
+          onClose: (e) => (first = e)
+        }
+      );
+      await rig.until(() => first !== 'open', 30_000);
+      assert.equal(first, 'send failed');
+      let opened = false;
+      const c2 = link.connect(
+        { host: '127.0.0.1', port: portOf(b), transport: 'tcp', timeoutMs: 10_000 },
+        { onOpen: () => (opened = c2.write('to-b')), onData: () => undefined, onClose: () => undefined }
+      );
+      await rig.until(() => got.b.length >= 4 || got.a.includes('to-b'), 30_000);
+      assert.ok(opened);
+      assert.equal(got.b, 'to-b', 'the bytes reach the server they were meant for');
+      assert.equal(got.a, '', 'and never the old peer');
+      const linkA = modem.commands.find((c) => c.startsWith('AT+CIPSTART=') && c.endsWith(',' + portOf(a)))!.charAt(12);
+      assert.ok(modem.commands.includes('AT+CIPCLOSE=' + linkA), 'the failed socket was closed in the modem');
+      c2.close();
+    } finally {
+      for (const p of peers) p.destroy();
+      await Promise.all([a, b].map((x) => new Promise((r) => x.close(r))));
+    }
+  });
+
   it('AT command timeouts: the path goes down and comes back without a power cycle', async () => {
     await start();
     await rig.until(cellUp, 60_000);

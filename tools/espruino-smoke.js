@@ -10,7 +10,9 @@
  * reset report and the held press reach the centre and are acknowledged, the acknowledgement is
  * shown on the indicator, and the journal in the interpreter's flash holds the events with valid
  * CRCs and their delivery records. Run through tsx (it loads sim/centre.ts).
- * Then it runs the Espruino WiFi boot image on the same interpreter (tools/espruino-wifi.ts).
+ * First it runs every regex of the device code on the interpreter against Node
+ * (tools/espruino-regex.js). Then it runs the Espruino WiFi boot image on the same interpreter
+ * (tools/espruino-wifi.ts).
  */
 const { spawn, spawnSync } = require('child_process');
 const fs = require('fs');
@@ -110,6 +112,17 @@ function interpreter(dir, args) {
 }
 
 async function main() {
+  // The device code's regular expressions on this interpreter against Node (tools/espruino-regex.js).
+  const rx = require('./espruino-regex').compareRegexes(String(bin));
+  check(
+    'every regex in the device code reads each radio line on the interpreter as in Node',
+    !rx.error && rx.differences.length === 0,
+    rx.error ||
+      `${rx.patterns} patterns x ${rx.lines} lines` +
+        (rx.differences.length
+          ? `; ${rx.differences.length} differ, first ${rx.differences[0].where} ${rx.differences[0].pattern} on ${JSON.stringify(rx.differences[0].line)}`
+          : '')
+  );
   const build = spawnSync(process.execPath, [path.join(ROOT, 'build.js'), '--board', 'LINUX', '--quiet'], {
     encoding: 'utf8'
   });

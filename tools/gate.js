@@ -224,10 +224,18 @@ function checkConstructs(ast, scopeManager, add) {
           const p = node.regex.pattern;
           if (/\(\?[=!]|\(\?<[=!]/.test(p)) add(node, 'regex', 'regex lookahead/lookbehind (returns null on Espruino)');
           if (/\(\?<[A-Za-z]/.test(p)) add(node, 'regex', 'regex named group (SyntaxError on Espruino)');
-          const q = regexQuantifierProblem(p);
+          const q = regexQuantifierProblem(p) || regexAlternationProblem(p);
           if (q) add(node, 'regex', q);
           if (/[suy]/.test(node.regex.flags))
             add(node, 'regex', `regex flag(s) '${node.regex.flags}' (only g, i, m on Espruino)`);
+        }
+        break;
+      case 'NewExpression':
+        // `new RegExp('^' + n + ', SEND OK$')`: the pattern's literal pieces, a digit for the rest.
+        if (node.callee.type === 'Identifier' && node.callee.name === 'RegExp' && node.arguments.length) {
+          const p = patternOf(node.arguments[0]);
+          const q = p === undefined ? undefined : regexQuantifierProblem(p) || regexAlternationProblem(p);
+          if (q) add(node, 'regex', q);
         }
         break;
       case 'MemberExpression': {
@@ -1149,27 +1157,72 @@ function findVar(scope, name) {
 
 /**
  * Espruino's regex engine (measured on 2v29) returns null for any pattern using `?` (optional or
- * lazy), `(?:…)` or a counted quantifier `{n}`/`{n,m}`; `*`, `+`, classes and alternation work.
+ * lazy), `(?:…)` or a counted quantifier `{n}`/`{n,m}`; `*`, `+`, classes and alternation work
+ * (alternation only as regexAlternationProblem allows).
  */
 function regexQuantifierProblem(p) {
-  let inClass = false;
-  for (let i = 0; i < p.length; i++) {
+  for (const i of regexSyntax(p)) {
     const c = p[i];
-    if (c === '\\') {
-      i++;
-      continue;
-    }
-    if (inClass) {
-      if (c === ']') inClass = false;
-      continue;
-    }
-    if (c === '[') inClass = true;
-    else if (c === '?' && p[i - 1] !== '(')
-      return 'regex `?` quantifier (never matches on Espruino): use `*`, `+` or code';
+    if (c === '?' && p[i - 1] !== '(') return 'regex `?` quantifier (never matches on Espruino): use `*`, `+` or code';
     else if (c === '?' && p[i + 1] === ':') return 'regex non-capturing group `(?:` (never matches on Espruino)';
     else if (c === '{' && /^\{\d+(,\d*)?\}/.test(p.slice(i)))
       return 'regex counted quantifier `{n,m}` (never matches on Espruino): check lengths in code';
   }
+  return undefined;
+}
+
+/** Indexes of a pattern's syntax characters: not escaped and not inside a class `[…]`. */
+function regexSyntax(p) {
+  const out = [];
+  let inClass = false;
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i];
+    if (c === '\\') i++;
+    else if (inClass) inClass = c !== ']';
+    else if (c === '[') inClass = true;
+    else out.push(i);
+  }
+  return out;
+}
+
+/** A pattern built from string literals joined by `+` (anything else read as a digit); `undefined` if none. */
+function patternOf(e) {
+  if (e.type === 'Literal' && typeof e.value === 'string') return e.value;
+  if (e.type === 'BinaryExpression' && e.operator === '+') {
+    const l = patternOf(e.left);
+    const r = patternOf(e.right);
+    if (l === undefined && r === undefined) return undefined;
+    return (l === undefined ? '0' : l) + (r === undefined ? '0' : r);
+  }
+  return undefined;
+}
+
+/**
+ * Espruino 2v29's regex engine (src/jswrap_regexp.c) splits the whole pattern at every `|`, groups
+ * or not: when one alternative fails it starts the text over at the next `|` it finds. So
+ * `/^a(b|c)$/` reads as `/^a(b/` or `/c)$/` (and never matches "ac"), and `/^(a|b)$/` as `/^(a/` or
+ * `/b)$/` (it matches "ab"); the group captures an empty string. And a `^` that opens the first
+ * alternative ends the search at every later start, so `/^a|b/` never finds the `b` of "xb"
+ * (measured on 2v29: tools/espruino-regex.js).
+ */
+function regexAlternationProblem(p) {
+  let depth = 0;
+  /** Where each depth-0 alternative starts; whether a group holds a `|`. */
+  const tops = [0];
+  let grouped = false;
+  for (const i of regexSyntax(p)) {
+    const c = p[i];
+    if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === '|') {
+      if (depth === 0) tops.push(i + 1);
+      else grouped = true;
+    }
+  }
+  if (grouped)
+    return 'regex alternation inside a group (Espruino splits the whole pattern at every `|`, and a group holding one captures nothing: /^a(b|c)$/ reads as /^a(b/ or /c)$/): write each alternative whole, /^ab$|^ac$/';
+  if (tops.length > 1 && p[0] === '^' && tops.some((t) => p[t] !== '^'))
+    return 'regex alternation anchored in its first alternative only (Espruino then tries the others at the start only): anchor every alternative or none';
   return undefined;
 }
 

@@ -9,9 +9,11 @@
  *
  * | | SIM800 | ESP8266 (AT 1.x) |
  * | --- | --- | --- |
- * | opened | `<n>, CONNECT OK` (`ALREADY CONNECT`) | `<n>,CONNECT` |
+ * | opened | `<n>, CONNECT OK` | `<n>,CONNECT` |
+ * | already open (a stale socket) | `<n>, ALREADY CONNECT` | `ALREADY CONNECTED`, `ERROR` |
  * | closed | `<n>, CLOSED` | `<n>,CLOSED` |
- * | sent | `<n>, SEND OK` / `SEND FAIL` | `SEND OK` / `SEND FAIL` |
+ * | sent | `<n>, SEND OK` / `<n>, SEND FAIL` | `SEND OK` / `SEND FAIL` |
+ * | still working on the last command | | `busy p...` / `busy s...` |
  * | data | `+RECEIVE,<n>,<len>:\r\n` + bytes | `+IPD,<n>,<len>[,ip,port]:` + bytes |
  *
  * The UART is read here, not through Espruino's built-in `AT` module (issue #17: two instances of
@@ -22,7 +24,15 @@
  * unsolicited lines to `unsolicited`, and every other line to the command running now.
  *
  * Commands go one at a time; `reset()` empties the queue and closes every link, so after a radio
- * fault no stale command is replayed (a `CIPSEND` into a link a new connection now owns).
+ * fault no stale command is replayed (a `CIPSEND` into a link a new connection now owns). A link
+ * closed by the unit, or given up after a failure or a timeout, is closed in the radio too
+ * (`AT+CIPCLOSE`), and its number stays taken until the radio has answered: a new connection never
+ * lands on a socket still open in the radio (which the SIM800 reports as `ALREADY CONNECT` and
+ * would carry to the old peer), nor takes the old socket's `CLOSED`. A stale socket found at
+ * `CIPSTART` is a failed connect, as TinyGSM takes it. A send's result is matched to its own link
+ * (`Dialect.sent`): a late `0, SEND OK` never ends link 1's send. `busy` (the ESP8266 still
+ * working on an earlier command: this one was not taken) fails the command at once, as mbed's
+ * driver does, instead of waiting out its timeout.
  * The simulator runs the same code against its emulators (sim/modem.ts, sim/esp8266.ts).
  */
 import type { Clock, Connection, ConnectionHandlers } from '../types';
@@ -38,8 +48,8 @@ export interface AtPort {
 export interface Dialect {
   /** Between the link number and the event word: `', '` (SIM800) or `','` (ESP8266). */
   sep: string;
-  /** The final line of a `CIPSEND`. */
-  sent: RegExp;
+  /** The final line of a `CIPSEND` on link `n` (the SIM800 names the link; the ESP8266 does not). */
+  sent: (n: number) => RegExp;
   /** The incoming-data header's key, and the header itself (link in group 1, length in group 2). */
   recvKey: string;
   recv: RegExp;
@@ -105,7 +115,7 @@ export function createAtSockets(clock: Clock, port: AtPort, d: Dialect): AtSocke
     current = function (line: string): void {
       if (line === q.c) return; // echo before ATE0
       lines.push(line);
-      if (/^(ERROR|FAIL|\+CME ERROR|\+CMS ERROR)/.test(line)) finish(false);
+      if (/^ERROR|^FAIL|^busy|^\+CME ERROR|^\+CMS ERROR/.test(line)) finish(false);
       else if (q.end.test(line)) finish(true);
     };
     // (finish cancels it, so it fires only while this command runs)
@@ -120,12 +130,20 @@ export function createAtSockets(clock: Clock, port: AtPort, d: Dialect): AtSocke
     next();
   }
 
-  function closeSlot(n: number, err?: string): void {
+  /**
+   * Close link `n` for its owner. `radio`: the radio may still hold the socket open, so close it
+   * there too, and keep the number taken (by the closed slot) until the radio answers.
+   */
+  function closeSlot(n: number, err?: string, radio?: boolean): void {
     const s = slots[n];
     if (!s || s.closed) return;
     s.closed = true;
     clock.cancel(s.tm);
-    slots[n] = undefined;
+    if (radio)
+      command('AT+CIPCLOSE=' + n, 2000, /CLOSE|OK/, function () {
+        if (slots[n] === s) slots[n] = undefined;
+      });
+    else slots[n] = undefined;
     s.h.onClose(err);
   }
 
@@ -134,17 +152,19 @@ export function createAtSockets(clock: Clock, port: AtPort, d: Dialect): AtSocke
     const n = line.charCodeAt(0) - 48;
     if (n < 0 || n >= LINKS || line.substr(1, d.sep.length) !== d.sep) return false;
     const word = line.substr(1 + d.sep.length);
-    const opened = word === 'CONNECT' || word.indexOf('CONNECT OK') === 0 || word.indexOf('ALREADY') === 0;
-    if (!opened && word.indexOf('CLOSED') !== 0 && word.indexOf('CONNECT') !== 0) return false;
+    const opened = word === 'CONNECT' || word.indexOf('CONNECT OK') === 0;
+    const stale = word.indexOf('ALREADY') === 0;
+    if (!opened && !stale && word.indexOf('CLOSED') !== 0 && word.indexOf('CONNECT') !== 0) return false;
     const s = slots[n];
-    if (!s) return true;
+    // (a closed slot is a number waiting for its CIPCLOSE: the line is the old socket's)
+    if (!s || s.closed) return true;
     if (opened) {
       if (!s.open) {
         s.open = true;
         clock.cancel(s.tm);
         s.h.onOpen();
       }
-    } else closeSlot(n, word.indexOf('CLOSED') === 0 && s.open ? undefined : 'connect failed');
+    } else closeSlot(n, word.indexOf('CLOSED') === 0 && s.open ? undefined : 'connect failed', stale);
     return true;
   }
 
@@ -212,24 +232,25 @@ export function createAtSockets(clock: Clock, port: AtPort, d: Dialect): AtSocke
     slots[n] = slot;
     /** `CIPSEND`s queued and not yet answered: at 0, everything written has left (onSent). */
     let unsent = 0;
+    /** This link's send result (the SIM800's names the link). */
+    const mine = d.sent(n);
     const sent: CommandDone = function (ok, lines) {
       unsent--;
       if (slots[n] !== slot) return;
-      if (!ok || lines.join('\n').indexOf('SEND FAIL') >= 0) closeSlot(n, 'send failed');
+      // (ended by its own final line when ok: `FAIL` there is the radio's `SEND FAIL`)
+      if (!ok || lines[lines.length - 1].indexOf('FAIL') >= 0) closeSlot(n, 'send failed', true);
       else if (unsent === 0 && h.onSent) h.onSent();
     };
     slot.tm = clock.after(t.timeoutMs, function () {
-      if (!slot.open && !slot.closed) {
-        command('AT+CIPCLOSE=' + n, 2000, /CLOSE|OK/, ignore);
-        closeSlot(n, 'connect timeout');
-      }
+      if (!slot.open && !slot.closed) closeSlot(n, 'connect timeout', true);
     });
     command(
       'AT+CIPSTART=' + n + ',"' + (t.transport === 'tcp' ? 'TCP' : 'UDP') + '","' + t.host + '",' + t.port,
       5000,
       /^OK$/,
       function (ok) {
-        if (!ok) closeSlot(n, 'connect failed');
+        // (the ESP8266 answers a stale socket with `ALREADY CONNECTED`, `ERROR`)
+        if (!ok && slots[n] === slot) closeSlot(n, 'connect failed', true);
       }
     );
     return {
@@ -238,14 +259,12 @@ export function createAtSockets(clock: Clock, port: AtPort, d: Dialect): AtSocke
         // One CIPSEND carries at most MAX_SEND bytes (an evidence chunk is 4 KB): queued in order.
         for (let o = 0; o < data.length; o += MAX_SEND) {
           unsent++;
-          command('AT+CIPSEND=' + n + ',' + Math.min(MAX_SEND, data.length - o), 10000, d.sent, sent, data, o);
+          command('AT+CIPSEND=' + n + ',' + Math.min(MAX_SEND, data.length - o), 10000, mine, sent, data, o);
         }
         return true;
       },
       close: function () {
-        if (slot.closed) return;
-        command('AT+CIPCLOSE=' + n, 2000, /CLOSE|OK/, ignore);
-        closeSlot(n);
+        if (!slot.closed) closeSlot(n, undefined, true);
       }
     };
   }
@@ -256,7 +275,11 @@ export function createAtSockets(clock: Clock, port: AtPort, d: Dialect): AtSocke
     reset: function (why: string) {
       // (not `queue.length = 0`: the 2v29 interpreter throws on it, tools/gate.js length-assign)
       queue.splice(0, queue.length);
-      for (let i = 0; i < LINKS; i++) closeSlot(i, why);
+      for (let i = 0; i < LINKS; i++) {
+        closeSlot(i, why);
+        // (a number waiting for a CIPCLOSE the queue no longer holds: the radio restarts its sockets)
+        slots[i] = undefined;
+      }
     }
   };
 }

@@ -58,17 +58,27 @@ interface Step {
   need?: RegExp;
 }
 
+/**
+ * The end of a `CIPSEND` on link `n`: `<n>, SEND OK` or `<n>, SEND FAIL`, never another link's.
+ * Each alternative whole and anchored: Espruino 2v29 reads every `|` as splitting the whole
+ * pattern, so `^0, SEND (OK|FAIL)$` would never match `0, SEND FAIL` on the board
+ * (docs/espruino-notes.md, "Regular expressions").
+ */
+export function sim800Sent(n: number): RegExp {
+  return new RegExp('^' + n + ', SEND OK$|^' + n + ', SEND FAIL$');
+}
+
 export function createCellularLink(clock: Clock, apn: string, io: ModemIo): Link {
   const sockets = createAtSockets(clock, io.port, {
     sep: ', ',
-    sent: /^\d, SEND (OK|FAIL)$/,
+    sent: sim800Sent,
     recvKey: '+RECEIVE',
     recv: /^\+RECEIVE,(\d),(\d+):\r*\n/,
     unsolicited: function (line: string) {
       // No socket can open again until bring-up has run (SIM800 AT Command Manual: the
       // unsolicited result codes; NORMAL and UNDER-VOLTAGE POWER DOWN). Not UNDER-VOLTAGE
       // WARNNING: a warning only.
-      if (!/^(\+PDP: DEACT|RDY|Call Ready|SMS Ready|.* POWER DOWN)$/.test(line)) return false;
+      if (!/^\+PDP: DEACT$|^RDY$|^Call Ready$|^SMS Ready$|^.* POWER DOWN$/.test(line)) return false;
       if (up) down();
       return true;
     }

@@ -30,8 +30,11 @@ const AES_SPARE = AES_PIECE + 208;
 
 /** Byte → its two hex digits as one little-endian 16-bit value, for `E.mapInPlace`. */
 const HEX_PAIRS = new Uint16Array(256);
-const HEX_DIGITS = '0123456789abcdef';
-for (let i = 0; i < 256; i++) HEX_PAIRS[i] = HEX_DIGITS.charCodeAt(i >> 4) | (HEX_DIGITS.charCodeAt(i & 15) << 8);
+for (let i = 0; i < 256; i++) {
+  // (`1xy`: the byte's two digits after a leading 1; no table of digits held in the image)
+  const x = (i + 256).toString(16);
+  HEX_PAIRS[i] = x.charCodeAt(1) | (x.charCodeAt(2) << 8);
+}
 
 /** `jsAes`: the board's build has no native AES (the Pico's and the MDBT42Q's). */
 export function createEspruinoCrypto(jsAes?: JsAes): Crypto {

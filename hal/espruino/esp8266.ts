@@ -51,7 +51,9 @@ export function createEspWifiLink(
   const io = wire();
   const links = createAtSockets(clock, io.port, {
     sep: ',',
-    sent: /^SEND (OK|FAIL)$/,
+    sent: function () {
+      return /^SEND OK$|^SEND FAIL$/;
+    },
     recvKey: '+IPD',
     recv: /^\+IPD,(\d),(\d+)[^:]*:/,
     unsolicited: function (line: string) {
@@ -110,12 +112,12 @@ export function createEspWifiLink(
       // Wifi module does the same).
       run(
         [
-          ['AT+RST', 10000, /^(ready|Ready\.)$/],
+          ['AT+RST', 10000, /^ready$|^Ready\.$/],
           ['ATE0', 2000, OK],
           ['AT+CIPDINFO=1', 2000, OK],
           ['AT+CIPMUX=1', 2000, OK],
           ['AT+UART_CUR=115200,8,1,0,2', 2000, OK],
-          ['AT+CWMODE=1', 2000, /^(OK|no change)$/],
+          ['AT+CWMODE=1', 2000, /^OK$|^no change$/],
           ['AT+CWJAP=' + atQuote(creds!.ssid) + ',' + atQuote(creds!.password), 20000, OK]
         ],
         0,
