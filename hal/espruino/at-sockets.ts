@@ -30,7 +30,7 @@
  * lands on a socket still open in the radio (which the SIM800 reports as `ALREADY CONNECT` and
  * would carry to the old peer), nor takes the old socket's `CLOSED`. A stale socket found at
  * `CIPSTART` is a failed connect, as TinyGSM takes it. A send's result is matched to its own link
- * (`Dialect.sent`): a late `0, SEND OK` never ends link 1's send. `busy` (the ESP8266 still
+ * (the SIM800 names it): a late `0, SEND OK` never ends link 1's send. `busy` (the ESP8266 still
  * working on an earlier command: this one was not taken) fails the command at once, as mbed's
  * driver does, instead of waiting out its timeout.
  * The simulator runs the same code against its emulators (sim/modem.ts, sim/esp8266.ts).
@@ -48,8 +48,11 @@ export interface AtPort {
 export interface Dialect {
   /** Between the link number and the event word: `', '` (SIM800) or `','` (ESP8266). */
   sep: string;
-  /** The final line of a `CIPSEND` on link `n` (the SIM800 names the link; the ESP8266 does not). */
-  sent: (n: number) => RegExp;
+  /**
+   * The final line of a `CIPSEND`. The SIM800's names the link (`<n>, SEND OK`): one for another
+   * link (a late result) never ends this one. The ESP8266's names none.
+   */
+  sent: RegExp;
   /** The incoming-data header's key, and the header itself (link in group 1, length in group 2). */
   recvKey: string;
   recv: RegExp;
@@ -116,7 +119,13 @@ export function createAtSockets(clock: Clock, port: AtPort, d: Dialect): AtSocke
       if (line === q.c) return; // echo before ATE0
       lines.push(line);
       if (/^ERROR|^FAIL|^busy|^\+CME ERROR|^\+CMS ERROR/.test(line)) finish(false);
-      else if (q.end.test(line)) finish(true);
+      // (a send's result that names a link, `<n>, SEND OK`, ends only the send on link n: the
+      // command is `AT+CIPSEND=<n>,…`, its link the 12th character)
+      else if (
+        q.end.test(line) &&
+        (q.data === undefined || line.charCodeAt(0) > 57 || line.charAt(0) === q.c.charAt(11))
+      )
+        finish(true);
     };
     // (finish cancels it, so it fires only while this command runs)
     timer = clock.after(q.t, function () {
@@ -232,8 +241,6 @@ export function createAtSockets(clock: Clock, port: AtPort, d: Dialect): AtSocke
     slots[n] = slot;
     /** `CIPSEND`s queued and not yet answered: at 0, everything written has left (onSent). */
     let unsent = 0;
-    /** This link's send result (the SIM800's names the link). */
-    const mine = d.sent(n);
     const sent: CommandDone = function (ok, lines) {
       unsent--;
       if (slots[n] !== slot) return;
@@ -259,7 +266,7 @@ export function createAtSockets(clock: Clock, port: AtPort, d: Dialect): AtSocke
         // One CIPSEND carries at most MAX_SEND bytes (an evidence chunk is 4 KB): queued in order.
         for (let o = 0; o < data.length; o += MAX_SEND) {
           unsent++;
-          command('AT+CIPSEND=' + n + ',' + Math.min(MAX_SEND, data.length - o), 10000, mine, sent, data, o);
+          command('AT+CIPSEND=' + n + ',' + Math.min(MAX_SEND, data.length - o), 10000, d.sent, sent, data, o);
         }
         return true;
       },

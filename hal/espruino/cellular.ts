@@ -58,20 +58,12 @@ interface Step {
   need?: RegExp;
 }
 
-/**
- * The end of a `CIPSEND` on link `n`: `<n>, SEND OK` or `<n>, SEND FAIL`, never another link's.
- * Each alternative whole and anchored: Espruino 2v29 reads every `|` as splitting the whole
- * pattern, so `^0, SEND (OK|FAIL)$` would never match `0, SEND FAIL` on the board
- * (docs/espruino-notes.md, "Regular expressions").
- */
-export function sim800Sent(n: number): RegExp {
-  return new RegExp('^' + n + ', SEND OK$|^' + n + ', SEND FAIL$');
-}
-
 export function createCellularLink(clock: Clock, apn: string, io: ModemIo): Link {
   const sockets = createAtSockets(clock, io.port, {
     sep: ', ',
-    sent: sim800Sent,
+    // (each alternative whole and anchored: 2v29 splits a pattern at every `|`, so
+    // `^\d, SEND (OK|FAIL)$` never matched `0, SEND FAIL` on the board; docs/espruino-notes.md)
+    sent: /^\d, SEND OK$|^\d, SEND FAIL$/,
     recvKey: '+RECEIVE',
     recv: /^\+RECEIVE,(\d),(\d+):\r*\n/,
     unsolicited: function (line: string) {

@@ -51,9 +51,7 @@ export function createEspWifiLink(
   const io = wire();
   const links = createAtSockets(clock, io.port, {
     sep: ',',
-    sent: function () {
-      return /^SEND OK$|^SEND FAIL$/;
-    },
+    sent: /^SEND OK$|^SEND FAIL$/,
     recvKey: '+IPD',
     recv: /^\+IPD,(\d),(\d+)[^:]*:/,
     unsolicited: function (line: string) {
