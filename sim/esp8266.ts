@@ -16,7 +16,8 @@
  * - `AT+CIPSEND=n,len[,"ip",port]` → `OK`, the `> ` prompt, exactly `len` raw bytes, `Recv len
  *   bytes`, `SEND OK`; data in: `+IPD,n,len,ip,port:` + bytes (CIPDINFO on), at most 1460 a packet;
  *   a remote close: `n,CLOSED`; `AT+CIPCLOSE=n` → `n,CLOSED`, `OK`.
- * - while an `AT+CWJAP` runs, any other command → `busy p...` (not taken).
+ * - while an `AT+CWJAP` runs, any other command → `busy p...` (not taken); `wedge()`: every
+ *   command so until its power goes.
  * - the access point dropping (`cutAp`): `WIFI DISCONNECT` (the 1.x firmware's words; the Wifi
  *   module listens for `WIFI DISCONNECTED`, so its `disconnected` event never fires from this: a
  *   fact of the module, kept), every socket `n,CLOSED`, and joins fail until `restoreAp`.
@@ -76,6 +77,8 @@ export class SimEsp8266 {
   private booting: NodeJS.Timeout | undefined;
   /** An `AT+CWJAP` is still running: any other command is answered `busy p...` and dropped. */
   private busy = false;
+  /** Stuck busy (`wedge`) until its power goes. */
+  private wedged = false;
   private echo = true;
   private readonly input = new AtInput<{ n: number; len: number; ip?: string; port?: number }>(
     (l) => this.command(l),
@@ -126,6 +129,14 @@ export class SimEsp8266 {
     if (this.powered) this.boot();
   }
 
+  /**
+   * The chip's firmware wedges: it answers every command `busy p...` until CH_PD goes low (a
+   * failure reported of the ESP8266's AT firmware; drivers reset or power it to recover).
+   */
+  wedge(): void {
+    this.wedged = true;
+  }
+
   restoreAp(): void {
     this.apUp = true;
   }
@@ -172,6 +183,7 @@ export class SimEsp8266 {
     this.on = false;
     this.joined = false;
     this.busy = false;
+    this.wedged = false;
     this.input.reset();
     if (this.booting) clearTimeout(this.booting);
     this.booting = undefined;
@@ -214,7 +226,7 @@ export class SimEsp8266 {
     if (this.commands.length > 2000) this.commands.splice(0, 500);
     if (this.echo) this.send(`${l}\r\n`);
     // The AT 1.x firmware takes one command at a time: one sent while it works is not taken.
-    if (this.busy) return this.reply('busy p...');
+    if (this.busy || this.wedged) return this.reply('busy p...');
     let m: RegExpExecArray | null;
     if (l === 'AT') this.reply(OK);
     else if (l === 'AT+RST') {

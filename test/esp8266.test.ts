@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import * as net from 'node:net';
+import * as sinon from 'sinon';
 import { SimEsp8266 } from '../sim/esp8266';
 import { simUart, type SimSerialPort } from '../sim/at';
 import { createSimClock } from '../sim/clock';
@@ -206,5 +207,43 @@ describe('ESP8266 AT emulator (sim/esp8266.ts)', function () {
     assert.equal(esp.commands.filter((c) => c === 'AT+CIPMUX=1').length, muxes + 1, 'multi-connection mode set again');
     assert.equal(await echo(), 'echo:again', 'a connection opens and carries data after the restart');
     clock.shutdown();
+  });
+  it('a chip wedged in `busy p...` (every command refused) is power-cycled through CH_PD, as a silent one is, and comes back', async () => {
+    // Fake time: the backoffs before the power cycle add up to 35 s (the emulator's output still
+    // goes out on real setImmediate turns).
+    const fake = sinon.useFakeTimers({
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date']
+    });
+    try {
+      const clock = createSimClock();
+      let offs = 0;
+      const link = createEspWifiLink(clock, { ssid: 'lab', password: 'secret-pass' }, () => ({
+        port: simUart(esp.port()),
+        power: (on) => {
+          if (!on) offs++;
+          esp.chPd(on);
+        }
+      }));
+      const until = async (f: () => boolean, ms: number) => {
+        for (let t = 0; t < ms && !f(); t += 20) {
+          fake.tick(20);
+          await new Promise((r) => setImmediate(r));
+        }
+        return f();
+      };
+      assert.ok(await until(() => link.status().up, 20_000), 'up');
+      esp.wedge();
+      esp.cutAp(); // the path goes down at once; each bring-up's AT+RST is now answered busy
+      esp.restoreAp();
+      assert.ok(await until(() => !link.status().up, 3000), 'down');
+      assert.ok(await until(() => offs >= 1 && link.status().up, 120_000), `power-cycled (${offs}) and up again`);
+      assert.ok(
+        esp.transcript.some((l) => l.includes('busy p...')),
+        'the chip said busy'
+      );
+      clock.shutdown();
+    } finally {
+      fake.restore();
+    }
   });
 });

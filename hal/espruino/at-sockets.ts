@@ -63,7 +63,10 @@ export interface Dialect {
 export type CommandDone = (ok: boolean, lines: string[], timedOut?: boolean) => void;
 
 export interface AtSockets {
-  /** Run one command; `done(ok, lines, timedOut)` once its final line, an error or the timeout. */
+  /**
+   * Run one command; `done(ok, lines, timedOut)` once its final line, an error or the timeout.
+   * `timedOut`: the radio did not take it (no answer in time, or `busy`).
+   */
   command(cmd: string, timeoutMs: number, end: RegExp, done: CommandDone, data?: string, at?: number): void;
   connect(t: Target, h: ConnectionHandlers): Connection;
   /** The radio went down: forget queued commands, close every link with `why`. */
@@ -118,7 +121,8 @@ export function createAtSockets(clock: Clock, port: AtPort, d: Dialect): AtSocke
     current = function (line: string): void {
       if (line === q.c) return; // echo before ATE0
       lines.push(line);
-      if (/^ERROR|^FAIL|^busy|^\+CME ERROR|^\+CMS ERROR/.test(line)) finish(false);
+      // (`busy`: not taken, as if unanswered: a chip that stays busy is power-cycled like a silent one)
+      if (/^ERROR|^FAIL|^busy|^\+CME ERROR|^\+CMS ERROR/.test(line)) finish(false, line.charAt(0) === 'b');
       // (a send's result that names a link, `<n>, SEND OK`, ends only the send on link n: the
       // command is `AT+CIPSEND=<n>,…`, its link the 12th character)
       else if (
@@ -161,9 +165,10 @@ export function createAtSockets(clock: Clock, port: AtPort, d: Dialect): AtSocke
     const n = line.charCodeAt(0) - 48;
     if (n < 0 || n >= LINKS || line.substr(1, d.sep.length) !== d.sep) return false;
     const word = line.substr(1 + d.sep.length);
-    const opened = word === 'CONNECT' || word.indexOf('CONNECT OK') === 0;
-    const stale = word.indexOf('ALREADY') === 0;
-    if (!opened && !stale && word.indexOf('CLOSED') !== 0 && word.indexOf('CONNECT') !== 0) return false;
+    // (six letters: `CLOSE OK`, the answer to a CIPCLOSE, is the command's, not an event)
+    const k = word.substr(0, 6);
+    if (k !== 'CONNEC' && k !== 'ALREAD' && k !== 'CLOSED') return false;
+    const opened = word === 'CONNECT' || word === 'CONNECT OK';
     const s = slots[n];
     // (a closed slot is a number waiting for its CIPCLOSE: the line is the old socket's)
     if (!s || s.closed) return true;
@@ -173,7 +178,7 @@ export function createAtSockets(clock: Clock, port: AtPort, d: Dialect): AtSocke
         clock.cancel(s.tm);
         s.h.onOpen();
       }
-    } else closeSlot(n, word.indexOf('CLOSED') === 0 && s.open ? undefined : 'connect failed', stale);
+    } else closeSlot(n, k === 'CLOSED' && s.open ? undefined : 'connect failed', k === 'ALREAD');
     return true;
   }
 
