@@ -239,4 +239,22 @@ describe('AT sockets: the UART reader of both radios', () => {
     assert.equal(r.written[r.written.length - 1], 'AT+CIPSTART=0,"TCP","10.0.0.2",7000\r\n');
     r.clock.shutdown();
   });
+  it('a link closed while its sends are queued never hears onSent after onClose (its number held for the CIPCLOSE)', () => {
+    const r = rig();
+    let sent = 0;
+    let closes = 0;
+    const c = r.s.connect(TARGET, {
+      onOpen: () => undefined,
+      onData: () => undefined,
+      onClose: () => closes++,
+      onSent: () => sent++
+    });
+    r.rx('0,CONNECT\r\nOK\r\n');
+    assert.equal(c.write('x'.repeat(3000)), true);
+    c.close();
+    for (let k = 0; k < 3; k++) r.rx('\r\nOK\r\n> \r\nSEND OK\r\n');
+    assert.equal(r.written[r.written.length - 1], 'AT+CIPCLOSE=0\r\n');
+    assert.deepEqual([closes, sent], [1, 0]);
+    r.clock.shutdown();
+  });
 });

@@ -248,7 +248,8 @@ export function createAtSockets(clock: Clock, port: AtPort, d: Dialect): AtSocke
     let unsent = 0;
     const sent: CommandDone = function (ok, lines) {
       unsent--;
-      if (slots[n] !== slot) return;
+      // (a closed slot may still hold its number, waiting for its CIPCLOSE: nothing more for its owner)
+      if (slots[n] !== slot || slot.closed) return;
       // (ended by its own final line when ok: `FAIL` there is the radio's `SEND FAIL`)
       if (!ok || lines[lines.length - 1].indexOf('FAIL') >= 0) closeSlot(n, 'send failed', true);
       else if (unsent === 0 && h.onSent) h.onSent();
