@@ -239,6 +239,7 @@ describe('AT sockets: the UART reader of both radios', () => {
     assert.equal(r.written[r.written.length - 1], 'AT+CIPSTART=0,"TCP","10.0.0.2",7000\r\n');
     r.clock.shutdown();
   });
+
   it('a link closed while its sends are queued never hears onSent after onClose (its number held for the CIPCLOSE)', () => {
     const r = rig();
     let sent = 0;

@@ -1,9 +1,9 @@
 import { strict as assert } from 'node:assert';
 import * as net from 'node:net';
-import * as sinon from 'sinon';
 import { SimEsp8266 } from '../sim/esp8266';
 import { simUart, type SimSerialPort } from '../sim/at';
 import { createSimClock } from '../sim/clock';
+import { useFakeTime } from './support/fake-time';
 import { createEspWifiLink } from '../hal/espruino/esp8266';
 import type { LinkStatus } from '../hal/types';
 
@@ -208,13 +208,10 @@ describe('ESP8266 AT emulator (sim/esp8266.ts)', function () {
     assert.equal(await echo(), 'echo:again', 'a connection opens and carries data after the restart');
     clock.shutdown();
   });
-  it('a chip wedged in `busy p...` (every command refused) is power-cycled through CH_PD, as a silent one is, and comes back', async () => {
-    // Fake time: the backoffs before the power cycle add up to 35 s (the emulator's output still
-    // goes out on real setImmediate turns).
-    const fake = sinon.useFakeTimers({
-      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date']
-    });
-    try {
+  describe('on fake time (the backoffs before a power cycle add up to 35 s)', () => {
+    const fake = useFakeTime();
+
+    it('a chip wedged in `busy p...` (every command refused) is power-cycled through CH_PD, as a silent one is, and comes back', async () => {
       const clock = createSimClock();
       let offs = 0;
       const link = createEspWifiLink(clock, { ssid: 'lab', password: 'secret-pass' }, () => ({
@@ -224,9 +221,10 @@ describe('ESP8266 AT emulator (sim/esp8266.ts)', function () {
           esp.chPd(on);
         }
       }));
+      // (the emulator's output still goes out on real setImmediate turns)
       const until = async (f: () => boolean, ms: number) => {
         for (let t = 0; t < ms && !f(); t += 20) {
-          fake.tick(20);
+          fake.clock.tick(20);
           await new Promise((r) => setImmediate(r));
         }
         return f();
@@ -242,8 +240,6 @@ describe('ESP8266 AT emulator (sim/esp8266.ts)', function () {
         'the chip said busy'
       );
       clock.shutdown();
-    } finally {
-      fake.restore();
-    }
+    });
   });
 });

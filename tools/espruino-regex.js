@@ -233,7 +233,7 @@ function compareRegexes(bin) {
   return { patterns: pats.length, lines: LINES.length, differences, error: theirs.error };
 }
 
-module.exports = { compareRegexes, devicePatterns, espruinoResults, LINES };
+module.exports = { compareRegexes };
 
 if (require.main === module) {
   const bin = process.env.ESPRUINO_BIN;

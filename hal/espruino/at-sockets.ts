@@ -32,7 +32,8 @@
  * `CIPSTART` is a failed connect, as TinyGSM takes it. A send's result is matched to its own link
  * (the SIM800 names it): a late `0, SEND OK` never ends link 1's send. `busy` (the ESP8266 still
  * working on an earlier command: this one was not taken) fails the command at once, as mbed's
- * driver does, instead of waiting out its timeout.
+ * driver does, instead of waiting out its timeout, and counts as unanswered (`timedOut`), so a
+ * chip that stays busy is power-cycled by its driver as a silent one is.
  * The simulator runs the same code against its emulators (sim/modem.ts, sim/esp8266.ts).
  */
 import type { Clock, Connection, ConnectionHandlers } from '../types';
