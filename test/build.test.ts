@@ -216,6 +216,8 @@ function fakeEspruino(clock: sinon.SinonFakeTimers) {
       toString: (a: Uint8Array) => Buffer.from(a).toString('latin1'),
       toUint8Array: (s: string) => new Uint8Array(Buffer.from(s, 'latin1')),
       mapInPlace: (from: Uint8Array, to: Uint16Array, map: Uint16Array) => from.forEach((v, i) => (to[i] = map[v])),
+      // The LINUX profile's microphone checks its loop's arrays are flat (hal/espruino/linux.ts): a flat array has an address.
+      getAddressOf: () => 0x20000000,
       openFile
     },
     LoopbackA: {},

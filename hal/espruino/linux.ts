@@ -27,6 +27,34 @@ export interface AudioCost {
   block?: Uint8Array;
   /** The last 16 blocks' times, ms (the median is a block that only went into the ring). */
   recent?: number[];
+  /**
+   * The per-sample loop over the block, ms, timed once a chunk through the same run (flat arrays
+   * only): the last 64 in a ring allocated once (no growth while recording), `nl` of them taken.
+   */
+  loops?: Float32Array;
+  nl?: number;
+}
+
+/**
+ * The per-sample JavaScript copy of `b` the audio budget is set against (issue #16), in ms; -1 when
+ * its output array is not flat: on a heap with no free run for it, it is a chain of blocks that
+ * each index walks, and the loop reads ~1.7 times slower (3,000-sample blocks), which would flatter
+ * the firmware.
+ */
+export function perSampleMs(b: Uint8Array): number {
+  const out = new Uint8Array(b.length);
+  const t = getTime();
+  for (let i = 0; i < b.length; i++) out[i] = b[i];
+  const ms = (getTime() - t) * 1000;
+  return E.getAddressOf(out, true) && E.getAddressOf(b, true) ? ms : -1;
+}
+
+/** The median of `xs` (sorted in place), 0 for none. */
+function middle(xs: number[]): number {
+  xs.sort(function (x, y) {
+    return x - y;
+  });
+  return xs.length ? xs[xs.length >> 1] : 0;
 }
 
 export function createLinuxConsole(
@@ -83,28 +111,21 @@ export function createLinuxConsole(
       up.cellular = !up.cellular;
       links.cellular.setStatus(up.cellular, -70);
     } else if (ch === 'a' && cost.block) {
-      // The firmware's time per block, against a plain per-sample JavaScript copy of the same block
-      // in the same run: `AUDIO blocks mean_ms loop_ms median_ms flat`.
-      // The loop is timed five times and its median taken: one timing alone varied 25-43 ms
-      // between runs on the same machine. `flat` is 1 when both of the loop's arrays are flat: on
-      // a heap with no free run for `out` it is a chain of blocks, each index walks it, and the
-      // loop read 1.7 times slower (3,000-sample blocks), which would flatter the firmware.
-      const b = cost.block;
-      const out = new Uint8Array(b.length);
-      const flat = E.getAddressOf(out, true) && E.getAddressOf(b, true) ? 1 : 0;
-      const loops: number[] = [];
-      for (let k = 0; k < 5; k++) {
-        const t = getTime();
-        for (let i = 0; i < b.length; i++) out[i] = b[i];
-        loops.push((getTime() - t) * 1000);
-      }
-      const loop = loops.sort(function (x, y) {
-        return x - y;
-      })[2];
-      const r = (cost.recent || []).slice().sort(function (x, y) {
-        return x - y;
-      });
-      const median = r.length ? r[r.length >> 1] : 0;
+      // The firmware's mean time per block, against the per-sample loop over the same block in
+      // the same run: `AUDIO blocks mean_ms loop_ms median_ms flat readings now_ms`. loop_ms is the
+      // median of the loop timed once a chunk through the run (the mean covers the same blocks: a
+      // machine whose speed drifts moves both alike); now_ms the median of five timed here, as
+      // before 2026-12-04 (it read 22-39 ms between runs of one commit on a virtual machine).
+      const now: number[] = [];
+      for (let k = 0; k < 5; k++) now.push(perSampleMs(cost.block));
+      const run: number[] = [];
+      for (let k = 0; k < Math.min(cost.nl || 0, 64); k++) run.push((cost.loops as Float32Array)[k]);
+      const flat = now.every(function (x) {
+        return x >= 0;
+      })
+        ? 1
+        : 0;
+      const loop = run.length ? middle(run) : middle(now);
       console.log(
         'AUDIO ' +
           cost.n +
@@ -113,9 +134,13 @@ export function createLinuxConsole(
           ' ' +
           loop.toFixed(3) +
           ' ' +
-          median.toFixed(3) +
+          middle((cost.recent || []).slice()).toFixed(3) +
           ' ' +
-          flat
+          flat +
+          ' ' +
+          run.length +
+          ' ' +
+          middle(now).toFixed(3)
       );
     } else if (ch === 'v') {
       // Variables in use (for footprint measurements): `MEM used/total`.
