@@ -54,6 +54,26 @@ const BUDGETS = {
   LINUX: STORAGE_PLAN.ESPRUINOWIFI - STORAGE_HEADER + MODULE_BUDGET
 };
 
+/**
+ * The audio path's functions and helpers that stay calls in the image (see the pass before terser):
+ * names as firmware/recorder.ts, firmware/seal.ts and hal/espruino/ declare them.
+ */
+const NOT_INLINED = [
+  'room',
+  'opened',
+  'sealNext',
+  'rebase',
+  'fromPlace',
+  'notAppended',
+  'lose',
+  'pumpIdle',
+  'encryptSlot',
+  'encryptInPlace',
+  'chainOf',
+  'sealHead',
+  'macOf'
+];
+
 function outFile(board) {
   return path.join(ROOT, 'dist', board === DEFAULT_BOARD ? 'firmware.js' : `firmware-${board.toLowerCase()}.js`);
 }
@@ -208,7 +228,15 @@ async function compile(board, moduleSha) {
   const loweredMap = JSON.parse(lowered.sourceMapText || '{}');
   const composed = remapping([loweredMap, esMap], () => null);
 
-  const compressed = await minify(lowered.outputText, {
+  // Calls terser must leave as calls (its single-use inlining would make each an IIFE in its
+  // caller): 2v29 lexes the whole body of every function it calls, the branches it skips included,
+  // so the audio path's rare work (a resume, a loss, a full ring, a new slot) is kept out of the
+  // per-block and per-chunk functions, and those are called, not built as a function expression
+  // each time (issue #16; docs/footprint.md, "Where a chunk's time goes"). The comment shifts the
+  // columns after it on its line in the source map.
+  const keepCalls = new RegExp(`(?<![\\w$.]|function )\\b(${NOT_INLINED.join('|')})\\(`, 'g');
+  const annotated = lowered.outputText.replace(keepCalls, '/*@__NOINLINE__*/$1(');
+  const compressed = await minify(annotated, {
     ecma: 5,
     toplevel: true,
     // inline: 2 — inlining a function that declares variables (level 3) moves its `var`s after their
@@ -221,11 +249,12 @@ async function compile(board, moduleSha) {
       // single-use function), each closure they make would carry the caller's scopes as well,
       // d + 2 variables per closure for a chain d deep (issue #17, measured on the Espruino WiFi
       // image at idle: 275 variables; naming only some factories let createEspruinoHal be inlined
-      // into start(), keeping start's config copy alive: name them by pattern). Not on LINUX: that
-      // test profile links the installer module as well and would no longer fit one Storage file;
-      // there only the two machine runners stay apart (inlined, they cost it 30 B more).
-      top_retain:
-        board === 'LINUX' ? /^(createPressRunner|createAlarmRunner)$/ : /^(create[A-Z]|supervise[A-Z]|deviceFlash$)/,
+      // into start(), keeping start's config copy alive: name them by pattern). The LINUX test
+      // profile too (since 2026-12-04): with its factories inlined it idled ~320 variables higher
+      // than with them apart, and its closures' longer scope chains made the audio bench measure
+      // a firmware shaped unlike the board's (docs/footprint.md, "The hot path's shape"). Its
+      // image, the installer module linked in, is 66,333 B of its 75,318 B budget.
+      top_retain: /^(create[A-Z]|supervise[A-Z]|deviceFlash$)/,
       passes: 2,
       unsafe: false,
       keep_fargs: true,

@@ -12,7 +12,8 @@
 import type { Clock, Crypto, LogSink, Microphone, RecordStore, Spool } from '../hal/types';
 import type { AudioConfig } from './config';
 import { RAM_SLOTS, audioRing } from './config';
-import { SealKeys, sealHolds, parseHeader, sealedLength, encryptInPlace, sealHead } from './seal';
+import { ChunkHeader, SealKeys, sealHolds, parseHeader, sealedLength, encryptInPlace, sealHead } from './seal';
+export { chainOf } from './seal';
 
 /** A recording's persistent state (`RRRRA.REC` / `RRRRB.REC`). */
 export interface RecState {
@@ -124,21 +125,6 @@ export function segmentName(r: string, sg: number): string {
   return r + ('0' + sg.toString(16)).slice(-2) + '.EVD';
 }
 
-/** The chain value of a chunk record (docs/evidence.md), as its 32 bytes. */
-export function chainOf(
-  crypto: Crypto,
-  p: string,
-  r: string,
-  i: number,
-  s: number,
-  n: number,
-  t: number,
-  w: number,
-  h: string
-): Uint8Array {
-  return crypto.sha256(p + ':' + r + ':' + i + ':' + s + ':' + n + ':' + t + ':' + w + ':' + h);
-}
-
 /** Longest header line read back (a record's JSON is about 330 bytes). */
 const HEAD_MAX = 512;
 /** The state is saved at least every this many chunks (boot reads back the rest). */
@@ -240,42 +226,30 @@ export const RING_MIN_LEFT = 1200;
 
 /**
  * What the seal needs of each chunk held, `n` of them (the RAM slots, the places on the card): its
- * first sample's index, its unit and wall times, its length, why samples were lost before it, and
- * the SHA-256 of its audio, its IV and the SHA-256 of its ciphertext once encrypted.
+ * length (`n`); in `m`, four numbers a chunk: its first sample's index, its unit and wall times,
+ * and why samples were lost before it (M_S, M_T, M_W, M_WHY); in `b`, 80 bytes a chunk: the
+ * SHA-256 of its audio, its IV and the SHA-256 of its ciphertext once encrypted (B_H, B_V, B_X).
+ * Two arrays rather than seven: fewer bytes in the image, fewer variables held.
  */
 interface Held {
-  s: Float64Array;
-  t: Float64Array;
-  w: Float64Array;
   n: Uint32Array;
-  why: Uint8Array;
-  h: Uint8Array;
-  v: Uint8Array;
-  x: Uint8Array;
+  m: Float64Array;
+  b: Uint8Array;
 }
+const M_T = 1;
+const M_W = 2;
+const M_WHY = 3;
+const B_V = 32;
+const B_X = 48;
 
 function held(n: number): Held {
-  return {
-    s: new Float64Array(n),
-    t: new Float64Array(n),
-    w: new Float64Array(n),
-    n: new Uint32Array(n),
-    why: new Uint8Array(n),
-    h: new Uint8Array(n * 32),
-    v: new Uint8Array(n * 16),
-    x: new Uint8Array(n * 32)
-  };
+  return { n: new Uint32Array(n), m: new Float64Array(n * 4), b: new Uint8Array(n * 80) };
 }
 
 function copyHeld(a: Held, i: number, b: Held, j: number): void {
-  b.s[j] = a.s[i];
-  b.t[j] = a.t[i];
-  b.w[j] = a.w[i];
   b.n[j] = a.n[i];
-  b.why[j] = a.why[i];
-  b.h.set(a.h.subarray(i * 32, i * 32 + 32), j * 32);
-  b.v.set(a.v.subarray(i * 16, i * 16 + 16), j * 16);
-  b.x.set(a.x.subarray(i * 32, i * 32 + 32), j * 32);
+  b.m.set(a.m.subarray(i * 4, i * 4 + 4), j * 4);
+  b.b.set(a.b.subarray(i * 80, i * 80 + 80), j * 80);
 }
 
 export function createRecorder(d: RecorderDeps): Recorder {
@@ -420,7 +394,7 @@ export function createRecorder(d: RecorderDeps): Recorder {
     count--;
     // The ring had no filling slot: the one just freed becomes it.
     if (wasFull) ram.n[(head + count) % slots] = 0;
-    if (why && (count > 0 || ram.n[head] > 0)) ram.why[head] = why;
+    if (why && (count > 0 || ram.n[head] > 0)) ram.m[head * 4 + M_WHY] = why;
   }
 
   /**
@@ -483,9 +457,9 @@ export function createRecorder(d: RecorderDeps): Recorder {
       nonce[15] = nonces;
       buf.set(nonce);
       const e = encryptInPlace(d.crypto, d.keys as SealKeys, buf);
-      ram.h.set(h, slot * 32);
-      ram.v.set(e.v, slot * 16);
-      ram.x.set(e.x, slot * 32);
+      ram.b.set(h, slot * 80);
+      ram.b.set(e.v, slot * 80 + B_V);
+      ram.b.set(e.x, slot * 80 + B_X);
     } catch (x) {
       return false;
     }
@@ -495,102 +469,124 @@ export function createRecorder(d: RecorderDeps): Recorder {
 
   /** Write the oldest chunk (a pre-trigger one from the card, else a full RAM slot) to the recording (at most one per call). */
   function pump(): void {
-    if (!cur) {
-      if (onCard && count > 0) pumpIdle();
-      return;
-    }
-    if (preCount === 0 && count === 0) return;
-    const st = cur;
+    if (cur) {
+      if (preCount > 0 || count > 0) sealNext();
+    } else if (onCard && count > 0) pumpIdle();
+  }
+
+  /**
+   * Seal the oldest chunk and append it to the recording. The chunk's hot path: what only some
+   * chunks need (a resume, a chunk from the card, a gap, a failure) is a call (see onBlock).
+   */
+  function sealNext(): void {
+    const st = cur as RecState;
     const fromCard = preCount > 0;
     const src = fromCard ? card : ram;
     const slot = fromCard ? preHead : head;
     const n = src.n[slot];
-    const s0 = src.s[slot];
-    const w0 = src.w[slot];
-    if (base !== base) {
-      // First chunk after a resume: the gap since the last written sample, from the wall clock.
-      const expected = st.start + (st.ns * 1000) / st.rate;
-      // A restart always loses audio: declare at least one sample even if the clock cannot tell.
-      const est = Math.max(1, Math.round(((w0 - expected) * st.rate) / 1000));
-      base = s0 - (st.ns + est);
-      pendingWhy = 'boot';
-    }
-    const s = s0 - base;
-    const t = Math.round(src.t[slot]);
-    const w = Math.round(w0);
+    const q = slot * 4;
+    const o = slot * 80;
+    if (base !== base) rebase(src.m[q], src.m[q + M_W]);
+    const s = src.m[q] - base;
+    const len = sealedLength(n);
+    // A RAM slot is encrypted once, in place (a busy card's next try sends the same bytes).
+    const ct = fromCard
+      ? fromPlace(slot, len)
+      : encryptSlot(slot)
+        ? ring.subarray(slot * R + 16, slot * R + 16 + len)
+        : lose('no memory to seal it', 'spool', false);
+    if (!ct) return;
     const seg = segmentName(st.r, st.sg);
-    if (!fromCard && !encryptSlot(slot)) {
-      // No memory for the cipher's result: the chunk is lost and declared, the recording goes on.
-      d.log.write('error', 'chunk ' + st.r + ':' + st.n + ' lost: no memory to seal it');
-      pendingWhy = 'spool';
-      release(false);
-      return;
-    }
-    let c = '';
+    const h = d.crypto.hex(src.b.subarray(o, o + 32));
+    const t = Math.round(src.m[q + M_T]);
+    const w = Math.round(src.m[q + M_W]);
+    const f = { r: st.r, i: st.n, s: s, n: n, t: t, w: w, h: h, p: st.hd };
     let bytes = 0;
     try {
-      const x = src.x.subarray(slot * 32, slot * 32 + 32);
-      const len = sealedLength(n);
-      // A RAM slot was encrypted once, in place, above (a busy card's next try sends the same
-      // bytes); a place on the card is read back and checked against the hash its MAC will cover.
-      const ct = fromCard ? spool.readAt(PRE_RING, slot * E, len) : ring.subarray(slot * R + 16, slot * R + 16 + len);
-      if (
-        ct === undefined ||
-        ct.length !== len ||
-        (fromCard && d.crypto.hex(d.crypto.sha256(ct)) !== d.crypto.hex(x))
-      ) {
-        d.log.write('error', 'pre-trigger chunk ' + st.r + ':' + st.n + ' unreadable on the card');
-        pendingWhy = 'spool';
-        release(fromCard);
-        return;
-      }
-      const v = src.v.subarray(slot * 16, slot * 16 + 16);
-      const h = d.crypto.hex(src.h.subarray(slot * 32, slot * 32 + 32));
-      const chain = chainOf(d.crypto, st.hd, st.r, st.n, s, n, t, w, h);
-      c = d.crypto.hex(chain);
       const head = sealHead(
         d.crypto,
         d.keys as SealKeys,
-        { r: st.r, i: st.n, s: s, n: n, t: t, w: w, h: h, p: st.hd },
-        chain,
-        v,
-        x
+        f,
+        src.b.subarray(o + B_V, o + B_X),
+        src.b.subarray(o + B_X, o + 80)
       );
-      bytes = head.length + ct.length;
+      bytes = head.length + len;
       // One append: the header line, then the ciphertext.
       spool.append(seg, [head, ct]);
     } catch (e) {
-      const code = errCode(e);
-      // The card is busy: the chunk waits for the next block.
-      if (code === 'EBUSY') return;
-      // Part of the append may have reached the card: the next chunk starts a new segment.
-      if (spool.size(seg) > st.wo) {
-        st.sg++;
-        st.wo = 0;
-      }
-      d.log.write('error', 'chunk ' + st.r + ':' + st.n + ' lost: ' + code);
-      pendingWhy = code === 'ENOSPC' ? 'full' : 'spool';
-      trouble(true);
-      persist(st);
-      release(fromCard);
+      notAppended(seg, e, fromCard);
       return;
     }
     const gap = s > st.ns;
-    if (gap) {
-      const why = pendingWhy || WHY[src.why[slot]] || 'mic';
-      st.gaps.push({ i: st.n, s: s - st.ns, why: why });
-    }
+    if (gap) st.gaps.push({ i: st.n, s: s - st.ns, why: pendingWhy || WHY[src.m[q + M_WHY]] || 'mic' });
     pendingWhy = '';
     st.n++;
     st.ns = s + n;
-    st.hd = c;
+    st.hd = (f as ChunkHeader).c;
     st.wo += bytes;
     // Saved every SAVE_EVERY chunks, and at once when a gap is declared (its reason is not in the
     // records, which boot reads back).
     if (gap || st.n % SAVE_EVERY === 0) persist(st);
-    trouble(false);
+    if (full) trouble(false);
     release(fromCard); // (closes the recording when this was its last chunk)
     work();
+  }
+
+  /** First chunk after a resume: the gap since the last written sample, from the wall clock. */
+  function rebase(s0: number, w0: number): void {
+    const st = cur as RecState;
+    const expected = st.start + (st.ns * 1000) / st.rate;
+    // A restart always loses audio: declare at least one sample even if the clock cannot tell.
+    const est = Math.max(1, Math.round(((w0 - expected) * st.rate) / 1000));
+    base = s0 - (st.ns + est);
+    pendingWhy = 'boot';
+  }
+
+  /**
+   * The oldest chunk is lost (`what`, logged; no memory for the cipher's result, say), the next
+   * written one declares the gap (`why`), the recording goes on.
+   */
+  function lose(what: string, why: string, fromCard: boolean): undefined {
+    const st = cur as RecState;
+    d.log.write('error', 'chunk ' + st.r + ':' + st.n + ' lost: ' + what);
+    pendingWhy = why;
+    release(fromCard);
+  }
+
+  /**
+   * A place on the card, read back and checked against the hash its MAC will cover (the chunk
+   * was encrypted once, when it went there); undefined when it is lost (declared).
+   */
+  function fromPlace(slot: number, len: number): string | undefined {
+    const st = cur as RecState;
+    let ct: string | undefined;
+    try {
+      ct = spool.readAt(PRE_RING, slot * E, len);
+    } catch (e) {
+      // As a failed append: a busy card keeps it for the next block.
+      notAppended(segmentName(st.r, st.sg), e, true);
+      return undefined;
+    }
+    const x = card.b.subarray(slot * 80 + B_X, slot * 80 + 80);
+    if (ct !== undefined && ct.length === len && d.crypto.hex(d.crypto.sha256(ct)) === d.crypto.hex(x)) return ct;
+    lose('pre-trigger audio unreadable on the card', 'spool', true);
+    return undefined;
+  }
+
+  /** The append threw: a busy card keeps the chunk for the next block, anything else loses it (declared). */
+  function notAppended(seg: string, e: unknown, fromCard: boolean): void {
+    const st = cur as RecState;
+    const code = errCode(e);
+    // The card is busy: the chunk waits for the next block.
+    if (code === 'EBUSY') return;
+    // Part of the append may have reached the card: the next chunk starts a new segment.
+    if (spool.size(seg) > st.wo) {
+      st.sg++;
+      st.wo = 0;
+    }
+    trouble(true);
+    persist(st);
+    lose(code, code === 'ENOSPC' ? 'full' : 'spool', fromCard);
   }
 
   /** The oldest chunk has been written (or lost): the pre-trigger entry on the card, or the RAM slot. */
@@ -620,10 +616,29 @@ export function createRecorder(d: RecorderDeps): Recorder {
   let listener: ((block: Uint8Array) => void) | undefined;
   let lastBlock = clock.now();
 
+  /**
+   * A microphone block. The audio path's budget is 1/20 of a per-sample loop over the block
+   * (issue #16), and 2v29 lexes the whole body of every function it calls, the branches it skips
+   * included (docs/footprint.md, "Where a chunk's time goes"): so this body is what every block
+   * needs, and what only some blocks need is a call.
+   */
   function onBlock(block: Uint8Array, overrun: number): void {
-    const now = clock.now();
-    lastBlock = now;
+    lastBlock = clock.now();
     if (listener) listener(block);
+    if ((overrun > 0 || count >= slots) && !room(overrun)) return;
+    const f = (head + count) % slots;
+    const at = ram.n[f];
+    if (at === 0) opened(f);
+    ring.set(block, f * R + 16 + at);
+    ram.n[f] = at + bs;
+    live += bs;
+    if (at + bs >= cs) completed();
+    // Only when a chunk waits (pump's body is lexed whole even when it returns at once).
+    if (count > 0 || preCount > 0) pump();
+  }
+
+  /** Overrun blocks, or no free slot: false when this block is dropped. */
+  function room(overrun: number): boolean {
     if (overrun > 0) {
       overruns += overrun;
       live += overrun * bs;
@@ -639,24 +654,20 @@ export function createRecorder(d: RecorderDeps): Recorder {
       live += bs;
       lostWhy = 2;
       pump();
-      return;
+      return false;
     }
-    const f = (head + count) % slots;
-    const at = ram.n[f];
-    if (at === 0) {
-      ram.s[f] = live;
-      ram.t[f] = now - blockMs;
-      ram.w[f] = clock.wall() - blockMs;
-      ram.why[f] = lostWhy;
-      lostWhy = 0;
-    }
-    if (at === 0) sE[f] = 0;
-    ring.set(block, f * R + 16 + at);
-    ram.n[f] = at + bs;
-    live += bs;
-    if (at + bs >= cs) completed();
-    // Only when a chunk waits: 2v29 lexes the whole of pump's body even when it returns at once.
-    if (count > 0 || preCount > 0) pump();
+    return true;
+  }
+
+  /** Slot `f` takes its first block: where it sits in time and in the samples. */
+  function opened(f: number): void {
+    const q = f * 4;
+    ram.m[q] = live;
+    ram.m[q + M_T] = lastBlock - blockMs;
+    ram.m[q + M_W] = clock.wall() - blockMs;
+    ram.m[q + M_WHY] = lostWhy;
+    lostWhy = 0;
+    sE[f] = 0;
   }
 
   /** Write every chunk waiting, oldest first, while the card takes them. */
@@ -754,7 +765,7 @@ export function createRecorder(d: RecorderDeps): Recorder {
       // the one filling (both sit at `head`).
       const first = head;
       const any = ram.n[first] > 0 || count > 0;
-      base = preCount > 0 ? card.s[preHead] : any ? ram.s[first] : live;
+      base = preCount > 0 ? card.m[preHead * 4] : any ? ram.m[first * 4] : live;
       const trig = Math.max(0, live - base - Math.round((heldMs * a.rate) / 1000));
       const st: RecState = {
         q: 0,
@@ -762,7 +773,12 @@ export function createRecorder(d: RecorderDeps): Recorder {
         rate: a.rate,
         cs: cs,
         trig: trig,
-        start: preCount > 0 ? Math.round(card.w[preHead]) : any ? Math.round(ram.w[first]) : clock.wall(),
+        start:
+          preCount > 0
+            ? Math.round(card.m[preHead * 4 + M_W])
+            : any
+              ? Math.round(ram.m[first * 4 + M_W])
+              : clock.wall(),
         n: 0,
         ns: 0,
         // The chain's start: 32 zero bytes as hex (docs/evidence.md). Made here, not held as a

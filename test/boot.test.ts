@@ -74,7 +74,7 @@ describe('boot: the button is watched whatever fails after it', function () {
     await panicAfterBoot();
     assert.equal(rig.unit!.sim.world.boots.length, 2, 'no restart: an unreadable card is not a fault to reset for');
     // The pre-trigger audio it could not read back is declared lost, not sealed as if it were there.
-    assert.match(logText(), /pre-trigger chunk \d+:\d+ unreadable on the card/);
+    assert.match(logText(), /chunk \d+:\d+ lost: pre-trigger audio unreadable on the card/);
   });
 
   it('a recording whose chunk file is missing at boot (its state on the card, its segment gone): the alarm still goes, no restart over it', async () => {

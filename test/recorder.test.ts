@@ -232,7 +232,7 @@ describe('audio capture: ring, chunks, chain and spool (sim microphone, no serve
       'exactly the damaged chunk is missing, and said so'
     );
     assert.deepEqual(counterBreaks(rec), [], 'the declared gap is exactly the audio lost');
-    assert.ok(u.sim.world.log.some((l) => /pre-trigger chunk .* unreadable/.test(l.message)));
+    assert.ok(u.sim.world.log.some((l) => /chunk .* lost: pre-trigger audio unreadable/.test(l.message)));
   });
 
   it('a card that refuses the pre-trigger ring costs the pre-trigger audio only: the recording starts from RAM', () => {

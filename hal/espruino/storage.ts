@@ -101,6 +101,9 @@ export function createFsSpool(
     return z < 0 ? 0 : z;
   });
   const usedBytes = count.used;
+  /** The file put() last wrote, and its size after; '' once anything else wrote or erased, or a write failed. */
+  let lastName = '';
+  let lastSize = 0;
   function room(name: string, extra: number): void {
     if (usedBytes() + extra > capacityBytes) throw fail('ENOSPC', 'spool full writing ' + name);
   }
@@ -113,7 +116,10 @@ export function createFsSpool(
   function put(name: string, offset: number, parts: (Uint8Array | string)[]): void {
     let n = 0;
     for (let i = 0; i < parts.length; i++) n += parts[i].length;
-    const before = sizeOf(name);
+    // The file the last write went to (a recording's chunks, the pre-trigger ring): its size
+    // after that write, no stat (one FatFs f_stat a chunk fewer on the board).
+    const before = name === lastName ? lastSize : sizeOf(name);
+    lastName = '';
     const had = before < 0 ? 0 : before;
     const at = offset < 0 ? had : offset;
     if (at > had) throw fail('EIO', 'card write past the end of ' + name);
@@ -133,6 +139,8 @@ export function createFsSpool(
     count.change(after - had);
     // An append must add exactly its bytes; a write in place may leave the file longer.
     if (!ok || (offset < 0 ? after !== at + n : after < at + n)) throw fail('EIO', 'card write failed for ' + name);
+    lastName = name;
+    lastSize = after;
   }
 
   return {
@@ -149,6 +157,7 @@ export function createFsSpool(
     used: usedBytes,
     write: function (name, data) {
       const old = sizeOf(name);
+      lastName = '';
       room(name, data.length - (old < 0 ? 0 : old));
       // Typed arrays are written as they are (no copy into a flat string: measured on 2v29).
       let ok = false;
@@ -200,6 +209,7 @@ export function createFsSpool(
     },
     erase: function (name) {
       const old = sizeOf(name);
+      lastName = '';
       if (old < 0) return;
       fs.unlinkSync(DIR + '/' + name);
       count.change(-old);
