@@ -12,8 +12,7 @@
 import type { Clock, Crypto, LogSink, Microphone, RecordStore, Spool } from '../hal/types';
 import type { AudioConfig } from './config';
 import { RAM_SLOTS, audioRing } from './config';
-import { ChunkHeader, SealKeys, sealHolds, parseHeader, sealedLength, encryptInPlace, sealHead } from './seal';
-export { chainOf } from './seal';
+import { SealKeys, sealHolds, parseHeader, sealedLength, encryptInPlace, sealHead } from './seal';
 
 /** A recording's persistent state (`RRRRA.REC` / `RRRRB.REC`). */
 export interface RecState {
@@ -123,6 +122,21 @@ function hex4(n: number): string {
 /** Spool name of segment `sg` of recording `r`. */
 export function segmentName(r: string, sg: number): string {
   return r + ('0' + sg.toString(16)).slice(-2) + '.EVD';
+}
+
+/** The chain value of a chunk record (docs/evidence.md), as its 32 bytes. */
+export function chainOf(
+  crypto: Crypto,
+  p: string,
+  r: string,
+  i: number,
+  s: number,
+  n: number,
+  t: number,
+  w: number,
+  h: string
+): Uint8Array {
+  return crypto.sha256(p + ':' + r + ':' + i + ':' + s + ':' + n + ':' + t + ':' + w + ':' + h);
 }
 
 /** Longest header line read back (a record's JSON is about 330 bytes). */
@@ -469,124 +483,105 @@ export function createRecorder(d: RecorderDeps): Recorder {
 
   /** Write the oldest chunk (a pre-trigger one from the card, else a full RAM slot) to the recording (at most one per call). */
   function pump(): void {
-    if (cur) {
-      if (preCount > 0 || count > 0) sealNext();
-    } else if (onCard && count > 0) pumpIdle();
-  }
-
-  /**
-   * Seal the oldest chunk and append it to the recording. The chunk's hot path: what only some
-   * chunks need (a resume, a chunk from the card, a gap, a failure) is a call (see onBlock).
-   */
-  function sealNext(): void {
-    const st = cur as RecState;
+    if (!cur) {
+      if (onCard && count > 0) pumpIdle();
+      return;
+    }
+    if (preCount === 0 && count === 0) return;
+    const st = cur;
     const fromCard = preCount > 0;
     const src = fromCard ? card : ram;
     const slot = fromCard ? preHead : head;
     const n = src.n[slot];
     const q = slot * 4;
     const o = slot * 80;
-    if (base !== base) rebase(src.m[q], src.m[q + M_W]);
-    const s = src.m[q] - base;
-    const len = sealedLength(n);
-    // A RAM slot is encrypted once, in place (a busy card's next try sends the same bytes).
-    const ct = fromCard
-      ? fromPlace(slot, len)
-      : encryptSlot(slot)
-        ? ring.subarray(slot * R + 16, slot * R + 16 + len)
-        : lose('no memory to seal it', 'spool', false);
-    if (!ct) return;
-    const seg = segmentName(st.r, st.sg);
-    const h = d.crypto.hex(src.b.subarray(o, o + 32));
+    const s0 = src.m[q];
+    const w0 = src.m[q + M_W];
+    if (base !== base) {
+      // First chunk after a resume: the gap since the last written sample, from the wall clock.
+      const expected = st.start + (st.ns * 1000) / st.rate;
+      // A restart always loses audio: declare at least one sample even if the clock cannot tell.
+      const est = Math.max(1, Math.round(((w0 - expected) * st.rate) / 1000));
+      base = s0 - (st.ns + est);
+      pendingWhy = 'boot';
+    }
+    const s = s0 - base;
     const t = Math.round(src.m[q + M_T]);
-    const w = Math.round(src.m[q + M_W]);
-    const f = { r: st.r, i: st.n, s: s, n: n, t: t, w: w, h: h, p: st.hd };
+    const w = Math.round(w0);
+    const seg = segmentName(st.r, st.sg);
+    if (!fromCard && !encryptSlot(slot)) {
+      // No memory for the cipher's result: the chunk is lost and declared, the recording goes on.
+      lose(st, 'no memory to seal it', 'spool', false);
+      return;
+    }
+    let c = '';
     let bytes = 0;
     try {
+      const x = src.b.subarray(o + B_X, o + 80);
+      const len = sealedLength(n);
+      // A RAM slot was encrypted once, in place, above (a busy card's next try sends the same
+      // bytes); a place on the card is read back and checked against the hash its MAC will cover.
+      const ct = fromCard ? spool.readAt(PRE_RING, slot * E, len) : ring.subarray(slot * R + 16, slot * R + 16 + len);
+      if (
+        ct === undefined ||
+        ct.length !== len ||
+        (fromCard && d.crypto.hex(d.crypto.sha256(ct)) !== d.crypto.hex(x))
+      ) {
+        lose(st, 'pre-trigger audio unreadable on the card', 'spool', fromCard);
+        return;
+      }
+      const v = src.b.subarray(o + B_V, o + B_X);
+      const h = d.crypto.hex(src.b.subarray(o, o + 32));
+      const chain = chainOf(d.crypto, st.hd, st.r, st.n, s, n, t, w, h);
+      c = d.crypto.hex(chain);
       const head = sealHead(
         d.crypto,
         d.keys as SealKeys,
-        f,
-        src.b.subarray(o + B_V, o + B_X),
-        src.b.subarray(o + B_X, o + 80)
+        { r: st.r, i: st.n, s: s, n: n, t: t, w: w, h: h, p: st.hd },
+        chain,
+        v,
+        x
       );
-      bytes = head.length + len;
+      bytes = head.length + ct.length;
       // One append: the header line, then the ciphertext.
       spool.append(seg, [head, ct]);
     } catch (e) {
-      notAppended(seg, e, fromCard);
+      const code = errCode(e);
+      // The card is busy: the chunk waits for the next block.
+      if (code === 'EBUSY') return;
+      // Part of the append may have reached the card: the next chunk starts a new segment.
+      if (spool.size(seg) > st.wo) {
+        st.sg++;
+        st.wo = 0;
+      }
+      trouble(true);
+      persist(st);
+      lose(st, code, code === 'ENOSPC' ? 'full' : 'spool', fromCard);
       return;
     }
     const gap = s > st.ns;
-    if (gap) st.gaps.push({ i: st.n, s: s - st.ns, why: pendingWhy || WHY[src.m[q + M_WHY]] || 'mic' });
+    if (gap) {
+      const why = pendingWhy || WHY[src.m[q + M_WHY]] || 'mic';
+      st.gaps.push({ i: st.n, s: s - st.ns, why: why });
+    }
     pendingWhy = '';
     st.n++;
     st.ns = s + n;
-    st.hd = (f as ChunkHeader).c;
+    st.hd = c;
     st.wo += bytes;
     // Saved every SAVE_EVERY chunks, and at once when a gap is declared (its reason is not in the
     // records, which boot reads back).
     if (gap || st.n % SAVE_EVERY === 0) persist(st);
-    if (full) trouble(false);
+    trouble(false);
     release(fromCard); // (closes the recording when this was its last chunk)
     work();
   }
 
-  /** First chunk after a resume: the gap since the last written sample, from the wall clock. */
-  function rebase(s0: number, w0: number): void {
-    const st = cur as RecState;
-    const expected = st.start + (st.ns * 1000) / st.rate;
-    // A restart always loses audio: declare at least one sample even if the clock cannot tell.
-    const est = Math.max(1, Math.round(((w0 - expected) * st.rate) / 1000));
-    base = s0 - (st.ns + est);
-    pendingWhy = 'boot';
-  }
-
-  /**
-   * The oldest chunk is lost (`what`, logged; no memory for the cipher's result, say), the next
-   * written one declares the gap (`why`), the recording goes on.
-   */
-  function lose(what: string, why: string, fromCard: boolean): undefined {
-    const st = cur as RecState;
+  /** The oldest chunk is lost (`what`, logged), the next written one declares the gap (`why`). */
+  function lose(st: RecState, what: string, why: string, fromCard: boolean): void {
     d.log.write('error', 'chunk ' + st.r + ':' + st.n + ' lost: ' + what);
     pendingWhy = why;
     release(fromCard);
-  }
-
-  /**
-   * A place on the card, read back and checked against the hash its MAC will cover (the chunk
-   * was encrypted once, when it went there); undefined when it is lost (declared).
-   */
-  function fromPlace(slot: number, len: number): string | undefined {
-    const st = cur as RecState;
-    let ct: string | undefined;
-    try {
-      ct = spool.readAt(PRE_RING, slot * E, len);
-    } catch (e) {
-      // As a failed append: a busy card keeps it for the next block.
-      notAppended(segmentName(st.r, st.sg), e, true);
-      return undefined;
-    }
-    const x = card.b.subarray(slot * 80 + B_X, slot * 80 + 80);
-    if (ct !== undefined && ct.length === len && d.crypto.hex(d.crypto.sha256(ct)) === d.crypto.hex(x)) return ct;
-    lose('pre-trigger audio unreadable on the card', 'spool', true);
-    return undefined;
-  }
-
-  /** The append threw: a busy card keeps the chunk for the next block, anything else loses it (declared). */
-  function notAppended(seg: string, e: unknown, fromCard: boolean): void {
-    const st = cur as RecState;
-    const code = errCode(e);
-    // The card is busy: the chunk waits for the next block.
-    if (code === 'EBUSY') return;
-    // Part of the append may have reached the card: the next chunk starts a new segment.
-    if (spool.size(seg) > st.wo) {
-      st.sg++;
-      st.wo = 0;
-    }
-    trouble(true);
-    persist(st);
-    lose(code, code === 'ENOSPC' ? 'full' : 'spool', fromCard);
   }
 
   /** The oldest chunk has been written (or lost): the pre-trigger entry on the card, or the RAM slot. */

@@ -105,56 +105,48 @@ export function encryptInPlace(
   return { v: buf.subarray(0, 16), ct: ct, x: crypto.sha256(ct) };
 }
 
-/** A chunk's record before its chain value (docs/evidence.md, "Chunk record"), keys in order. */
-export interface ChunkFields {
-  r: string;
-  i: number;
-  s: number;
-  n: number;
-  t: number;
-  w: number;
-  h: string;
-  p: string;
-}
-
-/** The chain value of a chunk record (docs/evidence.md): SHA-256 of `p:r:i:s:n:t:w:h`, its 32 bytes. */
-export function chainOf(crypto: Crypto, f: ChunkFields): Uint8Array {
-  return crypto.sha256(f.p + ':' + f.r + ':' + f.i + ':' + f.s + ':' + f.n + ':' + f.t + ':' + f.w + ':' + f.h);
-}
-
-/**
- * The header line (with its newline) of a chunk encrypted under IV `v` whose ciphertext hashes to
- * `x`: `f` takes its chain value `c`, `v` and `m`, in that order, and is written as JSON (the
- * caller reads `c` from it: the next chunk's `p`).
- */
-export function sealHead(crypto: Crypto, k: SealKeys, f: ChunkFields, v: Uint8Array, x: Uint8Array): string {
-  const chain = chainOf(crypto, f);
-  const head = f as ChunkHeader;
-  head.c = crypto.hex(chain);
-  head.v = crypto.hex(v);
-  head.m = macOf(crypto, k, chain, v, x);
+/** The header line (with its newline) of a chunk encrypted under IV `v` whose ciphertext hashes to `x`. */
+export function sealHead(
+  crypto: Crypto,
+  k: SealKeys,
+  f: { r: string; i: number; s: number; n: number; t: number; w: number; h: string; p: string },
+  chain: Uint8Array,
+  v: Uint8Array,
+  x: Uint8Array
+): string {
+  const head: ChunkHeader = {
+    r: f.r,
+    i: f.i,
+    s: f.s,
+    n: f.n,
+    t: f.t,
+    w: f.w,
+    h: f.h,
+    p: f.p,
+    c: crypto.hex(chain),
+    v: crypto.hex(v),
+    m: macOf(crypto, k, chain, v, x)
+  };
   return JSON.stringify(head) + '\n';
 }
 
 /**
- * Seal a chunk: `audio` is its `n` bytes. Returns the header line (with its newline) and the
- * ciphertext, written into `out` when given (a buffer the caller allocated once, at least
- * `sealedLength(n)` bytes: no big allocation per chunk, which a fragmented heap may refuse). `iv`
- * is for the known-answer tests only.
+ * Seal a chunk: `audio` is its `n` bytes, `chain` the 32 bytes of its chain value `c`. Returns the
+ * header line (with its newline) and the ciphertext, written into `out` when given (a buffer the
+ * caller allocated once, at least `sealedLength(n)` bytes: no big allocation per chunk, which a
+ * fragmented heap may refuse). `iv` is for the known-answer tests only.
  */
 export function seal(
   crypto: Crypto,
   k: SealKeys,
-  f: ChunkFields,
+  f: { r: string; i: number; s: number; n: number; t: number; w: number; h: string; p: string },
+  chain: Uint8Array,
   audio: Uint8Array,
   iv?: Uint8Array,
   out?: Uint8Array
 ): { head: string; ct: Uint8Array } {
   const e = encryptChunk(crypto, k, audio, iv, out);
-  return {
-    head: sealHead(crypto, k, { r: f.r, i: f.i, s: f.s, n: f.n, t: f.t, w: f.w, h: f.h, p: f.p }, e.v, e.x),
-    ct: e.ct
-  };
+  return { head: sealHead(crypto, k, f, chain, e.v, e.x), ct: e.ct };
 }
 
 /** Whether a header's MAC matches its ciphertext (byte string or bytes). */

@@ -60,9 +60,9 @@ describe('the seal (firmware/seal.ts) against the known-answer vectors of docs/e
       const audio = audioOf(v.f.s, v.f.n);
       const h = hexOf(crypto.sha256(audio));
       assert.equal(h, v.h);
-      const chain = chainOf(crypto, { ...v.f, h });
+      const chain = chainOf(crypto, v.f.p, v.f.r, v.f.i, v.f.s, v.f.n, v.f.t, v.f.w, h);
       assert.equal(hexOf(chain), v.c);
-      const out = seal(crypto, k, { ...v.f, h }, audio, fromHex(v.iv));
+      const out = seal(crypto, k, { ...v.f, h }, chain, audio, fromHex(v.iv));
       assert.equal(hexOf(out.ct), v.ct);
       assert.equal(out.ct.length, sealedLength(v.f.n));
       const head = parseHeader(out.head.slice(0, -1))!;
@@ -96,8 +96,9 @@ describe('the seal (firmware/seal.ts) against the known-answer vectors of docs/e
 
   it('a fresh random IV per chunk: the same audio never seals to the same bytes', () => {
     const audio = audioOf(0, 4000);
-    const a = seal(crypto, k, { r: '0001', i: 0, s: 0, n: 4000, t: 0, w: 0, h: 'h', p: ZERO }, audio);
-    const b = seal(crypto, k, { r: '0001', i: 0, s: 0, n: 4000, t: 0, w: 0, h: 'h', p: ZERO }, audio);
+    const chain = crypto.sha256('x');
+    const a = seal(crypto, k, { r: '0001', i: 0, s: 0, n: 4000, t: 0, w: 0, h: 'h', p: ZERO }, chain, audio);
+    const b = seal(crypto, k, { r: '0001', i: 0, s: 0, n: 4000, t: 0, w: 0, h: 'h', p: ZERO }, chain, audio);
     assert.notEqual(hexOf(a.ct), hexOf(b.ct));
     assert.notEqual(parseHeader(a.head.slice(0, -1))!.v, parseHeader(b.head.slice(0, -1))!.v);
     assert.equal(a.ct.length, 4000, 'a 4,000-byte chunk needs no padding');

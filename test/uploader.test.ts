@@ -128,9 +128,14 @@ describe('uploader: what it sends, what it frees, which stops it obeys (scripted
     wifi = { up: true, bytes: 0 };
     cell = { up: true, bytes: 0 };
     const zero = '0'.repeat(64);
-    const fields = { r: '0001', i: 0, s: 0, n: 4000, t: 100, w: START, h: H, p: zero };
-    const chain = chainOf(sim.hal.crypto, fields);
-    const sealed = seal(sim.hal.crypto, sealKeys(sim.hal.crypto, KEY), fields, AUDIO);
+    const chain = chainOf(sim.hal.crypto, zero, '0001', 0, 0, 4000, 100, START, H);
+    const sealed = seal(
+      sim.hal.crypto,
+      sealKeys(sim.hal.crypto, KEY),
+      { r: '0001', i: 0, s: 0, n: 4000, t: 100, w: START, h: H, p: zero },
+      chain,
+      AUDIO
+    );
     sim.hal.storage.spool.append(segmentName('0001', 0), [sealed.head, sealed.ct]);
     ctLen = sealed.ct.length;
     st = {

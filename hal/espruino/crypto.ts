@@ -43,15 +43,15 @@ export function createEspruinoCrypto(jsAes?: JsAes): Crypto {
   const NATIVE_AES = !jsAes;
   let pool: Uint8Array = new Uint8Array(32);
   let counter = 0;
+  /** The last native AES call found no free run for its result (see aes). */
+  let refused = false;
   /**
-   * Held between a chunk's native AES calls, let go just before one (see AES_SPARE); none without native
+   * Held between native AES calls, let go just before one (see AES_SPARE); none without native
    * AES. Taken after the first chunk's first piece, not here: a boot whose evidence part fails for
    * want of memory never seals a chunk, and keeps these 96 variables for the button and the
    * reporter (the board check's "memory short at boot").
    */
   let spare: Uint8Array | undefined;
-  /** The options of aesInto's native calls (one object, its IV moved along the chunk). */
-  const pieceOpts: { iv: Uint8Array; mode: 'CBC' } = { iv: new Uint8Array(16), mode: 'CBC' };
 
   function sha256(data: string | Uint8Array): Uint8Array {
     // No free run for the 32-byte result (4 variables, after the interpreter's own garbage
@@ -98,11 +98,14 @@ export function createEspruinoCrypto(jsAes?: JsAes): Crypto {
     return sha256(outer);
   }
 
-  /** One native call (a frame, a reply; aesInto's pieces after a refusal). */
-  function aes(enc: boolean, key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
+  /** `piece`: a piece of a chunk (aesInto), whose result may take the spare's run. */
+  function aes(enc: boolean, key: Uint8Array, iv: Uint8Array, data: Uint8Array, piece?: boolean): Uint8Array {
     // Typed arrays go in as they are: on Espruino `slice()` of one returns a plain Array.
     if (nativeAes && data.length % 16 === 0 && iv.length === 16) {
       const opts = { iv: iv, mode: 'CBC' as const };
+      // Only a chunk's piece: a frame or a reply finds a small run anywhere, and would leave the
+      // spare's run unheld until the next chunk.
+      if (piece) spare = undefined;
       const r = enc ? nativeAes.encrypt(data, key, opts) : nativeAes.decrypt(data, key, opts);
       if (r) return new Uint8Array(r);
       // No free run as long as the result ("Not enough memory for result": after its own garbage
@@ -110,6 +113,7 @@ export function createEspruinoCrypto(jsAes?: JsAes): Crypto {
       // bytes a block at a time, each result a run of 3 variables, into an array of JavaScript's
       // (which needs no single run). Not E.defrag: it took 578 ms on the Linux build with 4,600
       // variables in use (measured), far longer on the board, with the event loop stopped.
+      refused = true;
       if (data.length > 16) {
         const out = new Uint8Array(data.length);
         for (let o = 0; o < data.length; o += 16)
@@ -131,35 +135,26 @@ export function createEspruinoCrypto(jsAes?: JsAes): Crypto {
    * variables could not be found), 256-byte pieces (21) 13-21 times a run, and 128-byte pieces
    * (11) 18 times. With the spare run held (AES_SPARE), 256-byte pieces were refused 0-1 times a
    * run, and 512-byte ones (2026-12-01 to 12-03) and 1,024-byte ones (since) not in the runs so far.
-   * After a refusal the rest of the chunk goes through aes(), a block at a time.
+   * After a refusal the rest of the chunk still goes in smaller pieces.
    */
   function aesInto(key: Uint8Array, iv: Uint8Array, data: Uint8Array, out: Uint8Array): Uint8Array {
-    // The chunk's hot path (the audio budget is 1/20 of a per-sample loop, issue #16): one
-    // options object, the native result set as it is (2v29's set takes an ArrayBuffer), no call
-    // through aes() but after a refusal (its rest a block at a time) or without native AES.
-    const L = data.length;
-    let r: ArrayBuffer | Uint8Array | false | undefined;
-    pieceOpts.iv = iv;
-    for (let o = 0, e = 0; o < L; o = e) {
-      e = o + AES_PIECE < L ? o + AES_PIECE : L;
-      spare = undefined;
-      // (NATIVE_AES: the build's crypto module has AES)
-      r =
-        NATIVE_AES &&
-        !(L % 16) &&
-        (nativeAes as NonNullable<typeof nativeAes>).encrypt(data.subarray(o, e), key, pieceOpts);
-      if (!r) {
-        e = L;
-        r = aes(true, key, pieceOpts.iv, data.subarray(o));
-      }
-      out.set(r as Uint8Array, o);
-      // The result is freed, and its run taken again at once (before anything else can take its
+    let v = iv;
+    let piece = AES_PIECE;
+    refused = false;
+    for (let o = 0; o < data.length;) {
+      const end = o + piece < data.length ? o + piece : data.length;
+      out.set(aes(true, key, v, data.subarray(o, end), true), o);
+      // The result is freed: the run is taken again at once (before anything else can take its
       // first variables from the head of the free list), and held until the next piece.
-      r = undefined;
-      if (NATIVE_AES && !spare) spare = new Uint8Array(AES_SPARE);
-      pieceOpts.iv = out.subarray(e - 16, e);
+      if (!spare && NATIVE_AES) spare = new Uint8Array(AES_SPARE);
+      v = out.subarray(end - 16, end);
+      o = end;
+      // After a refused piece the heap has no such run: the rest of the chunk in 64-byte pieces
+      // (6 variables), and a block at a time after a second refusal.
+      if (refused) piece = piece > 64 ? 64 : 16;
+      refused = false;
     }
-    return out.subarray(0, L);
+    return out.subarray(0, data.length);
   }
 
   return {

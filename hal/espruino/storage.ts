@@ -116,9 +116,11 @@ export function createFsSpool(
   function put(name: string, offset: number, parts: (Uint8Array | string)[]): void {
     let n = 0;
     for (let i = 0; i < parts.length; i++) n += parts[i].length;
-    // The file the last write went to (a recording's chunks, the pre-trigger ring): its size
-    // after that write, no stat (one FatFs f_stat a chunk fewer on the board).
-    const before = name === lastName ? lastSize : sizeOf(name);
+    // An append to the file the last write went to (a recording's chunks): its size after that
+    // write, no stat (one FatFs f_stat a chunk fewer on the board). Only an append: the check
+    // after it proves the file grew by exactly its bytes, so a file changed behind the spool (a
+    // card swapped) fails EIO there; a write in place (the pre-trigger ring) stats as before.
+    const before = offset < 0 && name === lastName ? lastSize : sizeOf(name);
     lastName = '';
     const had = before < 0 ? 0 : before;
     const at = offset < 0 ? had : offset;
